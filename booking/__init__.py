@@ -1,0 +1,68 @@
+"""ki-booking: appointment booking for municipal integration centres."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask
+
+from booking.paths import MIGRATIONS_DIR, TEMPLATES_DIR
+
+
+def create_app(config_class: type | None = None, **overrides) -> Flask:
+    """Build the application: load config, bind extensions, register blueprints."""
+    if config_class is None:
+        from booking.config import Config as config_class
+
+    app = Flask(
+        __name__,
+        template_folder=str(TEMPLATES_DIR),
+        instance_path=os.environ.get("INSTANCE_PATH") or None,
+        instance_relative_config=True,
+    )
+    app.config.from_object(config_class)
+    app.config.update(overrides)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    _fill_defaults(app)
+
+    from booking import db_events, i18n
+    from booking.extensions import babel, csrf, db, limiter, mail, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
+    csrf.init_app(app)
+    mail.init_app(app)
+    babel.init_app(app, locale_selector=i18n.select_locale)
+    limiter.init_app(app)
+    db_events.init_app(app)
+    i18n.init_app(app)
+
+    from booking.api import bp as api_bp
+    from booking.public import bp as public_bp
+
+    app.register_blueprint(public_bp)
+    app.register_blueprint(api_bp, url_prefix="/api/v1")
+
+    from booking import cli, errors
+
+    errors.init_app(app)
+    cli.init_app(app)
+    return app
+
+
+def _fill_defaults(app: Flask) -> None:
+    """Defaults that depend on the instance folder or must never be left empty."""
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        db_path = Path(app.instance_path) / "ki-booking.sqlite"
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{db_path}"
+    if not app.config.get("SECRET_KEY"):
+        # A key kept in the instance folder, so sessions survive a restart of `make run`.
+        key_file = Path(app.instance_path) / "secret_key"
+        if not key_file.exists():
+            key_file.write_text(secrets.token_hex(32))
+            key_file.chmod(0o600)
+        app.config["SECRET_KEY"] = key_file.read_text().strip()
+    if not app.config.get("OUTBOX_DIR"):
+        app.config["OUTBOX_DIR"] = str(Path(app.instance_path) / "mail")

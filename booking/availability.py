@@ -1,0 +1,140 @@
+"""Read what the slot engine needs from the database, in a fixed number of queries."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from booking import slots
+from booking.extensions import db
+from booking.models import ACTIVE_STATUSES, Absence, Booking, Centre, Closure, Service, User
+
+
+def centre_rules(centre: Centre, closures: list[Closure], buffer: timedelta) -> slots.CentreRules:
+    """The engine's view of a centre."""
+    return slots.CentreRules(
+        timezone=centre.timezone,
+        opening_hours=tuple(
+            slots.WeeklyHours(h.weekday, h.opens, h.closes, h.valid_from, h.valid_until)
+            for h in centre.opening_hours
+        ),
+        holiday_region=centre.holiday_region,
+        closures=tuple(slots.Interval(c.start_at, c.end_at) for c in closures),
+        min_notice=centre.min_notice,
+        horizon_days=centre.horizon_days,
+        slot_step_minutes=centre.slot_step_minutes,
+        buffer=buffer,
+    )
+
+
+def _utc_window(centre: Centre, date_from: date, date_to: date, margin: timedelta) -> slots.Interval:
+    """The absolute span of the local dates, widened by ``margin`` on both sides."""
+    zone = ZoneInfo(centre.timezone)
+    start = datetime.combine(date_from, datetime.min.time(), zone) - margin
+    end = datetime.combine(date_to + timedelta(days=1), datetime.min.time(), zone) + margin
+    return slots.Interval(start, end)
+
+
+def find_slots(
+    centre: Centre,
+    service: Service,
+    date_from: date,
+    date_to: date,
+    now: datetime,
+    language: str | None = None,
+    exclude_booking_id: int | None = None,
+) -> list[slots.Slot]:
+    """Free slots of ``service`` at ``centre`` for the local dates ``date_from..date_to``.
+
+    ``exclude_booking_id`` leaves one booking out of the busy times, so that a booking
+    can be moved to a time overlapping its own current one.
+    """
+    buffer = service.buffer_for(centre)
+    # Bookings reaching into the window matter up to buffer + the longest appointment.
+    window = _utc_window(centre, date_from, date_to, buffer + timedelta(days=1))
+
+    closures = db.session.scalars(
+        select(Closure).where(
+            Closure.centre_id == centre.id,
+            Closure.start_at < window.end_at,
+            Closure.end_at > window.start_at,
+        )
+    ).all()
+    counsellors = db.session.scalars(
+        select(User)
+        .where(
+            User.centre_id == centre.id,
+            User.is_active.is_(True),
+            User.services.any(Service.id == service.id),
+        )
+        .options(selectinload(User.working_hours))
+        .order_by(User.id)
+    ).all()
+    ids = [c.id for c in counsellors]
+    busy: dict[int, list[slots.Interval]] = {i: [] for i in ids}
+    away: dict[int, list[slots.Interval]] = {i: [] for i in ids}
+    if ids:
+        booking_query = select(Booking.counsellor_id, Booking.start_at, Booking.end_at).where(
+            Booking.counsellor_id.in_(ids),
+            Booking.status.in_(ACTIVE_STATUSES),
+            Booking.start_at < window.end_at,
+            Booking.end_at > window.start_at,
+        )
+        if exclude_booking_id is not None:
+            booking_query = booking_query.where(Booking.id != exclude_booking_id)
+        for counsellor_id, start_at, end_at in db.session.execute(booking_query):
+            busy[counsellor_id].append(slots.Interval(start_at, end_at))
+        absence_rows = db.session.execute(
+            select(Absence.user_id, Absence.start_at, Absence.end_at).where(
+                Absence.user_id.in_(ids),
+                Absence.start_at < window.end_at,
+                Absence.end_at > window.start_at,
+            )
+        )
+        for user_id, start_at, end_at in absence_rows:
+            away[user_id].append(slots.Interval(start_at, end_at))
+
+    engine_counsellors = [
+        slots.Counsellor(
+            id=c.id,
+            languages=frozenset(c.languages or ()),
+            service_slugs=frozenset({service.slug}),
+            working_hours=tuple(
+                slots.WeeklyHours(h.weekday, h.opens, h.closes, h.valid_from, h.valid_until)
+                for h in c.working_hours
+            )
+            or None,
+            absences=tuple(away[c.id]),
+            busy=tuple(busy[c.id]),
+        )
+        for c in counsellors
+    ]
+    return slots.available_slots(
+        centre_rules(centre, list(closures), buffer),
+        service.slug,
+        service.duration,
+        engine_counsellors,
+        date_from,
+        date_to,
+        now,
+        language=language,
+    )
+
+
+def get_centre(slug: str) -> Centre | None:
+    """A centre with its opening hours, by slug."""
+    return db.session.scalar(
+        select(Centre).where(Centre.slug == slug).options(selectinload(Centre.opening_hours))
+    )
+
+
+def get_service(centre: Centre, slug: str) -> Service | None:
+    """An active service of the centre, by slug."""
+    return db.session.scalar(
+        select(Service).where(
+            Service.centre_id == centre.id, Service.slug == slug, Service.is_active.is_(True)
+        )
+    )

@@ -1,0 +1,55 @@
+"""Engine hooks: SQLite write transactions taken up front, and a query count per request."""
+
+from __future__ import annotations
+
+from flask import Flask, g, has_request_context
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from booking.extensions import db
+
+
+def init_app(app: Flask) -> None:
+    """Attach the hooks to the app's engine once it exists."""
+    with app.app_context():
+        engine = db.engine
+    if engine.dialect.name == "sqlite":
+        _configure_sqlite(engine)
+    event.listen(engine, "before_cursor_execute", _count_query)
+
+    if app.config.get("QUERY_COUNT_HEADER"):
+
+        @app.after_request
+        def add_query_count(response):
+            response.headers["X-Query-Count"] = str(g.get("query_count", 0))
+            return response
+
+
+def _count_query(conn, cursor, statement, parameters, context, executemany) -> None:
+    if has_request_context():
+        g.query_count = g.get("query_count", 0) + 1
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """WAL, foreign keys, a busy timeout, and BEGIN IMMEDIATE for every transaction.
+
+    pysqlite's own transaction handling begins lazily and only before writes, so two
+    writers could both read "free" and then both insert. Taking the write lock at BEGIN
+    serialises every read-check-write transaction (SQLAlchemy docs, "Serializable
+    isolation / Savepoints / Transactional DDL" for pysqlite).
+    """
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection, connection_record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA busy_timeout = 10000")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,383 @@
+"""Database models (SQLAlchemy 2.0). The schema itself is made only by migrations."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    Time,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from booking.extensions import db
+
+ROLES = ("admin", "counsellor", "reception")
+STATUSES = ("confirmed", "cancelled", "attended", "no_show")
+ACTIVE_STATUSES = ("confirmed", "attended", "no_show")
+CHANNELS = ("online", "phone", "walk_in")
+OUTBOX_STATES = ("pending", "sent", "dead")
+
+
+def utcnow() -> datetime:
+    """The current time, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """An aware datetime stored in UTC; SQLite keeps it naive, PostgreSQL as timestamptz."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where an aware one is required")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            # SQLite compares the stored text, so every value is naive UTC of one format.
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Centre(db.Model):
+    __tablename__ = "centre"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(String(300))
+    phone: Mapped[str] = mapped_column(String(64))
+    email: Mapped[str] = mapped_column(String(254))
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Berlin")
+    holiday_region: Mapped[str] = mapped_column(String(16), default="DE-NW")
+    min_notice_minutes: Mapped[int] = mapped_column(Integer, default=24 * 60)
+    horizon_days: Mapped[int] = mapped_column(Integer, default=56)
+    slot_step_minutes: Mapped[int] = mapped_column(Integer, default=30)
+    buffer_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    max_active_bookings_per_email: Mapped[int] = mapped_column(Integer, default=3)
+
+    opening_hours: Mapped[list[OpeningHours]] = relationship(
+        back_populates="centre",
+        cascade="all, delete-orphan",
+        order_by="(OpeningHours.weekday, OpeningHours.opens)",
+    )
+    closures: Mapped[list[Closure]] = relationship(
+        back_populates="centre", cascade="all, delete-orphan", order_by="Closure.start_at"
+    )
+    services: Mapped[list[Service]] = relationship(
+        back_populates="centre", cascade="all, delete-orphan", order_by="Service.position"
+    )
+    staff: Mapped[list[User]] = relationship(back_populates="centre", order_by="User.name")
+
+    __table_args__ = (
+        CheckConstraint("min_notice_minutes >= 0", name="min_notice"),
+        CheckConstraint("horizon_days >= 1", name="horizon"),
+        CheckConstraint("slot_step_minutes BETWEEN 5 AND 240", name="slot_step"),
+        CheckConstraint("buffer_minutes >= 0", name="buffer"),
+        CheckConstraint("max_active_bookings_per_email >= 1", name="max_active"),
+    )
+
+    @property
+    def min_notice(self) -> timedelta:
+        return timedelta(minutes=self.min_notice_minutes)
+
+    @property
+    def buffer(self) -> timedelta:
+        return timedelta(minutes=self.buffer_minutes)
+
+
+class OpeningHours(db.Model):
+    """A weekly opening interval of a centre, in its local wall time."""
+
+    __tablename__ = "opening_hours"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centre.id", ondelete="CASCADE"), index=True)
+    weekday: Mapped[int] = mapped_column(Integer)
+    opens: Mapped[time] = mapped_column(Time)
+    closes: Mapped[time] = mapped_column(Time)
+    valid_from: Mapped[date | None] = mapped_column(Date)
+    valid_until: Mapped[date | None] = mapped_column(Date)
+
+    centre: Mapped[Centre] = relationship(back_populates="opening_hours")
+
+    __table_args__ = (
+        CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday"),
+        CheckConstraint("opens < closes", name="opens_before_closes"),
+        CheckConstraint(
+            "valid_from IS NULL OR valid_until IS NULL OR valid_from <= valid_until",
+            name="validity",
+        ),
+    )
+
+
+class Closure(db.Model):
+    """A time the centre is closed (a day, a range, half a day), with a reason for families."""
+
+    __tablename__ = "closure"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centre.id", ondelete="CASCADE"), index=True)
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    end_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reason: Mapped[str] = mapped_column(String(300), default="")
+
+    centre: Mapped[Centre] = relationship(back_populates="closures")
+
+    __table_args__ = (CheckConstraint("start_at < end_at", name="start_before_end"),)
+
+
+counsellor_service = Table(
+    "counsellor_service",
+    db.Model.metadata,
+    Column("user_id", ForeignKey("staff_user.id", ondelete="CASCADE"), primary_key=True),
+    Column("service_id", ForeignKey("service.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Service(db.Model):
+    """A kind of consultation a centre offers. ``names`` maps language code to name."""
+
+    __tablename__ = "service"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centre.id", ondelete="CASCADE"), index=True)
+    slug: Mapped[str] = mapped_column(String(64))
+    names: Mapped[dict] = mapped_column(JSON, default=dict)
+    duration_minutes: Mapped[int] = mapped_column(Integer)
+    # None: the centre's buffer applies.
+    buffer_minutes: Mapped[int | None] = mapped_column(Integer)
+    online_bookable: Mapped[bool] = mapped_column(Boolean, default=True)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    centre: Mapped[Centre] = relationship(back_populates="services")
+    counsellors: Mapped[list[User]] = relationship(
+        secondary=counsellor_service, back_populates="services"
+    )
+
+    __table_args__ = (
+        UniqueConstraint("centre_id", "slug", name="uq_service_centre_slug"),
+        CheckConstraint("duration_minutes BETWEEN 5 AND 480", name="duration"),
+        CheckConstraint("buffer_minutes IS NULL OR buffer_minutes >= 0", name="buffer"),
+    )
+
+    def name_in(self, language: str, fallback: str = "de") -> str:
+        """The service's name in ``language``, else in ``fallback``, else any."""
+        names = self.names or {}
+        return names.get(language) or names.get(fallback) or next(iter(names.values()), self.slug)
+
+    @property
+    def duration(self) -> timedelta:
+        return timedelta(minutes=self.duration_minutes)
+
+    def buffer_for(self, centre: Centre) -> timedelta:
+        minutes = centre.buffer_minutes if self.buffer_minutes is None else self.buffer_minutes
+        return timedelta(minutes=minutes)
+
+
+class User(db.Model):
+    """A staff account: admin, counsellor or reception, bound to a centre."""
+
+    __tablename__ = "staff_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    centre_id: Mapped[int | None] = mapped_column(
+        ForeignKey("centre.id", ondelete="RESTRICT"), index=True
+    )
+    # Lower-case primary language subtags, e.g. ["de", "tr"].
+    languages: Mapped[list] = mapped_column(JSON, default=list)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    centre: Mapped[Centre | None] = relationship(back_populates="staff")
+    services: Mapped[list[Service]] = relationship(
+        secondary=counsellor_service, back_populates="counsellors"
+    )
+    working_hours: Mapped[list[WorkingHours]] = relationship(
+        back_populates="user", cascade="all, delete-orphan"
+    )
+    absences: Mapped[list[Absence]] = relationship(
+        back_populates="user", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (CheckConstraint(_in("role", ROLES), name="role"),)
+
+
+class WorkingHours(db.Model):
+    """A counsellor's own weekly working interval; without any, the centre's hours apply."""
+
+    __tablename__ = "working_hours"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id", ondelete="CASCADE"), index=True)
+    weekday: Mapped[int] = mapped_column(Integer)
+    opens: Mapped[time] = mapped_column(Time)
+    closes: Mapped[time] = mapped_column(Time)
+    valid_from: Mapped[date | None] = mapped_column(Date)
+    valid_until: Mapped[date | None] = mapped_column(Date)
+
+    user: Mapped[User] = relationship(back_populates="working_hours")
+
+    __table_args__ = (
+        CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday"),
+        CheckConstraint("opens < closes", name="opens_before_closes"),
+        CheckConstraint(
+            "valid_from IS NULL OR valid_until IS NULL OR valid_from <= valid_until",
+            name="validity",
+        ),
+    )
+
+
+class Absence(db.Model):
+    """A time a counsellor is away (leave, training, illness)."""
+
+    __tablename__ = "absence"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id", ondelete="CASCADE"), index=True)
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    end_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    note: Mapped[str] = mapped_column(String(300), default="")
+
+    user: Mapped[User] = relationship(back_populates="absences")
+
+    __table_args__ = (CheckConstraint("start_at < end_at", name="start_before_end"),)
+
+
+class Booking(db.Model):
+    """An appointment. Times in UTC; personal fields are the minimum SPEC "Bookings" allows."""
+
+    __tablename__ = "booking"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(16), unique=True)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centre.id", ondelete="RESTRICT"))
+    service_id: Mapped[int] = mapped_column(ForeignKey("service.id", ondelete="RESTRICT"))
+    counsellor_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id", ondelete="RESTRICT"))
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    end_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="confirmed")
+    channel: Mapped[str] = mapped_column(String(16), default="online")
+
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(64))
+    language: Mapped[str | None] = mapped_column(String(35))
+    interpreter_language: Mapped[str | None] = mapped_column(String(35))
+    persons: Mapped[int] = mapped_column(Integer, default=1)
+    message: Mapped[str | None] = mapped_column(Text)
+    consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    manage_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The iCalendar SEQUENCE of the last invitation sent; raised on every move and cancel.
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    centre: Mapped[Centre] = relationship()
+    service: Mapped[Service] = relationship()
+    counsellor: Mapped[User] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("start_at < end_at", name="start_before_end"),
+        CheckConstraint(_in("status", STATUSES), name="status"),
+        CheckConstraint(_in("channel", CHANNELS), name="channel"),
+        CheckConstraint("persons BETWEEN 1 AND 10", name="persons"),
+        Index("ix_booking_centre_start", "centre_id", "start_at"),
+        Index("ix_booking_counsellor_start", "counsellor_id", "start_at"),
+        # One active booking per counsellor and start; overlaps of other starts are kept
+        # out by the exclusion constraint (PostgreSQL) or the serialised writer (SQLite).
+        Index(
+            "uq_booking_counsellor_start_active",
+            "counsellor_id",
+            "start_at",
+            unique=True,
+            sqlite_where=text("status != 'cancelled'"),
+            postgresql_where=text("status != 'cancelled'"),
+        ),
+    )
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+
+class IdempotencyKey(db.Model):
+    """A repeated submission (API header or form nonce) answers with the first answer."""
+
+    __tablename__ = "idempotency_key"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    booking_id: Mapped[int | None] = mapped_column(ForeignKey("booking.id", ondelete="CASCADE"))
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[dict | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("scope", "key", name="uq_idempotency_key_scope_key"),)
+
+
+class OutboxMessage(db.Model):
+    """A mail written in the same transaction as its cause, sent after the commit."""
+
+    __tablename__ = "outbox_message"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # One row per event: a second attempt to enqueue the same event is refused.
+    event_key: Mapped[str] = mapped_column(String(120), unique=True)
+    booking_id: Mapped[int | None] = mapped_column(
+        ForeignKey("booking.id", ondelete="SET NULL"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(32))
+    recipient: Mapped[str] = mapped_column(String(254))
+    message_id: Mapped[str] = mapped_column(String(200), unique=True)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        CheckConstraint(_in("state", OUTBOX_STATES), name="state"),
+        Index("ix_outbox_message_state_due", "state", "due_at"),
+    )

@@ -1,0 +1,118 @@
+"""Public pages, server-rendered, working without JavaScript."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import abort, render_template, request
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from booking import availability
+from booking.api.schemas import parse_language
+from booking.extensions import db
+from booking.i18n import current_language
+from booking.models import Centre, Service, utcnow
+from booking.public import bp
+
+
+def _centre_or_404(slug: str) -> Centre:
+    centre = availability.get_centre(slug)
+    if centre is None:
+        abort(404, description=_("No centre with this name."))
+    return centre
+
+
+def _today(centre: Centre) -> date:
+    return utcnow().astimezone(ZoneInfo(centre.timezone)).date()
+
+
+def weekly_hours_by_day(centre: Centre, today: date) -> list[tuple[int, list]]:
+    """Opening intervals valid today, grouped by weekday (0 = Monday), in order."""
+    by_day: dict[int, list] = defaultdict(list)
+    for hours in centre.opening_hours:
+        if (hours.valid_from is None or hours.valid_from <= today) and (
+            hours.valid_until is None or today <= hours.valid_until
+        ):
+            by_day[hours.weekday].append(hours)
+    return sorted(by_day.items())
+
+
+@bp.get("/")
+def index():
+    centres = db.session.scalars(
+        select(Centre).options(selectinload(Centre.opening_hours)).order_by(Centre.name)
+    ).all()
+    return render_template(
+        "public/index.html",
+        centres=[(c, weekly_hours_by_day(c, _today(c))) for c in centres],
+    )
+
+
+@bp.get("/centres/<centre_slug>")
+def centre_page(centre_slug: str):
+    centre = _centre_or_404(centre_slug)
+    services = db.session.scalars(
+        select(Service)
+        .where(Service.centre_id == centre.id, Service.is_active.is_(True))
+        .order_by(Service.position, Service.slug)
+    ).all()
+    return render_template(
+        "public/centre.html",
+        centre=centre,
+        hours=weekly_hours_by_day(centre, _today(centre)),
+        services=services,
+        language=current_language(),
+    )
+
+
+def _week_start(raw: str | None, today: date) -> date:
+    """The Monday of the week asked for (``?week=YYYY-MM-DD``), else of this week."""
+    try:
+        chosen = date.fromisoformat(raw) if raw else today
+    except ValueError:
+        chosen = today
+    return chosen - timedelta(days=chosen.weekday())
+
+
+@bp.get("/centres/<centre_slug>/<service_slug>")
+def service_week(centre_slug: str, service_slug: str):
+    centre = _centre_or_404(centre_slug)
+    service = availability.get_service(centre, service_slug)
+    if service is None:
+        abort(404, description=_("This centre offers no service of this name."))
+    today = _today(centre)
+    monday = _week_start(request.args.get("week"), today)
+    last_bookable = today + timedelta(days=centre.horizon_days)
+    # Weeks before this one or past the horizon have nothing to offer; clamp to the range.
+    monday = max(monday, today - timedelta(days=today.weekday()))
+    monday = min(monday, last_bookable - timedelta(days=last_bookable.weekday()))
+    sunday = monday + timedelta(days=6)
+
+    language_errors: dict[str, list[str]] = {}
+    language = parse_language(request.args.get("language"), "language", language_errors)
+    found = availability.find_slots(centre, service, monday, sunday, utcnow(), language)
+
+    zone = ZoneInfo(centre.timezone)
+    days: dict[date, list] = {monday + timedelta(days=i): [] for i in range(7)}
+    for slot in found:
+        days[slot.start_at.astimezone(zone).date()].append(slot)
+
+    spoken = sorted({lang for c in service.counsellors if c.is_active for lang in c.languages})
+    return render_template(
+        "public/week.html",
+        centre=centre,
+        service=service,
+        service_name=service.name_in(current_language()),
+        days=days,
+        slot_count=len(found),
+        monday=monday,
+        previous_week=monday - timedelta(days=7) if monday > today else None,
+        next_week=monday + timedelta(days=7) if sunday < last_bookable else None,
+        language=language,
+        language_error=(language_errors.get("language") or [None])[0],
+        spoken_languages=spoken,
+    )
