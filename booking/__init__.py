@@ -11,7 +11,9 @@ from flask import Flask
 from booking.paths import MIGRATIONS_DIR, TEMPLATES_DIR
 
 
-def create_app(config_class: type | None = None, **overrides) -> Flask:
+def create_app(
+    config_class: type | None = None, instance_path: str | None = None, **overrides
+) -> Flask:
     """Build the application: load config, bind extensions, register blueprints."""
     if config_class is None:
         from booking.config import Config as config_class
@@ -19,7 +21,7 @@ def create_app(config_class: type | None = None, **overrides) -> Flask:
     app = Flask(
         __name__,
         template_folder=str(TEMPLATES_DIR),
-        instance_path=os.environ.get("INSTANCE_PATH") or None,
+        instance_path=instance_path or os.environ.get("INSTANCE_PATH") or None,
         instance_relative_config=True,
     )
     app.config.from_object(config_class)

@@ -30,7 +30,9 @@ def centre_rules(centre: Centre, closures: list[Closure], buffer: timedelta) -> 
     )
 
 
-def _utc_window(centre: Centre, date_from: date, date_to: date, margin: timedelta) -> slots.Interval:
+def _utc_window(
+    centre: Centre, date_from: date, date_to: date, margin: timedelta
+) -> slots.Interval:
     """The absolute span of the local dates, widened by ``margin`` on both sides."""
     zone = ZoneInfo(centre.timezone)
     start = datetime.combine(date_from, datetime.min.time(), zone) - margin

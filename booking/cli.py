@@ -1,4 +1,4 @@
-"""Flask commands: seed-demo (more come with bookings, staff and retention)."""
+"""Flask commands: seed-demo, outbox send|work."""
 
 from __future__ import annotations
 
@@ -19,3 +19,31 @@ def init_app(app: Flask) -> None:
             "Demo data: {centres} centres, {services} services, {counsellors} counsellors "
             "created.".format(**created)
         )
+
+    outbox_group = click.Group("outbox", help="Send the mails waiting in the outbox.")
+    app.cli.add_command(outbox_group)
+
+    @outbox_group.command("send")
+    @click.option("--limit", default=100, show_default=True, help="At most this many mails.")
+    def outbox_send(limit: int) -> None:
+        """Send what is due, once."""
+        from flask import current_app
+
+        from booking.outbox import send_due
+
+        sent, failed = send_due(current_app._get_current_object(), limit=limit)
+        click.echo(f"Outbox: {sent} sent, {failed} failed.")
+
+    @outbox_group.command("work")
+    @click.option("--poll", default=5.0, show_default=True, help="Seconds between rounds.")
+    def outbox_work(poll: float) -> None:
+        """Keep sending until stopped (Ctrl+C)."""
+        from flask import current_app
+
+        from booking.outbox import work
+
+        click.echo("Outbox worker running; Ctrl+C stops it.")
+        try:
+            work(current_app._get_current_object(), poll_seconds=poll)
+        except KeyboardInterrupt:
+            click.echo("Outbox worker stopped.")

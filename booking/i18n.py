@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app, request, session
 from babel import Locale, UnknownLocaleError
 from babel.dates import get_day_names
+from flask import Flask, current_app, request, session
 from flask_babel import format_date, format_time, get_locale, lazy_gettext
 from werkzeug.exceptions import HTTPException
 
@@ -27,9 +27,9 @@ def select_locale() -> str:
         return chosen
     if session.get("lang") in supported:
         return session["lang"]
-    return request.accept_languages.best_match(supported) or current_app.config[
-        "BABEL_DEFAULT_LOCALE"
-    ]
+    return (
+        request.accept_languages.best_match(supported) or current_app.config["BABEL_DEFAULT_LOCALE"]
+    )
 
 
 def current_language() -> str:
@@ -61,6 +61,19 @@ ERROR_TITLES = {
     429: lazy_gettext("Too many requests – please wait a moment"),
     500: lazy_gettext("Something went wrong on our side"),
 }
+
+
+STATUS_LABELS = {
+    "confirmed": lazy_gettext("confirmed"),
+    "cancelled": lazy_gettext("cancelled"),
+    "attended": lazy_gettext("attended"),
+    "no_show": lazy_gettext("not attended"),
+}
+
+
+def status_label(status: str) -> str:
+    """A booking status in words of the current language."""
+    return str(STATUS_LABELS.get(status, status))
 
 
 def error_title(code: int | None) -> str:
@@ -102,6 +115,7 @@ def init_app(app: Flask) -> None:
         format_date=format_date,
         error_title=error_title,
         error_text=error_text,
+        status_label=status_label,
     )
 
     @app.template_filter("local_date")

@@ -243,7 +243,9 @@ class WorkingHours(db.Model):
     __tablename__ = "working_hours"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="CASCADE"), index=True
+    )
     weekday: Mapped[int] = mapped_column(Integer)
     opens: Mapped[time] = mapped_column(Time)
     closes: Mapped[time] = mapped_column(Time)
@@ -268,7 +270,9 @@ class Absence(db.Model):
     __tablename__ = "absence"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="CASCADE"), index=True
+    )
     start_at: Mapped[datetime] = mapped_column(UTCDateTime)
     end_at: Mapped[datetime] = mapped_column(UTCDateTime)
     note: Mapped[str] = mapped_column(String(300), default="")
@@ -302,6 +306,8 @@ class Booking(db.Model):
     message: Mapped[str | None] = mapped_column(Text)
     consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+    # The language of the site when booked: every mail about the booking speaks it.
+    locale: Mapped[str] = mapped_column(String(16), default="de", server_default="de")
     manage_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     # The iCalendar SEQUENCE of the last invitation sent; raised on every move and cancel.
     sequence: Mapped[int] = mapped_column(Integer, default=0)
@@ -321,7 +327,8 @@ class Booking(db.Model):
         Index("ix_booking_centre_start", "centre_id", "start_at"),
         Index("ix_booking_counsellor_start", "counsellor_id", "start_at"),
         # One active booking per counsellor and start; overlaps of other starts are kept
-        # out by the exclusion constraint (PostgreSQL) or the serialised writer (SQLite).
+        # out by the exclusion constraint ex_booking_counsellor_overlap (PostgreSQL, made
+        # in migration 0002) or by the serialised writer (SQLite).
         Index(
             "uq_booking_counsellor_start_active",
             "counsellor_id",

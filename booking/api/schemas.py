@@ -24,8 +24,6 @@ def parse_language(raw: str | None, field: str, errors: dict[str, list[str]]) ->
         return None
     raw = raw.strip()
     if not LANGUAGE_TAG.match(raw):
-        errors.setdefault(field, []).append(
-            _("Use a language code such as \"tr\" or \"ar\" (BCP 47).")
-        )
+        errors.setdefault(field, []).append(_('Use a language code such as "tr" or "ar" (BCP 47).'))
         return None
     return raw.split("-")[0].lower()

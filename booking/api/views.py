@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import abort, jsonify, request
+from flask import abort, jsonify, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from booking import availability
+from booking import availability, services
 from booking.api import bp
 from booking.api.schemas import ValidationFailed, parse_language
-from booking.extensions import db
+from booking.extensions import db, limiter
 from booking.i18n import current_language
-from booking.models import Centre, Service, utcnow
+from booking.models import Booking, Centre, Service, utcnow
 from booking.problems import problem_response
+from booking.validation import FieldError, clean_consent, clean_details, clean_start
 
 MAX_RANGE_DAYS = 92
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -44,7 +47,11 @@ def _centre_or_404(slug: str) -> Centre:
 def current_hours(centre: Centre, today: date) -> list[dict]:
     """The weekly opening intervals that apply on ``today`` (validity periods respected)."""
     return [
-        {"weekday": h.weekday, "opens": h.opens.strftime("%H:%M"), "closes": h.closes.strftime("%H:%M")}
+        {
+            "weekday": h.weekday,
+            "opens": h.opens.strftime("%H:%M"),
+            "closes": h.closes.strftime("%H:%M"),
+        }
         for h in centre.opening_hours
         if (h.valid_from is None or h.valid_from <= today)
         and (h.valid_until is None or today <= h.valid_until)
@@ -149,3 +156,159 @@ def list_slots(centre_slug: str):
 
 def _iso(value: datetime, zone: ZoneInfo) -> str:
     return value.astimezone(zone).isoformat()
+
+
+# --- Bookings -------------------------------------------------------------------------
+
+BOOKING_LIMIT = "10 per minute;100 per hour"
+MAX_IDEMPOTENCY_KEY = 200
+
+
+@bp.errorhandler(services.BookingError)
+def handle_booking_error(error: services.BookingError):
+    titles = {
+        services.SlotUnavailable: _("This time is not free"),
+        services.TooManyActiveBookings: _("Too many upcoming appointments"),
+        services.NotOnlineBookable: _("This consultation is booked by phone only"),
+        services.BookingNotChangeable: _("This appointment can no longer be changed"),
+        services.IdempotencyMismatch: _("Idempotency key used for another request"),
+    }
+    details = {
+        services.SlotUnavailable: _("Choose another time from the list of free slots."),
+        services.TooManyActiveBookings: _(
+            "This e-mail address already holds the most upcoming appointments allowed."
+        ),
+        services.NotOnlineBookable: _("Please call the centre to book this consultation."),
+        services.BookingNotChangeable: _("It is cancelled or already past."),
+        services.IdempotencyMismatch: _("Send a new Idempotency-Key with a new request."),
+    }
+    return problem_response(
+        status=error.status,
+        title=titles.get(type(error), _("The booking is not possible")),
+        detail=details.get(type(error), ""),
+        type_=error.problem,
+    )
+
+
+def _json_object() -> dict:
+    """The request's JSON object; 415 for another media type, 400 for broken JSON."""
+    if not request.is_json:
+        abort(415, description=_("Send the request body as application/json."))
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        abort(400, description=_("The request body must be a JSON object."))
+    return data
+
+
+def booking_body(booking: Booking, token: str) -> dict:
+    zone = ZoneInfo(booking.centre.timezone)
+    return {
+        "reference": booking.reference,
+        "status": booking.status,
+        "start": _iso(booking.start_at, zone),
+        "end": _iso(booking.end_at, zone),
+        "service": booking.service.slug,
+        "centre": booking.centre.slug,
+        "manage_url": url_for("public.manage", token=token, _external=True),
+    }
+
+
+def _idempotency(centre: Centre, data: dict) -> services.Idempotency | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > MAX_IDEMPOTENCY_KEY or not key.isprintable():
+        raise ValidationFailed({"Idempotency-Key": [_("Use 1 to 200 printable characters.")]})
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    return services.Idempotency(
+        scope=f"api:{centre.slug}",
+        key=key,
+        fingerprint=hashlib.sha256(canonical.encode()).hexdigest(),
+    )
+
+
+@bp.post("/centres/<centre_slug>/bookings")
+@limiter.limit(BOOKING_LIMIT)
+def create_booking(centre_slug: str):
+    centre = _centre_or_404(centre_slug)
+    data = _json_object()
+    details, errors = clean_details(data)
+    errors = dict(errors)
+    start_at = service = None
+    try:
+        start_at = clean_start(data.get("start"))
+    except FieldError as error:
+        errors["start"] = [str(error)]
+    try:
+        clean_consent(data.get("consent"))
+    except FieldError as error:
+        errors["consent"] = [str(error)]
+    service_slug = data.get("service")
+    if not isinstance(service_slug, str) or not service_slug.strip():
+        errors["service"] = [_("This field is required.")]
+    else:
+        service = availability.get_service(centre, service_slug.strip())
+        if service is None:
+            errors["service"] = [_("This centre offers no service of this name.")]
+    if errors:
+        raise ValidationFailed(errors)
+    idempotency = _idempotency(centre, data)
+
+    result = services.book_slot(
+        centre,
+        service,
+        start_at,
+        details,
+        now=utcnow(),
+        locale=current_language(),
+        idempotency=idempotency,
+    )
+    if result.replayed and result.stored_response:
+        status, body = result.stored_response
+        body = {
+            **body,
+            "manage_url": url_for("public.manage", token=result.manage_token, _external=True),
+        }
+        return jsonify(body), status
+    body = booking_body(result.booking, result.manage_token)
+    if idempotency is not None and not result.replayed:
+        # The token is derivable from the key, so the stored answer leaves the link out.
+        services.store_response(
+            idempotency, 201, {k: v for k, v in body.items() if k != "manage_url"}
+        )
+    location = url_for("api.get_booking", token=result.manage_token, _external=True)
+    return jsonify(body), 201, {"Location": location}
+
+
+def _booking_by_token(token: str) -> Booking:
+    booking = services.find_by_token(token)
+    if booking is None:
+        abort(404, description=_("No booking belongs to this token."))
+    return booking
+
+
+@bp.get("/bookings/<token>")
+def get_booking(token: str):
+    return jsonify(booking_body(_booking_by_token(token), token))
+
+
+@bp.post("/bookings/<token>/cancel")
+@limiter.limit(BOOKING_LIMIT)
+def cancel_booking(token: str):
+    booking = _booking_by_token(token)
+    services.cancel_booking(booking, now=utcnow())
+    return jsonify(booking_body(booking, token))
+
+
+@bp.post("/bookings/<token>/reschedule")
+@limiter.limit(BOOKING_LIMIT)
+def reschedule_booking(token: str):
+    booking = _booking_by_token(token)
+    data = _json_object()
+    try:
+        start_at = clean_start(data.get("start"))
+    except FieldError as error:
+        raise ValidationFailed({"start": [str(error)]}) from error
+    services.reschedule_booking(booking, start_at, now=utcnow(), manage_token=token)
+    return jsonify(booking_body(booking, token))

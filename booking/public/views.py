@@ -6,7 +6,7 @@ from collections import defaultdict
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import abort, render_template, request
+from flask import abort, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -78,41 +78,70 @@ def _week_start(raw: str | None, today: date) -> date:
     return chosen - timedelta(days=chosen.weekday())
 
 
+def build_week(
+    centre: Centre,
+    service: Service,
+    week_raw: str | None,
+    *,
+    language: str | None,
+    week_url,
+    exclude_booking_id: int | None = None,
+) -> dict:
+    """What a week of free slots shows: days with their slots and the neighbouring weeks."""
+    today = _today(centre)
+    monday = _week_start(week_raw, today)
+    last_bookable = today + timedelta(days=centre.horizon_days)
+    # Weeks before this one or past the horizon have nothing to offer; clamp to the range.
+    monday = max(monday, today - timedelta(days=today.weekday()))
+    monday = min(monday, last_bookable - timedelta(days=last_bookable.weekday()))
+    sunday = monday + timedelta(days=6)
+    found = availability.find_slots(
+        centre, service, monday, sunday, utcnow(), language, exclude_booking_id=exclude_booking_id
+    )
+    zone = ZoneInfo(centre.timezone)
+    days: dict[date, list] = {monday + timedelta(days=i): [] for i in range(7)}
+    for slot in found:
+        days[slot.start_at.astimezone(zone).date()].append(slot)
+    return {
+        "centre": centre,
+        "service": service,
+        "service_name": service.name_in(current_language()),
+        "days": days,
+        "slot_count": len(found),
+        "monday": monday,
+        "previous_week_url": week_url(monday - timedelta(days=7)) if monday > today else None,
+        "next_week_url": week_url(monday + timedelta(days=7)) if sunday < last_bookable else None,
+    }
+
+
 @bp.get("/centres/<centre_slug>/<service_slug>")
 def service_week(centre_slug: str, service_slug: str):
     centre = _centre_or_404(centre_slug)
     service = availability.get_service(centre, service_slug)
     if service is None:
         abort(404, description=_("This centre offers no service of this name."))
-    today = _today(centre)
-    monday = _week_start(request.args.get("week"), today)
-    last_bookable = today + timedelta(days=centre.horizon_days)
-    # Weeks before this one or past the horizon have nothing to offer; clamp to the range.
-    monday = max(monday, today - timedelta(days=today.weekday()))
-    monday = min(monday, last_bookable - timedelta(days=last_bookable.weekday()))
-    sunday = monday + timedelta(days=6)
-
+    if not service.online_bookable:
+        abort(404, description=_("This consultation is booked by phone only."))
     language_errors: dict[str, list[str]] = {}
     language = parse_language(request.args.get("language"), "language", language_errors)
-    found = availability.find_slots(centre, service, monday, sunday, utcnow(), language)
-
-    zone = ZoneInfo(centre.timezone)
-    days: dict[date, list] = {monday + timedelta(days=i): [] for i in range(7)}
-    for slot in found:
-        days[slot.start_at.astimezone(zone).date()].append(slot)
-
+    week = build_week(
+        centre,
+        service,
+        request.args.get("week"),
+        language=language,
+        week_url=lambda monday: url_for(
+            "public.service_week",
+            centre_slug=centre.slug,
+            service_slug=service.slug,
+            week=monday.isoformat(),
+            language=language,
+        ),
+    )
     spoken = sorted({lang for c in service.counsellors if c.is_active for lang in c.languages})
     return render_template(
         "public/week.html",
-        centre=centre,
-        service=service,
-        service_name=service.name_in(current_language()),
-        days=days,
-        slot_count=len(found),
-        monday=monday,
-        previous_week=monday - timedelta(days=7) if monday > today else None,
-        next_week=monday + timedelta(days=7) if sunday < last_bookable else None,
         language=language,
         language_error=(language_errors.get("language") or [None])[0],
         spoken_languages=spoken,
+        **week,
     )

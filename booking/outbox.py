@@ -1,0 +1,121 @@
+"""The outbox: claim due mails, send them, retry with backoff, never lose one.
+
+Rows are claimed for a while before sending, so several workers never send the same row:
+on PostgreSQL with ``FOR UPDATE SKIP LOCKED``; on SQLite every transaction already holds
+the write lock. A row that fails is due again after an exponential backoff; after
+MAX_ATTEMPTS it is marked dead for an admin to look at. Without MAIL_SERVER, mails are
+written as .eml files into the instance folder.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import time
+from datetime import datetime, timedelta
+from email.utils import parseaddr
+from pathlib import Path
+
+from flask import Flask
+from sqlalchemy import or_, select
+
+from booking.extensions import db
+from booking.models import OutboxMessage, utcnow
+
+MAX_ATTEMPTS = 8
+CLAIM_FOR = timedelta(minutes=5)
+BACKOFF_BASE = timedelta(minutes=1)
+BACKOFF_MAX = timedelta(hours=6)
+
+
+def backoff(attempts: int) -> timedelta:
+    """Wait after the ``attempts``-th failure: 1, 2, 4, ... minutes, at most 6 hours."""
+    return min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_MAX)
+
+
+def claim(now: datetime, limit: int = 20, ids: list[int] | None = None) -> list[OutboxMessage]:
+    """Take up to ``limit`` due rows for this worker and commit the claim."""
+    query = (
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.state == "pending",
+            OutboxMessage.due_at <= now,
+            or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+        )
+        .order_by(OutboxMessage.due_at, OutboxMessage.id)
+        .limit(limit)
+    )
+    if ids is not None:
+        query = query.where(OutboxMessage.id.in_(ids))
+    if db.session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    rows = list(db.session.scalars(query))
+    for row in rows:
+        row.claimed_until = now + CLAIM_FOR
+    db.session.commit()
+    return rows
+
+
+def deliver(app: Flask, row: OutboxMessage) -> None:
+    """Hand one message to the mail server, or write it as an .eml file; raise on failure."""
+    config = app.config
+    if not config.get("MAIL_SERVER"):
+        folder = Path(config["OUTBOX_DIR"])
+        folder.mkdir(parents=True, exist_ok=True)
+        name = f"{row.created_at:%Y%m%d-%H%M%S}-{row.id:06d}-{row.kind}.eml"
+        partial = folder / (name + ".part")
+        partial.write_bytes(row.raw)
+        partial.replace(folder / name)
+        return
+    smtp_class = smtplib.SMTP_SSL if config.get("MAIL_USE_SSL") else smtplib.SMTP
+    envelope_from = parseaddr(config["MAIL_DEFAULT_SENDER"])[1]
+    with smtp_class(
+        config["MAIL_SERVER"], config["MAIL_PORT"], timeout=config["MAIL_TIMEOUT"]
+    ) as smtp:
+        if config.get("MAIL_USE_TLS"):
+            smtp.starttls()
+        if config.get("MAIL_USERNAME"):
+            smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"] or "")
+        smtp.sendmail(envelope_from, [row.recipient], row.raw)
+
+
+def send_due(
+    app: Flask, *, now: datetime | None = None, limit: int = 50, ids: list[int] | None = None
+) -> tuple[int, int]:
+    """Send what is due once. Returns (sent, failed)."""
+    now = now or utcnow()
+    sent = failed = 0
+    for row in claim(now, limit=limit, ids=ids):
+        try:
+            deliver(app, row)
+        except (TimeoutError, OSError, smtplib.SMTPException) as error:
+            failed += 1
+            row.attempts += 1
+            row.last_error = f"{type(error).__name__}: {error}"[:500]
+            row.claimed_until = None
+            if row.attempts >= MAX_ATTEMPTS:
+                row.state = "dead"
+                app.logger.error(
+                    "outbox message %s is dead after %s attempts", row.id, row.attempts
+                )
+            else:
+                row.due_at = utcnow() + backoff(row.attempts)
+                app.logger.warning("outbox message %s failed, retry at %s", row.id, row.due_at)
+        else:
+            sent += 1
+            row.state = "sent"
+            row.sent_at = utcnow()
+            row.claimed_until = None
+            row.attempts += 1
+        db.session.commit()
+    return sent, failed
+
+
+def work(app: Flask, *, poll_seconds: float = 5.0, max_rounds: int | None = None) -> None:
+    """Keep sending: one round, then sleep when nothing was due."""
+    rounds = 0
+    while max_rounds is None or rounds < max_rounds:
+        rounds += 1
+        sent, failed = send_due(app)
+        db.session.remove()
+        if sent == 0 and failed == 0:
+            time.sleep(poll_seconds)

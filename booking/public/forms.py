@@ -1,0 +1,69 @@
+"""Forms of the public pages. They render fields and check CSRF; booking/validation.py
+holds the rules, shared with the API."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    SelectField,
+    StringField,
+    TelField,
+    TextAreaField,
+)
+
+# Languages often spoken by the families the centres serve, by ISO 639-1 code.
+COMMON_LANGUAGES = (
+    "de",
+    "ar",
+    "fa",
+    "tr",
+    "ru",
+    "uk",
+    "ku",
+    "ps",
+    "ti",
+    "so",
+    "ro",
+    "bg",
+    "pl",
+    "sq",
+    "sr",
+    "hr",
+    "bs",
+    "it",
+    "es",
+    "fr",
+    "en",
+    "el",
+    "ur",
+    "ta",
+    "vi",
+    "zh",
+)
+
+
+class BookingForm(FlaskForm):
+    """The details of SPEC "Bookings", nothing more."""
+
+    start = HiddenField()
+    nonce = HiddenField()
+    name = StringField(_l("Your name"))
+    email = EmailField(_l("E-mail address"))
+    phone = TelField(_l("Phone number (optional)"))
+    language = SelectField(_l("Preferred language for the consultation (optional)"), choices=[])
+    interpreter_language = SelectField(_l("I need an interpreter for (optional)"), choices=[])
+    persons = StringField(_l("Number of persons"), default="1")
+    message = TextAreaField(_l("Short message (optional)"))
+    consent = BooleanField(_l("I have read the privacy notice and agree."))
+
+
+class EmptyForm(FlaskForm):
+    """CSRF protection for actions that are a single button."""
+
+
+class MoveForm(FlaskForm):
+    start = HiddenField()

@@ -1,0 +1,373 @@
+"""The only place that writes bookings: book, cancel, reschedule. Commits; raises domain errors.
+
+Every function checks the rules (the slot engine decides what is free), writes the booking
+and its mail in one transaction, commits, and then asks the outbox to send. The database
+has the last word on overlaps: the exclusion constraint (PostgreSQL) or the serialised
+writer behind a unique index (SQLite) turn a lost race into SlotUnavailable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
+
+from booking import availability, notifications
+from booking.extensions import db
+from booking.models import ACTIVE_STATUSES, Booking, Centre, IdempotencyKey, Service, User
+from booking.validation import BookingDetails
+
+REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read out on the phone
+
+
+class BookingError(Exception):
+    """A rule of SPEC "Bookings" refuses the request; ``problem`` names it for the API."""
+
+    problem = "booking-error"
+    status = 409
+
+
+class SlotUnavailable(BookingError):
+    """The start asked for is not (or no longer) a free slot."""
+
+    problem = "slot-unavailable"
+
+
+class TooManyActiveBookings(BookingError):
+    """The e-mail address already holds the centre's maximum of active future bookings."""
+
+    problem = "too-many-active-bookings"
+
+
+class NotOnlineBookable(BookingError):
+    """The service is booked by phone only."""
+
+    problem = "service-not-online-bookable"
+
+
+class BookingNotChangeable(BookingError):
+    """The booking is cancelled or already past, so it cannot be moved or cancelled."""
+
+    problem = "booking-not-changeable"
+
+
+class IdempotencyMismatch(BookingError):
+    """The idempotency key was used before for a different request."""
+
+    problem = "idempotency-key-reused"
+    status = 422
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    """A repeated submission carries the same key; ``fingerprint`` hashes the request."""
+
+    scope: str
+    key: str
+    fingerprint: str
+
+
+@dataclass
+class BookingResult:
+    booking: Booking
+    manage_token: str
+    replayed: bool = False
+    stored_response: tuple[int, dict] | None = None
+
+
+def hash_token(token: str) -> str:
+    """The stored form of a manage token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_reference() -> str:
+    """A short reference to read out, e.g. "K7PQ-2QXM"."""
+    chars = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(8))
+    return f"{chars[:4]}-{chars[4:]}"
+
+
+def _manage_token(idempotency: Idempotency | None) -> str:
+    """A fresh random token; derived from the key when the request can be repeated.
+
+    Only the token's hash is stored. A repeated request must answer with the same manage
+    link, so its token is an HMAC of the idempotency key under the secret key (256 bits,
+    unguessable without the secret), and the answer can be rebuilt without storing it.
+    """
+    if idempotency is None:
+        return secrets.token_urlsafe(32)
+    secret = current_app.config["SECRET_KEY"].encode()
+    message = f"manage-token:{idempotency.scope}:{idempotency.key}".encode()
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+
+
+def find_by_token(token: str) -> Booking | None:
+    """The booking a manage token belongs to."""
+    if not token or len(token) > 128:
+        return None
+    return db.session.scalar(select(Booking).where(Booking.manage_token_hash == hash_token(token)))
+
+
+def free_slot_at(
+    centre: Centre,
+    service: Service,
+    start_at: datetime,
+    now: datetime,
+    exclude_booking_id: int | None = None,
+):
+    """The free slot starting exactly at ``start_at``, or None."""
+    local_day = start_at.astimezone(ZoneInfo(centre.timezone)).date()
+    found = availability.find_slots(
+        centre, service, local_day, local_day, now, exclude_booking_id=exclude_booking_id
+    )
+    return next((s for s in found if s.start_at == start_at), None)
+
+
+def _choose_counsellor(centre: Centre, slot, language: str | None, keep: int | None = None) -> int:
+    """Keep the current counsellor if free, else prefer speakers of the language, then the
+    one with the fewest bookings that day."""
+    candidates = list(slot.counsellor_ids)
+    if keep in candidates:
+        return keep
+    if language:
+        rows = db.session.execute(
+            select(User.id, User.languages).where(User.id.in_(candidates))
+        ).all()
+        speaking = [uid for uid, langs in rows if language in (langs or [])]
+        candidates = speaking or candidates
+    zone = ZoneInfo(centre.timezone)
+    day_start = datetime.combine(slot.start_at.astimezone(zone).date(), datetime.min.time(), zone)
+    load = dict(
+        db.session.execute(
+            select(Booking.counsellor_id, func.count())
+            .where(
+                Booking.counsellor_id.in_(candidates),
+                Booking.status.in_(ACTIVE_STATUSES),
+                Booking.start_at >= day_start,
+                Booking.start_at < day_start + timedelta(days=1),
+            )
+            .group_by(Booking.counsellor_id)
+        ).all()
+    )
+    return min(candidates, key=lambda uid: (load.get(uid, 0), uid))
+
+
+def _lock_email(email: str) -> None:
+    """Serialise bookings of one e-mail address so the hoarding limit cannot be raced."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+            {"key": "booking-email:" + email.lower()},
+        )
+    # SQLite: every transaction already holds the write lock from its BEGIN IMMEDIATE.
+
+
+def _check_active_limit(centre: Centre, email: str, now: datetime) -> None:
+    active = db.session.scalar(
+        select(func.count())
+        .select_from(Booking)
+        .where(
+            Booking.centre_id == centre.id,
+            func.lower(Booking.email) == email.lower(),
+            Booking.status == "confirmed",
+            Booking.start_at > now,
+        )
+    )
+    if active >= centre.max_active_bookings_per_email:
+        raise TooManyActiveBookings()
+
+
+def _replay(idempotency: Idempotency) -> BookingResult | None:
+    row = db.session.scalar(
+        select(IdempotencyKey).where(
+            IdempotencyKey.scope == idempotency.scope, IdempotencyKey.key == idempotency.key
+        )
+    )
+    if row is None:
+        return None
+    if row.request_hash != idempotency.fingerprint:
+        raise IdempotencyMismatch()
+    booking = db.session.get(Booking, row.booking_id) if row.booking_id else None
+    stored = (row.response_status, row.response_body) if row.response_status else None
+    return BookingResult(
+        booking=booking,
+        manage_token=_manage_token(idempotency),
+        replayed=True,
+        stored_response=stored,
+    )
+
+
+def book_slot(
+    centre: Centre,
+    service: Service,
+    start_at: datetime,
+    details: BookingDetails,
+    *,
+    now: datetime,
+    channel: str = "online",
+    locale: str = "de",
+    idempotency: Idempotency | None = None,
+) -> BookingResult:
+    """Book ``service`` at ``start_at`` for the person in ``details``; commit; send mail.
+
+    Raises SlotUnavailable, TooManyActiveBookings, NotOnlineBookable, IdempotencyMismatch.
+    A repeated request (same idempotency key) returns the first booking and writes nothing.
+    """
+    try:
+        if idempotency is not None:
+            replay = _replay(idempotency)
+            if replay is not None:
+                db.session.rollback()
+                return replay
+            # Claim the key first: a concurrent twin waits on it, then replays.
+            key_row = IdempotencyKey(
+                scope=idempotency.scope, key=idempotency.key, request_hash=idempotency.fingerprint
+            )
+            db.session.add(key_row)
+            db.session.flush()
+
+        if channel == "online" and not service.online_bookable:
+            raise NotOnlineBookable()
+        if details.email:
+            _lock_email(details.email)
+            if channel == "online":
+                _check_active_limit(centre, details.email, now)
+        slot = free_slot_at(centre, service, start_at, now)
+        if slot is None:
+            raise SlotUnavailable()
+
+        token = _manage_token(idempotency)
+        booking = Booking(
+            reference=new_reference(),
+            centre=centre,
+            service=service,
+            counsellor_id=_choose_counsellor(centre, slot, details.language),
+            start_at=slot.start_at,
+            end_at=slot.end_at,
+            status="confirmed",
+            channel=channel,
+            name=details.name,
+            email=details.email,
+            phone=details.phone,
+            language=details.language,
+            interpreter_language=details.interpreter_language,
+            persons=details.persons,
+            message=details.message,
+            consent_at=now if channel == "online" else None,
+            manage_token_hash=hash_token(token),
+            locale=locale,
+            sequence=0,
+        )
+        db.session.add(booking)
+        db.session.flush()
+        if idempotency is not None:
+            key_row.booking_id = booking.id
+        outbox_ids = notifications.enqueue_confirmation(booking, token, now)
+        db.session.commit()
+    except IntegrityError as error:
+        db.session.rollback()
+        if idempotency is not None and "idempotency" in str(error.orig).lower():
+            replay = _replay(idempotency)
+            db.session.rollback()
+            if replay is not None:
+                return replay
+        raise SlotUnavailable() from error
+    except BaseException:
+        db.session.rollback()
+        raise
+    notifications.send_after_commit(outbox_ids)
+    return BookingResult(booking=booking, manage_token=token)
+
+
+def store_response(idempotency: Idempotency, status: int, body: dict) -> None:
+    """Keep the API's first answer for a key, so a repeat answers the same."""
+    row = db.session.scalar(
+        select(IdempotencyKey).where(
+            IdempotencyKey.scope == idempotency.scope, IdempotencyKey.key == idempotency.key
+        )
+    )
+    if row is not None and row.response_status is None:
+        row.response_status = status
+        row.response_body = body
+        db.session.commit()
+
+
+def _check_changeable(booking: Booking, now: datetime) -> None:
+    if booking.status != "confirmed" or booking.start_at <= now:
+        raise BookingNotChangeable()
+
+
+def cancel_booking(booking: Booking, *, now: datetime, by_staff: bool = False) -> bool:
+    """Cancel; send a CANCEL invitation. Returns False when it was already cancelled."""
+    try:
+        if booking.status == "cancelled":
+            db.session.rollback()
+            return False
+        if not by_staff:
+            _check_changeable(booking, now)
+        booking.status = "cancelled"
+        booking.cancelled_at = now
+        booking.sequence += 1
+        outbox_ids = notifications.enqueue_cancellation(booking, now)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    notifications.send_after_commit(outbox_ids)
+    return True
+
+
+def reschedule_booking(
+    booking: Booking, new_start_at: datetime, *, now: datetime, manage_token: str | None = None
+) -> Booking:
+    """Move to another free slot of the same service; send an updated invitation.
+
+    Keeps the counsellor when they are free at the new time. ``manage_token`` (known when
+    the person moves it themselves) goes into the reminder mail's link.
+    """
+    try:
+        _check_changeable(booking, now)
+        slot = free_slot_at(
+            booking.centre, booking.service, new_start_at, now, exclude_booking_id=booking.id
+        )
+        if slot is None:
+            raise SlotUnavailable()
+        booking.counsellor_id = _choose_counsellor(
+            booking.centre, slot, booking.language, keep=booking.counsellor_id
+        )
+        booking.start_at = slot.start_at
+        booking.end_at = slot.end_at
+        booking.sequence += 1
+        if manage_token is None:
+            # Staff moved it: a new link goes out with the change, the old one stops working.
+            manage_token = secrets.token_urlsafe(32)
+            booking.manage_token_hash = hash_token(manage_token)
+        db.session.flush()
+        outbox_ids = notifications.enqueue_move(booking, manage_token, now)
+        db.session.commit()
+    except IntegrityError as error:
+        db.session.rollback()
+        raise SlotUnavailable() from error
+    except BaseException:
+        db.session.rollback()
+        raise
+    notifications.send_after_commit(outbox_ids)
+    return booking
+
+
+def nearest_free_slots(
+    centre: Centre, service: Service, around: datetime, now: datetime, n: int = 5
+):
+    """The ``n`` free slots nearest to ``around`` (for "this time was just taken")."""
+    zone = ZoneInfo(centre.timezone)
+    day = around.astimezone(zone).date()
+    found = availability.find_slots(
+        centre, service, day - timedelta(days=3), day + timedelta(days=7), now
+    )
+    return sorted(found, key=lambda s: abs((s.start_at - around).total_seconds()))[:n]

@@ -1,0 +1,154 @@
+"""Fixtures: an app on a real database (SQLite file or PostgreSQL), a client, a runner.
+
+The schema is made by the migrations, once per run and database: SQLite copies a migrated
+template file for each test; PostgreSQL truncates every table between tests.
+Set TEST_DATABASE_URL to run the PostgreSQL cases. KI_REQUIRED_SUITES=pg,browser turns
+the skip of a missing suite into a failure (CI sets it).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from booking import create_app
+from booking.config import TestConfig
+from booking.extensions import db
+
+REQUIRED_SUITES = {s for s in os.environ.get("KI_REQUIRED_SUITES", "").split(",") if s}
+
+
+def skip_or_fail(suite: str, reason: str) -> None:
+    """Skip with a reason, or fail when CI says the suite is required."""
+    if suite in REQUIRED_SUITES:
+        pytest.fail(f"required suite '{suite}' cannot run: {reason}")
+    pytest.skip(reason)
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "backends(*names): run the test on each database named (sqlite, pg)"
+    )
+
+
+def pytest_generate_tests(metafunc):
+    if "db_backend" in metafunc.fixturenames:
+        marker = metafunc.definition.get_closest_marker("backends")
+        names = marker.args if marker else ("sqlite",)
+        metafunc.parametrize(
+            "db_backend",
+            [pytest.param(n, marks=[pytest.mark.pg] if n == "pg" else []) for n in names],
+            indirect=True,
+        )
+
+
+def _migrate(app) -> None:
+    from flask_migrate import upgrade
+
+    with app.app_context():
+        upgrade()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory):
+    """A migrated SQLite file, copied for each test."""
+    folder = tmp_path_factory.mktemp("sqlite-template")
+    path = folder / "template.sqlite"
+    app = create_app(
+        TestConfig, instance_path=str(folder), SQLALCHEMY_DATABASE_URI=f"sqlite:///{path}"
+    )
+    _migrate(app)
+    with app.app_context():
+        db.engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_url(tmp_path_factory):
+    """A migrated PostgreSQL database (the schema is dropped and made anew per run)."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        skip_or_fail("pg", "TEST_DATABASE_URL is not set (PostgreSQL suite)")
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    except Exception as error:  # noqa: BLE001 - any connection failure means "no PostgreSQL"
+        skip_or_fail("pg", f"PostgreSQL at TEST_DATABASE_URL is not reachable: {error}")
+    finally:
+        engine.dispose()
+    app = create_app(
+        TestConfig, instance_path=str(tmp_path_factory.mktemp("pg")), SQLALCHEMY_DATABASE_URI=url
+    )
+    _migrate(app)
+    with app.app_context():
+        db.engine.dispose()
+    return url
+
+
+@pytest.fixture
+def db_backend(request):
+    return request.param
+
+
+@pytest.fixture
+def database_url(request, tmp_path):
+    """The URL of a fresh, migrated, empty database for this test."""
+    backend = (
+        request.getfixturevalue("db_backend") if "db_backend" in request.fixturenames else "sqlite"
+    )
+    if backend == "pg":
+        url = request.getfixturevalue("pg_url")
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            tables = conn.execute(
+                text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                    "AND tablename <> 'alembic_version'"
+                )
+            ).scalars()
+            names = ", ".join(f'"{t}"' for t in tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        engine.dispose()
+        return url
+    template = request.getfixturevalue("sqlite_template")
+    path = tmp_path / "test.sqlite"
+    shutil.copyfile(template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def app(database_url, tmp_path):
+    app = create_app(
+        TestConfig,
+        instance_path=str(tmp_path / "instance"),
+        SQLALCHEMY_DATABASE_URI=database_url,
+    )
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def seeded(app):
+    """The demo data of SPEC "Demo data"."""
+    from booking.demo import seed_demo
+
+    with app.app_context():
+        seed_demo()
+    return app

@@ -1,0 +1,28 @@
+"""Small helpers shared by the test suites."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import holidays
+
+BERLIN = ZoneInfo("Europe/Berlin")
+NRW_HOLIDAYS = holidays.country_holidays("DE", subdiv="NW", years=range(2025, 2031))
+
+
+def berlin_today() -> date:
+    return datetime.now(UTC).astimezone(BERLIN).date()
+
+
+def next_working_day(weekday: int, min_days_ahead: int = 3) -> date:
+    """The next date with this weekday (0 = Monday), a few days ahead, not an NRW holiday."""
+    day = berlin_today() + timedelta(days=min_days_ahead)
+    while day.weekday() != weekday or day in NRW_HOLIDAYS:
+        day += timedelta(days=1)
+    return day
+
+
+def local(value: str) -> datetime:
+    """An ISO 8601 string with offset, as an aware datetime in Berlin wall time."""
+    return datetime.fromisoformat(value).astimezone(BERLIN)

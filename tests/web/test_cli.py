@@ -1,0 +1,40 @@
+"""Commands: seed-demo is idempotent and matches SPEC "Demo data"."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from booking.extensions import db
+from booking.models import Centre, OpeningHours, Service, User
+
+
+def counts():
+    return tuple(
+        db.session.scalar(select(func.count()).select_from(model))
+        for model in (Centre, OpeningHours, Service, User)
+    )
+
+
+def test_seed_demo_is_idempotent(app, runner):
+    first = runner.invoke(args=["seed-demo"])
+    assert first.exit_code == 0, first.output
+    with app.app_context():
+        after_first = counts()
+    second = runner.invoke(args=["seed-demo"])
+    assert second.exit_code == 0
+    assert "0 centres, 0 services, 0 counsellors" in second.output
+    with app.app_context():
+        assert counts() == after_first
+        assert after_first[0] == 2 and after_first[2] == 10
+
+
+def test_demo_counsellors_cover_every_service_in_several_languages(seeded):
+    with seeded.app_context():
+        for centre in db.session.scalars(select(Centre)):
+            counsellors = [u for u in centre.staff if u.role == "counsellor"]
+            assert len(counsellors) >= 3
+            offered = {s.slug for c in counsellors for s in c.services}
+            assert offered == {s.slug for s in centre.services}
+            languages = {lang for c in counsellors for lang in c.languages}
+            assert {"de", "tr", "ar", "ru"} <= languages
+            assert all(u.email.endswith(".example") for u in counsellors)

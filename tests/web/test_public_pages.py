@@ -1,0 +1,108 @@
+"""The public pages: centres, services, the week of free slots; German first, English too."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from tests.helpers import berlin_today, next_working_day
+
+
+def page(client, url, **kwargs):
+    response = client.get(url, **kwargs)
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    return response.get_data(as_text=True)
+
+
+def test_index_lists_both_centres_with_address_phone_and_hours(seeded, client):
+    html = page(client, "/")
+    assert '<html lang="de" dir="ltr">' in html
+    assert "Kommunales Integrationszentrum Herne" in html
+    assert "Kommunales Integrationszentrum Kreis Heinsberg" in html
+    assert "Rademachers Weg 15, 44649 Herne" in html
+    assert "02325 6589-313" in html and "02452 13-4222" in html
+    assert "08:00–13:00" in html  # Herne on Fridays
+    assert "08:30–12:00, 14:00–17:00" in html  # Heinsberg on Tuesdays and Thursdays
+    assert "Freitag" in html  # weekday names in German
+
+
+def test_index_in_english(seeded, client):
+    html = page(client, "/?lang=en")
+    assert '<html lang="en" dir="ltr">' in html
+    assert "Friday" in html and "Opening hours" in html
+    # The choice is kept for the next page.
+    assert "Friday" in page(client, "/")
+
+
+def test_german_is_the_default_and_strings_are_translated(seeded, client):
+    html = page(client, "/", headers={"Accept-Language": "fr"})
+    assert "Öffnungszeiten" in html
+    assert "Opening hours" not in html
+
+
+def test_centre_page_lists_its_services_with_links(seeded, client):
+    html = page(client, "/centres/herne")
+    assert "Beratung zu Erziehungsfragen und psychosozialen Konflikten" in html
+    assert "/centres/herne/erziehung" in html
+    assert "60 Minuten" in html
+
+
+def test_unknown_centre_is_an_html_404(seeded, client):
+    response = client.get("/centres/nowhere")
+    assert response.status_code == 404
+    assert response.mimetype == "text/html"
+    assert "Seite nicht gefunden" in response.get_data(as_text=True)
+
+
+def times_on(html: str, day) -> list[str]:
+    section = re.search(
+        rf'<section class="day" aria-labelledby="day-{day.isoformat()}">(.*?)</section>',
+        html,
+        re.S,
+    )
+    assert section, f"no section for {day}"
+    return re.findall(r"<time datetime=\"[^\"]+\">(\d\d:\d\d)</time>", section.group(1))
+
+
+def test_week_view_herne_friday_ends_by_13(seeded, client):
+    friday = next_working_day(4)
+    html = page(client, f"/centres/herne/erziehung?week={friday.isoformat()}")
+    times = times_on(html, friday)
+    assert times[0] == "08:00" and times[-1] == "12:00"
+
+
+def test_week_view_heinsberg_tuesday_has_two_blocks(seeded, client):
+    tuesday = next_working_day(1)
+    html = page(client, f"/centres/kreis-heinsberg/bildung?week={tuesday.isoformat()}")
+    times = times_on(html, tuesday)
+    assert "08:30" in times and "11:00" in times and "14:00" in times and "16:00" in times
+    assert "12:30" not in times and "13:00" not in times
+
+
+def test_week_navigation_previous_and_next(seeded, client):
+    monday = berlin_today() - timedelta(days=berlin_today().weekday())
+    html = page(client, "/centres/herne/bildung")
+    assert 'rel="prev"' not in html  # nothing before this week
+    next_week = (monday + timedelta(days=7)).isoformat()
+    assert f"week={next_week}" in html
+    html = page(client, f"/centres/herne/bildung?week={next_week}")
+    assert 'rel="prev"' in html
+
+
+def test_week_view_language_filter(seeded, client):
+    monday = next_working_day(0)
+    html = page(client, f"/centres/herne/ankommen?week={monday.isoformat()}&language=ar")
+    assert '<option value="ar" selected>' in html
+    nobody = page(client, f"/centres/herne/ankommen?week={monday.isoformat()}&language=ja")
+    assert times_on(nobody, monday) == []
+
+
+def test_week_view_works_without_javascript(seeded, client):
+    html = page(client, "/centres/herne/bildung")
+    assert "<script" not in html
+
+
+def test_pages_have_bounded_query_counts(seeded, client):
+    for url in ("/", "/centres/herne", "/centres/herne/bildung"):
+        response = client.get(url)
+        assert int(response.headers["X-Query-Count"]) <= 10, url
