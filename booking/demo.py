@@ -24,9 +24,7 @@ CENTRES = [
     {
         "slug": "kreis-heinsberg",
         "name": "Kommunales Integrationszentrum Kreis Heinsberg",
-        "address": (
-            "Valkenburger Str. 45, 52525 Heinsberg (Dienstgebäude: Oberbrucher Str. 1)"
-        ),
+        "address": ("Valkenburger Str. 45, 52525 Heinsberg (Dienstgebäude: Oberbrucher Str. 1)"),
         "phone": "02452 13-4222",
         "email": "integrationszentrum@kreis-heinsberg.example",
         "hours": [(day, time(8, 30), time(12, 0)) for day in (MON, TUE, WED, THU, FRI)]
