@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 from flask import Flask
+from flask.cli import AppGroup
 
 
 def init_app(app: Flask) -> None:
@@ -20,7 +21,7 @@ def init_app(app: Flask) -> None:
             "created.".format(**created)
         )
 
-    outbox_group = click.Group("outbox", help="Send the mails waiting in the outbox.")
+    outbox_group = AppGroup("outbox", help="Send the mails waiting in the outbox.")
     app.cli.add_command(outbox_group)
 
     @outbox_group.command("send")

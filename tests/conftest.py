@@ -96,12 +96,9 @@ def db_backend(request):
 
 
 @pytest.fixture
-def database_url(request, tmp_path):
+def database_url(request, tmp_path, db_backend):
     """The URL of a fresh, migrated, empty database for this test."""
-    backend = (
-        request.getfixturevalue("db_backend") if "db_backend" in request.fixturenames else "sqlite"
-    )
-    if backend == "pg":
+    if db_backend == "pg":
         url = request.getfixturevalue("pg_url")
         engine = create_engine(url)
         with engine.begin() as conn:
@@ -152,3 +149,47 @@ def seeded(app):
     with app.app_context():
         seed_demo()
     return app
+
+
+@pytest.fixture
+def make_centre(app):
+    """A centre open Mon–Fri 08:00–16:00 with services "short" (45) and "long" (60), and
+    ``counsellors`` counsellors offering both; returns the centre's slug."""
+    from datetime import time
+
+    from booking.models import Centre, OpeningHours, Service, User
+
+    def make(slug: str = "test", counsellors: int = 1, **rules) -> str:
+        with app.app_context():
+            centre = Centre(
+                slug=slug,
+                name=f"Testzentrum {slug}",
+                address="Teststraße 1, 44649 Herne",
+                phone="02325 000",
+                email=f"{slug}@centre.example",
+                timezone="Europe/Berlin",
+                holiday_region="DE-NW",
+                **rules,
+            )
+            centre.opening_hours = [
+                OpeningHours(weekday=d, opens=time(8), closes=time(16)) for d in range(5)
+            ]
+            short = Service(slug="short", names={"de": "Kurz", "en": "Short"}, duration_minutes=45)
+            long = Service(slug="long", names={"de": "Lang", "en": "Long"}, duration_minutes=60)
+            centre.services = [short, long]
+            db.session.add(centre)
+            for i in range(counsellors):
+                db.session.add(
+                    User(
+                        email=f"c{i}@{slug}.example",
+                        name=f"Counsellor {i}",
+                        role="counsellor",
+                        centre=centre,
+                        languages=["de", "tr"] if i == 0 else ["de", "ar"],
+                        services=[short, long],
+                    )
+                )
+            db.session.commit()
+        return slug
+
+    return make

@@ -26,3 +26,20 @@ def next_working_day(weekday: int, min_days_ahead: int = 3) -> date:
 def local(value: str) -> datetime:
     """An ISO 8601 string with offset, as an aware datetime in Berlin wall time."""
     return datetime.fromisoformat(value).astimezone(BERLIN)
+
+
+def at(day: date, hh: int, mm: int = 0) -> str:
+    """A local Berlin wall time on ``day`` as ISO 8601 with offset."""
+    return datetime(day.year, day.month, day.day, hh, mm, tzinfo=BERLIN).isoformat()
+
+
+def booking_payload(start: str, service: str = "short", **over) -> dict:
+    payload = {
+        "service": service,
+        "start": start,
+        "name": "Ayşe Öztürk",
+        "email": "ayse@example.org",
+        "consent": True,
+    }
+    payload.update(over)
+    return payload

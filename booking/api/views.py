@@ -6,9 +6,11 @@ import hashlib
 import json
 import re
 from datetime import date, datetime, timedelta
+from functools import cache
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from flask import abort, jsonify, request, url_for
+from flask import Response, abort, jsonify, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -312,3 +314,19 @@ def reschedule_booking(token: str):
         raise ValidationFailed({"start": [str(error)]}) from error
     services.reschedule_booking(booking, start_at, now=utcnow(), manage_token=token)
     return jsonify(booking_body(booking, token))
+
+
+# --- OpenAPI document -----------------------------------------------------------------
+
+OPENAPI_FILE = Path(__file__).parent.parent / "openapi.json"
+
+
+@cache
+def _openapi_document() -> bytes:
+    return OPENAPI_FILE.read_bytes()
+
+
+@bp.get("/openapi.json")
+def openapi_document():
+    """The OpenAPI 3.1 description of this API (booking/openapi.json)."""
+    return Response(_openapi_document(), mimetype="application/json")

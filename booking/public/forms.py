@@ -54,8 +54,13 @@ class BookingForm(FlaskForm):
     name = StringField(_l("Your name"))
     email = EmailField(_l("E-mail address"))
     phone = TelField(_l("Phone number (optional)"))
-    language = SelectField(_l("Preferred language for the consultation (optional)"), choices=[])
-    interpreter_language = SelectField(_l("I need an interpreter for (optional)"), choices=[])
+    # The choices are offered, not enforced: booking/validation.py checks any BCP 47 tag.
+    language = SelectField(
+        _l("Preferred language for the consultation (optional)"), choices=[], validate_choice=False
+    )
+    interpreter_language = SelectField(
+        _l("I need an interpreter for (optional)"), choices=[], validate_choice=False
+    )
     persons = StringField(_l("Number of persons"), default="1")
     message = TextAreaField(_l("Short message (optional)"))
     consent = BooleanField(_l("I have read the privacy notice and agree."))

@@ -1,0 +1,224 @@
+"""Confirmations through a real SMTP server (aiosmtpd): invitations that update and cancel."""
+
+from __future__ import annotations
+
+import email
+import socket
+from datetime import timedelta
+from email import policy
+
+import pytest
+from aiosmtpd.controller import Controller
+from icalendar import Calendar
+from sqlalchemy import select
+
+from booking import outbox
+from booking.extensions import db
+from booking.models import OutboxMessage, utcnow
+from tests.helpers import at, booking_payload, local, next_working_day
+
+
+class Inbox:
+    """An aiosmtpd handler keeping every message it is given."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+        self.messages.append(
+            (envelope.rcpt_tos, email.message_from_bytes(envelope.content, policy=policy.default))
+        )
+        return "250 Message accepted for delivery"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def smtp(app):
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port, OUTBOX_SEND_AFTER_COMMIT="inline")
+    yield inbox
+    controller.stop()
+
+
+@pytest.fixture
+def monday():
+    return next_working_day(0)
+
+
+def calendar_of(message) -> tuple[Calendar, str]:
+    """The iCalendar part (the text/calendar alternative) and its method parameter."""
+    parts = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
+    assert parts, "no text/calendar part"
+    part = parts[0]
+    attachment = [p for p in message.walk() if p.get_filename() == "invite.ics"]
+    assert attachment and attachment[0].get_payload(decode=True) == part.get_payload(decode=True)
+    return Calendar.from_ical(part.get_payload(decode=True)), part.get_param("method")
+
+
+def event_of(calendar):
+    (event,) = calendar.walk("VEVENT")
+    return event
+
+
+def test_confirmation_reaches_the_smtp_server_with_a_request(
+    app, client, make_centre, smtp, monday
+):
+    make_centre()
+    name = 'Ayşe "Ada" <Öztürk> & Co'
+    response = client.post(
+        "/api/v1/centres/test/bookings",
+        json=booking_payload(at(monday, 10), name=name, email="ayse@example.org"),
+    )
+    assert response.status_code == 201
+    assert len(smtp.messages) == 1
+    recipients, message = smtp.messages[0]
+    assert recipients == ["ayse@example.org"]
+    assert message["To"].addresses[0].display_name == name
+    assert message["To"].addresses[0].addr_spec == "ayse@example.org"
+    # Subject names the centre, never the topic or the person.
+    assert "Testzentrum test" in message["Subject"]
+    assert "Kurz" not in message["Subject"] and "Ayşe" not in message["Subject"]
+    assert message["Message-ID"]
+    assert message.get_content_type() == "multipart/mixed"
+    types = [p.get_content_type() for p in message.walk()]
+    assert "text/plain" in types and "text/html" in types
+
+    calendar, method = calendar_of(message)
+    assert method == "REQUEST" and str(calendar["METHOD"]) == "REQUEST"
+    event = event_of(calendar)
+    body = response.get_json()
+    assert str(event["UID"]).startswith(body["reference"])
+    assert int(event["SEQUENCE"]) == 0
+    assert event.decoded("DTSTART") == local(body["start"])
+    assert event.decoded("DTEND") == local(body["end"])
+    assert str(event["ORGANIZER"]) == "mailto:test@centre.example"
+    assert str(event["ATTENDEE"]) == "mailto:ayse@example.org"
+    assert event["ATTENDEE"].params["CN"] == name
+    assert str(event["LOCATION"]) == "Teststraße 1, 44649 Herne"
+    assert str(event["SUMMARY"]) == "Termin: Testzentrum test"
+    html = next(p for p in message.walk() if p.get_content_type() == "text/html").get_content()
+    assert "Ayşe &#34;Ada&#34; &lt;Öztürk&gt; &amp; Co" in html or "&lt;Öztürk&gt;" in html
+
+
+def test_move_and_cancel_keep_the_uid_and_raise_the_sequence(
+    app, client, make_centre, smtp, monday
+):
+    make_centre()
+    created = client.post("/api/v1/centres/test/bookings", json=booking_payload(at(monday, 10)))
+    token = created.get_json()["manage_url"].rsplit("/", 1)[1]
+    client.post(f"/api/v1/bookings/{token}/reschedule", json={"start": at(monday, 13)})
+    client.post(f"/api/v1/bookings/{token}/cancel")
+    assert len(smtp.messages) == 3
+    (c1, m1), (c2, m2), (c3, m3) = (calendar_of(m) for _, m in smtp.messages)
+    e1, e2, e3 = event_of(c1), event_of(c2), event_of(c3)
+    assert (m1, m2, m3) == ("REQUEST", "REQUEST", "CANCEL")
+    assert str(e1["UID"]) == str(e2["UID"]) == str(e3["UID"])
+    assert int(e1["SEQUENCE"]) < int(e2["SEQUENCE"]) < int(e3["SEQUENCE"])
+    assert local(e2.decoded("DTSTART").isoformat()).strftime("%H:%M") == "13:00"
+    assert str(e3["STATUS"]) == "CANCELLED"
+
+
+def test_mail_follows_the_language_of_the_booking(app, client, make_centre, smtp, monday):
+    make_centre()
+    client.post(
+        "/api/v1/centres/test/bookings",
+        json=booking_payload(at(monday, 10)),
+        headers={"Accept-Language": "en"},
+    )
+    _, message = smtp.messages[0]
+    assert message["Subject"] == "Your appointment at Testzentrum test"
+    assert message["Content-Language"] == "en"
+
+
+def test_smtp_down_booking_succeeds_and_mail_is_sent_once_later(app, client, make_centre, monday):
+    make_centre()
+    port = free_port()  # nothing listens here yet
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port, OUTBOX_SEND_AFTER_COMMIT="inline")
+    response = client.post("/api/v1/centres/test/bookings", json=booking_payload(at(monday, 10)))
+    assert response.status_code == 201
+    with app.app_context():
+        row = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "confirmation"))
+        assert row.state == "pending" and row.attempts == 1 and row.last_error
+        assert row.due_at > utcnow()  # backs off before the next try
+
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        with app.app_context():
+            # Not due yet: nothing is sent before the backoff has passed.
+            assert outbox.send_due(app) == (0, 0)
+            later = utcnow() + timedelta(minutes=5)
+            assert outbox.send_due(app, now=later) == (1, 0)
+            assert outbox.send_due(app, now=later) == (0, 0)
+    finally:
+        controller.stop()
+    assert len(inbox.messages) == 1
+    assert calendar_of(inbox.messages[0][1])[1] == "REQUEST"
+
+
+def test_a_mail_that_keeps_failing_is_marked_dead(app, client, make_centre, monday):
+    make_centre()
+    app.config.update(
+        MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port(), OUTBOX_SEND_AFTER_COMMIT="off"
+    )
+    client.post("/api/v1/centres/test/bookings", json=booking_payload(at(monday, 10)))
+    with app.app_context():
+        when = utcnow()
+        for _ in range(outbox.MAX_ATTEMPTS):
+            when += timedelta(hours=7)
+            outbox.send_due(app, now=when)
+        row = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "confirmation"))
+        assert row.state == "dead" and row.attempts == outbox.MAX_ATTEMPTS
+
+
+def test_outbox_send_command_sends_what_is_due(app, client, runner, make_centre, smtp, monday):
+    make_centre()
+    app.config["OUTBOX_SEND_AFTER_COMMIT"] = "off"
+    client.post("/api/v1/centres/test/bookings", json=booking_payload(at(monday, 10)))
+    assert smtp.messages == []
+    result = runner.invoke(args=["outbox", "send"])
+    assert result.exit_code == 0, result.output
+    assert "1 sent, 0 failed" in result.output
+    assert len(smtp.messages) == 1
+
+
+def test_reminder_is_due_a_day_before_and_offers_i_cant_come(
+    app, client, make_centre, smtp, monday
+):
+    make_centre()
+    body = client.post(
+        "/api/v1/centres/test/bookings", json=booking_payload(at(monday, 10))
+    ).get_json()
+    with app.app_context():
+        reminder = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "reminder"))
+        assert reminder.due_at == local(body["start"]) - timedelta(hours=24)
+        assert outbox.send_due(app, now=reminder.due_at) == (1, 0)
+    _, message = smtp.messages[-1]
+    text = next(p for p in message.walk() if p.get_content_type() == "text/plain").get_content()
+    token = body["manage_url"].rsplit("/", 1)[1]
+    assert f"/b/{token}/cancel" in text
+    # The link is one click, then a confirmation: following it changes nothing.
+    page = client.get(f"/b/{token}/cancel")
+    assert page.status_code == 200
+    assert client.get(f"/api/v1/bookings/{token}").get_json()["status"] == "confirmed"
+
+
+def test_without_mail_server_mail_is_written_as_eml_files(app, client, make_centre, monday):
+    make_centre()
+    app.config.update(MAIL_SERVER=None, OUTBOX_SEND_AFTER_COMMIT="inline")
+    client.post("/api/v1/centres/test/bookings", json=booking_payload(at(monday, 10)))
+    from pathlib import Path
+
+    files = list(Path(app.config["OUTBOX_DIR"]).glob("*.eml"))
+    assert len(files) == 1
+    message = email.message_from_bytes(files[0].read_bytes(), policy=policy.default)
+    assert calendar_of(message)[1] == "REQUEST"
