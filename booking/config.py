@@ -43,6 +43,10 @@ class Config:
     PERMANENT_SESSION_LIFETIME = timedelta(hours=8)
     WTF_CSRF_TIME_LIMIT = None
 
+    # After a commit, new mails are sent in a thread ("thread"), in the request ("inline"),
+    # or left to `flask outbox send|work` ("off").
+    OUTBOX_SEND_AFTER_COMMIT = os.environ.get("OUTBOX_SEND_AFTER_COMMIT") or "thread"
+
     # Counting the queries of every request costs one event hook; tests read the count.
     QUERY_COUNT_HEADER = _bool("QUERY_COUNT_HEADER", False)
 
@@ -54,5 +58,6 @@ class TestConfig(Config):
     MAIL_SERVER = None
     RATELIMIT_ENABLED = False
     WTF_CSRF_ENABLED = True
+    OUTBOX_SEND_AFTER_COMMIT = "inline"
     QUERY_COUNT_HEADER = True
     SERVER_NAME = None

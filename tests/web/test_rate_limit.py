@@ -1,0 +1,54 @@
+"""The API is rate-limited, in memory or shared through Redis when several processes serve."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import redis
+
+from booking import create_app
+from booking.config import TestConfig
+from tests.conftest import skip_or_fail
+
+
+@pytest.fixture
+def redis_url():
+    # A database of its own, emptied first: counters of an earlier test must not count.
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).flushdb()
+    except redis.RedisError as error:
+        skip_or_fail("redis", f"Redis at {url} is not reachable: {error}")
+    return url
+
+
+def limited_app(database_url, tmp_path, storage: str):
+    return create_app(
+        TestConfig,
+        instance_path=str(tmp_path / "instance"),
+        SQLALCHEMY_DATABASE_URI=database_url,
+        RATELIMIT_ENABLED=True,
+        RATELIMIT_STORAGE_URI=storage,
+        API_RATELIMIT="3 per minute",
+    )
+
+
+@pytest.mark.parametrize("storage", ["memory", "redis"])
+def test_api_answers_429_problem_when_the_limit_is_reached(database_url, tmp_path, storage, request):
+    uri = "memory://" if storage == "memory" else request.getfixturevalue("redis_url")
+    app = limited_app(database_url, tmp_path, uri)
+    client = app.test_client()
+    statuses = [client.get("/api/v1/centres").status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    response = client.get("/api/v1/centres")
+    assert response.mimetype == "application/problem+json"
+    assert response.get_json()["status"] == 429
+    assert "Retry-After" in response.headers or "X-RateLimit-Reset" in response.headers
+
+
+def test_redis_holds_the_counters_so_workers_share_them(database_url, tmp_path, redis_url):
+    app = limited_app(database_url, tmp_path, redis_url)
+    assert app.test_client().get("/api/v1/centres").status_code == 200
+    keys = redis.Redis.from_url(redis_url).keys("*")
+    assert keys, "the rate-limit counter is kept in Redis, where every worker sees it"
