@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install install-test translations extract-messages db-upgrade seed lint format bench wheel clean
+.PHONY: run test install install-test translations extract-messages db-upgrade seed lint format bench bench-booking wheel clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,3 +58,6 @@ wheel: install-test
 
 clean:
 	rm -rf $(VENV) dist build *.egg-info .pytest_cache
+
+bench-booking: install-test
+	$(BIN)/python benchmarks/bench_booking.py

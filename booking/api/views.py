@@ -243,7 +243,8 @@ def create_booking(centre_slug: str):
     except FieldError as error:
         errors["start"] = [str(error)]
     try:
-        clean_consent(data.get("consent"))
+        # JSON says yes with true; the strings an HTML checkbox sends are for forms only.
+        clean_consent(data.get("consent") if isinstance(data.get("consent"), bool) else None)
     except FieldError as error:
         errors["consent"] = [str(error)]
     service_slug = data.get("service")
@@ -266,20 +267,20 @@ def create_booking(centre_slug: str):
         locale=current_language(),
         idempotency=idempotency,
     )
+    location = url_for("api.get_booking", token=result.manage_token, _external=True)
     if result.replayed and result.stored_response:
         status, body = result.stored_response
         body = {
             **body,
             "manage_url": url_for("public.manage", token=result.manage_token, _external=True),
         }
-        return jsonify(body), status
+        return jsonify(body), status, {"Location": location}
     body = booking_body(result.booking, result.manage_token)
     if idempotency is not None and not result.replayed:
         # The token is derivable from the key, so the stored answer leaves the link out.
         services.store_response(
             idempotency, 201, {k: v for k, v in body.items() if k != "manage_url"}
         )
-    location = url_for("api.get_booking", token=result.manage_token, _external=True)
     return jsonify(body), 201, {"Location": location}
 
 

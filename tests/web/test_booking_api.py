@@ -190,6 +190,7 @@ def test_preferred_language_picks_a_speaker(app, client, make_centre, monday):
         ({"interpreter_language": "12"}, "interpreter_language"),
         ({"consent": False}, "consent"),
         ({"consent": None}, "consent"),
+        ({"consent": "yes"}, "consent"),
         ({"start": "2030-01-01T10:00:00"}, "start"),
         ({"start": "tomorrow"}, "start"),
         ({"service": "astrology"}, "service"),
