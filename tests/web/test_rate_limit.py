@@ -35,7 +35,9 @@ def limited_app(database_url, tmp_path, storage: str):
 
 
 @pytest.mark.parametrize("storage", ["memory", "redis"])
-def test_api_answers_429_problem_when_the_limit_is_reached(database_url, tmp_path, storage, request):
+def test_api_answers_429_problem_when_the_limit_is_reached(
+    database_url, tmp_path, storage, request
+):
     uri = "memory://" if storage == "memory" else request.getfixturevalue("redis_url")
     app = limited_app(database_url, tmp_path, uri)
     client = app.test_client()
