@@ -29,7 +29,7 @@ def create_app(
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     _fill_defaults(app)
 
-    from booking import db_events, i18n
+    from booking import auth, db_events, i18n
     from booking.extensions import babel, csrf, db, limiter, mail, migrate
 
     db.init_app(app)
@@ -40,12 +40,17 @@ def create_app(
     limiter.init_app(app)
     db_events.init_app(app)
     i18n.init_app(app)
+    auth.init_app(app)
 
+    from booking.admin import bp as admin_bp
     from booking.api import bp as api_bp
     from booking.public import bp as public_bp
+    from booking.staff import bp as staff_bp
 
     app.register_blueprint(public_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
+    app.register_blueprint(staff_bp, url_prefix="/staff")
+    app.register_blueprint(admin_bp, url_prefix="/admin")
 
     from booking import cli, errors
 

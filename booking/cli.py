@@ -48,3 +48,26 @@ def init_app(app: Flask) -> None:
             work(current_app._get_current_object(), poll_seconds=poll)
         except KeyboardInterrupt:
             click.echo("Outbox worker stopped.")
+
+    @app.cli.command("create-user")
+    @click.argument("email")
+    @click.option("--role", type=click.Choice(["admin", "counsellor", "reception"]), required=True)
+    @click.option(
+        "--centre", "centre_slugs", multiple=True, help="Centre slug; admins may repeat it."
+    )
+    @click.option("--name", default=None, help="Display name (default: the e-mail's local part).")
+    @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+    def create_user_command(email, role, centre_slugs, name, password_stdin):
+        """Create a staff account, or set the password and role of an existing one."""
+        import sys
+
+        from booking.accounts import AccountError, create_or_update_user
+
+        if not password_stdin:
+            raise click.UsageError("give the password on standard input with --password-stdin")
+        password = sys.stdin.readline().rstrip("\r\n")
+        try:
+            user, created = create_or_update_user(email, role, list(centre_slugs), password, name)
+        except AccountError as error:
+            raise click.ClickException(str(error)) from error
+        click.echo(f"{'Created' if created else 'Updated'} {user.role} {user.email}.")

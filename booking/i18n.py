@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import get_day_names
-from flask import Flask, current_app, request, session
+from flask import Flask, current_app, has_request_context, request, session
 from flask_babel import format_date, format_time, get_locale, lazy_gettext
 from werkzeug.exceptions import HTTPException
 
@@ -18,6 +18,8 @@ LANGUAGE_NAMES = {"de": "Deutsch", "en": "English"}
 def select_locale() -> str:
     """Explicit choice (?lang=, kept in the session), else the browser's, else German."""
     supported = current_app.config["LANGUAGES"]
+    if not has_request_context():
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     if request.blueprint == "api":
         # The API is cookie-less: only the Accept-Language header counts.
         return request.accept_languages.best_match(supported) or "de"

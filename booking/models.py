@@ -164,6 +164,14 @@ counsellor_service = Table(
 )
 
 
+admin_centre = Table(
+    "admin_centre",
+    db.Model.metadata,
+    Column("user_id", ForeignKey("staff_user.id", ondelete="CASCADE"), primary_key=True),
+    Column("centre_id", ForeignKey("centre.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
 class Service(db.Model):
     """A kind of consultation a centre offers. ``names`` maps language code to name."""
 
@@ -222,6 +230,8 @@ class User(db.Model):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The hash of the secret in the counsellor's calendar subscription URL; renewable.
+    feed_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
 
     centre: Mapped[Centre | None] = relationship(back_populates="staff")
     services: Mapped[list[Service]] = relationship(
@@ -233,8 +243,32 @@ class User(db.Model):
     absences: Mapped[list[Absence]] = relationship(
         back_populates="user", cascade="all, delete-orphan"
     )
+    # Further centres an admin manages besides ``centre``.
+    extra_centres: Mapped[list[Centre]] = relationship(secondary=admin_centre)
 
     __table_args__ = (CheckConstraint(_in("role", ROLES), name="role"),)
+
+    # Flask-Login asks these; the session's own token identifies it (booking/auth.py).
+    session_token = None
+
+    @property
+    def is_authenticated(self) -> bool:
+        return self.session_token is not None
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str | None:
+        return self.session_token
+
+    @property
+    def centre_ids(self) -> set[int]:
+        """The centres this account works for."""
+        ids = {c.id for c in self.extra_centres} if self.role == "admin" else set()
+        if self.centre_id is not None:
+            ids.add(self.centre_id)
+        return ids
 
 
 class WorkingHours(db.Model):
@@ -292,6 +326,10 @@ class Booking(db.Model):
     centre_id: Mapped[int] = mapped_column(ForeignKey("centre.id", ondelete="RESTRICT"))
     service_id: Mapped[int] = mapped_column(ForeignKey("service.id", ondelete="RESTRICT"))
     counsellor_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id", ondelete="RESTRICT"))
+    # The staff member who took a phone or walk-in booking; None when booked online.
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="SET NULL")
+    )
     start_at: Mapped[datetime] = mapped_column(UTCDateTime)
     end_at: Mapped[datetime] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(16), default="confirmed")
@@ -317,7 +355,7 @@ class Booking(db.Model):
 
     centre: Mapped[Centre] = relationship()
     service: Mapped[Service] = relationship()
-    counsellor: Mapped[User] = relationship()
+    counsellor: Mapped[User] = relationship(foreign_keys=[counsellor_id])
 
     __table_args__ = (
         CheckConstraint("start_at < end_at", name="start_before_end"),
@@ -342,6 +380,46 @@ class Booking(db.Model):
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
+
+
+class StaffSession(db.Model):
+    """A signed-in staff session; deleting the row ends it on the server."""
+
+    __tablename__ = "staff_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+
+class AuditEntry(db.Model):
+    """Who viewed or changed which booking, when. Holds no personal data of the family."""
+
+    __tablename__ = "audit_entry"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="SET NULL"), index=True
+    )
+    # Kept as text so the entry still reads right after the account or booking is gone.
+    actor_label: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(32))
+    centre_id: Mapped[int | None] = mapped_column(ForeignKey("centre.id", ondelete="SET NULL"))
+    booking_id: Mapped[int | None] = mapped_column(
+        ForeignKey("booking.id", ondelete="SET NULL"), index=True
+    )
+    booking_reference: Mapped[str | None] = mapped_column(String(16))
+    detail: Mapped[str] = mapped_column(String(300), default="")
+
+    actor: Mapped[User | None] = relationship()
 
 
 class IdempotencyKey(db.Model):

@@ -193,3 +193,42 @@ def make_centre(app):
         return slug
 
     return make
+
+
+STAFF_PASSWORD = "Sichere-Beratung-2026"
+
+
+@pytest.fixture
+def make_staff(app):
+    """Create a staff account; returns its e-mail. Password: STAFF_PASSWORD."""
+    from booking.accounts import create_or_update_user
+
+    def make(email: str, role: str, *centre_slugs: str, name: str | None = None) -> str:
+        with app.test_request_context():
+            create_or_update_user(email, role, list(centre_slugs), STAFF_PASSWORD, name)
+        return email
+
+    return make
+
+
+def csrf_from(html: str) -> str:
+    import re
+
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+@pytest.fixture
+def sign_in():
+    """Sign a test client in; returns the response of the POST."""
+
+    def do(client, email: str, password: str = STAFF_PASSWORD):
+        token = csrf_from(client.get("/staff/login").get_data(as_text=True))
+        response = client.post(
+            "/staff/login", data={"csrf_token": token, "email": email, "password": password}
+        )
+        assert response.status_code == 303, response.get_data(as_text=True)[:300]
+        return response
+
+    return do

@@ -1,0 +1,49 @@
+"""Who may see and change what. Views ask here; they never decide access themselves.
+
+- admin: every booking of their centres, with all details.
+- counsellor: their own bookings with all details; other bookings of their centre only as
+  busy times (service and time, no person).
+- reception: every booking of their centre with name and phone, never the message.
+"""
+
+from __future__ import annotations
+
+from flask import abort
+
+from booking.models import Booking, Centre, User
+
+
+def can_use_centre(user: User, centre: Centre | int) -> bool:
+    centre_id = centre if isinstance(centre, int) else centre.id
+    return centre_id in user.centre_ids
+
+
+def can_see_person(user: User, booking: Booking) -> bool:
+    """Name, phone, e-mail, language and interpreter need of the family."""
+    if not can_use_centre(user, booking.centre_id):
+        return False
+    if user.role == "counsellor":
+        return booking.counsellor_id == user.id
+    return True
+
+
+def can_see_message(user: User, booking: Booking) -> bool:
+    """The family's message: for their counsellor and admins only."""
+    if not can_use_centre(user, booking.centre_id):
+        return False
+    return user.role == "admin" or booking.counsellor_id == user.id
+
+
+def can_change(user: User, booking: Booking) -> bool:
+    """Move, cancel, mark attendance."""
+    return can_see_person(user, booking)
+
+
+def require_booking(user: User, booking: Booking | None, *, change: bool = False) -> Booking:
+    """404 for a booking outside the user's centres (its existence is not told), 403 within."""
+    if booking is None or not can_use_centre(user, booking.centre_id):
+        abort(404)
+    allowed = can_change(user, booking) if change else can_see_person(user, booking)
+    if not allowed:
+        abort(403)
+    return booking

@@ -1,0 +1,57 @@
+"""Writing staff accounts (the command line and the admin pages use this)."""
+
+from __future__ import annotations
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import select
+
+from booking import auth
+from booking.extensions import db
+from booking.models import ROLES, Centre, User
+
+
+class AccountError(ValueError):
+    """The account cannot be written as asked; the message says why."""
+
+
+def create_or_update_user(
+    email: str, role: str, centre_slugs: list[str], password: str, name: str | None = None
+) -> tuple[User, bool]:
+    """Create the account, or update role, centres and password of an existing one."""
+    try:
+        email = validate_email(email.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as error:
+        raise AccountError(f"not a valid e-mail address: {email}") from error
+    if role not in ROLES:
+        raise AccountError(f"unknown role {role}")
+    centres = []
+    for slug in centre_slugs:
+        centre = db.session.scalar(select(Centre).where(Centre.slug == slug))
+        if centre is None:
+            raise AccountError(f"no centre with slug {slug}")
+        centres.append(centre)
+    if not centres:
+        raise AccountError("give the centre with --centre SLUG")
+    if role != "admin" and len(centres) > 1:
+        raise AccountError("only an admin works for several centres")
+    try:
+        auth.check_password_policy(password, email)
+    except auth.PasswordRejected as error:
+        raise AccountError(f"password refused: {error}") from error
+
+    user = auth.find_user_by_email(email)
+    created = user is None
+    if created:
+        user = User(email=email, name=name or email.split("@")[0], languages=["de"])
+        db.session.add(user)
+    elif name:
+        user.name = name
+    user.role = role
+    user.centre = centres[0]
+    user.extra_centres = centres[1:] if role == "admin" else []
+    user.password_hash = auth.hash_password(password)
+    user.is_active = True
+    if not created:
+        auth.end_all_sessions(user)
+    db.session.commit()
+    return user, created

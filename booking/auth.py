@@ -1,0 +1,150 @@
+"""Staff sign-in: argon2 password hashes, server-side sessions, the password policy.
+
+A signed-in session is a row in staff_session; the cookie holds only its random token.
+Signing out deletes the row, deactivating an account deletes all its rows: the session
+ends on the server, not only in the browser.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+from functools import cache
+from pathlib import Path
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import Flask, session
+from flask_babel import gettext as _
+from flask_login import login_user, logout_user
+from sqlalchemy import delete, func, select
+
+from booking.extensions import db, login_manager
+from booking.models import StaffSession, User, utcnow
+
+MIN_PASSWORD = 8
+MAX_PASSWORD = 64
+SESSION_LIFETIME = timedelta(hours=8)
+# Seen again within this time, a session is not touched: saves a write per request.
+SESSION_TOUCH_EVERY = timedelta(minutes=5)
+
+_hasher = PasswordHasher()
+# Verifying against this when the account does not exist takes as long as a real check,
+# so the answer's timing does not tell whether an account exists.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+class PasswordRejected(ValueError):
+    """The password breaks the policy; the message says how."""
+
+
+@cache
+def common_passwords() -> frozenset[str]:
+    path = Path(__file__).parent / "data" / "common-passwords.txt"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return frozenset(line.strip().lower() for line in lines if line and not line.startswith("#"))
+
+
+def check_password_policy(password: str, email: str | None = None) -> None:
+    """Raise PasswordRejected unless the password is 8–64 characters and not a common one."""
+    if len(password) < MIN_PASSWORD:
+        raise PasswordRejected(_("Use at least %(min)d characters.", min=MIN_PASSWORD))
+    if len(password) > MAX_PASSWORD:
+        raise PasswordRejected(_("Use at most %(max)d characters.", max=MAX_PASSWORD))
+    lowered = password.lower()
+    if lowered in common_passwords() or len(set(password)) < 3:
+        raise PasswordRejected(_("This password is too common. Please choose another one."))
+    if email and lowered == email.lower():
+        raise PasswordRejected(_("The password must not be the e-mail address."))
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(user: User | None, password: str) -> bool:
+    """True when the password is the user's; as slow for unknown accounts as for known."""
+    stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
+    try:
+        ok = _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+    if user is None or not user.password_hash:
+        return False
+    if ok and _hasher.check_needs_rehash(stored):
+        user.password_hash = hash_password(password)
+    return ok
+
+
+def find_user_by_email(email: str) -> User | None:
+    return db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(user: User, now: datetime | None = None) -> None:
+    """Sign in: a fresh session (nothing of the old cookie survives) with a new server row."""
+    now = now or utcnow()
+    token = secrets.token_urlsafe(32)
+    db.session.add(
+        StaffSession(
+            user_id=user.id,
+            token_hash=_hash(token),
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + SESSION_LIFETIME,
+        )
+    )
+    db.session.commit()
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    user.session_token = token
+    login_user(user)
+
+
+def end_session(user: User) -> None:
+    """Sign out: delete the server row, then forget the cookie's contents."""
+    if user.session_token:
+        db.session.execute(
+            delete(StaffSession).where(StaffSession.token_hash == _hash(user.session_token))
+        )
+        db.session.commit()
+    logout_user()
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+
+
+def end_all_sessions(user: User) -> None:
+    """End every session of the account (deactivation, password change). Caller commits."""
+    db.session.execute(delete(StaffSession).where(StaffSession.user_id == user.id))
+
+
+def load_user(token: str) -> User | None:
+    """Flask-Login's loader: the active account behind an unexpired session token."""
+    now = utcnow()
+    row = db.session.scalar(
+        select(StaffSession).where(StaffSession.token_hash == _hash(token or ""))
+    )
+    if row is None or row.expires_at <= now or not row.user.is_active:
+        return None
+    if now - row.last_seen_at > SESSION_TOUCH_EVERY:
+        row.last_seen_at = now
+        db.session.commit()
+    user = row.user
+    user.session_token = token
+    return user
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.user_loader(load_user)
+    login_manager.login_view = "staff.login"
+    login_manager.login_message = None
+    login_manager.session_protection = None  # the server-side session row is the protection

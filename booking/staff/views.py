@@ -1,0 +1,64 @@
+"""Staff views: sign-in and sign-out, and the start page."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from booking import auth
+from booking.extensions import db, limiter
+from booking.staff import bp
+from booking.staff.forms import EmptyForm, SignInForm
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site: never an open redirect."""
+    if target and target.startswith("/") and not target.startswith("//"):
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc:
+            return target
+    return url_for("staff.home")
+
+
+def _account_key() -> str:
+    return "sign-in:" + (request.form.get("email") or "").strip().lower()
+
+
+def _failed(response) -> bool:
+    # Only failed attempts count against the limits.
+    return response.status_code != 303
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("20 per 15 minutes", methods=["POST"], deduct_when=_failed)
+@limiter.limit("5 per 15 minutes", methods=["POST"], key_func=_account_key, deduct_when=_failed)
+def login():
+    form = SignInForm()
+    if request.method == "GET":
+        form.next.data = request.args.get("next", "")
+        return render_template("staff/login.html", form=form)
+    if form.validate_on_submit():
+        user = auth.find_user_by_email(form.email.data or "")
+        if auth.verify_password(user, form.password.data or "") and user.is_active:
+            auth.start_session(user)
+            return redirect(_safe_next(form.next.data), code=303)
+        db.session.rollback()
+    # The same words whether the account exists or not.
+    form.password.errors = [_("E-mail address or password is wrong.")]
+    return render_template("staff/login.html", form=form), 401
+
+
+@bp.post("/logout")
+def logout():
+    if EmptyForm().validate_on_submit():
+        auth.end_session(current_user._get_current_object())
+        flash(_("You are signed out."), "success")
+    return redirect(url_for("staff.login"), code=303)
+
+
+@bp.get("/")
+def home():
+    return render_template("staff/home.html")
