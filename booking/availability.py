@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -100,16 +101,9 @@ def find_slots(
             away[user_id].append(slots.Interval(start_at, end_at))
 
     engine_counsellors = [
-        slots.Counsellor(
-            id=c.id,
-            languages=frozenset(c.languages or ()),
+        replace(
+            engine_counsellor(c, away[c.id]),
             service_slugs=frozenset({service.slug}),
-            working_hours=tuple(
-                slots.WeeklyHours(h.weekday, h.opens, h.closes, h.valid_from, h.valid_until)
-                for h in c.working_hours
-            )
-            or None,
-            absences=tuple(away[c.id]),
             busy=tuple(busy[c.id]),
         )
         for c in counsellors
@@ -140,3 +134,68 @@ def get_service(centre: Centre, slug: str) -> Service | None:
             Service.centre_id == centre.id, Service.slug == slug, Service.is_active.is_(True)
         )
     )
+
+
+def engine_counsellor(user: User, absences: list[slots.Interval]) -> slots.Counsellor:
+    """A staff account as the slot engine sees it (services and bookings left out)."""
+    return slots.Counsellor(
+        id=user.id,
+        languages=frozenset(user.languages or ()),
+        working_hours=tuple(
+            slots.WeeklyHours(h.weekday, h.opens, h.closes, h.valid_from, h.valid_until)
+            for h in user.working_hours
+        )
+        or None,
+        absences=tuple(absences),
+    )
+
+
+def bookings_needing_attention(
+    centre: Centre, now: datetime, counsellor_id: int | None = None
+) -> list[tuple[Booking, list[str]]]:
+    """Upcoming confirmed bookings that today's hours, closures or absences no longer allow.
+
+    Nothing is cancelled here: the list is for a person to notify and cancel, or keep.
+    Each entry has the reasons of slots.reasons_unavailable.
+    """
+    query = (
+        select(Booking)
+        .where(
+            Booking.centre_id == centre.id,
+            Booking.status == "confirmed",
+            Booking.start_at > now,
+        )
+        .options(selectinload(Booking.counsellor).selectinload(User.working_hours))
+        .order_by(Booking.start_at)
+    )
+    if counsellor_id is not None:
+        query = query.where(Booking.counsellor_id == counsellor_id)
+    bookings = db.session.scalars(query).all()
+    if not bookings:
+        return []
+    last_end = max(b.end_at for b in bookings)
+    closures = db.session.scalars(
+        select(Closure).where(
+            Closure.centre_id == centre.id, Closure.end_at > now, Closure.start_at < last_end
+        )
+    ).all()
+    counsellor_ids = {b.counsellor_id for b in bookings}
+    away: dict[int, list[slots.Interval]] = {i: [] for i in counsellor_ids}
+    for user_id, start_at, end_at in db.session.execute(
+        select(Absence.user_id, Absence.start_at, Absence.end_at).where(
+            Absence.user_id.in_(counsellor_ids), Absence.end_at > now, Absence.start_at < last_end
+        )
+    ):
+        away[user_id].append(slots.Interval(start_at, end_at))
+    rules = centre_rules(centre, list(closures), centre.buffer)
+    found = []
+    for booking in bookings:
+        reasons = slots.reasons_unavailable(
+            rules,
+            engine_counsellor(booking.counsellor, away[booking.counsellor_id]),
+            booking.start_at,
+            booking.end_at,
+        )
+        if reasons:
+            found.append((booking, reasons))
+    return found

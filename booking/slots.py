@@ -383,3 +383,40 @@ def _days(first_day: date, last_day: date) -> Iterator[date]:
     """Yield the dates from ``first_day`` to ``last_day``, both included."""
     for ordinal in range(first_day.toordinal(), last_day.toordinal() + 1):
         yield date.fromordinal(ordinal)
+
+
+# An appointment already made, checked against today's rules.
+
+OUTSIDE_OPENING_HOURS = "outside_opening_hours"
+PUBLIC_HOLIDAY = "public_holiday"
+CLOSURE = "closure"
+COUNSELLOR_NOT_WORKING = "counsellor_not_working"
+COUNSELLOR_ABSENT = "counsellor_absent"
+
+
+def reasons_unavailable(
+    rules: CentreRules, counsellor: Counsellor, start_at: datetime, end_at: datetime
+) -> list[str]:
+    """Why an existing appointment no longer fits rules 1–3; empty when it still fits.
+
+    Used after hours, closures or absences change: such a booking is listed for a person to
+    handle, never dropped. Notice, horizon and grid (rules 4 and 5) are left out on
+    purpose: they govern new bookings, not ones already made. The counsellor's other
+    bookings are left out too: the database already keeps them from overlapping.
+    """
+    tz = ZoneInfo(rules.timezone)
+    day = start_at.astimezone(tz).date()
+    reasons = []
+    if not any(_is_within(s, start_at, end_at) for s in _spans_on(rules.opening_hours, day, tz)):
+        reasons.append(OUTSIDE_OPENING_HOURS)
+    if _is_public_holiday(rules.holiday_region, day):
+        reasons.append(PUBLIC_HOLIDAY)
+    if _Timeline.of(rules.closures).overlaps(start_at, end_at):
+        reasons.append(CLOSURE)
+    if counsellor.working_hours is not None and not any(
+        _is_within(s, start_at, end_at) for s in _spans_on(counsellor.working_hours, day, tz)
+    ):
+        reasons.append(COUNSELLOR_NOT_WORKING)
+    if _Timeline.of(counsellor.absences).overlaps(start_at, end_at):
+        reasons.append(COUNSELLOR_ABSENT)
+    return reasons

@@ -6,12 +6,18 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from booking.slots import (
+    CLOSURE,
+    COUNSELLOR_ABSENT,
+    COUNSELLOR_NOT_WORKING,
+    OUTSIDE_OPENING_HOURS,
+    PUBLIC_HOLIDAY,
     CentreRules,
     Counsellor,
     Interval,
     Slot,
     WeeklyHours,
     available_slots,
+    reasons_unavailable,
 )
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -529,3 +535,64 @@ def test_slots_are_in_utc_and_ordered_over_several_days():
 
 def test_no_counsellors_no_slots():
     assert slots_on(MONDAY, counsellors=()) == []
+
+
+# Existing appointments checked against changed rules.
+
+
+def _rules_herne(**over):
+    base = dict(
+        timezone="Europe/Berlin",
+        opening_hours=tuple(WeeklyHours(d, time(8), time(16)) for d in range(4))
+        + (WeeklyHours(4, time(8), time(13)),),
+        holiday_region="DE-NW",
+    )
+    base.update(over)
+    return CentreRules(**base)
+
+
+def _appointment(day, hh, mm=0, minutes=60):
+    start = datetime(day.year, day.month, day.day, hh, mm, tzinfo=ZoneInfo("Europe/Berlin"))
+    return start.astimezone(UTC), (start + timedelta(minutes=minutes)).astimezone(UTC)
+
+
+def test_existing_appointment_that_still_fits_has_no_reasons():
+    start, end = _appointment(date(2027, 3, 5), 12)  # Friday 12:00-13:00
+    assert reasons_unavailable(_rules_herne(), Counsellor(id=1), start, end) == []
+
+
+def test_existing_appointment_outside_new_hours_is_reported():
+    start, end = _appointment(date(2027, 3, 5), 12)
+    shorter = _rules_herne(opening_hours=(WeeklyHours(4, time(8), time(12)),))
+    assert reasons_unavailable(shorter, Counsellor(id=1), start, end) == [OUTSIDE_OPENING_HOURS]
+
+
+def test_existing_appointment_on_holiday_in_closure_and_absence_is_reported():
+    start, end = _appointment(date(2027, 5, 27), 10)  # Fronleichnam, a Thursday
+    rules = _rules_herne(
+        closures=(Interval(start - timedelta(hours=1), start + timedelta(minutes=1)),)
+    )
+    away = Counsellor(
+        id=1, absences=(Interval(end - timedelta(minutes=1), end + timedelta(days=1)),)
+    )
+    assert reasons_unavailable(rules, away, start, end) == [
+        PUBLIC_HOLIDAY,
+        CLOSURE,
+        COUNSELLOR_ABSENT,
+    ]
+
+
+def test_existing_appointment_outside_the_counsellors_own_hours_is_reported():
+    start, end = _appointment(date(2027, 3, 4), 14)  # Thursday 14:00-15:00
+    part_time = Counsellor(id=1, working_hours=(WeeklyHours(3, time(8), time(12)),))
+    assert reasons_unavailable(_rules_herne(), part_time, start, end) == [COUNSELLOR_NOT_WORKING]
+
+
+def test_existing_appointment_ignores_notice_and_grid():
+    start, end = _appointment(date(2027, 3, 4), 10, 10)  # off the grid, and "now" is after it
+    assert (
+        reasons_unavailable(
+            _rules_herne(min_notice=timedelta(days=999)), Counsellor(id=1), start, end
+        )
+        == []
+    )
