@@ -164,6 +164,7 @@ def bookings_needing_attention(
             Booking.centre_id == centre.id,
             Booking.status == "confirmed",
             Booking.start_at > now,
+            Booking.kept_despite_conflict_at.is_(None),
         )
         .options(selectinload(Booking.counsellor).selectinload(User.working_hours))
         .order_by(Booking.start_at)

@@ -352,6 +352,9 @@ class Booking(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when staff decided to keep a booking that changed hours, closures or absences no
+    # longer allow; it then leaves the list of bookings needing attention.
+    kept_despite_conflict_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     centre: Mapped[Centre] = relationship()
     service: Mapped[Service] = relationship()

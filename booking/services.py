@@ -19,7 +19,7 @@ from flask import current_app
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from booking import availability, notifications
+from booking import audit, availability, notifications
 from booking.extensions import db
 from booking.models import ACTIVE_STATUSES, Booking, Centre, IdempotencyKey, Service, User
 from booking.validation import BookingDetails
@@ -213,6 +213,7 @@ def book_slot(
     channel: str = "online",
     locale: str = "de",
     idempotency: Idempotency | None = None,
+    created_by: User | None = None,
 ) -> BookingResult:
     """Book ``service`` at ``start_at`` for the person in ``details``; commit; send mail.
 
@@ -263,9 +264,12 @@ def book_slot(
             manage_token_hash=hash_token(token),
             locale=locale,
             sequence=0,
+            created_by_id=created_by.id if created_by is not None else None,
         )
         db.session.add(booking)
         db.session.flush()
+        if created_by is not None:
+            audit.record(created_by, "book", booking, detail=channel)
         if idempotency is not None:
             key_row.booking_id = booking.id
         outbox_ids = notifications.enqueue_confirmation(booking, token, now)
@@ -371,3 +375,14 @@ def nearest_free_slots(
         centre, service, day - timedelta(days=3), day + timedelta(days=7), now
     )
     return sorted(found, key=lambda s: abs((s.start_at - around).total_seconds()))[:n]
+
+
+def keep_despite_conflict(booking: Booking, actor: User, *, now: datetime) -> None:
+    """Staff decided to keep a booking the changed hours or absences no longer allow."""
+    try:
+        booking.kept_despite_conflict_at = now
+        audit.record(actor, "settings", booking, detail="kept despite conflict")
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
