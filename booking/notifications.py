@@ -132,43 +132,26 @@ def _reminder(booking: Booking, token: str, now: datetime) -> list[int]:
     ]
 
 
-def enqueue_confirmation(booking: Booking, token: str, now: datetime) -> list[int]:
-    """The confirmation with a REQUEST invitation (SEQUENCE 0), and the reminder."""
-    if not booking.email:
-        return []
-    with force_locale(booking.locale):
-        url = manage_url(token)
-        ids = [
-            _enqueue(
-                booking,
-                "confirmation",
-                f"booking:{booking.id}:seq{booking.sequence}:request",
-                _("Your appointment at %(centre)s", centre=booking.centre.name),
-                "confirmation",
-                ics=ical.build_request(calendar_event(booking, now, url)),
-                method="REQUEST",
-                due_at=now,
-                manage_url=url,
-            )
-        ]
-        ids += _reminder(booking, token, now)
-    return ids
-
-
-def enqueue_move(booking: Booking, token: str, now: datetime) -> list[int]:
-    """The same UID with a higher SEQUENCE, so calendars move the event; a new reminder."""
+def _enqueue_invitation(booking: Booking, token: str, now: datetime, *, moved: bool) -> list[int]:
+    """A REQUEST invitation with the booking's current SEQUENCE, and a fresh reminder."""
     if not booking.email:
         return []
     with force_locale(booking.locale):
         _drop_pending_reminders(booking)
         url = manage_url(token)
+        if moved:
+            subject = _(
+                "Your appointment at %(centre)s has been changed", centre=booking.centre.name
+            )
+        else:
+            subject = _("Your appointment at %(centre)s", centre=booking.centre.name)
         ids = [
             _enqueue(
                 booking,
-                "change",
+                "change" if moved else "confirmation",
                 f"booking:{booking.id}:seq{booking.sequence}:request",
-                _("Your appointment at %(centre)s has been changed", centre=booking.centre.name),
-                "moved",
+                subject,
+                "moved" if moved else "confirmation",
                 ics=ical.build_request(calendar_event(booking, now, url)),
                 method="REQUEST",
                 due_at=now,
@@ -177,6 +160,16 @@ def enqueue_move(booking: Booking, token: str, now: datetime) -> list[int]:
         ]
         ids += _reminder(booking, token, now)
     return ids
+
+
+def enqueue_confirmation(booking: Booking, token: str, now: datetime) -> list[int]:
+    """The confirmation with a REQUEST invitation (SEQUENCE 0), and the reminder."""
+    return _enqueue_invitation(booking, token, now, moved=False)
+
+
+def enqueue_move(booking: Booking, token: str, now: datetime) -> list[int]:
+    """The same UID with a higher SEQUENCE, so calendars move the event; a new reminder."""
+    return _enqueue_invitation(booking, token, now, moved=True)
 
 
 def enqueue_cancellation(booking: Booking, now: datetime) -> list[int]:
