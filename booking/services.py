@@ -12,16 +12,25 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from booking import audit, availability, notifications
 from booking.extensions import db
-from booking.models import ACTIVE_STATUSES, Booking, Centre, IdempotencyKey, Service, User
+from booking.models import (
+    ACTIVE_STATUSES,
+    Absence,
+    Booking,
+    Centre,
+    IdempotencyKey,
+    Service,
+    User,
+)
 from booking.validation import BookingDetails
 
 REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read out on the phone
@@ -386,3 +395,145 @@ def keep_despite_conflict(booking: Booking, actor: User, *, now: datetime) -> No
     except BaseException:
         db.session.rollback()
         raise
+
+
+# --- staff workspace -----------------------------------------------------------------
+
+
+class AttendanceNotPossible(BookingError):
+    """Attendance is marked only for a confirmed or marked booking whose start has passed."""
+
+    problem = "attendance-not-possible"
+
+
+class AbsenceInvalid(ValueError):
+    """The absence cannot be saved as given; the message says why, ``field`` where."""
+
+    def __init__(self, message: str, field: str = "end"):
+        super().__init__(message)
+        self.field = field
+
+
+ATTENDANCE_STATUSES = ("attended", "no_show")
+
+
+def record_view(actor: User, booking: Booking) -> None:
+    """Note in the audit log that ``actor`` opened the booking's details."""
+    try:
+        audit.record(actor, "view", booking)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+
+
+def staff_cancel(booking: Booking, actor: User, *, now: datetime, reason: str = "by staff") -> bool:
+    """Staff cancel an upcoming booking for the family; the booker gets a CANCEL mail.
+
+    The audit entry is added first, so cancel_booking commits both together or neither.
+    Returns False when the booking was already cancelled.
+    """
+    if booking.status == "cancelled":
+        return False
+    if booking.status != "confirmed" or booking.start_at <= now:
+        raise BookingNotChangeable()
+    audit.record(actor, "cancel", booking, detail=reason)
+    return cancel_booking(booking, now=now, by_staff=True)
+
+
+def staff_move(booking: Booking, new_start_at: datetime, actor: User, *, now: datetime) -> Booking:
+    """Staff move a booking to another free slot; the booker gets the change with a new link."""
+    old_start, new_start = booking.start_at.astimezone(UTC), new_start_at.astimezone(UTC)
+    detail = f"{old_start.isoformat()} -> {new_start.isoformat()}"
+    audit.record(actor, "move", booking, detail=detail)
+    return reschedule_booking(booking, new_start_at, now=now, manage_token=None)
+
+
+def mark_attendance(booking: Booking, status: str, actor: User, *, now: datetime) -> None:
+    """Mark a past booking as attended or not attended (no_show)."""
+    if status not in ATTENDANCE_STATUSES:
+        raise ValueError(f"unknown attendance status {status!r}")
+    if booking.status == "cancelled" or booking.start_at > now:
+        raise AttendanceNotPossible()
+    try:
+        booking.status = status
+        audit.record(actor, status, booking)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+
+
+def add_absence(
+    user: User, start_at: datetime, end_at: datetime, note: str, actor: User, *, now: datetime
+) -> Absence:
+    """Record a time ``user`` is away; their slots disappear at once. Bookings are kept."""
+    if start_at.tzinfo is None or end_at.tzinfo is None:
+        raise ValueError("absence times must be aware")
+    if not start_at < end_at:
+        raise AbsenceInvalid(_("The end must be after the start."))
+    if end_at <= now:
+        raise AbsenceInvalid(_("The end must be in the future."))
+    note = (note or "").strip()
+    if len(note) > 300:
+        raise AbsenceInvalid(_("Please use at most %(max)d characters.", max=300), "note")
+    try:
+        absence = Absence(user_id=user.id, start_at=start_at, end_at=end_at, note=note)
+        db.session.add(absence)
+        db.session.flush()
+        audit.record(
+            actor,
+            "absence",
+            centre_id=user.centre_id,
+            detail=f"added #{absence.id} for {user.name}: "
+            f"{start_at.isoformat()} – {end_at.isoformat()}",
+        )
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return absence
+
+
+def delete_absence(absence: Absence, actor: User) -> None:
+    """Remove an absence; its times become bookable again."""
+    try:
+        user = absence.user
+        audit.record(
+            actor,
+            "absence",
+            centre_id=user.centre_id,
+            detail=f"deleted #{absence.id} for {user.name}: "
+            f"{absence.start_at.isoformat()} – {absence.end_at.isoformat()}",
+        )
+        db.session.delete(absence)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+
+
+def renew_feed_token(user: User, actor: User) -> str:
+    """A new secret for the counsellor's calendar feed; the old URL stops working.
+
+    Only the token's hash is stored, so the URL can be shown once and never again.
+    """
+    token = secrets.token_urlsafe(32)
+    try:
+        user.feed_token_hash = hash_token(token)
+        audit.record(actor, "feed_renewed", centre_id=user.centre_id, detail=user.name)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return token
+
+
+def find_feed_user(token: str) -> User | None:
+    """The active account a calendar feed token belongs to."""
+    if not token or len(token) > 128:
+        return None
+    user = db.session.scalar(select(User).where(User.feed_token_hash == hash_token(token)))
+    if user is None or not user.is_active:
+        return None
+    return user

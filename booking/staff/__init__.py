@@ -21,4 +21,11 @@ def require_sign_in():
     return None
 
 
-from booking.staff import views  # noqa: E402,F401 - registers the routes on bp
+# Importing the modules registers their routes on bp.
+from booking.staff import (  # noqa: E402,F401
+    absences,
+    bookings,
+    intake,
+    views,
+    workspace,
+)

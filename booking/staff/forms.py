@@ -1,10 +1,20 @@
-"""Forms of the staff workspace."""
+"""Forms of the staff workspace. They render fields and check CSRF; booking/validation.py
+and booking/services.py hold the rules."""
 
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, PasswordField
+from wtforms import (
+    EmailField,
+    HiddenField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TelField,
+    TextAreaField,
+)
+from wtforms.widgets import DateTimeLocalInput
 
 
 class SignInForm(FlaskForm):
@@ -15,3 +25,28 @@ class SignInForm(FlaskForm):
 
 class EmptyForm(FlaskForm):
     """CSRF protection for actions that are a single button."""
+
+
+class IntakeForm(FlaskForm):
+    """A booking taken on the phone or at the desk; the time and channel are radio groups
+    rendered by the template."""
+
+    nonce = HiddenField()
+    name = StringField(_l("Name"))
+    phone = TelField(_l("Phone number"))
+    email = EmailField(_l("E-mail address (optional)"))
+    # The choices are offered, not enforced: booking/validation.py checks any BCP 47 tag.
+    interpreter_language = SelectField(
+        _l("Interpreter needed for (optional)"), choices=[], validate_choice=False
+    )
+    persons = StringField(_l("Number of persons"), default="1")
+    message = TextAreaField(_l("Short note (optional)"))
+
+
+class AbsenceForm(FlaskForm):
+    """An absence in the centre's wall time; the view parses and checks the times."""
+
+    counsellor = SelectField(_l("Counsellor"), choices=[], validate_choice=False)
+    start = StringField(_l("From"), widget=DateTimeLocalInput())
+    end = StringField(_l("Until"), widget=DateTimeLocalInput())
+    note = StringField(_l("Note (optional)"))

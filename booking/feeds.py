@@ -1,0 +1,79 @@
+"""Counsellors' calendar subscriptions: /calendar/<token>.ics, with no data of families.
+
+No sign-in: the random token in the URL is the credential (only its hash is stored, and
+renewing it ends the old URL). Each event names the service and the booking reference,
+never the person: a calendar app syncs its data to places the centre does not control.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Blueprint, Response, abort
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from booking import ical, services
+from booking.extensions import db
+from booking.models import ACTIVE_STATUSES, Booking, User, utcnow
+from booking.notifications import calendar_uid
+
+bp = Blueprint("feeds", __name__)
+
+# How far back a feed reaches, so today's and last weeks' appointments stay visible.
+FEED_PAST = timedelta(days=30)
+
+
+def feed_event(booking: Booking, now) -> ical.CalendarEvent:
+    """A booking as a feed entry: service and reference only; no attendee, no description."""
+    centre = booking.centre
+    return ical.CalendarEvent(
+        uid=calendar_uid(booking),
+        sequence=booking.sequence,
+        start_at=booking.start_at,
+        end_at=booking.end_at,
+        timezone=centre.timezone,
+        summary=f"{booking.service.slug.replace('-', ' ').title()} · {booking.reference}",
+        location=centre.address,
+        organizer_name=centre.name,
+        organizer_email=centre.email,
+        attendee_name=None,
+        attendee_email=None,
+        description="",
+        url=None,
+        dtstamp=now,
+    )
+
+
+def feed_bytes(user: User, now) -> bytes:
+    """The counsellor's active bookings from 30 days ago to the centre's horizon."""
+    centre = user.centre
+    horizon = timedelta(days=(centre.horizon_days if centre else 56) + 1)
+    bookings = db.session.scalars(
+        select(Booking)
+        .where(
+            Booking.counsellor_id == user.id,
+            Booking.status.in_(ACTIVE_STATUSES),
+            Booking.start_at >= now - FEED_PAST,
+            Booking.start_at < now + horizon,
+        )
+        .options(selectinload(Booking.service), selectinload(Booking.centre))
+        .order_by(Booking.start_at)
+    ).all()
+    name = f"{centre.name} – {user.name}" if centre else user.name
+    return ical.build_feed([feed_event(b, now) for b in bookings], name)
+
+
+@bp.get("/calendar/<token>.ics")
+def calendar_feed(token: str):
+    user = services.find_feed_user(token)
+    if user is None:
+        abort(404)
+    return Response(
+        feed_bytes(user, utcnow()),
+        mimetype="text/calendar",
+        headers={
+            "Cache-Control": "private, no-store",
+            "Content-Disposition": 'inline; filename="appointments.ics"',
+        },
+    )

@@ -1,0 +1,170 @@
+"""Absences: counsellors record their own, admins any counsellor's of their centres.
+
+Slots disappear at once (the slot engine reads absences). Bookings that no longer fit are
+listed for a person to handle: notify and cancel, or keep. Nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from booking import access, availability, services, slots
+from booking.extensions import db
+from booking.models import Absence, Centre, Service, User, utcnow
+from booking.staff import bp
+from booking.staff.bookings import load_booking
+from booking.staff.common import acting_user, centre_counsellors, pick_centre, staff_centres
+from booking.staff.forms import AbsenceForm, EmptyForm
+
+MANAGING_ROLES = ("admin", "counsellor")
+
+
+def reason_labels() -> dict[str, str]:
+    """The slot engine's reasons (slots.reasons_unavailable) in words."""
+    return {
+        slots.OUTSIDE_OPENING_HOURS: _("outside the opening hours"),
+        slots.PUBLIC_HOLIDAY: _("public holiday"),
+        slots.CLOSURE: _("the centre is closed"),
+        slots.COUNSELLOR_NOT_WORKING: _("outside the counsellor's working hours"),
+        slots.COUNSELLOR_ABSENT: _("the counsellor is absent"),
+    }
+
+
+def _parse_local(raw: str | None, centre: Centre) -> datetime:
+    """A datetime-local value ("2026-03-02T08:00") in the centre's wall time."""
+    value = (raw or "").strip()
+    if not value:
+        raise ValueError(_("Please enter a date and time."))
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as error:
+        raise ValueError(_("Please enter a date and time such as 2026-03-02 08:00.")) from error
+    if parsed.tzinfo is not None:
+        raise ValueError(_("Please enter a date and time such as 2026-03-02 08:00."))
+    return parsed.replace(tzinfo=ZoneInfo(centre.timezone))
+
+
+def _managed_counsellors(user: User, centre: Centre) -> list[User]:
+    if user.role == "admin":
+        return centre_counsellors(centre)
+    return [user]
+
+
+def _back(centre: Centre, centres: list[Centre]):
+    args = {"centre": centre.slug} if len(centres) > 1 else {}
+    return redirect(url_for("staff.absences", **args), code=303)
+
+
+@bp.route("/absences", methods=["GET", "POST"])
+def absences():
+    user = acting_user()
+    if user.role not in MANAGING_ROLES:
+        abort(403)
+    centres = staff_centres(user)
+    centre = pick_centre(centres, request.values.get("centre"))
+    counsellors = _managed_counsellors(user, centre)
+    form = AbsenceForm()
+    form.counsellor.choices = [(str(c.id), c.name) for c in counsellors]
+    status = 200
+    now = utcnow()
+
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        wanted = form.counsellor.data if user.role == "admin" else str(user.id)
+        target = next((c for c in counsellors if str(c.id) == wanted), None)
+        times = {}
+        if target is None:
+            form.counsellor.errors = [_("Please choose a counsellor.")]
+        for name in ("start", "end"):
+            try:
+                times[name] = _parse_local(form[name].data, centre)
+            except ValueError as error:
+                form[name].errors = [str(error)]
+        if target is not None and len(times) == 2:
+            try:
+                services.add_absence(
+                    target, times["start"], times["end"], form.note.data or "", user, now=now
+                )
+            except services.AbsenceInvalid as error:
+                form[error.field].errors = [str(error)]
+            else:
+                flash(_("The absence is saved; its times are no longer offered."), "success")
+                return _back(centre, centres)
+        status = 422
+
+    ids = [c.id for c in counsellors]
+    upcoming = db.session.scalars(
+        select(Absence)
+        .where(Absence.user_id.in_(ids), Absence.end_at > now)
+        .options(selectinload(Absence.user))
+        .order_by(Absence.start_at, Absence.id)
+    ).all()
+    # Every service of the centre in the session at once: the list below reads them all.
+    centre_services = db.session.scalars(select(Service).where(Service.centre_id == centre.id))
+    conflicts = availability.bookings_needing_attention(
+        centre, now, counsellor_id=None if user.role == "admin" else user.id
+    )
+    return (
+        render_template(
+            "staff/absences.html",
+            centre=centre,
+            centres=centres,
+            form=form,
+            is_admin=user.role == "admin",
+            absences=upcoming,
+            conflicts=[(b, reasons) for b, reasons in conflicts if access.can_change(user, b)],
+            services=list(centre_services),
+            empty_form=EmptyForm(),
+            reason_labels=reason_labels(),
+        ),
+        status,
+    )
+
+
+@bp.post("/absences/<int:absence_id>/delete")
+def absence_delete(absence_id: int):
+    user = acting_user()
+    absence = db.session.get(Absence, absence_id, options=[selectinload(Absence.user)])
+    if absence is None or absence.user.centre_id not in user.centre_ids:
+        abort(404)
+    if not (absence.user_id == user.id or user.role == "admin"):
+        abort(403)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    centres = staff_centres(user)
+    centre = pick_centre(centres, request.form.get("centre"))
+    services.delete_absence(absence, user)
+    flash(_("The absence is deleted."), "success")
+    return _back(centre, centres)
+
+
+@bp.post("/absences/conflicts/<int:booking_id>/<action>")
+def conflict_action(booking_id: int, action: str):
+    user = acting_user()
+    booking = load_booking(booking_id, change=True)
+    if action not in ("cancel", "keep"):
+        abort(404)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    centres = staff_centres(user)
+    centre = pick_centre(centres, booking.centre.slug)
+    if action == "keep":
+        services.keep_despite_conflict(booking, user, now=utcnow())
+        flash(_("The appointment is kept."), "success")
+    else:
+        try:
+            services.staff_cancel(
+                booking, user, now=utcnow(), reason="no longer fits hours, closures or absences"
+            )
+        except services.BookingNotChangeable:
+            flash(_("Only upcoming confirmed appointments can be cancelled."), "error")
+        else:
+            flash(_("The appointment is cancelled; the family has been told."), "success")
+    return _back(centre, centres)

@@ -1,0 +1,250 @@
+"""Calendars (day and week, per counsellor and for the centre) and a booking's own page:
+details, move, cancel, attendance. booking/access.py decides who sees what."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from booking import access, services
+from booking.extensions import db
+from booking.models import Booking, User, utcnow
+from booking.staff import bp
+from booking.staff.common import (
+    acting_user,
+    centre_counsellors,
+    centre_today,
+    group_by_day,
+    local_midnight,
+    next_free_slots,
+    parse_day,
+    pick_centre,
+    staff_centres,
+)
+from booking.staff.forms import EmptyForm
+from booking.validation import FieldError, clean_start
+
+VIEWS = ("day", "week")
+
+
+@bp.get("/calendar")
+def calendar():
+    user = acting_user()
+    centres = staff_centres(user)
+    centre = pick_centre(centres, request.args.get("centre"))
+    view = request.args.get("view") if request.args.get("view") in VIEWS else "day"
+    day = parse_day(request.args.get("date"), centre_today(centre))
+    first = day - timedelta(days=day.weekday()) if view == "week" else day
+    length = 7 if view == "week" else 1
+    with_cancelled = request.args.get("cancelled") == "1"
+
+    counsellors = centre_counsellors(centre)
+    raw = request.args.get("counsellor")
+    if raw is None and user.role == "counsellor":
+        raw = str(user.id)
+    chosen = next((c for c in counsellors if str(c.id) == raw), None)
+
+    start_at = local_midnight(centre, first)
+    end_at = local_midnight(centre, first + timedelta(days=length))
+    query = (
+        select(Booking)
+        .where(
+            Booking.centre_id == centre.id,
+            Booking.start_at < end_at,
+            Booking.end_at > start_at,
+        )
+        .options(selectinload(Booking.service), selectinload(Booking.counsellor))
+        .order_by(Booking.start_at, Booking.id)
+    )
+    if not with_cancelled:
+        query = query.where(Booking.status != "cancelled")
+    if chosen is not None:
+        query = query.where(Booking.counsellor_id == chosen.id)
+    bookings = db.session.scalars(query).all()
+    rows = [
+        {
+            "booking": b,
+            "person": access.can_see_person(user, b),
+            "message": access.can_see_message(user, b),
+        }
+        for b in bookings
+    ]
+    by_day = dict(group_by_day(centre, rows, key=lambda r: r["booking"].start_at))
+    dates = [first + timedelta(days=i) for i in range(length)]
+    days = [(d, by_day.get(d, [])) for d in dates]
+
+    def link(**over):
+        args = {
+            "view": view,
+            "date": day.isoformat(),
+            "counsellor": str(chosen.id) if chosen else "all",
+        }
+        if len(centres) > 1:
+            args["centre"] = centre.slug
+        if with_cancelled:
+            args["cancelled"] = "1"
+        args.update(over)
+        return url_for("staff.calendar", **args)
+
+    step = timedelta(days=length)
+    return render_template(
+        "staff/calendar.html",
+        centre=centre,
+        centres=centres,
+        view=view,
+        day=day,
+        days=days,
+        counsellors=counsellors,
+        chosen=chosen,
+        with_cancelled=with_cancelled,
+        booking_count=len(rows),
+        previous_url=link(date=(day - step).isoformat()),
+        next_url=link(date=(day + step).isoformat()),
+        today_url=link(date=centre_today(centre).isoformat()),
+        other_view_url=link(view="day" if view == "week" else "week"),
+    )
+
+
+def load_booking(booking_id: int, *, change: bool = False) -> Booking:
+    """The booking, or 404 (another centre) / 403 (not allowed) via booking/access.py."""
+    booking = db.session.get(
+        Booking,
+        booking_id,
+        options=[
+            selectinload(Booking.service),
+            selectinload(Booking.counsellor),
+            selectinload(Booking.centre),
+        ],
+    )
+    return access.require_booking(acting_user(), booking, change=change)
+
+
+@bp.get("/bookings/<int:booking_id>")
+def booking_detail(booking_id: int):
+    user = acting_user()
+    booking = load_booking(booking_id)
+    now = utcnow()
+    created_by = db.session.get(User, booking.created_by_id) if booking.created_by_id else None
+    page = render_template(
+        "staff/booking.html",
+        booking=booking,
+        centre=booking.centre,
+        created_by=created_by,
+        see_message=access.can_see_message(user, booking),
+        can_change=access.can_change(user, booking),
+        is_upcoming=booking.status == "confirmed" and booking.start_at > now,
+        can_mark=booking.status != "cancelled" and booking.start_at <= now,
+        form=EmptyForm(),
+        calendar_url=url_for(
+            "staff.calendar",
+            date=centre_today(booking.centre, booking.start_at).isoformat(),
+            centre=booking.centre.slug,
+        ),
+    )
+    # Recorded once the page is made: the commit would expire what the page reads.
+    services.record_view(user, booking)
+    return page
+
+
+def _back(booking: Booking):
+    return redirect(url_for("staff.booking_detail", booking_id=booking.id), code=303)
+
+
+@bp.route("/bookings/<int:booking_id>/move", methods=["GET", "POST"])
+def booking_move(booking_id: int):
+    user = acting_user()
+    booking = load_booking(booking_id, change=True)
+    centre = booking.centre
+    now = utcnow()
+    if booking.status != "confirmed" or booking.start_at <= now:
+        flash(_("This appointment can no longer be moved."), "error")
+        return _back(booking)
+    form = EmptyForm()
+    status = 200
+    error = None
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            error, status = _("The form has expired. Please try again."), 400
+        else:
+            try:
+                start_at = clean_start(request.form.get("start"))
+            except FieldError:
+                error, status = _("Please choose a time."), 422
+            else:
+                try:
+                    services.staff_move(booking, start_at, user, now=now)
+                except services.SlotUnavailable:
+                    error, status = _("This time was just taken. Please choose another one."), 409
+                except services.BookingNotChangeable:
+                    flash(_("This appointment can no longer be moved."), "error")
+                    return _back(booking)
+                else:
+                    flash(_("The appointment has been moved; the family has been told."), "success")
+                    return _back(booking)
+        # A failed move rolled back, which expired the booking: its attributes reload.
+        centre = booking.centre
+
+    today = centre_today(centre, now)
+    first_day = max(parse_day(request.args.get("from"), today), today)
+    slots = next_free_slots(centre, booking.service, first_day, now, exclude_booking_id=booking.id)
+    days = group_by_day(centre, [s for s in slots if s.start_at != booking.start_at])
+    later = days[-1][0] + timedelta(days=1) if days else None
+    later_url = (
+        url_for("staff.booking_move", booking_id=booking.id, **{"from": later.isoformat()})
+        if later
+        else None
+    )
+    return (
+        render_template(
+            "staff/move.html",
+            booking=booking,
+            centre=centre,
+            days=days,
+            form=form,
+            error=error,
+            later_url=later_url,
+        ),
+        status,
+    )
+
+
+@bp.post("/bookings/<int:booking_id>/cancel")
+def booking_cancel(booking_id: int):
+    user = acting_user()
+    booking = load_booking(booking_id, change=True)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    if request.form.get("confirm") != "yes":
+        # A cancellation mails the family at once: one stray click must not do it.
+        flash(_("Please tick the box to confirm the cancellation."), "error")
+        return _back(booking)
+    try:
+        cancelled = services.staff_cancel(booking, user, now=utcnow())
+    except services.BookingNotChangeable:
+        flash(_("Only upcoming confirmed appointments can be cancelled."), "error")
+        return _back(booking)
+    if cancelled:
+        flash(_("The appointment is cancelled; the family has been told."), "success")
+    return _back(booking)
+
+
+@bp.post("/bookings/<int:booking_id>/attendance")
+def booking_attendance(booking_id: int):
+    user = acting_user()
+    booking = load_booking(booking_id, change=True)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    status = request.form.get("status")
+    if status not in services.ATTENDANCE_STATUSES:
+        abort(400)
+    try:
+        services.mark_attendance(booking, status, user, now=utcnow())
+    except services.AttendanceNotPossible:
+        flash(_("Attendance can be marked only once the appointment has begun."), "error")
+        return _back(booking)
+    flash(_("Attendance saved."), "success")
+    return _back(booking)

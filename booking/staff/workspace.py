@@ -1,0 +1,78 @@
+"""The counsellor's calendar subscription and the admins' audit log."""
+
+from __future__ import annotations
+
+from flask import abort, make_response, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from booking import services
+from booking.extensions import db
+from booking.models import AuditEntry
+from booking.staff import bp
+from booking.staff.common import acting_user, staff_centres
+from booking.staff.forms import EmptyForm
+
+AUDIT_PAGE_SIZE = 50
+
+
+@bp.route("/feed", methods=["GET", "POST"])
+def feed():
+    user = acting_user()
+    if user.role != "counsellor":
+        abort(403)
+    form = EmptyForm()
+    feed_url = None
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        token = services.renew_feed_token(user, user)
+        # Shown this once: only the token's hash is kept.
+        feed_url = url_for("feeds.calendar_feed", token=token, _external=True)
+    response = make_response(
+        render_template(
+            "staff/feed.html",
+            has_feed=user.feed_token_hash is not None,
+            feed_url=feed_url,
+            form=form,
+        )
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def action_labels() -> dict[str, str]:
+    return {
+        "view": _("viewed"),
+        "book": _("booked"),
+        "move": _("moved"),
+        "cancel": _("cancelled"),
+        "attended": _("marked attended"),
+        "no_show": _("marked not attended"),
+        "absence": _("absence"),
+        "feed_renewed": _("calendar feed renewed"),
+        "settings": _("settings"),
+    }
+
+
+@bp.get("/audit")
+def audit_log():
+    user = acting_user()
+    if user.role != "admin":
+        abort(403)
+    centres = staff_centres(user)
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    query = (
+        select(AuditEntry)
+        .where(AuditEntry.centre_id.in_([c.id for c in centres]))
+        .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+    )
+    entries = db.paginate(query, page=page, per_page=AUDIT_PAGE_SIZE, error_out=False)
+    return render_template(
+        "staff/audit.html",
+        entries=entries,
+        centre_names={c.id: c.name for c in centres},
+        timezones={c.id: c.timezone for c in centres},
+        show_centre=len(centres) > 1,
+        action_labels=action_labels(),
+    )

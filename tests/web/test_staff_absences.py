@@ -1,0 +1,233 @@
+"""Absences take a counsellor's slots away at once; bookings they hit wait for a decision."""
+
+from __future__ import annotations
+
+import email
+import re
+import secrets
+from datetime import timedelta
+from email import policy
+
+import pytest
+from sqlalchemy import select
+
+from booking import services
+from booking.extensions import db
+from booking.models import Absence, AuditEntry, Booking, Centre, OutboxMessage, Service, utcnow
+from booking.validation import BookingDetails
+from tests.conftest import csrf_from
+from tests.helpers import at, local, next_working_day
+
+KARIM = "karim.haddad@herne.example"
+AYLIN = "aylin.demir@herne.example"
+
+
+def book(app, service_slug, start, name="Omar Nassar") -> int:
+    with app.test_request_context():
+        centre = db.session.scalar(select(Centre).where(Centre.slug == "herne"))
+        service = db.session.scalar(
+            select(Service).where(Service.centre_id == centre.id, Service.slug == service_slug)
+        )
+        result = services.book_slot(
+            centre,
+            service,
+            local(start),
+            BookingDetails(name=name, email=f"f{secrets.token_hex(4)}@example.org"),
+            now=utcnow(),
+        )
+        return result.booking.id
+
+
+def free_starts(client, day, service="einrichtungen") -> list[str]:
+    response = client.get(
+        f"/api/v1/centres/herne/slots?service={service}&from={day.isoformat()}&to={day.isoformat()}"
+    )
+    assert response.status_code == 200
+    return [slot["start"] for slot in response.get_json()["slots"]]
+
+
+def conflicts(html: str) -> set[int]:
+    return {int(i) for i in re.findall(r'<tr class="conflict" data-booking-id="(\d+)"', html)}
+
+
+def add_absence(client, start: str, end: str, **extra):
+    page = client.get("/staff/absences").get_data(as_text=True)
+    return client.post(
+        "/staff/absences",
+        data={"csrf_token": csrf_from(page), "start": start, "end": end, "note": "", **extra},
+    )
+
+
+@pytest.fixture
+def monday(seeded):
+    seeded.config["OUTBOX_SEND_AFTER_COMMIT"] = "off"
+    return next_working_day(0)
+
+
+@pytest.mark.backends("sqlite", "pg")
+def test_an_absence_takes_the_slots_away_and_lists_the_bookings_it_hits(
+    db_backend, seeded, monday, client, make_staff, sign_in
+):
+    # Karim is the only Herne counsellor for "einrichtungen".
+    first = book(seeded, "einrichtungen", at(monday, 9))
+    second = book(seeded, "einrichtungen", at(monday, 13), name="Lina Second")
+    assert free_starts(client, monday)
+    sign_in(client, make_staff(KARIM, "counsellor", "herne"))
+
+    day = monday.isoformat()
+    response = add_absence(client, f"{day}T08:00", f"{day}T16:00", note="Fortbildung")
+    assert response.status_code == 303
+    assert free_starts(client, monday) == []
+    # Other counsellors' slots stay: Aylin and Olena still offer "bildung".
+    assert free_starts(client, monday, service="bildung")
+
+    response = client.get("/staff/absences")
+    assert int(response.headers["X-Query-Count"]) <= 15
+    page = response.get_data(as_text=True)
+    assert conflicts(page) == {first, second}
+    assert "Fortbildung" in page
+    with seeded.app_context():
+        assert {b.status for b in db.session.scalars(select(Booking))} == {"confirmed"}
+        assert db.session.scalars(select(OutboxMessage.kind)).all().count("cancellation") == 0
+        entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "absence"))
+        assert entry.actor_label == "Karim Haddad" and "Omar" not in entry.detail
+
+    # "Keep": the booking stays and leaves the list.
+    token = csrf_from(page)
+    kept = client.post(f"/staff/absences/conflicts/{first}/keep", data={"csrf_token": token})
+    assert kept.status_code == 303
+    page = client.get("/staff/absences").get_data(as_text=True)
+    assert conflicts(page) == {second}
+
+    # "Notify and cancel": cancelled, and the family gets a CANCEL invitation.
+    cancelled = client.post(
+        f"/staff/absences/conflicts/{second}/cancel", data={"csrf_token": token}
+    )
+    assert cancelled.status_code == 303
+    assert conflicts(client.get("/staff/absences").get_data(as_text=True)) == set()
+    with seeded.app_context():
+        assert db.session.get(Booking, first).status == "confirmed"
+        assert db.session.get(Booking, first).kept_despite_conflict_at is not None
+        assert db.session.get(Booking, second).status == "cancelled"
+        (raw,) = db.session.scalars(
+            select(OutboxMessage.raw).where(
+                OutboxMessage.booking_id == second, OutboxMessage.kind == "cancellation"
+            )
+        ).all()
+    message = email.message_from_bytes(raw, policy=policy.default)
+    calendar = next(p for p in message.walk() if p.get_content_type() == "text/calendar")
+    assert "METHOD:CANCEL" in calendar.get_content()
+
+
+def test_deleting_an_absence_brings_the_slots_back(seeded, monday, client, make_staff, sign_in):
+    sign_in(client, make_staff(KARIM, "counsellor", "herne"))
+    before = free_starts(client, monday)
+    day = monday.isoformat()
+    assert add_absence(client, f"{day}T08:00", f"{day}T12:00").status_code == 303
+    assert len(free_starts(client, monday)) < len(before)
+    page = client.get("/staff/absences").get_data(as_text=True)
+    (absence_id,) = re.findall(r'data-absence-id="(\d+)"', page)
+    response = client.post(
+        f"/staff/absences/{absence_id}/delete", data={"csrf_token": csrf_from(page)}
+    )
+    assert response.status_code == 303
+    assert free_starts(client, monday) == before
+    with seeded.app_context():
+        details = db.session.scalars(
+            select(AuditEntry.detail).where(AuditEntry.action == "absence").order_by(AuditEntry.id)
+        ).all()
+    assert [d.split()[0] for d in details] == ["added", "deleted"]
+
+
+def test_absence_times_are_checked(seeded, monday, client, make_staff, sign_in):
+    sign_in(client, make_staff(KARIM, "counsellor", "herne"))
+    day = monday.isoformat()
+    cases = [
+        ((f"{day}T12:00", f"{day}T08:00"), "end"),
+        (("2020-01-06T08:00", "2020-01-06T12:00"), "end"),
+        (("gestern", f"{day}T08:00"), "start"),
+        (("", ""), "start"),
+    ]
+    for (start, end), field in cases:
+        response = add_absence(client, start, end)
+        assert response.status_code == 422, (start, end)
+        html = response.get_data(as_text=True)
+        assert f'id="{field}-error"' in html, (start, end)
+        assert re.search(rf'<input[^>]*aria-invalid="true"[^>]*id="{field}"', html) or re.search(
+            rf'<input[^>]*id="{field}"[^>]*aria-invalid="true"', html
+        )
+    with seeded.app_context():
+        assert db.session.scalars(select(Absence)).all() == []
+
+
+def test_who_may_enter_and_delete_absences(seeded, monday, client, make_staff, sign_in):
+    make_staff(KARIM, "counsellor", "herne")
+    make_staff(AYLIN, "counsellor", "herne")
+    make_staff("admin@herne.example", "admin", "herne")
+    make_staff("admin@kreis-heinsberg.example", "admin", "kreis-heinsberg")
+    day = monday.isoformat()
+    # Reception keeps no absences.
+    reception = seeded.test_client()
+    sign_in(reception, make_staff("rez@herne.example", "reception", "herne"))
+    assert reception.get("/staff/absences").status_code == 403
+
+    # An admin enters one for any counsellor of the centre.
+    sign_in(client, "admin@herne.example")
+    page = client.get("/staff/absences").get_data(as_text=True)
+    found = re.findall(r'<option value="(\d+)">([^<]+)</option>', page)
+    options = {name: value for value, name in found}
+    assert set(options) == {"Aylin Demir", "Karim Haddad", "Olena Koval"}
+    karim_id = options["Karim Haddad"]
+    response = add_absence(client, f"{day}T08:00", f"{day}T16:00", counsellor=karim_id)
+    assert response.status_code == 303
+    assert free_starts(client, monday) == []
+    with seeded.app_context():
+        (absence,) = db.session.scalars(select(Absence)).all()
+        assert str(absence.user_id) == karim_id
+        absence_id = absence.id
+        heinsberg_counsellor = (
+            db.session.scalar(select(Centre).where(Centre.slug == "kreis-heinsberg")).staff[0].id
+        )
+    # A counsellor of another centre cannot be chosen.
+    refused = add_absence(client, f"{day}T08:00", f"{day}T09:00", counsellor=heinsberg_counsellor)
+    assert refused.status_code == 422
+    assert 'id="counsellor-error"' in refused.get_data(as_text=True)
+
+    # A colleague cannot delete it (403), nor an admin of another centre (404).
+    aylin = seeded.test_client()
+    sign_in(aylin, AYLIN)
+    token = csrf_from(aylin.get("/staff/absences").get_data(as_text=True))
+    assert "data-absence-id" not in aylin.get("/staff/absences").get_data(as_text=True)
+    assert (
+        aylin.post(f"/staff/absences/{absence_id}/delete", data={"csrf_token": token}).status_code
+        == 403
+    )
+    other = seeded.test_client()
+    sign_in(other, "admin@kreis-heinsberg.example")
+    token = csrf_from(other.get("/staff/absences").get_data(as_text=True))
+    assert (
+        other.post(f"/staff/absences/{absence_id}/delete", data={"csrf_token": token}).status_code
+        == 404
+    )
+    with seeded.app_context():
+        assert db.session.get(Absence, absence_id) is not None
+
+    # Karim himself may delete it; the counsellor select is not offered to him.
+    karim = seeded.test_client()
+    sign_in(karim, KARIM)
+    page = karim.get("/staff/absences").get_data(as_text=True)
+    assert 'id="counsellor"' not in page
+    response = karim.post(
+        f"/staff/absences/{absence_id}/delete", data={"csrf_token": csrf_from(page)}
+    )
+    assert response.status_code == 303
+    assert free_starts(client, monday)
+
+
+def test_an_absence_ending_in_the_past_is_refused_even_if_started_long_ago(
+    seeded, monday, client, make_staff, sign_in
+):
+    sign_in(client, make_staff(KARIM, "counsellor", "herne"))
+    yesterday = (utcnow() - timedelta(days=1)).date().isoformat()
+    response = add_absence(client, f"{yesterday}T08:00", f"{yesterday}T09:00")
+    assert response.status_code == 422

@@ -1,0 +1,177 @@
+"""A counsellor's calendar subscription: a secret URL, no data of families, renewable."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from types import SimpleNamespace
+
+import pytest
+from icalendar import Calendar
+from sqlalchemy import select
+
+from booking import services
+from booking.extensions import db
+from booking.models import AuditEntry, Booking, Centre, Service, User, utcnow
+from booking.validation import BookingDetails
+from tests.conftest import csrf_from
+from tests.helpers import at, local, next_working_day
+
+KARIM = "karim.haddad@herne.example"
+FAMILY = {
+    "name": "Zeynep Quellenfeld",
+    "email": "zeynep.quellenfeld@example.org",
+    "phone": "0171 9876543",
+}
+
+
+def book(app, service_slug, start, **details) -> SimpleNamespace:
+    with app.test_request_context():
+        centre = db.session.scalar(select(Centre).where(Centre.slug == "herne"))
+        service = db.session.scalar(
+            select(Service).where(Service.centre_id == centre.id, Service.slug == service_slug)
+        )
+        result = services.book_slot(
+            centre,
+            service,
+            local(start),
+            BookingDetails(
+                name=details.get("name", FAMILY["name"]),
+                email=details.get("email", FAMILY["email"]),
+                phone=details.get("phone", FAMILY["phone"]),
+                message="Unser Sohn Emre hat Probleme in der Schule",
+                language="ar",
+            ),
+            now=utcnow(),
+        )
+        booking = result.booking
+        return SimpleNamespace(
+            id=booking.id, reference=booking.reference, counsellor_id=booking.counsellor_id
+        )
+
+
+def new_feed_url(client) -> str:
+    page = client.get("/staff/feed").get_data(as_text=True)
+    response = client.post("/staff/feed", data={"csrf_token": csrf_from(page)})
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    match = re.search(r'id="feed-url" class="feed-url" value="([^"]+)"', response.get_data(True))
+    assert match
+    url = match.group(1)
+    assert re.fullmatch(r"http://localhost/calendar/[A-Za-z0-9_-]{43}\.ics", url), url
+    return url.removeprefix("http://localhost")
+
+
+@pytest.fixture
+def karim(seeded, client, make_staff, sign_in):
+    seeded.config["OUTBOX_SEND_AFTER_COMMIT"] = "off"
+    sign_in(client, make_staff(KARIM, "counsellor", "herne"))
+    return client
+
+
+@pytest.mark.backends("sqlite", "pg")
+def test_the_feed_lists_the_counsellors_bookings_without_family_data(db_backend, seeded, karim):
+    monday = next_working_day(0)
+    # Karim is the only Herne counsellor for "einrichtungen"; Aylin takes "bildung" in Turkish.
+    mine = [
+        book(seeded, "einrichtungen", at(monday, 9)),
+        book(
+            seeded,
+            "einrichtungen",
+            at(monday, 11),
+            name="Lale <Ünal> & Co",
+            email="lale@example.org",
+        ),
+    ]
+    cancelled = book(seeded, "einrichtungen", at(monday, 14), email="gone@example.org")
+    with seeded.test_request_context():
+        services.cancel_booking(db.session.get(Booking, cancelled.id), now=utcnow())
+    other = book(seeded, "bildung", at(monday, 9), email="other@example.org")
+    with seeded.app_context():
+        assert db.session.get(User, other.counsellor_id).email != KARIM
+        # Last month's appointments stay in the feed; older ones drop out.
+        past = book(seeded, "einrichtungen", at(monday, 13), email="past@example.org")
+        old = book(seeded, "einrichtungen", at(monday, 15), email="old@example.org")
+        for booking, days in ((past, 10), (old, 40)):
+            row = db.session.get(Booking, booking.id)
+            row.start_at = utcnow() - timedelta(days=days)
+            row.end_at = row.start_at + timedelta(hours=1)
+            row.status = "attended"
+        db.session.commit()
+
+    url = new_feed_url(karim)
+    anonymous = seeded.test_client()
+    response = anonymous.get(url)
+    assert response.status_code == 200
+    assert response.mimetype == "text/calendar"
+    assert response.headers["Cache-Control"] == "private, no-store"
+    assert "Set-Cookie" not in response.headers
+    body = response.get_data()
+
+    calendar = Calendar.from_ical(body)
+    events = list(calendar.walk("VEVENT"))
+    uids = {str(event["UID"]) for event in events}
+    assert uids == {f"{b.reference}@ki-booking" for b in [*mine, past]}
+    for event in events:
+        assert "ATTENDEE" not in event and "DESCRIPTION" not in event
+        reference = str(event["UID"]).split("@")[0]
+        assert reference in str(event["SUMMARY"])
+    # Nothing that names or reaches the family, in any encoding the bytes could hold.
+    text = body.decode("utf-8")
+    unfolded = text.replace("\r\n ", "")
+    for secret in (
+        FAMILY["name"],
+        "Zeynep",
+        "Quellenfeld",
+        "Lale",
+        "Ünal",
+        FAMILY["email"],
+        "lale@example.org",
+        "example.org",
+        FAMILY["phone"],
+        "9876543",
+        "Emre",
+        "Schule",
+    ):
+        assert secret not in unfolded, secret
+        assert secret.encode() not in body, secret
+
+
+@pytest.mark.backends("sqlite", "pg")
+def test_renewing_ends_the_old_url(db_backend, seeded, karim):
+    first = new_feed_url(karim)
+    assert seeded.test_client().get(first).status_code == 200
+    page = karim.get("/staff/feed").get_data(as_text=True)
+    # The URL is shown once only: the page no longer holds it.
+    assert first not in page and 'id="feed-exists"' in page
+    second = new_feed_url(karim)
+    assert second != first
+    assert seeded.test_client().get(first).status_code == 404
+    assert seeded.test_client().get(second).status_code == 200
+    with seeded.app_context():
+        user = db.session.scalar(select(User).where(User.email == KARIM))
+        token = second.removeprefix("/calendar/").removesuffix(".ics")
+        # Only the hash is stored.
+        assert user.feed_token_hash == services.hash_token(token)
+        assert token not in user.feed_token_hash
+        entries = db.session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "feed_renewed")
+        ).all()
+        assert len(entries) == 2 and all(e.actor_id == user.id for e in entries)
+
+
+def test_unknown_tokens_and_inactive_accounts_get_404(seeded, karim):
+    client = seeded.test_client()
+    assert client.get("/calendar/nope.ics").status_code == 404
+    assert client.get("/calendar/" + "x" * 200 + ".ics").status_code == 404
+    url = new_feed_url(karim)
+    with seeded.app_context():
+        db.session.scalar(select(User).where(User.email == KARIM)).is_active = False
+        db.session.commit()
+    assert client.get(url).status_code == 404
+
+
+def test_only_counsellors_have_a_feed(seeded, client, make_staff, sign_in):
+    sign_in(client, make_staff("rez@herne.example", "reception", "herne"))
+    assert client.get("/staff/feed").status_code == 403
+    assert 'href="/staff/feed"' not in client.get("/staff/").get_data(as_text=True)
