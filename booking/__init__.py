@@ -44,6 +44,7 @@ def create_app(
 
     from booking.admin import bp as admin_bp
     from booking.api import bp as api_bp
+    from booking.feeds import bp as feeds_bp
     from booking.public import bp as public_bp
     from booking.staff import bp as staff_bp
 
@@ -51,6 +52,7 @@ def create_app(
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     app.register_blueprint(staff_bp, url_prefix="/staff")
     app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(feeds_bp)
 
     from booking import cli, errors
 

@@ -55,3 +55,11 @@ def create_or_update_user(
         auth.end_all_sessions(user)
     db.session.commit()
     return user, created
+
+
+def normalise_email(email: str) -> str:
+    """The normalised form of an e-mail address; AccountError if it is not one."""
+    try:
+        return validate_email(email.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as error:
+        raise AccountError(f"not a valid e-mail address: {email}") from error

@@ -166,7 +166,10 @@ def bookings_needing_attention(
             Booking.start_at > now,
             Booking.kept_despite_conflict_at.is_(None),
         )
-        .options(selectinload(Booking.counsellor).selectinload(User.working_hours))
+        .options(
+            selectinload(Booking.counsellor).selectinload(User.working_hours),
+            selectinload(Booking.service),
+        )
         .order_by(Booking.start_at)
     )
     if counsellor_id is not None:

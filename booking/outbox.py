@@ -119,3 +119,18 @@ def work(app: Flask, *, poll_seconds: float = 5.0, max_rounds: int | None = None
         db.session.remove()
         if sent == 0 and failed == 0:
             time.sleep(poll_seconds)
+
+
+def requeue_dead(row: OutboxMessage, *, now: datetime) -> bool:
+    """Give a dead message a fresh start: pending, no attempts, due ``now``. Caller commits.
+
+    The last error is kept for reference. Returns False (and changes nothing) when the
+    message is not dead.
+    """
+    if row.state != "dead":
+        return False
+    row.state = "pending"
+    row.attempts = 0
+    row.due_at = now
+    row.claimed_until = None
+    return True

@@ -1,12 +1,699 @@
-"""Admin views."""
+"""Admin views, per centre under /admin/centres/<slug>/: opening hours, closures, rules,
+services, staff, bookings needing attention, reports and dead mails.
+
+Views parse forms and show results; booking/administration.py checks the rules and
+writes. A centre that is not the admin's is a 404, checked once in before_request.
+"""
 
 from __future__ import annotations
 
-from flask import render_template
+from zoneinfo import ZoneInfo
 
-from booking.admin import bp
+from babel.dates import get_month_names
+from flask import Response, abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+from markupsafe import Markup
+from sqlalchemy import select
+
+from booking import administration, reports, services
+from booking.admin import bp, queries
+from booking.admin.forms import (
+    ClosureForm,
+    EmptyForm,
+    RulesForm,
+    ServiceForm,
+    StaffCreateForm,
+    StaffEditForm,
+    WeeklyHoursForm,
+)
+from booking.extensions import db
+from booking.i18n import current_language, language_name, status_label, weekday_name
+from booking.models import Booking, Closure, OpeningHours, Service, User, WorkingHours, utcnow
+from booking.slots import (
+    CLOSURE,
+    COUNSELLOR_ABSENT,
+    COUNSELLOR_NOT_WORKING,
+    OUTSIDE_OPENING_HOURS,
+    PUBLIC_HOLIDAY,
+)
+
+FIRST_REPORT_YEAR, LAST_REPORT_YEAR = 2000, 2100
+
+
+@bp.before_request
+def load_centre():
+    """Runs after require_admin: the centre of the URL, if it is one of the admin's."""
+    slug = (request.view_args or {}).get("centre_slug")
+    if slug is None:
+        return None
+    centre = queries.centre_of(current_user, slug)
+    if centre is None:
+        abort(404)
+    g.centre = centre
+    return None
+
+
+def _actor() -> User:
+    return current_user._get_current_object()
+
+
+def _submit(form, action) -> int | None:
+    """Validate the form and run ``action``; None when done, else the status to re-render."""
+    if not form.validate_on_submit():
+        if form.meta.csrf and form.csrf_token.errors:
+            flash(_("The form has expired. Please try again."), "error")
+            return 400
+        return 422
+    try:
+        action()
+    except administration.SettingsInvalid as error:
+        for name, messages in error.errors.items():
+            if name in form:
+                form[name].errors = [*form[name].errors, *messages]
+            else:
+                flash(" ".join(messages), "error")
+        return 422
+    return None
+
+
+def _button_pressed() -> bool:
+    """A POST of a one-button form with a valid CSRF token."""
+    if EmptyForm().validate_on_submit():
+        return True
+    flash(_("The form has expired. Please try again."), "error")
+    return False
+
+
+def _after_change(centre, fallback: str):
+    """After hours, closures or rules changed: settle the bookings that no longer fit."""
+    if queries.needing_attention(centre, utcnow()):
+        flash(
+            _(
+                "Saved. Some upcoming bookings no longer fit. They are not cancelled: "
+                "please decide for each one."
+            ),
+            "warning",
+        )
+        return redirect(url_for("admin.attention", centre_slug=centre.slug), code=303)
+    flash(_("Saved."), "success")
+    return redirect(fallback, code=303)
+
+
+def _weekday_choices() -> list[tuple[int, str]]:
+    return [(day, weekday_name(day)) for day in range(7)]
+
+
+def _interval(form: WeeklyHoursForm) -> administration.WeeklyInterval:
+    return administration.WeeklyInterval(
+        form.weekday.data,
+        form.opens.data,
+        form.closes.data,
+        form.valid_from.data,
+        form.valid_until.data,
+    )
+
+
+def _owned(model, object_id: int, centre_id: int, attribute: str = "centre_id"):
+    """A row of the centre, else 404 (rows of other centres are not told apart)."""
+    row = db.session.get(model, object_id)
+    if row is None or getattr(row, attribute) != centre_id:
+        abort(404)
+    return row
 
 
 @bp.get("/")
 def home():
-    return render_template("admin/home.html")
+    centres = queries.admin_centres(_actor())
+    return render_template(
+        "admin/home.html", centres=centres, dead_counts=queries.dead_mail_counts(centres)
+    )
+
+
+@bp.get("/centres/<centre_slug>/")
+def centre(centre_slug: str):
+    return render_template(
+        "admin/centre.html",
+        centre=g.centre,
+        attention_count=len(queries.needing_attention(g.centre, utcnow())),
+        dead_count=queries.dead_mail_counts([g.centre]).get(g.centre.id, 0),
+    )
+
+
+# Opening hours.
+
+
+@bp.route("/centres/<centre_slug>/hours", methods=["GET", "POST"])
+def hours(centre_slug: str):
+    centre = g.centre
+    form = WeeklyHoursForm()
+    form.weekday.choices = _weekday_choices()
+    status = 200
+    if request.method == "POST":
+        status = _submit(
+            form, lambda: administration.add_opening_hours(centre, _actor(), _interval(form))
+        )
+        if status is None:
+            return _after_change(centre, url_for("admin.hours", centre_slug=centre.slug))
+    return render_template(
+        "admin/hours.html", centre=centre, form=form, hours=centre.opening_hours
+    ), status
+
+
+@bp.route("/centres/<centre_slug>/hours/<int:hours_id>", methods=["GET", "POST"])
+def hours_edit(centre_slug: str, hours_id: int):
+    centre = g.centre
+    row = _owned(OpeningHours, hours_id, centre.id)
+    form = WeeklyHoursForm(obj=row)
+    form.weekday.choices = _weekday_choices()
+    status = 200
+    if request.method == "POST":
+        status = _submit(
+            form, lambda: administration.update_opening_hours(row, _actor(), _interval(form))
+        )
+        if status is None:
+            return _after_change(centre, url_for("admin.hours", centre_slug=centre.slug))
+    return render_template("admin/hours_edit.html", centre=centre, form=form, row=row), status
+
+
+@bp.post("/centres/<centre_slug>/hours/<int:hours_id>/delete")
+def hours_delete(centre_slug: str, hours_id: int):
+    centre = g.centre
+    row = _owned(OpeningHours, hours_id, centre.id)
+    back = url_for("admin.hours", centre_slug=centre.slug)
+    if not _button_pressed():
+        return redirect(back, code=303)
+    administration.delete_opening_hours(row, _actor())
+    return _after_change(centre, back)
+
+
+# Closures.
+
+
+@bp.route("/centres/<centre_slug>/closures", methods=["GET", "POST"])
+def closures(centre_slug: str):
+    centre = g.centre
+    form = ClosureForm()
+    status = 200
+    if request.method == "POST":
+        status = _submit(
+            form,
+            lambda: administration.add_closure(
+                centre,
+                _actor(),
+                start_date=form.start_date.data,
+                start_time=form.start_time.data,
+                end_date=form.end_date.data,
+                end_time=form.end_time.data,
+                reason=form.reason.data,
+            ),
+        )
+        if status is None:
+            return _after_change(centre, url_for("admin.closures", centre_slug=centre.slug))
+    now = utcnow()
+    upcoming = db.session.scalars(
+        select(Closure)
+        .where(Closure.centre_id == centre.id, Closure.end_at > now)
+        .order_by(Closure.start_at)
+    ).all()
+    return render_template(
+        "admin/closures.html", centre=centre, form=form, closures=upcoming
+    ), status
+
+
+@bp.post("/centres/<centre_slug>/closures/<int:closure_id>/delete")
+def closure_delete(centre_slug: str, closure_id: int):
+    centre = g.centre
+    closure = _owned(Closure, closure_id, centre.id)
+    if _button_pressed():
+        administration.delete_closure(closure, _actor())
+        flash(_("The closure is deleted."), "success")
+    return redirect(url_for("admin.closures", centre_slug=centre.slug), code=303)
+
+
+# Rules.
+
+
+@bp.route("/centres/<centre_slug>/rules", methods=["GET", "POST"])
+def rules(centre_slug: str):
+    centre = g.centre
+    form = RulesForm(
+        data={
+            "min_notice_hours": centre.min_notice_minutes // 60,
+            "horizon_days": centre.horizon_days,
+            "slot_step_minutes": centre.slot_step_minutes,
+            "buffer_minutes": centre.buffer_minutes,
+            "max_active_bookings_per_email": centre.max_active_bookings_per_email,
+            "holiday_region": centre.holiday_region,
+        }
+    )
+    status = 200
+    if request.method == "POST":
+        status = _submit(
+            form,
+            lambda: administration.update_rules(
+                centre,
+                _actor(),
+                min_notice_hours=form.min_notice_hours.data,
+                horizon_days=form.horizon_days.data,
+                slot_step_minutes=form.slot_step_minutes.data,
+                buffer_minutes=form.buffer_minutes.data,
+                max_active_bookings_per_email=form.max_active_bookings_per_email.data,
+                holiday_region=form.holiday_region.data,
+            ),
+        )
+        if status is None:
+            return _after_change(centre, url_for("admin.rules", centre_slug=centre.slug))
+    return render_template("admin/rules.html", centre=centre, form=form), status
+
+
+# Services.
+
+
+def _staff_choices(centre) -> list[tuple[int, str]]:
+    return [
+        (
+            u.id,
+            u.name if u.is_active else _("%(name)s (deactivated)", name=u.name),
+        )
+        for u in queries.staff_of(centre)
+    ]
+
+
+@bp.get("/centres/<centre_slug>/services")
+def services_list(centre_slug: str):
+    return render_template(
+        "admin/services.html",
+        centre=g.centre,
+        services=queries.services_of(g.centre),
+        language=current_language(),
+    )
+
+
+def _service_form(centre, service: Service | None):
+    if service is None:
+        data = {"online_bookable": True, "is_active": True}
+    else:
+        data = {
+            "slug": service.slug,
+            "name_de": (service.names or {}).get("de", ""),
+            "name_en": (service.names or {}).get("en", ""),
+            "duration_minutes": service.duration_minutes,
+            "buffer_minutes": service.buffer_minutes,
+            "online_bookable": service.online_bookable,
+            "is_active": service.is_active,
+            "counsellors": [u.id for u in service.counsellors],
+        }
+    form = ServiceForm(data=data)
+    form.counsellors.choices = _staff_choices(centre)
+    status = 200
+    if request.method == "POST":
+        status = _submit(
+            form,
+            lambda: administration.save_service(
+                centre,
+                _actor(),
+                service,
+                slug=form.slug.data,
+                name_de=form.name_de.data,
+                name_en=form.name_en.data,
+                duration_minutes=form.duration_minutes.data,
+                buffer_minutes=form.buffer_minutes.data,
+                online_bookable=form.online_bookable.data,
+                is_active=form.is_active.data,
+                counsellor_ids=form.counsellors.data or [],
+                now=utcnow(),
+            ),
+        )
+        if status is None:
+            flash(_("Saved."), "success")
+            return redirect(url_for("admin.services_list", centre_slug=centre.slug), code=303)
+    return render_template(
+        "admin/service_form.html", centre=centre, form=form, service=service
+    ), status
+
+
+@bp.route("/centres/<centre_slug>/services/new", methods=["GET", "POST"])
+def service_new(centre_slug: str):
+    return _service_form(g.centre, None)
+
+
+@bp.route("/centres/<centre_slug>/services/<int:service_id>", methods=["GET", "POST"])
+def service_edit(centre_slug: str, service_id: int):
+    return _service_form(g.centre, _owned(Service, service_id, g.centre.id))
+
+
+# Staff.
+
+
+def _service_choices(centre) -> list[tuple[int, str]]:
+    language = current_language()
+    return [(s.id, s.name_in(language)) for s in queries.services_of(centre)]
+
+
+@bp.get("/centres/<centre_slug>/staff")
+def staff_list(centre_slug: str):
+    return render_template(
+        "admin/staff.html",
+        centre=g.centre,
+        staff=queries.staff_of(g.centre),
+        language=current_language(),
+    )
+
+
+@bp.route("/centres/<centre_slug>/staff/new", methods=["GET", "POST"])
+def staff_new(centre_slug: str):
+    centre = g.centre
+    form = StaffCreateForm(data={"role": "counsellor", "languages": "de"})
+    form.role.choices = _role_choices()
+    form.services.choices = _service_choices(centre)
+    status = 200
+    if request.method == "POST":
+        created: list[User] = []
+        status = _submit(
+            form,
+            lambda: created.append(
+                administration.create_staff(
+                    centre,
+                    _actor(),
+                    email=form.email.data,
+                    name=form.name.data,
+                    role=form.role.data,
+                    languages=form.languages.data,
+                    service_ids=form.services.data or [],
+                    password=form.password.data,
+                )
+            ),
+        )
+        if status is None:
+            flash(_("The account is created."), "success")
+            return redirect(
+                url_for("admin.staff_edit", centre_slug=centre.slug, user_id=created[0].id),
+                code=303,
+            )
+    return render_template("admin/staff_new.html", centre=centre, form=form), status
+
+
+def _role_choices() -> list[tuple[str, str]]:
+    return [
+        ("counsellor", _("Counsellor")),
+        ("reception", _("Reception")),
+        ("admin", _("Administrator")),
+    ]
+
+
+def _render_staff_edit(centre, user, form, hours_form, status):
+    return render_template(
+        "admin/staff_edit.html",
+        centre=centre,
+        user=user,
+        form=form,
+        hours_form=hours_form,
+        working_hours=sorted(user.working_hours, key=lambda h: (h.weekday, h.opens)),
+        roles=dict(_role_choices()),
+        actions=EmptyForm(),
+    ), status
+
+
+def _staff_forms(centre, user):
+    form = StaffEditForm(
+        data={
+            "name": user.name,
+            "languages": ", ".join(user.languages or []),
+            "services": [s.id for s in user.services],
+        }
+    )
+    form.services.choices = _service_choices(centre)
+    hours_form = WeeklyHoursForm()
+    hours_form.weekday.choices = _weekday_choices()
+    return form, hours_form
+
+
+@bp.route("/centres/<centre_slug>/staff/<int:user_id>", methods=["GET", "POST"])
+def staff_edit(centre_slug: str, user_id: int):
+    centre = g.centre
+    user = _owned(User, user_id, centre.id)
+    form, hours_form = _staff_forms(centre, user)
+    status = 200
+    if request.method == "POST":
+        status = _submit(
+            form,
+            lambda: administration.update_staff(
+                user,
+                _actor(),
+                name=form.name.data,
+                languages=form.languages.data,
+                service_ids=form.services.data or [],
+            ),
+        )
+        if status is None:
+            flash(_("Saved."), "success")
+            return redirect(
+                url_for("admin.staff_edit", centre_slug=centre.slug, user_id=user.id), code=303
+            )
+    return _render_staff_edit(centre, user, form, hours_form, status)
+
+
+@bp.post("/centres/<centre_slug>/staff/<int:user_id>/hours")
+def staff_hours_add(centre_slug: str, user_id: int):
+    centre = g.centre
+    user = _owned(User, user_id, centre.id)
+    form, hours_form = _staff_forms(centre, user)
+    status = _submit(
+        hours_form,
+        lambda: administration.add_working_hours(user, _actor(), _interval(hours_form)),
+    )
+    if status is None:
+        return _after_change(
+            centre, url_for("admin.staff_edit", centre_slug=centre.slug, user_id=user.id)
+        )
+    return _render_staff_edit(centre, user, form, hours_form, status)
+
+
+@bp.post("/centres/<centre_slug>/staff/<int:user_id>/hours/<int:hours_id>/delete")
+def staff_hours_delete(centre_slug: str, user_id: int, hours_id: int):
+    centre = g.centre
+    user = _owned(User, user_id, centre.id)
+    row = _owned(WorkingHours, hours_id, user.id, attribute="user_id")
+    back = url_for("admin.staff_edit", centre_slug=centre.slug, user_id=user.id)
+    if not _button_pressed():
+        return redirect(back, code=303)
+    administration.delete_working_hours(row, _actor())
+    return _after_change(centre, back)
+
+
+@bp.post("/centres/<centre_slug>/staff/<int:user_id>/deactivate")
+def staff_deactivate(centre_slug: str, user_id: int):
+    centre = g.centre
+    user = _owned(User, user_id, centre.id)
+    back = url_for("admin.staff_edit", centre_slug=centre.slug, user_id=user.id)
+    if not _button_pressed():
+        return redirect(back, code=303)
+    try:
+        administration.deactivate_staff(user, _actor())
+    except administration.SettingsRefused as error:
+        flash(str(error), "error")
+        return redirect(back, code=303)
+    return _after_change(centre, back)
+
+
+@bp.post("/centres/<centre_slug>/staff/<int:user_id>/reactivate")
+def staff_reactivate(centre_slug: str, user_id: int):
+    centre = g.centre
+    user = _owned(User, user_id, centre.id)
+    if _button_pressed():
+        administration.reactivate_staff(user, _actor())
+        flash(_("The account is active again."), "success")
+    return redirect(url_for("admin.staff_edit", centre_slug=centre.slug, user_id=user.id), code=303)
+
+
+# Bookings that changed settings no longer allow.
+
+
+def reason_labels() -> dict[str, str]:
+    return {
+        OUTSIDE_OPENING_HOURS: _("outside the opening hours"),
+        PUBLIC_HOLIDAY: _("on a public holiday"),
+        CLOSURE: _("the centre is closed then"),
+        COUNSELLOR_NOT_WORKING: _("outside the counsellor's working hours"),
+        COUNSELLOR_ABSENT: _("the counsellor is absent"),
+        queries.COUNSELLOR_INACTIVE: _("the counsellor's account is deactivated"),
+    }
+
+
+@bp.get("/centres/<centre_slug>/attention")
+def attention(centre_slug: str):
+    centre = g.centre
+    return render_template(
+        "admin/attention.html",
+        centre=centre,
+        entries=queries.needing_attention(centre, utcnow()),
+        reasons=reason_labels(),
+        language=current_language(),
+        actions=EmptyForm(),
+    )
+
+
+@bp.post("/centres/<centre_slug>/attention/<int:booking_id>/cancel")
+def attention_cancel(centre_slug: str, booking_id: int):
+    centre = g.centre
+    booking = _owned(Booking, booking_id, centre.id)
+    if _button_pressed():
+        try:
+            cancelled = services.staff_cancel(
+                booking, _actor(), now=utcnow(), reason="no longer fits hours, closures or absences"
+            )
+        except services.BookingNotChangeable:
+            cancelled = False
+        if cancelled:
+            flash(
+                _(
+                    "Booking %(reference)s is cancelled; the family is told.",
+                    reference=booking.reference,
+                ),
+                "success",
+            )
+        else:
+            flash(_("This booking was already cancelled or is past."), "error")
+    return redirect(url_for("admin.attention", centre_slug=centre.slug), code=303)
+
+
+@bp.post("/centres/<centre_slug>/attention/<int:booking_id>/keep")
+def attention_keep(centre_slug: str, booking_id: int):
+    centre = g.centre
+    booking = _owned(Booking, booking_id, centre.id)
+    if _button_pressed():
+        services.keep_despite_conflict(booking, _actor(), now=utcnow())
+        flash(_("Booking %(reference)s is kept.", reference=booking.reference), "success")
+    return redirect(url_for("admin.attention", centre_slug=centre.slug), code=303)
+
+
+# Reports.
+
+
+def _report_year(centre) -> int:
+    raw = request.args.get("year")
+    if not raw:
+        return utcnow().astimezone(ZoneInfo(centre.timezone)).year
+    if not raw.isdigit() or not FIRST_REPORT_YEAR <= int(raw) <= LAST_REPORT_YEAR:
+        abort(400, description=_("Give the year as a number, e.g. 2026."))
+    return int(raw)
+
+
+def _report(centre):
+    """The report of the year asked for, with every label in the page's language."""
+    year = _report_year(centre)
+    language = current_language()
+    centre_services = db.session.scalars(
+        select(Service).where(Service.centre_id == centre.id).order_by(Service.position)
+    ).all()
+    report = reports.yearly_report(
+        queries.report_facts(centre, year),
+        year,
+        centre.timezone,
+        service_order=[s.id for s in centre_services],
+    )
+    dimension_labels = {
+        "service": _("Service"),
+        "language": _("Language"),
+        "channel": _("Channel"),
+        "interpreter": _("Interpreter"),
+        "status": _("Status"),
+    }
+    key_labels = {
+        "service": {s.id: s.name_in(language) for s in centre_services},
+        "language": {
+            code: language_name(code) if code else _("not given")
+            for code in report.breakdowns["language"].keys
+        },
+        "channel": {"online": _("online"), "phone": _("by phone"), "walk_in": _("walk-in")},
+        "interpreter": {"yes": _("interpreter needed"), "no": _("no interpreter")},
+        "status": {status: status_label(status) for status in reports.STATUS_KEYS},
+    }
+    return report, dimension_labels, key_labels
+
+
+def _month_labels() -> list[str]:
+    names = get_month_names("abbreviated", context="stand-alone", locale=get_locale())
+    return [names[month] for month in reports.MONTHS]
+
+
+@bp.get("/centres/<centre_slug>/reports")
+def report_page(centre_slug: str):
+    centre = g.centre
+    report, dimension_labels, key_labels = _report(centre)
+    months = _month_labels()
+    by_service = report.breakdowns["service"]
+    chart = reports.stacked_bar_chart_svg(
+        months,
+        [
+            (key_labels["service"].get(key, str(key)), by_service.row(key))
+            for key in by_service.keys
+            if by_service.key_total(key)
+        ],
+        title=_("Bookings per month by service, %(year)d", year=report.year),
+        description=_("Stacked bars, one per month. The tables below give the numbers."),
+    )
+    return render_template(
+        "admin/reports.html",
+        centre=centre,
+        report=report,
+        months=months,
+        dimensions=reports.DIMENSIONS,
+        dimension_labels=dimension_labels,
+        key_labels=key_labels,
+        chart=Markup(chart),  # noqa: S704 - built by reports.py, every text in it escaped
+    )
+
+
+@bp.get("/centres/<centre_slug>/reports.csv")
+def report_csv(centre_slug: str):
+    centre = g.centre
+    report, dimension_labels, key_labels = _report(centre)
+    body = reports.report_csv(
+        report, dimension_labels, key_labels, header=(_("Breakdown"), _("Value"), _("Total"))
+    )
+    filename = f"report-{centre.slug}-{report.year}.csv"
+    return Response(
+        body.encode("utf-8"),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+# Mails that could not be sent.
+
+
+def mask_email(address: str | None) -> str:
+    """ "ayse@example.org" -> "a***@example.org": enough to recognise, not to read."""
+    local, at, domain = (address or "").rpartition("@")
+    if not at:
+        return "***"
+    return f"{local[:1]}***@{domain}"
+
+
+@bp.get("/centres/<centre_slug>/outbox")
+def outbox(centre_slug: str):
+    centre = g.centre
+    return render_template(
+        "admin/outbox.html",
+        centre=centre,
+        messages=[(m, mask_email(m.recipient)) for m in queries.dead_mails(centre)],
+        actions=EmptyForm(),
+    )
+
+
+@bp.post("/centres/<centre_slug>/outbox/<int:message_id>/requeue")
+def outbox_requeue(centre_slug: str, message_id: int):
+    centre = g.centre
+    found = queries.dead_mail_of(centre, message_id)
+    if found is None:
+        abort(404)
+    message, booking = found
+    if _button_pressed():
+        if administration.requeue_mail(message, booking, _actor(), now=utcnow()):
+            flash(_("The mail will be sent again shortly."), "success")
+        else:
+            flash(_("This mail is no longer waiting to be sent again."), "error")
+    return redirect(url_for("admin.outbox", centre_slug=centre.slug), code=303)

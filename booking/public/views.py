@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import abort, render_template, request, url_for
+from flask_babel import format_date
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -15,7 +16,7 @@ from booking import availability
 from booking.api.schemas import parse_language
 from booking.extensions import db
 from booking.i18n import current_language
-from booking.models import Centre, Service, utcnow
+from booking.models import Centre, Closure, Service, utcnow
 from booking.public import bp
 
 
@@ -78,6 +79,60 @@ def _week_start(raw: str | None, today: date) -> date:
     return chosen - timedelta(days=chosen.weekday())
 
 
+def closure_notice(closure: Closure, zone: ZoneInfo) -> str:
+    """What families read about a closure: "Closed on Wednesday, 24. December: reason"."""
+    start = closure.start_at.astimezone(zone)
+    end = closure.end_at.astimezone(zone)
+    from_midnight, to_midnight = start.time() == time(0), end.time() == time(0)
+    first_day = start.date()
+    last_day = end.date() - timedelta(days=1) if to_midnight else end.date()
+    last_day = max(last_day, first_day)
+
+    def day(value: date) -> str:
+        return format_date(value, "EEEE, d. MMMM")
+
+    if from_midnight and to_midnight:
+        if first_day == last_day:
+            text = _("Closed on %(day)s", day=day(first_day))
+        else:
+            text = _("Closed from %(first)s to %(last)s", first=day(first_day), last=day(last_day))
+    elif first_day == last_day and to_midnight:
+        text = _("Closed on %(day)s from %(start)s", day=day(first_day), start=f"{start:%H:%M}")
+    elif first_day == last_day and from_midnight:
+        text = _("Closed on %(day)s until %(end)s", day=day(first_day), end=f"{end:%H:%M}")
+    elif first_day == last_day:
+        text = _(
+            "Closed on %(day)s from %(start)s to %(end)s",
+            day=day(first_day),
+            start=f"{start:%H:%M}",
+            end=f"{end:%H:%M}",
+        )
+    else:
+        text = _(
+            "Closed from %(first)s to %(last)s",
+            first=day(first_day) + ("" if from_midnight else f" {start:%H:%M}"),
+            last=day(last_day) + ("" if to_midnight else f" {end:%H:%M}"),
+        )
+    return f"{text}: {closure.reason}" if closure.reason else text
+
+
+def week_closures(centre: Centre, monday: date) -> list[str]:
+    """The notices of the closures reaching into the week that starts on ``monday``."""
+    zone = ZoneInfo(centre.timezone)
+    week_start = datetime.combine(monday, time(0), zone)
+    week_end = datetime.combine(monday + timedelta(days=7), time(0), zone)
+    closures = db.session.scalars(
+        select(Closure)
+        .where(
+            Closure.centre_id == centre.id,
+            Closure.start_at < week_end,
+            Closure.end_at > week_start,
+        )
+        .order_by(Closure.start_at)
+    ).all()
+    return [closure_notice(c, zone) for c in closures]
+
+
 def build_week(
     centre: Centre,
     service: Service,
@@ -109,6 +164,7 @@ def build_week(
         "days": days,
         "slot_count": len(found),
         "monday": monday,
+        "closures": week_closures(centre, monday),
         "previous_week_url": week_url(monday - timedelta(days=7)) if monday > today else None,
         "next_week_url": week_url(monday + timedelta(days=7)) if sunday < last_bookable else None,
     }

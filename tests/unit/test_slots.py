@@ -541,12 +541,12 @@ def test_no_counsellors_no_slots():
 
 
 def _rules_herne(**over):
-    base = dict(
-        timezone="Europe/Berlin",
-        opening_hours=tuple(WeeklyHours(d, time(8), time(16)) for d in range(4))
+    base = {
+        "timezone": "Europe/Berlin",
+        "opening_hours": tuple(WeeklyHours(d, time(8), time(16)) for d in range(4))
         + (WeeklyHours(4, time(8), time(13)),),
-        holiday_region="DE-NW",
-    )
+        "holiday_region": "DE-NW",
+    }
     base.update(over)
     return CentreRules(**base)
 

@@ -1,0 +1,147 @@
+"""What the admin pages read, each in a fixed number of queries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import defer, selectinload
+
+from booking import availability
+from booking.extensions import db
+from booking.models import Booking, Centre, OutboxMessage, Service, User
+from booking.reports import BookingFact
+
+COUNSELLOR_INACTIVE = "counsellor_inactive"
+
+
+def admin_centres(user: User) -> list[Centre]:
+    """The centres an admin manages, by name."""
+    ids = user.centre_ids
+    if not ids:
+        return []
+    return list(db.session.scalars(select(Centre).where(Centre.id.in_(ids)).order_by(Centre.name)))
+
+
+def centre_of(user: User, slug: str) -> Centre | None:
+    """The admin's centre with this slug (None for unknown centres and those of others)."""
+    centre = db.session.scalar(
+        select(Centre).where(Centre.slug == slug).options(selectinload(Centre.opening_hours))
+    )
+    if centre is None or centre.id not in user.centre_ids:
+        return None
+    return centre
+
+
+def services_of(centre: Centre) -> list[Service]:
+    """All services of the centre, offered or not, in their order."""
+    return list(
+        db.session.scalars(
+            select(Service)
+            .where(Service.centre_id == centre.id)
+            .options(selectinload(Service.counsellors))
+            .order_by(Service.position, Service.slug)
+        )
+    )
+
+
+def staff_of(centre: Centre) -> list[User]:
+    return list(
+        db.session.scalars(
+            select(User)
+            .where(User.centre_id == centre.id)
+            .options(selectinload(User.services))
+            .order_by(User.is_active.desc(), User.name)
+        )
+    )
+
+
+def needing_attention(centre: Centre, now: datetime) -> list[tuple[Booking, list[str]]]:
+    """Upcoming bookings to settle: those the hours, closures or absences no longer allow,
+    and those of deactivated counsellors (nobody would hold them)."""
+    found = availability.bookings_needing_attention(centre, now)
+    orphans = db.session.scalars(
+        select(Booking)
+        .join(User, User.id == Booking.counsellor_id)
+        .where(
+            Booking.centre_id == centre.id,
+            Booking.status == "confirmed",
+            Booking.start_at > now,
+            Booking.kept_despite_conflict_at.is_(None),
+            User.is_active.is_(False),
+        )
+        .options(selectinload(Booking.service), selectinload(Booking.counsellor))
+    )
+    entries = {booking.id: (booking, list(reasons)) for booking, reasons in found}
+    for booking in orphans:
+        if booking.id in entries:
+            entries[booking.id][1].append(COUNSELLOR_INACTIVE)
+        else:
+            entries[booking.id] = (booking, [COUNSELLOR_INACTIVE])
+    return sorted(entries.values(), key=lambda entry: entry[0].start_at)
+
+
+def report_facts(centre: Centre, year: int) -> list[BookingFact]:
+    """The kept fields of the bookings starting in ``year`` (local time), in one query.
+
+    Never names, e-mails, phones or messages: the report must read the same after the
+    personal data is purged.
+    """
+    zone = ZoneInfo(centre.timezone)
+    start_at = datetime(year, 1, 1, tzinfo=zone)
+    end_at = datetime(year + 1, 1, 1, tzinfo=zone)
+    rows = db.session.execute(
+        select(
+            Booking.start_at,
+            Booking.service_id,
+            Booking.language,
+            Booking.interpreter_language.is_not(None),
+            Booking.channel,
+            Booking.status,
+        ).where(
+            Booking.centre_id == centre.id,
+            Booking.start_at >= start_at,
+            Booking.start_at < end_at,
+        )
+    )
+    return [
+        BookingFact(start, service_id, language, bool(interpreter), channel, status)
+        for start, service_id, language, interpreter, channel, status in rows
+    ]
+
+
+def dead_mails(centre: Centre) -> list[OutboxMessage]:
+    """Mails about the centre's bookings that were given up, newest first."""
+    return list(
+        db.session.scalars(
+            select(OutboxMessage)
+            .join(Booking, Booking.id == OutboxMessage.booking_id)
+            .where(Booking.centre_id == centre.id, OutboxMessage.state == "dead")
+            .options(defer(OutboxMessage.raw))
+            .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+        )
+    )
+
+
+def dead_mail_counts(centres: list[Centre]) -> dict[int, int]:
+    """Per centre, how many mails were given up."""
+    if not centres:
+        return {}
+    rows = db.session.execute(
+        select(Booking.centre_id, func.count())
+        .select_from(OutboxMessage)
+        .join(Booking, Booking.id == OutboxMessage.booking_id)
+        .where(Booking.centre_id.in_([c.id for c in centres]), OutboxMessage.state == "dead")
+        .group_by(Booking.centre_id)
+    )
+    return dict(rows.all())
+
+
+def dead_mail_of(centre: Centre, message_id: int) -> tuple[OutboxMessage, Booking] | None:
+    row = db.session.execute(
+        select(OutboxMessage, Booking)
+        .join(Booking, Booking.id == OutboxMessage.booking_id)
+        .where(OutboxMessage.id == message_id, Booking.centre_id == centre.id)
+    ).first()
+    return (row[0], row[1]) if row else None

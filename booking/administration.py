@@ -1,0 +1,650 @@
+"""The only place that writes centre settings: opening hours, closures, rules, services,
+staff accounts and their working hours. Also requeues dead mails and settles bookings
+that changed settings no longer allow.
+
+Like services.py for bookings: each function checks its input against the rules, writes,
+records the change in the audit log and commits. Invalid input raises SettingsInvalid
+with messages per field (nothing is written); a refused action raises SettingsRefused.
+Changing hours never cancels a booking: the admin pages list what no longer fits
+(availability.bookings_needing_attention) for a person to decide.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from functools import cache
+from zoneinfo import ZoneInfo
+
+import holidays
+from babel import Locale, UnknownLocaleError
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from booking import accounts, audit, auth, outbox
+from booking.extensions import db
+from booking.models import (
+    ROLES,
+    Booking,
+    Centre,
+    Closure,
+    OpeningHours,
+    OutboxMessage,
+    Service,
+    User,
+    WorkingHours,
+)
+
+# Limits of the centre's rules (SPEC "Slot rules", "Bookings"); the database checks the floor.
+MIN_NOTICE_HOURS = (0, 24 * 90)
+HORIZON_DAYS = (1, 730)
+SLOT_STEP_MINUTES = (5, 240)
+BUFFER_MINUTES = (0, 240)
+MAX_ACTIVE_BOOKINGS = (1, 100)
+DURATION_MINUTES = (5, 480)
+MAX_NAME = 200
+MAX_REASON = 300
+SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
+WEEKDAY_ABBR = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+class SettingsInvalid(ValueError):
+    """The input breaks a rule; ``errors`` maps each form field to its messages."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
+        self.errors = errors
+
+
+class SettingsRefused(ValueError):
+    """The action is not possible as asked; the message says why."""
+
+
+class _Errors(dict):
+    def add(self, field: str, message: str) -> None:
+        self.setdefault(field, []).append(message)
+
+    def raise_if_any(self) -> None:
+        if self:
+            raise SettingsInvalid(dict(self))
+
+
+def _commit() -> None:
+    try:
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+
+
+def _clean_text(value: str | None) -> str:
+    """Trim; control characters (CR, LF, NUL, ...) are refused by the caller's check."""
+    return (value or "").strip()
+
+
+def _has_control_characters(value: str) -> bool:
+    return any(unicodedata.category(ch) == "Cc" for ch in value)
+
+
+def _check_range(errors: _Errors, field: str, value: int | None, bounds: tuple[int, int]) -> None:
+    low, high = bounds
+    if value is None:
+        errors.add(field, _("This field is required."))
+    elif not low <= value <= high:
+        errors.add(field, _("Enter a number from %(low)d to %(high)d.", low=low, high=high))
+
+
+# Weekly intervals: the centre's opening hours and a counsellor's working hours.
+
+
+@dataclass(frozen=True)
+class WeeklyInterval:
+    """A weekly interval as entered: weekday (0 = Monday), wall times, validity dates."""
+
+    weekday: int | None
+    opens: time | None
+    closes: time | None
+    valid_from: date | None = None
+    valid_until: date | None = None
+
+    def describe(self) -> str:
+        """For the audit log (English, no translation: it is a record, not a page)."""
+        validity = ""
+        if self.valid_from or self.valid_until:
+            validity = f" ({self.valid_from or '…'}..{self.valid_until or '…'})"
+        return f"{WEEKDAY_ABBR[self.weekday or 0]} {self.opens:%H:%M}-{self.closes:%H:%M}{validity}"
+
+
+def _validity_overlaps(a, b) -> bool:
+    """Two inclusive date ranges (None = unbounded) share a date."""
+    return (a.valid_from is None or b.valid_until is None or a.valid_from <= b.valid_until) and (
+        b.valid_from is None or a.valid_until is None or b.valid_from <= a.valid_until
+    )
+
+
+def _check_interval(interval: WeeklyInterval, others: Iterable) -> None:
+    """Raise SettingsInvalid unless the interval is well-formed and overlaps none of ``others``."""
+    errors = _Errors()
+    if interval.weekday is None or not 0 <= interval.weekday <= 6:
+        errors.add("weekday", _("Choose a weekday."))
+    if interval.opens is None:
+        errors.add("opens", _("Enter a time of the form HH:MM."))
+    if interval.closes is None:
+        errors.add("closes", _("Enter a time of the form HH:MM."))
+    elif interval.opens is not None and interval.closes <= interval.opens:
+        errors.add("closes", _("The closing time must be after the opening time."))
+    if (
+        interval.valid_from is not None
+        and interval.valid_until is not None
+        and interval.valid_until < interval.valid_from
+    ):
+        errors.add("valid_until", _("The validity period must not end before it starts."))
+    errors.raise_if_any()
+    for other in others:
+        if (
+            other.weekday == interval.weekday
+            and other.opens < interval.closes
+            and interval.opens < other.closes
+            and _validity_overlaps(interval, other)
+        ):
+            errors.add(
+                "opens",
+                _(
+                    "This overlaps the interval %(opens)s–%(closes)s on the same day.",
+                    opens=other.opens.strftime("%H:%M"),
+                    closes=other.closes.strftime("%H:%M"),
+                ),
+            )
+            break
+    errors.raise_if_any()
+
+
+def _assign(row, interval: WeeklyInterval) -> None:
+    row.weekday = interval.weekday
+    row.opens = interval.opens
+    row.closes = interval.closes
+    row.valid_from = interval.valid_from
+    row.valid_until = interval.valid_until
+
+
+def add_opening_hours(centre: Centre, actor: User, interval: WeeklyInterval) -> OpeningHours:
+    """Add a weekly opening interval to the centre."""
+    _check_interval(interval, centre.opening_hours)
+    row = OpeningHours(centre=centre)
+    _assign(row, interval)
+    db.session.add(row)
+    audit.record(
+        actor, "settings", centre_id=centre.id, detail="hours added: " + interval.describe()
+    )
+    _commit()
+    return row
+
+
+def update_opening_hours(hours: OpeningHours, actor: User, interval: WeeklyInterval) -> None:
+    """Change an opening interval; bookings it no longer covers are kept and listed."""
+    _check_interval(interval, [h for h in hours.centre.opening_hours if h.id != hours.id])
+    _assign(hours, interval)
+    audit.record(
+        actor, "settings", centre_id=hours.centre_id, detail="hours changed: " + interval.describe()
+    )
+    _commit()
+
+
+def delete_opening_hours(hours: OpeningHours, actor: User) -> None:
+    """Remove an opening interval."""
+    detail = (
+        "hours deleted: "
+        + WeeklyInterval(
+            hours.weekday, hours.opens, hours.closes, hours.valid_from, hours.valid_until
+        ).describe()
+    )
+    centre_id = hours.centre_id
+    db.session.delete(hours)
+    audit.record(actor, "settings", centre_id=centre_id, detail=detail)
+    _commit()
+
+
+def add_working_hours(user: User, actor: User, interval: WeeklyInterval) -> WorkingHours:
+    """Give a staff member their own working interval (without any, the centre's hours apply)."""
+    _check_interval(interval, user.working_hours)
+    row = WorkingHours(user=user)
+    _assign(row, interval)
+    db.session.add(row)
+    audit.record(
+        actor,
+        "settings",
+        centre_id=user.centre_id,
+        detail=f"working hours of user {user.id} added: {interval.describe()}",
+    )
+    _commit()
+    return row
+
+
+def delete_working_hours(hours: WorkingHours, actor: User) -> None:
+    user = hours.user
+    detail = (
+        f"working hours of user {user.id} deleted: "
+        + WeeklyInterval(
+            hours.weekday, hours.opens, hours.closes, hours.valid_from, hours.valid_until
+        ).describe()
+    )
+    user.working_hours.remove(hours)
+    audit.record(actor, "settings", centre_id=user.centre_id, detail=detail)
+    _commit()
+
+
+# Closures.
+
+
+def local_instant(day: date, at: time, timezone: str) -> datetime:
+    """A wall time of the centre as an aware datetime."""
+    return datetime.combine(day, at, ZoneInfo(timezone))
+
+
+def add_closure(
+    centre: Centre,
+    actor: User,
+    *,
+    start_date: date | None,
+    start_time: time | None = None,
+    end_date: date | None = None,
+    end_time: time | None = None,
+    reason: str = "",
+) -> Closure:
+    """Close the centre, in its local time: a day (start date only), a range of days (and
+    an end date), or part of a day (with times). Without a start time the closure starts
+    at midnight; without an end time it lasts to the end of the end date."""
+    errors = _Errors()
+    reason = _clean_text(reason)
+    if start_date is None:
+        errors.add("start_date", _("Enter a date."))
+    if len(reason) > MAX_REASON:
+        errors.add("reason", _("Use at most %(max)d characters.", max=MAX_REASON))
+    elif _has_control_characters(reason):
+        errors.add("reason", _("Please use a single line without special characters."))
+    errors.raise_if_any()
+    end_date = end_date or start_date
+    start_at = local_instant(start_date, start_time or time(0), centre.timezone)
+    if end_time is None:
+        end_at = local_instant(end_date + timedelta(days=1), time(0), centre.timezone)
+    else:
+        end_at = local_instant(end_date, end_time, centre.timezone)
+    if end_date < start_date:
+        errors.add("end_date", _("The end must not be before the start."))
+    elif end_at <= start_at:
+        errors.add("end_time", _("The end must be after the start."))
+    errors.raise_if_any()
+    closure = Closure(centre=centre, start_at=start_at, end_at=end_at, reason=reason)
+    db.session.add(closure)
+    audit.record(
+        actor,
+        "settings",
+        centre_id=centre.id,
+        detail=f"closure added: {start_at.isoformat()}..{end_at.isoformat()}",
+    )
+    _commit()
+    return closure
+
+
+def delete_closure(closure: Closure, actor: User) -> None:
+    detail = f"closure deleted: {closure.start_at.isoformat()}..{closure.end_at.isoformat()}"
+    centre_id = closure.centre_id
+    db.session.delete(closure)
+    audit.record(actor, "settings", centre_id=centre_id, detail=detail)
+    _commit()
+
+
+# The centre's rules.
+
+
+@cache
+def _supported_regions() -> dict[str, tuple[str, ...]]:
+    return {
+        country.upper(): tuple(subdivisions)
+        for country, subdivisions in holidays.list_supported_countries().items()
+    }
+
+
+def clean_holiday_region(raw: str | None) -> str:
+    """The region in its canonical spelling ("de-nw" -> "DE-NW"); ValueError if unknown.
+
+    The country must be one the holidays package knows, and so must the subdivision.
+    """
+    country, _sep, subdivision = _clean_text(raw).partition("-")
+    subdivisions = _supported_regions().get(country.upper())
+    if not country or subdivisions is None:
+        raise ValueError("unknown country")
+    if not subdivision:
+        return country.upper()
+    match = next((s for s in subdivisions if s.lower() == subdivision.lower()), None)
+    if match is None:
+        raise ValueError("unknown subdivision")
+    return f"{country.upper()}-{match}"
+
+
+def update_rules(
+    centre: Centre,
+    actor: User,
+    *,
+    min_notice_hours: int | None,
+    horizon_days: int | None,
+    slot_step_minutes: int | None,
+    buffer_minutes: int | None,
+    max_active_bookings_per_email: int | None,
+    holiday_region: str | None,
+) -> None:
+    """Set the slot and booking rules of SPEC "Slot rules" and "Bookings"."""
+    errors = _Errors()
+    _check_range(errors, "min_notice_hours", min_notice_hours, MIN_NOTICE_HOURS)
+    _check_range(errors, "horizon_days", horizon_days, HORIZON_DAYS)
+    _check_range(errors, "slot_step_minutes", slot_step_minutes, SLOT_STEP_MINUTES)
+    _check_range(errors, "buffer_minutes", buffer_minutes, BUFFER_MINUTES)
+    _check_range(
+        errors, "max_active_bookings_per_email", max_active_bookings_per_email, MAX_ACTIVE_BOOKINGS
+    )
+    try:
+        region = clean_holiday_region(holiday_region)
+    except ValueError:
+        errors.add(
+            "holiday_region",
+            _("Unknown holiday region. Use a country and state code, e.g. DE-NW."),
+        )
+    errors.raise_if_any()
+    centre.min_notice_minutes = min_notice_hours * 60
+    centre.horizon_days = horizon_days
+    centre.slot_step_minutes = slot_step_minutes
+    centre.buffer_minutes = buffer_minutes
+    centre.max_active_bookings_per_email = max_active_bookings_per_email
+    centre.holiday_region = region
+    audit.record(
+        actor,
+        "settings",
+        centre_id=centre.id,
+        detail=(
+            f"rules: notice {min_notice_hours} h, horizon {horizon_days} d, "
+            f"step {slot_step_minutes} min, buffer {buffer_minutes} min, "
+            f"max {max_active_bookings_per_email}, region {region}"
+        ),
+    )
+    _commit()
+
+
+# Services.
+
+
+def _minutes_between(opens: time, closes: time) -> int:
+    return (closes.hour * 60 + closes.minute) - (opens.hour * 60 + opens.minute)
+
+
+def longest_opening_minutes(centre: Centre, today: date) -> int | None:
+    """The longest opening interval still valid on or after ``today``; None without any."""
+    lengths = [
+        _minutes_between(h.opens, h.closes)
+        for h in centre.opening_hours
+        if h.valid_until is None or h.valid_until >= today
+    ]
+    return max(lengths, default=None)
+
+
+def save_service(
+    centre: Centre,
+    actor: User,
+    service: Service | None,
+    *,
+    slug: str | None,
+    name_de: str | None,
+    name_en: str | None,
+    duration_minutes: int | None,
+    buffer_minutes: int | None,
+    online_bookable: bool,
+    is_active: bool,
+    counsellor_ids: Iterable[int],
+    now: datetime,
+) -> Service:
+    """Create (``service`` None) or change a service of the centre.
+
+    ``buffer_minutes`` None means the centre's buffer. Names in languages other than
+    German and English are kept as they are.
+    """
+    errors = _Errors()
+    slug = _clean_text(slug).lower()
+    name_de, name_en = _clean_text(name_de), _clean_text(name_en)
+    if not slug:
+        errors.add("slug", _("This field is required."))
+    elif len(slug) > 64 or not SLUG.match(slug):
+        errors.add(
+            "slug",
+            _("Use lower-case letters, digits and hyphens, e.g. %(example)s.", example="bildung"),
+        )
+    else:
+        taken = db.session.scalar(
+            select(Service.id).where(
+                Service.centre_id == centre.id,
+                Service.slug == slug,
+                Service.id != (service.id if service is not None else -1),
+            )
+        )
+        if taken is not None:
+            errors.add("slug", _("This short name is already used by another service."))
+    if not name_de:
+        errors.add("name_de", _("This field is required."))
+    for field, name in (("name_de", name_de), ("name_en", name_en)):
+        if len(name) > MAX_NAME:
+            errors.add(field, _("Use at most %(max)d characters.", max=MAX_NAME))
+        elif _has_control_characters(name):
+            errors.add(field, _("Please use a single line without special characters."))
+    _check_range(errors, "duration_minutes", duration_minutes, DURATION_MINUTES)
+    if "duration_minutes" not in errors:
+        today = now.astimezone(ZoneInfo(centre.timezone)).date()
+        longest = longest_opening_minutes(centre, today)
+        if longest is not None and duration_minutes > longest:
+            errors.add(
+                "duration_minutes",
+                _(
+                    "This is longer than every opening interval (the longest has %(minutes)d "
+                    "minutes): the service could never be booked.",
+                    minutes=longest,
+                ),
+            )
+    if buffer_minutes is not None:
+        _check_range(errors, "buffer_minutes", buffer_minutes, BUFFER_MINUTES)
+    wanted_ids = set(counsellor_ids)
+    staff = {u.id: u for u in centre.staff}
+    if not wanted_ids <= staff.keys():
+        errors.add("counsellors", _("Choose staff of this centre."))
+    errors.raise_if_any()
+
+    created = service is None
+    if created:
+        position = db.session.scalar(
+            select(func.coalesce(func.max(Service.position), -1)).where(
+                Service.centre_id == centre.id
+            )
+        )
+        service = Service(centre=centre, position=position + 1, names={})
+        db.session.add(service)
+    names = dict(service.names or {})
+    names["de"] = name_de
+    if name_en:
+        names["en"] = name_en
+    else:
+        names.pop("en", None)
+    service.slug = slug
+    service.names = names
+    service.duration_minutes = duration_minutes
+    service.buffer_minutes = buffer_minutes
+    service.online_bookable = online_bookable
+    service.is_active = is_active
+    service.counsellors = [staff[i] for i in sorted(wanted_ids)]
+    db.session.flush()
+    audit.record(
+        actor,
+        "settings",
+        centre_id=centre.id,
+        detail=(
+            f"service {slug} {'created' if created else 'changed'}: {duration_minutes} min, "
+            f"{'online' if online_bookable else 'phone only'}, "
+            f"{'active' if is_active else 'inactive'}, staff {sorted(wanted_ids)}"
+        ),
+    )
+    _commit()
+    return service
+
+
+# Staff accounts.
+
+
+def parse_languages(raw: str | None) -> list[str]:
+    """ "de, tr ar" -> ["de", "tr", "ar"]; ValueError naming the first unknown code."""
+    codes = []
+    for part in re.split(r"[\s,;]+", (raw or "").strip().lower()):
+        if not part:
+            continue
+        try:
+            if not LANGUAGE_CODE.match(part):
+                raise UnknownLocaleError(part)
+            Locale.parse(part)
+        except (ValueError, UnknownLocaleError) as error:
+            raise ValueError(part) from error
+        if part not in codes:
+            codes.append(part)
+    return codes
+
+
+def _check_staff_fields(
+    errors: _Errors, centre_id: int, name: str, languages: str | None, service_ids: Iterable[int]
+) -> tuple[list[str], list[Service]]:
+    if not name:
+        errors.add("name", _("This field is required."))
+    elif len(name) > MAX_NAME:
+        errors.add("name", _("Use at most %(max)d characters.", max=MAX_NAME))
+    elif _has_control_characters(name):
+        errors.add("name", _("Please use a single line without special characters."))
+    codes: list[str] = []
+    try:
+        codes = parse_languages(languages)
+    except ValueError as error:
+        errors.add("languages", _("Unknown language code: %(code)s", code=str(error)))
+    else:
+        if not codes:
+            errors.add("languages", _("Enter at least one language code, e.g. de."))
+    wanted = set(service_ids)
+    chosen = []
+    if wanted:
+        chosen = list(
+            db.session.scalars(
+                select(Service)
+                .where(Service.centre_id == centre_id, Service.id.in_(wanted))
+                .order_by(Service.position)
+            )
+        )
+        if len(chosen) != len(wanted):
+            errors.add("services", _("Choose services of this centre."))
+    return codes, chosen
+
+
+def create_staff(
+    centre: Centre,
+    actor: User,
+    *,
+    email: str | None,
+    name: str | None,
+    role: str | None,
+    languages: str | None,
+    service_ids: Iterable[int],
+    password: str | None,
+) -> User:
+    """Create a staff account of the centre with an initial password (auth's policy)."""
+    errors = _Errors()
+    name = _clean_text(name)
+    normalized = ""
+    try:
+        normalized = accounts.normalise_email(email or "")
+    except accounts.AccountError:
+        errors.add("email", _("Enter a valid e-mail address."))
+    else:
+        if auth.find_user_by_email(normalized) is not None:
+            errors.add("email", _("An account with this e-mail address exists already."))
+    if role not in ROLES:
+        errors.add("role", _("Choose a role."))
+    codes, chosen = _check_staff_fields(errors, centre.id, name, languages, service_ids)
+    try:
+        auth.check_password_policy(password or "", normalized or None)
+    except auth.PasswordRejected as error:
+        errors.add("password", str(error))
+    errors.raise_if_any()
+    user = User(
+        email=normalized,
+        name=name,
+        role=role,
+        centre=centre,
+        languages=codes,
+        services=chosen,
+        password_hash=auth.hash_password(password),
+        is_active=True,
+    )
+    db.session.add(user)
+    db.session.flush()
+    audit.record(
+        actor, "settings", centre_id=centre.id, detail=f"staff {user.id} created as {role}"
+    )
+    _commit()
+    return user
+
+
+def update_staff(
+    user: User,
+    actor: User,
+    *,
+    name: str | None,
+    languages: str | None,
+    service_ids: Iterable[int],
+) -> None:
+    """Change a staff member's name, languages and the services they offer."""
+    errors = _Errors()
+    name = _clean_text(name)
+    codes, chosen = _check_staff_fields(errors, user.centre_id, name, languages, service_ids)
+    errors.raise_if_any()
+    user.name = name
+    user.languages = codes
+    user.services = chosen
+    audit.record(
+        actor,
+        "settings",
+        centre_id=user.centre_id,
+        detail=f"staff {user.id} changed: languages {codes}, services {[s.slug for s in chosen]}",
+    )
+    _commit()
+
+
+def deactivate_staff(user: User, actor: User) -> None:
+    """Deactivate an account: its sessions end at once and it is given no new bookings."""
+    if user.id == actor.id:
+        raise SettingsRefused(_("You cannot deactivate your own account."))
+    user.is_active = False
+    auth.end_all_sessions(user)
+    audit.record(actor, "settings", centre_id=user.centre_id, detail=f"staff {user.id} deactivated")
+    _commit()
+
+
+def reactivate_staff(user: User, actor: User) -> None:
+    user.is_active = True
+    audit.record(actor, "settings", centre_id=user.centre_id, detail=f"staff {user.id} reactivated")
+    _commit()
+
+
+# Bookings that changed settings no longer allow, and dead mails.
+
+
+def requeue_mail(message: OutboxMessage, booking: Booking, actor: User, *, now: datetime) -> bool:
+    """Send a dead mail again: pending, no attempts, due now. False if it was not dead."""
+    if not outbox.requeue_dead(message, now=now):
+        db.session.rollback()
+        return False
+    audit.record(actor, "settings", booking, detail=f"{message.kind} mail {message.id} requeued")
+    _commit()
+    return True
