@@ -11,14 +11,20 @@ def init_app(app: Flask) -> None:
     """Register the commands."""
 
     @app.cli.command("seed-demo")
-    def seed_demo_command() -> None:
+    @click.option(
+        "--bookings/--no-bookings",
+        default=True,
+        show_default=True,
+        help="Also invent bookings of the last months and next days (for calendars, reports).",
+    )
+    def seed_demo_command(bookings: bool) -> None:
         """Create the demo centres, services and counsellors (idempotent)."""
         from booking.demo import seed_demo
 
-        created = seed_demo()
+        created = seed_demo(with_bookings=bookings)
         click.echo(
-            "Demo data: {centres} centres, {services} services, {counsellors} counsellors "
-            "created.".format(**created)
+            "Demo data: {centres} centres, {services} services, {counsellors} counsellors, "
+            "{bookings} bookings created.".format(**created)
         )
 
     outbox_group = AppGroup("outbox", help="Send the mails waiting in the outbox.")

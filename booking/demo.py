@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import time
+import hashlib
+import random
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from booking.extensions import db
-from booking.models import Centre, OpeningHours, Service, User
+from booking.models import Booking, Centre, OpeningHours, Service, User, utcnow
+from booking.services import new_reference
 
 MON, TUE, WED, THU, FRI = range(5)
 
@@ -96,9 +100,13 @@ def _demo_email(name: str, centre_slug: str) -> str:
     return f"{local}@{centre_slug}.example"
 
 
-def seed_demo() -> dict[str, int]:
-    """Create what is missing of the demo data; running it again changes nothing."""
-    created = {"centres": 0, "services": 0, "counsellors": 0}
+def seed_demo(with_bookings: bool = False) -> dict[str, int]:
+    """Create what is missing of the demo data; running it again changes nothing.
+
+    ``with_bookings`` adds invented bookings of the last months and the next days to a
+    centre that has none yet, so that calendars and reports have something to show.
+    """
+    created = {"centres": 0, "services": 0, "counsellors": 0, "bookings": 0}
     for spec in CENTRES:
         centre = db.session.scalar(select(Centre).where(Centre.slug == spec["slug"]))
         if centre is None:
@@ -140,4 +148,80 @@ def seed_demo() -> dict[str, int]:
                 )
                 created["counsellors"] += 1
     db.session.commit()
+    if with_bookings:
+        for centre in db.session.scalars(select(Centre).where(Centre.slug.in_(DEMO_SLUGS))):
+            created["bookings"] += _seed_bookings(centre, utcnow())
+        db.session.commit()
     return created
+
+
+DEMO_SLUGS = [spec["slug"] for spec in CENTRES]
+PAST_DAYS = 150
+FUTURE_DAYS = 10
+
+
+def _seed_bookings(centre: Centre, now: datetime) -> int:
+    """Invented bookings on the centre's grid, never two of one counsellor at once."""
+    if db.session.scalar(select(func.count()).where(Booking.centre_id == centre.id)):
+        return 0
+    chance = random.Random(f"demo:{centre.slug}")  # noqa: S311 - invented data, not security
+    zone = ZoneInfo(centre.timezone)
+    today = now.astimezone(zone).date()
+    counsellors = [u for u in centre.staff if u.role == "counsellor" and u.is_active]
+    taken: set[tuple[int, datetime]] = set()
+    count = 0
+    for offset in range(-PAST_DAYS, FUTURE_DAYS + 1):
+        day = today + timedelta(days=offset)
+        hours = [h for h in centre.opening_hours if h.weekday == day.weekday()]
+        if not hours or offset == 0:
+            continue
+        for _ in range(chance.choice((0, 1, 1, 2, 3))):
+            booking = _demo_booking(centre, counsellors, day, hours, zone, chance, taken, now)
+            if booking is not None:
+                db.session.add(booking)
+                count += 1
+    return count
+
+
+def _demo_booking(centre, counsellors, day: date, hours, zone, chance, taken, now):
+    opening = chance.choice(hours)
+    counsellor = chance.choice(counsellors)
+    service = chance.choice(counsellor.services)
+    starts = []
+    start = datetime.combine(day, opening.opens, zone)
+    while start + service.duration <= datetime.combine(day, opening.closes, zone):
+        starts.append(start)
+        start += timedelta(minutes=60)
+    if not starts:
+        return None
+    start_at = chance.choice(starts)
+    if (counsellor.id, start_at) in taken or (
+        counsellor.id,
+        start_at + timedelta(minutes=30),
+    ) in taken:
+        return None
+    taken.update({(counsellor.id, start_at), (counsellor.id, start_at - timedelta(minutes=30))})
+    number = len(taken)
+    if start_at < now:
+        status = chance.choices(["attended", "no_show", "cancelled"], weights=(75, 10, 15))[0]
+    else:
+        status = "confirmed"
+    return Booking(
+        reference=new_reference(),
+        centre=centre,
+        service=service,
+        counsellor=counsellor,
+        start_at=start_at,
+        end_at=start_at + service.duration,
+        status=status,
+        channel=chance.choices(["online", "phone", "walk_in"], weights=(60, 35, 5))[0],
+        name=f"Demo-Familie {number}",
+        email=f"demo-{centre.slug}-{number}@example.org",
+        phone=None,
+        language=chance.choice([None, *counsellor.languages]),
+        interpreter_language=chance.choice([None] * 8 + ["ku", "ti"]),
+        persons=chance.choice((1, 1, 2, 3)),
+        manage_token_hash=hashlib.sha256(f"demo:{centre.slug}:{number}".encode()).hexdigest(),
+        cancelled_at=start_at - timedelta(days=2) if status == "cancelled" else None,
+        created_at=start_at - timedelta(days=chance.randint(2, 20)),
+    )

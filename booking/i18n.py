@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import get_day_names
+from babel.dates import format_skeleton, get_day_names
 from flask import Flask, current_app, has_request_context, request, session
 from flask_babel import format_date, format_time, get_locale, lazy_gettext
 from werkzeug.exceptions import HTTPException
@@ -45,6 +45,11 @@ def language_name(code: str) -> str:
         return Locale.parse(code).get_display_name(get_locale()) or code
     except (ValueError, UnknownLocaleError):
         return code
+
+
+def day_label(day: date) -> str:
+    """A weekday with day and month in the current language: "Montag, 23. November"."""
+    return format_skeleton("MMMMEEEEd", day, locale=get_locale())
 
 
 def weekday_name(weekday: int) -> str:
@@ -114,6 +119,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
         language_name=language_name,
         weekday_name=weekday_name,
+        day_label=day_label,
         format_date=format_date,
         error_title=error_title,
         error_text=error_text,

@@ -7,7 +7,6 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import abort, render_template, request, url_for
-from flask_babel import format_date
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -15,7 +14,7 @@ from sqlalchemy.orm import selectinload
 from booking import availability
 from booking.api.schemas import parse_language
 from booking.extensions import db
-from booking.i18n import current_language
+from booking.i18n import current_language, day_label
 from booking.models import Centre, Closure, Service, utcnow
 from booking.public import bp
 
@@ -89,7 +88,7 @@ def closure_notice(closure: Closure, zone: ZoneInfo) -> str:
     last_day = max(last_day, first_day)
 
     def day(value: date) -> str:
-        return format_date(value, "EEEE, d. MMMM")
+        return day_label(value)
 
     if from_midnight and to_midnight:
         if first_day == last_day:

@@ -38,3 +38,31 @@ def test_demo_counsellors_cover_every_service_in_several_languages(seeded):
             languages = {lang for c in counsellors for lang in c.languages}
             assert {"de", "tr", "ar", "ru"} <= languages
             assert all(u.email.endswith(".example") for u in counsellors)
+
+
+def test_seed_demo_invents_bookings_once_and_within_the_rules(app, runner):
+    from datetime import timedelta
+
+    from booking import availability
+    from booking.models import Booking, utcnow
+
+    assert runner.invoke(args=["seed-demo"]).exit_code == 0
+    second = runner.invoke(args=["seed-demo"])
+    assert "0 bookings created" in second.output
+    with app.app_context():
+        bookings = db.session.scalars(select(Booking)).all()
+        assert len(bookings) > 50
+        assert {b.status for b in bookings} >= {"attended", "no_show", "cancelled", "confirmed"}
+        assert all(b.email.endswith("@example.org") for b in bookings)
+        # No upcoming demo booking breaks the centre's hours or a counsellor's time.
+        for centre in db.session.scalars(select(Centre)):
+            assert availability.bookings_needing_attention(centre, utcnow()) == []
+        # Never two bookings of one counsellor at once.
+        by_counsellor = {}
+        for b in sorted(bookings, key=lambda b: b.start_at):
+            if b.status == "cancelled":
+                continue
+            last = by_counsellor.get(b.counsellor_id)
+            assert last is None or last <= b.start_at, b.reference
+            by_counsellor[b.counsellor_id] = b.end_at
+        assert max(b.start_at for b in bookings) < utcnow() + timedelta(days=12)

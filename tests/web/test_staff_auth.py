@@ -153,11 +153,14 @@ def test_failed_sign_ins_are_throttled_per_account(limited):
 
 
 def test_create_user_enforces_the_password_policy(app, runner, seeded):
-    for password, fragment in (
-        ("kurz", "at least 8"),
-        ("x" * 65, "at most 64"),
-        ("passwort123", "too common"),
-    ):
+    from booking.auth import PasswordRejected, check_password_policy
+
+    for password in ("kurz", "x" * 65, "passwort123"):
+        # The command speaks the default language; the expected message comes from the policy.
+        with app.test_request_context():
+            with pytest.raises(PasswordRejected) as refused:
+                check_password_policy(password)
+            expected = str(refused.value)
         result = runner.invoke(
             args=[
                 "create-user",
@@ -170,7 +173,9 @@ def test_create_user_enforces_the_password_policy(app, runner, seeded):
             ],
             input=password + "\n",
         )
-        assert result.exit_code != 0 and fragment in result.output, (password, result.output)
+        assert result.exit_code != 0 and expected in result.output, (password, result.output)
+        with app.app_context():
+            assert db.session.scalar(select(User).where(User.email == "a@herne.example")) is None
     ok = runner.invoke(
         args=[
             "create-user",
