@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -32,6 +33,18 @@ from booking.models import (
     User,
 )
 from booking.validation import BookingDetails
+
+
+@contextmanager
+def committed():
+    """The block's writes as one transaction: committed at the end, rolled back on error."""
+    try:
+        yield
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+
 
 REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read out on the phone
 
@@ -81,6 +94,15 @@ class Idempotency:
     scope: str
     key: str
     fingerprint: str
+
+    @classmethod
+    def of_form(cls, scope: str, nonce: str | None, *parts: str) -> Idempotency | None:
+        """The one-time nonce of an HTML form and what was asked; None without a nonce."""
+        key = (nonce or "").strip()[:200]
+        if not key:
+            return None
+        fingerprint = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+        return cls(scope=scope, key=key, fingerprint=fingerprint)
 
 
 @dataclass
@@ -388,13 +410,9 @@ def nearest_free_slots(
 
 def keep_despite_conflict(booking: Booking, actor: User, *, now: datetime) -> None:
     """Staff decided to keep a booking the changed hours or absences no longer allow."""
-    try:
+    with committed():
         booking.kept_despite_conflict_at = now
         audit.record(actor, "settings", booking, detail="kept despite conflict")
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
 
 
 # --- staff workspace -----------------------------------------------------------------
@@ -419,12 +437,8 @@ ATTENDANCE_STATUSES = ("attended", "no_show")
 
 def record_view(actor: User, booking: Booking) -> None:
     """Note in the audit log that ``actor`` opened the booking's details."""
-    try:
+    with committed():
         audit.record(actor, "view", booking)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
 
 
 def staff_cancel(booking: Booking, actor: User, *, now: datetime, reason: str = "by staff") -> bool:
@@ -455,13 +469,9 @@ def mark_attendance(booking: Booking, status: str, actor: User, *, now: datetime
         raise ValueError(f"unknown attendance status {status!r}")
     if booking.status == "cancelled" or booking.start_at > now:
         raise AttendanceNotPossible()
-    try:
+    with committed():
         booking.status = status
         audit.record(actor, status, booking)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
 
 
 def add_absence(
@@ -477,7 +487,7 @@ def add_absence(
     note = (note or "").strip()
     if len(note) > 300:
         raise AbsenceInvalid(_("Please use at most %(max)d characters.", max=300), "note")
-    try:
+    with committed():
         absence = Absence(user_id=user.id, start_at=start_at, end_at=end_at, note=note)
         db.session.add(absence)
         db.session.flush()
@@ -488,16 +498,12 @@ def add_absence(
             detail=f"added #{absence.id} for {user.name}: "
             f"{start_at.isoformat()} – {end_at.isoformat()}",
         )
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
     return absence
 
 
 def delete_absence(absence: Absence, actor: User) -> None:
     """Remove an absence; its times become bookable again."""
-    try:
+    with committed():
         user = absence.user
         audit.record(
             actor,
@@ -507,10 +513,6 @@ def delete_absence(absence: Absence, actor: User) -> None:
             f"{absence.start_at.isoformat()} – {absence.end_at.isoformat()}",
         )
         db.session.delete(absence)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
 
 
 def renew_feed_token(user: User, actor: User) -> str:
@@ -519,13 +521,9 @@ def renew_feed_token(user: User, actor: User) -> str:
     Only the token's hash is stored, so the URL can be shown once and never again.
     """
     token = secrets.token_urlsafe(32)
-    try:
+    with committed():
         user.feed_token_hash = hash_token(token)
         audit.record(actor, "feed_renewed", centre_id=user.centre_id, detail=user.name)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
     return token
 
 

@@ -1,13 +1,8 @@
-"""Validation of API input into plain values, collecting every error per field."""
+"""Validation of API query input into plain values, collecting every error per field."""
 
 from __future__ import annotations
 
-import re
-
-from flask_babel import gettext as _
-
-# BCP 47 language tag, simplified: a 2-3 letter primary subtag and optional subtags.
-LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+from booking.validation import FieldError, clean_language
 
 
 class ValidationFailed(Exception):
@@ -19,11 +14,10 @@ class ValidationFailed(Exception):
 
 
 def parse_language(raw: str | None, field: str, errors: dict[str, list[str]]) -> str | None:
-    """A BCP 47 tag reduced to its lower-case primary subtag ("tr-TR" -> "tr"), or None."""
-    if raw is None or raw.strip() == "":
+    """A BCP 47 tag reduced to its lower-case primary subtag ("tr-TR" -> "tr"), or None;
+    a malformed tag adds a message to ``errors[field]``."""
+    try:
+        return clean_language(raw)
+    except FieldError as error:
+        errors.setdefault(field, []).append(str(error))
         return None
-    raw = raw.strip()
-    if not LANGUAGE_TAG.match(raw):
-        errors.setdefault(field, []).append(_('Use a language code such as "tr" or "ar" (BCP 47).'))
-        return None
-    return raw.split("-")[0].lower()

@@ -6,7 +6,6 @@ A GET never changes anything (mail scanners follow links).
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -46,10 +45,6 @@ def _parse_start(raw: str | None) -> datetime | None:
         return clean_start(raw)
     except FieldError:
         return None
-
-
-def _fingerprint(*parts: str) -> str:
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
 def _taken_page(centre: Centre, service: Service, start_at: datetime):
@@ -101,16 +96,14 @@ def book(centre_slug: str, service_slug: str):
             form[field].errors = list(messages)
         return _render_form(centre, service, form, start_at, status=422)
 
-    nonce = (form.nonce.data or "").strip()[:200]
-    idempotency = None
-    if nonce:
-        idempotency = services.Idempotency(
-            scope="form",
-            key=nonce,
-            fingerprint=_fingerprint(
-                centre.slug, service.slug, start_at.isoformat(), details.email or ""
-            ),
-        )
+    idempotency = services.Idempotency.of_form(
+        "form",
+        form.nonce.data,
+        centre.slug,
+        service.slug,
+        start_at.isoformat(),
+        details.email or "",
+    )
     try:
         result = services.book_slot(
             centre,

@@ -6,7 +6,6 @@ caller's details, is a POST. Works without JavaScript and by keyboard alone.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
@@ -49,10 +48,6 @@ def _spoken_languages(centre: Centre) -> list[str]:
 def _interpreter_choices() -> list[tuple[str, str]]:
     named = sorted(((code, language_name(code)) for code in COMMON_LANGUAGES), key=lambda c: c[1])
     return [("", _("No interpreter"))] + named
-
-
-def _fingerprint(*parts: str) -> str:
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
 def _last_booking(user: User) -> Booking | None:
@@ -192,16 +187,15 @@ def intake_book():
                 form[name].errors = list(messages)
         return _page(centre, centres, form, status=422, channel=channel, errors=errors, **render)
 
-    nonce = (form.nonce.data or "").strip()[:200]
-    idempotency = None
-    if nonce:
-        idempotency = services.Idempotency(
-            scope="staff-intake",
-            key=nonce,
-            fingerprint=_fingerprint(
-                centre.slug, service.slug, start_at.isoformat(), details.name, details.phone or ""
-            ),
-        )
+    idempotency = services.Idempotency.of_form(
+        "staff-intake",
+        form.nonce.data,
+        centre.slug,
+        service.slug,
+        start_at.isoformat(),
+        details.name,
+        details.phone or "",
+    )
     locale = language if language in current_app.config["LANGUAGES"] else "de"
     try:
         result = services.book_slot(
