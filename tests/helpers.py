@@ -43,3 +43,37 @@ def booking_payload(start: str, service: str = "short", **over) -> dict:
     }
     payload.update(over)
     return payload
+
+
+def make_booking(app, centre_slug: str, service_slug: str, start: str, **details):
+    """Book through services.book_slot; returns id, reference, counsellor_id and token.
+
+    ``details`` are BookingDetails fields; name and a fresh e-mail address are filled in.
+    """
+    import secrets
+    from types import SimpleNamespace
+
+    from sqlalchemy import select
+
+    from booking import services
+    from booking.extensions import db
+    from booking.models import Centre, Service, utcnow
+    from booking.validation import BookingDetails
+
+    details.setdefault("name", "Omar Nassar")
+    details.setdefault("email", f"f{secrets.token_hex(4)}@example.org")
+    with app.test_request_context():
+        centre = db.session.scalar(select(Centre).where(Centre.slug == centre_slug))
+        service = db.session.scalar(
+            select(Service).where(Service.centre_id == centre.id, Service.slug == service_slug)
+        )
+        result = services.book_slot(
+            centre, service, local(start), BookingDetails(**details), now=utcnow()
+        )
+        booking = result.booking
+        return SimpleNamespace(
+            id=booking.id,
+            reference=booking.reference,
+            counsellor_id=booking.counsellor_id,
+            token=result.manage_token,
+        )

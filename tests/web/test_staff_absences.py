@@ -4,38 +4,23 @@ from __future__ import annotations
 
 import email
 import re
-import secrets
 from datetime import timedelta
 from email import policy
 
 import pytest
 from sqlalchemy import select
 
-from booking import services
 from booking.extensions import db
-from booking.models import Absence, AuditEntry, Booking, Centre, OutboxMessage, Service, utcnow
-from booking.validation import BookingDetails
+from booking.models import Absence, AuditEntry, Booking, Centre, OutboxMessage, utcnow
 from tests.conftest import csrf_from
-from tests.helpers import at, local, next_working_day
+from tests.helpers import at, make_booking, next_working_day
 
 KARIM = "karim.haddad@herne.example"
 AYLIN = "aylin.demir@herne.example"
 
 
 def book(app, service_slug, start, name="Omar Nassar") -> int:
-    with app.test_request_context():
-        centre = db.session.scalar(select(Centre).where(Centre.slug == "herne"))
-        service = db.session.scalar(
-            select(Service).where(Service.centre_id == centre.id, Service.slug == service_slug)
-        )
-        result = services.book_slot(
-            centre,
-            service,
-            local(start),
-            BookingDetails(name=name, email=f"f{secrets.token_hex(4)}@example.org"),
-            now=utcnow(),
-        )
-        return result.booking.id
+    return make_booking(app, "herne", service_slug, start, name=name).id
 
 
 def free_starts(client, day, service="einrichtungen") -> list[str]:

@@ -12,12 +12,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from booking import services
 from booking.extensions import db
-from booking.models import AuditEntry, Booking, Centre, OutboxMessage, Service, utcnow
-from booking.validation import BookingDetails
+from booking.models import AuditEntry, Booking, OutboxMessage, utcnow
 from tests.conftest import csrf_from
-from tests.helpers import at, local, next_working_day
+from tests.helpers import at, make_booking, next_working_day
 
 SECRET_MESSAGE = "Bitte nur mit Frau Demir sprechen 7Q"
 AYLIN = "aylin.demir@herne.example"
@@ -26,25 +24,18 @@ KARIM = "karim.haddad@herne.example"
 
 def book(app, centre_slug, service_slug, start, *, name, language=None, message=None):
     """A booking made through the service layer; returns its id."""
-    with app.test_request_context():
-        centre = db.session.scalar(select(Centre).where(Centre.slug == centre_slug))
-        service = db.session.scalar(
-            select(Service).where(Service.centre_id == centre.id, Service.slug == service_slug)
-        )
-        result = services.book_slot(
-            centre,
-            service,
-            local(start),
-            BookingDetails(
-                name=name,
-                email=f"{name.split()[-1].lower().encode('ascii', 'ignore').decode()}@example.org",
-                phone="0171 555 0101",
-                language=language,
-                message=message,
-            ),
-            now=utcnow(),
-        )
-        return result.booking.id
+    email = f"{name.split()[-1].lower().encode('ascii', 'ignore').decode()}@example.org"
+    return make_booking(
+        app,
+        centre_slug,
+        service_slug,
+        start,
+        name=name,
+        email=email,
+        phone="0171 555 0101",
+        language=language,
+        message=message,
+    ).id
 
 
 @pytest.fixture

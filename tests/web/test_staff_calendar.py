@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import email
 import re
-import secrets
 from datetime import timedelta
 from email import policy
 
@@ -13,10 +12,9 @@ from sqlalchemy import select
 
 from booking import audit, services
 from booking.extensions import db
-from booking.models import AuditEntry, Booking, Centre, OutboxMessage, Service, User, utcnow
-from booking.validation import BookingDetails
+from booking.models import AuditEntry, Booking, OutboxMessage, User, utcnow
 from tests.conftest import csrf_from
-from tests.helpers import NRW_HOLIDAYS, at, berlin_today, local, next_working_day
+from tests.helpers import NRW_HOLIDAYS, at, berlin_today, local, make_booking, next_working_day
 
 AYLIN = "aylin.demir@herne.example"
 KARIM = "karim.haddad@herne.example"
@@ -32,24 +30,10 @@ def monday_with_free_wednesday():
 
 def book(app, service_slug, start, *, name, language=None, centre_slug="herne"):
     """Book through the service layer; returns (booking id, manage token)."""
-    with app.test_request_context():
-        centre = db.session.scalar(select(Centre).where(Centre.slug == centre_slug))
-        service = db.session.scalar(
-            select(Service).where(Service.centre_id == centre.id, Service.slug == service_slug)
-        )
-        result = services.book_slot(
-            centre,
-            service,
-            local(start),
-            BookingDetails(
-                name=name,
-                email=f"family{secrets.token_hex(4)}@example.org",
-                phone="0171 777",
-                language=language,
-            ),
-            now=utcnow(),
-        )
-        return result.booking.id, result.manage_token
+    made = make_booking(
+        app, centre_slug, service_slug, start, name=name, phone="0171 777", language=language
+    )
+    return made.id, made.token
 
 
 def mail_text(raw: bytes) -> str:

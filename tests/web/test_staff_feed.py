@@ -12,10 +12,9 @@ from sqlalchemy import select
 
 from booking import services
 from booking.extensions import db
-from booking.models import AuditEntry, Booking, Centre, Service, User, utcnow
-from booking.validation import BookingDetails
+from booking.models import AuditEntry, Booking, User, utcnow
 from tests.conftest import csrf_from
-from tests.helpers import at, local, next_working_day
+from tests.helpers import at, make_booking, next_working_day
 
 KARIM = "karim.haddad@herne.example"
 FAMILY = {
@@ -26,28 +25,17 @@ FAMILY = {
 
 
 def book(app, service_slug, start, **details) -> SimpleNamespace:
-    with app.test_request_context():
-        centre = db.session.scalar(select(Centre).where(Centre.slug == "herne"))
-        service = db.session.scalar(
-            select(Service).where(Service.centre_id == centre.id, Service.slug == service_slug)
-        )
-        result = services.book_slot(
-            centre,
-            service,
-            local(start),
-            BookingDetails(
-                name=details.get("name", FAMILY["name"]),
-                email=details.get("email", FAMILY["email"]),
-                phone=details.get("phone", FAMILY["phone"]),
-                message="Unser Sohn Emre hat Probleme in der Schule",
-                language="ar",
-            ),
-            now=utcnow(),
-        )
-        booking = result.booking
-        return SimpleNamespace(
-            id=booking.id, reference=booking.reference, counsellor_id=booking.counsellor_id
-        )
+    return make_booking(
+        app,
+        "herne",
+        service_slug,
+        start,
+        name=details.get("name", FAMILY["name"]),
+        email=details.get("email", FAMILY["email"]),
+        phone=details.get("phone", FAMILY["phone"]),
+        message="Unser Sohn Emre hat Probleme in der Schule",
+        language="ar",
+    )
 
 
 def new_feed_url(client) -> str:
