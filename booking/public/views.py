@@ -69,12 +69,12 @@ def centre_page(centre_slug: str):
     )
 
 
-def _week_start(raw: str | None, today: date) -> date:
-    """The Monday of the week asked for (``?week=YYYY-MM-DD``), else of this week."""
+def _week_start(raw: str | None, default: date) -> date:
+    """The Monday of the week asked for (``?week=YYYY-MM-DD``), else of ``default``'s week."""
     try:
-        chosen = date.fromisoformat(raw) if raw else today
+        chosen = date.fromisoformat(raw) if raw else default
     except ValueError:
-        chosen = today
+        chosen = default
     return chosen - timedelta(days=chosen.weekday())
 
 
@@ -143,7 +143,10 @@ def build_week(
 ) -> dict:
     """What a week of free slots shows: days with their slots and the neighbouring weeks."""
     today = _today(centre)
-    monday = _week_start(week_raw, today)
+    # Without a week asked for, show the week of the first bookable day: on a Saturday
+    # the current week is over, and an empty first page would send families away.
+    first_bookable = (utcnow() + centre.min_notice).astimezone(ZoneInfo(centre.timezone)).date()
+    monday = _week_start(week_raw, first_bookable)
     last_bookable = today + timedelta(days=centre.horizon_days)
     # Weeks before this one or past the horizon have nothing to offer; clamp to the range.
     monday = max(monday, today - timedelta(days=today.weekday()))

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
-from tests.helpers import berlin_today, next_working_day
+from tests.helpers import BERLIN, berlin_today, next_working_day
 
 
 def page(client, url, **kwargs):
@@ -81,12 +81,22 @@ def test_week_view_heinsberg_tuesday_has_two_blocks(seeded, client):
 
 def test_week_navigation_previous_and_next(seeded, client):
     monday = berlin_today() - timedelta(days=berlin_today().weekday())
-    html = page(client, "/centres/herne/bildung")
+    html = page(client, f"/centres/herne/bildung?week={monday.isoformat()}")
     assert 'rel="prev"' not in html  # nothing before this week
     next_week = (monday + timedelta(days=7)).isoformat()
     assert f"week={next_week}" in html
     html = page(client, f"/centres/herne/bildung?week={next_week}")
     assert 'rel="prev"' in html
+
+
+def test_default_week_is_the_week_of_the_first_bookable_day(seeded, client):
+    # 24 hours of notice: on a Saturday that is next week, not the week that is over.
+    first = (datetime.now(UTC) + timedelta(hours=24)).astimezone(BERLIN).date()
+    first_monday = first - timedelta(days=first.weekday())
+    html = page(client, "/centres/herne/bildung")
+    assert f'aria-labelledby="day-{first_monday.isoformat()}"' in html
+    this_monday = berlin_today() - timedelta(days=berlin_today().weekday())
+    assert ('rel="prev"' in html) == (first_monday > this_monday)
 
 
 def test_week_view_language_filter(seeded, client):
