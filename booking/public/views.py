@@ -143,19 +143,28 @@ def build_week(
 ) -> dict:
     """What a week of free slots shows: days with their slots and the neighbouring weeks."""
     today = _today(centre)
-    # Without a week asked for, show the week of the first bookable day: on a Saturday
-    # the current week is over, and an empty first page would send families away.
-    first_bookable = (utcnow() + centre.min_notice).astimezone(ZoneInfo(centre.timezone)).date()
-    monday = _week_start(week_raw, first_bookable)
+    monday = _week_start(week_raw, today)
     last_bookable = today + timedelta(days=centre.horizon_days)
     # Weeks before this one or past the horizon have nothing to offer; clamp to the range.
     monday = max(monday, today - timedelta(days=today.weekday()))
     monday = min(monday, last_bookable - timedelta(days=last_bookable.weekday()))
     sunday = monday + timedelta(days=6)
-    found = availability.find_slots(
-        centre, service, monday, sunday, utcnow(), language, exclude_booking_id=exclude_booking_id
-    )
     zone = ZoneInfo(centre.timezone)
+
+    def local_day(slot) -> date:
+        return slot.start_at.astimezone(zone).date()
+
+    # Nothing asked for: look four weeks further in the same call, so that when nothing is
+    # left this week (say, on a Saturday) the page opens on the week of the next free time
+    # instead of an empty page that sends families away.
+    last = min(sunday + timedelta(days=28), last_bookable) if week_raw is None else sunday
+    found = availability.find_slots(
+        centre, service, monday, last, utcnow(), language, exclude_booking_id=exclude_booking_id
+    )
+    if found and local_day(found[0]) > sunday:
+        monday = local_day(found[0]) - timedelta(days=local_day(found[0]).weekday())
+        sunday = monday + timedelta(days=6)
+    found = [s for s in found if local_day(s) <= sunday]
     days: dict[date, list] = {monday + timedelta(days=i): [] for i in range(7)}
     for slot in found:
         days[slot.start_at.astimezone(zone).date()].append(slot)

@@ -89,13 +89,23 @@ def test_week_navigation_previous_and_next(seeded, client):
     assert 'rel="prev"' in html
 
 
-def test_default_week_is_the_week_of_the_first_bookable_day(seeded, client):
-    # 24 hours of notice: on a Saturday that is next week, not the week that is over.
-    first = (datetime.now(UTC) + timedelta(hours=24)).astimezone(BERLIN).date()
-    first_monday = first - timedelta(days=first.weekday())
+def test_default_week_is_the_week_of_the_next_free_time(seeded, client):
+    today = berlin_today()
+    slots = client.get(
+        "/api/v1/centres/herne/slots",
+        query_string={
+            "service": "bildung",
+            "from": today.isoformat(),
+            "to": (today + timedelta(days=28)).isoformat(),
+        },
+    )
+    first = datetime.fromisoformat(slots.get_json()["slots"][0]["start"]).astimezone(BERLIN)
+    first_monday = first.date() - timedelta(days=first.weekday())
     html = page(client, "/centres/herne/bildung")
+    # On a Saturday the current week is over: the page opens on the next week instead.
     assert f'aria-labelledby="day-{first_monday.isoformat()}"' in html
-    this_monday = berlin_today() - timedelta(days=berlin_today().weekday())
+    assert f'<time datetime="{first.astimezone(UTC).isoformat()}">' in html
+    this_monday = today - timedelta(days=today.weekday())
     assert ('rel="prev"' in html) == (first_monday > this_monday)
 
 
