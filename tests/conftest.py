@@ -91,6 +91,19 @@ def pg_url(tmp_path_factory):
 
 
 @pytest.fixture
+def redis_url():
+    """TEST_REDIS_URL, emptied first: counters of an earlier test must not count."""
+    import redis
+
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).flushdb()
+    except redis.RedisError as error:
+        skip_or_fail("redis", f"Redis at {url} is not reachable: {error}")
+    return url
+
+
+@pytest.fixture
 def db_backend(request):
     return request.param
 
