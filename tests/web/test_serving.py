@@ -179,7 +179,7 @@ def test_a_body_over_the_limit_is_413_in_html_and_in_the_api(app, client, centre
     )
     assert api.status_code == 413
     assert api.mimetype == PROBLEM
-    assert api.get_json()["status"] == 413
+    assert api.get_json()["status"] == 413 and api.get_json()["type"] == "about:blank"
     with app.app_context():
         assert db.session.scalar(select(Booking)) is None
 
