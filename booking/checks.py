@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import runpy
 from dataclasses import dataclass
+from pathlib import Path
 
 from flask import Flask
 
@@ -61,6 +62,15 @@ def _database(app: Flask, workers: int) -> list[Finding]:
                 "the database lives on one host. Use PostgreSQL (DATABASE_URL).",
             )
         )
+    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
+        # Connecting would create an empty file; say what is missing instead.
+        findings.append(
+            Finding(
+                "unsafe",
+                f"The database {shown} does not exist: run flask --app wsgi db upgrade.",
+            )
+        )
+        return findings
     engine = create_engine(url, pool_pre_ping=False)
     try:
         with engine.connect() as conn:

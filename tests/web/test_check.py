@@ -99,3 +99,15 @@ def test_a_short_secret_key_is_unsafe(app, monkeypatch):
     app.config["SECRET_KEY"] = "short"
     result = check(app)
     assert "UNSAFE  SECRET_KEY has fewer than 32 characters." in result.output
+
+
+def test_a_missing_sqlite_file_is_named_not_created(tmp_path):
+    missing = tmp_path / "nowhere.sqlite"
+    app = create_app(
+        TestConfig,
+        instance_path=str(tmp_path / "instance"),
+        SQLALCHEMY_DATABASE_URI=f"sqlite:///{missing}",
+    )
+    result = check(app)
+    assert f"UNSAFE  The database sqlite:///{missing} does not exist" in result.output
+    assert not missing.exists()
