@@ -29,7 +29,7 @@ def create_app(
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     _fill_defaults(app)
 
-    from booking import auth, db_events, i18n
+    from booking import auth, db_events, i18n, serving
     from booking.extensions import babel, csrf, db, limiter, mail, migrate
 
     db.init_app(app)
@@ -58,6 +58,7 @@ def create_app(
 
     errors.init_app(app)
     cli.init_app(app)
+    serving.init_app(app)
     app.after_request(_security_headers)
     return app
 

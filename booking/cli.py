@@ -1,4 +1,4 @@
-"""Flask commands: seed-demo, outbox send|work."""
+"""Flask commands: seed-demo, outbox send|work, create-user, check."""
 
 from __future__ import annotations
 
@@ -77,3 +77,35 @@ def init_app(app: Flask) -> None:
         except AccountError as error:
             raise click.ClickException(str(error)) from error
         click.echo(f"{'Created' if created else 'Updated'} {user.role} {user.email}.")
+
+    @app.cli.command("check")
+    @click.option(
+        "--workers",
+        type=click.IntRange(min=1),
+        default=None,
+        help="gunicorn workers (default: --gunicorn-config's, else WEB_CONCURRENCY, else 1).",
+    )
+    @click.option(
+        "--gunicorn-config",
+        type=click.Path(exists=True, dir_okay=False),
+        default=None,
+        help="The gunicorn.conf.py the service runs with; its `workers` counts.",
+    )
+    def check_command(workers, gunicorn_config):
+        """Say what is missing or unsafe for production; exit 1 when anything is."""
+        import os
+
+        from flask import current_app
+
+        from booking.checks import deployment_findings, workers_from
+
+        if workers is None:
+            workers = workers_from(gunicorn_config, dict(os.environ))
+        findings = deployment_findings(current_app._get_current_object(), workers)
+        for finding in findings:
+            click.echo(f"{finding.level.upper():7} {finding.text}")
+        unsafe = [f for f in findings if f.level == "unsafe"]
+        if unsafe:
+            click.echo(f"{len(unsafe)} problem(s): not ready for production.")
+            raise SystemExit(1)
+        click.echo("Ready for production.")

@@ -38,10 +38,23 @@ class Config:
     BABEL_DEFAULT_TIMEZONE = "Europe/Berlin"
     LANGUAGES = ("de", "en")
 
+    # Over https (decided per request, see booking/web.py) the session cookie is Secure and
+    # named "__Host-session"; SESSION_COOKIE_SECURE=1 makes it Secure on every request.
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
     PERMANENT_SESSION_LIFETIME = timedelta(hours=8)
     WTF_CSRF_TIME_LIMIT = None
+    # Pages send "Referrer-Policy: no-referrer", so browsers send no Referer: over https
+    # Flask-WTF's Referer check would refuse every form. The session-bound token is the proof.
+    WTF_CSRF_SSL_STRICT = False
+    # Sent over https only: a year, as browsers' preload lists expect.
+    HSTS_MAX_AGE = int(os.environ.get("HSTS_MAX_AGE") or 31536000)
+
+    # How many proxies in front are believed for X-Forwarded-For, -Proto and -Host.
+    TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES") or 0)
+    # Bytes of a request body; a larger one is a 413 (the forms and the API need a few KB).
+    MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH") or 64 * 1024)
 
     # After a commit, new mails are sent in a thread ("thread"), in the request ("inline"),
     # or left to `flask outbox send|work` ("off").

@@ -2,8 +2,8 @@
 
 The schema is made by the migrations, once per run and database: SQLite copies a migrated
 template file for each test; PostgreSQL truncates every table between tests.
-Set TEST_DATABASE_URL to run the PostgreSQL cases. KI_REQUIRED_SUITES=pg,browser turns
-the skip of a missing suite into a failure (CI sets it).
+Set TEST_DATABASE_URL to run the PostgreSQL cases. KI_REQUIRED_SUITES=pg,redis,browser,deploy
+turns the skip of a missing suite into a failure (CI sets it).
 """
 
 from __future__ import annotations
@@ -90,6 +90,38 @@ def pg_url(tmp_path_factory):
     return url
 
 
+def emptied_redis_url(suite: str = "redis") -> str:
+    """TEST_REDIS_URL, emptied first: counters of an earlier test must not count."""
+    import redis
+
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).flushdb()
+    except redis.RedisError as error:
+        skip_or_fail(suite, f"Redis at {url} is not reachable: {error}")
+    return url
+
+
+@pytest.fixture
+def redis_url():
+    return emptied_redis_url()
+
+
+def empty_pg_tables(url: str) -> None:
+    """Truncate every table of the migrated PostgreSQL database but alembic_version."""
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        tables = conn.execute(
+            text(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                "AND tablename <> 'alembic_version'"
+            )
+        ).scalars()
+        names = ", ".join(f'"{t}"' for t in tables)
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
 @pytest.fixture
 def db_backend(request):
     return request.param
@@ -100,17 +132,7 @@ def database_url(request, tmp_path, db_backend):
     """The URL of a fresh, migrated, empty database for this test."""
     if db_backend == "pg":
         url = request.getfixturevalue("pg_url")
-        engine = create_engine(url)
-        with engine.begin() as conn:
-            tables = conn.execute(
-                text(
-                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                    "AND tablename <> 'alembic_version'"
-                )
-            ).scalars()
-            names = ", ".join(f'"{t}"' for t in tables)
-            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        engine.dispose()
+        empty_pg_tables(url)
         return url
     template = request.getfixturevalue("sqlite_template")
     path = tmp_path / "test.sqlite"

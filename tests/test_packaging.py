@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import email
+import os
+import re
+import shutil
 import subprocess
 import sys
 import textwrap
 import zipfile
+from email import policy
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,8 +47,19 @@ CHECK = textwrap.dedent(
 )
 
 
-def test_wheel_finds_templates_migrations_and_translations(tmp_path):
-    wheel_dir = tmp_path / "wheel"
+# What a checkout holds that a build must not depend on: compiled catalogues above all.
+NOT_SOURCE = shutil.ignore_patterns(
+    "*.mo", ".venv", ".git", "instance", "build", "dist", "*.egg-info", "__pycache__", ".*cache"
+)
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    """A wheel built from a copy of the checkout without any compiled .mo file."""
+    source = tmp_path_factory.mktemp("source") / "ki-booking"
+    shutil.copytree(ROOT, source, ignore=NOT_SOURCE)
+    assert not list(source.rglob("*.mo"))
+    wheel_dir = tmp_path_factory.mktemp("wheel")
     subprocess.run(
         [
             sys.executable,
@@ -53,13 +71,17 @@ def test_wheel_finds_templates_migrations_and_translations(tmp_path):
             "--no-build-isolation",
             "-w",
             str(wheel_dir),
-            str(ROOT),
+            str(source),
         ],
         check=True,
-        cwd=tmp_path,
+        cwd=wheel_dir,
         capture_output=True,
     )
-    (wheel,) = wheel_dir.glob("ki_booking-*.whl")
+    (built,) = wheel_dir.glob("ki_booking-*.whl")
+    return built
+
+
+def test_wheel_finds_templates_migrations_and_translations(tmp_path, wheel):
     installed = tmp_path / "site"
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
@@ -67,6 +89,8 @@ def test_wheel_finds_templates_migrations_and_translations(tmp_path):
     assert "booking/templates/base.html" in names
     assert "booking/migrations/env.py" in names
     assert any(n.startswith("booking/migrations/versions/0001") for n in names)
+    # The build compiled the catalogues: no `make translations` ran on this copy.
+    assert "booking/translations/de/LC_MESSAGES/messages.mo" in names
     result = subprocess.run(
         [sys.executable, "-c", CHECK, str(installed)],
         cwd=tmp_path,
@@ -77,3 +101,87 @@ def test_wheel_finds_templates_migrations_and_translations(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "wheel ok" in result.stdout
+
+
+BOOK_ONE = textwrap.dedent(
+    """
+    from datetime import date, timedelta
+    from wsgi import app
+
+    client = app.test_client()
+    home = client.get("/").get_data(as_text=True)
+    assert "Öffnungszeiten" in home, home[:300]
+    today = date.today()
+    slots = client.get(
+        "/api/v1/centres/herne/slots",
+        query_string={"service": "bildung", "from": today.isoformat(),
+                      "to": (today + timedelta(days=30)).isoformat()},
+    ).get_json()["slots"]
+    created = client.post(
+        "/api/v1/centres/herne/bookings",
+        json={"service": "bildung", "start": slots[0]["start"], "name": "Ayşe Öztürk",
+              "email": "ayse@example.org", "consent": True},
+    )
+    assert created.status_code == 201, created.get_data(as_text=True)
+    manage = client.get(created.get_json()["manage_url"]).get_data(as_text=True)
+    assert "<dt>Buchungsnummer</dt>" in manage, manage[:500]
+    print("booked", created.get_json()["reference"])
+    """
+)
+
+GERMAN_DATE = re.compile(
+    r"Wann: (Montag|Dienstag|Mittwoch|Donnerstag|Freitag), \d{1,2}\. "
+    r"(Januar|Februar|März|April|Mai|Juni|Juli|August|September|Oktober|November|Dezember) "
+    r"\d{4}, \d\d:\d\d–\d\d:\d\d"
+)
+
+
+@pytest.mark.slow
+def test_the_wheel_in_a_fresh_virtualenv_speaks_german_without_make(tmp_path, wheel):
+    """pip install of the wheel, then the operator's commands: German pages and mails."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
+    env = {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "PYTHONPATH"}}
+    env["PATH"] = f"{venv / 'bin'}:/usr/bin:/bin"
+    installed = subprocess.run(
+        [str(venv / "bin" / "pip"), "install", "--quiet", str(wheel)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert installed.returncode == 0, installed.stderr[-2000:]
+
+    site = tmp_path / "site"
+    site.mkdir()
+    shutil.copy(ROOT / "wsgi.py", site / "wsgi.py")
+    env.update(
+        INSTANCE_PATH=str(site / "instance"),
+        DATABASE_URL=f"sqlite:///{site / 'ki.sqlite'}",
+        OUTBOX_SEND_AFTER_COMMIT="inline",
+        SECRET_KEY="wheel-test-" + "k" * 40,
+    )
+    env.pop("MAIL_SERVER", None)
+    flask = str(venv / "bin" / "flask")
+    for command in (["db", "upgrade"], ["seed-demo", "--no-bookings"]):
+        done = subprocess.run(
+            [flask, "--app", "wsgi", *command], cwd=site, env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+    booked = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", BOOK_ONE],
+        cwd=site,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert booked.returncode == 0, booked.stderr[-2000:]
+    assert "booked" in booked.stdout
+
+    (eml,) = (site / "instance" / "mail").glob("*.eml")
+    message = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    assert "Guten Tag Ayşe Öztürk," in text, text
+    assert message["Subject"].startswith("Ihr Termin"), message["Subject"]
+    assert GERMAN_DATE.search(text), text
+    assert "Hello" not in text and "When" not in text

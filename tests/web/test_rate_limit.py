@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 import redis
 
 from booking import create_app
 from booking.config import TestConfig
-from tests.conftest import skip_or_fail
-
-
-@pytest.fixture
-def redis_url():
-    # A database of its own, emptied first: counters of an earlier test must not count.
-    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=1).flushdb()
-    except redis.RedisError as error:
-        skip_or_fail("redis", f"Redis at {url} is not reachable: {error}")
-    return url
 
 
 def limited_app(database_url, tmp_path, storage: str):

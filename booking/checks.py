@@ -1,0 +1,188 @@
+"""`flask --app wsgi check`: what is missing or unsafe before a deployment goes live."""
+
+from __future__ import annotations
+
+import os
+import runpy
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Flask
+
+# Long enough that guessing it is hopeless (the instance key has 64 hex digits).
+MIN_SECRET_KEY = 32
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One line of the report: ``ok``, ``note`` (worth knowing) or ``unsafe`` (fix first)."""
+
+    level: str
+    text: str
+
+
+def workers_from(gunicorn_config: str | None, environ: dict[str, str]) -> int:
+    """gunicorn's worker count: the config file's ``workers``, else WEB_CONCURRENCY, else 1."""
+    if gunicorn_config:
+        settings = runpy.run_path(gunicorn_config)
+        return int(settings.get("workers", 1))
+    return int(environ.get("WEB_CONCURRENCY") or 1)
+
+
+def _secret_key(app: Flask, environ: dict[str, str]) -> Finding:
+    key = environ.get("SECRET_KEY")
+    if not key or key != app.config.get("SECRET_KEY"):
+        return Finding(
+            "unsafe",
+            "SECRET_KEY is not set in the environment: sessions are signed with a key kept in "
+            "the instance folder, which other hosts do not share. Set SECRET_KEY, e.g. to "
+            "the output of: python3 -c 'import secrets; print(secrets.token_hex(32))'",
+        )
+    if len(key) < MIN_SECRET_KEY:
+        return Finding("unsafe", f"SECRET_KEY has fewer than {MIN_SECRET_KEY} characters.")
+    return Finding("ok", "SECRET_KEY comes from the environment.")
+
+
+def _database(app: Flask, workers: int) -> list[Finding]:
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from booking.paths import MIGRATIONS_DIR
+
+    url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    shown = url.render_as_string(hide_password=True)
+    findings = []
+    if url.get_backend_name() == "sqlite" and workers > 1:
+        findings.append(
+            Finding(
+                "unsafe",
+                f"SQLite ({shown}) with {workers} workers: writes queue behind one lock and "
+                "the database lives on one host. Use PostgreSQL (DATABASE_URL).",
+            )
+        )
+    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
+        # Connecting would create an empty file; say what is missing instead.
+        findings.append(
+            Finding(
+                "unsafe",
+                f"The database {shown} does not exist: run flask --app wsgi db upgrade.",
+            )
+        )
+        return findings
+    engine = create_engine(url, pool_pre_ping=False)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+            current = MigrationContext.configure(conn).get_current_revision()
+    except Exception as error:  # noqa: BLE001 - any failure to connect is the finding
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        findings.append(
+            Finding(
+                "unsafe",
+                f"The database {shown} is unreachable: {type(error).__name__}: {first_line}",
+            )
+        )
+        return findings
+    finally:
+        engine.dispose()
+    head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+    if current != head:
+        findings.append(
+            Finding(
+                "unsafe",
+                f"The database {shown} is at migration {current or 'none'}, not {head}: "
+                "run flask --app wsgi db upgrade.",
+            )
+        )
+    else:
+        findings.append(Finding("ok", f"The database {shown} answers and is migrated."))
+    return findings
+
+
+def _rate_limits(app: Flask, workers: int) -> list[Finding]:
+    from limits.storage import storage_from_string
+
+    if not app.config.get("RATELIMIT_ENABLED", True):
+        return [Finding("unsafe", "RATELIMIT_ENABLED is off: nothing limits bookings or sign-ins.")]
+    uri = app.config.get("RATELIMIT_STORAGE_URI") or "memory://"
+    if uri.startswith("memory://"):
+        if workers > 1:
+            return [
+                Finding(
+                    "unsafe",
+                    f"Rate limits are kept in memory with {workers} workers: each worker "
+                    "counts alone. Set RATELIMIT_STORAGE_URI=redis://…",
+                )
+            ]
+        return [Finding("ok", "Rate limits are kept in memory (one worker).")]
+    scheme = uri.split("://", 1)[0]
+    try:
+        reachable = storage_from_string(uri).check()
+    except Exception as error:  # noqa: BLE001 - a storage that cannot even start is unreachable
+        reachable = False
+        scheme = f"{scheme} ({type(error).__name__})"
+    if not reachable:
+        return [Finding("unsafe", f"The rate-limit storage ({scheme}) is unreachable.")]
+    return [Finding("ok", f"Rate limits are shared through {scheme}.")]
+
+
+def _mail(app: Flask) -> Finding:
+    if not app.config.get("MAIL_SERVER"):
+        return Finding(
+            "unsafe",
+            "MAIL_SERVER is not set: mails are written as files to "
+            f"{app.config['OUTBOX_DIR']} and nobody receives them.",
+        )
+    return Finding("ok", f"Mail goes to {app.config['MAIL_SERVER']}:{app.config['MAIL_PORT']}.")
+
+
+def _links(app: Flask) -> list[Finding]:
+    findings = []
+    if app.config.get("PREFERRED_URL_SCHEME") != "https":
+        findings.append(
+            Finding(
+                "unsafe",
+                "PREFERRED_URL_SCHEME is not https: links in mails sent outside a request "
+                "(reminders) start with http://.",
+            )
+        )
+    if not app.config.get("SERVER_NAME"):
+        findings.append(
+            Finding(
+                "unsafe",
+                "SERVER_NAME is not set: links in mails sent outside a request have no host.",
+            )
+        )
+    if not findings:
+        findings.append(
+            Finding(
+                "ok",
+                f"Links point to {app.config['PREFERRED_URL_SCHEME']}://"
+                f"{app.config['SERVER_NAME']}/.",
+            )
+        )
+    if not app.config.get("TRUSTED_PROXIES"):
+        findings.append(
+            Finding(
+                "note",
+                "TRUSTED_PROXIES is 0: behind a reverse proxy set it to the number of proxies, "
+                "or pages see http and every family shares the proxy's address.",
+            )
+        )
+    return findings
+
+
+def deployment_findings(
+    app: Flask, workers: int, environ: dict[str, str] | None = None
+) -> list[Finding]:
+    """Everything `check` reports, in the order it is printed."""
+    environ = dict(os.environ if environ is None else environ)
+    findings = [Finding("ok" if workers >= 1 else "unsafe", f"{workers} gunicorn worker(s).")]
+    findings.append(_secret_key(app, environ))
+    findings += _database(app, workers)
+    findings += _rate_limits(app, workers)
+    findings.append(_mail(app))
+    findings += _links(app)
+    return findings
