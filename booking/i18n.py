@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date, datetime
+from pathlib import Path
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_skeleton, get_day_names
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 from flask import Flask, current_app, has_request_context, request, session, url_for
 from flask_babel import format_date, format_time, get_locale, lazy_gettext
 from jinja2 import pass_eval_context
@@ -207,6 +211,38 @@ def time_range(start_at: datetime, end_at: datetime, timezone: str) -> str:
         + "–"
         + format_time(local_time(end_at, timezone).time(), "HH:mm")
     )
+
+
+def compile_stale_catalogues(app: Flask) -> None:
+    """Read compiled catalogues that match their .po files, however the app was installed.
+
+    A checkout without `make translations`, or one whose .po files changed since, has no or
+    stale .mo files: gettext would fall back to the English msgids while Babel still prints
+    dates in the locale's words. Then every catalogue is compiled into the instance folder
+    and read from there, so words and dates come from one locale.
+    """
+    source = Path(app.root_path) / "translations"
+    catalogues = sorted(source.glob("*/LC_MESSAGES/messages.po"))
+    if all(_is_current(po, po.with_suffix(".mo")) for po in catalogues):
+        return
+    target = Path(app.instance_path) / "translations"
+    for po in catalogues:
+        mo = target / po.relative_to(source).with_suffix(".mo")
+        if _is_current(po, mo):
+            continue
+        mo.parent.mkdir(parents=True, exist_ok=True)
+        with po.open("rb") as handle:
+            catalog = read_po(handle, locale=po.parent.parent.name)
+        # Written aside and renamed: several workers may start at once.
+        partial = mo.with_name(f"{mo.name}.{os.getpid()}")
+        with partial.open("wb") as handle:
+            write_mo(handle, catalog, use_fuzzy=True)
+        os.replace(partial, mo)
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(target)
+
+
+def _is_current(po: Path, mo: Path) -> bool:
+    return mo.is_file() and mo.stat().st_mtime >= po.stat().st_mtime
 
 
 def init_app(app: Flask) -> None:

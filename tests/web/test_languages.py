@@ -21,7 +21,7 @@ from booking.extensions import db
 from booking.models import Booking, Centre, OutboxMessage, Service, utcnow
 from booking.validation import BookingDetails
 from tests.helpers import at, local, next_working_day
-from tests.unit.test_catalogues import POT, is_public
+from tests.unit.test_catalogues import POT, ROOT, is_public
 
 LANGUAGES = tuple(Config.LANGUAGES)
 OWN_NAMES = {
@@ -281,3 +281,32 @@ def test_arabic_mail_is_right_to_left_with_times_left_to_right(mails_in):
     assert '<bdi dir="ltr">13:00–13:45</bdi>' in kinds["change"]["html"]
     # Plain text: Unicode isolates around the time range.
     assert "\u206613:00–13:45\u2069" in kinds["change"]["plain"]
+
+
+def test_issue_9_uncompiled_catalogues_are_compiled_so_words_match_dates(tmp_path):
+    """A checkout without `make translations` printed English words with German dates."""
+    import shutil
+
+    from flask import Flask
+    from flask_babel import Babel, force_locale, gettext
+
+    from booking.i18n import compile_stale_catalogues
+
+    source = tmp_path / "package"
+    for po in (ROOT / "booking" / "translations").glob("*/LC_MESSAGES/messages.po"):
+        copy = source / "translations" / po.relative_to(ROOT / "booking" / "translations")
+        copy.parent.mkdir(parents=True)
+        shutil.copyfile(po, copy)  # the .po only, as in a fresh checkout
+    app = Flask("uncompiled", root_path=str(source), instance_path=str(tmp_path / "instance"))
+    compile_stale_catalogues(app)
+    compiled = tmp_path / "instance" / "translations" / "de" / "LC_MESSAGES" / "messages.mo"
+    assert app.config["BABEL_TRANSLATION_DIRECTORIES"] == str(compiled.parents[2])
+    assert compiled.is_file()
+    Babel(app)
+    with app.test_request_context(), force_locale("de"):
+        assert gettext("Your appointment") == "Ihr Termin"
+    # Once compiled and current, nothing is compiled again and nothing changes.
+    before = compiled.stat().st_mtime_ns
+    again = Flask("again", root_path=str(source), instance_path=str(tmp_path / "instance"))
+    compile_stale_catalogues(again)
+    assert compiled.stat().st_mtime_ns == before
