@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install install-test translations extract-messages db-upgrade seed lint format bench bench-booking wheel clean
+.PHONY: run test install install-test translations extract-messages db-upgrade seed lint format bench bench-booking page-weight wheel clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -61,3 +61,6 @@ clean:
 
 bench-booking: install-test
 	$(BIN)/python benchmarks/bench_booking.py
+
+page-weight: install-test
+	$(BIN)/python benchmarks/page_weight.py

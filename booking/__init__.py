@@ -36,6 +36,7 @@ def create_app(
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     csrf.init_app(app)
     mail.init_app(app)
+    i18n.compile_stale_catalogues(app)
     babel.init_app(app, locale_selector=i18n.select_locale)
     limiter.init_app(app)
     db_events.init_app(app)

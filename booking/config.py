@@ -36,7 +36,9 @@ class Config:
 
     BABEL_DEFAULT_LOCALE = "de"
     BABEL_DEFAULT_TIMEZONE = "Europe/Berlin"
-    LANGUAGES = ("de", "en")
+    # Public pages, mails and invitations; "de@easy" is Leichte Sprache (?lang=de-easy).
+    # Staff and admin pages offer German and English only (booking/i18n.py).
+    LANGUAGES = ("de", "en", "tr", "ar", "fa", "uk", "ru", "bg", "ro", "de@easy")
 
     # Over https (decided per request, see booking/web.py) the session cookie is Secure and
     # named "__Host-session"; SESSION_COOKIE_SECURE=1 makes it Secure on every request.

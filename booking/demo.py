@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -36,48 +38,27 @@ CENTRES = [
     },
 ]
 
+# Slug and minutes of the five demo services; their names in each language are the
+# files booking/data/service-names/<language>.json ({"<slug>": "<name>"}).
 SERVICES = [
-    (
-        "bildung",
-        {
-            "de": "Beratung zu Kita, Schullaufbahn und Berufsausbildung",
-            "en": "Advice on day care, school career and vocational training",
-        },
-        45,
-    ),
-    (
-        "erziehung",
-        {
-            "de": "Beratung zu Erziehungsfragen und psychosozialen Konflikten",
-            "en": "Advice on upbringing and psychosocial conflicts",
-        },
-        60,
-    ),
-    (
-        "ankommen",
-        {
-            "de": "Beratung für Erwachsene zur Ankunfts- und Aufenthaltssituation",
-            "en": "Advice for adults on arrival and residence",
-        },
-        45,
-    ),
-    (
-        "seiteneinstieg",
-        {
-            "de": "Seiteneinsteigerberatung für neu zugezogene Schülerinnen und Schüler",
-            "en": "Advice for newly arrived pupils joining German schools",
-        },
-        60,
-    ),
-    (
-        "einrichtungen",
-        {
-            "de": "Beratung für Einrichtungen und Fachkräfte zu interkulturellen Fragen",
-            "en": "Advice for institutions and professionals on intercultural questions",
-        },
-        60,
-    ),
+    ("bildung", 45),
+    ("erziehung", 60),
+    ("ankommen", 45),
+    ("seiteneinstieg", 60),
+    ("einrichtungen", 60),
 ]
+SERVICE_NAMES_DIR = Path(__file__).parent / "data" / "service-names"
+
+
+def service_names() -> dict[str, dict[str, str]]:
+    """{slug: {language: name}} merged from every file of booking/data/service-names/."""
+    names: dict[str, dict[str, str]] = {slug: {} for slug, _minutes in SERVICES}
+    for path in sorted(SERVICE_NAMES_DIR.glob("*.json")):
+        for slug, name in json.loads(path.read_text(encoding="utf-8")).items():
+            if slug in names and name:
+                names[slug][path.stem] = name
+    return names
+
 
 # Invented people; together each centre's counsellors offer every service.
 COUNSELLORS = {
@@ -107,6 +88,7 @@ def seed_demo(with_bookings: bool = False) -> dict[str, int]:
     centre that has none yet, so that calendars and reports have something to show.
     """
     created = {"centres": 0, "services": 0, "counsellors": 0, "bookings": 0}
+    names = service_names()
     for spec in CENTRES:
         centre = db.session.scalar(select(Centre).where(Centre.slug == spec["slug"]))
         if centre is None:
@@ -126,13 +108,16 @@ def seed_demo(with_bookings: bool = False) -> dict[str, int]:
             db.session.add(centre)
             created["centres"] += 1
         services = {service.slug: service for service in centre.services}
-        for position, (slug, names, minutes) in enumerate(SERVICES):
+        for position, (slug, minutes) in enumerate(SERVICES):
             if slug not in services:
                 services[slug] = Service(
-                    slug=slug, names=names, duration_minutes=minutes, position=position
+                    slug=slug, names=names[slug], duration_minutes=minutes, position=position
                 )
                 centre.services.append(services[slug])
                 created["services"] += 1
+            elif set(names[slug]) - set(services[slug].names or {}):
+                # A language added since: its names join, names already there stay.
+                services[slug].names = {**names[slug], **(services[slug].names or {})}
         for name, languages, service_slugs in COUNSELLORS[spec["slug"]]:
             email = _demo_email(name, spec["slug"])
             if db.session.scalar(select(User).where(User.email == email)) is None:

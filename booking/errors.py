@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from booking.i18n import error_text, error_title
 from booking.problems import problem_response
 
 
@@ -18,10 +19,11 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def handle_http_error(error: HTTPException):
         if _is_api():
+            # Words in the language of Accept-Language, as on the HTML error pages.
             return problem_response(
                 status=error.code or 500,
-                title=error.name,
-                detail=error.description or error.name,
+                title=error_title(error.code),
+                detail=error_text(error),
                 headers=dict(error.get_headers()) if error.code == 405 else None,
             )
         return render_template("error.html", error=error), error.code
@@ -31,5 +33,5 @@ def init_app(app: Flask) -> None:
         app.logger.exception("unhandled error on %s %s", request.method, request.url_rule)
         wrapped = InternalServerError()
         if _is_api():
-            return problem_response(status=500, title=wrapped.name, detail=wrapped.description)
+            return problem_response(status=500, title=error_title(500), detail=error_text(wrapped))
         return render_template("error.html", error=wrapped), 500

@@ -2,41 +2,124 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date, datetime
+from pathlib import Path
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_skeleton, get_day_names
-from flask import Flask, current_app, has_request_context, request, session
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from flask import Flask, current_app, has_request_context, request, session, url_for
 from flask_babel import format_date, format_time, get_locale, lazy_gettext
+from jinja2 import pass_eval_context
+from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import BuildError
 
 # Language names in their own language, for the switcher.
-LANGUAGE_NAMES = {"de": "Deutsch", "en": "English"}
+LANGUAGE_NAMES = {
+    "de": "Deutsch",
+    "de@easy": "Leichte Sprache",
+    "en": "English",
+    "tr": "Türkçe",
+    "ar": "العربية",
+    "fa": "فارسی",
+    "uk": "Українська",
+    "ru": "Русский",
+    "bg": "Български",
+    "ro": "Română",
+}
+RTL_LANGUAGES = frozenset({"ar", "fa", "he", "ur"})
+# Staff and admin pages speak German and English only.
+STAFF_LANGUAGES = ("de", "en")
+STAFF_BLUEPRINTS = frozenset({"staff", "admin", "feeds"})
+
+
+def url_code(code: str) -> str:
+    """A language code as it appears in ``?lang=``: "de@easy" -> "de-easy"."""
+    return code.replace("@", "-")
+
+
+def from_url_code(value: str | None, supported) -> str | None:
+    """The language code of a ``?lang=`` value ("de-easy" or "de@easy"), if supported."""
+    if not value:
+        return None
+    for code in supported:
+        if value in (code, url_code(code)):
+            return code
+    return None
+
+
+def html_lang(code: str) -> str:
+    """The BCP 47 tag of a language code for lang= and Content-Language: "de@easy" -> "de"."""
+    return code.split("@")[0].replace("_", "-")
+
+
+def text_direction(code: str) -> str:
+    """ "rtl" for Arabic and Persian (and other right-to-left scripts), else "ltr"."""
+    return "rtl" if code.split("@")[0].split("_")[0] in RTL_LANGUAGES else "ltr"
+
+
+def is_staff_request() -> bool:
+    return has_request_context() and request.blueprint in STAFF_BLUEPRINTS
+
+
+def offered_languages() -> tuple[str, ...]:
+    """The languages the current page can be read in."""
+    if is_staff_request():
+        return STAFF_LANGUAGES
+    return tuple(current_app.config["LANGUAGES"])
+
+
+def _browser_language(supported) -> str | None:
+    # A browser never asks for a modifier such as "@easy": match plain languages only.
+    return request.accept_languages.best_match([c for c in supported if "@" not in c])
 
 
 def select_locale() -> str:
-    """Explicit choice (?lang=, kept in the session), else the browser's, else German."""
-    supported = current_app.config["LANGUAGES"]
+    """Explicit choice (?lang=, kept in the session), else the browser's, else German.
+
+    Staff and admin pages offer German and English only; any other choice reads German there.
+    """
+    default = current_app.config["BABEL_DEFAULT_LOCALE"]
     if not has_request_context():
-        return current_app.config["BABEL_DEFAULT_LOCALE"]
-    if request.blueprint == "api":
+        return default
+    languages = tuple(current_app.config["LANGUAGES"])
+    if request.blueprint == "api" or request.path.startswith("/api/"):
         # The API is cookie-less: only the Accept-Language header counts.
-        return request.accept_languages.best_match(supported) or "de"
-    chosen = request.args.get("lang")
-    if chosen in supported:
+        return _browser_language(languages) or default
+    offered = offered_languages()
+    chosen = from_url_code(request.args.get("lang"), languages)
+    if chosen:
         session["lang"] = chosen
-        return chosen
-    if session.get("lang") in supported:
-        return session["lang"]
-    return (
-        request.accept_languages.best_match(supported) or current_app.config["BABEL_DEFAULT_LOCALE"]
-    )
+    else:
+        chosen = session.get("lang") if session.get("lang") in languages else None
+    if chosen:
+        return chosen if chosen in offered else default
+    return _browser_language(offered) or default
 
 
 def current_language() -> str:
-    """The language code of the current request, e.g. "de"."""
-    return str(get_locale() or "de").split("_")[0]
+    """The language code of the current request, e.g. "de", "ar" or "de@easy"."""
+    locale = get_locale()
+    if locale is None:
+        return "de"
+    return locale.language + (f"@{locale.modifier}" if locale.modifier else "")
+
+
+def language_url(code: str) -> str:
+    """The current page in another language: the same address and query, ``lang`` replaced."""
+    args = request.args.to_dict(flat=False)
+    args["lang"] = [url_code(code)]
+    if request.endpoint and request.url_rule is not None and request.method == "GET":
+        try:
+            return url_for(request.endpoint, **(request.view_args or {}), **args)
+        except BuildError:
+            pass
+    return "?" + urlencode(args, doseq=True)
 
 
 def language_name(code: str) -> str:
@@ -102,17 +185,82 @@ def local_time(value: datetime, timezone: str) -> datetime:
     return value.astimezone(ZoneInfo(timezone))
 
 
+# Unicode isolates for plain text: LEFT-TO-RIGHT ISOLATE ... POP DIRECTIONAL ISOLATE.
+LRI, PDI = "\u2066", "\u2069"
+
+
+def left_to_right(value, autoescape: bool = True) -> str:
+    """Keep ``value`` (a time, phone number, e-mail address, reference) left to right.
+
+    In HTML a ``<bdi dir="ltr">``; in plain text, within right-to-left text only, Unicode
+    isolates, so "10:00–10:45" or "02323 16-3530" never read backwards inside Arabic.
+    """
+    if value is None or value == "":
+        return value
+    if autoescape:
+        return Markup('<bdi dir="ltr">%s</bdi>') % value
+    if text_direction(current_language()) == "rtl":
+        return f"{LRI}{value}{PDI}"
+    return str(value)
+
+
+def time_range(start_at: datetime, end_at: datetime, timezone: str) -> str:
+    """ "10:00–10:45" in the centre's wall time and the current language's digits."""
+    return (
+        format_time(local_time(start_at, timezone).time(), "HH:mm")
+        + "–"
+        + format_time(local_time(end_at, timezone).time(), "HH:mm")
+    )
+
+
+def compile_stale_catalogues(app: Flask) -> None:
+    """Read compiled catalogues that match their .po files, however the app was installed.
+
+    A checkout without `make translations`, or one whose .po files changed since, has no or
+    stale .mo files: gettext would fall back to the English msgids while Babel still prints
+    dates in the locale's words. Then every catalogue is compiled into the instance folder
+    and read from there, so words and dates come from one locale.
+    """
+    source = Path(app.root_path) / "translations"
+    catalogues = sorted(source.glob("*/LC_MESSAGES/messages.po"))
+    if all(_is_current(po, po.with_suffix(".mo")) for po in catalogues):
+        return
+    target = Path(app.instance_path) / "translations"
+    for po in catalogues:
+        mo = target / po.relative_to(source).with_suffix(".mo")
+        if _is_current(po, mo):
+            continue
+        mo.parent.mkdir(parents=True, exist_ok=True)
+        with po.open("rb") as handle:
+            catalog = read_po(handle, locale=po.parent.parent.name)
+        # Written aside and renamed: several workers may start at once.
+        partial = mo.with_name(f"{mo.name}.{os.getpid()}")
+        with partial.open("wb") as handle:
+            write_mo(handle, catalog, use_fuzzy=True)
+        os.replace(partial, mo)
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(target)
+
+
+def _is_current(po: Path, mo: Path) -> bool:
+    return mo.is_file() and mo.stat().st_mtime >= po.stat().st_mtime
+
+
 def init_app(app: Flask) -> None:
     """Template helpers and the <html lang dir> values."""
 
     @app.context_processor
     def inject_language():
         lang = current_language()
+        rtl = text_direction(lang) == "rtl"
         return {
             "current_language": lang,
-            "text_direction": "rtl" if lang in {"ar", "fa", "he", "ur"} else "ltr",
+            "page_lang": html_lang(lang),
+            "text_direction": text_direction(lang),
             "language_names": LANGUAGE_NAMES,
-            "supported_languages": app.config["LANGUAGES"],
+            "supported_languages": offered_languages(),
+            # Arrows point the way the page reads: "back" is to the right in Arabic.
+            "arrow_previous": "→" if rtl else "←",
+            "arrow_next": "←" if rtl else "→",
         }
 
     # Globals rather than context, so that imported macros see them too.
@@ -124,7 +272,20 @@ def init_app(app: Flask) -> None:
         error_title=error_title,
         error_text=error_text,
         status_label=status_label,
+        html_lang=html_lang,
+        direction_of=text_direction,
+        language_url=language_url,
+        url_code=url_code,
     )
+
+    @app.template_filter("ltr")
+    @pass_eval_context
+    def ltr_filter(eval_ctx, value):
+        return left_to_right(value, autoescape=eval_ctx.autoescape)
+
+    @app.template_filter("time_range")
+    def time_range_filter(start_at: datetime, end_at: datetime, timezone: str) -> str:
+        return time_range(start_at, end_at, timezone)
 
     @app.template_filter("local_date")
     def local_date_filter(value: datetime, timezone: str, fmt: str = "full") -> str:

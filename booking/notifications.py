@@ -18,6 +18,7 @@ from sqlalchemy import delete
 from booking import ical
 from booking.emails import compose_message, format_address
 from booking.extensions import db
+from booking.i18n import html_lang
 from booking.models import Booking, OutboxMessage
 
 # A reminder goes out this long before the appointment, and only if that is still ahead.
@@ -83,7 +84,7 @@ def _enqueue(
         method=method,
         message_id=message_id,
         reply_to=booking.centre.email,
-        language=booking.locale,
+        language=html_lang(booking.locale),
     )
     row = OutboxMessage(
         event_key=event_key,

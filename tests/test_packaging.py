@@ -42,6 +42,8 @@ CHECK = textwrap.dedent(
     html = app.test_client().get("/").get_data(as_text=True)
     assert "Kommunales Integrationszentrum Herne" in html, html[:300]
     assert "Öffnungszeiten" in html, "German catalogue missing from the wheel"
+    english = app.test_client().get("/centres/herne?lang=en").get_data(as_text=True)
+    assert "Advice on day care" in english, "service names of data/service-names missing"
     print("wheel ok")
     """
 )
@@ -91,6 +93,12 @@ def test_wheel_finds_templates_migrations_and_translations(tmp_path, wheel):
     assert any(n.startswith("booking/migrations/versions/0001") for n in names)
     # The build compiled the catalogues: no `make translations` ran on this copy.
     assert "booking/translations/de/LC_MESSAGES/messages.mo" in names
+    # Every catalogue of the checkout travels, compiled, the "@" of de@easy included.
+    for po in (ROOT / "booking" / "translations").glob("*/LC_MESSAGES/messages.po"):
+        folder = po.parent.relative_to(ROOT).as_posix()
+        assert f"{folder}/messages.po" in names and f"{folder}/messages.mo" in names, folder
+    for data in (ROOT / "booking" / "data" / "service-names").glob("*.json"):
+        assert data.relative_to(ROOT).as_posix() in names, data.name
     result = subprocess.run(
         [sys.executable, "-c", CHECK, str(installed)],
         cwd=tmp_path,

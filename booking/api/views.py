@@ -19,7 +19,7 @@ from booking import availability, services
 from booking.api import bp
 from booking.api.schemas import ValidationFailed, parse_language
 from booking.extensions import db, limiter
-from booking.i18n import current_language
+from booking.i18n import current_language, error_title
 from booking.models import Booking, Centre, Service, utcnow
 from booking.problems import problem_response
 from booking.validation import FieldError, clean_consent, clean_details, clean_start
@@ -32,7 +32,7 @@ ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 def handle_validation_failed(error: ValidationFailed):
     return problem_response(
         status=422,
-        title="Unprocessable Content",
+        title=error_title(422),
         detail=_("The request has invalid or missing fields."),
         type_="validation-error",
         errors=error.errors,
