@@ -151,11 +151,21 @@ def free_slot_at(
     start_at: datetime,
     now: datetime,
     exclude_booking_id: int | None = None,
+    *,
+    counsellor_id: int | None = None,
+    min_notice: timedelta | None = None,
 ):
     """The free slot starting exactly at ``start_at``, or None."""
     local_day = start_at.astimezone(ZoneInfo(centre.timezone)).date()
     found = availability.find_slots(
-        centre, service, local_day, local_day, now, exclude_booking_id=exclude_booking_id
+        centre,
+        service,
+        local_day,
+        local_day,
+        now,
+        exclude_booking_id=exclude_booking_id,
+        counsellor_id=counsellor_id,
+        min_notice=min_notice,
     )
     return next((s for s in found if s.start_at == start_at), None)
 
@@ -245,9 +255,12 @@ def book_slot(
     locale: str = "de",
     idempotency: Idempotency | None = None,
     created_by: User | None = None,
+    counsellor_id: int | None = None,
 ) -> BookingResult:
     """Book ``service`` at ``start_at`` for the person in ``details``; commit; send mail.
 
+    Staff (phone, walk-in) book at any notice, even for today, but never in the past;
+    ``counsellor_id`` asks for one counsellor (staff only).
     Raises SlotUnavailable, TooManyActiveBookings, NotOnlineBookable, IdempotencyMismatch.
     A repeated request (same idempotency key) returns the first booking and writes nothing.
     """
@@ -270,7 +283,15 @@ def book_slot(
             _lock_email(details.email)
             if channel == "online":
                 _check_active_limit(centre, details.email, now)
-        slot = free_slot_at(centre, service, start_at, now)
+        by_staff = channel != "online"
+        slot = free_slot_at(
+            centre,
+            service,
+            start_at,
+            now,
+            counsellor_id=counsellor_id if by_staff else None,
+            min_notice=availability.STAFF_MIN_NOTICE if by_staff else None,
+        )
         if slot is None:
             raise SlotUnavailable()
 
@@ -463,11 +484,52 @@ def staff_move(booking: Booking, new_start_at: datetime, actor: User, *, now: da
     return reschedule_booking(booking, new_start_at, now=now, manage_token=None)
 
 
+def hand_over(booking: Booking, colleague_id: int, actor: User, *, now: datetime) -> Booking:
+    """Give the booking to a colleague at the same time; the family gets a "changed" mail.
+
+    The colleague must be free then, offer the service and speak the family's language
+    (availability.free_colleagues). The invitation keeps its UID and raises SEQUENCE; a new
+    manage link goes out with it, as on every staff move. Raises SlotUnavailable when the
+    colleague cannot take it, BookingNotChangeable when it is cancelled or past.
+    """
+    try:
+        _check_changeable(booking, now)
+        colleagues = availability.free_colleagues([booking], now)[booking.id]
+        colleague = next((c for c in colleagues if c.id == colleague_id), None)
+        if colleague is None:
+            raise SlotUnavailable()
+        audit.record(
+            actor, "hand_over", booking, detail=f"{booking.counsellor.name} -> {colleague.name}"
+        )
+        booking.counsellor_id = colleague.id
+        booking.sequence += 1
+        booking.kept_despite_conflict_at = None
+        token = secrets.token_urlsafe(32)
+        booking.manage_token_hash = hash_token(token)
+        db.session.flush()
+        outbox_ids = notifications.enqueue_move(booking, token, now)
+        db.session.commit()
+    except IntegrityError as error:
+        db.session.rollback()
+        raise SlotUnavailable() from error
+    except BaseException:
+        db.session.rollback()
+        raise
+    notifications.send_after_commit(outbox_ids)
+    return booking
+
+
+def record_search(actor: User, centre_id: int | None, result_count: int) -> None:
+    """Note that ``actor`` searched bookings and how many they found; never what for."""
+    with committed():
+        audit.record(actor, "search", centre_id=centre_id, detail=f"{result_count} results")
+
+
 def mark_attendance(booking: Booking, status: str, actor: User, *, now: datetime) -> None:
     """Mark a past booking as attended or not attended (no_show)."""
     if status not in ATTENDANCE_STATUSES:
         raise ValueError(f"unknown attendance status {status!r}")
-    if booking.status == "cancelled" or booking.start_at > now:
+    if not booking.can_mark_attendance(now):
         raise AttendanceNotPossible()
     with committed():
         booking.status = status

@@ -137,7 +137,7 @@ def booking_detail(booking_id: int):
         see_message=access.can_see_message(user, booking),
         can_change=access.can_change(user, booking),
         is_upcoming=booking.status == "confirmed" and booking.start_at > now,
-        can_mark=booking.status != "cancelled" and booking.start_at <= now,
+        can_mark=booking.can_mark_attendance(now),
         form=EmptyForm(),
         calendar_url=url_for(
             "staff.calendar",
