@@ -519,6 +519,57 @@ def hand_over(booking: Booking, colleague_id: int, actor: User, *, now: datetime
     return booking
 
 
+CONFLICT_ACTIONS = ("hand_over", "cancel")
+
+
+@dataclass
+class SettledConflicts:
+    """What a bulk decision on conflicting bookings did: references, by outcome."""
+
+    handed_over: list[str]
+    cancelled: list[str]
+    failed: list[str]
+
+
+def settle_conflicts(
+    bookings: list[Booking],
+    action: str,
+    actor: User,
+    *,
+    now: datetime,
+    colleagues: dict[int, int] | None = None,
+) -> SettledConflicts:
+    """Hand over or cancel several bookings that no longer fit, each in its own transaction.
+
+    A hand-over goes to the colleague chosen in ``colleagues`` (booking id -> user id), else
+    to the first free one. A booking that cannot be settled is reported, never half-written.
+    """
+    if action not in CONFLICT_ACTIONS:
+        raise ValueError(f"unknown conflict action {action!r}")
+    chosen = colleagues or {}
+    done = SettledConflicts([], [], [])
+    for booking in bookings:
+        reference = booking.reference
+        try:
+            if action == "hand_over":
+                colleague_id = chosen.get(booking.id)
+                if colleague_id is None:
+                    free = availability.free_colleagues([booking], now)[booking.id]
+                    if not free:
+                        raise SlotUnavailable()
+                    colleague_id = free[0].id
+                hand_over(booking, colleague_id, actor, now=now)
+                done.handed_over.append(reference)
+            else:
+                staff_cancel(
+                    booking, actor, now=now, reason="no longer fits hours, closures or absences"
+                )
+                done.cancelled.append(reference)
+        except BookingError:
+            done.failed.append(reference)
+    return done
+
+
 def record_search(actor: User, centre_id: int | None, result_count: int) -> None:
     """Note that ``actor`` searched bookings and how many they found; never what for."""
     with committed():

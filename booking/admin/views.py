@@ -17,7 +17,7 @@ from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
 
-from booking import administration, reports, services
+from booking import administration, availability, reports, services
 from booking.admin import bp, queries
 from booking.admin.forms import (
     ClosureForm,
@@ -38,6 +38,7 @@ from booking.slots import (
     OUTSIDE_OPENING_HOURS,
     PUBLIC_HOLIDAY,
 )
+from booking.staff.common import posted_colleagues, posted_ids, settle_flash
 
 FIRST_REPORT_YEAR, LAST_REPORT_YEAR = 2000, 2100
 
@@ -525,10 +526,13 @@ def reason_labels() -> dict[str, str]:
 @bp.get("/centres/<centre_slug>/attention")
 def attention(centre_slug: str):
     centre = g.centre
+    now = utcnow()
+    entries = queries.needing_attention(centre, now)
     return render_template(
         "admin/attention.html",
         centre=centre,
-        entries=queries.needing_attention(centre, utcnow()),
+        entries=entries,
+        colleagues=availability.free_colleagues([b for b, _why in entries], now),
         reasons=reason_labels(),
         language=current_language(),
         actions=EmptyForm(),
@@ -556,6 +560,51 @@ def attention_cancel(centre_slug: str, booking_id: int):
             )
         else:
             flash(_("This booking was already cancelled or is past."), "error")
+    return redirect(url_for("admin.attention", centre_slug=centre.slug), code=303)
+
+
+@bp.post("/centres/<centre_slug>/attention/<int:booking_id>/hand_over")
+def attention_hand_over(centre_slug: str, booking_id: int):
+    centre = g.centre
+    booking = _owned(Booking, booking_id, centre.id)
+    if _button_pressed():
+        chosen = posted_colleagues(request.form, [booking.id])
+        if booking.id not in chosen:
+            flash(_("Please choose a colleague."), "error")
+        else:
+            settle_flash(
+                services.settle_conflicts(
+                    [booking], "hand_over", _actor(), now=utcnow(), colleagues=chosen
+                )
+            )
+    return redirect(url_for("admin.attention", centre_slug=centre.slug), code=303)
+
+
+@bp.post("/centres/<centre_slug>/attention/bulk")
+def attention_bulk(centre_slug: str):
+    """Hand over or cancel several bookings to check in one POST."""
+    centre = g.centre
+    if _button_pressed():
+        action = request.form.get("action", "")
+        field = "listed" if action == "hand_over_all" else "booking"
+        action = "hand_over" if action == "hand_over_all" else action
+        if action not in services.CONFLICT_ACTIONS:
+            abort(400)
+        ids = posted_ids(request.form.getlist(field))
+        if not ids:
+            flash(_("Please select at least one appointment."), "error")
+        else:
+            # Every booking is checked first: one of another centre, nothing done.
+            bookings = [_owned(Booking, i, centre.id) for i in dict.fromkeys(ids)]
+            settle_flash(
+                services.settle_conflicts(
+                    bookings,
+                    action,
+                    _actor(),
+                    now=utcnow(),
+                    colleagues=posted_colleagues(request.form, ids),
+                )
+            )
     return redirect(url_for("admin.attention", centre_slug=centre.slug), code=303)
 
 

@@ -19,7 +19,15 @@ from booking.extensions import db
 from booking.models import Absence, Centre, Service, User, utcnow
 from booking.staff import bp
 from booking.staff.bookings import load_booking
-from booking.staff.common import acting_user, centre_counsellors, pick_centre, staff_centres
+from booking.staff.common import (
+    acting_user,
+    centre_counsellors,
+    pick_centre,
+    posted_colleagues,
+    posted_ids,
+    settle_flash,
+    staff_centres,
+)
 from booking.staff.forms import AbsenceForm, EmptyForm
 
 MANAGING_ROLES = ("admin", "counsellor")
@@ -108,9 +116,13 @@ def absences():
     ).all()
     # Every service of the centre in the session at once: the list below reads them all.
     centre_services = db.session.scalars(select(Service).where(Service.centre_id == centre.id))
-    conflicts = availability.bookings_needing_attention(
-        centre, now, counsellor_id=None if user.role == "admin" else user.id
-    )
+    conflicts = [
+        (b, reasons)
+        for b, reasons in availability.bookings_needing_attention(
+            centre, now, counsellor_id=None if user.role == "admin" else user.id
+        )
+        if access.can_change(user, b)
+    ]
     return (
         render_template(
             "staff/absences.html",
@@ -119,7 +131,8 @@ def absences():
             form=form,
             is_admin=user.role == "admin",
             absences=upcoming,
-            conflicts=[(b, reasons) for b, reasons in conflicts if access.can_change(user, b)],
+            conflicts=conflicts,
+            colleagues=availability.free_colleagues([b for b, _r in conflicts], now),
             services=list(centre_services),
             empty_form=EmptyForm(),
             reason_labels=reason_labels(),
@@ -149,13 +162,21 @@ def absence_delete(absence_id: int):
 def conflict_action(booking_id: int, action: str):
     user = acting_user()
     booking = load_booking(booking_id, change=True)
-    if action not in ("cancel", "keep"):
+    if action not in ("cancel", "keep", "hand_over"):
         abort(404)
     if not EmptyForm().validate_on_submit():
         abort(400)
     centres = staff_centres(user)
     centre = pick_centre(centres, booking.centre.slug)
-    if action == "keep":
+    if action == "hand_over":
+        chosen = posted_colleagues(request.form, [booking.id])
+        if booking.id not in chosen:
+            flash(_("Please choose a colleague."), "error")
+        else:
+            settle_flash(
+                services.settle_conflicts([booking], action, user, now=utcnow(), colleagues=chosen)
+            )
+    elif action == "keep":
         services.keep_despite_conflict(booking, user, now=utcnow())
         flash(_("The appointment is kept."), "success")
     else:
@@ -167,4 +188,32 @@ def conflict_action(booking_id: int, action: str):
             flash(_("Only upcoming confirmed appointments can be cancelled."), "error")
         else:
             flash(_("The appointment is cancelled; the family has been told."), "success")
+    return _back(centre, centres)
+
+
+@bp.post("/absences/conflicts")
+def conflicts_bulk():
+    """Hand over or cancel several conflicting bookings in one POST."""
+    user = acting_user()
+    if user.role not in MANAGING_ROLES:
+        abort(403)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    centres = staff_centres(user)
+    centre = pick_centre(centres, request.form.get("centre"))
+    action = request.form.get("action", "")
+    field = "listed" if action == "hand_over_all" else "booking"
+    action = "hand_over" if action == "hand_over_all" else action
+    if action not in services.CONFLICT_ACTIONS:
+        abort(400)
+    ids = posted_ids(request.form.getlist(field))
+    if not ids:
+        flash(_("Please select at least one appointment."), "error")
+        return _back(centre, centres)
+    # Every booking is checked before any is changed: one not allowed, nothing done.
+    bookings = [load_booking(booking_id, change=True) for booking_id in dict.fromkeys(ids)]
+    done = services.settle_conflicts(
+        bookings, action, user, now=utcnow(), colleagues=posted_colleagues(request.form, ids)
+    )
+    settle_flash(done)
     return _back(centre, centres)

@@ -6,7 +6,9 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import abort
+from flask import abort, flash
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -117,3 +119,49 @@ def group_by_day(centre: Centre, items: list, key: Callable = lambda s: s.start_
     for item in items:
         days.setdefault(key(item).astimezone(zone).date(), []).append(item)
     return list(days.items())
+
+
+def posted_ids(values: list[str]) -> list[int]:
+    """Booking ids from a form's repeated field; anything else is left out."""
+    return [int(v) for v in values if v.isdigit() and len(v) < 12]
+
+
+def posted_colleagues(form, booking_ids: list[int]) -> dict[int, int]:
+    """The colleague chosen in each conflict row (field ``colleague-<booking id>``)."""
+    chosen = {}
+    for booking_id in booking_ids:
+        raw = form.get(f"colleague-{booking_id}", "")
+        if raw.isdigit() and len(raw) < 12:
+            chosen[booking_id] = int(raw)
+    return chosen
+
+
+def settle_flash(done) -> None:
+    """Tell what a decision on conflicting bookings did."""
+    if done.handed_over:
+        flash(
+            ngettext(
+                "%(num)d appointment handed over to a colleague; the family has been told.",
+                "%(num)d appointments handed over to colleagues; the families have been told.",
+                len(done.handed_over),
+            ),
+            "success",
+        )
+    if done.cancelled:
+        flash(
+            ngettext(
+                "%(num)d appointment cancelled; the family has been told.",
+                "%(num)d appointments cancelled; the families have been told.",
+                len(done.cancelled),
+            ),
+            "success",
+        )
+    if done.failed:
+        flash(
+            _(
+                "Could not be settled (no free colleague, or already cancelled or past): "
+                "%(references)s",
+                references=", ".join(done.failed),
+            ),
+            "error",
+        )

@@ -67,7 +67,8 @@ def test_an_absence_takes_the_slots_away_and_lists_the_bookings_it_hits(
     assert free_starts(client, monday, service="bildung")
 
     response = client.get("/staff/absences")
-    assert int(response.headers["X-Query-Count"]) <= 15
+    # A fixed number, plus one slot search per service to find colleagues for a hand-over.
+    assert int(response.headers["X-Query-Count"]) <= 20
     page = response.get_data(as_text=True)
     assert conflicts(page) == {first, second}
     assert "Fortbildung" in page
