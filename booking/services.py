@@ -13,7 +13,7 @@ import hmac
 import secrets
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -587,10 +587,49 @@ def mark_attendance(booking: Booking, status: str, actor: User, *, now: datetime
         audit.record(actor, status, booking)
 
 
+MAX_ABSENCE_REPEATS = 53
+
+
+def absence_times(
+    start_at: datetime, end_at: datetime, timezone: str, repeat_until: date | None
+) -> list[tuple[datetime, datetime]]:
+    """The absence and its weekly repetitions up to ``repeat_until`` (a local date), each at
+    the same wall-clock times, so summer and winter time do not shift them."""
+    zone = ZoneInfo(timezone)
+    first = start_at.astimezone(zone).replace(tzinfo=None)
+    last = end_at.astimezone(zone).replace(tzinfo=None)
+    found = [(start_at, end_at)]
+    if repeat_until is None:
+        return found
+    if repeat_until < first.date():
+        raise AbsenceInvalid(
+            _("The repetition must end on or after the first day."), "repeat_until"
+        )
+    week = 1
+    while (first + timedelta(weeks=week)).date() <= repeat_until:
+        if week >= MAX_ABSENCE_REPEATS:
+            raise AbsenceInvalid(
+                _("At most %(num)d weeks can be repeated at once.", num=MAX_ABSENCE_REPEATS),
+                "repeat_until",
+            )
+        shift = timedelta(weeks=week)
+        found.append(((first + shift).replace(tzinfo=zone), (last + shift).replace(tzinfo=zone)))
+        week += 1
+    return found
+
+
 def add_absence(
-    user: User, start_at: datetime, end_at: datetime, note: str, actor: User, *, now: datetime
-) -> Absence:
-    """Record a time ``user`` is away; their slots disappear at once. Bookings are kept."""
+    user: User,
+    start_at: datetime,
+    end_at: datetime,
+    note: str,
+    actor: User,
+    *,
+    now: datetime,
+    repeat_until: date | None = None,
+) -> list[Absence]:
+    """Record a time ``user`` is away, repeated weekly up to ``repeat_until``; their slots
+    disappear at once. Bookings are kept. All repetitions are saved, or none."""
     if start_at.tzinfo is None or end_at.tzinfo is None:
         raise ValueError("absence times must be aware")
     if not start_at < end_at:
@@ -600,18 +639,22 @@ def add_absence(
     note = (note or "").strip()
     if len(note) > 300:
         raise AbsenceInvalid(_("Please use at most %(max)d characters.", max=300), "note")
+    times = absence_times(start_at, end_at, user.centre.timezone, repeat_until)
+    added = []
     with committed():
-        absence = Absence(user_id=user.id, start_at=start_at, end_at=end_at, note=note)
-        db.session.add(absence)
-        db.session.flush()
-        audit.record(
-            actor,
-            "absence",
-            centre_id=user.centre_id,
-            detail=f"added #{absence.id} for {user.name}: "
-            f"{start_at.isoformat()} – {end_at.isoformat()}",
-        )
-    return absence
+        for first, last in times:
+            absence = Absence(user_id=user.id, start_at=first, end_at=last, note=note)
+            db.session.add(absence)
+            db.session.flush()
+            audit.record(
+                actor,
+                "absence",
+                centre_id=user.centre_id,
+                detail=f"added #{absence.id} for {user.name}: "
+                f"{first.isoformat()} – {last.isoformat()}",
+            )
+            added.append(absence)
+    return added
 
 
 def delete_absence(absence: Absence, actor: User) -> None:

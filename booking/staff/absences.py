@@ -6,7 +6,7 @@ listed for a person to handle: notify and cancel, or keep. Nothing is dropped si
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -22,6 +22,7 @@ from booking.staff.bookings import load_booking
 from booking.staff.common import (
     acting_user,
     centre_counsellors,
+    local_midnight,
     pick_centre,
     posted_colleagues,
     posted_ids,
@@ -58,6 +59,45 @@ def _parse_local(raw: str | None, centre: Centre) -> datetime:
     return parsed.replace(tzinfo=ZoneInfo(centre.timezone))
 
 
+def _parse_date(f, *, required: bool) -> date | None:
+    """A date field's value, or None; a message next to the field when it is wrong."""
+    value = (f.data or "").strip()
+    if not value:
+        if required:
+            f.errors = [_("Please enter a date.")]
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        f.errors = [_("Please enter a date such as 2026-03-02.")]
+        return None
+
+
+def _absence_times(form: AbsenceForm, centre: Centre) -> dict[str, datetime]:
+    """Whole days (first and last day) or a span of times (from, until), in wall time."""
+    times: dict[str, datetime] = {}
+    if (form.first_day.data or "").strip() or (form.last_day.data or "").strip():
+        if (form.start.data or "").strip() or (form.end.data or "").strip():
+            form.first_day.errors = [_("Please enter either whole days or times, not both.")]
+            return times
+        first = _parse_date(form.first_day, required=True)
+        last = _parse_date(form.last_day, required=False) or first
+        if first is None or form.last_day.errors:
+            return times
+        if last < first:
+            form.last_day.errors = [_("The last day must not be before the first day.")]
+            return times
+        times["start"] = local_midnight(centre, first)
+        times["end"] = local_midnight(centre, last + timedelta(days=1))
+        return times
+    for name in ("start", "end"):
+        try:
+            times[name] = _parse_local(form[name].data, centre)
+        except ValueError as error:
+            form[name].errors = [str(error)]
+    return times
+
+
 def _managed_counsellors(user: User, centre: Centre) -> list[User]:
     if user.role == "admin":
         return centre_counsellors(centre)
@@ -87,23 +127,27 @@ def absences():
             abort(400)
         wanted = form.counsellor.data if user.role == "admin" else str(user.id)
         target = next((c for c in counsellors if str(c.id) == wanted), None)
-        times = {}
         if target is None:
             form.counsellor.errors = [_("Please choose a counsellor.")]
-        for name in ("start", "end"):
-            try:
-                times[name] = _parse_local(form[name].data, centre)
-            except ValueError as error:
-                form[name].errors = [str(error)]
-        if target is not None and len(times) == 2:
+        times = _absence_times(form, centre)
+        repeat_until = _parse_date(form.repeat_until, required=False)
+        if target is not None and len(times) == 2 and not form.repeat_until.errors:
             try:
                 services.add_absence(
-                    target, times["start"], times["end"], form.note.data or "", user, now=now
+                    target,
+                    times["start"],
+                    times["end"],
+                    form.note.data or "",
+                    user,
+                    now=now,
+                    repeat_until=repeat_until,
                 )
             except services.AbsenceInvalid as error:
                 form[error.field].errors = [str(error)]
             else:
                 flash(_("The absence is saved; its times are no longer offered."), "success")
+                if repeat_until is not None:
+                    flash(_("It repeats every week until the date given."), "success")
                 return _back(centre, centres)
         status = 422
 
