@@ -93,21 +93,40 @@ def next_free_slots(
     language: str | None = None,
     exclude_booking_id: int | None = None,
     count: int = NEXT_SLOTS,
+    counsellor_id: int | None = None,
+    weekday: int | None = None,
+    after: datetime | None = None,
+    min_notice: timedelta | None = None,
 ) -> list:
-    """The first ``count`` free slots from ``first_day`` on, up to the centre's horizon.
+    """The first ``count`` free slots from ``first_day`` on, up to the centre's horizon;
+    only one counsellor's, only on one weekday, only after ``after`` when asked.
 
     Looks a week ahead first, then further: a few queries per window, whatever the count.
     """
     last_day = centre_today(centre, now) + timedelta(days=centre.horizon_days)
+    zone = ZoneInfo(centre.timezone)
     found: list = []
     start = first_day
     for span in (7, 21, centre.horizon_days):
         if start > last_day or len(found) >= count:
             break
         end = min(start + timedelta(days=span - 1), last_day)
-        found += availability.find_slots(
-            centre, service, start, end, now, language, exclude_booking_id=exclude_booking_id
-        )
+        found += [
+            slot
+            for slot in availability.find_slots(
+                centre,
+                service,
+                start,
+                end,
+                now,
+                language,
+                exclude_booking_id=exclude_booking_id,
+                counsellor_id=counsellor_id,
+                min_notice=min_notice,
+            )
+            if (after is None or slot.start_at > after)
+            and (weekday is None or slot.start_at.astimezone(zone).weekday() == weekday)
+        ]
         start = end + timedelta(days=1)
     return found[:count]
 
