@@ -151,3 +151,20 @@ def test_an_absence_is_handed_over_to_a_colleague(
         assert after.sequence == 1
     changed = [t for t in calendar_texts(outbox_dir) if "SEQUENCE:1" in t and "METHOD:REQUEST" in t]
     assert len(changed) == 1, "one changed invitation (same UID, SEQUENCE:1) was written"
+
+
+def test_the_day_list_prints_without_menus_and_buttons(page: Page, live_server, live_app, accounts):
+    monday = next_working_day(0)
+    booking = make_booking(live_app, "herne", "bildung", at(monday, 9), name="Omar Nassar")
+    sign_in(page, live_server, RECEPTION)
+    page.goto(f"{live_server}/staff/?date={monday.isoformat()}")
+    row = page.locator(f"#row-{booking.id}")
+    expect(row).to_contain_text("Omar Nassar")
+    expect(page.locator("nav.staff-nav")).to_be_visible()
+    page.emulate_media(media="print")
+    expect(page.locator("nav.staff-nav")).to_be_hidden()
+    expect(page.locator(".week-nav")).to_be_hidden()
+    expect(row).to_be_visible()
+    expect(row).to_contain_text("Omar Nassar")
+    pdf = page.pdf(format="A4")
+    assert pdf.startswith(b"%PDF")
