@@ -67,8 +67,14 @@ class ServiceForm(FlaskForm):
 
 class StaffEditForm(FlaskForm):
     name = StringField(_l("Name"))
-    languages = StringField(_l("Languages"))
+    # Chosen by name; stored as ISO codes. booking/administration.py checks every code.
+    languages = SelectMultipleField(_l("Languages"), validate_choice=False)
+    other_languages = StringField(_l("Other languages (codes, optional)"))
     services = SelectMultipleField(_l("Services offered"), coerce=int)
+
+    def language_codes(self) -> str:
+        """The ticked languages and the typed codes, as one list for the rules to check."""
+        return ", ".join([*(self.languages.data or []), self.other_languages.data or ""])
 
 
 class StaffCreateForm(StaffEditForm):

@@ -46,6 +46,17 @@ def services_of(centre: Centre) -> list[Service]:
     )
 
 
+def service_by_slug(centre: Centre, slug: str | None) -> Service | None:
+    return db.session.scalar(
+        select(Service).where(Service.centre_id == centre.id, Service.slug == (slug or ""))
+    )
+
+
+def active_counsellors_of(service: Service) -> list[User]:
+    """The active counsellors who offer the service: without any, it has no free times."""
+    return [u for u in service.counsellors if u.is_active and u.role == "counsellor"]
+
+
 def staff_of(centre: Centre) -> list[User]:
     return list(
         db.session.scalars(

@@ -31,6 +31,7 @@ from booking.admin.forms import (
 from booking.extensions import db
 from booking.i18n import current_language, language_name, status_label, weekday_name
 from booking.models import Booking, Closure, OpeningHours, Service, User, WorkingHours, utcnow
+from booking.public.forms import COMMON_LANGUAGES
 from booking.slots import (
     CLOSURE,
     COUNSELLOR_ABSENT,
@@ -272,14 +273,23 @@ def rules(centre_slug: str):
 # Services.
 
 
-def _staff_choices(centre) -> list[tuple[int, str]]:
+def _staff_choices(centre, service: Service | None) -> list[tuple[int, str]]:
+    """Counsellors (and whoever offers the service already, so nothing is lost on save)."""
+    current = {u.id for u in service.counsellors} if service is not None else set()
     return [
         (
             u.id,
             u.name if u.is_active else _("%(name)s (deactivated)", name=u.name),
         )
         for u in queries.staff_of(centre)
+        if u.role == "counsellor" or u.id in current
     ]
+
+
+def _language_choices(codes: list[str]) -> list[tuple[str, str]]:
+    """The usual languages and those already chosen, by their names in the page's language."""
+    wanted = dict.fromkeys([*COMMON_LANGUAGES, *codes])
+    return sorted(((code, language_name(code)) for code in wanted), key=lambda c: c[1].lower())
 
 
 @bp.get("/centres/<centre_slug>/services")
@@ -307,7 +317,7 @@ def _service_form(centre, service: Service | None):
             "counsellors": [u.id for u in service.counsellors],
         }
     form = ServiceForm(data=data)
-    form.counsellors.choices = _staff_choices(centre)
+    form.counsellors.choices = _staff_choices(centre, service)
     status = 200
     if request.method == "POST":
         status = _submit(
@@ -329,6 +339,15 @@ def _service_form(centre, service: Service | None):
         )
         if status is None:
             flash(_("Saved."), "success")
+            saved = service or queries.service_by_slug(centre, form.slug.data)
+            if saved is not None and saved.is_active and not queries.active_counsellors_of(saved):
+                flash(
+                    _(
+                        "No active counsellor offers this service, so families see no free "
+                        "times for it. Choose who offers it, or set it to not offered."
+                    ),
+                    "warning",
+                )
             return redirect(url_for("admin.services_list", centre_slug=centre.slug), code=303)
     return render_template(
         "admin/service_form.html", centre=centre, form=form, service=service
@@ -366,7 +385,8 @@ def staff_list(centre_slug: str):
 @bp.route("/centres/<centre_slug>/staff/new", methods=["GET", "POST"])
 def staff_new(centre_slug: str):
     centre = g.centre
-    form = StaffCreateForm(data={"role": "counsellor", "languages": "de"})
+    form = StaffCreateForm(data={"role": "counsellor", "languages": ["de"]})
+    form.languages.choices = _language_choices([])
     form.role.choices = _role_choices()
     form.services.choices = _service_choices(centre)
     status = 200
@@ -381,7 +401,7 @@ def staff_new(centre_slug: str):
                     email=form.email.data,
                     name=form.name.data,
                     role=form.role.data,
-                    languages=form.languages.data,
+                    languages=form.language_codes(),
                     service_ids=form.services.data or [],
                     password=form.password.data,
                 )
@@ -421,10 +441,11 @@ def _staff_forms(centre, user):
     form = StaffEditForm(
         data={
             "name": user.name,
-            "languages": ", ".join(user.languages or []),
+            "languages": list(user.languages or []),
             "services": [s.id for s in user.services],
         }
     )
+    form.languages.choices = _language_choices(list(user.languages or []))
     form.services.choices = _service_choices(centre)
     hours_form = WeeklyHoursForm()
     hours_form.weekday.choices = _weekday_choices()
@@ -444,7 +465,7 @@ def staff_edit(centre_slug: str, user_id: int):
                 user,
                 _actor(),
                 name=form.name.data,
-                languages=form.languages.data,
+                languages=form.language_codes(),
                 service_ids=form.services.data or [],
             ),
         )
