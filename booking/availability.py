@@ -14,14 +14,25 @@ from booking.extensions import db
 from booking.models import ACTIVE_STATUSES, Absence, Booking, Centre, Closure, Service, User
 
 
-def centre_rules(centre: Centre, closures: list[Closure], buffer: timedelta) -> slots.CentreRules:
-    """The engine's view of a centre."""
+def weekly_hours(rows) -> tuple[slots.WeeklyHours, ...]:
+    """Opening or working hours rows as the engine sees them."""
+    return tuple(
+        slots.WeeklyHours(h.weekday, h.opens, h.closes, h.valid_from, h.valid_until) for h in rows
+    )
+
+
+def centre_rules(
+    centre: Centre,
+    closures: list[Closure],
+    buffer: timedelta,
+    opening_hours: tuple[slots.WeeklyHours, ...] | None = None,
+) -> slots.CentreRules:
+    """The engine's view of a centre; ``opening_hours`` replaces its hours (for a preview)."""
     return slots.CentreRules(
         timezone=centre.timezone,
-        opening_hours=tuple(
-            slots.WeeklyHours(h.weekday, h.opens, h.closes, h.valid_from, h.valid_until)
-            for h in centre.opening_hours
-        ),
+        opening_hours=weekly_hours(centre.opening_hours)
+        if opening_hours is None
+        else opening_hours,
         holiday_region=centre.holiday_region,
         closures=tuple(slots.Interval(c.start_at, c.end_at) for c in closures),
         min_notice=centre.min_notice,
@@ -162,12 +173,16 @@ def engine_counsellor(user: User, absences: list[slots.Interval]) -> slots.Couns
 
 
 def bookings_needing_attention(
-    centre: Centre, now: datetime, counsellor_id: int | None = None
+    centre: Centre,
+    now: datetime,
+    counsellor_id: int | None = None,
+    opening_hours: tuple[slots.WeeklyHours, ...] | None = None,
 ) -> list[tuple[Booking, list[str]]]:
     """Upcoming confirmed bookings that today's hours, closures or absences no longer allow.
 
     Nothing is cancelled here: the list is for a person to notify and cancel, or keep.
-    Each entry has the reasons of slots.reasons_unavailable.
+    Each entry has the reasons of slots.reasons_unavailable. ``opening_hours`` asks what
+    proposed hours would leave out, before they are saved.
     """
     query = (
         select(Booking)
@@ -202,7 +217,7 @@ def bookings_needing_attention(
         )
     ):
         away[user_id].append(slots.Interval(start_at, end_at))
-    rules = centre_rules(centre, list(closures), centre.buffer)
+    rules = centre_rules(centre, list(closures), centre.buffer, opening_hours)
     found = []
     for booking in bookings:
         reasons = slots.reasons_unavailable(

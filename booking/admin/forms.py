@@ -33,6 +33,12 @@ class WeeklyHoursForm(FlaskForm):
     valid_until = DateField(_l("Valid until (optional)"), validators=[Optional()])
 
 
+class OpeningHoursEditForm(WeeklyHoursForm):
+    """A change of an opening interval, for all its days or from a date on."""
+
+    change_from = DateField(_l("The change applies from (optional)"), validators=[Optional()])
+
+
 class ClosureForm(FlaskForm):
     start_date = DateField(_l("First day"), validators=[InputRequired()])
     start_time = TimeField(_l("From (optional)"), validators=[Optional()])

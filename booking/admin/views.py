@@ -7,6 +7,7 @@ writes. A centre that is not the admin's is a 404, checked once in before_reques
 
 from __future__ import annotations
 
+from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 from babel.dates import get_month_names
@@ -22,6 +23,7 @@ from booking.admin import bp, queries
 from booking.admin.forms import (
     ClosureForm,
     EmptyForm,
+    OpeningHoursEditForm,
     RulesForm,
     ServiceForm,
     StaffCreateForm,
@@ -163,20 +165,69 @@ def hours(centre_slug: str):
     ), status
 
 
+def _save_hours(row: OpeningHours, form: OpeningHoursEditForm) -> None:
+    if form.change_from.data is not None:
+        administration.change_opening_hours_from(
+            row, _actor(), _interval(form), form.change_from.data
+        )
+    else:
+        administration.update_opening_hours(row, _actor(), _interval(form))
+
+
+def _preview_hours(centre, row: OpeningHours, form: OpeningHoursEditForm) -> list[Booking]:
+    """The upcoming bookings the change would newly leave outside the opening hours."""
+    interval = _interval(form)
+    others = [h for h in centre.opening_hours if h.id != row.id]
+    if form.change_from.data is not None:
+        parts = administration.split_opening_hours(row, form.change_from.data)
+        if parts is None:
+            proposed = [
+                *others,
+                replace(interval, valid_from=row.valid_from, valid_until=row.valid_until),
+            ]
+        else:
+            before, after = parts
+            proposed = [
+                *others,
+                before,
+                replace(interval, valid_from=after.valid_from, valid_until=after.valid_until),
+            ]
+    else:
+        proposed = [*others, interval]
+    now = utcnow()
+    already = {b.id for b, _why in availability.bookings_needing_attention(centre, now)}
+    hit = availability.bookings_needing_attention(
+        centre, now, opening_hours=availability.weekly_hours(proposed)
+    )
+    return [b for b, _why in hit if b.id not in already]
+
+
 @bp.route("/centres/<centre_slug>/hours/<int:hours_id>", methods=["GET", "POST"])
 def hours_edit(centre_slug: str, hours_id: int):
     centre = g.centre
     row = _owned(OpeningHours, hours_id, centre.id)
-    form = WeeklyHoursForm(obj=row)
+    form = OpeningHoursEditForm(obj=row)
     form.weekday.choices = _weekday_choices()
     status = 200
-    if request.method == "POST":
-        status = _submit(
-            form, lambda: administration.update_opening_hours(row, _actor(), _interval(form))
-        )
+    preview = None
+    if request.method == "POST" and "preview" in request.form:
+        # Nothing is saved: the page shows what saving would do.
+        if form.validate_on_submit():
+            try:
+                preview = _preview_hours(centre, row, form)
+            except administration.SettingsInvalid as error:
+                for name, messages in error.errors.items():
+                    form[name].errors = [*form[name].errors, *messages]
+                status = 422
+        else:
+            status = 422
+    elif request.method == "POST":
+        status = _submit(form, lambda: _save_hours(row, form))
         if status is None:
             return _after_change(centre, url_for("admin.hours", centre_slug=centre.slug))
-    return render_template("admin/hours_edit.html", centre=centre, form=form, row=row), status
+    return render_template(
+        "admin/hours_edit.html", centre=centre, form=form, row=row, preview=preview
+    ), status
 
 
 @bp.post("/centres/<centre_slug>/hours/<int:hours_id>/delete")
