@@ -717,9 +717,11 @@ def _report(centre):
     )
     dimension_labels = {
         "service": _("Service"),
+        "counsellor": _("Counsellor"),
         "language": _("Language"),
         "channel": _("Channel"),
         "interpreter": _("Interpreter"),
+        "interpreter_language": _("Interpreter language"),
         "status": _("Status"),
     }
     key_labels = {
@@ -730,6 +732,11 @@ def _report(centre):
         },
         "channel": {"online": _("online"), "phone": _("by phone"), "walk_in": _("walk-in")},
         "interpreter": {"yes": _("interpreter needed"), "no": _("no interpreter")},
+        "interpreter_language": {
+            code: language_name(code) if code else _("no interpreter")
+            for code in report.breakdowns["interpreter_language"].keys
+        },
+        "counsellor": queries.staff_names(report.breakdowns["counsellor"].keys),
         "status": {status: status_label(status) for status in reports.STATUS_KEYS},
     }
     return report, dimension_labels, key_labels
@@ -771,9 +778,17 @@ def report_page(centre_slug: str):
 @bp.get("/centres/<centre_slug>/reports.csv")
 def report_csv(centre_slug: str):
     centre = g.centre
+    separator = request.args.get("sep", "semicolon")
+    if separator not in reports.CSV_DELIMITERS:
+        abort(400, description=_("Choose semicolon or comma as the separator."))
     report, dimension_labels, key_labels = _report(centre)
     body = reports.report_csv(
-        report, dimension_labels, key_labels, header=(_("Breakdown"), _("Value"), _("Total"))
+        report,
+        dimension_labels,
+        key_labels,
+        header=(_("Breakdown"), _("Value"), _("Total")),
+        persons_label=_("Persons (without cancelled bookings)"),
+        delimiter=reports.CSV_DELIMITERS[separator],
     )
     filename = f"report-{centre.slug}-{report.year}.csv"
     return Response(
