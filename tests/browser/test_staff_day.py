@@ -19,7 +19,7 @@ from booking.accounts import create_or_update_user
 from booking.extensions import db
 from booking.models import Booking, User
 from tests.conftest import STAFF_PASSWORD
-from tests.helpers import at, make_booking, next_working_day
+from tests.helpers import BERLIN, at, make_booking, next_working_day
 
 RECEPTION = "rezeption@herne.example"
 AYLIN = "aylin.demir@herne.example"
@@ -168,3 +168,32 @@ def test_the_day_list_prints_without_menus_and_buttons(page: Page, live_server, 
     expect(row).to_contain_text("Omar Nassar")
     pdf = page.pdf(format="A4")
     assert pdf.startswith(b"%PDF")
+
+
+def test_reception_books_a_caller_who_can_only_come_on_thursdays(
+    page: Page, live_server, live_app, accounts
+):
+    sign_in(page, live_server, RECEPTION)
+    count = Counter(page)
+    with page.expect_navigation():
+        count.click(page.locator("nav.staff-nav a[href='/staff/intake']"))
+    # A choice in a select: one click to open it, one to choose.
+    page.locator("#service").select_option("ankommen")
+    count.clicks += 2
+    page.locator("#weekday").select_option("3")
+    count.clicks += 2
+    with page.expect_navigation():
+        count.click(page.locator("#show-filtered"))
+    times = page.locator("input[name='start']")
+    expect(times.first).to_be_checked()
+    chosen = times.first.get_attribute("value")
+    count.type(page.locator("#name"), "Dilan Kaya")
+    count.type(page.locator("#phone"), "0171 7654321")
+    with page.expect_navigation():
+        count.click(page.locator("#book-button"))
+    expect(page.locator("#booked-reference")).to_have_text(re.compile(r"^[A-Z2-9]{4}-[A-Z2-9]{4}$"))
+    print(f"\nphone booking for a Thursday: {count.clicks} clicks, {count.keys} keystrokes")
+    with live_app.app_context():
+        booking = db.session.scalar(select(Booking).where(Booking.name == "Dilan Kaya"))
+        assert booking.start_at.isoformat() == chosen
+        assert booking.start_at.astimezone(BERLIN).weekday() == 3
