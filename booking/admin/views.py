@@ -604,6 +604,7 @@ def attention(centre_slug: str):
         "admin/attention.html",
         centre=centre,
         entries=entries,
+        select_all=request.args.get("select") == "all",
         colleagues=availability.free_colleagues([b for b, _why in entries], now),
         reasons=reason_labels(),
         language=current_language(),

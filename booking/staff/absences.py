@@ -176,6 +176,7 @@ def absences():
             is_admin=user.role == "admin",
             absences=upcoming,
             conflicts=conflicts,
+            select_all=request.args.get("select") == "all",
             colleagues=availability.free_colleagues([b for b, _r in conflicts], now),
             services=list(centre_services),
             empty_form=EmptyForm(),

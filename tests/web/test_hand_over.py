@@ -306,3 +306,16 @@ def test_admin_hands_over_a_deactivated_counsellors_bookings(
     assert response.status_code == 303
     with seeded.app_context():
         assert db.session.get(Booking, other).sequence == 0
+
+
+def test_select_all_ticks_every_row(seeded, monday, client, make_staff, sign_in):
+    ids = [aylins_booking(seeded, at(monday, hour), f"Family {hour}") for hour in (9, 10)]
+    sign_in(client, make_staff(AYLIN, "counsellor", "herne"))
+    absent_all_day(client, monday.isoformat())
+    html = client.get("/staff/absences").get_data(as_text=True)
+    assert 'class="conflict-select" checked' not in html
+    html = client.get("/staff/absences?select=all").get_data(as_text=True)
+    for booking_id in ids:
+        assert (
+            f'value="{booking_id}" id="select-{booking_id}" class="conflict-select" checked' in html
+        )
