@@ -9,8 +9,16 @@
 from __future__ import annotations
 
 from flask import abort
+from sqlalchemy import ColumnElement, and_, false
 
 from booking.models import Booking, Centre, User
+
+# What each role may search bookings by (the family's message never).
+SEARCH_FIELDS = {
+    "admin": ("reference", "name", "phone", "email"),
+    "counsellor": ("reference", "name", "phone", "email"),
+    "reception": ("reference", "name", "phone"),
+}
 
 
 def can_use_centre(user: User, centre: Centre | int) -> bool:
@@ -47,3 +55,19 @@ def require_booking(user: User, booking: Booking | None, *, change: bool = False
     if not allowed:
         abort(403)
     return booking
+
+
+def searchable_bookings(user: User) -> ColumnElement[bool]:
+    """The bookings ``user`` may find by the family's details: admins and reception those
+    of their centres, counsellors their own."""
+    if not user.centre_ids or user.role not in SEARCH_FIELDS:
+        return false()
+    condition = Booking.centre_id.in_(user.centre_ids)
+    if user.role == "counsellor":
+        condition = and_(condition, Booking.counsellor_id == user.id)
+    return condition
+
+
+def search_fields(user: User) -> tuple[str, ...]:
+    """The booking fields ``user`` may search by."""
+    return SEARCH_FIELDS.get(user.role, ())

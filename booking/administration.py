@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
@@ -192,6 +192,53 @@ def update_opening_hours(hours: OpeningHours, actor: User, interval: WeeklyInter
         actor, "settings", centre_id=hours.centre_id, detail="hours changed: " + interval.describe()
     )
     _commit()
+
+
+def split_opening_hours(
+    hours: OpeningHours, change_from: date
+) -> tuple[WeeklyInterval, WeeklyInterval] | None:
+    """The interval as it stays until the day before ``change_from``, and the part from then
+    on (still with the old times); None when ``change_from`` is on or before its start, so
+    that the change applies to the whole interval."""
+    if hours.valid_from is not None and change_from <= hours.valid_from:
+        return None
+    if hours.valid_until is not None and change_from > hours.valid_until:
+        raise SettingsInvalid(
+            {"change_from": [_("This date is after the end of the interval's validity.")]}
+        )
+    before = WeeklyInterval(
+        hours.weekday, hours.opens, hours.closes, hours.valid_from, change_from - timedelta(days=1)
+    )
+    after = WeeklyInterval(hours.weekday, hours.opens, hours.closes, change_from, hours.valid_until)
+    return before, after
+
+
+def change_opening_hours_from(
+    hours: OpeningHours, actor: User, interval: WeeklyInterval, change_from: date
+) -> OpeningHours:
+    """Change the times from ``change_from`` on, in one step: the old interval ends the day
+    before, a new one with ``interval``'s times starts that day (and ends when the old did)."""
+    parts = split_opening_hours(hours, change_from)
+    if parts is None:
+        whole = replace(interval, valid_from=hours.valid_from, valid_until=hours.valid_until)
+        update_opening_hours(hours, actor, whole)
+        return hours
+    before, after = parts
+    new = replace(interval, valid_from=after.valid_from, valid_until=after.valid_until)
+    others = [h for h in hours.centre.opening_hours if h.id != hours.id]
+    _check_interval(new, [*others, before])
+    _assign(hours, before)
+    row = OpeningHours(centre=hours.centre)
+    _assign(row, new)
+    db.session.add(row)
+    audit.record(
+        actor,
+        "settings",
+        centre_id=hours.centre_id,
+        detail=f"hours changed from {change_from}: {before.describe()} then {new.describe()}",
+    )
+    _commit()
+    return row
 
 
 def delete_opening_hours(hours: OpeningHours, actor: User) -> None:

@@ -15,6 +15,8 @@ ACTIONS = (
     "absence",
     "feed_renewed",
     "settings",
+    "hand_over",
+    "search",
 )
 
 

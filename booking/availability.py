@@ -14,14 +14,25 @@ from booking.extensions import db
 from booking.models import ACTIVE_STATUSES, Absence, Booking, Centre, Closure, Service, User
 
 
-def centre_rules(centre: Centre, closures: list[Closure], buffer: timedelta) -> slots.CentreRules:
-    """The engine's view of a centre."""
+def weekly_hours(rows) -> tuple[slots.WeeklyHours, ...]:
+    """Opening or working hours rows as the engine sees them."""
+    return tuple(
+        slots.WeeklyHours(h.weekday, h.opens, h.closes, h.valid_from, h.valid_until) for h in rows
+    )
+
+
+def centre_rules(
+    centre: Centre,
+    closures: list[Closure],
+    buffer: timedelta,
+    opening_hours: tuple[slots.WeeklyHours, ...] | None = None,
+) -> slots.CentreRules:
+    """The engine's view of a centre; ``opening_hours`` replaces its hours (for a preview)."""
     return slots.CentreRules(
         timezone=centre.timezone,
-        opening_hours=tuple(
-            slots.WeeklyHours(h.weekday, h.opens, h.closes, h.valid_from, h.valid_until)
-            for h in centre.opening_hours
-        ),
+        opening_hours=weekly_hours(centre.opening_hours)
+        if opening_hours is None
+        else opening_hours,
         holiday_region=centre.holiday_region,
         closures=tuple(slots.Interval(c.start_at, c.end_at) for c in closures),
         min_notice=centre.min_notice,
@@ -49,11 +60,16 @@ def find_slots(
     now: datetime,
     language: str | None = None,
     exclude_booking_id: int | None = None,
+    *,
+    counsellor_id: int | None = None,
+    min_notice: timedelta | None = None,
 ) -> list[slots.Slot]:
     """Free slots of ``service`` at ``centre`` for the local dates ``date_from..date_to``.
 
     ``exclude_booking_id`` leaves one booking out of the busy times, so that a booking
-    can be moved to a time overlapping its own current one.
+    can be moved to a time overlapping its own current one. ``counsellor_id`` asks for
+    one counsellor's times only; ``min_notice`` replaces the centre's (staff book at
+    short notice: the minimum notice is for families online).
     """
     buffer = service.buffer_for(centre)
     # Bookings reaching into the window matter up to buffer + the longest appointment.
@@ -66,7 +82,7 @@ def find_slots(
             Closure.end_at > window.start_at,
         )
     ).all()
-    counsellors = db.session.scalars(
+    counsellor_query = (
         select(User)
         .where(
             User.centre_id == centre.id,
@@ -75,7 +91,10 @@ def find_slots(
         )
         .options(selectinload(User.working_hours))
         .order_by(User.id)
-    ).all()
+    )
+    if counsellor_id is not None:
+        counsellor_query = counsellor_query.where(User.id == counsellor_id)
+    counsellors = db.session.scalars(counsellor_query).all()
     ids = [c.id for c in counsellors]
     busy: dict[int, list[slots.Interval]] = {i: [] for i in ids}
     away: dict[int, list[slots.Interval]] = {i: [] for i in ids}
@@ -108,8 +127,11 @@ def find_slots(
         )
         for c in counsellors
     ]
+    rules = centre_rules(centre, list(closures), buffer)
+    if min_notice is not None:
+        rules = replace(rules, min_notice=min_notice)
     return slots.available_slots(
-        centre_rules(centre, list(closures), buffer),
+        rules,
         service.slug,
         service.duration,
         engine_counsellors,
@@ -151,12 +173,16 @@ def engine_counsellor(user: User, absences: list[slots.Interval]) -> slots.Couns
 
 
 def bookings_needing_attention(
-    centre: Centre, now: datetime, counsellor_id: int | None = None
+    centre: Centre,
+    now: datetime,
+    counsellor_id: int | None = None,
+    opening_hours: tuple[slots.WeeklyHours, ...] | None = None,
 ) -> list[tuple[Booking, list[str]]]:
     """Upcoming confirmed bookings that today's hours, closures or absences no longer allow.
 
     Nothing is cancelled here: the list is for a person to notify and cancel, or keep.
-    Each entry has the reasons of slots.reasons_unavailable.
+    Each entry has the reasons of slots.reasons_unavailable. ``opening_hours`` asks what
+    proposed hours would leave out, before they are saved.
     """
     query = (
         select(Booking)
@@ -191,7 +217,7 @@ def bookings_needing_attention(
         )
     ):
         away[user_id].append(slots.Interval(start_at, end_at))
-    rules = centre_rules(centre, list(closures), centre.buffer)
+    rules = centre_rules(centre, list(closures), centre.buffer, opening_hours)
     found = []
     for booking in bookings:
         reasons = slots.reasons_unavailable(
@@ -202,4 +228,58 @@ def bookings_needing_attention(
         )
         if reasons:
             found.append((booking, reasons))
+    return found
+
+
+# Staff book at any notice: the centre's minimum notice is for families online. Never in
+# the past, though: the slot engine still wants start >= now.
+STAFF_MIN_NOTICE = timedelta(0)
+
+
+def speaks_for(user: User, booking: Booking) -> bool:
+    """Whether ``user`` can counsel the booking's family: an interpreter is coming, or the
+    counsellor speaks the family's language (or the interpreter's), or none was asked."""
+    if booking.interpreter_language:
+        return True
+    if not booking.language:
+        return True
+    spoken = {slots._primary_subtag(code) for code in (user.languages or ())}
+    return slots._primary_subtag(booking.language) in spoken
+
+
+def free_colleagues(bookings: list[Booking], now: datetime) -> dict[int, list[User]]:
+    """Per booking id, the other active counsellors who are free at the booking's very time,
+    offer its service and speak its language: who it can be handed over to.
+
+    One slot search per service over the days the bookings span, whatever their number.
+    """
+    found: dict[int, list[User]] = {b.id: [] for b in bookings}
+    upcoming = [b for b in bookings if b.status == "confirmed" and b.start_at > now]
+    if not upcoming:
+        return found
+    by_service: dict[int, list[Booking]] = {}
+    for booking in upcoming:
+        by_service.setdefault(booking.service_id, []).append(booking)
+    free_ids: dict[int, set[int]] = {}
+    for group in by_service.values():
+        centre, service = group[0].centre, group[0].service
+        zone = ZoneInfo(centre.timezone)
+        days = [b.start_at.astimezone(zone).date() for b in group]
+        slot_list = find_slots(
+            centre, service, min(days), max(days), now, min_notice=STAFF_MIN_NOTICE
+        )
+        by_start = {s.start_at: set(s.counsellor_ids) for s in slot_list}
+        for booking in group:
+            free_ids[booking.id] = by_start.get(booking.start_at, set()) - {booking.counsellor_id}
+    wanted = set().union(*free_ids.values())
+    if not wanted:
+        return found
+    users = db.session.scalars(
+        select(User)
+        .where(User.id.in_(wanted), User.is_active.is_(True), User.role == "counsellor")
+        .order_by(User.name, User.id)
+    ).all()
+    for booking in upcoming:
+        ids = free_ids.get(booking.id, set())
+        found[booking.id] = [u for u in users if u.id in ids and speaks_for(u, booking)]
     return found

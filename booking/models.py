@@ -384,6 +384,10 @@ class Booking(db.Model):
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
 
+    def can_mark_attendance(self, now: datetime) -> bool:
+        """Attendance is marked once the appointment has begun, unless it was cancelled."""
+        return self.status != "cancelled" and self.start_at <= now
+
 
 class StaffSession(db.Model):
     """A signed-in staff session; deleting the row ends it on the server."""

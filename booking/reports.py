@@ -1,5 +1,6 @@
-"""The centre's yearly report: bookings per month by service, language, channel, interpreter
-need and status, as numbers, CSV and an SVG chart.
+"""The centre's yearly report: bookings per month by service, counsellor, language, channel,
+interpreter need and language, and status, with the persons counted, as numbers, CSV and an
+SVG chart.
 
 Pure: no Flask, no database. The caller loads only the fields a booking keeps after its
 personal data is purged (start, service, language, interpreter need yes/no, channel,
@@ -19,7 +20,18 @@ from html import escape
 from zoneinfo import ZoneInfo
 
 MONTHS = tuple(range(1, 13))
-DIMENSIONS = ("service", "language", "channel", "interpreter", "status")
+DIMENSIONS = (
+    "service",
+    "counsellor",
+    "language",
+    "channel",
+    "interpreter",
+    "interpreter_language",
+    "status",
+)
+# Cancelled bookings are counted in every table (by status too), but not as persons.
+NOT_HELD = ("cancelled",)
+CSV_DELIMITERS = {"semicolon": ";", "comma": ","}
 CHANNEL_KEYS = ("online", "phone", "walk_in")
 INTERPRETER_KEYS = ("yes", "no")
 STATUS_KEYS = ("attended", "no_show", "cancelled", "confirmed")
@@ -48,6 +60,9 @@ class BookingFact:
     has_interpreter: bool
     channel: str
     status: str
+    persons: int = 1
+    counsellor_id: int | None = None
+    interpreter_language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -74,10 +89,29 @@ class YearReport:
     year: int
     month_totals: tuple[int, ...]
     breakdowns: Mapping[str, Breakdown]
+    # Persons of the bookings not cancelled, per month.
+    month_persons: tuple[int, ...] = (0,) * 12
 
     @property
     def total(self) -> int:
+        """Every booking of the year, the cancelled ones included."""
         return sum(self.month_totals)
+
+    def status_total(self, status: str) -> int:
+        return self.breakdowns["status"].key_total(status)
+
+    @property
+    def cancelled(self) -> int:
+        return sum(self.status_total(status) for status in NOT_HELD)
+
+    @property
+    def not_cancelled(self) -> int:
+        return self.total - self.cancelled
+
+    @property
+    def persons(self) -> int:
+        """The persons of the bookings not cancelled."""
+        return sum(self.month_persons)
 
 
 def language_key(language: str | None) -> str:
@@ -96,16 +130,23 @@ def _key_of(dimension: str, fact: BookingFact):
         return fact.channel
     if dimension == "interpreter":
         return "yes" if fact.has_interpreter else "no"
+    if dimension == "counsellor":
+        return fact.counsellor_id
+    if dimension == "interpreter_language":
+        return language_key(fact.interpreter_language) if fact.has_interpreter else NO_LANGUAGE
     return fact.status
 
 
 def _ordered_keys(dimension: str, seen: Counter, service_order: Sequence[int]) -> tuple:
     """Fixed keys always (a zero row says something too), then the ones seen besides."""
-    if dimension == "language":
+    if dimension in ("language", "interpreter_language"):
         # Most booked first; "not given" last.
         return tuple(
             sorted(seen, key=lambda key: (key == NO_LANGUAGE, -seen[key], key))  # type: ignore[arg-type]
         )
+    if dimension == "counsellor":
+        # Most booked first.
+        return tuple(sorted(seen, key=lambda key: (-seen[key], str(key))))
     fixed = {
         "service": tuple(service_order),
         "channel": CHANNEL_KEYS,
@@ -128,12 +169,15 @@ def yearly_report(
     counters = {dimension: Counter() for dimension in DIMENSIONS}
     seen = {dimension: Counter() for dimension in DIMENSIONS}
     month_totals = Counter()
+    month_persons = Counter()
     for fact in facts:
         local_start = fact.start_at.astimezone(zone)
         if local_start.year != year:
             continue
         month = local_start.month
         month_totals[month] += 1
+        if fact.status not in NOT_HELD:
+            month_persons[month] += fact.persons
         for dimension in DIMENSIONS:
             key = _key_of(dimension, fact)
             counters[dimension][(key, month)] += 1
@@ -146,7 +190,12 @@ def yearly_report(
         )
         for dimension in DIMENSIONS
     }
-    return YearReport(year, tuple(month_totals[m] for m in MONTHS), breakdowns)
+    return YearReport(
+        year,
+        tuple(month_totals[m] for m in MONTHS),
+        breakdowns,
+        tuple(month_persons[m] for m in MONTHS),
+    )
 
 
 def _safe_cell(text: str) -> str:
@@ -159,15 +208,19 @@ def report_csv(
     dimension_labels: Mapping[str, str],
     key_labels: Mapping[str, Mapping],
     header: Sequence[str],
+    persons_label: str = "persons",
+    delimiter: str = ";",
 ) -> str:
-    """The report as CSV: one row per dimension and value, twelve months and a total.
+    """The report as CSV: one row per dimension and value, twelve months and a total; then
+    the totals and the persons (of the bookings not cancelled).
 
     ``header`` names the first two columns and the total, e.g. ("dimension", "value",
     "total"); months are numbered 1–12 so any spreadsheet reads them. Starts with a BOM
-    so that spreadsheet programs take it as UTF-8.
+    so that spreadsheet programs take it as UTF-8; ``;`` by default, as German spreadsheet
+    programs expect.
     """
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
     dimension_head, value_head, total_head = header
     writer.writerow([dimension_head, value_head, *(str(m) for m in MONTHS), total_head])
     for dimension in DIMENSIONS:
@@ -184,6 +237,7 @@ def report_csv(
                 ]
             )
     writer.writerow([_safe_cell(total_head), "", *report.month_totals, report.total])
+    writer.writerow([_safe_cell(persons_label), "", *report.month_persons, report.persons])
     return "\ufeff" + buffer.getvalue()
 
 

@@ -13,7 +13,7 @@ import hmac
 import secrets
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -151,11 +151,21 @@ def free_slot_at(
     start_at: datetime,
     now: datetime,
     exclude_booking_id: int | None = None,
+    *,
+    counsellor_id: int | None = None,
+    min_notice: timedelta | None = None,
 ):
     """The free slot starting exactly at ``start_at``, or None."""
     local_day = start_at.astimezone(ZoneInfo(centre.timezone)).date()
     found = availability.find_slots(
-        centre, service, local_day, local_day, now, exclude_booking_id=exclude_booking_id
+        centre,
+        service,
+        local_day,
+        local_day,
+        now,
+        exclude_booking_id=exclude_booking_id,
+        counsellor_id=counsellor_id,
+        min_notice=min_notice,
     )
     return next((s for s in found if s.start_at == start_at), None)
 
@@ -245,9 +255,12 @@ def book_slot(
     locale: str = "de",
     idempotency: Idempotency | None = None,
     created_by: User | None = None,
+    counsellor_id: int | None = None,
 ) -> BookingResult:
     """Book ``service`` at ``start_at`` for the person in ``details``; commit; send mail.
 
+    Staff (phone, walk-in) book at any notice, even for today, but never in the past;
+    ``counsellor_id`` asks for one counsellor (staff only).
     Raises SlotUnavailable, TooManyActiveBookings, NotOnlineBookable, IdempotencyMismatch.
     A repeated request (same idempotency key) returns the first booking and writes nothing.
     """
@@ -270,7 +283,15 @@ def book_slot(
             _lock_email(details.email)
             if channel == "online":
                 _check_active_limit(centre, details.email, now)
-        slot = free_slot_at(centre, service, start_at, now)
+        by_staff = channel != "online"
+        slot = free_slot_at(
+            centre,
+            service,
+            start_at,
+            now,
+            counsellor_id=counsellor_id if by_staff else None,
+            min_notice=availability.STAFF_MIN_NOTICE if by_staff else None,
+        )
         if slot is None:
             raise SlotUnavailable()
 
@@ -463,21 +484,152 @@ def staff_move(booking: Booking, new_start_at: datetime, actor: User, *, now: da
     return reschedule_booking(booking, new_start_at, now=now, manage_token=None)
 
 
+def hand_over(booking: Booking, colleague_id: int, actor: User, *, now: datetime) -> Booking:
+    """Give the booking to a colleague at the same time; the family gets a "changed" mail.
+
+    The colleague must be free then, offer the service and speak the family's language
+    (availability.free_colleagues). The invitation keeps its UID and raises SEQUENCE; a new
+    manage link goes out with it, as on every staff move. Raises SlotUnavailable when the
+    colleague cannot take it, BookingNotChangeable when it is cancelled or past.
+    """
+    try:
+        _check_changeable(booking, now)
+        colleagues = availability.free_colleagues([booking], now)[booking.id]
+        colleague = next((c for c in colleagues if c.id == colleague_id), None)
+        if colleague is None:
+            raise SlotUnavailable()
+        audit.record(
+            actor, "hand_over", booking, detail=f"{booking.counsellor.name} -> {colleague.name}"
+        )
+        booking.counsellor_id = colleague.id
+        booking.sequence += 1
+        booking.kept_despite_conflict_at = None
+        token = secrets.token_urlsafe(32)
+        booking.manage_token_hash = hash_token(token)
+        db.session.flush()
+        outbox_ids = notifications.enqueue_move(booking, token, now)
+        db.session.commit()
+    except IntegrityError as error:
+        db.session.rollback()
+        raise SlotUnavailable() from error
+    except BaseException:
+        db.session.rollback()
+        raise
+    notifications.send_after_commit(outbox_ids)
+    return booking
+
+
+CONFLICT_ACTIONS = ("hand_over", "cancel")
+
+
+@dataclass
+class SettledConflicts:
+    """What a bulk decision on conflicting bookings did: references, by outcome."""
+
+    handed_over: list[str]
+    cancelled: list[str]
+    failed: list[str]
+
+
+def settle_conflicts(
+    bookings: list[Booking],
+    action: str,
+    actor: User,
+    *,
+    now: datetime,
+    colleagues: dict[int, int] | None = None,
+) -> SettledConflicts:
+    """Hand over or cancel several bookings that no longer fit, each in its own transaction.
+
+    A hand-over goes to the colleague chosen in ``colleagues`` (booking id -> user id), else
+    to the first free one. A booking that cannot be settled is reported, never half-written.
+    """
+    if action not in CONFLICT_ACTIONS:
+        raise ValueError(f"unknown conflict action {action!r}")
+    chosen = colleagues or {}
+    done = SettledConflicts([], [], [])
+    for booking in bookings:
+        reference = booking.reference
+        try:
+            if action == "hand_over":
+                colleague_id = chosen.get(booking.id)
+                if colleague_id is None:
+                    free = availability.free_colleagues([booking], now)[booking.id]
+                    if not free:
+                        raise SlotUnavailable()
+                    colleague_id = free[0].id
+                hand_over(booking, colleague_id, actor, now=now)
+                done.handed_over.append(reference)
+            else:
+                staff_cancel(
+                    booking, actor, now=now, reason="no longer fits hours, closures or absences"
+                )
+                done.cancelled.append(reference)
+        except BookingError:
+            done.failed.append(reference)
+    return done
+
+
+def record_search(actor: User, centre_id: int | None, result_count: int) -> None:
+    """Note that ``actor`` searched bookings and how many they found; never what for."""
+    with committed():
+        audit.record(actor, "search", centre_id=centre_id, detail=f"{result_count} results")
+
+
 def mark_attendance(booking: Booking, status: str, actor: User, *, now: datetime) -> None:
     """Mark a past booking as attended or not attended (no_show)."""
     if status not in ATTENDANCE_STATUSES:
         raise ValueError(f"unknown attendance status {status!r}")
-    if booking.status == "cancelled" or booking.start_at > now:
+    if not booking.can_mark_attendance(now):
         raise AttendanceNotPossible()
     with committed():
         booking.status = status
         audit.record(actor, status, booking)
 
 
+MAX_ABSENCE_REPEATS = 53
+
+
+def absence_times(
+    start_at: datetime, end_at: datetime, timezone: str, repeat_until: date | None
+) -> list[tuple[datetime, datetime]]:
+    """The absence and its weekly repetitions up to ``repeat_until`` (a local date), each at
+    the same wall-clock times, so summer and winter time do not shift them."""
+    zone = ZoneInfo(timezone)
+    first = start_at.astimezone(zone).replace(tzinfo=None)
+    last = end_at.astimezone(zone).replace(tzinfo=None)
+    found = [(start_at, end_at)]
+    if repeat_until is None:
+        return found
+    if repeat_until < first.date():
+        raise AbsenceInvalid(
+            _("The repetition must end on or after the first day."), "repeat_until"
+        )
+    week = 1
+    while (first + timedelta(weeks=week)).date() <= repeat_until:
+        if week >= MAX_ABSENCE_REPEATS:
+            raise AbsenceInvalid(
+                _("At most %(num)d weeks can be repeated at once.", num=MAX_ABSENCE_REPEATS),
+                "repeat_until",
+            )
+        shift = timedelta(weeks=week)
+        found.append(((first + shift).replace(tzinfo=zone), (last + shift).replace(tzinfo=zone)))
+        week += 1
+    return found
+
+
 def add_absence(
-    user: User, start_at: datetime, end_at: datetime, note: str, actor: User, *, now: datetime
-) -> Absence:
-    """Record a time ``user`` is away; their slots disappear at once. Bookings are kept."""
+    user: User,
+    start_at: datetime,
+    end_at: datetime,
+    note: str,
+    actor: User,
+    *,
+    now: datetime,
+    repeat_until: date | None = None,
+) -> list[Absence]:
+    """Record a time ``user`` is away, repeated weekly up to ``repeat_until``; their slots
+    disappear at once. Bookings are kept. All repetitions are saved, or none."""
     if start_at.tzinfo is None or end_at.tzinfo is None:
         raise ValueError("absence times must be aware")
     if not start_at < end_at:
@@ -487,18 +639,22 @@ def add_absence(
     note = (note or "").strip()
     if len(note) > 300:
         raise AbsenceInvalid(_("Please use at most %(max)d characters.", max=300), "note")
+    times = absence_times(start_at, end_at, user.centre.timezone, repeat_until)
+    added = []
     with committed():
-        absence = Absence(user_id=user.id, start_at=start_at, end_at=end_at, note=note)
-        db.session.add(absence)
-        db.session.flush()
-        audit.record(
-            actor,
-            "absence",
-            centre_id=user.centre_id,
-            detail=f"added #{absence.id} for {user.name}: "
-            f"{start_at.isoformat()} – {end_at.isoformat()}",
-        )
-    return absence
+        for first, last in times:
+            absence = Absence(user_id=user.id, start_at=first, end_at=last, note=note)
+            db.session.add(absence)
+            db.session.flush()
+            audit.record(
+                actor,
+                "absence",
+                centre_id=user.centre_id,
+                detail=f"added #{absence.id} for {user.name}: "
+                f"{first.isoformat()} – {last.isoformat()}",
+            )
+            added.append(absence)
+    return added
 
 
 def delete_absence(absence: Absence, actor: User) -> None:

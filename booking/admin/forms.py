@@ -33,6 +33,12 @@ class WeeklyHoursForm(FlaskForm):
     valid_until = DateField(_l("Valid until (optional)"), validators=[Optional()])
 
 
+class OpeningHoursEditForm(WeeklyHoursForm):
+    """A change of an opening interval, for all its days or from a date on."""
+
+    change_from = DateField(_l("The change applies from (optional)"), validators=[Optional()])
+
+
 class ClosureForm(FlaskForm):
     start_date = DateField(_l("First day"), validators=[InputRequired()])
     start_time = TimeField(_l("From (optional)"), validators=[Optional()])
@@ -67,8 +73,14 @@ class ServiceForm(FlaskForm):
 
 class StaffEditForm(FlaskForm):
     name = StringField(_l("Name"))
-    languages = StringField(_l("Languages"))
+    # Chosen by name; stored as ISO codes. booking/administration.py checks every code.
+    languages = SelectMultipleField(_l("Languages"), validate_choice=False)
+    other_languages = StringField(_l("Other languages (codes, optional)"))
     services = SelectMultipleField(_l("Services offered"), coerce=int)
+
+    def language_codes(self) -> str:
+        """The ticked languages and the typed codes, as one list for the rules to check."""
+        return ", ".join([*(self.languages.data or []), self.other_languages.data or ""])
 
 
 class StaffCreateForm(StaffEditForm):

@@ -46,6 +46,17 @@ def services_of(centre: Centre) -> list[Service]:
     )
 
 
+def service_by_slug(centre: Centre, slug: str | None) -> Service | None:
+    return db.session.scalar(
+        select(Service).where(Service.centre_id == centre.id, Service.slug == (slug or ""))
+    )
+
+
+def active_counsellors_of(service: Service) -> list[User]:
+    """The active counsellors who offer the service: without any, it has no free times."""
+    return [u for u in service.counsellors if u.is_active and u.role == "counsellor"]
+
+
 def staff_of(centre: Centre) -> list[User]:
     return list(
         db.session.scalars(
@@ -99,6 +110,9 @@ def report_facts(centre: Centre, year: int) -> list[BookingFact]:
             Booking.interpreter_language.is_not(None),
             Booking.channel,
             Booking.status,
+            Booking.persons,
+            Booking.counsellor_id,
+            Booking.interpreter_language,
         ).where(
             Booking.centre_id == centre.id,
             Booking.start_at >= start_at,
@@ -106,9 +120,37 @@ def report_facts(centre: Centre, year: int) -> list[BookingFact]:
         )
     )
     return [
-        BookingFact(start, service_id, language, bool(interpreter), channel, status)
-        for start, service_id, language, interpreter, channel, status in rows
+        BookingFact(
+            start,
+            service_id,
+            language,
+            bool(interpreter),
+            channel,
+            status,
+            persons or 1,
+            counsellor_id,
+            interpreter_language,
+        )
+        for (
+            start,
+            service_id,
+            language,
+            interpreter,
+            channel,
+            status,
+            persons,
+            counsellor_id,
+            interpreter_language,
+        ) in rows
     ]
+
+
+def staff_names(ids) -> dict[int, str]:
+    """Names of staff accounts by id (for the report's rows per counsellor)."""
+    wanted = [i for i in ids if i is not None]
+    if not wanted:
+        return {}
+    return dict(db.session.execute(select(User.id, User.name).where(User.id.in_(wanted))).all())
 
 
 def dead_mails(centre: Centre) -> list[OutboxMessage]:

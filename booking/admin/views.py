@@ -7,6 +7,7 @@ writes. A centre that is not the admin's is a 404, checked once in before_reques
 
 from __future__ import annotations
 
+from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 from babel.dates import get_month_names
@@ -17,11 +18,12 @@ from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
 
-from booking import administration, reports, services
+from booking import administration, availability, reports, services
 from booking.admin import bp, queries
 from booking.admin.forms import (
     ClosureForm,
     EmptyForm,
+    OpeningHoursEditForm,
     RulesForm,
     ServiceForm,
     StaffCreateForm,
@@ -31,6 +33,7 @@ from booking.admin.forms import (
 from booking.extensions import db
 from booking.i18n import current_language, language_name, status_label, weekday_name
 from booking.models import Booking, Closure, OpeningHours, Service, User, WorkingHours, utcnow
+from booking.public.forms import COMMON_LANGUAGES
 from booking.slots import (
     CLOSURE,
     COUNSELLOR_ABSENT,
@@ -38,6 +41,7 @@ from booking.slots import (
     OUTSIDE_OPENING_HOURS,
     PUBLIC_HOLIDAY,
 )
+from booking.staff.common import posted_colleagues, posted_ids, settle_flash
 
 FIRST_REPORT_YEAR, LAST_REPORT_YEAR = 2000, 2100
 
@@ -161,20 +165,69 @@ def hours(centre_slug: str):
     ), status
 
 
+def _save_hours(row: OpeningHours, form: OpeningHoursEditForm) -> None:
+    if form.change_from.data is not None:
+        administration.change_opening_hours_from(
+            row, _actor(), _interval(form), form.change_from.data
+        )
+    else:
+        administration.update_opening_hours(row, _actor(), _interval(form))
+
+
+def _preview_hours(centre, row: OpeningHours, form: OpeningHoursEditForm) -> list[Booking]:
+    """The upcoming bookings the change would newly leave outside the opening hours."""
+    interval = _interval(form)
+    others = [h for h in centre.opening_hours if h.id != row.id]
+    if form.change_from.data is not None:
+        parts = administration.split_opening_hours(row, form.change_from.data)
+        if parts is None:
+            proposed = [
+                *others,
+                replace(interval, valid_from=row.valid_from, valid_until=row.valid_until),
+            ]
+        else:
+            before, after = parts
+            proposed = [
+                *others,
+                before,
+                replace(interval, valid_from=after.valid_from, valid_until=after.valid_until),
+            ]
+    else:
+        proposed = [*others, interval]
+    now = utcnow()
+    already = {b.id for b, _why in availability.bookings_needing_attention(centre, now)}
+    hit = availability.bookings_needing_attention(
+        centre, now, opening_hours=availability.weekly_hours(proposed)
+    )
+    return [b for b, _why in hit if b.id not in already]
+
+
 @bp.route("/centres/<centre_slug>/hours/<int:hours_id>", methods=["GET", "POST"])
 def hours_edit(centre_slug: str, hours_id: int):
     centre = g.centre
     row = _owned(OpeningHours, hours_id, centre.id)
-    form = WeeklyHoursForm(obj=row)
+    form = OpeningHoursEditForm(obj=row)
     form.weekday.choices = _weekday_choices()
     status = 200
-    if request.method == "POST":
-        status = _submit(
-            form, lambda: administration.update_opening_hours(row, _actor(), _interval(form))
-        )
+    preview = None
+    if request.method == "POST" and "preview" in request.form:
+        # Nothing is saved: the page shows what saving would do.
+        if form.validate_on_submit():
+            try:
+                preview = _preview_hours(centre, row, form)
+            except administration.SettingsInvalid as error:
+                for name, messages in error.errors.items():
+                    form[name].errors = [*form[name].errors, *messages]
+                status = 422
+        else:
+            status = 422
+    elif request.method == "POST":
+        status = _submit(form, lambda: _save_hours(row, form))
         if status is None:
             return _after_change(centre, url_for("admin.hours", centre_slug=centre.slug))
-    return render_template("admin/hours_edit.html", centre=centre, form=form, row=row), status
+    return render_template(
+        "admin/hours_edit.html", centre=centre, form=form, row=row, preview=preview
+    ), status
 
 
 @bp.post("/centres/<centre_slug>/hours/<int:hours_id>/delete")
@@ -271,14 +324,23 @@ def rules(centre_slug: str):
 # Services.
 
 
-def _staff_choices(centre) -> list[tuple[int, str]]:
+def _staff_choices(centre, service: Service | None) -> list[tuple[int, str]]:
+    """Counsellors (and whoever offers the service already, so nothing is lost on save)."""
+    current = {u.id for u in service.counsellors} if service is not None else set()
     return [
         (
             u.id,
             u.name if u.is_active else _("%(name)s (deactivated)", name=u.name),
         )
         for u in queries.staff_of(centre)
+        if u.role == "counsellor" or u.id in current
     ]
+
+
+def _language_choices(codes: list[str]) -> list[tuple[str, str]]:
+    """The usual languages and those already chosen, by their names in the page's language."""
+    wanted = dict.fromkeys([*COMMON_LANGUAGES, *codes])
+    return sorted(((code, language_name(code)) for code in wanted), key=lambda c: c[1].lower())
 
 
 @bp.get("/centres/<centre_slug>/services")
@@ -306,7 +368,7 @@ def _service_form(centre, service: Service | None):
             "counsellors": [u.id for u in service.counsellors],
         }
     form = ServiceForm(data=data)
-    form.counsellors.choices = _staff_choices(centre)
+    form.counsellors.choices = _staff_choices(centre, service)
     status = 200
     if request.method == "POST":
         status = _submit(
@@ -328,6 +390,15 @@ def _service_form(centre, service: Service | None):
         )
         if status is None:
             flash(_("Saved."), "success")
+            saved = service or queries.service_by_slug(centre, form.slug.data)
+            if saved is not None and saved.is_active and not queries.active_counsellors_of(saved):
+                flash(
+                    _(
+                        "No active counsellor offers this service, so families see no free "
+                        "times for it. Choose who offers it, or set it to not offered."
+                    ),
+                    "warning",
+                )
             return redirect(url_for("admin.services_list", centre_slug=centre.slug), code=303)
     return render_template(
         "admin/service_form.html", centre=centre, form=form, service=service
@@ -365,7 +436,8 @@ def staff_list(centre_slug: str):
 @bp.route("/centres/<centre_slug>/staff/new", methods=["GET", "POST"])
 def staff_new(centre_slug: str):
     centre = g.centre
-    form = StaffCreateForm(data={"role": "counsellor", "languages": "de"})
+    form = StaffCreateForm(data={"role": "counsellor", "languages": ["de"]})
+    form.languages.choices = _language_choices([])
     form.role.choices = _role_choices()
     form.services.choices = _service_choices(centre)
     status = 200
@@ -380,7 +452,7 @@ def staff_new(centre_slug: str):
                     email=form.email.data,
                     name=form.name.data,
                     role=form.role.data,
-                    languages=form.languages.data,
+                    languages=form.language_codes(),
                     service_ids=form.services.data or [],
                     password=form.password.data,
                 )
@@ -420,10 +492,11 @@ def _staff_forms(centre, user):
     form = StaffEditForm(
         data={
             "name": user.name,
-            "languages": ", ".join(user.languages or []),
+            "languages": list(user.languages or []),
             "services": [s.id for s in user.services],
         }
     )
+    form.languages.choices = _language_choices(list(user.languages or []))
     form.services.choices = _service_choices(centre)
     hours_form = WeeklyHoursForm()
     hours_form.weekday.choices = _weekday_choices()
@@ -443,7 +516,7 @@ def staff_edit(centre_slug: str, user_id: int):
                 user,
                 _actor(),
                 name=form.name.data,
-                languages=form.languages.data,
+                languages=form.language_codes(),
                 service_ids=form.services.data or [],
             ),
         )
@@ -525,10 +598,14 @@ def reason_labels() -> dict[str, str]:
 @bp.get("/centres/<centre_slug>/attention")
 def attention(centre_slug: str):
     centre = g.centre
+    now = utcnow()
+    entries = queries.needing_attention(centre, now)
     return render_template(
         "admin/attention.html",
         centre=centre,
-        entries=queries.needing_attention(centre, utcnow()),
+        entries=entries,
+        select_all=request.args.get("select") == "all",
+        colleagues=availability.free_colleagues([b for b, _why in entries], now),
         reasons=reason_labels(),
         language=current_language(),
         actions=EmptyForm(),
@@ -556,6 +633,51 @@ def attention_cancel(centre_slug: str, booking_id: int):
             )
         else:
             flash(_("This booking was already cancelled or is past."), "error")
+    return redirect(url_for("admin.attention", centre_slug=centre.slug), code=303)
+
+
+@bp.post("/centres/<centre_slug>/attention/<int:booking_id>/hand_over")
+def attention_hand_over(centre_slug: str, booking_id: int):
+    centre = g.centre
+    booking = _owned(Booking, booking_id, centre.id)
+    if _button_pressed():
+        chosen = posted_colleagues(request.form, [booking.id])
+        if booking.id not in chosen:
+            flash(_("Please choose a colleague."), "error")
+        else:
+            settle_flash(
+                services.settle_conflicts(
+                    [booking], "hand_over", _actor(), now=utcnow(), colleagues=chosen
+                )
+            )
+    return redirect(url_for("admin.attention", centre_slug=centre.slug), code=303)
+
+
+@bp.post("/centres/<centre_slug>/attention/bulk")
+def attention_bulk(centre_slug: str):
+    """Hand over or cancel several bookings to check in one POST."""
+    centre = g.centre
+    if _button_pressed():
+        action = request.form.get("action", "")
+        field = "listed" if action == "hand_over_all" else "booking"
+        action = "hand_over" if action == "hand_over_all" else action
+        if action not in services.CONFLICT_ACTIONS:
+            abort(400)
+        ids = posted_ids(request.form.getlist(field))
+        if not ids:
+            flash(_("Please select at least one appointment."), "error")
+        else:
+            # Every booking is checked first: one of another centre, nothing done.
+            bookings = [_owned(Booking, i, centre.id) for i in dict.fromkeys(ids)]
+            settle_flash(
+                services.settle_conflicts(
+                    bookings,
+                    action,
+                    _actor(),
+                    now=utcnow(),
+                    colleagues=posted_colleagues(request.form, ids),
+                )
+            )
     return redirect(url_for("admin.attention", centre_slug=centre.slug), code=303)
 
 
@@ -596,9 +718,11 @@ def _report(centre):
     )
     dimension_labels = {
         "service": _("Service"),
+        "counsellor": _("Counsellor"),
         "language": _("Language"),
         "channel": _("Channel"),
         "interpreter": _("Interpreter"),
+        "interpreter_language": _("Interpreter language"),
         "status": _("Status"),
     }
     key_labels = {
@@ -609,6 +733,11 @@ def _report(centre):
         },
         "channel": {"online": _("online"), "phone": _("by phone"), "walk_in": _("walk-in")},
         "interpreter": {"yes": _("interpreter needed"), "no": _("no interpreter")},
+        "interpreter_language": {
+            code: language_name(code) if code else _("no interpreter")
+            for code in report.breakdowns["interpreter_language"].keys
+        },
+        "counsellor": queries.staff_names(report.breakdowns["counsellor"].keys),
         "status": {status: status_label(status) for status in reports.STATUS_KEYS},
     }
     return report, dimension_labels, key_labels
@@ -650,9 +779,17 @@ def report_page(centre_slug: str):
 @bp.get("/centres/<centre_slug>/reports.csv")
 def report_csv(centre_slug: str):
     centre = g.centre
+    separator = request.args.get("sep", "semicolon")
+    if separator not in reports.CSV_DELIMITERS:
+        abort(400, description=_("Choose semicolon or comma as the separator."))
     report, dimension_labels, key_labels = _report(centre)
     body = reports.report_csv(
-        report, dimension_labels, key_labels, header=(_("Breakdown"), _("Value"), _("Total"))
+        report,
+        dimension_labels,
+        key_labels,
+        header=(_("Breakdown"), _("Value"), _("Total")),
+        persons_label=_("Persons (without cancelled bookings)"),
+        delimiter=reports.CSV_DELIMITERS[separator],
     )
     filename = f"report-{centre.slug}-{report.year}.csv"
     return Response(

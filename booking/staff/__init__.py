@@ -26,6 +26,7 @@ from booking.staff import (  # noqa: E402,F401
     absences,
     bookings,
     intake,
+    search,
     views,
     workspace,
 )

@@ -6,7 +6,7 @@ listed for a person to handle: notify and cancel, or keep. Nothing is dropped si
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -19,7 +19,16 @@ from booking.extensions import db
 from booking.models import Absence, Centre, Service, User, utcnow
 from booking.staff import bp
 from booking.staff.bookings import load_booking
-from booking.staff.common import acting_user, centre_counsellors, pick_centre, staff_centres
+from booking.staff.common import (
+    acting_user,
+    centre_counsellors,
+    local_midnight,
+    pick_centre,
+    posted_colleagues,
+    posted_ids,
+    settle_flash,
+    staff_centres,
+)
 from booking.staff.forms import AbsenceForm, EmptyForm
 
 MANAGING_ROLES = ("admin", "counsellor")
@@ -48,6 +57,45 @@ def _parse_local(raw: str | None, centre: Centre) -> datetime:
     if parsed.tzinfo is not None:
         raise ValueError(_("Please enter a date and time such as 2026-03-02 08:00."))
     return parsed.replace(tzinfo=ZoneInfo(centre.timezone))
+
+
+def _parse_date(f, *, required: bool) -> date | None:
+    """A date field's value, or None; a message next to the field when it is wrong."""
+    value = (f.data or "").strip()
+    if not value:
+        if required:
+            f.errors = [_("Please enter a date.")]
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        f.errors = [_("Please enter a date such as 2026-03-02.")]
+        return None
+
+
+def _absence_times(form: AbsenceForm, centre: Centre) -> dict[str, datetime]:
+    """Whole days (first and last day) or a span of times (from, until), in wall time."""
+    times: dict[str, datetime] = {}
+    if (form.first_day.data or "").strip() or (form.last_day.data or "").strip():
+        if (form.start.data or "").strip() or (form.end.data or "").strip():
+            form.first_day.errors = [_("Please enter either whole days or times, not both.")]
+            return times
+        first = _parse_date(form.first_day, required=True)
+        last = _parse_date(form.last_day, required=False) or first
+        if first is None or form.last_day.errors:
+            return times
+        if last < first:
+            form.last_day.errors = [_("The last day must not be before the first day.")]
+            return times
+        times["start"] = local_midnight(centre, first)
+        times["end"] = local_midnight(centre, last + timedelta(days=1))
+        return times
+    for name in ("start", "end"):
+        try:
+            times[name] = _parse_local(form[name].data, centre)
+        except ValueError as error:
+            form[name].errors = [str(error)]
+    return times
 
 
 def _managed_counsellors(user: User, centre: Centre) -> list[User]:
@@ -79,23 +127,27 @@ def absences():
             abort(400)
         wanted = form.counsellor.data if user.role == "admin" else str(user.id)
         target = next((c for c in counsellors if str(c.id) == wanted), None)
-        times = {}
         if target is None:
             form.counsellor.errors = [_("Please choose a counsellor.")]
-        for name in ("start", "end"):
-            try:
-                times[name] = _parse_local(form[name].data, centre)
-            except ValueError as error:
-                form[name].errors = [str(error)]
-        if target is not None and len(times) == 2:
+        times = _absence_times(form, centre)
+        repeat_until = _parse_date(form.repeat_until, required=False)
+        if target is not None and len(times) == 2 and not form.repeat_until.errors:
             try:
                 services.add_absence(
-                    target, times["start"], times["end"], form.note.data or "", user, now=now
+                    target,
+                    times["start"],
+                    times["end"],
+                    form.note.data or "",
+                    user,
+                    now=now,
+                    repeat_until=repeat_until,
                 )
             except services.AbsenceInvalid as error:
                 form[error.field].errors = [str(error)]
             else:
                 flash(_("The absence is saved; its times are no longer offered."), "success")
+                if repeat_until is not None:
+                    flash(_("It repeats every week until the date given."), "success")
                 return _back(centre, centres)
         status = 422
 
@@ -108,9 +160,13 @@ def absences():
     ).all()
     # Every service of the centre in the session at once: the list below reads them all.
     centre_services = db.session.scalars(select(Service).where(Service.centre_id == centre.id))
-    conflicts = availability.bookings_needing_attention(
-        centre, now, counsellor_id=None if user.role == "admin" else user.id
-    )
+    conflicts = [
+        (b, reasons)
+        for b, reasons in availability.bookings_needing_attention(
+            centre, now, counsellor_id=None if user.role == "admin" else user.id
+        )
+        if access.can_change(user, b)
+    ]
     return (
         render_template(
             "staff/absences.html",
@@ -119,7 +175,9 @@ def absences():
             form=form,
             is_admin=user.role == "admin",
             absences=upcoming,
-            conflicts=[(b, reasons) for b, reasons in conflicts if access.can_change(user, b)],
+            conflicts=conflicts,
+            select_all=request.args.get("select") == "all",
+            colleagues=availability.free_colleagues([b for b, _r in conflicts], now),
             services=list(centre_services),
             empty_form=EmptyForm(),
             reason_labels=reason_labels(),
@@ -149,13 +207,21 @@ def absence_delete(absence_id: int):
 def conflict_action(booking_id: int, action: str):
     user = acting_user()
     booking = load_booking(booking_id, change=True)
-    if action not in ("cancel", "keep"):
+    if action not in ("cancel", "keep", "hand_over"):
         abort(404)
     if not EmptyForm().validate_on_submit():
         abort(400)
     centres = staff_centres(user)
     centre = pick_centre(centres, booking.centre.slug)
-    if action == "keep":
+    if action == "hand_over":
+        chosen = posted_colleagues(request.form, [booking.id])
+        if booking.id not in chosen:
+            flash(_("Please choose a colleague."), "error")
+        else:
+            settle_flash(
+                services.settle_conflicts([booking], action, user, now=utcnow(), colleagues=chosen)
+            )
+    elif action == "keep":
         services.keep_despite_conflict(booking, user, now=utcnow())
         flash(_("The appointment is kept."), "success")
     else:
@@ -167,4 +233,32 @@ def conflict_action(booking_id: int, action: str):
             flash(_("Only upcoming confirmed appointments can be cancelled."), "error")
         else:
             flash(_("The appointment is cancelled; the family has been told."), "success")
+    return _back(centre, centres)
+
+
+@bp.post("/absences/conflicts")
+def conflicts_bulk():
+    """Hand over or cancel several conflicting bookings in one POST."""
+    user = acting_user()
+    if user.role not in MANAGING_ROLES:
+        abort(403)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    centres = staff_centres(user)
+    centre = pick_centre(centres, request.form.get("centre"))
+    action = request.form.get("action", "")
+    field = "listed" if action == "hand_over_all" else "booking"
+    action = "hand_over" if action == "hand_over_all" else action
+    if action not in services.CONFLICT_ACTIONS:
+        abort(400)
+    ids = posted_ids(request.form.getlist(field))
+    if not ids:
+        flash(_("Please select at least one appointment."), "error")
+        return _back(centre, centres)
+    # Every booking is checked before any is changed: one not allowed, nothing done.
+    bookings = [load_booking(booking_id, change=True) for booking_id in dict.fromkeys(ids)]
+    done = services.settle_conflicts(
+        bookings, action, user, now=utcnow(), colleagues=posted_colleagues(request.form, ids)
+    )
+    settle_flash(done)
     return _back(centre, centres)

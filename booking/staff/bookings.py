@@ -137,7 +137,7 @@ def booking_detail(booking_id: int):
         see_message=access.can_see_message(user, booking),
         can_change=access.can_change(user, booking),
         is_upcoming=booking.status == "confirmed" and booking.start_at > now,
-        can_mark=booking.status != "cancelled" and booking.start_at <= now,
+        can_mark=booking.can_mark_attendance(now),
         form=EmptyForm(),
         calendar_url=url_for(
             "staff.calendar",
@@ -241,10 +241,18 @@ def booking_attendance(booking_id: int):
     status = request.form.get("status")
     if status not in services.ATTENDANCE_STATUSES:
         abort(400)
+    # From the day list, back to the day list (at the row); else to the booking.
+    back = _back(booking)
+    if request.form.get("back") == "day":
+        day = centre_today(booking.centre, booking.start_at).isoformat()
+        back = redirect(
+            url_for("staff.home", date=day, centre=booking.centre.slug) + f"#row-{booking.id}",
+            code=303,
+        )
     try:
         services.mark_attendance(booking, status, user, now=utcnow())
     except services.AttendanceNotPossible:
         flash(_("Attendance can be marked only once the appointment has begun."), "error")
-        return _back(booking)
+        return back
     flash(_("Attendance saved."), "success")
-    return _back(booking)
+    return back

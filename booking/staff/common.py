@@ -6,7 +6,9 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import abort
+from flask import abort, flash
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -91,21 +93,40 @@ def next_free_slots(
     language: str | None = None,
     exclude_booking_id: int | None = None,
     count: int = NEXT_SLOTS,
+    counsellor_id: int | None = None,
+    weekday: int | None = None,
+    after: datetime | None = None,
+    min_notice: timedelta | None = None,
 ) -> list:
-    """The first ``count`` free slots from ``first_day`` on, up to the centre's horizon.
+    """The first ``count`` free slots from ``first_day`` on, up to the centre's horizon;
+    only one counsellor's, only on one weekday, only after ``after`` when asked.
 
     Looks a week ahead first, then further: a few queries per window, whatever the count.
     """
     last_day = centre_today(centre, now) + timedelta(days=centre.horizon_days)
+    zone = ZoneInfo(centre.timezone)
     found: list = []
     start = first_day
     for span in (7, 21, centre.horizon_days):
         if start > last_day or len(found) >= count:
             break
         end = min(start + timedelta(days=span - 1), last_day)
-        found += availability.find_slots(
-            centre, service, start, end, now, language, exclude_booking_id=exclude_booking_id
-        )
+        found += [
+            slot
+            for slot in availability.find_slots(
+                centre,
+                service,
+                start,
+                end,
+                now,
+                language,
+                exclude_booking_id=exclude_booking_id,
+                counsellor_id=counsellor_id,
+                min_notice=min_notice,
+            )
+            if (after is None or slot.start_at > after)
+            and (weekday is None or slot.start_at.astimezone(zone).weekday() == weekday)
+        ]
         start = end + timedelta(days=1)
     return found[:count]
 
@@ -117,3 +138,49 @@ def group_by_day(centre: Centre, items: list, key: Callable = lambda s: s.start_
     for item in items:
         days.setdefault(key(item).astimezone(zone).date(), []).append(item)
     return list(days.items())
+
+
+def posted_ids(values: list[str]) -> list[int]:
+    """Booking ids from a form's repeated field; anything else is left out."""
+    return [int(v) for v in values if v.isdigit() and len(v) < 12]
+
+
+def posted_colleagues(form, booking_ids: list[int]) -> dict[int, int]:
+    """The colleague chosen in each conflict row (field ``colleague-<booking id>``)."""
+    chosen = {}
+    for booking_id in booking_ids:
+        raw = form.get(f"colleague-{booking_id}", "")
+        if raw.isdigit() and len(raw) < 12:
+            chosen[booking_id] = int(raw)
+    return chosen
+
+
+def settle_flash(done) -> None:
+    """Tell what a decision on conflicting bookings did."""
+    if done.handed_over:
+        flash(
+            ngettext(
+                "%(num)d appointment handed over to a colleague; the family has been told.",
+                "%(num)d appointments handed over to colleagues; the families have been told.",
+                len(done.handed_over),
+            ),
+            "success",
+        )
+    if done.cancelled:
+        flash(
+            ngettext(
+                "%(num)d appointment cancelled; the family has been told.",
+                "%(num)d appointments cancelled; the families have been told.",
+                len(done.cancelled),
+            ),
+            "success",
+        )
+    if done.failed:
+        flash(
+            _(
+                "Could not be settled (no free colleague, or already cancelled or past): "
+                "%(references)s",
+                references=", ".join(done.failed),
+            ),
+            "error",
+        )

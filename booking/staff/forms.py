@@ -14,7 +14,7 @@ from wtforms import (
     TelField,
     TextAreaField,
 )
-from wtforms.widgets import DateTimeLocalInput
+from wtforms.widgets import DateInput, DateTimeLocalInput
 
 
 class SignInForm(FlaskForm):
@@ -47,6 +47,9 @@ class AbsenceForm(FlaskForm):
     """An absence in the centre's wall time; the view parses and checks the times."""
 
     counsellor = SelectField(_l("Counsellor"), choices=[], validate_choice=False)
+    first_day = StringField(_l("First day"), widget=DateInput())
+    last_day = StringField(_l("Last day (optional)"), widget=DateInput())
     start = StringField(_l("From"), widget=DateTimeLocalInput())
     end = StringField(_l("Until"), widget=DateTimeLocalInput())
+    repeat_until = StringField(_l("Repeat every week until (optional)"), widget=DateInput())
     note = StringField(_l("Note (optional)"))

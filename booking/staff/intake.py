@@ -7,21 +7,25 @@ caller's details, is a POST. Works without JavaScript and by keyboard alone.
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass, field
+from datetime import date, datetime
 
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from booking import access, services
+from booking import access, availability, services
 from booking.extensions import db
 from booking.i18n import language_name
 from booking.models import Booking, Centre, Service, User, utcnow
 from booking.public.forms import COMMON_LANGUAGES
 from booking.staff import bp
 from booking.staff.common import (
+    NEXT_SLOTS,
     acting_user,
     active_services,
+    centre_counsellors,
     centre_today,
     group_by_day,
     next_free_slots,
@@ -32,6 +36,69 @@ from booking.staff.forms import IntakeForm
 from booking.validation import FieldError, clean_details, clean_phone, clean_start
 
 CHANNELS = ("phone", "walk_in")
+
+
+@dataclass
+class SlotFilter:
+    """What the caller can do: from a date, on a weekday, with a counsellor; ``after`` is
+    set by "later times". ``errors`` say which value was not understood."""
+
+    first_day: date | None = None
+    weekday: int | None = None
+    counsellor: User | None = None
+    after: datetime | None = None
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def args(self) -> dict[str, str]:
+        """The filter as query arguments (for "later times" and the POSTed hidden fields)."""
+        found = {}
+        if self.first_day is not None:
+            found["from"] = self.first_day.isoformat()
+        if self.weekday is not None:
+            found["weekday"] = str(self.weekday)
+        if self.counsellor is not None:
+            found["counsellor"] = str(self.counsellor.id)
+        return found
+
+
+def _read_filter(centre: Centre, service: Service | None, values, today: date) -> SlotFilter:
+    chosen = SlotFilter()
+    raw_day = (values.get("from") or "").strip()
+    if raw_day:
+        try:
+            chosen.first_day = max(date.fromisoformat(raw_day), today)
+        except ValueError:
+            chosen.errors["from"] = _("Please enter a date such as 2026-03-02.")
+    raw_weekday = (values.get("weekday") or "").strip()
+    if raw_weekday:
+        if raw_weekday in {str(d) for d in range(7)}:
+            chosen.weekday = int(raw_weekday)
+        else:
+            chosen.errors["weekday"] = _("Please choose a weekday from the list.")
+    raw_counsellor = (values.get("counsellor") or "").strip()
+    if raw_counsellor:
+        chosen.counsellor = next(
+            (c for c in _counsellors_for(centre, service) if str(c.id) == raw_counsellor), None
+        )
+        if chosen.counsellor is None:
+            chosen.errors["counsellor"] = _("Please choose a counsellor from the list.")
+    raw_after = (values.get("after") or "").strip()
+    if raw_after:
+        try:
+            chosen.after = clean_start(raw_after)
+        except FieldError:
+            chosen.after = None
+    return chosen
+
+
+def _counsellors_for(centre: Centre, service: Service | None) -> list[User]:
+    """The centre's active counsellors, those offering the service when one is chosen."""
+    counsellors = centre_counsellors(centre)
+    if service is None:
+        return counsellors
+    return [c for c in counsellors if any(s.id == service.id for s in c.services)]
+
+
 # The session key under which the last booking's id waits for the page after the redirect.
 BOOKED_KEY = "intake_booked"
 
@@ -81,11 +148,36 @@ def _page(
     errors: dict | None = None,
     booked: Booking | None = None,
     problem: str | None = None,
+    chosen: SlotFilter | None = None,
 ):
     now = utcnow()
+    today = centre_today(centre, now)
+    chosen = chosen or SlotFilter()
     slots = []
     if service is not None:
-        slots = next_free_slots(centre, service, centre_today(centre, now), now, language=language)
+        # Staff book at any notice: a walk-in can have a time today.
+        slots = next_free_slots(
+            centre,
+            service,
+            chosen.first_day or today,
+            now,
+            language=language,
+            counsellor_id=chosen.counsellor.id if chosen.counsellor else None,
+            weekday=chosen.weekday,
+            after=chosen.after,
+            min_notice=availability.STAFF_MIN_NOTICE,
+        )
+    later_url = None
+    if len(slots) == NEXT_SLOTS:
+        last = slots[-1].start_at
+        later_url = url_for(
+            "staff.intake",
+            centre=centre.slug,
+            service=service.slug,
+            language=language or "",
+            **{**chosen.args(), "from": centre_today(centre, last).isoformat()},
+            after=last.isoformat(),
+        )
     starts = [s.start_at.isoformat() for s in slots]
     if chosen_start not in starts:
         chosen_start = starts[0] if starts else None
@@ -101,6 +193,12 @@ def _page(
             language=language,
             form=form,
             days=group_by_day(centre, slots),
+            chosen=chosen,
+            filter_args=chosen.args(),
+            counsellors=_counsellors_for(centre, service),
+            weekdays=sorted({h.weekday for h in centre.opening_hours}),
+            today=today,
+            later_url=later_url,
             chosen_start=chosen_start,
             channel=channel,
             errors=errors or {},
@@ -128,10 +226,20 @@ def intake():
     user = acting_user()
     centres = staff_centres(user)
     centre, service, language = _selection(centres, request.args)
+    chosen = _read_filter(centre, service, request.args, centre_today(centre))
     form = IntakeForm()
     form.nonce.data = secrets.token_urlsafe(24)
     booked = _last_booking(user)
-    return _page(centre, centres, form, service=service, language=language, booked=booked)
+    return _page(
+        centre,
+        centres,
+        form,
+        service=service,
+        language=language,
+        booked=booked,
+        chosen=chosen,
+        status=422 if chosen.errors else 200,
+    )
 
 
 @bp.post("/intake")
@@ -142,7 +250,13 @@ def intake_book():
     form = IntakeForm()
     channel = request.form.get("channel", "phone")
     raw_start = request.form.get("start")
-    render = {"service": service, "language": language, "chosen_start": raw_start}
+    chosen = _read_filter(centre, service, request.form, centre_today(centre))
+    render = {
+        "service": service,
+        "language": language,
+        "chosen_start": raw_start,
+        "chosen": chosen,
+    }
 
     if service is None:
         abort(400)
@@ -208,6 +322,7 @@ def intake_book():
             locale=locale,
             idempotency=idempotency,
             created_by=user,
+            counsellor_id=chosen.counsellor.id if chosen.counsellor else None,
         )
     except services.SlotUnavailable:
         return _page(
@@ -219,6 +334,7 @@ def intake_book():
             problem=_("This time was just taken. Please choose another one from the list."),
             service=service,
             language=language,
+            chosen=chosen,
         )
     except services.IdempotencyMismatch:
         form.nonce.data = secrets.token_urlsafe(24)

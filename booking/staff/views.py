@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
-from booking import auth
+from booking import access, auth
 from booking.extensions import db, limiter
+from booking.models import Booking, utcnow
 from booking.staff import bp
+from booking.staff.common import (
+    acting_user,
+    centre_today,
+    local_midnight,
+    parse_day,
+    pick_centre,
+    staff_centres,
+)
 from booking.staff.forms import EmptyForm, SignInForm
 
 
@@ -61,4 +73,53 @@ def logout():
 
 @bp.get("/")
 def home():
-    return render_template("staff/home.html")
+    """Today at the centre: the day's appointments, attendance per row, printable."""
+    user = acting_user()
+    centres = staff_centres(user)
+    if not centres:
+        return render_template("staff/home.html", centre=None)
+    centre = pick_centre(centres, request.args.get("centre"))
+    now = utcnow()
+    day = parse_day(request.args.get("date"), centre_today(centre, now))
+    query = (
+        select(Booking)
+        .where(
+            Booking.centre_id == centre.id,
+            Booking.status != "cancelled",
+            Booking.start_at >= local_midnight(centre, day),
+            Booking.start_at < local_midnight(centre, day + timedelta(days=1)),
+        )
+        .options(selectinload(Booking.service), selectinload(Booking.counsellor))
+        .order_by(Booking.start_at, Booking.id)
+    )
+    if user.role == "counsellor":
+        query = query.where(Booking.counsellor_id == user.id)
+    rows = [
+        {
+            "booking": b,
+            "person": access.can_see_person(user, b),
+            "can_mark": access.can_change(user, b) and b.can_mark_attendance(now),
+        }
+        for b in db.session.scalars(query)
+    ]
+    counts = dict.fromkeys(("confirmed", "attended", "no_show"), 0)
+    for row in rows:
+        counts[row["booking"].status] += 1
+    args = {"centre": centre.slug} if len(centres) > 1 else {}
+    page = render_template(
+        "staff/home.html",
+        centre=centre,
+        centres=centres,
+        day=day,
+        is_today=day == centre_today(centre, now),
+        rows=rows,
+        counts=counts,
+        persons=sum(r["booking"].persons for r in rows if r["person"]),
+        form=EmptyForm(),
+        previous_url=url_for("staff.home", date=(day - timedelta(days=1)).isoformat(), **args),
+        next_url=url_for("staff.home", date=(day + timedelta(days=1)).isoformat(), **args),
+        today_url=url_for("staff.home", **args),
+    )
+    response = make_response(page)
+    response.headers["Cache-Control"] = "no-store"
+    return response

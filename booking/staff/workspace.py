@@ -52,6 +52,8 @@ def action_labels() -> dict[str, str]:
         "absence": _("absence"),
         "feed_renewed": _("calendar feed renewed"),
         "settings": _("settings"),
+        "hand_over": _("handed over to a colleague"),
+        "search": _("searched bookings"),
     }
 
 

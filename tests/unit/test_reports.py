@@ -118,15 +118,66 @@ def test_csv_has_the_same_numbers_and_defuses_formulas():
     dimension_labels, key_labels = labels()
     text = reports.report_csv(report, dimension_labels, key_labels, ("dim", "value", "total"))
     assert text.startswith("\ufeff")
-    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    # Semicolons, as German spreadsheet programs expect.
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=";"))
     assert rows[0] == ["dim", "value", *map(str, range(1, 13)), "total"]
     by_label = {(r[0], r[1]): r[2:] for r in rows[1:]}
     assert by_label[("Service", "Bildung")][2] == "1"
     assert by_label[("Service", '\'=HYPERLINK("x")')][2:4] == ["1", "1"]
     assert by_label[("Language", "Türkisch")][-1] == "2"
     assert by_label[("Status", "attended")][3] == "1"
-    assert rows[-1][0] == "total" and rows[-1][-1] == "3"
-    assert rows[-1][2:14] == ["0", "0", "2", "1"] + ["0"] * 8
+    assert rows[-2][0] == "total" and rows[-2][-1] == "3"
+    assert rows[-2][2:14] == ["0", "0", "2", "1"] + ["0"] * 8
+    assert rows[-1][0] == "persons" and rows[-1][-1] == "3"
+    comma = reports.report_csv(
+        report, dimension_labels, key_labels, ("dim", "value", "total"), delimiter=","
+    )
+    assert list(csv.reader(io.StringIO(comma.lstrip("\ufeff"))))[1:] == rows[1:]
+
+
+def test_cancelled_bookings_are_told_apart_and_persons_counted_without_them():
+    facts = [
+        reports.BookingFact(
+            datetime.fromisoformat("2026-03-02T09:00+01:00"),
+            1,
+            "ar",
+            True,
+            "online",
+            "attended",
+            persons=3,
+            counsellor_id=7,
+            interpreter_language="ar",
+        ),
+        reports.BookingFact(
+            datetime.fromisoformat("2026-03-03T09:00+01:00"),
+            1,
+            "tr",
+            False,
+            "phone",
+            "cancelled",
+            persons=4,
+            counsellor_id=8,
+        ),
+        reports.BookingFact(
+            datetime.fromisoformat("2026-04-03T09:00+02:00"),
+            1,
+            None,
+            False,
+            "phone",
+            "confirmed",
+            persons=2,
+            counsellor_id=7,
+        ),
+    ]
+    report = reports.yearly_report(facts, 2026, "Europe/Berlin", service_order=[1])
+    assert report.total == 3 and report.cancelled == 1 and report.not_cancelled == 2
+    assert report.status_total("attended") == 1 and report.status_total("confirmed") == 1
+    assert report.persons == 5
+    assert report.month_persons[2:4] == (3, 2)
+    counsellor = report.breakdowns["counsellor"]
+    assert counsellor.keys == (7, 8) and counsellor.key_total(7) == 2
+    interpreter = report.breakdowns["interpreter_language"]
+    assert interpreter.key_total("ar") == 1 and interpreter.key_total("") == 2
 
 
 @pytest.mark.parametrize(

@@ -206,7 +206,7 @@ def test_the_csv_has_the_same_numbers(admin, bookings):
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
     assert f"report-herne-{day.year}.csv" in response.headers["Content-Disposition"]
-    rows = list(csv.reader(io.StringIO(response.get_data().decode("utf-8-sig"))))
+    rows = list(csv.reader(io.StringIO(response.get_data().decode("utf-8-sig")), delimiter=";"))
     assert rows[0][2:14] == [str(m) for m in range(1, 13)]
     csv_numbers = [[int(v) for v in row[2:]] for row in rows[1:]]
     # The tables in page order, each row with its twelve months and total, then the totals.
@@ -214,16 +214,21 @@ def test_the_csv_has_the_same_numbers(admin, bookings):
         cells
         for table_id in (
             "report-service",
+            "report-counsellor",
             "report-language",
             "report-channel",
             "report-interpreter",
+            "report-interpreter_language",
             "report-status",
         )
         for key, cells in found[table_id].items()
-        if key != "total"
-    ] + [found["report-service"]["total"]]
+        if key not in ("total", "persons")
+    ] + [found["report-service"]["total"], found["report-service"]["persons"]]
     assert csv_numbers == table_numbers
-    assert rows[-1][-1] == "5"
+    assert rows[-2][-1] == "5"
+    comma = admin.get(f"/admin/centres/herne/reports.csv?year={day.year}&sep=comma")
+    assert list(csv.reader(io.StringIO(comma.get_data().decode("utf-8-sig"))))[1:] == rows[1:]
+    assert admin.get("/admin/centres/herne/reports.csv?sep=tab").status_code == 400
 
 
 def add_past_bookings(app, count: int, year: int) -> None:
@@ -274,9 +279,7 @@ def test_the_report_survives_the_purge_of_personal_data(app, admin, bookings):
     day, _made = bookings
     before = report(admin, day.year)[1]
     with app.app_context():
-        db.session.execute(
-            update(Booking).values(name="", email=None, phone=None, message=None, persons=1)
-        )
+        db.session.execute(update(Booking).values(name="", email=None, phone=None, message=None))
         db.session.commit()
     assert report(admin, day.year)[1] == before
 
@@ -285,3 +288,24 @@ def test_report_year_must_be_a_year(admin):
     assert admin.get("/admin/centres/herne/reports?year=zwanzig").status_code == 400
     assert admin.get("/admin/centres/herne/reports.csv?year=99999").status_code == 400
     assert admin.get("/admin/centres/herne/reports").status_code == 200
+
+
+def test_the_summary_tells_cancelled_bookings_apart_and_counts_persons(admin, bookings):
+    day, _made = bookings
+    html, found = report(admin, day.year)
+
+    def summary(key: str) -> int:
+        return int(re.search(rf'<dd id="sum-{key}">(\d+)</dd>', html).group(1))
+
+    assert summary("total") == 5 and summary("cancelled") == 1 and summary("held") == 4
+    assert summary("attended") == 1 and summary("confirmed") == 3 and summary("no_show") == 0
+    # Three bookings of one person and the phone booking of two; the cancelled one not.
+    assert summary("persons") == 5
+    assert found["report-service"]["persons"][-1] == 5
+    # Per counsellor and per interpreter language, each adding up to all bookings.
+    assert (
+        sum(cells[-1] for key, cells in found["report-counsellor"].items() if key != "total") == 5
+    )
+    assert "Aylin Demir" in html or "Olena Koval" in html or "Karim Haddad" in html
+    interpreter = found["report-interpreter_language"]
+    assert sum(cells[-1] for key, cells in interpreter.items() if key != "total") == 5

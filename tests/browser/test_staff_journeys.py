@@ -1,0 +1,199 @@
+"""A working day at the centre in a real browser: reception finds a caller's booking by
+phone number and cancels it; a counsellor's absence is handed over to a colleague.
+
+Each journey counts its clicks and keystrokes (typed characters plus special keys) from the
+staff overview on, so the figures can be compared when the pages change.
+"""
+
+from __future__ import annotations
+
+import email
+import re
+from email import policy
+
+import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy import select
+
+from booking.accounts import create_or_update_user
+from booking.extensions import db
+from booking.models import Booking, User
+from tests.conftest import STAFF_PASSWORD
+from tests.helpers import BERLIN, at, make_booking, next_working_day
+
+RECEPTION = "rezeption@herne.example"
+AYLIN = "aylin.demir@herne.example"
+
+
+class Counter:
+    """Clicks and keystrokes of one journey."""
+
+    def __init__(self, page: Page):
+        self.page, self.clicks, self.keys = page, 0, 0
+
+    def click(self, locator) -> None:
+        self.clicks += 1
+        locator.click()
+
+    def type(self, locator, text: str) -> None:
+        locator.focus()
+        self.keys += len(text)
+        self.page.keyboard.type(text)
+
+    def press(self, key: str) -> None:
+        self.keys += 1
+        self.page.keyboard.press(key)
+
+
+def calendar_texts(outbox_dir) -> list[str]:
+    """The calendar part of every mail written (one per mail; the .ics attachment aside)."""
+    found = []
+    for path in sorted(outbox_dir.glob("*.eml")):
+        message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        parts = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
+        if parts:
+            found.append(parts[0].get_content())
+    return found
+
+
+def sign_in(page: Page, base_url: str, email_address: str) -> None:
+    page.goto(f"{base_url}/staff/login?lang=en")
+    page.locator("#email").fill(email_address)
+    page.locator("#password").fill(STAFF_PASSWORD)
+    with page.expect_navigation():
+        page.locator("#password").press("Enter")
+    page.wait_for_url(re.compile(r".*/staff/$"))
+
+
+@pytest.fixture
+def accounts(live_app):
+    with live_app.test_request_context():
+        create_or_update_user(RECEPTION, "reception", ["herne"], STAFF_PASSWORD, "Rita Rezeption")
+        create_or_update_user(AYLIN, "counsellor", ["herne"], STAFF_PASSWORD, None)
+
+
+def test_reception_finds_a_booking_by_phone_and_cancels_it(
+    page: Page, live_server, live_app, accounts, outbox_dir
+):
+    monday = next_working_day(0)
+    wanted = make_booking(
+        live_app, "herne", "ankommen", at(monday, 10), name="Omar Nassar", phone="0171 234 56 78"
+    )
+    make_booking(live_app, "herne", "ankommen", at(monday, 11), name="Other", phone="0157 999")
+    sign_in(page, live_server, RECEPTION)
+
+    count = Counter(page)
+    with page.expect_navigation():
+        count.click(page.locator("nav.staff-nav a[href='/staff/search']"))
+    # The caller says the number with other spaces than were typed at booking.
+    count.type(page.locator("#q"), "01712345678")
+    with page.expect_navigation():
+        count.press("Enter")
+    results = page.locator("#search-results tbody tr")
+    expect(results).to_have_count(1)
+    expect(results.first.locator(".reference")).to_have_text(wanted.reference)
+    with page.expect_navigation():
+        count.click(results.first.locator(".reference a"))
+    count.click(page.locator("#confirm-cancel"))
+    with page.expect_navigation():
+        count.click(page.locator("#cancel-button"))
+    expect(page.locator(".status")).to_have_class(re.compile("status-cancelled"))
+    print(f"\nsearch and cancel: {count.clicks} clicks, {count.keys} keystrokes")
+    assert count.clicks + count.keys <= 5 + len("01712345678")
+
+    with live_app.app_context():
+        assert db.session.get(Booking, wanted.id).status == "cancelled"
+    assert len([t for t in calendar_texts(outbox_dir) if "METHOD:CANCEL" in t]) == 1
+
+
+def test_an_absence_is_handed_over_to_a_colleague(
+    page: Page, live_server, live_app, accounts, outbox_dir
+):
+    monday = next_working_day(0)
+    booking = make_booking(live_app, "herne", "bildung", at(monday, 9), name="Omar Nassar")
+    with live_app.app_context():
+        before = db.session.get(Booking, booking.id)
+        start, end = before.start_at, before.end_at
+        assert before.counsellor.name == "Aylin Demir"
+        olena = db.session.scalar(select(User.id).where(User.name == "Olena Koval"))
+    sign_in(page, live_server, AYLIN)
+
+    count = Counter(page)
+    with page.expect_navigation():
+        count.click(page.locator("nav.staff-nav a[href='/staff/absences']"))
+    # A whole day: only the date is typed, eight digits (the order depends on the
+    # browser's locale, so the value is filled in and counted as eight keystrokes).
+    page.locator("#first_day").fill(monday.isoformat())
+    count.keys += 8
+    expect(page.locator("#first_day")).to_have_value(monday.isoformat())
+    with page.expect_navigation():
+        count.click(page.locator("#save-absence"))
+    row = page.locator(f"tr.conflict[data-booking-id='{booking.id}']")
+    expect(row.locator(".colleague-choice")).to_have_value(str(olena))
+    # The absence page with its list of conflicts fits a 1280 px screen.
+    page.set_viewport_size({"width": 1280, "height": 800})
+    scroll, client = page.evaluate(
+        "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
+    assert scroll <= client, f"absence page is {scroll} px wide at {client} px"
+    table = page.locator(".conflicts-table").bounding_box()
+    region = page.locator("#conflicts .table-scroll").bounding_box()
+    assert table["width"] <= region["width"] + 1, "the conflicts table scrolls sideways"
+    with page.expect_navigation():
+        count.click(row.locator(".conflict-hand-over"))
+    expect(page.locator("#no-conflicts")).to_be_visible()
+    print(f"\nabsence and hand-over: {count.clicks} clicks, {count.keys} keystrokes")
+
+    with live_app.app_context():
+        after = db.session.get(Booking, booking.id)
+        assert after.counsellor_id == olena
+        assert (after.start_at, after.end_at, after.status) == (start, end, "confirmed")
+        assert after.sequence == 1
+    changed = [t for t in calendar_texts(outbox_dir) if "SEQUENCE:1" in t and "METHOD:REQUEST" in t]
+    assert len(changed) == 1, "one changed invitation (same UID, SEQUENCE:1) was written"
+
+
+def test_the_day_list_prints_without_menus_and_buttons(page: Page, live_server, live_app, accounts):
+    monday = next_working_day(0)
+    booking = make_booking(live_app, "herne", "bildung", at(monday, 9), name="Omar Nassar")
+    sign_in(page, live_server, RECEPTION)
+    page.goto(f"{live_server}/staff/?date={monday.isoformat()}")
+    row = page.locator(f"#row-{booking.id}")
+    expect(row).to_contain_text("Omar Nassar")
+    expect(page.locator("nav.staff-nav")).to_be_visible()
+    page.emulate_media(media="print")
+    expect(page.locator("nav.staff-nav")).to_be_hidden()
+    expect(page.locator(".week-nav")).to_be_hidden()
+    expect(row).to_be_visible()
+    expect(row).to_contain_text("Omar Nassar")
+    pdf = page.pdf(format="A4")
+    assert pdf.startswith(b"%PDF")
+
+
+def test_reception_books_a_caller_who_can_only_come_on_thursdays(
+    page: Page, live_server, live_app, accounts
+):
+    sign_in(page, live_server, RECEPTION)
+    count = Counter(page)
+    with page.expect_navigation():
+        count.click(page.locator("nav.staff-nav a[href='/staff/intake']"))
+    # A choice in a select: one click to open it, one to choose.
+    page.locator("#service").select_option("ankommen")
+    count.clicks += 2
+    page.locator("#weekday").select_option("3")
+    count.clicks += 2
+    with page.expect_navigation():
+        count.click(page.locator("#show-filtered"))
+    times = page.locator("input[name='start']")
+    expect(times.first).to_be_checked()
+    chosen = times.first.get_attribute("value")
+    count.type(page.locator("#name"), "Dilan Kaya")
+    count.type(page.locator("#phone"), "0171 7654321")
+    with page.expect_navigation():
+        count.click(page.locator("#book-button"))
+    expect(page.locator("#booked-reference")).to_have_text(re.compile(r"^[A-Z2-9]{4}-[A-Z2-9]{4}$"))
+    print(f"\nphone booking for a Thursday: {count.clicks} clicks, {count.keys} keystrokes")
+    with live_app.app_context():
+        booking = db.session.scalar(select(Booking).where(Booking.name == "Dilan Kaya"))
+        assert booking.start_at.isoformat() == chosen
+        assert booking.start_at.astimezone(BERLIN).weekday() == 3

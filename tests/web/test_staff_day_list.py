@@ -1,0 +1,125 @@
+"""The staff overview is the day list: the day's appointments, attendance per row, and who
+sees which names (reception: the centre's; counsellor: their own; other centres: none)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from booking.extensions import db
+from booking.models import AuditEntry, Booking, utcnow
+from tests.conftest import csrf_from
+from tests.helpers import BERLIN, at, make_booking, next_working_day
+
+RECEPTION = "rezeption@herne.example"
+AYLIN = "aylin.demir@herne.example"
+HEINSBERG = "rezeption@kreis-heinsberg.example"
+
+
+def rows(html: str) -> list[int]:
+    return [
+        int(i)
+        for i in re.findall(r'<tr class="day-row" id="row-\d+" data-booking-id="(\d+)"', html)
+    ]
+
+
+def row_html(html: str, booking_id: int) -> str:
+    return re.search(rf'id="row-{booking_id}".*?</tr>', html, re.S).group(0)
+
+
+@pytest.fixture
+def day(seeded, make_staff):
+    """Three Herne bookings on one day, the first begun five minutes ago, the second in 25
+    minutes; the third cancelled."""
+    seeded.config["OUTBOX_SEND_AFTER_COMMIT"] = "off"
+    monday = next_working_day(0)
+    ids = {
+        "begun": make_booking(
+            seeded, "herne", "bildung", at(monday, 9), name="Ayşe Begun", phone="0171 1"
+        ),
+        "later": make_booking(
+            seeded, "herne", "ankommen", at(monday, 9, 30), name="Omar Later", persons=3
+        ),
+        "cancelled": make_booking(seeded, "herne", "ankommen", at(monday, 14), name="Lina Gone"),
+    }
+    with seeded.app_context():
+        # Move the day's bookings to now, so that the first has just begun.
+        begun = db.session.get(Booking, ids["begun"].id)
+        shift = begun.start_at - (utcnow() - timedelta(minutes=5))
+        for booking in db.session.scalars(select(Booking)):
+            booking.start_at -= shift
+            booking.end_at -= shift
+        db.session.get(Booking, ids["cancelled"].id).status = "cancelled"
+        db.session.commit()
+        local_day = db.session.get(Booking, ids["begun"].id).start_at.astimezone(BERLIN).date()
+        later = db.session.get(Booking, ids["later"].id)
+        assert later.start_at > utcnow()
+    make_staff(RECEPTION, "reception", "herne", name="Rita Rezeption")
+    make_staff(AYLIN, "counsellor", "herne")
+    make_staff(HEINSBERG, "reception", "kreis-heinsberg")
+    return (
+        {"date": local_day.isoformat()}
+        | {k: v.id for k, v in ids.items()}
+        | {"begun_counsellor": ids["begun"].counsellor_id}
+    )
+
+
+def test_reception_sees_the_days_appointments_with_names_and_persons(day, client, sign_in):
+    sign_in(client, RECEPTION)
+    response = client.get(f"/staff/?date={day['date']}&lang=en")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    html = response.get_data(as_text=True)
+    assert rows(html) == [day["begun"], day["later"]]  # by time, the cancelled one left out
+    assert "Ayşe Begun" in html and "Omar Later" in html and "Lina Gone" not in html
+    assert "4 persons" in html
+    # Attendance can be marked once an appointment has begun, not before.
+    assert "mark-attended" in row_html(html, day["begun"])
+    assert "mark-attended" not in row_html(html, day["later"])
+
+
+def test_attendance_from_the_day_list_goes_back_to_the_day_list(seeded, day, client, sign_in):
+    sign_in(client, RECEPTION)
+    html = client.get(f"/staff/?date={day['date']}").get_data(as_text=True)
+    response = client.post(
+        f"/staff/bookings/{day['begun']}/attendance",
+        data={"csrf_token": csrf_from(html), "status": "no_show", "back": "day"},
+    )
+    assert response.status_code == 303
+    assert f"date={day['date']}" in response.headers["Location"]
+    assert response.headers["Location"].endswith(f"#row-{day['begun']}")
+    html = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert 'id="count-no_show">1<' in html and 'id="count-open">1<' in html
+    # The appointment that has not begun cannot be marked, whatever is posted.
+    client.post(
+        f"/staff/bookings/{day['later']}/attendance",
+        data={"csrf_token": csrf_from(html), "status": "attended", "back": "day"},
+    )
+    with seeded.app_context():
+        assert db.session.get(Booking, day["begun"]).status == "no_show"
+        assert db.session.get(Booking, day["later"]).status == "confirmed"
+        entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "no_show"))
+        assert entry.booking_id == day["begun"]
+
+
+def test_a_counsellor_sees_only_their_own_appointments(seeded, day, client, sign_in):
+    sign_in(client, AYLIN)
+    html = client.get(f"/staff/?date={day['date']}").get_data(as_text=True)
+    with seeded.app_context():
+        own = {
+            b.id
+            for b in db.session.scalars(select(Booking).where(Booking.status != "cancelled"))
+            if b.counsellor.email == AYLIN
+        }
+    assert set(rows(html)) == own
+    assert "Omar Later" not in html or day["later"] in own
+
+
+def test_another_centre_sees_none_of_it(day, client, sign_in):
+    sign_in(client, HEINSBERG)
+    html = client.get(f"/staff/?date={day['date']}").get_data(as_text=True)
+    assert rows(html) == [] and "Ayşe Begun" not in html
+    assert 'id="no-appointments"' in html
