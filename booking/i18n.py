@@ -94,7 +94,8 @@ def consultation_language(booking) -> str:
     """The booking's language in words: "Arabic", or "Pashto, with an interpreter"."""
     if booking.interpreter_language:
         return gettext(
-            "%(language)s, with an interpreter", language=language_name(booking.interpreter_language)
+            "%(language)s, with an interpreter",
+            language=language_name(booking.interpreter_language),
         )
     return language_name(booking.language) if booking.language else ""
 

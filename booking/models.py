@@ -90,9 +90,7 @@ class Centre(db.Model):
     legal_operator: Mapped[str] = mapped_column(Text, default="", server_default="")
     responsible_person: Mapped[str] = mapped_column(String(200), default="", server_default="")
     contact_email: Mapped[str] = mapped_column(String(254), default="", server_default="")
-    accessibility_contact: Mapped[str] = mapped_column(
-        String(300), default="", server_default=""
-    )
+    accessibility_contact: Mapped[str] = mapped_column(String(300), default="", server_default="")
 
     opening_hours: Mapped[list[OpeningHours]] = relationship(
         back_populates="centre",
