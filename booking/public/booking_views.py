@@ -17,11 +17,11 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import NotFound
 
 from booking import availability, ical, notifications, services
+from booking.api.schemas import parse_language
 from booking.extensions import limiter
 from booking.i18n import current_language, language_name
 from booking.models import Booking, Centre, Service, utcnow
 from booking.public import bp
-from booking.api.schemas import parse_language
 from booking.public.forms import BookingForm, EmptyForm, FindBookingForm, MoveForm
 from booking.public.views import (
     all_centres,
