@@ -218,12 +218,13 @@ def spoken_languages(service: Service) -> list[str]:
     return sorted(codes, key=lambda code: (code != own, language_name(code).casefold()))
 
 
-def interpreter_languages(spoken: list[str]) -> list[str]:
-    """Languages an interpreter can be asked for: common ones no counsellor speaks."""
-    return sorted(
-        (code for code in COMMON_LANGUAGES if code not in spoken),
-        key=lambda code: language_name(code).casefold(),
-    )
+def interpreter_languages(spoken: list[str], also: str | None = None) -> list[str]:
+    """Languages an interpreter can be asked for: common ones no counsellor speaks, and
+    ``also`` (a language the family asked for that is not among them)."""
+    codes = {code for code in COMMON_LANGUAGES if code not in spoken}
+    if also and also not in spoken:
+        codes.add(also)
+    return sorted(codes, key=lambda code: language_name(code).casefold())
 
 
 @bp.get("/centres/<centre_slug>/<service_slug>")
@@ -246,7 +247,7 @@ def service_week(centre_slug: str, service_slug: str):
         "interpreter": interpreter,
         "language_error": (errors.get("language") or errors.get("interpreter") or [None])[0],
         "spoken_languages": spoken,
-        "interpreter_languages": interpreter_languages(spoken),
+        "interpreter_languages": interpreter_languages(spoken, language or interpreter),
     }
     if interpreter and interpreter in spoken:
         # A counsellor speaks it: no interpreter needed, and the times are theirs.
