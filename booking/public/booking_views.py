@@ -104,7 +104,13 @@ def book(centre_slug: str, service_slug: str):
     form = BookingForm()
     spoken = spoken_languages(service)
     form.language.choices = _language_choices(spoken)
-    form.interpreter_language.choices = _language_choices(interpreter_languages(spoken))
+    # A language outside the common list, asked for on the week page, stays selectable.
+    wanted = parse_language(
+        request.values.get("interpreter_language") or request.args.get("interpreter"),
+        "interpreter",
+        {},
+    )
+    form.interpreter_language.choices = _language_choices(interpreter_languages(spoken, wanted))
     start_at = _parse_start(request.values.get("start"))
     if start_at is None:
         flash(_("Please choose a time first."), "error")

@@ -540,3 +540,10 @@ def test_admins_set_a_services_format_and_texts(app, client, centre, make_staff,
     assert response.status_code == 303
     html = page(client, "/centres/test")
     assert "Eine kurze Beratung." in html and "Briefe vom Amt." in html
+
+
+def test_an_interpreter_language_outside_the_common_list_is_kept(app, client, centre, monday):
+    week = page(client, f"/centres/test/short?week={monday.isoformat()}&language=ja")
+    assert '<option value="ja" selected>' in week
+    book_through_pages(client, at(monday, 10), "&interpreter=ja")
+    assert the_booking(app).interpreter_language == "ja"
