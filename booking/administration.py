@@ -28,6 +28,7 @@ from booking import accounts, audit, auth, outbox
 from booking.extensions import db
 from booking.models import (
     ROLES,
+    SERVICE_FORMATS,
     Booking,
     Centre,
     Closure,
@@ -37,6 +38,7 @@ from booking.models import (
     User,
     WorkingHours,
 )
+from booking.validation import FieldError, clean_email, has_control_characters
 
 # Limits of the centre's rules (SPEC "Slot rules", "Bookings"); the database checks the floor.
 MIN_NOTICE_HOURS = (0, 24 * 90)
@@ -437,6 +439,47 @@ def longest_opening_minutes(centre: Centre, today: date) -> int | None:
     return max(lengths, default=None)
 
 
+MAX_SERVICE_TEXT = 1000
+MAX_LEGAL_TEXT = 2000
+
+
+@dataclass(frozen=True)
+class ServiceTexts:
+    """What families read about a service besides its name, and how it takes place."""
+
+    format: str = "in_person"
+    description_de: str = ""
+    description_en: str = ""
+    what_to_bring_de: str = ""
+    what_to_bring_en: str = ""
+
+
+def _check_service_texts(errors: _Errors, texts: ServiceTexts) -> ServiceTexts:
+    if texts.format not in SERVICE_FORMATS:
+        errors.add("format", _("Please choose one of the formats."))
+    cleaned = {}
+    for field in ("description_de", "description_en", "what_to_bring_de", "what_to_bring_en"):
+        value = (getattr(texts, field) or "").strip()
+        if len(value) > MAX_SERVICE_TEXT:
+            errors.add(field, _("Use at most %(max)d characters.", max=MAX_SERVICE_TEXT))
+        elif has_control_characters(value, allow_line_breaks=True):
+            errors.add(field, _("Please use plain text without special characters."))
+        cleaned[field] = value
+    return ServiceTexts(format=texts.format, **cleaned)
+
+
+def _with_texts(current: dict | None, de: str, en: str) -> dict:
+    """``current`` with the German and English text set (or removed when empty); the
+    texts of other languages are kept."""
+    merged = dict(current or {})
+    for language, value in (("de", de), ("en", en)):
+        if value:
+            merged[language] = value
+        else:
+            merged.pop(language, None)
+    return merged
+
+
 def save_service(
     centre: Centre,
     actor: User,
@@ -451,6 +494,7 @@ def save_service(
     is_active: bool,
     counsellor_ids: Iterable[int],
     now: datetime,
+    texts: ServiceTexts | None = None,
 ) -> Service:
     """Create (``service`` None) or change a service of the centre.
 
@@ -499,6 +543,8 @@ def save_service(
             )
     if buffer_minutes is not None:
         _check_range(errors, "buffer_minutes", buffer_minutes, BUFFER_MINUTES)
+    if texts is not None:
+        texts = _check_service_texts(errors, texts)
     wanted_ids = set(counsellor_ids)
     staff = {u.id: u for u in centre.staff}
     if not wanted_ids <= staff.keys():
@@ -527,6 +573,14 @@ def save_service(
     service.online_bookable = online_bookable
     service.is_active = is_active
     service.counsellors = [staff[i] for i in sorted(wanted_ids)]
+    if texts is not None:
+        service.format = texts.format
+        service.descriptions = _with_texts(
+            service.descriptions, texts.description_de, texts.description_en
+        )
+        service.what_to_bring = _with_texts(
+            service.what_to_bring, texts.what_to_bring_de, texts.what_to_bring_en
+        )
     db.session.flush()
     audit.record(
         actor,
@@ -540,6 +594,50 @@ def save_service(
     )
     _commit()
     return service
+
+
+# Legal pages.
+
+
+def update_legal_details(
+    centre: Centre,
+    actor: User,
+    *,
+    legal_operator: str | None,
+    responsible_person: str | None,
+    contact_email: str | None,
+    accessibility_contact: str | None,
+) -> None:
+    """Set what the Impressum, privacy notice and accessibility statement say of the centre."""
+    errors = _Errors()
+    operator = (legal_operator or "").strip()
+    person = _clean_text(responsible_person)
+    contact = _clean_text(accessibility_contact)
+    email = _clean_text(contact_email)
+    if len(operator) > MAX_LEGAL_TEXT:
+        errors.add("legal_operator", _("Use at most %(max)d characters.", max=MAX_LEGAL_TEXT))
+    elif has_control_characters(operator, allow_line_breaks=True):
+        errors.add("legal_operator", _("Please use plain text without special characters."))
+    for field, value, limit in (
+        ("responsible_person", person, MAX_NAME),
+        ("accessibility_contact", contact, MAX_REASON),
+    ):
+        if len(value) > limit:
+            errors.add(field, _("Use at most %(max)d characters.", max=limit))
+        elif _has_control_characters(value):
+            errors.add(field, _("Please use a single line without special characters."))
+    if email:
+        try:
+            email = clean_email(email)
+        except FieldError as error:
+            errors.add("contact_email", str(error))
+    errors.raise_if_any()
+    centre.legal_operator = operator
+    centre.responsible_person = person
+    centre.contact_email = email or ""
+    centre.accessibility_contact = contact
+    audit.record(actor, "settings", centre_id=centre.id, detail="legal pages changed")
+    _commit()
 
 
 # Staff accounts.

@@ -24,6 +24,8 @@ CENTRES = [
         "address": "Rademachers Weg 15, 44649 Herne",
         "phone": "02325 6589-313",
         "email": "integrationszentrum@herne.example",
+        "legal_operator": "Stadt Herne\nKommunales Integrationszentrum\n"
+        "Körperschaft des öffentlichen Rechts",
         "hours": [(day, time(8, 0), time(16, 0)) for day in (MON, TUE, WED, THU)]
         + [(FRI, time(8, 0), time(13, 0))],
     },
@@ -33,6 +35,8 @@ CENTRES = [
         "address": ("Valkenburger Str. 45, 52525 Heinsberg (Dienstgebäude: Oberbrucher Str. 1)"),
         "phone": "02452 13-4222",
         "email": "integrationszentrum@kreis-heinsberg.example",
+        "legal_operator": "Kreis Heinsberg\nKommunales Integrationszentrum\n"
+        "Körperschaft des öffentlichen Rechts",
         "hours": [(day, time(8, 30), time(12, 0)) for day in (MON, TUE, WED, THU, FRI)]
         + [(day, time(14, 0), time(17, 0)) for day in (TUE, THU)],
     },
@@ -59,6 +63,72 @@ def service_names() -> dict[str, dict[str, str]]:
                 names[slug][path.stem] = name
     return names
 
+
+# How each consultation takes place, what it is about and what to bring (German, English).
+SERVICE_DETAILS = {
+    "bildung": (
+        "in_person",
+        {
+            "de": "Wir beraten Sie zu Kita-Plätzen, zur Wahl der Schule, zu Abschlüssen und zur "
+            "Berufsausbildung – auch wenn Ihr Kind erst kurz in Deutschland ist.",
+            "en": "We advise you on day-care places, choosing a school, school-leaving "
+            "certificates and vocational training – also if your child is new to Germany.",
+        },
+        {
+            "de": "Zeugnisse und Schulunterlagen Ihres Kindes, falls vorhanden.",
+            "en": "Your child's school reports and papers, if you have them.",
+        },
+    ),
+    "erziehung": (
+        "in_person",
+        {
+            "de": "Ein vertrauliches Gespräch über Fragen der Erziehung und über Konflikte in "
+            "der Familie oder in der Schule.",
+            "en": "A confidential talk about bringing up children and about conflicts in the "
+            "family or at school.",
+        },
+        {"de": "Nichts Besonderes.", "en": "Nothing in particular."},
+    ),
+    "ankommen": (
+        "in_person",
+        {
+            "de": "Beratung für Erwachsene zu Aufenthalt, Sprachkursen, Anerkennung von "
+            "Abschlüssen und den ersten Schritten in der Stadt.",
+            "en": "Advice for adults on residence, language courses, recognition of "
+            "qualifications and first steps in town.",
+        },
+        {
+            "de": "Ausweis oder Aufenthaltstitel und Briefe von Behörden, um die es geht.",
+            "en": "Your passport or residence permit and the letters from offices you have "
+            "questions about.",
+        },
+    ),
+    "seiteneinstieg": (
+        "in_person",
+        {
+            "de": "Für Kinder und Jugendliche, die neu zugezogen sind: wir klären den "
+            "Sprachstand und finden eine passende Schule.",
+            "en": "For newly arrived children and young people: we assess their language and "
+            "find a suitable school.",
+        },
+        {
+            "de": "Ihr Kind, Ausweis oder Aufenthaltstitel, Meldebescheinigung und Zeugnisse "
+            "aus dem Herkunftsland.",
+            "en": "Your child, a passport or residence permit, the registration certificate "
+            "and school reports from the home country.",
+        },
+    ),
+    "einrichtungen": (
+        "video",
+        {
+            "de": "Für Schulen, Kitas und Fachkräfte: Fragen zu interkultureller Arbeit, "
+            "Elternarbeit und Angeboten vor Ort. Per Videogespräch; den Link senden wir vorher.",
+            "en": "For schools, day-care centres and professionals: intercultural work, "
+            "working with parents and local offers. By video call; we send the link beforehand.",
+        },
+        {"de": "Ihre Fragen, gern vorab notiert.", "en": "Your questions, noted down if you like."},
+    ),
+}
 
 # Invented people; together each centre's counsellors offer every service.
 COUNSELLORS = {
@@ -107,6 +177,10 @@ def seed_demo(with_bookings: bool = False) -> dict[str, int]:
             ]
             db.session.add(centre)
             created["centres"] += 1
+        if not centre.legal_operator:
+            centre.legal_operator = spec["legal_operator"]
+            centre.responsible_person = "Leitung des Integrationszentrums (Demo)"
+            centre.accessibility_contact = spec["email"]
         services = {service.slug: service for service in centre.services}
         for position, (slug, minutes) in enumerate(SERVICES):
             if slug not in services:
@@ -118,6 +192,11 @@ def seed_demo(with_bookings: bool = False) -> dict[str, int]:
             elif set(names[slug]) - set(services[slug].names or {}):
                 # A language added since: its names join, names already there stay.
                 services[slug].names = {**names[slug], **(services[slug].names or {})}
+            service_format, descriptions, bring = SERVICE_DETAILS[slug]
+            if not services[slug].descriptions:
+                services[slug].format = service_format
+                services[slug].descriptions = descriptions
+                services[slug].what_to_bring = bring
         for name, languages, service_slugs in COUNSELLORS[spec["slug"]]:
             email = _demo_email(name, spec["slug"])
             if db.session.scalar(select(User).where(User.email == email)) is None:

@@ -13,7 +13,7 @@ from babel.dates import format_skeleton, get_day_names
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, current_app, has_request_context, request, session, url_for
-from flask_babel import format_date, format_time, get_locale, lazy_gettext
+from flask_babel import format_date, format_time, get_locale, gettext, lazy_gettext
 from jinja2 import pass_eval_context
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
@@ -161,6 +161,28 @@ STATUS_LABELS = {
 }
 
 
+SERVICE_FORMAT_LABELS = {
+    "in_person": lazy_gettext("In person at the centre"),
+    "phone": lazy_gettext("By phone"),
+    "video": lazy_gettext("By video call"),
+}
+
+
+def service_format_label(service_format: str) -> str:
+    """How a consultation takes place, in words of the current language."""
+    return str(SERVICE_FORMAT_LABELS.get(service_format, service_format))
+
+
+def consultation_language(booking) -> str:
+    """The booking's language in words: "Arabic", or "Pashto, with an interpreter"."""
+    if booking.interpreter_language:
+        return gettext(
+            "%(language)s, with an interpreter",
+            language=language_name(booking.interpreter_language),
+        )
+    return language_name(booking.language) if booking.language else ""
+
+
 def status_label(status: str) -> str:
     """A booking status in words of the current language."""
     return str(STATUS_LABELS.get(status, status))
@@ -276,6 +298,8 @@ def init_app(app: Flask) -> None:
         direction_of=text_direction,
         language_url=language_url,
         url_code=url_code,
+        service_format_label=service_format_label,
+        consultation_language=consultation_language,
     )
 
     @app.template_filter("ltr")

@@ -31,6 +31,7 @@ ROLES = ("admin", "counsellor", "reception")
 STATUSES = ("confirmed", "cancelled", "attended", "no_show")
 ACTIVE_STATUSES = ("confirmed", "attended", "no_show")
 CHANNELS = ("online", "phone", "walk_in")
+SERVICE_FORMATS = ("in_person", "phone", "video")
 OUTBOX_STATES = ("pending", "sent", "dead")
 
 
@@ -84,6 +85,12 @@ class Centre(db.Model):
     slot_step_minutes: Mapped[int] = mapped_column(Integer, default=30)
     buffer_minutes: Mapped[int] = mapped_column(Integer, default=0)
     max_active_bookings_per_email: Mapped[int] = mapped_column(Integer, default=3)
+    # The legal pages (Impressum, privacy notice, accessibility statement) are filled from
+    # these; empty ones are left out of the pages.
+    legal_operator: Mapped[str] = mapped_column(Text, default="", server_default="")
+    responsible_person: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    contact_email: Mapped[str] = mapped_column(String(254), default="", server_default="")
+    accessibility_contact: Mapped[str] = mapped_column(String(300), default="", server_default="")
 
     opening_hours: Mapped[list[OpeningHours]] = relationship(
         back_populates="centre",
@@ -187,6 +194,10 @@ class Service(db.Model):
     online_bookable: Mapped[bool] = mapped_column(Boolean, default=True)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
+    # Language code -> text, like ``names``: what the consultation is about, what to bring.
+    descriptions: Mapped[dict] = mapped_column(JSON, default=dict)
+    what_to_bring: Mapped[dict] = mapped_column(JSON, default=dict)
+    format: Mapped[str] = mapped_column(String(16), default="in_person", server_default="in_person")
 
     centre: Mapped[Centre] = relationship(back_populates="services")
     counsellors: Mapped[list[User]] = relationship(
@@ -197,7 +208,18 @@ class Service(db.Model):
         UniqueConstraint("centre_id", "slug", name="uq_service_centre_slug"),
         CheckConstraint("duration_minutes BETWEEN 5 AND 480", name="duration"),
         CheckConstraint("buffer_minutes IS NULL OR buffer_minutes >= 0", name="buffer"),
+        CheckConstraint(_in("format", SERVICE_FORMATS), name="format"),
     )
+
+    def description_in(self, language: str, fallback: str = "de") -> str:
+        """What the consultation is about, in ``language`` or ``fallback``; "" without one."""
+        texts = self.descriptions or {}
+        return texts.get(language) or texts.get(fallback) or ""
+
+    def what_to_bring_in(self, language: str, fallback: str = "de") -> str:
+        """What to bring along, in ``language`` or ``fallback``; "" without one."""
+        texts = self.what_to_bring or {}
+        return texts.get(language) or texts.get(fallback) or ""
 
     def name_in(self, language: str, fallback: str = "de") -> str:
         """The service's name in ``language``, else in ``fallback``, else any."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app, render_template, url_for
@@ -173,8 +174,37 @@ def enqueue_move(booking: Booking, token: str, now: datetime) -> list[int]:
     return _enqueue_invitation(booking, token, now, moved=True)
 
 
-def enqueue_cancellation(booking: Booking, now: datetime) -> list[int]:
-    """METHOD:CANCEL with a higher SEQUENCE, so calendars remove the event."""
+@dataclass(frozen=True)
+class CentreCancellation:
+    """Why the centre cancelled, and the next free times of the same service to offer."""
+
+    # "closure" (with the closure's own reason, may be ""), "absence" or "staff".
+    cause: str
+    closure_reason: str = ""
+    next_starts: tuple[datetime, ...] = ()
+
+
+def book_again_url(booking: Booking) -> str:
+    """The week of free times of the booking's service, in the booking's language."""
+    language = booking.interpreter_language or booking.language
+    kind = "interpreter" if booking.interpreter_language else "language"
+    return url_for(
+        "public.service_week",
+        centre_slug=booking.centre.slug,
+        service_slug=booking.service.slug,
+        _external=True,
+        **({kind: language} if language else {}),
+    )
+
+
+def enqueue_cancellation(
+    booking: Booking, now: datetime, by_centre: CentreCancellation | None = None
+) -> list[int]:
+    """METHOD:CANCEL with a higher SEQUENCE, so calendars remove the event.
+
+    When the centre cancelled (``by_centre``), the mail says why, apologises and offers
+    the next free times of the same service.
+    """
     _drop_pending_reminders(booking)
     if not booking.email:
         return []
@@ -189,11 +219,36 @@ def enqueue_cancellation(booking: Booking, now: datetime) -> list[int]:
                 ics=ical.build_cancel(calendar_event(booking, now, None)),
                 method="CANCEL",
                 due_at=now,
-                book_again_url=url_for(
-                    "public.centre_page", centre_slug=booking.centre.slug, _external=True
-                ),
+                book_again_url=book_again_url(booking),
+                by_centre=by_centre,
             )
         ]
+
+
+def enqueue_manage_link(booking: Booking, token: str, now: datetime) -> list[int]:
+    """The manage link again, for a family that lost it ("find my booking")."""
+    if not booking.email:
+        return []
+    with force_locale(booking.locale):
+        _drop_pending_reminders(booking)
+        url = manage_url(token)
+        ids = [
+            _enqueue(
+                booking,
+                "manage_link",
+                f"booking:{booking.id}:link:{uuid.uuid4().hex}",
+                _("The link to your appointment at %(centre)s", centre=booking.centre.name),
+                "manage_link",
+                ics=None,
+                method=None,
+                due_at=now,
+                manage_url=url,
+            )
+        ]
+        # The unsent reminder carried the old link; the new one replaces it.
+        if booking.status == "confirmed":
+            ids += _reminder(booking, token, now)
+    return ids
 
 
 def send_after_commit(outbox_ids: list[int]) -> None:

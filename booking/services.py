@@ -28,6 +28,7 @@ from booking.models import (
     Absence,
     Booking,
     Centre,
+    Closure,
     IdempotencyKey,
     Service,
     User,
@@ -151,11 +152,13 @@ def free_slot_at(
     start_at: datetime,
     now: datetime,
     exclude_booking_id: int | None = None,
+    language: str | None = None,
     *,
     counsellor_id: int | None = None,
     min_notice: timedelta | None = None,
 ):
-    """The free slot starting exactly at ``start_at``, or None."""
+    """The free slot starting exactly at ``start_at`` (with a speaker of ``language``
+    when one is given), or None."""
     local_day = start_at.astimezone(ZoneInfo(centre.timezone)).date()
     found = availability.find_slots(
         centre,
@@ -163,11 +166,23 @@ def free_slot_at(
         local_day,
         local_day,
         now,
+        language=language,
         exclude_booking_id=exclude_booking_id,
         counsellor_id=counsellor_id,
         min_notice=min_notice,
     )
     return next((s for s in found if s.start_at == start_at), None)
+
+
+def required_language(language: str | None, interpreter_language: str | None) -> str | None:
+    """The language the counsellor must speak: the family's, unless an interpreter comes.
+
+    A family that names a language without asking for an interpreter is never given a
+    counsellor who does not speak it (SPEC "Bookings").
+    """
+    if interpreter_language:
+        return None
+    return language or None
 
 
 def _choose_counsellor(centre: Centre, slot, language: str | None, keep: int | None = None) -> int:
@@ -289,6 +304,7 @@ def book_slot(
             service,
             start_at,
             now,
+            language=required_language(details.language, details.interpreter_language),
             counsellor_id=counsellor_id if by_staff else None,
             min_notice=availability.STAFF_MIN_NOTICE if by_staff else None,
         )
@@ -370,7 +386,9 @@ def cancel_booking(booking: Booking, *, now: datetime, by_staff: bool = False) -
         booking.status = "cancelled"
         booking.cancelled_at = now
         booking.sequence += 1
-        outbox_ids = notifications.enqueue_cancellation(booking, now)
+        db.session.flush()
+        by_centre = _centre_cancellation(booking, now) if by_staff else None
+        outbox_ids = notifications.enqueue_cancellation(booking, now, by_centre)
         db.session.commit()
     except BaseException:
         db.session.rollback()
@@ -390,7 +408,12 @@ def reschedule_booking(
     try:
         _check_changeable(booking, now)
         slot = free_slot_at(
-            booking.centre, booking.service, new_start_at, now, exclude_booking_id=booking.id
+            booking.centre,
+            booking.service,
+            new_start_at,
+            now,
+            exclude_booking_id=booking.id,
+            language=required_language(booking.language, booking.interpreter_language),
         )
         if slot is None:
             raise SlotUnavailable()
@@ -418,15 +441,94 @@ def reschedule_booking(
 
 
 def nearest_free_slots(
-    centre: Centre, service: Service, around: datetime, now: datetime, n: int = 5
+    centre: Centre,
+    service: Service,
+    around: datetime,
+    now: datetime,
+    n: int = 5,
+    language: str | None = None,
 ):
     """The ``n`` free slots nearest to ``around`` (for "this time was just taken")."""
     zone = ZoneInfo(centre.timezone)
     day = around.astimezone(zone).date()
     found = availability.find_slots(
-        centre, service, day - timedelta(days=3), day + timedelta(days=7), now
+        centre, service, day - timedelta(days=3), day + timedelta(days=7), now, language
     )
     return sorted(found, key=lambda s: abs((s.start_at - around).total_seconds()))[:n]
+
+
+def next_free_slots(
+    centre: Centre, service: Service, now: datetime, language: str | None = None, n: int = 3
+):
+    """The first ``n`` free slots of ``service`` within the centre's booking horizon."""
+    today = now.astimezone(ZoneInfo(centre.timezone)).date()
+    found = availability.find_slots(
+        centre, service, today, today + timedelta(days=centre.horizon_days), now, language
+    )
+    return found[:n]
+
+
+def _centre_cancellation(booking: Booking, now: datetime) -> notifications.CentreCancellation:
+    """Why the centre cancels ``booking`` (a closure, the counsellor's absence, or staff),
+    and the next free times to offer instead."""
+    closure = db.session.scalar(
+        select(Closure)
+        .where(
+            Closure.centre_id == booking.centre_id,
+            Closure.start_at < booking.end_at,
+            Closure.end_at > booking.start_at,
+        )
+        .order_by(Closure.start_at)
+        .limit(1)
+    )
+    absent = db.session.scalar(
+        select(Absence.id).where(
+            Absence.user_id == booking.counsellor_id,
+            Absence.start_at < booking.end_at,
+            Absence.end_at > booking.start_at,
+        )
+    )
+    if closure is not None:
+        cause, reason = "closure", closure.reason
+    else:
+        cause, reason = ("absence" if absent is not None else "staff"), ""
+    language = required_language(booking.language, booking.interpreter_language)
+    starts = tuple(
+        s.start_at for s in next_free_slots(booking.centre, booking.service, now, language)
+    )
+    return notifications.CentreCancellation(cause=cause, closure_reason=reason, next_starts=starts)
+
+
+def send_manage_link(reference: str, email: str, *, now: datetime) -> bool:
+    """Mail a fresh manage link to the booking with this reference and e-mail address.
+
+    Only the hash of a token is stored, so the link is renewed (the old one stops working).
+    Returns whether a booking matched; callers must not tell the person (no probing).
+    """
+    reference = "".join((reference or "").split()).upper()
+    if len(reference) == 8 and "-" not in reference:
+        reference = f"{reference[:4]}-{reference[4:]}"
+    email = (email or "").strip()
+    if not reference or not email or len(reference) > 16 or len(email) > 254:
+        return False
+    try:
+        booking = db.session.scalar(
+            select(Booking).where(
+                Booking.reference == reference, func.lower(Booking.email) == email.lower()
+            )
+        )
+        if booking is None:
+            db.session.rollback()
+            return False
+        token = secrets.token_urlsafe(32)
+        booking.manage_token_hash = hash_token(token)
+        outbox_ids = notifications.enqueue_manage_link(booking, token, now)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    notifications.send_after_commit(outbox_ids)
+    return True
 
 
 def keep_despite_conflict(booking: Booking, actor: User, *, now: datetime) -> None:

@@ -14,6 +14,7 @@ from wtforms import (
     SelectField,
     SelectMultipleField,
     StringField,
+    TextAreaField,
     TimeField,
 )
 from wtforms.validators import InputRequired, Optional
@@ -69,6 +70,21 @@ class ServiceForm(FlaskForm):
     online_bookable = BooleanField(_l("Families can book it online"))
     is_active = BooleanField(_l("Offered"))
     counsellors = SelectMultipleField(_l("Offered by"), coerce=int)
+    # Choices are set by the view; booking/administration.py checks the format.
+    format = SelectField(_l("Format"), validate_choice=False)
+    description_de = TextAreaField(_l("Description in German (optional)"))
+    description_en = TextAreaField(_l("Description in English (optional)"))
+    what_to_bring_de = TextAreaField(_l("What to bring, in German (optional)"))
+    what_to_bring_en = TextAreaField(_l("What to bring, in English (optional)"))
+
+
+class LegalForm(FlaskForm):
+    """The centre's details on the Impressum, privacy notice and accessibility statement."""
+
+    legal_operator = TextAreaField(_l("Operator (legal body and address lines)"))
+    responsible_person = StringField(_l("Responsible for the content"))
+    contact_email = EmailField(_l("Contact e-mail for the legal pages and data protection"))
+    accessibility_contact = StringField(_l("Feedback contact for accessibility"))
 
 
 class StaffEditForm(FlaskForm):

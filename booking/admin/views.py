@@ -24,6 +24,7 @@ from booking.admin.forms import (
     ClosureForm,
     EmptyForm,
     OpeningHoursEditForm,
+    LegalForm,
     RulesForm,
     ServiceForm,
     StaffCreateForm,
@@ -31,8 +32,23 @@ from booking.admin.forms import (
     WeeklyHoursForm,
 )
 from booking.extensions import db
-from booking.i18n import current_language, language_name, status_label, weekday_name
-from booking.models import Booking, Closure, OpeningHours, Service, User, WorkingHours, utcnow
+from booking.i18n import (
+    current_language,
+    language_name,
+    service_format_label,
+    status_label,
+    weekday_name,
+)
+from booking.models import (
+    SERVICE_FORMATS,
+    Booking,
+    Closure,
+    OpeningHours,
+    Service,
+    User,
+    WorkingHours,
+    utcnow,
+)
 from booking.public.forms import COMMON_LANGUAGES
 from booking.slots import (
     CLOSURE,
@@ -321,6 +337,39 @@ def rules(centre_slug: str):
     return render_template("admin/rules.html", centre=centre, form=form), status
 
 
+# Legal pages.
+
+
+@bp.route("/centres/<centre_slug>/legal", methods=["GET", "POST"])
+def legal(centre_slug: str):
+    centre = g.centre
+    form = LegalForm(
+        data={
+            "legal_operator": centre.legal_operator,
+            "responsible_person": centre.responsible_person,
+            "contact_email": centre.contact_email,
+            "accessibility_contact": centre.accessibility_contact,
+        }
+    )
+    status = 200
+    if request.method == "POST":
+        status = _submit(
+            form,
+            lambda: administration.update_legal_details(
+                centre,
+                _actor(),
+                legal_operator=form.legal_operator.data,
+                responsible_person=form.responsible_person.data,
+                contact_email=form.contact_email.data,
+                accessibility_contact=form.accessibility_contact.data,
+            ),
+        )
+        if status is None:
+            flash(_("Saved."), "success")
+            return redirect(url_for("admin.legal", centre_slug=centre.slug), code=303)
+    return render_template("admin/legal.html", centre=centre, form=form), status
+
+
 # Services.
 
 
@@ -366,9 +415,15 @@ def _service_form(centre, service: Service | None):
             "online_bookable": service.online_bookable,
             "is_active": service.is_active,
             "counsellors": [u.id for u in service.counsellors],
+            "format": service.format,
+            "description_de": (service.descriptions or {}).get("de", ""),
+            "description_en": (service.descriptions or {}).get("en", ""),
+            "what_to_bring_de": (service.what_to_bring or {}).get("de", ""),
+            "what_to_bring_en": (service.what_to_bring or {}).get("en", ""),
         }
     form = ServiceForm(data=data)
     form.counsellors.choices = _staff_choices(centre, service)
+    form.format.choices = [(code, service_format_label(code)) for code in SERVICE_FORMATS]
     status = 200
     if request.method == "POST":
         status = _submit(
@@ -386,6 +441,13 @@ def _service_form(centre, service: Service | None):
                 is_active=form.is_active.data,
                 counsellor_ids=form.counsellors.data or [],
                 now=utcnow(),
+                texts=administration.ServiceTexts(
+                    format=form.format.data or "in_person",
+                    description_de=form.description_de.data or "",
+                    description_en=form.description_en.data or "",
+                    what_to_bring_de=form.what_to_bring_de.data or "",
+                    what_to_bring_en=form.what_to_bring_en.data or "",
+                ),
             ),
         )
         if status is None:

@@ -6,23 +6,40 @@ A GET never changes anything (mail scanners follow links).
 
 from __future__ import annotations
 
+import re
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from werkzeug.exceptions import NotFound
 
 from booking import availability, ical, notifications, services
+from booking.api.schemas import parse_language
 from booking.extensions import limiter
 from booking.i18n import current_language, language_name
 from booking.models import Booking, Centre, Service, utcnow
 from booking.public import bp
-from booking.public.forms import COMMON_LANGUAGES, BookingForm, EmptyForm, MoveForm
-from booking.public.views import build_week
-from booking.validation import FieldError, clean_consent, clean_details, clean_start
+from booking.public.forms import BookingForm, EmptyForm, FindBookingForm, MoveForm
+from booking.public.views import (
+    all_centres,
+    build_week,
+    interpreter_languages,
+    spoken_languages,
+)
+from booking.validation import (
+    FieldError,
+    clean_consent,
+    clean_details,
+    clean_email,
+    clean_start,
+)
 
 BOOKING_LIMIT = "10 per minute;60 per hour"
+# "K7PQ-2QXM", also typed without the hyphen.
+REFERENCE_PATTERN = re.compile(r"[A-Z2-9]{4}-?[A-Z2-9]{4}")
 
 
 def _centre_and_service(centre_slug: str, service_slug: str) -> tuple[Centre, Service]:
@@ -35,9 +52,15 @@ def _centre_and_service(centre_slug: str, service_slug: str) -> tuple[Centre, Se
     return centre, service
 
 
-def _language_choices() -> list[tuple[str, str]]:
-    named = sorted(((code, language_name(code)) for code in COMMON_LANGUAGES), key=lambda c: c[1])
-    return [("", _("No preference"))] + named
+def _language_choices(codes) -> list[tuple[str, str]]:
+    return [("", _("No preference"))] + [(code, language_name(code)) for code in codes]
+
+
+def _choice_args(language: str | None, interpreter: str | None) -> dict[str, str]:
+    """The family's language choice as query arguments of the week and form pages."""
+    if interpreter:
+        return {"interpreter": interpreter}
+    return {"language": language} if language else {}
 
 
 def _parse_start(raw: str | None) -> datetime | None:
@@ -47,8 +70,20 @@ def _parse_start(raw: str | None) -> datetime | None:
         return None
 
 
-def _taken_page(centre: Centre, service: Service, start_at: datetime):
-    nearest = services.nearest_free_slots(centre, service, start_at, utcnow())
+def _taken_page(
+    centre: Centre,
+    service: Service,
+    start_at: datetime,
+    language: str | None = None,
+    interpreter: str | None = None,
+):
+    nearest = services.nearest_free_slots(
+        centre,
+        service,
+        start_at,
+        utcnow(),
+        language=services.required_language(language, interpreter),
+    )
     return (
         render_template(
             "public/taken.html",
@@ -56,6 +91,7 @@ def _taken_page(centre: Centre, service: Service, start_at: datetime):
             service=service,
             service_name=service.name_in(current_language()),
             nearest=nearest,
+            choice=_choice_args(language, interpreter),
         ),
         409,
     )
@@ -66,8 +102,15 @@ def _taken_page(centre: Centre, service: Service, start_at: datetime):
 def book(centre_slug: str, service_slug: str):
     centre, service = _centre_and_service(centre_slug, service_slug)
     form = BookingForm()
-    form.language.choices = _language_choices()
-    form.interpreter_language.choices = _language_choices()
+    spoken = spoken_languages(service)
+    form.language.choices = _language_choices(spoken)
+    # A language outside the common list, asked for on the week page, stays selectable.
+    wanted = parse_language(
+        request.values.get("interpreter_language") or request.args.get("interpreter"),
+        "interpreter",
+        {},
+    )
+    form.interpreter_language.choices = _language_choices(interpreter_languages(spoken, wanted))
     start_at = _parse_start(request.values.get("start"))
     if start_at is None:
         flash(_("Please choose a time first."), "error")
@@ -76,10 +119,17 @@ def book(centre_slug: str, service_slug: str):
         )
 
     if request.method == "GET":
+        # The language chosen on the week page comes along and is kept.
+        ignored: dict[str, list[str]] = {}
+        language = parse_language(request.args.get("language"), "language", ignored)
+        interpreter = parse_language(request.args.get("interpreter"), "interpreter", ignored)
+        form.language.data = language if language in spoken else ""
+        form.interpreter_language.data = interpreter or ""
         form.start.data = start_at.isoformat()
         form.nonce.data = secrets.token_urlsafe(24)
-        if services.free_slot_at(centre, service, start_at, utcnow()) is None:
-            return _taken_page(centre, service, start_at)
+        needed = services.required_language(form.language.data, interpreter)
+        if services.free_slot_at(centre, service, start_at, utcnow(), language=needed) is None:
+            return _taken_page(centre, service, start_at, form.language.data, interpreter)
         return _render_form(centre, service, form, start_at)
 
     if not form.validate_on_submit():
@@ -115,7 +165,9 @@ def book(centre_slug: str, service_slug: str):
             idempotency=idempotency,
         )
     except services.SlotUnavailable:
-        return _taken_page(centre, service, start_at)
+        return _taken_page(
+            centre, service, start_at, details.language, details.interpreter_language
+        )
     except services.TooManyActiveBookings:
         form.email.errors = [
             _(
@@ -150,24 +202,45 @@ def _render_form(centre, service, form, start_at, status=200):
     )
 
 
+class UnknownManageLink(NotFound):
+    """A manage link that matches no booking: old, mistyped, or replaced by a newer one."""
+
+
 def _booking_or_404(token: str) -> Booking:
     booking = services.find_by_token(token)
     if booking is None:
-        abort(404, description=_("This link is not valid. Please check your e-mail, or call us."))
+        raise UnknownManageLink()
     return booking
+
+
+@bp.errorhandler(UnknownManageLink)
+def unknown_manage_link(error):
+    # The token names no centre, so every centre's phone is given, and "find my booking".
+    return render_template("public/unknown_link.html", centres=all_centres()), 404
 
 
 @bp.get("/b/<token>")
 def manage(token: str):
     booking = _booking_or_404(token)
     now = utcnow()
+    service = booking.service
     return render_template(
         "public/manage.html",
         booking=booking,
         centre=booking.centre,
-        service_name=booking.service.name_in(current_language()),
+        service=service,
+        service_name=service.name_in(current_language()),
         token=token,
         can_change=booking.status == "confirmed" and booking.start_at > now,
+        is_past=booking.end_at <= now,
+        book_again_url=url_for(
+            "public.service_week",
+            centre_slug=booking.centre.slug,
+            service_slug=service.slug,
+            **_choice_args(booking.language, booking.interpreter_language),
+        )
+        if service.online_bookable and service.is_active
+        else None,
     )
 
 
@@ -218,6 +291,10 @@ def cancel(token: str):
 @bp.route("/b/<token>/move", methods=["GET", "POST"])
 @limiter.limit(BOOKING_LIMIT, methods=["POST"])
 def move(token: str):
+    """Choose a new time (GET), see "move from X to Y?" (GET with ``start``), confirm (POST).
+
+    Nothing changes and no mail goes before the family confirms.
+    """
     booking = _booking_or_404(token)
     centre, service = booking.centre, booking.service
     now = utcnow()
@@ -225,6 +302,7 @@ def move(token: str):
         flash(_("This appointment can no longer be changed online. Please call us."), "error")
         return redirect(url_for("public.manage", token=token), code=303)
     form = MoveForm()
+    needed = services.required_language(booking.language, booking.interpreter_language)
     if request.method == "POST":
         start_at = _parse_start(form.start.data)
         if form.validate_on_submit() and start_at is not None:
@@ -232,6 +310,11 @@ def move(token: str):
                 services.reschedule_booking(booking, start_at, now=now, manage_token=token)
             except services.SlotUnavailable:
                 flash(_("This time was just taken. Please choose another one."), "error")
+            except services.BookingNotChangeable:
+                flash(
+                    _("This appointment can no longer be changed online. Please call us."), "error"
+                )
+                return redirect(url_for("public.manage", token=token), code=303)
             else:
                 flash(
                     _("Your appointment has been moved. We have sent you the new time by e-mail."),
@@ -240,25 +323,109 @@ def move(token: str):
                 return redirect(url_for("public.manage", token=token), code=303)
         else:
             flash(_("Please choose a time."), "error")
+    elif request.args.get("start"):
+        start_at = _parse_start(request.args.get("start"))
+        slot = (
+            services.free_slot_at(
+                centre, service, start_at, now, exclude_booking_id=booking.id, language=needed
+            )
+            if start_at is not None and start_at != booking.start_at
+            else None
+        )
+        if slot is not None:
+            form.start.data = slot.start_at.isoformat()
+            return render_template(
+                "public/move_confirm.html",
+                booking=booking,
+                centre=centre,
+                service_name=service.name_in(current_language()),
+                new_start_at=slot.start_at,
+                new_end_at=slot.end_at,
+                form=form,
+                token=token,
+                back_url=url_for(
+                    "public.move",
+                    token=token,
+                    week=slot.start_at.astimezone(ZoneInfo(centre.timezone)).date().isoformat(),
+                ),
+            )
+        flash(_("This time is no longer free. Please choose another one."), "error")
 
     week = build_week(
         centre,
         service,
         request.args.get("week")
         or booking.start_at.astimezone(ZoneInfo(centre.timezone)).date().isoformat(),
-        language=None,
+        language=needed,
         exclude_booking_id=booking.id,
         week_url=lambda monday: url_for("public.move", token=token, week=monday.isoformat()),
     )
+    # The current time is marked on its day, whether or not it is free for others.
+    zone = ZoneInfo(centre.timezone)
+    current_day = booking.start_at.astimezone(zone).date()
+    if current_day in week["days"]:
+        day_slots = [s for s in week["days"][current_day] if s.start_at != booking.start_at]
+        day_slots.append(CurrentTime(booking.start_at, booking.end_at))
+        week["days"][current_day] = sorted(day_slots, key=lambda s: s.start_at)
     return render_template(
         "public/move.html",
         booking=booking,
         form=form,
         token=token,
+        choose_language=False,
         **week,
     )
 
 
+@dataclass(frozen=True)
+class CurrentTime:
+    """The booking's own time, shown among the free ones on the move page."""
+
+    start_at: datetime
+    end_at: datetime
+    is_current: bool = True
+
+
+FIND_LIMIT = "5 per minute;20 per hour"
+
+
+@bp.route("/find", methods=["GET", "POST"])
+@limiter.limit(FIND_LIMIT, methods=["POST"])
+def find_booking():
+    """A lost manage link: the family gives reference and e-mail, the link goes by mail.
+
+    The page answers the same whether a booking matched or not, so nobody can probe
+    which references or addresses exist; the link is never shown here.
+    """
+    form = FindBookingForm()
+    if request.method == "GET":
+        return render_template("public/find.html", form=form, sent=False)
+    if not form.validate_on_submit():
+        flash(_("The form has expired. Please try again."), "error")
+        return render_template("public/find.html", form=form, sent=False), 400
+    reference = "".join((form.reference.data or "").split()).upper()
+    if not REFERENCE_PATTERN.fullmatch(reference):
+        form.reference.errors = [_("Please enter the reference from your e-mail, e.g. K7PQ-2QXM.")]
+    try:
+        email = clean_email(form.email.data)
+    except FieldError as error:
+        form.email.errors = [str(error)]
+    if form.reference.errors or form.email.errors:
+        return render_template("public/find.html", form=form, sent=False), 422
+    services.send_manage_link(reference, email, now=utcnow())
+    return render_template("public/find.html", form=form, sent=True)
+
+
 @bp.get("/privacy")
 def privacy():
-    return render_template("public/privacy.html")
+    return render_template("public/privacy.html", centres=all_centres())
+
+
+@bp.get("/impressum")
+def impressum():
+    return render_template("public/impressum.html", centres=all_centres())
+
+
+@bp.get("/accessibility")
+def accessibility():
+    return render_template("public/accessibility.html", centres=all_centres())

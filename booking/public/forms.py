@@ -72,3 +72,10 @@ class EmptyForm(FlaskForm):
 
 class MoveForm(FlaskForm):
     start = HiddenField()
+
+
+class FindBookingForm(FlaskForm):
+    """Reference and e-mail address of a booking whose link was lost."""
+
+    reference = StringField(_l("Reference"))
+    email = EmailField(_l("E-mail address"))

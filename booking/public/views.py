@@ -14,9 +14,10 @@ from sqlalchemy.orm import selectinload
 from booking import availability
 from booking.api.schemas import parse_language
 from booking.extensions import db
-from booking.i18n import current_language, day_label
+from booking.i18n import current_language, day_label, language_name
 from booking.models import Centre, Closure, Service, utcnow
 from booking.public import bp
+from booking.public.forms import COMMON_LANGUAGES
 
 
 def _centre_or_404(slug: str) -> Centre:
@@ -41,11 +42,18 @@ def weekly_hours_by_day(centre: Centre, today: date) -> list[tuple[int, list]]:
     return sorted(by_day.items())
 
 
+def all_centres() -> list[Centre]:
+    """Every centre, by name, with its opening hours loaded."""
+    return list(
+        db.session.scalars(
+            select(Centre).options(selectinload(Centre.opening_hours)).order_by(Centre.name)
+        )
+    )
+
+
 @bp.get("/")
 def index():
-    centres = db.session.scalars(
-        select(Centre).options(selectinload(Centre.opening_hours)).order_by(Centre.name)
-    ).all()
+    centres = all_centres()
     return render_template(
         "public/index.html",
         centres=[(c, weekly_hours_by_day(c, _today(c))) for c in centres],
@@ -141,7 +149,12 @@ def build_week(
     week_url,
     exclude_booking_id: int | None = None,
 ) -> dict:
-    """What a week of free slots shows: days with their slots and the neighbouring weeks."""
+    """What a week of free slots shows: days with their slots and the neighbouring weeks.
+
+    With no week asked for, the page opens on the week of the next free time. When the
+    week shown has none, ``next_free`` is the next free time within the booking horizon,
+    and ``horizon_empty`` says there is none at all, so the page can say so once.
+    """
     today = _today(centre)
     monday = _week_start(week_raw, today)
     last_bookable = today + timedelta(days=centre.horizon_days)
@@ -154,31 +167,64 @@ def build_week(
     def local_day(slot) -> date:
         return slot.start_at.astimezone(zone).date()
 
-    # Nothing asked for: look four weeks further in the same call, so that when nothing is
-    # left this week (say, on a Saturday) the page opens on the week of the next free time
-    # instead of an empty page that sends families away.
-    last = min(sunday + timedelta(days=28), last_bookable) if week_raw is None else sunday
-    found = availability.find_slots(
-        centre, service, monday, last, utcnow(), language, exclude_booking_id=exclude_booking_id
-    )
+    def search(first: date, last: date) -> list:
+        return availability.find_slots(
+            centre, service, first, last, utcnow(), language, exclude_booking_id=exclude_booking_id
+        )
+
+    # Nothing asked for: look through the whole horizon in the same call, so that the page
+    # opens on the week of the next free time instead of an empty week.
+    found = search(monday, last_bookable if week_raw is None else sunday)
     if found and local_day(found[0]) > sunday:
         monday = local_day(found[0]) - timedelta(days=local_day(found[0]).weekday())
         sunday = monday + timedelta(days=6)
-    found = [s for s in found if local_day(s) <= sunday]
+    week_slots = [s for s in found if local_day(s) <= sunday]
+    next_free = None
+    horizon_empty = False
+    if not week_slots:
+        later = found if week_raw is None else search(today, last_bookable)
+        next_free = next((s for s in later if local_day(s) > sunday), None) or next(
+            iter(later), None
+        )
+        horizon_empty = next_free is None
     days: dict[date, list] = {monday + timedelta(days=i): [] for i in range(7)}
-    for slot in found:
-        days[slot.start_at.astimezone(zone).date()].append(slot)
+    for slot in week_slots:
+        days[local_day(slot)].append(slot)
+    next_free_monday = (
+        local_day(next_free) - timedelta(days=local_day(next_free).weekday()) if next_free else None
+    )
     return {
         "centre": centre,
         "service": service,
         "service_name": service.name_in(current_language()),
         "days": days,
-        "slot_count": len(found),
+        "slot_count": len(week_slots),
         "monday": monday,
         "closures": week_closures(centre, monday),
         "previous_week_url": week_url(monday - timedelta(days=7)) if monday > today else None,
         "next_week_url": week_url(monday + timedelta(days=7)) if sunday < last_bookable else None,
+        "next_free": next_free,
+        "next_free_url": week_url(next_free_monday) if next_free_monday else None,
+        "horizon_empty": horizon_empty,
+        "horizon_days": centre.horizon_days,
     }
+
+
+def spoken_languages(service: Service) -> list[str]:
+    """The languages some active counsellor of the service speaks, by name in the page's
+    language (the page's own language first)."""
+    codes = {lang for c in service.counsellors if c.is_active for lang in c.languages}
+    own = current_language()
+    return sorted(codes, key=lambda code: (code != own, language_name(code).casefold()))
+
+
+def interpreter_languages(spoken: list[str], also: str | None = None) -> list[str]:
+    """Languages an interpreter can be asked for: common ones no counsellor speaks, and
+    ``also`` (a language the family asked for that is not among them)."""
+    codes = {code for code in COMMON_LANGUAGES if code not in spoken}
+    if also and also not in spoken:
+        codes.add(also)
+    return sorted(codes, key=lambda code: language_name(code).casefold())
 
 
 @bp.get("/centres/<centre_slug>/<service_slug>")
@@ -189,8 +235,33 @@ def service_week(centre_slug: str, service_slug: str):
         abort(404, description=_("This centre offers no service of this name."))
     if not service.online_bookable:
         abort(404, description=_("This consultation is booked by phone only."))
-    language_errors: dict[str, list[str]] = {}
-    language = parse_language(request.args.get("language"), "language", language_errors)
+    errors: dict[str, list[str]] = {}
+    language = parse_language(request.args.get("language"), "language", errors)
+    interpreter = parse_language(request.args.get("interpreter"), "interpreter", errors)
+    spoken = spoken_languages(service)
+    context = {
+        "centre": centre,
+        "service": service,
+        "service_name": service.name_in(current_language()),
+        "language": language,
+        "interpreter": interpreter,
+        "language_error": (errors.get("language") or errors.get("interpreter") or [None])[0],
+        "spoken_languages": spoken,
+        "interpreter_languages": interpreter_languages(spoken, language or interpreter),
+    }
+    if interpreter and interpreter in spoken:
+        # A counsellor speaks it: no interpreter needed, and the times are theirs.
+        language, interpreter = interpreter, None
+        context.update(language=language, interpreter=None)
+    if language and language not in spoken:
+        # Never offer times of counsellors who do not speak it: offer an interpreter.
+        context["unspoken_language"] = language
+        language = None
+        context["language"] = None
+    if not language and not interpreter:
+        # The first step: the language of the consultation.
+        return render_template("public/week.html", choose_language=True, **context)
+    choice = {"language": language} if language else {"interpreter": interpreter}
     week = build_week(
         centre,
         service,
@@ -201,14 +272,16 @@ def service_week(centre_slug: str, service_slug: str):
             centre_slug=centre.slug,
             service_slug=service.slug,
             week=monday.isoformat(),
-            language=language,
+            **choice,
         ),
     )
-    spoken = sorted({lang for c in service.counsellors if c.is_active for lang in c.languages})
+    context.update(week)
     return render_template(
         "public/week.html",
-        language=language,
-        language_error=(language_errors.get("language") or [None])[0],
-        spoken_languages=spoken,
-        **week,
+        choose_language=False,
+        choice=choice,
+        change_language_url=url_for(
+            "public.service_week", centre_slug=centre.slug, service_slug=service.slug
+        ),
+        **context,
     )

@@ -45,9 +45,11 @@ def submit(page: Page) -> None:
     click_and_load(page, page.locator("form button[type=submit]"))
 
 
-def open_week_with_slots(page: Page, base_url: str, service: str) -> None:
-    """The week page of a Herne service, moved on to the first week with a free slot."""
+def open_week_with_slots(page: Page, base_url: str, service: str, language: str = "de") -> None:
+    """The week page of a Herne service in ``language``, moved on to the first week with
+    a free slot (it opens on the week of the next free time)."""
     page.goto(f"{base_url}/centres/herne/{service}")
+    click_and_load(page, page.locator(f'a.language-choice[href$="language={language}"]'))
     for _ in range(6):
         if page.locator("a.slot").count():
             return
@@ -127,6 +129,11 @@ def test_family_books_by_keyboard_only(page: Page, live_server, outbox_dir):
     tab_to(page, page.locator('a.service[href="/centres/herne/bildung"]'))
     page.keyboard.press("Enter")
     page.wait_for_url("**/centres/herne/bildung")
+
+    # The first step: the language of the consultation.
+    tab_to(page, page.locator('a.language-choice[href$="language=de"]'))
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/centres/herne/bildung?language=de")
 
     for _ in range(6):
         if page.locator("a.slot").count():
@@ -212,7 +219,7 @@ def test_move_to_another_time(page: Page, live_server, outbox_dir):
 
     page.locator('a[href$="/move"]').click()
     page.wait_for_url("**/move*")
-    choices = page.locator("button.slot")
+    choices = page.locator("a.slot")
     expect(choices.first).to_be_visible()
     target = None
     for index in range(choices.count()):
@@ -223,7 +230,10 @@ def test_move_to_another_time(page: Page, live_server, outbox_dir):
             break
     assert target is not None, "no other time offered"
     new_time = target.locator("time").inner_text().strip()
-    target.click()
+    click_and_load(page, target)
+    # Nothing has changed yet: the family confirms the move first.
+    expect(page.locator("#move-to")).to_contain_text(new_time)
+    page.locator("#confirm-move").click()
     page.wait_for_url(manage_url)
 
     when_text = page.locator("dl.booking-details div").nth(1).locator("dd").inner_text()

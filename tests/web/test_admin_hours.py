@@ -126,12 +126,14 @@ def test_a_closure_removes_its_slots_and_families_see_its_reason(app, admin):
     assert response.status_code == 303
     assert slot_starts(admin, monday) == []
     assert slot_starts(admin, tuesday)  # one day only
-    week = admin.get(f"/centres/herne/bildung?week={monday.isoformat()}")
+    week = admin.get(f"/centres/herne/bildung?week={monday.isoformat()}&language=de")
     html = week.get_data(as_text=True)
     notices = re.search(r'<ul class="closures" id="closures">(.*?)</ul>', html, re.S)
     assert notices and "Betriebsausflug" in notices.group(1)
     # Another week does not mention it.
-    later = admin.get(f"/centres/herne/bildung?week={(monday + timedelta(days=14)).isoformat()}")
+    later = admin.get(
+        f"/centres/herne/bildung?week={(monday + timedelta(days=14)).isoformat()}&language=de"
+    )
     assert "Betriebsausflug" not in later.get_data(as_text=True)
     with app.app_context():
         assert db.session.scalar(
@@ -150,7 +152,9 @@ def test_a_half_day_closure_keeps_the_morning(admin):
     starts = slot_starts(admin, tuesday)
     assert starts and starts[0] == "08:00"
     assert max(slot_ends(admin, tuesday)) <= "12:00"
-    html = admin.get(f"/centres/herne/bildung?week={tuesday.isoformat()}").get_data(as_text=True)
+    html = admin.get(f"/centres/herne/bildung?week={tuesday.isoformat()}&language=de").get_data(
+        as_text=True
+    )
     assert "Teamsitzung" in html and "12:00" in html
 
 

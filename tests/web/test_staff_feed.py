@@ -34,7 +34,7 @@ def book(app, service_slug, start, **details) -> SimpleNamespace:
         email=details.get("email", FAMILY["email"]),
         phone=details.get("phone", FAMILY["phone"]),
         message="Unser Sohn Emre hat Probleme in der Schule",
-        language="ar",
+        language=details.get("language", "ar"),
     )
 
 
@@ -74,7 +74,7 @@ def test_the_feed_lists_the_counsellors_bookings_without_family_data(db_backend,
     cancelled = book(seeded, "einrichtungen", at(monday, 14), email="gone@example.org")
     with seeded.test_request_context():
         services.cancel_booking(db.session.get(Booking, cancelled.id), now=utcnow())
-    other = book(seeded, "bildung", at(monday, 9), email="other@example.org")
+    other = book(seeded, "bildung", at(monday, 9), email="other@example.org", language="tr")
     with seeded.app_context():
         assert db.session.get(User, other.counsellor_id).email != KARIM
         # Last month's appointments stay in the feed; older ones drop out.
