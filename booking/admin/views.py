@@ -23,8 +23,8 @@ from booking.admin import bp, queries
 from booking.admin.forms import (
     ClosureForm,
     EmptyForm,
-    OpeningHoursEditForm,
     LegalForm,
+    OpeningHoursEditForm,
     RulesForm,
     ServiceForm,
     StaffCreateForm,
