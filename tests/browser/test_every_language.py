@@ -82,9 +82,13 @@ def test_arabic_booking_at_320px_right_to_left_by_keyboard_only(
     assert html_attributes(page) == ("ar", "rtl")
     assert_no_horizontal_scroll(page)
 
-    tab_to(page, page.locator('a.service[href="/centres/herne/bildung"]'))
+    # Arrival and residence: a counsellor of Herne speaks Arabic.
+    tab_to(page, page.locator('a.service[href="/centres/herne/ankommen"]'))
     page.keyboard.press("Enter")
-    page.wait_for_url("**/centres/herne/bildung")
+    page.wait_for_url("**/centres/herne/ankommen")
+    tab_to(page, page.locator('a.language-choice[href$="language=ar"]'))
+    page.keyboard.press("Enter")
+    page.wait_for_url("**language=ar*")
     for _ in range(6):
         if page.locator("a.slot").count():
             break

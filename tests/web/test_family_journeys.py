@@ -281,7 +281,8 @@ def test_a_past_appointment_offers_no_calendar_and_a_new_booking(app, client, ce
     html = page(client, f"/b/{made.token}?lang=en")
     assert 'id="add-to-calendar"' not in html and "invite.ics" not in html
     assert "This appointment is over." in html
-    assert 'href="/b/' not in html  # neither move nor cancel
+    assert f'href="/b/{made.token}/move' not in html
+    assert f'href="/b/{made.token}/cancel' not in html
 
 
 def test_a_cancelled_appointment_offers_to_book_again(app, client, centre, monday):

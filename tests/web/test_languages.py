@@ -106,8 +106,8 @@ def test_browser_language_without_a_choice(seeded, client):
 
 
 def test_week_arrows_point_the_way_the_page_reads(seeded, client):
-    ltr = page(client, "/centres/herne/bildung?lang=en")
-    rtl = page(client, "/centres/herne/bildung?lang=ar")
+    ltr = page(client, "/centres/herne/bildung?language=de&lang=en")
+    rtl = page(client, "/centres/herne/bildung?language=de&lang=ar")
     next_ltr = re.search(r'<a rel="next"[^>]*>(.*?)</a>', ltr).group(1)
     next_rtl = re.search(r'<a rel="next"[^>]*>(.*?)</a>', rtl).group(1)
     assert next_ltr.endswith("→") and next_rtl.endswith("←")
