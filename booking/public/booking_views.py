@@ -86,7 +86,7 @@ def book(centre_slug: str, service_slug: str):
         # Only the CSRF token can fail here: the fields are checked below.
         flash(_("The form has expired. Please try again."), "error")
         return _render_form(centre, service, form, start_at, status=400)
-    details, errors = clean_details(request.form)
+    details, errors = clean_details(request.form, from_form=True)
     try:
         clean_consent(request.form.get("consent"))
     except FieldError as error:

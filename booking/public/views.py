@@ -17,6 +17,7 @@ from booking.extensions import db
 from booking.i18n import current_language, day_label
 from booking.models import Centre, Closure, Service, utcnow
 from booking.public import bp
+from booking.validation import FieldError, clean_day
 
 
 def _centre_or_404(slug: str) -> Centre:
@@ -72,8 +73,8 @@ def centre_page(centre_slug: str):
 def _week_start(raw: str | None, default: date) -> date:
     """The Monday of the week asked for (``?week=YYYY-MM-DD``), else of ``default``'s week."""
     try:
-        chosen = date.fromisoformat(raw) if raw else default
-    except ValueError:
+        chosen = clean_day(raw) if raw else default
+    except FieldError:
         chosen = default
     return chosen - timedelta(days=chosen.weekday())
 
