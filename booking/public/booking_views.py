@@ -248,6 +248,7 @@ def move(token: str):
         or booking.start_at.astimezone(ZoneInfo(centre.timezone)).date().isoformat(),
         language=None,
         exclude_booking_id=booking.id,
+        current_start=booking.start_at,
         week_url=lambda monday: url_for("public.move", token=token, week=monday.isoformat()),
     )
     return render_template(

@@ -141,8 +141,11 @@ def build_week(
     language: str | None,
     week_url,
     exclude_booking_id: int | None = None,
+    current_start: datetime | None = None,
 ) -> dict:
-    """What a week of free slots shows: days with their slots and the neighbouring weeks."""
+    """What a week of free slots shows: days with their slots and the neighbouring weeks.
+
+    When moving a booking (``exclude_booking_id``), its ``current_start`` is not offered."""
     today = _today(centre)
     monday = _week_start(week_raw, today)
     last_bookable = today + timedelta(days=centre.horizon_days)
@@ -162,6 +165,7 @@ def build_week(
     found = availability.find_slots(
         centre, service, monday, last, utcnow(), language, exclude_booking_id=exclude_booking_id
     )
+    found = [s for s in found if s.start_at != current_start]
     if found and local_day(found[0]) > sunday:
         monday = local_day(found[0]) - timedelta(days=local_day(found[0]).weekday())
         sunday = monday + timedelta(days=6)

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from booking.extensions import db
 from booking.models import Booking, OutboxMessage
-from tests.helpers import at, next_working_day
+from tests.helpers import at, local, next_working_day
 
 
 @pytest.fixture
@@ -155,11 +155,17 @@ def test_cancel_by_post_with_csrf(app, client, centre, monday):
 def test_move_by_post(app, client, centre, monday):
     token = book_one(client, at(monday, 10))
     page = client.get(f"/b/{token}/move").get_data(as_text=True)
-    assert "10:00" not in re.findall(r"<time[^>]*>(\d\d:\d\d)</time>", page) or True
+    offered = {local(value) for value in re.findall(r'<time datetime="([^"]+)"', page)}
+    # The current time is no choice to move to; the free ones of that day are.
+    assert local(at(monday, 10)) not in offered
+    assert {local(at(monday, 9, 30)), local(at(monday, 14))} <= offered
     response = client.post(
         f"/b/{token}/move", data={"csrf_token": hidden(page, "csrf_token"), "start": at(monday, 14)}
     )
     assert response.status_code == 303
+    with app.app_context():
+        booking = db.session.scalar(select(Booking))
+        assert booking.start_at == local(at(monday, 14)) and booking.sequence == 1
     html = client.get(f"/b/{token}").get_data(as_text=True)
     assert "14:00" in html
 
