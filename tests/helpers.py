@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import email
+import socket
 from datetime import UTC, date, datetime, timedelta
+from email import policy
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -77,3 +80,22 @@ def make_booking(app, centre_slug: str, service_slug: str, start: str, **details
             counsellor_id=booking.counsellor_id,
             token=result.manage_token,
         )
+
+
+class Inbox:
+    """An aiosmtpd handler keeping every message it is given."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+        self.messages.append(
+            (envelope.rcpt_tos, email.message_from_bytes(envelope.content, policy=policy.default))
+        )
+        return "250 Message accepted for delivery"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

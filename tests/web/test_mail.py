@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import email
-import socket
 from datetime import timedelta
 from email import policy
 
@@ -15,26 +14,7 @@ from sqlalchemy import select
 from booking import outbox
 from booking.extensions import db
 from booking.models import OutboxMessage, utcnow
-from tests.helpers import at, booking_payload, local, next_working_day
-
-
-class Inbox:
-    """An aiosmtpd handler keeping every message it is given."""
-
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
-        self.messages.append(
-            (envelope.rcpt_tos, email.message_from_bytes(envelope.content, policy=policy.default))
-        )
-        return "250 Message accepted for delivery"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.helpers import Inbox, at, booking_payload, free_port, local, next_working_day
 
 
 @pytest.fixture
