@@ -738,3 +738,23 @@ def test_every_field_of_the_admin_forms(world, sign_in):
                 response = post_form(client, url, {"csrf_token": csrf, **base, field: value})
                 tally.check(response, f"{name} {field}={value[:20]!r}", html=True)
     tally.finish()
+
+
+def test_an_unexpected_error_is_logged_without_its_text(app, client, caplog):
+    """The text of an error can hold what a person typed; the log gets class and place."""
+
+    from flask import request
+
+    def boom():
+        raise RuntimeError(f"could not send to {request.args['to']}")
+
+    app.add_url_rule("/api/v1/boom", "boom", boom)
+    with caplog.at_level("ERROR"):
+        response = client.get(
+            "/api/v1/boom", query_string={"to": "ayse.private@example.org (Ayşe Öztürk)"}
+        )
+    assert response.status_code == 500 and response.mimetype == PROBLEM
+    logged = caplog.text
+    assert "RuntimeError" in logged and "boom" in logged
+    assert "ayse.private" not in logged and "Öztürk" not in logged
+    assert "ayse.private" not in response.get_data(as_text=True)
