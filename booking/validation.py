@@ -1,4 +1,5 @@
-"""Input checks of SPEC "Bookings", shared by the HTML form and the JSON API.
+"""Input checks of SPEC "Bookings", shared by the JSON API, the public and staff forms and
+the admin pages (``clean_text``, ``check_year``).
 
 Each check takes the raw value and returns the clean one or raises FieldError with a
 message for the person. ``clean_details`` runs them all and collects every error.
