@@ -8,6 +8,7 @@ from pathlib import Path
 
 from flask import Flask
 
+from booking.json_provider import StrictJSONProvider
 from booking.paths import MIGRATIONS_DIR, TEMPLATES_DIR
 
 
@@ -24,6 +25,7 @@ def create_app(
         instance_path=instance_path or os.environ.get("INSTANCE_PATH") or None,
         instance_relative_config=True,
     )
+    app.json = StrictJSONProvider(app)
     app.config.from_object(config_class)
     app.config.update(overrides)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,9 @@ def create_or_update_user(
 ) -> tuple[User, bool]:
     """Create the account, or update role, centres and password of an existing one."""
     try:
-        email = validate_email(email.strip(), check_deliverability=False).normalized
+        email = validate_email(
+            email.strip(), check_deliverability=False, allow_smtputf8=False
+        ).normalized
     except EmailNotValidError as error:
         raise AccountError(f"not a valid e-mail address: {email}") from error
     if role not in ROLES:
@@ -60,6 +62,8 @@ def create_or_update_user(
 def normalise_email(email: str) -> str:
     """The normalised form of an e-mail address; AccountError if it is not one."""
     try:
-        return validate_email(email.strip(), check_deliverability=False).normalized
+        return validate_email(
+            email.strip(), check_deliverability=False, allow_smtputf8=False
+        ).normalized
     except EmailNotValidError as error:
         raise AccountError(f"not a valid e-mail address: {email}") from error

@@ -12,7 +12,6 @@ Changing hours never cancels a booking: the admin pages list what no longer fits
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
@@ -38,7 +37,7 @@ from booking.models import (
     User,
     WorkingHours,
 )
-from booking.validation import FieldError, clean_email, has_control_characters
+from booking.validation import FieldError, check_year, clean_email, clean_text, has_control_characters
 
 # Limits of the centre's rules (SPEC "Slot rules", "Bookings"); the database checks the floor.
 MIN_NOTICE_HOURS = (0, 24 * 90)
@@ -84,12 +83,24 @@ def _commit() -> None:
 
 
 def _clean_text(value: str | None) -> str:
-    """Trim; control characters (CR, LF, NUL, ...) are refused by the caller's check."""
+    """Trim; the text itself is checked by _check_text."""
     return (value or "").strip()
 
 
-def _has_control_characters(value: str) -> bool:
-    return any(unicodedata.category(ch) == "Cc" for ch in value)
+def _check_text(errors: _Errors, field: str, value: str, max_length: int) -> None:
+    """The shared check of free text (booking/validation.py), its message at ``field``."""
+    try:
+        clean_text(value, max_length=max_length)
+    except FieldError as error:
+        errors.add(field, str(error))
+
+
+def _check_year(errors: _Errors, field: str, value: date | None) -> None:
+    if value is not None:
+        try:
+            check_year(value)
+        except FieldError as error:
+            errors.add(field, str(error))
 
 
 def _check_range(errors: _Errors, field: str, value: int | None, bounds: tuple[int, int]) -> None:
@@ -145,6 +156,8 @@ def _check_interval(interval: WeeklyInterval, others: Iterable) -> None:
         and interval.valid_until < interval.valid_from
     ):
         errors.add("valid_until", _("The validity period must not end before it starts."))
+    _check_year(errors, "valid_from", interval.valid_from)
+    _check_year(errors, "valid_until", interval.valid_until)
     errors.raise_if_any()
     for other in others:
         if (
@@ -311,10 +324,9 @@ def add_closure(
     reason = _clean_text(reason)
     if start_date is None:
         errors.add("start_date", _("Enter a date."))
-    if len(reason) > MAX_REASON:
-        errors.add("reason", _("Use at most %(max)d characters.", max=MAX_REASON))
-    elif _has_control_characters(reason):
-        errors.add("reason", _("Please use a single line without special characters."))
+    _check_year(errors, "start_date", start_date)
+    _check_year(errors, "end_date", end_date)
+    _check_text(errors, "reason", reason, MAX_REASON)
     errors.raise_if_any()
     end_date = end_date or start_date
     start_at = local_instant(start_date, start_time or time(0), centre.timezone)
@@ -524,10 +536,7 @@ def save_service(
     if not name_de:
         errors.add("name_de", _("This field is required."))
     for field, name in (("name_de", name_de), ("name_en", name_en)):
-        if len(name) > MAX_NAME:
-            errors.add(field, _("Use at most %(max)d characters.", max=MAX_NAME))
-        elif _has_control_characters(name):
-            errors.add(field, _("Please use a single line without special characters."))
+        _check_text(errors, field, name, MAX_NAME)
     _check_range(errors, "duration_minutes", duration_minutes, DURATION_MINUTES)
     if "duration_minutes" not in errors:
         today = now.astimezone(ZoneInfo(centre.timezone)).date()
@@ -665,10 +674,8 @@ def _check_staff_fields(
 ) -> tuple[list[str], list[Service]]:
     if not name:
         errors.add("name", _("This field is required."))
-    elif len(name) > MAX_NAME:
-        errors.add("name", _("Use at most %(max)d characters.", max=MAX_NAME))
-    elif _has_control_characters(name):
-        errors.add("name", _("Please use a single line without special characters."))
+    else:
+        _check_text(errors, "name", name, MAX_NAME)
     codes: list[str] = []
     try:
         codes = parse_languages(languages)

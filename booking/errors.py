@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+import traceback
+
 from flask import Flask, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from booking.i18n import error_text, error_title
 from booking.problems import problem_response
+
+
+def log_error(logger: logging.Logger, error: BaseException, message: str, *args) -> None:
+    """Log an error by its class and where it happened, never by its text: the text can
+    hold what a person typed (an address, a name), and logs keep no personal data."""
+    frames = "".join(traceback.format_tb(error.__traceback__))
+    logger.error(message + ": %s\n%s", *args, type(error).__name__, frames.rstrip())
 
 
 def _is_api() -> bool:
@@ -30,7 +40,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):
-        app.logger.exception("unhandled error on %s %s", request.method, request.url_rule)
+        log_error(app.logger, error, "unhandled error on %s %s", request.method, request.url_rule)
         wrapped = InternalServerError()
         if _is_api():
             return problem_response(status=500, title=error_title(500), detail=error_text(wrapped))

@@ -25,6 +25,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from icalendar import Calendar, Event, Timezone, TimezoneDaylight, TimezoneStandard, vCalAddress
 
+from booking.text import has_control_characters
+
 PRODID = "-//ki-booking//ki-booking//EN"
 FULLWIDTH_BACKSLASH = "\uff3c"
 
@@ -79,7 +81,7 @@ class CalendarEvent:
         if self.url is not None and (
             not self.url or any(ch.isspace() or unicodedata.category(ch) == "Cc" for ch in self.url)
         ):
-            raise ValueError(f"url is not a usable URI: {self.url!r}")
+            raise ValueError("url is not a usable URI")
 
 
 def build_request(event: CalendarEvent) -> bytes:
@@ -268,9 +270,9 @@ def _state(zone: ZoneInfo, timestamp: int) -> tuple[timedelta | None, timedelta 
 def _text(value: str, field: str) -> str:
     """``value`` with every kind of line break as LF, which icalendar escapes; no other controls."""
     value = _LINE_BREAKS.sub("\n", value)
-    for ch in value:
-        if ch not in "\t\n" and unicodedata.category(ch) == "Cc":
-            raise ValueError(f"{field} contains a control character: {value!r}")
+    if has_control_characters(value, allow_line_breaks=True):
+        # Only the field's name: the value is a person's data and ends up in logs.
+        raise ValueError(f"{field} contains a control character")
     return value
 
 
@@ -293,7 +295,7 @@ def _zone(tzid: str) -> ZoneInfo:
 def _check_email(value: str, field: str) -> None:
     # A mailto: URI cannot escape these; refusing them keeps the property intact.
     if not value or "@" not in value or any(ch.isspace() or ord(ch) < 32 for ch in value):
-        raise ValueError(f"{field} is not a usable e-mail address: {value!r}")
+        raise ValueError(f"{field} is not a usable e-mail address")
 
 
 def _require_attendee(event: CalendarEvent) -> None:

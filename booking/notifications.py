@@ -260,6 +260,7 @@ def send_after_commit(outbox_ids: list[int]) -> None:
     if not outbox_ids or mode == "off":
         return
     from booking import outbox
+    from booking.errors import log_error
 
     app = current_app._get_current_object()
     if mode == "inline":
@@ -270,7 +271,9 @@ def send_after_commit(outbox_ids: list[int]) -> None:
         with app.app_context():
             try:
                 outbox.send_due(app, ids=outbox_ids)
-            except Exception:  # noqa: BLE001 - a thread must not die loudly; the outbox retries
-                app.logger.exception("sending outbox messages %s after commit failed", outbox_ids)
+            except Exception as error:  # noqa: BLE001 - a thread must not die loudly; the outbox retries
+                log_error(
+                    app.logger, error, "sending outbox messages %s after commit failed", outbox_ids
+                )
 
     threading.Thread(target=run, name="outbox-after-commit", daemon=True).start()

@@ -33,7 +33,7 @@ from booking.models import (
     Service,
     User,
 )
-from booking.validation import BookingDetails
+from booking.validation import BookingDetails, FieldError, clean_text
 
 
 @contextmanager
@@ -738,9 +738,10 @@ def add_absence(
         raise AbsenceInvalid(_("The end must be after the start."))
     if end_at <= now:
         raise AbsenceInvalid(_("The end must be in the future."))
-    note = (note or "").strip()
-    if len(note) > 300:
-        raise AbsenceInvalid(_("Please use at most %(max)d characters.", max=300), "note")
+    try:
+        note = clean_text(note, max_length=300) or ""
+    except FieldError as error:
+        raise AbsenceInvalid(str(error), "note") from error
     times = absence_times(start_at, end_at, user.centre.timezone, repeat_until)
     added = []
     with committed():

@@ -1,4 +1,5 @@
-"""Input checks of SPEC "Bookings", shared by the HTML form and the JSON API.
+"""Input checks of SPEC "Bookings", shared by the JSON API, the public and staff forms and
+the admin pages (``clean_text``, ``check_year``).
 
 Each check takes the raw value and returns the clean one or raises FieldError with a
 message for the person. ``clean_details`` runs them all and collects every error.
@@ -7,17 +8,25 @@ message for the person. ``clean_details`` runs them all and collects every error
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
 
+from booking.text import has_control_characters, has_unreadable_characters, is_invisible
+
 MAX_NAME = 200
 MAX_MESSAGE = 1000
+MAX_EMAIL = 254
+MAX_PHONE = 60
+ASCII_DIGITS = re.compile(r"^[0-9]{1,3}$")
+# Dates and times outside these years are refused as input: the calendar arithmetic of
+# years 1 and 9999 overflows, and no appointment or closure is ever that far away.
+FIRST_YEAR, LAST_YEAR = 2000, 2100
 LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 PHONE = re.compile(r"^\+?[0-9 ()/.\-]{3,40}$")
+ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 
 class FieldError(ValueError):
@@ -37,50 +46,82 @@ class BookingDetails:
     message: str | None = None
 
 
-def has_control_characters(value: str, allow_line_breaks: bool = False) -> bool:
-    """True when the text holds control characters (CR, LF, NUL, ...) or line separators."""
-    for char in value:
-        if allow_line_breaks and char in "\n\t":
-            continue
-        if unicodedata.category(char) in {"Cc", "Zl", "Zp"}:
-            return True
-    return False
+def clean_text(
+    raw,
+    *,
+    max_length: int,
+    required: bool = False,
+    multiline: bool = False,
+    missing: str | None = None,
+) -> str | None:
+    """The one check of free text for the API, the public forms, staff and admin pages.
 
-
-def clean_name(raw) -> str:
-    value = raw.strip() if isinstance(raw, str) else ""
+    Trims the text; empty gives None (or ``missing`` as the error when ``required``).
+    Refuses what is not a string, characters that could not be read (lone surrogates,
+    U+FFFD), control characters (line breaks too, unless ``multiline``), text of invisible
+    characters only (U+200B, U+202E, ...) and text longer than ``max_length``.
+    """
+    if raw is None:
+        raw = ""
+    if not isinstance(raw, str):
+        raise FieldError(_("Please enter text."))
+    value = raw.replace("\r\n", "\n").replace("\r", "\n") if multiline else raw
+    value = value.strip()
     if not value:
-        raise FieldError(_("Please enter your name."))
-    if has_control_characters(value):
-        raise FieldError(_("The name must not contain line breaks or control characters."))
-    if len(value) > MAX_NAME:
-        raise FieldError(_("Please use at most %(max)d characters.", max=MAX_NAME))
+        if required:
+            raise FieldError(missing or _("This field is required."))
+        return None
+    if has_unreadable_characters(value):
+        raise FieldError(
+            _("The text holds characters that could not be read. Please type it again.")
+        )
+    if has_control_characters(value, allow_line_breaks=multiline):
+        if multiline:
+            raise FieldError(_("The text must not contain control characters."))
+        raise FieldError(_("Please use a single line without line breaks or control characters."))
+    if is_invisible(value):
+        raise FieldError(_("Please enter visible text, not only spaces or invisible characters."))
+    if len(value) > max_length:
+        raise FieldError(_("Please use at most %(max)d characters.", max=max_length))
     return value
 
 
+def clean_name(raw) -> str:
+    return clean_text(raw, max_length=MAX_NAME, required=True, missing=_("Please enter your name."))
+
+
 def clean_email(raw, required: bool = True) -> str | None:
-    value = raw.strip() if isinstance(raw, str) else ""
-    if not value:
-        if required:
-            raise FieldError(_("Please enter your e-mail address."))
+    """An e-mail address in ASCII: internationalised addresses (``Ä@example.org``) are
+    refused, since not every mail server on the way accepts them (SMTPUTF8)."""
+    value = clean_text(
+        raw,
+        max_length=MAX_EMAIL,
+        required=required,
+        missing=_("Please enter your e-mail address."),
+    )
+    if value is None:
         return None
-    if has_control_characters(value):
-        raise FieldError(_("The e-mail address must not contain control characters."))
+    if not value.partition("@")[0].isascii():
+        raise FieldError(
+            _(
+                "Please use an e-mail address with Latin letters, digits, dots or hyphens "
+                "before the @ (no umlauts or accents)."
+            )
+        )
     try:
-        checked = validate_email(value, check_deliverability=False)
+        checked = validate_email(value, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as error:
         raise FieldError(_("This is not a valid e-mail address.")) from error
-    return checked.normalized
+    # An internationalised domain (bücher.example) is kept in its ASCII form.
+    return checked.ascii_email or checked.normalized
 
 
 def clean_phone(raw, required: bool = False) -> str | None:
-    value = raw.strip() if isinstance(raw, str) else ""
-    if not value:
-        if required:
-            raise FieldError(_("Please enter a phone number."))
+    value = clean_text(
+        raw, max_length=MAX_PHONE, required=required, missing=_("Please enter a phone number.")
+    )
+    if value is None:
         return None
-    if has_control_characters(value):
-        raise FieldError(_("The phone number must not contain control characters."))
     if not PHONE.match(value) or sum(c.isdigit() for c in value) < 3:
         raise FieldError(_("Please enter a phone number with digits only, e.g. 02325 123456."))
     return value
@@ -95,35 +136,28 @@ def clean_language(raw) -> str | None:
     return raw.strip().split("-")[0].lower()
 
 
-def clean_persons(raw) -> int:
-    if raw is None or raw == "":
+def clean_persons(raw, from_form: bool = False) -> int:
+    """1 to 10: a JSON integer in the API (not a string); ASCII digits in a form ("٣" and
+    "５" are refused)."""
+    message = _("Please enter a number from 1 to 10.")
+    if raw is None or (from_form and isinstance(raw, str) and not raw.strip()):
         return 1
-    if isinstance(raw, bool):
-        raise FieldError(_("Please enter a number from 1 to 10."))
-    try:
+    if from_form and isinstance(raw, str) and ASCII_DIGITS.match(raw.strip()):
+        value = int(raw.strip())
+    elif not from_form and isinstance(raw, int) and not isinstance(raw, bool):
+        value = raw
+    elif not from_form and isinstance(raw, float) and raw.is_integer():
+        # JSON Schema counts 7.0 as an integer; 7.5 and "7" are not.
         value = int(raw)
-    except (TypeError, ValueError) as error:
-        raise FieldError(_("Please enter a number from 1 to 10.")) from error
-    if isinstance(raw, float) and raw != value:
-        raise FieldError(_("Please enter a number from 1 to 10."))
+    else:
+        raise FieldError(message)
     if not 1 <= value <= 10:
-        raise FieldError(_("Please enter a number from 1 to 10."))
+        raise FieldError(message)
     return value
 
 
 def clean_message(raw) -> str | None:
-    if raw is None:
-        return None
-    if not isinstance(raw, str):
-        raise FieldError(_("Please enter text."))
-    value = raw.replace("\r\n", "\n").replace("\r", "\n").strip()
-    if not value:
-        return None
-    if has_control_characters(value, allow_line_breaks=True):
-        raise FieldError(_("The message must not contain control characters."))
-    if len(value) > MAX_MESSAGE:
-        raise FieldError(_("Please use at most %(max)d characters.", max=MAX_MESSAGE))
-    return value
+    return clean_text(raw, max_length=MAX_MESSAGE, multiline=True)
 
 
 def clean_consent(raw) -> bool:
@@ -142,11 +176,40 @@ def clean_start(raw) -> datetime:
         raise FieldError(_("Use an ISO 8601 date and time with offset.")) from error
     if value.tzinfo is None:
         raise FieldError(_("Use an ISO 8601 date and time with offset."))
+    check_year(value)
     return value
 
 
-def clean_details(data: dict, email_required: bool = True) -> tuple[BookingDetails | None, dict]:
-    """Run every check over ``data``; return the details, or None and the errors by field."""
+def check_year(value: date) -> None:
+    """Raise FieldError unless the date (or date-time) lies in FIRST_YEAR..LAST_YEAR."""
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise FieldError(
+            _(
+                "Please enter a date between the years %(first)d and %(last)d.",
+                first=FIRST_YEAR,
+                last=LAST_YEAR,
+            )
+        )
+
+
+def clean_day(raw) -> date:
+    """A date of the form YYYY-MM-DD (as a form's date field sends it), in the years allowed."""
+    value = raw.strip() if isinstance(raw, str) else ""
+    try:
+        if not ISO_DATE.match(value):
+            raise ValueError(value)
+        day = date.fromisoformat(value)
+    except ValueError as error:
+        raise FieldError(_("Use a date of the form YYYY-MM-DD.")) from error
+    check_year(day)
+    return day
+
+
+def clean_details(
+    data, email_required: bool = True, from_form: bool = False
+) -> tuple[BookingDetails | None, dict]:
+    """Run every check over ``data`` (a JSON object, or a form with ``from_form``); return
+    the details, or None and the errors by field."""
     errors: dict[str, list[str]] = {}
     clean: dict = {}
     checks = {
@@ -155,7 +218,7 @@ def clean_details(data: dict, email_required: bool = True) -> tuple[BookingDetai
         "phone": clean_phone,
         "language": clean_language,
         "interpreter_language": clean_language,
-        "persons": clean_persons,
+        "persons": lambda raw: clean_persons(raw, from_form=from_form),
         "message": clean_message,
     }
     for field, check in checks.items():

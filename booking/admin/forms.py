@@ -3,6 +3,8 @@ the rules (ranges, overlaps, uniqueness) and raises per-field messages the views
 
 from __future__ import annotations
 
+import re
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -18,6 +20,18 @@ from wtforms import (
     TimeField,
 )
 from wtforms.validators import InputRequired, Optional
+
+WHOLE_NUMBER = re.compile(r"^-?[0-9]{1,9}$")
+
+
+class WholeNumberField(IntegerField):
+    """An integer written in ASCII digits: Python's int() would also take "٣" and "５"."""
+
+    def process_formdata(self, valuelist):
+        if valuelist and valuelist[0].strip() and not WHOLE_NUMBER.match(valuelist[0].strip()):
+            self.data = None
+            raise ValueError(self.gettext("Not a valid integer value."))
+        super().process_formdata(valuelist)
 
 
 class EmptyForm(FlaskForm):
@@ -49,13 +63,13 @@ class ClosureForm(FlaskForm):
 
 
 class RulesForm(FlaskForm):
-    min_notice_hours = IntegerField(_l("Minimum notice (hours)"), validators=[InputRequired()])
-    horizon_days = IntegerField(_l("Booking horizon (days)"), validators=[InputRequired()])
-    slot_step_minutes = IntegerField(_l("Slot step (minutes)"), validators=[InputRequired()])
-    buffer_minutes = IntegerField(
+    min_notice_hours = WholeNumberField(_l("Minimum notice (hours)"), validators=[InputRequired()])
+    horizon_days = WholeNumberField(_l("Booking horizon (days)"), validators=[InputRequired()])
+    slot_step_minutes = WholeNumberField(_l("Slot step (minutes)"), validators=[InputRequired()])
+    buffer_minutes = WholeNumberField(
         _l("Buffer between appointments (minutes)"), validators=[InputRequired()]
     )
-    max_active_bookings_per_email = IntegerField(
+    max_active_bookings_per_email = WholeNumberField(
         _l("Upcoming bookings per e-mail address (at most)"), validators=[InputRequired()]
     )
     holiday_region = StringField(_l("Public holidays of (region)"))
@@ -65,8 +79,8 @@ class ServiceForm(FlaskForm):
     slug = StringField(_l("Short name in addresses"))
     name_de = StringField(_l("Name in German"))
     name_en = StringField(_l("Name in English (optional)"))
-    duration_minutes = IntegerField(_l("Duration (minutes)"), validators=[InputRequired()])
-    buffer_minutes = IntegerField(_l("Buffer (minutes, optional)"), validators=[Optional()])
+    duration_minutes = WholeNumberField(_l("Duration (minutes)"), validators=[InputRequired()])
+    buffer_minutes = WholeNumberField(_l("Buffer (minutes, optional)"), validators=[Optional()])
     online_bookable = BooleanField(_l("Families can book it online"))
     is_active = BooleanField(_l("Offered"))
     counsellors = SelectMultipleField(_l("Offered by"), coerce=int)

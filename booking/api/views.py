@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from datetime import date, datetime, timedelta
 from functools import cache
 from pathlib import Path
@@ -14,6 +13,7 @@ from flask import Response, abort, jsonify, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
+from werkzeug.exceptions import BadRequest
 
 from booking import availability, services
 from booking.api import bp
@@ -22,10 +22,15 @@ from booking.extensions import db, limiter
 from booking.i18n import current_language, error_title
 from booking.models import Booking, Centre, Service, utcnow
 from booking.problems import problem_response
-from booking.validation import FieldError, clean_consent, clean_details, clean_start
+from booking.validation import (
+    FieldError,
+    clean_consent,
+    clean_day,
+    clean_details,
+    clean_start,
+)
 
 MAX_RANGE_DAYS = 92
-ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 @bp.errorhandler(ValidationFailed)
@@ -113,11 +118,9 @@ def _parse_date(name: str, errors: dict[str, list[str]]) -> date | None:
         errors.setdefault(name, []).append(_("This field is required."))
         return None
     try:
-        if not ISO_DATE.match(raw):
-            raise ValueError(raw)
-        return date.fromisoformat(raw)
-    except ValueError:
-        errors.setdefault(name, []).append(_("Use a date of the form YYYY-MM-DD."))
+        return clean_day(raw)
+    except FieldError as error:
+        errors.setdefault(name, []).append(str(error))
         return None
 
 
@@ -196,7 +199,16 @@ def _json_object() -> dict:
     """The request's JSON object; 415 for another media type, 400 for broken JSON."""
     if not request.is_json:
         abort(415, description=_("Send the request body as application/json."))
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json()
+    except BadRequest:
+        abort(
+            400,
+            description=_(
+                "The request body is not valid JSON: numbers must be finite, strings must not "
+                "hold lone surrogates, and nesting must not be deep."
+            ),
+        )
     if not isinstance(data, dict):
         abort(400, description=_("The request body must be a JSON object."))
     return data
@@ -220,8 +232,8 @@ def _idempotency(centre: Centre, data: dict) -> services.Idempotency | None:
     if key is None:
         return None
     key = key.strip()
-    if not key or len(key) > MAX_IDEMPOTENCY_KEY or not key.isprintable():
-        raise ValidationFailed({"Idempotency-Key": [_("Use 1 to 200 printable characters.")]})
+    if not key or len(key) > MAX_IDEMPOTENCY_KEY or not (key.isascii() and key.isprintable()):
+        raise ValidationFailed({"Idempotency-Key": [_("Use 1 to 200 printable ASCII characters.")]})
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
     return services.Idempotency(
         scope=f"api:{centre.slug}",

@@ -136,7 +136,7 @@ def book(centre_slug: str, service_slug: str):
         # Only the CSRF token can fail here: the fields are checked below.
         flash(_("The form has expired. Please try again."), "error")
         return _render_form(centre, service, form, start_at, status=400)
-    details, errors = clean_details(request.form)
+    details, errors = clean_details(request.form, from_form=True)
     try:
         clean_consent(request.form.get("consent"))
     except FieldError as error:
@@ -358,6 +358,7 @@ def move(token: str):
         or booking.start_at.astimezone(ZoneInfo(centre.timezone)).date().isoformat(),
         language=needed,
         exclude_booking_id=booking.id,
+        current_start=booking.start_at,
         week_url=lambda monday: url_for("public.move", token=token, week=monday.isoformat()),
     )
     # The current time is marked on its day, whether or not it is free for others.

@@ -18,6 +18,7 @@ from booking.i18n import current_language, day_label, language_name
 from booking.models import Centre, Closure, Service, utcnow
 from booking.public import bp
 from booking.public.forms import COMMON_LANGUAGES
+from booking.validation import FieldError, clean_day
 
 
 def _centre_or_404(slug: str) -> Centre:
@@ -80,8 +81,8 @@ def centre_page(centre_slug: str):
 def _week_start(raw: str | None, default: date) -> date:
     """The Monday of the week asked for (``?week=YYYY-MM-DD``), else of ``default``'s week."""
     try:
-        chosen = date.fromisoformat(raw) if raw else default
-    except ValueError:
+        chosen = clean_day(raw) if raw else default
+    except FieldError:
         chosen = default
     return chosen - timedelta(days=chosen.weekday())
 
@@ -148,12 +149,14 @@ def build_week(
     language: str | None,
     week_url,
     exclude_booking_id: int | None = None,
+    current_start: datetime | None = None,
 ) -> dict:
     """What a week of free slots shows: days with their slots and the neighbouring weeks.
 
     With no week asked for, the page opens on the week of the next free time. When the
     week shown has none, ``next_free`` is the next free time within the booking horizon,
     and ``horizon_empty`` says there is none at all, so the page can say so once.
+    When moving a booking (``exclude_booking_id``), its ``current_start`` is not offered.
     """
     today = _today(centre)
     monday = _week_start(week_raw, today)
@@ -175,6 +178,7 @@ def build_week(
     # Nothing asked for: look through the whole horizon in the same call, so that the page
     # opens on the week of the next free time instead of an empty week.
     found = search(monday, last_bookable if week_raw is None else sunday)
+    found = [s for s in found if s.start_at != current_start]
     if found and local_day(found[0]) > sunday:
         monday = local_day(found[0]) - timedelta(days=local_day(found[0]).weekday())
         sunday = monday + timedelta(days=6)

@@ -30,6 +30,7 @@ from booking.staff.common import (
     staff_centres,
 )
 from booking.staff.forms import AbsenceForm, EmptyForm
+from booking.validation import FieldError, check_year
 
 MANAGING_ROLES = ("admin", "counsellor")
 
@@ -56,6 +57,10 @@ def _parse_local(raw: str | None, centre: Centre) -> datetime:
         raise ValueError(_("Please enter a date and time such as 2026-03-02 08:00.")) from error
     if parsed.tzinfo is not None:
         raise ValueError(_("Please enter a date and time such as 2026-03-02 08:00."))
+    try:
+        check_year(parsed)
+    except FieldError as error:
+        raise ValueError(str(error)) from error
     return parsed.replace(tzinfo=ZoneInfo(centre.timezone))
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import selectinload
 from booking import availability
 from booking.extensions import db
 from booking.models import Centre, Service, User, utcnow
+from booking.validation import FieldError, clean_day
 
 # How many free times the intake and the move page offer at once.
 NEXT_SLOTS = 12
@@ -53,9 +54,10 @@ def local_midnight(centre: Centre, day: date) -> datetime:
 
 
 def parse_day(raw: str | None, default: date) -> date:
+    """The day of a query string (YYYY-MM-DD); ``default`` when it is missing or unusable."""
     try:
-        return date.fromisoformat(raw) if raw else default
-    except ValueError:
+        return clean_day(raw) if raw else default
+    except FieldError:
         return default
 
 

@@ -284,7 +284,7 @@ def intake_book():
         "persons": request.form.get("persons"),
         "message": request.form.get("message"),
     }
-    details, field_errors = clean_details(data, email_required=False)
+    details, field_errors = clean_details(data, email_required=False, from_form=True)
     errors.update(field_errors)
     if channel == "phone" and "phone" not in errors:
         try:

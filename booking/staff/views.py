@@ -27,8 +27,14 @@ from booking.staff.forms import EmptyForm, SignInForm
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a path on this site: never an open redirect."""
-    if target and target.startswith("/") and not target.startswith("//"):
+    """Only a path on this site: never an open redirect, never a header break (CR, LF)."""
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith(("//", "/\\"))
+        and target.isascii()
+        and target.isprintable()
+    ):
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc:
             return target
@@ -55,8 +61,10 @@ def login():
     if form.validate_on_submit():
         user = auth.find_user_by_email(form.email.data or "")
         if auth.verify_password(user, form.password.data or "") and user.is_active:
+            # Checked before the session row is written: a bad next= must not fail after it.
+            target = _safe_next(form.next.data)
             auth.start_session(user)
-            return redirect(_safe_next(form.next.data), code=303)
+            return redirect(target, code=303)
         db.session.rollback()
     # The same words whether the account exists or not.
     form.password.errors = [_("E-mail address or password is wrong.")]

@@ -14,6 +14,8 @@ from booking.staff.common import acting_user, staff_centres
 from booking.staff.forms import EmptyForm
 
 AUDIT_PAGE_SIZE = 50
+# A page number beyond this is shown as this page (empty): the offset must fit the database.
+AUDIT_MAX_PAGE = 100_000
 
 
 @bp.route("/feed", methods=["GET", "POST"])
@@ -63,7 +65,7 @@ def audit_log():
     if user.role != "admin":
         abort(403)
     centres = staff_centres(user)
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), AUDIT_MAX_PAGE)
     query = (
         select(AuditEntry)
         .where(AuditEntry.centre_id.in_([c.id for c in centres]))

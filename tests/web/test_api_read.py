@@ -187,3 +187,38 @@ def test_slot_query_count_is_bounded(seeded, client):
     long = slots(client, "herne", "bildung", today, today + timedelta(days=60))
     assert int(short.headers["X-Query-Count"]) == int(long.headers["X-Query-Count"])
     assert int(long.headers["X-Query-Count"]) <= 10
+
+
+def test_a_services_own_buffer_wins_over_the_centres(app, client, make_centre):
+    """Buffers through the app: the centre's 30 minutes apply to "long" (no buffer of its
+    own); "short" has its own 0 and ignores the centre's."""
+    from sqlalchemy import select
+
+    from booking.extensions import db
+    from booking.models import Service
+    from tests.helpers import at, booking_payload
+
+    app.config["OUTBOX_SEND_AFTER_COMMIT"] = "off"
+    make_centre(buffer_minutes=30)
+    with app.app_context():
+        short = db.session.scalar(select(Service).where(Service.slug == "short"))
+        short.buffer_minutes = 0
+        db.session.commit()
+    monday = next_working_day(0)
+    booked = client.post("/api/v1/centres/test/bookings", json=booking_payload(at(monday, 10)))
+    assert booked.status_code == 201  # 10:00-10:45, the only counsellor
+
+    def starts(service: str) -> set[str]:
+        response = client.get(
+            "/api/v1/centres/test/slots",
+            query_string={"service": service, "from": monday, "to": monday},
+        )
+        assert response.status_code == 200
+        return {local(s["start"]).strftime("%H:%M") for s in response.get_json()["slots"]}
+
+    short_starts, long_starts = starts("short"), starts("long")
+    # short, buffer 0: right before and right after the booking.
+    assert {"09:00", "11:00"} <= short_starts and "09:30" not in short_starts
+    # long, the centre's buffer 30: the booking blocks 09:30-11:15.
+    assert {"08:30", "11:30"} <= long_starts
+    assert not {"09:00", "10:30", "11:00"} & long_starts

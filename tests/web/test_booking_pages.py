@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from booking.extensions import db
 from booking.models import Booking, OutboxMessage
-from tests.helpers import at, next_working_day
+from tests.helpers import at, local, next_working_day
 
 
 @pytest.fixture
@@ -161,6 +161,9 @@ def test_move_by_post(app, client, centre, monday):
         f"/b/{token}/move", data={"csrf_token": hidden(page, "csrf_token"), "start": at(monday, 14)}
     )
     assert response.status_code == 303
+    with app.app_context():
+        booking = db.session.scalar(select(Booking))
+        assert booking.start_at == local(at(monday, 14)) and booking.sequence == 1
     html = client.get(f"/b/{token}").get_data(as_text=True)
     assert "14:00" in html
 

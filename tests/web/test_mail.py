@@ -202,3 +202,41 @@ def test_without_mail_server_mail_is_written_as_eml_files(app, client, make_cent
     assert len(files) == 1
     message = email.message_from_bytes(files[0].read_bytes(), policy=policy.default)
     assert calendar_of(message)[1] == "REQUEST"
+
+
+def test_every_subject_names_the_centre_only(app, client, make_centre, smtp, monday):
+    """Confirmation, change, reminder and cancellation: the subject and the calendar's
+    SUMMARY name the centre, never the service (the topic) or the person."""
+    make_centre()
+    created = client.post(
+        "/api/v1/centres/test/bookings",
+        json=booking_payload(at(monday, 10), name="Ayşe Öztürk"),
+    )
+    token = created.get_json()["manage_url"].rsplit("/", 1)[1]
+    assert (
+        client.post(
+            f"/api/v1/bookings/{token}/reschedule", json={"start": at(monday, 13)}
+        ).status_code
+        == 200
+    )
+    with app.app_context():
+        reminder = db.session.scalar(
+            select(OutboxMessage).where(
+                OutboxMessage.kind == "reminder", OutboxMessage.state == "pending"
+            )
+        )
+        assert outbox.send_due(app, now=reminder.due_at) == (1, 0)
+    assert client.post(f"/api/v1/bookings/{token}/cancel").status_code == 200
+    kinds = []
+    for _, message in smtp.messages:
+        subject = message["Subject"]
+        assert "Testzentrum test" in subject, subject
+        for secret in ("Kurz", "Short", "short", "Ayşe", "Öztürk"):
+            assert secret not in subject, subject
+        parts = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
+        if parts:
+            kinds.append(parts[0].get_param("method"))
+            assert str(event_of(calendar_of(message)[0])["SUMMARY"]) == "Termin: Testzentrum test"
+        else:
+            kinds.append("reminder")
+    assert kinds == ["REQUEST", "REQUEST", "reminder", "CANCEL"]
