@@ -37,7 +37,13 @@ from booking.models import (
     User,
     WorkingHours,
 )
-from booking.validation import FieldError, check_year, clean_email, clean_text, has_control_characters
+from booking.validation import (
+    FieldError,
+    check_year,
+    clean_email,
+    clean_text,
+    has_control_characters,
+)
 
 # Limits of the centre's rules (SPEC "Slot rules", "Bookings"); the database checks the floor.
 MIN_NOTICE_HOURS = (0, 24 * 90)
@@ -633,7 +639,7 @@ def update_legal_details(
     ):
         if len(value) > limit:
             errors.add(field, _("Use at most %(max)d characters.", max=limit))
-        elif _has_control_characters(value):
+        elif has_control_characters(value):
             errors.add(field, _("Please use a single line without special characters."))
     if email:
         try:
