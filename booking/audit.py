@@ -15,6 +15,9 @@ ACTIONS = (
     "absence",
     "feed_renewed",
     "settings",
+    "password",
+    "erase",
+    "purge",
 )
 
 

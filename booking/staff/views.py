@@ -8,10 +8,11 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from booking import auth
+from booking import accounts, auth
 from booking.extensions import db, limiter
 from booking.staff import bp
-from booking.staff.forms import EmptyForm, SignInForm
+from booking.staff.common import acting_user
+from booking.staff.forms import EmptyForm, PasswordChangeForm, SignInForm
 
 
 def _safe_next(target: str | None) -> str:
@@ -62,3 +63,29 @@ def logout():
 @bp.get("/")
 def home():
     return render_template("staff/home.html")
+
+
+@bp.route("/password", methods=["GET", "POST"])
+def change_password():
+    form = PasswordChangeForm()
+    status = 200
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            flash(_("The form has expired. Please try again."), "error")
+            status = 400
+        else:
+            try:
+                accounts.change_own_password(
+                    acting_user(),
+                    current=form.current.data or "",
+                    new=form.new.data or "",
+                    confirm=form.confirm.data or "",
+                )
+            except accounts.PasswordChangeInvalid as error:
+                for name, messages in error.errors.items():
+                    form[name].errors = messages
+                status = 422
+            else:
+                flash(_("Your password is changed. Your other sessions are signed out."), "success")
+                return redirect(url_for("staff.home"), code=303)
+    return render_template("staff/password.html", form=form), status

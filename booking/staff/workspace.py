@@ -52,6 +52,9 @@ def action_labels() -> dict[str, str]:
         "absence": _("absence"),
         "feed_renewed": _("calendar feed renewed"),
         "settings": _("settings"),
+        "password": _("password changed"),
+        "erase": _("personal data erased"),
+        "purge": _("retention: personal data erased"),
     }
 
 

@@ -97,10 +97,24 @@ def test_a_new_counsellor_with_services_gets_slots(app, admin):
         )
 
 
-def test_the_new_account_can_sign_in(app, admin, sign_in):
+def test_the_new_account_can_sign_in_and_must_choose_its_own_password(app, admin, sign_in):
     assert create(app, admin).status_code == 303
     other = app.test_client()
     sign_in(other, NEW)
+    # The admin knows the first password: every page leads to the change page first.
+    assert other.get("/staff/").headers["Location"] == "/staff/password"
+    page = other.get("/staff/password").get_data(as_text=True)
+    assert 'id="must-change"' in page
+    response = other.post(
+        "/staff/password",
+        data={
+            "csrf_token": csrf_from(page),
+            "current": STAFF_PASSWORD,
+            "new": "Tulpen-am-Kanal-im-Mai",
+            "confirm": "Tulpen-am-Kanal-im-Mai",
+        },
+    )
+    assert response.status_code == 303
     assert other.get("/staff/").status_code == 200
 
 
@@ -148,7 +162,7 @@ def test_deactivating_ends_the_session_and_the_slots(app, admin, sign_in):
     user = user_of(app, NEW)
     counsellor = app.test_client()
     sign_in(counsellor, NEW)
-    assert counsellor.get("/staff/").status_code == 200
+    assert counsellor.get("/staff/password").status_code == 200
     assert spanish_slots(admin, monday)
 
     response = post(admin, f"/admin/centres/herne/staff/{user.id}/deactivate")
