@@ -8,6 +8,7 @@ ends on the server, not only in the browser.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import secrets
 from datetime import datetime, timedelta
@@ -16,14 +17,16 @@ from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import Flask, session
+from flask import Flask, current_app, session
 from flask_babel import gettext as _
 from flask_login import login_user, logout_user
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 from zxcvbn import zxcvbn
 
+from booking import throttling
 from booking.extensions import db, login_manager
-from booking.models import StaffSession, User, utcnow
+from booking.models import SignInFailure, StaffSession, User, utcnow
 
 MIN_PASSWORD = 8
 MAX_PASSWORD = 64
@@ -120,6 +123,65 @@ def verify_password(user: User | None, password: str) -> bool:
 
 def find_user_by_email(email: str) -> User | None:
     return db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+
+
+# Failed sign-ins (booking/throttling.py has the rule).
+
+
+def _throttle_keys(email: str, address: str) -> list[tuple[throttling.Rule, str]]:
+    """The keys of the pair and of the address, keyed hashes: no address is stored."""
+    secret = str(current_app.config["SECRET_KEY"]).encode()
+
+    def key(*parts: str) -> str:
+        return hmac.new(secret, "\0".join(parts).encode(), hashlib.sha256).hexdigest()
+
+    email = email.strip().lower()
+    return [
+        (throttling.PAIR, key("pair", email, address)),
+        (throttling.ADDRESS, key("address", address)),
+    ]
+
+
+def sign_in_blocked_until(email: str, address: str, now: datetime) -> datetime | None:
+    """Until when sign-ins for this account from this address are refused, or None.
+
+    Depends only on what was typed, so unknown accounts are throttled just like real ones.
+    """
+    keys = {key: rule for rule, key in _throttle_keys(email, address)}
+    rows = db.session.scalars(select(SignInFailure).where(SignInFailure.key_hash.in_(keys)))
+    until = [
+        throttling.blocked_until(keys[row.key_hash], row.failures, row.last_failed_at, now)
+        for row in rows
+    ]
+    return max((u for u in until if u is not None), default=None)
+
+
+def record_failed_sign_in(email: str, address: str, now: datetime) -> None:
+    """Count a failed sign-in for the pair and for the address; commits."""
+    for rule, key in _throttle_keys(email, address):
+        row = db.session.scalar(
+            select(SignInFailure).where(SignInFailure.key_hash == key).with_for_update()
+        )
+        if row is None:
+            try:
+                with db.session.begin_nested():
+                    db.session.add(SignInFailure(key_hash=key, failures=1, last_failed_at=now))
+                continue
+            except IntegrityError:  # another request counted the first failure just now
+                row = db.session.scalar(
+                    select(SignInFailure).where(SignInFailure.key_hash == key).with_for_update()
+                )
+        row.failures = throttling.failures_now(rule, row.failures, row.last_failed_at, now) + 1
+        row.last_failed_at = now
+        row.blocked_until = throttling.blocked_until(rule, row.failures, now, now)
+    db.session.commit()
+
+
+def clear_failed_sign_ins(email: str, address: str) -> None:
+    """After a successful sign-in: the pair starts from zero (the address count stays).
+    Caller commits."""
+    (_rule, pair_key), _address = _throttle_keys(email, address)
+    db.session.execute(delete(SignInFailure).where(SignInFailure.key_hash == pair_key))
 
 
 def _hash(token: str) -> str:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from booking import accounts, auth
-from booking.extensions import db, limiter
+from booking.extensions import db
+from booking.models import utcnow
 from booking.staff import bp
 from booking.staff.common import acting_user
 from booking.staff.forms import EmptyForm, PasswordChangeForm, SignInForm
@@ -24,29 +26,35 @@ def _safe_next(target: str | None) -> str:
     return url_for("staff.home")
 
 
-def _account_key() -> str:
-    return "sign-in:" + (request.form.get("email") or "").strip().lower()
-
-
-def _failed(response) -> bool:
-    # Only failed attempts count against the limits.
-    return response.status_code != 303
-
-
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit("20 per 15 minutes", methods=["POST"], deduct_when=_failed)
-@limiter.limit("5 per 15 minutes", methods=["POST"], key_func=_account_key, deduct_when=_failed)
 def login():
     form = SignInForm()
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
         return render_template("staff/login.html", form=form)
     if form.validate_on_submit():
-        user = auth.find_user_by_email(form.email.data or "")
+        email, now = form.email.data or "", utcnow()
+        address = request.remote_addr or ""
+        blocked_until = auth.sign_in_blocked_until(email, address, now)
+        if blocked_until is not None:
+            # Refused without looking at the password, whether it is right or not.
+            seconds = max(1, math.ceil((blocked_until - now).total_seconds()))
+            form.password.errors = [
+                _(
+                    "Too many failed attempts. Please wait %(seconds)d seconds, then try again.",
+                    seconds=seconds,
+                )
+            ]
+            response = make_response(render_template("staff/login.html", form=form), 429)
+            response.headers["Retry-After"] = str(seconds)
+            return response
+        user = auth.find_user_by_email(email)
         if auth.verify_password(user, form.password.data or "") and user.is_active:
+            auth.clear_failed_sign_ins(email, address)
             auth.start_session(user)
             return redirect(_safe_next(form.next.data), code=303)
         db.session.rollback()
+        auth.record_failed_sign_in(email, address, now)
     # The same words whether the account exists or not.
     form.password.errors = [_("E-mail address or password is wrong.")]
     return render_template("staff/login.html", form=form), 401

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from booking import auth
 from booking.extensions import db
-from booking.models import AuditEntry, Centre, StaffSession, User
+from booking.models import AuditEntry, Centre, SignInFailure, StaffSession, User
 from tests.conftest import STAFF_PASSWORD, csrf_from
 from tests.helpers import at, make_booking, next_working_day
 
@@ -321,3 +321,59 @@ def test_a_forced_admin_cannot_reach_the_admin_pages(seeded, client, make_staff,
     sign_in(client, email)
     response = client.get("/admin/centres/herne/staff")
     assert response.status_code == 302 and response.headers["Location"] == "/staff/password"
+
+
+# Sign-in throttling, with time passed in.
+
+
+def test_the_wait_grows_with_each_failure_and_ends(seeded):
+    from datetime import timedelta
+
+    from booking.models import utcnow
+
+    now = utcnow()
+    with seeded.test_request_context():
+        for _ in range(3):
+            assert auth.sign_in_blocked_until(KARIM, "192.0.2.1", now) is None
+            auth.record_failed_sign_in(KARIM, "192.0.2.1", now)
+        assert auth.sign_in_blocked_until(KARIM, "192.0.2.1", now) == now + timedelta(seconds=8)
+        # Another address, and the same address for another account, are not blocked.
+        assert auth.sign_in_blocked_until(KARIM, "192.0.2.2", now) is None
+        assert auth.sign_in_blocked_until("other@herne.example", "192.0.2.1", now) is None
+        later = now + timedelta(seconds=8)
+        assert auth.sign_in_blocked_until(KARIM, "192.0.2.1", later) is None
+        auth.record_failed_sign_in(KARIM, "192.0.2.1", later)
+        assert auth.sign_in_blocked_until(KARIM, "192.0.2.1", later) == later + timedelta(
+            seconds=16
+        )
+        # Case and spaces of the address typed make no difference.
+        assert auth.sign_in_blocked_until(f" {KARIM.upper()}", "192.0.2.1", later) is not None
+        # A day later, it is forgotten.
+        assert auth.sign_in_blocked_until(KARIM, "192.0.2.1", later + timedelta(days=1)) is None
+        # Neither the address typed nor the client address is stored.
+        stored = " ".join(f"{row.key_hash}" for row in db.session.scalars(select(SignInFailure)))
+        assert "192.0.2" not in stored and "karim" not in stored
+
+
+def test_many_accounts_from_one_address_hit_the_address_limit(seeded):
+    from booking.models import utcnow
+
+    now = utcnow()
+    with seeded.test_request_context():
+        for i in range(30):
+            auth.record_failed_sign_in(f"guess{i}@herne.example", "203.0.113.5", now)
+        assert auth.sign_in_blocked_until("new@herne.example", "203.0.113.5", now) is not None
+        assert auth.sign_in_blocked_until("new@herne.example", "203.0.113.6", now) is None
+
+
+def test_a_successful_sign_in_clears_the_pair(seeded, client, make_staff, sign_in):
+    from booking.models import utcnow
+
+    email = make_staff(KARIM, "counsellor", "herne")
+    with seeded.test_request_context():
+        for _ in range(2):
+            auth.record_failed_sign_in(email, "127.0.0.1", utcnow())
+    sign_in(client, email)
+    with seeded.test_request_context():
+        auth.record_failed_sign_in(email, "127.0.0.1", utcnow())
+        assert auth.sign_in_blocked_until(email, "127.0.0.1", utcnow()) is None
