@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from booking import availability, ical, notifications, services
+from booking import availability, ical, notifications, retention, services
 from booking.extensions import limiter
 from booking.i18n import current_language, language_name
 from booking.models import Booking, Centre, Service, utcnow
@@ -212,6 +212,25 @@ def cancel(token: str):
         centre=booking.centre,
         form=form,
         token=token,
+    )
+
+
+@bp.route("/b/<token>/erase", methods=["GET", "POST"])
+@limiter.limit(BOOKING_LIMIT, methods=["POST"])
+def erase(token: str):
+    """After cancelling, the family erases its name, contacts and message (confirm step)."""
+    booking = _booking_or_404(token)
+    form = EmptyForm()
+    if request.method == "POST" and form.validate_on_submit():
+        try:
+            retention.erase_booking(booking, utcnow())
+        except retention.NotErasable:
+            flash(_("Please cancel the appointment first."), "error")
+        else:
+            flash(_("Your personal data for this appointment is erased."), "success")
+        return redirect(url_for("public.manage", token=token), code=303)
+    return render_template(
+        "public/erase.html", booking=booking, centre=booking.centre, form=form, token=token
     )
 
 
