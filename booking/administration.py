@@ -394,6 +394,15 @@ def longest_opening_minutes(centre: Centre, today: date) -> int | None:
     return max(lengths, default=None)
 
 
+def _free_neutral_slug(centre: Centre) -> str:
+    """The first of beratung-1, beratung-2, … that no service of the centre uses."""
+    used = set(db.session.scalars(select(Service.slug).where(Service.centre_id == centre.id)))
+    number = 1
+    while f"beratung-{number}" in used:
+        number += 1
+    return f"beratung-{number}"
+
+
 def save_service(
     centre: Centre,
     actor: User,
@@ -415,14 +424,15 @@ def save_service(
     German and English are kept as they are.
     """
     errors = _Errors()
-    slug = _clean_text(slug).lower()
+    slug = _clean_text(slug).lower() or (service.slug if service else _free_neutral_slug(centre))
     name_de, name_en = _clean_text(name_de), _clean_text(name_en)
-    if not slug:
-        errors.add("slug", _("This field is required."))
-    elif len(slug) > 64 or not SLUG.match(slug):
+    if len(slug) > 64 or not SLUG.match(slug):
         errors.add(
             "slug",
-            _("Use lower-case letters, digits and hyphens, e.g. %(example)s.", example="bildung"),
+            _(
+                "Use lower-case letters, digits and hyphens, e.g. %(example)s.",
+                example=_free_neutral_slug(centre),
+            ),
         )
     else:
         taken = db.session.scalar(
@@ -477,6 +487,8 @@ def save_service(
         names["en"] = name_en
     else:
         names.pop("en", None)
+    if not created and service.slug != slug:
+        service.former_slug = service.slug  # old links still find the service
     service.slug = slug
     service.names = names
     service.duration_minutes = duration_minutes

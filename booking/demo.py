@@ -36,9 +36,13 @@ CENTRES = [
     },
 ]
 
+# Slugs are part of public URLs and so never name the (confidential) topic. The slugs of
+# SPEC "Demo data" did; they are kept as former slugs, so links and API calls using them
+# still find the service (and are redirected to the neutral address).
+SPEC_SLUGS = ("bildung", "erziehung", "ankommen", "seiteneinstieg", "einrichtungen")
 SERVICES = [
     (
-        "bildung",
+        "beratung-1",
         {
             "de": "Beratung zu Kita, Schullaufbahn und Berufsausbildung",
             "en": "Advice on day care, school career and vocational training",
@@ -46,7 +50,7 @@ SERVICES = [
         45,
     ),
     (
-        "erziehung",
+        "beratung-2",
         {
             "de": "Beratung zu Erziehungsfragen und psychosozialen Konflikten",
             "en": "Advice on upbringing and psychosocial conflicts",
@@ -54,7 +58,7 @@ SERVICES = [
         60,
     ),
     (
-        "ankommen",
+        "beratung-3",
         {
             "de": "Beratung für Erwachsene zur Ankunfts- und Aufenthaltssituation",
             "en": "Advice for adults on arrival and residence",
@@ -62,7 +66,7 @@ SERVICES = [
         45,
     ),
     (
-        "seiteneinstieg",
+        "beratung-4",
         {
             "de": "Seiteneinsteigerberatung für neu zugezogene Schülerinnen und Schüler",
             "en": "Advice for newly arrived pupils joining German schools",
@@ -70,7 +74,7 @@ SERVICES = [
         60,
     ),
     (
-        "einrichtungen",
+        "beratung-5",
         {
             "de": "Beratung für Einrichtungen und Fachkräfte zu interkulturellen Fragen",
             "en": "Advice for institutions and professionals on intercultural questions",
@@ -82,15 +86,15 @@ SERVICES = [
 # Invented people; together each centre's counsellors offer every service.
 COUNSELLORS = {
     "herne": [
-        ("Aylin Demir", ["de", "tr"], ["bildung", "erziehung", "seiteneinstieg"]),
-        ("Karim Haddad", ["de", "ar", "fa"], ["ankommen", "erziehung", "einrichtungen"]),
-        ("Olena Koval", ["de", "ru", "uk"], ["bildung", "ankommen", "seiteneinstieg"]),
+        ("Aylin Demir", ["de", "tr"], ["beratung-1", "beratung-2", "beratung-4"]),
+        ("Karim Haddad", ["de", "ar", "fa"], ["beratung-3", "beratung-2", "beratung-5"]),
+        ("Olena Koval", ["de", "ru", "uk"], ["beratung-1", "beratung-3", "beratung-4"]),
     ],
     "kreis-heinsberg": [
-        ("Mehmet Yilmaz", ["de", "tr"], ["bildung", "ankommen", "erziehung"]),
-        ("Nour Saleh", ["de", "ar", "en"], ["erziehung", "seiteneinstieg", "einrichtungen"]),
-        ("Irina Petrenko", ["de", "ru", "uk"], ["bildung", "ankommen", "seiteneinstieg"]),
-        ("Dariush Rahimi", ["de", "fa"], ["ankommen", "einrichtungen"]),
+        ("Mehmet Yilmaz", ["de", "tr"], ["beratung-1", "beratung-3", "beratung-2"]),
+        ("Nour Saleh", ["de", "ar", "en"], ["beratung-2", "beratung-4", "beratung-5"]),
+        ("Irina Petrenko", ["de", "ru", "uk"], ["beratung-1", "beratung-3", "beratung-4"]),
+        ("Dariush Rahimi", ["de", "fa"], ["beratung-3", "beratung-5"]),
     ],
 }
 
@@ -129,7 +133,11 @@ def seed_demo(with_bookings: bool = False) -> dict[str, int]:
         for position, (slug, names, minutes) in enumerate(SERVICES):
             if slug not in services:
                 services[slug] = Service(
-                    slug=slug, names=names, duration_minutes=minutes, position=position
+                    slug=slug,
+                    former_slug=SPEC_SLUGS[position],
+                    names=names,
+                    duration_minutes=minutes,
+                    position=position,
                 )
                 centre.services.append(services[slug])
                 created["services"] += 1

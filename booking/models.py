@@ -183,7 +183,10 @@ class Service(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     centre_id: Mapped[int] = mapped_column(ForeignKey("centre.id", ondelete="CASCADE"), index=True)
+    # Part of public URLs and the API: neutral ("beratung-2"), never the topic, which is
+    # confidential. The slug before the last change still finds the service (old links).
     slug: Mapped[str] = mapped_column(String(64))
+    former_slug: Mapped[str | None] = mapped_column(String(64))
     names: Mapped[dict] = mapped_column(JSON, default=dict)
     duration_minutes: Mapped[int] = mapped_column(Integer)
     # None: the centre's buffer applies.

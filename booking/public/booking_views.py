@@ -65,6 +65,13 @@ def _taken_page(centre: Centre, service: Service, start_at: datetime):
 @limiter.limit(BOOKING_LIMIT, methods=["POST"])
 def book(centre_slug: str, service_slug: str):
     centre, service = _centre_and_service(centre_slug, service_slug)
+    if service.slug != service_slug and request.method == "GET":  # an old link
+        return redirect(
+            url_for(
+                "public.book", centre_slug=centre.slug, service_slug=service.slug, **request.args
+            ),
+            code=301,
+        )
     form = BookingForm()
     form.language.choices = _language_choices()
     form.interpreter_language.choices = _language_choices()

@@ -147,8 +147,8 @@ def test_feed_summaries_are_neutral_unless_the_centre_turns_the_topic_on(
 ):
     seeded.config["OUTBOX_SEND_AFTER_COMMIT"] = "off"
     monday = next_working_day(0)
-    # Karim offers "erziehung" (upbringing and psychosocial conflicts) at Herne.
-    booking = make_booking(seeded, "herne", "erziehung", at(monday, 9), language="ar")
+    # Karim offers "beratung-2" (upbringing and psychosocial conflicts) at Herne.
+    booking = make_booking(seeded, "herne", "beratung-2", at(monday, 9), language="ar")
     counsellor = seeded.test_client()
     sign_in(counsellor, make_staff(KARIM, "counsellor", "herne"))
     assert user_id(seeded, KARIM) == booking.counsellor_id

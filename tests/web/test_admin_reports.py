@@ -104,23 +104,23 @@ def bookings(app, admin):
     """Five bookings on one day: different services, languages and channels."""
     day = next_working_day(0)
     made = {
-        "tr": book(admin, at(day, 9), "bildung", "a@example.org", language="tr"),
+        "tr": book(admin, at(day, 9), "beratung-1", "a@example.org", language="tr"),
         "ar": book(
             admin,
             at(day, 10),
-            "erziehung",
+            "beratung-2",
             "b@example.org",
             language="ar",
             interpreter_language="ar",
         ),
-        "uk": book(admin, at(day, 11), "ankommen", "c@example.org", language="uk-UA"),
-        "none": book(admin, at(day, 13), "bildung", "d@example.org"),
+        "uk": book(admin, at(day, 11), "beratung-3", "c@example.org", language="uk-UA"),
+        "none": book(admin, at(day, 13), "beratung-1", "d@example.org"),
     }
     # Reception took one by phone.
     with app.test_request_context():
         centre = db.session.scalar(select(Centre).where(Centre.slug == "herne"))
         service = db.session.scalar(
-            select(Service).where(Service.centre_id == centre.id, Service.slug == "ankommen")
+            select(Service).where(Service.centre_id == centre.id, Service.slug == "beratung-3")
         )
         clerk = db.session.scalar(select(User).where(User.email == ADMIN))
         result = services.book_slot(
@@ -153,10 +153,10 @@ def test_report_totals_match_the_bookings(app, admin, bookings):
     slugs = ids(app)
 
     service = found["report-service"]
-    assert service[str(slugs["bildung"])][month] == 2
-    assert service[str(slugs["erziehung"])][month] == 1
-    assert service[str(slugs["ankommen"])][month] == 2
-    assert service[str(slugs["seiteneinstieg"])] == [0] * 13  # 12 months and the total
+    assert service[str(slugs["beratung-1"])][month] == 2
+    assert service[str(slugs["beratung-2"])][month] == 1
+    assert service[str(slugs["beratung-3"])][month] == 2
+    assert service[str(slugs["beratung-4"])] == [0] * 13  # 12 months and the total
     assert service["total"][month] == 5 and service["total"][-1] == 5
 
     language = found["report-language"]
@@ -232,7 +232,7 @@ def add_past_bookings(app, count: int, year: int) -> None:
     with app.app_context():
         centre = db.session.scalar(select(Centre).where(Centre.slug == "herne"))
         service = db.session.scalar(
-            select(Service).where(Service.centre_id == centre.id, Service.slug == "bildung")
+            select(Service).where(Service.centre_id == centre.id, Service.slug == "beratung-1")
         )
         counsellor = service.counsellors[0]
         for i in range(count):

@@ -49,7 +49,7 @@ def user_of(app, email: str) -> User | None:
         return user
 
 
-def spanish_slots(client, day, service="bildung") -> list[str]:
+def spanish_slots(client, day, service="beratung-1") -> list[str]:
     """Free slots for a Spanish-speaking family; no demo counsellor speaks Spanish."""
     response = client.get(
         "/api/v1/centres/herne/slots",
@@ -70,7 +70,7 @@ def create(app, client, **over):
         "email": NEW,
         "role": "counsellor",
         "languages": "de, es",
-        "services": [str(service_id(app, "bildung"))],
+        "services": [str(service_id(app, "beratung-1"))],
         "password": STAFF_PASSWORD,
     }
     data.update(over)
@@ -86,7 +86,7 @@ def test_a_new_counsellor_with_services_gets_slots(app, admin):
     assert response.headers["Location"].endswith(f"/admin/centres/herne/staff/{user.id}")
     assert user.role == "counsellor" and user.languages == ["de", "es"] and user.is_active
     assert spanish_slots(admin, monday)[0] == "08:00"
-    assert spanish_slots(admin, monday, "erziehung") == []  # a service they do not offer
+    assert spanish_slots(admin, monday, "beratung-2") == []  # a service they do not offer
     listing = admin.get("/admin/centres/herne/staff").get_data(as_text=True)
     assert f'id="staff-{user.id}"' in listing
     with app.app_context():
@@ -195,7 +195,7 @@ def test_bookings_of_a_deactivated_counsellor_are_kept_and_listed(app, admin):
     user = user_of(app, NEW)
     response = admin.post(
         "/api/v1/centres/herne/bookings",
-        json=booking_payload(at(monday, 9), "bildung", language="es"),
+        json=booking_payload(at(monday, 9), "beratung-1", language="es"),
     )
     assert response.status_code == 201
     reference = response.get_json()["reference"]
@@ -224,17 +224,21 @@ def test_languages_and_services_can_be_changed(app, admin):
     with app.app_context():
         aylin = db.session.scalar(select(User).where(User.name == "Aylin Demir"))
         aylin_id = aylin.id
-    assert spanish_slots(admin, monday, "ankommen") == []
+    assert spanish_slots(admin, monday, "beratung-3") == []
     response = post(
         admin,
         f"/admin/centres/herne/staff/{aylin_id}",
-        {"name": "Aylin Demir", "languages": "de tr ES", "services": [service_id(app, "ankommen")]},
+        {
+            "name": "Aylin Demir",
+            "languages": "de tr ES",
+            "services": [service_id(app, "beratung-3")],
+        },
     )
     assert response.status_code == 303
     user = user_of(app, "aylin.demir@herne.example")
     assert user.languages == ["de", "tr", "es"]
-    assert spanish_slots(admin, monday, "ankommen")
-    assert spanish_slots(admin, monday, "bildung") == []
+    assert spanish_slots(admin, monday, "beratung-3")
+    assert spanish_slots(admin, monday, "beratung-1") == []
 
 
 def test_own_working_hours_limit_the_slots(app, admin):

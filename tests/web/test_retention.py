@@ -81,9 +81,9 @@ def past_and_recent(seeded):
     """One booking that ended 91 days ago (with a sent and a dead mail), one 89 days ago,
     one upcoming."""
     monday = next_working_day(0)
-    old = make_booking(seeded, "herne", "bildung", at(monday, 9), **FAMILY)
-    recent = make_booking(seeded, "herne", "bildung", at(monday, 10), **FAMILY)
-    upcoming = make_booking(seeded, "herne", "bildung", at(monday, 11), **FAMILY)
+    old = make_booking(seeded, "herne", "beratung-1", at(monday, 9), **FAMILY)
+    recent = make_booking(seeded, "herne", "beratung-1", at(monday, 10), **FAMILY)
+    upcoming = make_booking(seeded, "herne", "beratung-1", at(monday, 11), **FAMILY)
     move_into_past(seeded, old.id, 91)
     move_into_past(seeded, recent.id, 89, status="no_show")
     with seeded.app_context():
@@ -194,7 +194,7 @@ def test_an_erased_dead_mail_cannot_be_sent_again(
 
 def test_a_family_erases_its_data_after_cancelling(seeded, client):
     monday = next_working_day(0)
-    booking = make_booking(seeded, "herne", "bildung", at(monday, 9), **FAMILY)
+    booking = make_booking(seeded, "herne", "beratung-1", at(monday, 9), **FAMILY)
     manage = f"/b/{booking.token}"
     page = client.get(manage).get_data(as_text=True)
     assert FAMILY["name"] in page and 'id="erase-link"' not in page
