@@ -89,7 +89,7 @@ def main() -> None:
                 time.sleep(0.1)
         today = date.today()
         slots = []
-        for service in ("bildung", "erziehung", "ankommen", "seiteneinstieg", "einrichtungen"):
+        for service in ("beratung-1", "beratung-2", "beratung-3", "beratung-4", "beratung-5"):
             status, body = request(
                 port,
                 "GET",

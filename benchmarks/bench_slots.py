@@ -26,7 +26,7 @@ HERNE_HOURS = (
     *(WeeklyHours(weekday, time(8), time(16)) for weekday in range(4)),
     WeeklyHours(4, time(8), time(13)),
 )
-SERVICE = "erziehung"
+SERVICE = "beratung-2"
 DURATION = timedelta(minutes=60)
 COUNSELLORS = 10
 BOOKINGS = 1_000
@@ -60,7 +60,7 @@ def make_counsellors(seed: int = 1) -> list[Counsellor]:
         Counsellor(
             id=n,
             languages=frozenset({"de", "tr"} if n % 2 else {"de", "ar"}),
-            service_slugs=frozenset({"bildung", SERVICE}),
+            service_slugs=frozenset({"beratung-1", SERVICE}),
             busy=tuple(rng.sample(busy[n], len(busy[n]))),  # unsorted, as a query might give them
         )
         for n in booked

@@ -4,6 +4,9 @@
 - counsellor: their own bookings with all details; other bookings of their centre only as
   busy times (service and time, no person).
 - reception: every booking of their centre with name and phone, never the message.
+
+Staff accounts: an admin changes (details, hours, password, deactivation) only accounts
+whose centres are all among the admin's own; others are shown read-only.
 """
 
 from __future__ import annotations
@@ -24,6 +27,22 @@ SEARCH_FIELDS = {
 def can_use_centre(user: User, centre: Centre | int) -> bool:
     centre_id = centre if isinstance(centre, int) else centre.id
     return centre_id in user.centre_ids
+
+
+def can_manage_account(admin: User, account: User) -> bool:
+    """An admin changes an account only when every centre of it is one of the admin's:
+    an admin of Herne alone must not lock out an admin of Herne and Heinsberg."""
+    if admin.role != "admin":
+        return False
+    centres = account.centre_ids
+    return bool(centres) and centres <= admin.centre_ids
+
+
+def require_account_change(admin: User, account: User) -> User:
+    """403 unless the admin may change the account."""
+    if not can_manage_account(admin, account):
+        abort(403)
+    return account
 
 
 def can_see_person(user: User, booking: Booking) -> bool:

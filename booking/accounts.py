@@ -3,15 +3,48 @@
 from __future__ import annotations
 
 from email_validator import EmailNotValidError, validate_email
+from flask_babel import gettext as _
 from sqlalchemy import select
 
-from booking import auth
+from booking import audit, auth
 from booking.extensions import db
 from booking.models import ROLES, Centre, User
 
 
 class AccountError(ValueError):
     """The account cannot be written as asked; the message says why."""
+
+
+class PasswordChangeInvalid(ValueError):
+    """The own password change is refused; ``errors`` maps each form field to messages."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__("; ".join(errors))
+        self.errors = errors
+
+
+def change_own_password(user: User, *, current: str, new: str, confirm: str) -> None:
+    """A staff member changes their own password; their other sessions end."""
+    errors: dict[str, list[str]] = {}
+    if not auth.verify_password(user, current or ""):
+        errors["current"] = [_("This is not your current password.")]
+    try:
+        auth.check_password_policy(new or "", user.email, user.name)
+    except auth.PasswordRejected as error:
+        errors["new"] = [str(error)]
+    else:
+        if new == current:
+            errors["new"] = [_("Choose a password different from the current one.")]
+        elif new != confirm:
+            errors["confirm"] = [_("The two passwords are not the same.")]
+    if errors:
+        db.session.rollback()
+        raise PasswordChangeInvalid(errors)
+    user.password_hash = auth.hash_password(new)
+    user.must_change_password = False
+    auth.end_other_sessions(user)
+    audit.record(user, "password", centre_id=user.centre_id, detail="own password changed")
+    db.session.commit()
 
 
 def create_or_update_user(
@@ -36,12 +69,12 @@ def create_or_update_user(
         raise AccountError("give the centre with --centre SLUG")
     if role != "admin" and len(centres) > 1:
         raise AccountError("only an admin works for several centres")
+    user = auth.find_user_by_email(email)
     try:
-        auth.check_password_policy(password, email)
+        auth.check_password_policy(password, email, name or (user.name if user else None))
     except auth.PasswordRejected as error:
         raise AccountError(f"password refused: {error}") from error
 
-    user = auth.find_user_by_email(email)
     created = user is None
     if created:
         user = User(email=email, name=name or email.split("@")[0], languages=["de"])

@@ -403,8 +403,10 @@ def update_rules(
     buffer_minutes: int | None,
     max_active_bookings_per_email: int | None,
     holiday_region: str | None,
+    feed_shows_service: bool = False,
 ) -> None:
-    """Set the slot and booking rules of SPEC "Slot rules" and "Bookings"."""
+    """Set the slot and booking rules of SPEC "Slot rules" and "Bookings", and whether
+    counsellors' calendar feeds name the service (off: "Beratung" and the reference)."""
     errors = _Errors()
     _check_range(errors, "min_notice_hours", min_notice_hours, MIN_NOTICE_HOURS)
     _check_range(errors, "horizon_days", horizon_days, HORIZON_DAYS)
@@ -427,6 +429,7 @@ def update_rules(
     centre.buffer_minutes = buffer_minutes
     centre.max_active_bookings_per_email = max_active_bookings_per_email
     centre.holiday_region = region
+    centre.feed_shows_service = bool(feed_shows_service)
     audit.record(
         actor,
         "settings",
@@ -434,7 +437,8 @@ def update_rules(
         detail=(
             f"rules: notice {min_notice_hours} h, horizon {horizon_days} d, "
             f"step {slot_step_minutes} min, buffer {buffer_minutes} min, "
-            f"max {max_active_bookings_per_email}, region {region}"
+            f"max {max_active_bookings_per_email}, region {region}, "
+            f"service in feeds {'on' if feed_shows_service else 'off'}"
         ),
     )
     _commit()
@@ -498,6 +502,15 @@ def _with_texts(current: dict | None, de: str, en: str) -> dict:
     return merged
 
 
+def _free_neutral_slug(centre: Centre) -> str:
+    """The first of beratung-1, beratung-2, … that no service of the centre uses."""
+    used = set(db.session.scalars(select(Service.slug).where(Service.centre_id == centre.id)))
+    number = 1
+    while f"beratung-{number}" in used:
+        number += 1
+    return f"beratung-{number}"
+
+
 def save_service(
     centre: Centre,
     actor: User,
@@ -520,14 +533,15 @@ def save_service(
     German and English are kept as they are.
     """
     errors = _Errors()
-    slug = _clean_text(slug).lower()
+    slug = _clean_text(slug).lower() or (service.slug if service else _free_neutral_slug(centre))
     name_de, name_en = _clean_text(name_de), _clean_text(name_en)
-    if not slug:
-        errors.add("slug", _("This field is required."))
-    elif len(slug) > 64 or not SLUG.match(slug):
+    if len(slug) > 64 or not SLUG.match(slug):
         errors.add(
             "slug",
-            _("Use lower-case letters, digits and hyphens, e.g. %(example)s.", example="bildung"),
+            _(
+                "Use lower-case letters, digits and hyphens, e.g. %(example)s.",
+                example=_free_neutral_slug(centre),
+            ),
         )
     else:
         taken = db.session.scalar(
@@ -581,6 +595,8 @@ def save_service(
         names["en"] = name_en
     else:
         names.pop("en", None)
+    if not created and service.slug != slug:
+        service.former_slug = service.slug  # old links still find the service
     service.slug = slug
     service.names = names
     service.duration_minutes = duration_minutes
@@ -731,7 +747,7 @@ def create_staff(
         errors.add("role", _("Choose a role."))
     codes, chosen = _check_staff_fields(errors, centre.id, name, languages, service_ids)
     try:
-        auth.check_password_policy(password or "", normalized or None)
+        auth.check_password_policy(password or "", normalized or None, name)
     except auth.PasswordRejected as error:
         errors.add("password", str(error))
     errors.raise_if_any()
@@ -744,6 +760,8 @@ def create_staff(
         services=chosen,
         password_hash=auth.hash_password(password),
         is_active=True,
+        # The admin knows this password: the person chooses their own at first sign-in.
+        must_change_password=True,
     )
     db.session.add(user)
     db.session.flush()
@@ -779,11 +797,38 @@ def update_staff(
     _commit()
 
 
+def set_staff_password(
+    user: User, actor: User, *, password: str | None, confirm: str | None
+) -> None:
+    """An admin sets a new password: the account's sessions end, and the person must choose
+    their own password at the next sign-in."""
+    errors = _Errors()
+    password = password or ""
+    try:
+        auth.check_password_policy(password, user.email, user.name)
+    except auth.PasswordRejected as error:
+        errors.add("password", str(error))
+    else:
+        if password != (confirm or ""):
+            errors.add("confirm", _("The two passwords are not the same."))
+    errors.raise_if_any()
+    user.password_hash = auth.hash_password(password)
+    user.must_change_password = True
+    auth.end_all_sessions(user)
+    audit.record(
+        actor, "password", centre_id=user.centre_id, detail=f"staff {user.id}: password set"
+    )
+    _commit()
+
+
 def deactivate_staff(user: User, actor: User) -> None:
-    """Deactivate an account: its sessions end at once and it is given no new bookings."""
+    """Deactivate an account: its sessions end at once, its calendar feed address stops
+    working for good (reactivating does not bring it back), and it is given no new
+    bookings."""
     if user.id == actor.id:
         raise SettingsRefused(_("You cannot deactivate your own account."))
     user.is_active = False
+    user.feed_token_hash = None
     auth.end_all_sessions(user)
     audit.record(actor, "settings", centre_id=user.centre_id, detail=f"staff {user.id} deactivated")
     _commit()

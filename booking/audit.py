@@ -17,6 +17,9 @@ ACTIONS = (
     "settings",
     "hand_over",
     "search",
+    "password",
+    "erase",
+    "purge",
 )
 
 

@@ -8,6 +8,8 @@ ends on the server, not only in the browser.
 from __future__ import annotations
 
 import hashlib
+import hmac
+import re
 import secrets
 from datetime import datetime, timedelta
 from functools import cache
@@ -15,13 +17,16 @@ from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import Flask, session
+from flask import Flask, current_app, session
 from flask_babel import gettext as _
 from flask_login import login_user, logout_user
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from zxcvbn import zxcvbn
 
+from booking import throttling
 from booking.extensions import db, login_manager
-from booking.models import StaffSession, User, utcnow
+from booking.models import SignInFailure, StaffSession, User, utcnow
 
 MIN_PASSWORD = 8
 MAX_PASSWORD = 64
@@ -39,24 +44,63 @@ class PasswordRejected(ValueError):
     """The password breaks the policy; the message says how."""
 
 
+# zxcvbn's estimate, 0 (guessed at once) to 4 (very hard): 3 needs about 10^8 guesses.
+MIN_PASSWORD_SCORE = 3
+# Words a guesser tries first here, besides zxcvbn's own lists of common passwords, names
+# and words: the app's and the centres' words, and the person's own name and address.
+_LOCAL_WORDS = (
+    "herne",
+    "heinsberg",
+    "kreis",
+    "integrationszentrum",
+    "kommunales",
+    "beratung",
+    "termin",
+    "termine",
+    "booking",
+    "ki",
+)
+
+
 @cache
-def common_passwords() -> frozenset[str]:
+def common_passwords() -> tuple[str, ...]:
+    """German common passwords zxcvbn's English lists miss, most common first."""
     path = Path(__file__).parent / "data" / "common-passwords.txt"
     lines = path.read_text(encoding="utf-8").splitlines()
-    return frozenset(line.strip().lower() for line in lines if line and not line.startswith("#"))
+    return tuple(line.strip().lower() for line in lines if line and not line.startswith("#"))
 
 
-def check_password_policy(password: str, email: str | None = None) -> None:
-    """Raise PasswordRejected unless the password is 8–64 characters and not a common one."""
+def _personal_words(email: str | None, name: str | None) -> list[str]:
+    """The person's name and the local part of their e-mail address, and their parts of
+    three letters or more."""
+    local = (email or "").lower().rpartition("@")[2 if "@" not in (email or "") else 0]
+    words = [local, *re.split(r"[^\w]+", local), *re.split(r"[^\w]+", (name or "").lower())]
+    return [w for w in dict.fromkeys(words) if len(w) >= 3]
+
+
+def check_password_policy(password: str, email: str | None = None, name: str | None = None) -> None:
+    """Raise PasswordRejected unless the password is 8–64 characters, hard to guess
+    (zxcvbn score 3 or more, against common passwords, names and words) and holds
+    neither the person's name nor their e-mail address."""
     if len(password) < MIN_PASSWORD:
         raise PasswordRejected(_("Use at least %(min)d characters.", min=MIN_PASSWORD))
     if len(password) > MAX_PASSWORD:
         raise PasswordRejected(_("Use at most %(max)d characters.", max=MAX_PASSWORD))
     lowered = password.lower()
-    if lowered in common_passwords() or len(set(password)) < 3:
-        raise PasswordRejected(_("This password is too common. Please choose another one."))
-    if email and lowered == email.lower():
-        raise PasswordRejected(_("The password must not be the e-mail address."))
+    personal = _personal_words(email, name)
+    if any(word in lowered for word in personal):
+        raise PasswordRejected(_("The password must not contain your name or e-mail address."))
+    domain = (email or "").lower().rpartition("@")[2].split(".")
+    inputs = [*personal, *domain, *_LOCAL_WORDS, *common_passwords()]
+    if lowered in common_passwords() or zxcvbn(password, user_inputs=inputs)["score"] < (
+        MIN_PASSWORD_SCORE
+    ):
+        raise PasswordRejected(
+            _(
+                "This password is too easy to guess. Use a longer one, e.g. three or four "
+                "words that do not belong together."
+            )
+        )
 
 
 def hash_password(password: str) -> str:
@@ -79,6 +123,65 @@ def verify_password(user: User | None, password: str) -> bool:
 
 def find_user_by_email(email: str) -> User | None:
     return db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+
+
+# Failed sign-ins (booking/throttling.py has the rule).
+
+
+def _throttle_keys(email: str, address: str) -> list[tuple[throttling.Rule, str]]:
+    """The keys of the pair and of the address, keyed hashes: no address is stored."""
+    secret = str(current_app.config["SECRET_KEY"]).encode()
+
+    def key(*parts: str) -> str:
+        return hmac.new(secret, "\0".join(parts).encode(), hashlib.sha256).hexdigest()
+
+    email = email.strip().lower()
+    return [
+        (throttling.PAIR, key("pair", email, address)),
+        (throttling.ADDRESS, key("address", address)),
+    ]
+
+
+def sign_in_blocked_until(email: str, address: str, now: datetime) -> datetime | None:
+    """Until when sign-ins for this account from this address are refused, or None.
+
+    Depends only on what was typed, so unknown accounts are throttled just like real ones.
+    """
+    keys = {key: rule for rule, key in _throttle_keys(email, address)}
+    rows = db.session.scalars(select(SignInFailure).where(SignInFailure.key_hash.in_(keys)))
+    until = [
+        throttling.blocked_until(keys[row.key_hash], row.failures, row.last_failed_at, now)
+        for row in rows
+    ]
+    return max((u for u in until if u is not None), default=None)
+
+
+def record_failed_sign_in(email: str, address: str, now: datetime) -> None:
+    """Count a failed sign-in for the pair and for the address; commits."""
+    for rule, key in _throttle_keys(email, address):
+        row = db.session.scalar(
+            select(SignInFailure).where(SignInFailure.key_hash == key).with_for_update()
+        )
+        if row is None:
+            try:
+                with db.session.begin_nested():
+                    db.session.add(SignInFailure(key_hash=key, failures=1, last_failed_at=now))
+                continue
+            except IntegrityError:  # another request counted the first failure just now
+                row = db.session.scalar(
+                    select(SignInFailure).where(SignInFailure.key_hash == key).with_for_update()
+                )
+        row.failures = throttling.failures_now(rule, row.failures, row.last_failed_at, now) + 1
+        row.last_failed_at = now
+        row.blocked_until = throttling.blocked_until(rule, row.failures, now, now)
+    db.session.commit()
+
+
+def clear_failed_sign_ins(email: str, address: str) -> None:
+    """After a successful sign-in: the pair starts from zero (the address count stays).
+    Caller commits."""
+    (_rule, pair_key), _address = _throttle_keys(email, address)
+    db.session.execute(delete(SignInFailure).where(SignInFailure.key_hash == pair_key))
 
 
 def _hash(token: str) -> str:
@@ -124,6 +227,17 @@ def end_session(user: User) -> None:
 def end_all_sessions(user: User) -> None:
     """End every session of the account (deactivation, password change). Caller commits."""
     db.session.execute(delete(StaffSession).where(StaffSession.user_id == user.id))
+
+
+def end_other_sessions(user: User) -> None:
+    """End every session of the account but the current one (own password change).
+    Caller commits."""
+    db.session.execute(
+        delete(StaffSession).where(
+            StaffSession.user_id == user.id,
+            StaffSession.token_hash != _hash(user.session_token or ""),
+        )
+    )
 
 
 def load_user(token: str) -> User | None:

@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from booking import slots
@@ -150,11 +150,16 @@ def get_centre(slug: str) -> Centre | None:
 
 
 def get_service(centre: Centre, slug: str) -> Service | None:
-    """An active service of the centre, by slug."""
+    """An active service of the centre, by slug, else by its former slug (old links)."""
     return db.session.scalar(
-        select(Service).where(
-            Service.centre_id == centre.id, Service.slug == slug, Service.is_active.is_(True)
+        select(Service)
+        .where(
+            Service.centre_id == centre.id,
+            or_(Service.slug == slug, Service.former_slug == slug),
+            Service.is_active.is_(True),
         )
+        .order_by((Service.slug == slug).desc())
+        .limit(1)
     )
 
 

@@ -1,4 +1,4 @@
-"""Flask commands: seed-demo, outbox send|work, create-user, check."""
+"""Flask commands: seed-demo, outbox send|work, create-user, check, purge."""
 
 from __future__ import annotations
 
@@ -54,6 +54,32 @@ def init_app(app: Flask) -> None:
             work(current_app._get_current_object(), poll_seconds=poll)
         except KeyboardInterrupt:
             click.echo("Outbox worker stopped.")
+
+    @app.cli.command("purge")
+    @click.option(
+        "--dry-run", is_flag=True, help="Only count what would be erased; change nothing."
+    )
+    @click.option(
+        "--days",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Days after the appointment (default: RETENTION_DAYS, 90).",
+    )
+    def purge_command(dry_run: bool, days: int | None) -> None:
+        """Erase names, contacts, messages and mail bodies of bookings past retention."""
+        from flask import current_app
+
+        from booking.models import utcnow
+        from booking.retention import purge
+
+        days = days or current_app.config["RETENTION_DAYS"]
+        counts = purge(utcnow(), days, dry_run=dry_run)
+        prefix = "Would erase" if dry_run else "Erased"
+        click.echo(
+            f"{prefix} (older than {days} days after the appointment): "
+            f"{counts.bookings} bookings, {counts.mails} mail bodies; "
+            f"{counts.sign_in_records} old sign-in records."
+        )
 
     @app.cli.command("create-user")
     @click.argument("email")

@@ -31,6 +31,9 @@ class Config:
     RATELIMIT_HEADERS_ENABLED = True
     API_RATELIMIT = os.environ.get("API_RATELIMIT") or "120 per minute"
 
+    # Days after an appointment's end before `flask --app wsgi purge` erases personal data.
+    RETENTION_DAYS = int(os.environ.get("RETENTION_DAYS") or 90)
+
     PREFERRED_URL_SCHEME = os.environ.get("PREFERRED_URL_SCHEME") or "http"
     SERVER_NAME = os.environ.get("SERVER_NAME") or None
 

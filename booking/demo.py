@@ -42,21 +42,24 @@ CENTRES = [
     },
 ]
 
-# Slug and minutes of the five demo services; their names in each language are the
-# files booking/data/service-names/<language>.json ({"<slug>": "<name>"}).
+# Slugs are part of public URLs and so never name the (confidential) topic. The slugs of
+# SPEC "Demo data" did; they are kept as former slugs, so links and API calls using them
+# still find the service (and are redirected to the neutral address). The former slug is
+# also the key of the service's names in booking/data/service-names/<language>.json
+# ({"<former slug>": "<name>"}) and of its details below.
 SERVICES = [
-    ("bildung", 45),
-    ("erziehung", 60),
-    ("ankommen", 45),
-    ("seiteneinstieg", 60),
-    ("einrichtungen", 60),
+    ("beratung-1", "bildung", 45),
+    ("beratung-2", "erziehung", 60),
+    ("beratung-3", "ankommen", 45),
+    ("beratung-4", "seiteneinstieg", 60),
+    ("beratung-5", "einrichtungen", 60),
 ]
 SERVICE_NAMES_DIR = Path(__file__).parent / "data" / "service-names"
 
 
 def service_names() -> dict[str, dict[str, str]]:
-    """{slug: {language: name}} merged from every file of booking/data/service-names/."""
-    names: dict[str, dict[str, str]] = {slug: {} for slug, _minutes in SERVICES}
+    """{former slug: {language: name}} merged from every file of booking/data/service-names/."""
+    names: dict[str, dict[str, str]] = {topic: {} for _slug, topic, _minutes in SERVICES}
     for path in sorted(SERVICE_NAMES_DIR.glob("*.json")):
         for slug, name in json.loads(path.read_text(encoding="utf-8")).items():
             if slug in names and name:
@@ -133,15 +136,15 @@ SERVICE_DETAILS = {
 # Invented people; together each centre's counsellors offer every service.
 COUNSELLORS = {
     "herne": [
-        ("Aylin Demir", ["de", "tr"], ["bildung", "erziehung", "seiteneinstieg"]),
-        ("Karim Haddad", ["de", "ar", "fa"], ["ankommen", "erziehung", "einrichtungen"]),
-        ("Olena Koval", ["de", "ru", "uk"], ["bildung", "ankommen", "seiteneinstieg"]),
+        ("Aylin Demir", ["de", "tr"], ["beratung-1", "beratung-2", "beratung-4"]),
+        ("Karim Haddad", ["de", "ar", "fa"], ["beratung-3", "beratung-2", "beratung-5"]),
+        ("Olena Koval", ["de", "ru", "uk"], ["beratung-1", "beratung-3", "beratung-4"]),
     ],
     "kreis-heinsberg": [
-        ("Mehmet Yilmaz", ["de", "tr"], ["bildung", "ankommen", "erziehung"]),
-        ("Nour Saleh", ["de", "ar", "en"], ["erziehung", "seiteneinstieg", "einrichtungen"]),
-        ("Irina Petrenko", ["de", "ru", "uk"], ["bildung", "ankommen", "seiteneinstieg"]),
-        ("Dariush Rahimi", ["de", "fa"], ["ankommen", "einrichtungen"]),
+        ("Mehmet Yilmaz", ["de", "tr"], ["beratung-1", "beratung-3", "beratung-2"]),
+        ("Nour Saleh", ["de", "ar", "en"], ["beratung-2", "beratung-4", "beratung-5"]),
+        ("Irina Petrenko", ["de", "ru", "uk"], ["beratung-1", "beratung-3", "beratung-4"]),
+        ("Dariush Rahimi", ["de", "fa"], ["beratung-3", "beratung-5"]),
     ],
 }
 
@@ -182,17 +185,21 @@ def seed_demo(with_bookings: bool = False) -> dict[str, int]:
             centre.responsible_person = "Leitung des Integrationszentrums (Demo)"
             centre.accessibility_contact = spec["email"]
         services = {service.slug: service for service in centre.services}
-        for position, (slug, minutes) in enumerate(SERVICES):
+        for position, (slug, topic, minutes) in enumerate(SERVICES):
             if slug not in services:
                 services[slug] = Service(
-                    slug=slug, names=names[slug], duration_minutes=minutes, position=position
+                    slug=slug,
+                    former_slug=topic,
+                    names=names[topic],
+                    duration_minutes=minutes,
+                    position=position,
                 )
                 centre.services.append(services[slug])
                 created["services"] += 1
-            elif set(names[slug]) - set(services[slug].names or {}):
+            elif set(names[topic]) - set(services[slug].names or {}):
                 # A language added since: its names join, names already there stay.
-                services[slug].names = {**names[slug], **(services[slug].names or {})}
-            service_format, descriptions, bring = SERVICE_DETAILS[slug]
+                services[slug].names = {**names[topic], **(services[slug].names or {})}
+            service_format, descriptions, bring = SERVICE_DETAILS[topic]
             if not services[slug].descriptions:
                 services[slug].format = service_format
                 services[slug].descriptions = descriptions

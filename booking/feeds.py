@@ -1,8 +1,10 @@
 """Counsellors' calendar subscriptions: /calendar/<token>.ics, with no data of families.
 
-No sign-in: the random token in the URL is the credential (only its hash is stored, and
-renewing it ends the old URL). Each event names the service and the booking reference,
-never the person: a calendar app syncs its data to places the centre does not control.
+No sign-in: the random token in the URL is the credential (only its hash is stored,
+renewing it ends the old URL, deactivating the account ends it for good). Each event reads
+"Beratung" and the booking reference, never the person, and names the service only where
+the centre's admin turned that on: a calendar app syncs its data to places the centre does
+not control, and the topic of a consultation is confidential.
 """
 
 from __future__ import annotations
@@ -22,18 +24,22 @@ bp = Blueprint("feeds", __name__)
 
 # How far back a feed reaches, so today's and last weeks' appointments stay visible.
 FEED_PAST = timedelta(days=30)
+# The neutral summary of every feed entry (the staff's working language).
+NEUTRAL_SUMMARY = "Beratung"
 
 
 def feed_event(booking: Booking, now) -> ical.CalendarEvent:
-    """A booking as a feed entry: service and reference only; no attendee, no description."""
+    """A booking as a feed entry: "Beratung" (or the service, where the centre allows) and
+    the reference only; no attendee, no description."""
     centre = booking.centre
+    topic = booking.service.name_in("de") if centre.feed_shows_service else NEUTRAL_SUMMARY
     return ical.CalendarEvent(
         uid=calendar_uid(booking),
         sequence=booking.sequence,
         start_at=booking.start_at,
         end_at=booking.end_at,
         timezone=centre.timezone,
-        summary=f"{booking.service.slug.replace('-', ' ').title()} · {booking.reference}",
+        summary=f"{topic} · {booking.reference}",
         location=centre.address,
         organizer_name=centre.name,
         organizer_email=centre.email,

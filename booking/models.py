@@ -91,6 +91,10 @@ class Centre(db.Model):
     responsible_person: Mapped[str] = mapped_column(String(200), default="", server_default="")
     contact_email: Mapped[str] = mapped_column(String(254), default="", server_default="")
     accessibility_contact: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    # Off: counsellors' calendar feeds say "Beratung" and the reference, never the topic.
+    feed_shows_service: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
 
     opening_hours: Mapped[list[OpeningHours]] = relationship(
         back_populates="centre",
@@ -186,7 +190,10 @@ class Service(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     centre_id: Mapped[int] = mapped_column(ForeignKey("centre.id", ondelete="CASCADE"), index=True)
+    # Part of public URLs and the API: neutral ("beratung-2"), never the topic, which is
+    # confidential. The slug before the last change still finds the service (old links).
     slug: Mapped[str] = mapped_column(String(64))
+    former_slug: Mapped[str | None] = mapped_column(String(64))
     names: Mapped[dict] = mapped_column(JSON, default=dict)
     duration_minutes: Mapped[int] = mapped_column(Integer)
     # None: the centre's buffer applies.
@@ -254,6 +261,10 @@ class User(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # The hash of the secret in the counsellor's calendar subscription URL; renewable.
     feed_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # Set when an admin chose the password: every staff page leads to the change page.
+    must_change_password: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
 
     centre: Mapped[Centre | None] = relationship(back_populates="staff")
     services: Mapped[list[Service]] = relationship(
@@ -377,6 +388,9 @@ class Booking(db.Model):
     # Set when staff decided to keep a booking that changed hours, closures or absences no
     # longer allow; it then leaves the list of bookings needing attention.
     kept_despite_conflict_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When name, contacts and message were erased (retention, or the family's own wish);
+    # what the reports count stays.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     centre: Mapped[Centre] = relationship()
     service: Mapped[Service] = relationship()
@@ -426,6 +440,21 @@ class StaffSession(db.Model):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship()
+
+
+class SignInFailure(db.Model):
+    """Failed sign-ins of one key (account and address, or address alone), for throttling.
+
+    The key is a hash: neither the e-mail address typed nor the client address is stored.
+    """
+
+    __tablename__ = "sign_in_failure"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class AuditEntry(db.Model):

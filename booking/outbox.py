@@ -125,9 +125,9 @@ def requeue_dead(row: OutboxMessage, *, now: datetime) -> bool:
     """Give a dead message a fresh start: pending, no attempts, due ``now``. Caller commits.
 
     The last error is kept for reference. Returns False (and changes nothing) when the
-    message is not dead.
+    message is not dead, or its body was erased.
     """
-    if row.state != "dead":
+    if row.state != "dead" or not row.raw:  # an erased mail (retention) is gone for good
         return False
     row.state = "pending"
     row.attempts = 0

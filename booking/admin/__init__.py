@@ -6,6 +6,8 @@ The whole blueprint needs a signed-in admin, checked once in before_request.
 from flask import Blueprint, abort, redirect, request, url_for
 from flask_login import current_user
 
+from booking.staff import password_change_pending
+
 bp = Blueprint("admin", __name__)
 
 
@@ -15,7 +17,7 @@ def require_admin():
         return redirect(url_for("staff.login", next=request.full_path.rstrip("?")))
     if current_user.role != "admin":
         abort(403)
-    return None
+    return password_change_pending()
 
 
 from booking.admin import views  # noqa: E402,F401 - registers the routes on bp

@@ -73,6 +73,7 @@ class RulesForm(FlaskForm):
         _l("Upcoming bookings per e-mail address (at most)"), validators=[InputRequired()]
     )
     holiday_region = StringField(_l("Public holidays of (region)"))
+    feed_shows_service = BooleanField(_l("Counsellors' calendar feeds name the service"))
 
 
 class ServiceForm(FlaskForm):
@@ -118,3 +119,10 @@ class StaffCreateForm(StaffEditForm):
     # Choices are set by the view; booking/administration.py checks the role.
     role = SelectField(_l("Role"), validate_choice=False)
     password = PasswordField(_l("Initial password"))
+
+
+class StaffPasswordForm(FlaskForm):
+    """A password an admin sets for a staff member (who must change it at next sign-in)."""
+
+    password = PasswordField(_l("New password"))
+    confirm = PasswordField(_l("New password again"))

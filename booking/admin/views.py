@@ -18,7 +18,7 @@ from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
 
-from booking import administration, availability, reports, services
+from booking import access, administration, availability, reports, services
 from booking.admin import bp, queries
 from booking.admin.forms import (
     ClosureForm,
@@ -29,6 +29,7 @@ from booking.admin.forms import (
     ServiceForm,
     StaffCreateForm,
     StaffEditForm,
+    StaffPasswordForm,
     WeeklyHoursForm,
 )
 from booking.extensions import db
@@ -141,6 +142,11 @@ def _owned(model, object_id: int, centre_id: int, attribute: str = "centre_id"):
     if row is None or getattr(row, attribute) != centre_id:
         abort(404)
     return row
+
+
+def _changeable_staff(user_id: int, centre_id: int) -> User:
+    """A staff account of the centre the admin may change: 404 outside it, 403 within."""
+    return access.require_account_change(_actor(), _owned(User, user_id, centre_id))
 
 
 @bp.get("/")
@@ -315,6 +321,7 @@ def rules(centre_slug: str):
             "buffer_minutes": centre.buffer_minutes,
             "max_active_bookings_per_email": centre.max_active_bookings_per_email,
             "holiday_region": centre.holiday_region,
+            "feed_shows_service": centre.feed_shows_service,
         }
     )
     status = 200
@@ -330,6 +337,7 @@ def rules(centre_slug: str):
                 buffer_minutes=form.buffer_minutes.data,
                 max_active_bookings_per_email=form.max_active_bookings_per_email.data,
                 holiday_region=form.holiday_region.data,
+                feed_shows_service=form.feed_shows_service.data,
             ),
         )
         if status is None:
@@ -537,13 +545,15 @@ def _role_choices() -> list[tuple[str, str]]:
     ]
 
 
-def _render_staff_edit(centre, user, form, hours_form, status):
+def _render_staff_edit(centre, user, form, hours_form, status, password_form=None):
     return render_template(
         "admin/staff_edit.html",
         centre=centre,
         user=user,
+        can_change=access.can_manage_account(_actor(), user),
         form=form,
         hours_form=hours_form,
+        password_form=password_form or StaffPasswordForm(),
         working_hours=sorted(user.working_hours, key=lambda h: (h.weekday, h.opens)),
         roles=dict(_role_choices()),
         actions=EmptyForm(),
@@ -572,6 +582,7 @@ def staff_edit(centre_slug: str, user_id: int):
     form, hours_form = _staff_forms(centre, user)
     status = 200
     if request.method == "POST":
+        access.require_account_change(_actor(), user)
         status = _submit(
             form,
             lambda: administration.update_staff(
@@ -593,7 +604,7 @@ def staff_edit(centre_slug: str, user_id: int):
 @bp.post("/centres/<centre_slug>/staff/<int:user_id>/hours")
 def staff_hours_add(centre_slug: str, user_id: int):
     centre = g.centre
-    user = _owned(User, user_id, centre.id)
+    user = _changeable_staff(user_id, centre.id)
     form, hours_form = _staff_forms(centre, user)
     status = _submit(
         hours_form,
@@ -609,7 +620,7 @@ def staff_hours_add(centre_slug: str, user_id: int):
 @bp.post("/centres/<centre_slug>/staff/<int:user_id>/hours/<int:hours_id>/delete")
 def staff_hours_delete(centre_slug: str, user_id: int, hours_id: int):
     centre = g.centre
-    user = _owned(User, user_id, centre.id)
+    user = _changeable_staff(user_id, centre.id)
     row = _owned(WorkingHours, hours_id, user.id, attribute="user_id")
     back = url_for("admin.staff_edit", centre_slug=centre.slug, user_id=user.id)
     if not _button_pressed():
@@ -621,7 +632,7 @@ def staff_hours_delete(centre_slug: str, user_id: int, hours_id: int):
 @bp.post("/centres/<centre_slug>/staff/<int:user_id>/deactivate")
 def staff_deactivate(centre_slug: str, user_id: int):
     centre = g.centre
-    user = _owned(User, user_id, centre.id)
+    user = _changeable_staff(user_id, centre.id)
     back = url_for("admin.staff_edit", centre_slug=centre.slug, user_id=user.id)
     if not _button_pressed():
         return redirect(back, code=303)
@@ -636,11 +647,40 @@ def staff_deactivate(centre_slug: str, user_id: int):
 @bp.post("/centres/<centre_slug>/staff/<int:user_id>/reactivate")
 def staff_reactivate(centre_slug: str, user_id: int):
     centre = g.centre
-    user = _owned(User, user_id, centre.id)
+    user = _changeable_staff(user_id, centre.id)
     if _button_pressed():
         administration.reactivate_staff(user, _actor())
         flash(_("The account is active again."), "success")
     return redirect(url_for("admin.staff_edit", centre_slug=centre.slug, user_id=user.id), code=303)
+
+
+@bp.post("/centres/<centre_slug>/staff/<int:user_id>/password")
+def staff_password(centre_slug: str, user_id: int):
+    centre = g.centre
+    user = _changeable_staff(user_id, centre.id)
+    password_form = StaffPasswordForm()
+    status = _submit(
+        password_form,
+        lambda: administration.set_staff_password(
+            user,
+            _actor(),
+            password=password_form.password.data,
+            confirm=password_form.confirm.data,
+        ),
+    )
+    if status is None:
+        flash(
+            _(
+                "The password is set. The person is signed out and must choose a new "
+                "password at the next sign-in."
+            ),
+            "success",
+        )
+        return redirect(
+            url_for("admin.staff_edit", centre_slug=centre.slug, user_id=user.id), code=303
+        )
+    form, hours_form = _staff_forms(centre, user)
+    return _render_staff_edit(centre, user, form, hours_form, status, password_form)
 
 
 # Bookings that changed settings no longer allow.

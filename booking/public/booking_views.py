@@ -16,7 +16,7 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from flask_babel import gettext as _
 from werkzeug.exceptions import NotFound
 
-from booking import availability, ical, notifications, services
+from booking import availability, ical, notifications, retention, services
 from booking.api.schemas import parse_language
 from booking.extensions import limiter
 from booking.i18n import current_language, language_name
@@ -101,6 +101,13 @@ def _taken_page(
 @limiter.limit(BOOKING_LIMIT, methods=["POST"])
 def book(centre_slug: str, service_slug: str):
     centre, service = _centre_and_service(centre_slug, service_slug)
+    if service.slug != service_slug and request.method == "GET":  # an old link
+        return redirect(
+            url_for(
+                "public.book", centre_slug=centre.slug, service_slug=service.slug, **request.args
+            ),
+            code=301,
+        )
     form = BookingForm()
     spoken = spoken_languages(service)
     form.language.choices = _language_choices(spoken)
@@ -285,6 +292,25 @@ def cancel(token: str):
         centre=booking.centre,
         form=form,
         token=token,
+    )
+
+
+@bp.route("/b/<token>/erase", methods=["GET", "POST"])
+@limiter.limit(BOOKING_LIMIT, methods=["POST"])
+def erase(token: str):
+    """After cancelling, the family erases its name, contacts and message (confirm step)."""
+    booking = _booking_or_404(token)
+    form = EmptyForm()
+    if request.method == "POST" and form.validate_on_submit():
+        try:
+            retention.erase_booking(booking, utcnow())
+        except retention.NotErasable:
+            flash(_("Please cancel the appointment first."), "error")
+        else:
+            flash(_("Your personal data for this appointment is erased."), "success")
+        return redirect(url_for("public.manage", token=token), code=303)
+    return render_template(
+        "public/erase.html", booking=booking, centre=booking.centre, form=form, token=token
     )
 
 

@@ -6,7 +6,7 @@ from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import abort, render_template, request, url_for
+from flask import abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -237,6 +237,16 @@ def service_week(centre_slug: str, service_slug: str):
     service = availability.get_service(centre, service_slug)
     if service is None:
         abort(404, description=_("This centre offers no service of this name."))
+    if service.slug != service_slug:  # an old link: to the neutral address
+        return redirect(
+            url_for(
+                "public.service_week",
+                centre_slug=centre.slug,
+                service_slug=service.slug,
+                **request.args,
+            ),
+            code=301,
+        )
     if not service.online_bookable:
         abort(404, description=_("This consultation is booked by phone only."))
     errors: dict[str, list[str]] = {}

@@ -10,6 +10,15 @@ from flask_login import current_user
 bp = Blueprint("staff", __name__)
 
 OPEN_ENDPOINTS = {"staff.login"}
+# Reachable while an admin-set password waits to be changed.
+PASSWORD_CHANGE_ENDPOINTS = {"staff.change_password", "staff.logout"}
+
+
+def password_change_pending():
+    """A redirect to the change page while the account must change its password."""
+    if current_user.must_change_password and request.endpoint not in PASSWORD_CHANGE_ENDPOINTS:
+        return redirect(url_for("staff.change_password"))
+    return None
 
 
 @bp.before_request
@@ -18,7 +27,7 @@ def require_sign_in():
         return None
     if not current_user.is_authenticated:
         return redirect(url_for("staff.login", next=request.full_path.rstrip("?")))
-    return None
+    return password_change_pending()
 
 
 # Importing the modules registers their routes on bp.

@@ -23,6 +23,12 @@ class SignInForm(FlaskForm):
     next = HiddenField()
 
 
+class PasswordChangeForm(FlaskForm):
+    current = PasswordField(_l("Current password"))
+    new = PasswordField(_l("New password"))
+    confirm = PasswordField(_l("New password again"))
+
+
 class EmptyForm(FlaskForm):
     """CSRF protection for actions that are a single button."""
 

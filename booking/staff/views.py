@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -11,7 +12,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from booking import access, auth
+from booking import access, accounts, auth
 from booking.extensions import db, limiter
 from booking.models import Booking, utcnow
 from booking.staff import bp
@@ -23,7 +24,7 @@ from booking.staff.common import (
     pick_centre,
     staff_centres,
 )
-from booking.staff.forms import EmptyForm, SignInForm
+from booking.staff.forms import EmptyForm, PasswordChangeForm, SignInForm
 
 
 def _safe_next(target: str | None) -> str:
@@ -41,31 +42,37 @@ def _safe_next(target: str | None) -> str:
     return url_for("staff.home")
 
 
-def _account_key() -> str:
-    return "sign-in:" + (request.form.get("email") or "").strip().lower()
-
-
-def _failed(response) -> bool:
-    # Only failed attempts count against the limits.
-    return response.status_code != 303
-
-
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit("20 per 15 minutes", methods=["POST"], deduct_when=_failed)
-@limiter.limit("5 per 15 minutes", methods=["POST"], key_func=_account_key, deduct_when=_failed)
 def login():
     form = SignInForm()
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
         return render_template("staff/login.html", form=form)
     if form.validate_on_submit():
-        user = auth.find_user_by_email(form.email.data or "")
+        email, now = form.email.data or "", utcnow()
+        address = request.remote_addr or ""
+        blocked_until = auth.sign_in_blocked_until(email, address, now)
+        if blocked_until is not None:
+            # Refused without looking at the password, whether it is right or not.
+            seconds = max(1, math.ceil((blocked_until - now).total_seconds()))
+            form.password.errors = [
+                _(
+                    "Too many failed attempts. Please wait %(seconds)d seconds, then try again.",
+                    seconds=seconds,
+                )
+            ]
+            response = make_response(render_template("staff/login.html", form=form), 429)
+            response.headers["Retry-After"] = str(seconds)
+            return response
+        user = auth.find_user_by_email(email)
         if auth.verify_password(user, form.password.data or "") and user.is_active:
             # Checked before the session row is written: a bad next= must not fail after it.
             target = _safe_next(form.next.data)
+            auth.clear_failed_sign_ins(email, address)
             auth.start_session(user)
             return redirect(target, code=303)
         db.session.rollback()
+        auth.record_failed_sign_in(email, address, now)
     # The same words whether the account exists or not.
     form.password.errors = [_("E-mail address or password is wrong.")]
     return render_template("staff/login.html", form=form), 401
@@ -131,3 +138,29 @@ def home():
     response = make_response(page)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@bp.route("/password", methods=["GET", "POST"])
+def change_password():
+    form = PasswordChangeForm()
+    status = 200
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            flash(_("The form has expired. Please try again."), "error")
+            status = 400
+        else:
+            try:
+                accounts.change_own_password(
+                    acting_user(),
+                    current=form.current.data or "",
+                    new=form.new.data or "",
+                    confirm=form.confirm.data or "",
+                )
+            except accounts.PasswordChangeInvalid as error:
+                for name, messages in error.errors.items():
+                    form[name].errors = messages
+                status = 422
+            else:
+                flash(_("Your password is changed. Your other sessions are signed out."), "success")
+                return redirect(url_for("staff.home"), code=303)
+    return render_template("staff/password.html", form=form), status

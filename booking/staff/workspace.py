@@ -56,6 +56,9 @@ def action_labels() -> dict[str, str]:
         "settings": _("settings"),
         "hand_over": _("handed over to a colleague"),
         "search": _("searched bookings"),
+        "password": _("password changed"),
+        "erase": _("personal data erased"),
+        "purge": _("retention: personal data erased"),
     }
 
 

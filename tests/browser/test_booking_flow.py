@@ -63,7 +63,7 @@ def fill_details(page: Page, name: str, mail: str) -> None:
     page.locator("#consent").check()
 
 
-def book(page: Page, base_url: str, *, service: str = "bildung", mail: str) -> datetime:
+def book(page: Page, base_url: str, *, service: str = "beratung-1", mail: str) -> datetime:
     """Book the first free slot through the pages; leaves the page on the manage page."""
     open_week_with_slots(page, base_url, service)
     slot = page.locator("a.slot").first
@@ -126,9 +126,9 @@ def test_family_books_by_keyboard_only(page: Page, live_server, outbox_dir):
     page.keyboard.press("Enter")
     page.wait_for_url("**/centres/herne")
 
-    tab_to(page, page.locator('a.service[href="/centres/herne/bildung"]'))
+    tab_to(page, page.locator('a.service[href="/centres/herne/beratung-1"]'))
     page.keyboard.press("Enter")
-    page.wait_for_url("**/centres/herne/bildung")
+    page.wait_for_url("**/centres/herne/beratung-1")
 
     # The first step: the language of the consultation.
     tab_to(page, page.locator('a.language-choice[href$="language=de"]'))
@@ -169,7 +169,7 @@ def test_family_books_by_keyboard_only(page: Page, live_server, outbox_dir):
 
 
 def test_validation_messages_next_to_fields(page: Page, live_server):
-    open_week_with_slots(page, live_server, "bildung")
+    open_week_with_slots(page, live_server, "beratung-1")
     page.locator("a.slot").first.click()
     page.wait_for_url("**/book?*")
     page.locator("#phone").fill("+49 2323 12345")
@@ -194,10 +194,10 @@ def test_validation_messages_next_to_fields(page: Page, live_server):
 
 
 def test_cancel_from_manage_page_frees_the_slot(page: Page, live_server, outbox_dir):
-    # Only one Herne counsellor offers "einrichtungen": a booking takes the slot away.
-    start = book(page, live_server, service="einrichtungen", mail="cancel@example.org")
+    # Only one Herne counsellor offers "beratung-5": a booking takes the slot away.
+    start = book(page, live_server, service="beratung-5", mail="cancel@example.org")
     day = local_day(start)
-    assert start not in free_starts(page, live_server, "einrichtungen", day)
+    assert start not in free_starts(page, live_server, "beratung-5", day)
     manage_url = page.url
 
     page.locator('a[href$="/cancel"]').click()
@@ -209,7 +209,7 @@ def test_cancel_from_manage_page_frees_the_slot(page: Page, live_server, outbox_
     expect(status).to_have_class("status status-cancelled")
     expect(status).not_to_be_empty()
     expect(page.locator('a[href$="/cancel"]')).to_have_count(0)
-    assert start in free_starts(page, live_server, "einrichtungen", day)
+    assert start in free_starts(page, live_server, "beratung-5", day)
     assert calendar_mails(outbox_dir, "CANCEL"), "no .eml with METHOD:CANCEL"
 
 
@@ -258,7 +258,7 @@ def test_phone_viewport(new_context, live_server):
     assert_no_horizontal_scroll(page)
     page.goto(f"{live_server}/centres/herne")
     assert_no_horizontal_scroll(page)
-    open_week_with_slots(page, live_server, "bildung")
+    open_week_with_slots(page, live_server, "beratung-1")
     assert_no_horizontal_scroll(page)
     page.locator("a.slot").first.click()
     page.wait_for_url("**/book?*")
@@ -288,7 +288,7 @@ def test_axe_no_serious_violations(page: Page, live_server):
     problems += axe_problems(page, "index")
     page.goto(f"{live_server}/centres/herne")
     problems += axe_problems(page, "centre")
-    open_week_with_slots(page, live_server, "bildung")
+    open_week_with_slots(page, live_server, "beratung-1")
     problems += axe_problems(page, "week")
     page.locator("a.slot").first.click()
     page.wait_for_url("**/book?*")

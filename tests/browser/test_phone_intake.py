@@ -54,15 +54,15 @@ def test_phone_booking_by_keyboard_only(page: Page, live_server, live_app, recep
     expect_focus(page, "service")
     # Typing picks an option of a closed select. Chromium does not send a form on Enter in
     # a select, so Tab on (past the optional language) to "show times" and press Enter.
-    page.keyboard.type("Ankommen", delay=20)
-    expect(page.locator("#service")).to_have_value("ankommen")
+    page.keyboard.type("Beratung für Erw", delay=20)
+    expect(page.locator("#service")).to_have_value("beratung-3")
     page.keyboard.press("Tab")
     expect_focus(page, "language")
     page.keyboard.press("Tab")
     expect_focus(page, "show-times")
     with page.expect_navigation():
         page.keyboard.press("Enter")
-    page.wait_for_url(re.compile(r".*/staff/intake\?.*service=ankommen.*"))
+    page.wait_for_url(re.compile(r".*/staff/intake\?.*service=beratung-3.*"))
     assert "name=" not in page.url and "phone=" not in page.url
 
     # The first free time is chosen and focused; arrows move through the radio group.
@@ -100,7 +100,7 @@ def test_intake_works_without_javascript(new_context, live_server, reception):
     context = new_context(java_script_enabled=False)
     page = context.new_page()
     sign_in_by_keyboard(page, live_server, reception)
-    page.locator("#service").select_option("bildung")
+    page.locator("#service").select_option("beratung-1")
     with page.expect_navigation():
         page.locator("#show-times").click()
     page.locator("#name").fill("Walk In")
@@ -115,7 +115,7 @@ def test_intake_has_no_serious_axe_violations(page: Page, live_server, reception
     problems = []
     for where in ("first load", "times", "errors"):
         if where == "times":
-            page.goto(f"{live_server}/staff/intake?service=bildung")
+            page.goto(f"{live_server}/staff/intake?service=beratung-1")
         if where == "errors":
             with page.expect_navigation():
                 page.locator("#book-button").click()

@@ -64,7 +64,7 @@ def make_counsellor(**over) -> Counsellor:
     values = {
         "id": 1,
         "languages": frozenset({"de"}),
-        "service_slugs": frozenset({"bildung", "erziehung"}),
+        "service_slugs": frozenset({"beratung-1", "beratung-2"}),
     }
     return Counsellor(**(values | over))
 
@@ -74,7 +74,7 @@ def slots_on(
     rules: CentreRules | None = None,
     counsellors: tuple[Counsellor, ...] | None = None,
     duration: timedelta = ERZIEHUNG,
-    service: str = "erziehung",
+    service: str = "beratung-2",
     now: datetime = NOW,
     language: str | None = None,
     date_to: date | None = None,
@@ -125,8 +125,8 @@ def test_rule1_no_slots_on_a_closed_weekday():
 def test_rule1_several_intervals_a_day():
     rules = make_rules(opening_hours=HEINSBERG_HOURS)
 
-    tuesday = slots_on(TUESDAY, rules, duration=BILDUNG, service="bildung")
-    monday = slots_on(MONDAY, rules, duration=BILDUNG, service="bildung")
+    tuesday = slots_on(TUESDAY, rules, duration=BILDUNG, service="beratung-1")
+    monday = slots_on(MONDAY, rules, duration=BILDUNG, service="beratung-1")
 
     assert local_starts(tuesday) == half_hours("08:30", "11:00") + half_hours("14:00", "16:00")
     assert local_starts(monday) == half_hours("08:30", "11:00")
@@ -219,8 +219,8 @@ def test_rule2_closure_over_several_days():
 
 def test_rule3_counsellor_must_offer_service():
     counsellors = (
-        make_counsellor(id=1, service_slugs=frozenset({"bildung"})),
-        make_counsellor(id=2, service_slugs=frozenset({"bildung", "erziehung"})),
+        make_counsellor(id=1, service_slugs=frozenset({"beratung-1"})),
+        make_counsellor(id=2, service_slugs=frozenset({"beratung-1", "beratung-2"})),
     )
 
     slots = slots_on(MONDAY, counsellors=counsellors)
@@ -397,7 +397,7 @@ def test_rule5_grid():
 def test_rule5_grid_starts_at_each_interval():
     rules = make_rules(opening_hours=HEINSBERG_HOURS, slot_step_minutes=40)
 
-    starts = local_starts(slots_on(TUESDAY, rules, duration=BILDUNG, service="bildung"))
+    starts = local_starts(slots_on(TUESDAY, rules, duration=BILDUNG, service="beratung-1"))
 
     assert starts == ["08:30", "09:10", "09:50", "10:30", "11:10", "14:00", "14:40"] + [
         "15:20",

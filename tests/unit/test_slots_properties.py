@@ -26,7 +26,7 @@ DST_DAYS = (
     date(2026, 4, 5),  # Lord Howe: half an hour back
     date(2026, 10, 4),  # Lord Howe: half an hour forward
 )
-SERVICE = "erziehung"
+SERVICE = "beratung-2"
 PROPERTY_SETTINGS = settings(max_examples=200, deadline=None)
 
 
@@ -159,7 +159,7 @@ def scenarios(draw) -> dict:
     counsellors = tuple(
         Counsellor(
             id=identifier,
-            service_slugs=frozenset({SERVICE} if draw(offers_service) else {"bildung"}),
+            service_slugs=frozenset({SERVICE} if draw(offers_service) else {"beratung-1"}),
             working_hours=draw(
                 st.one_of(
                     st.none(),

@@ -35,7 +35,7 @@ def post(client, url: str, data: dict | None = None):
     return client.post(url, data={"csrf_token": token, **(data or {})})
 
 
-def slot_starts(client, day, service="bildung") -> list[str]:
+def slot_starts(client, day, service="beratung-1") -> list[str]:
     """Local start times ("HH:MM") of the free slots on ``day``, from the public API."""
     response = client.get(
         "/api/v1/centres/herne/slots",
@@ -45,7 +45,7 @@ def slot_starts(client, day, service="bildung") -> list[str]:
     return [local(s["start"]).strftime("%H:%M") for s in response.get_json()["slots"]]
 
 
-def slot_ends(client, day, service="bildung") -> list[str]:
+def slot_ends(client, day, service="beratung-1") -> list[str]:
     response = client.get(
         "/api/v1/centres/herne/slots",
         query_string={"service": service, "from": day.isoformat(), "to": day.isoformat()},
@@ -53,7 +53,7 @@ def slot_ends(client, day, service="bildung") -> list[str]:
     return [local(s["end"]).strftime("%H:%M") for s in response.get_json()["slots"]]
 
 
-def book(client, start: str, service="bildung", email="familie@example.org") -> dict:
+def book(client, start: str, service="beratung-1", email="familie@example.org") -> dict:
     response = client.post(
         "/api/v1/centres/herne/bookings", json=booking_payload(start, service, email=email)
     )
@@ -126,13 +126,13 @@ def test_a_closure_removes_its_slots_and_families_see_its_reason(app, admin):
     assert response.status_code == 303
     assert slot_starts(admin, monday) == []
     assert slot_starts(admin, tuesday)  # one day only
-    week = admin.get(f"/centres/herne/bildung?week={monday.isoformat()}&language=de")
+    week = admin.get(f"/centres/herne/beratung-1?week={monday.isoformat()}&language=de")
     html = week.get_data(as_text=True)
     notices = re.search(r'<ul class="closures" id="closures">(.*?)</ul>', html, re.S)
     assert notices and "Betriebsausflug" in notices.group(1)
     # Another week does not mention it.
     later = admin.get(
-        f"/centres/herne/bildung?week={(monday + timedelta(days=14)).isoformat()}&language=de"
+        f"/centres/herne/beratung-1?week={(monday + timedelta(days=14)).isoformat()}&language=de"
     )
     assert "Betriebsausflug" not in later.get_data(as_text=True)
     with app.app_context():
@@ -152,7 +152,7 @@ def test_a_half_day_closure_keeps_the_morning(admin):
     starts = slot_starts(admin, tuesday)
     assert starts and starts[0] == "08:00"
     assert max(slot_ends(admin, tuesday)) <= "12:00"
-    html = admin.get(f"/centres/herne/bildung?week={tuesday.isoformat()}&language=de").get_data(
+    html = admin.get(f"/centres/herne/beratung-1?week={tuesday.isoformat()}&language=de").get_data(
         as_text=True
     )
     assert "Teamsitzung" in html and "12:00" in html
@@ -181,7 +181,7 @@ def test_a_closure_over_several_days_and_its_deletion(app, admin):
 def test_changed_hours_list_bookings_outside_them_without_cancelling(app, admin):
     monday = next_working_day(0)
     late = book(admin, at(monday, 15), email="late@example.org")
-    later = book(admin, at(monday, 14, 30), "ankommen", email="later@example.org")
+    later = book(admin, at(monday, 14, 30), "beratung-3", email="later@example.org")
     early = book(admin, at(monday, 9), email="early@example.org")
     ids = {
         ref: booking_row(app, ref).id

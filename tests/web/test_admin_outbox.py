@@ -33,7 +33,7 @@ def dead_confirmation(app, client, centre: str, email: str) -> int:
     day = next_working_day(0)
     response = client.post(
         f"/api/v1/centres/{centre}/bookings",
-        json=booking_payload(at(day, 10), "bildung", email=email),
+        json=booking_payload(at(day, 10), "beratung-1", email=email),
     )
     assert response.status_code == 201
     with app.app_context():

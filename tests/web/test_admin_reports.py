@@ -104,23 +104,23 @@ def bookings(app, admin):
     """Five bookings on one day: different services, languages and channels."""
     day = next_working_day(0)
     made = {
-        "tr": book(admin, at(day, 9), "bildung", "a@example.org", language="tr"),
+        "tr": book(admin, at(day, 9), "beratung-1", "a@example.org", language="tr"),
         "ar": book(
             admin,
             at(day, 10),
-            "erziehung",
+            "beratung-2",
             "b@example.org",
             language="ar",
             interpreter_language="ar",
         ),
-        "uk": book(admin, at(day, 11), "ankommen", "c@example.org", language="uk-UA"),
-        "none": book(admin, at(day, 13), "bildung", "d@example.org"),
+        "uk": book(admin, at(day, 11), "beratung-3", "c@example.org", language="uk-UA"),
+        "none": book(admin, at(day, 13), "beratung-1", "d@example.org"),
     }
     # Reception took one by phone.
     with app.test_request_context():
         centre = db.session.scalar(select(Centre).where(Centre.slug == "herne"))
         service = db.session.scalar(
-            select(Service).where(Service.centre_id == centre.id, Service.slug == "ankommen")
+            select(Service).where(Service.centre_id == centre.id, Service.slug == "beratung-3")
         )
         clerk = db.session.scalar(select(User).where(User.email == ADMIN))
         result = services.book_slot(
@@ -153,10 +153,10 @@ def test_report_totals_match_the_bookings(app, admin, bookings):
     slugs = ids(app)
 
     service = found["report-service"]
-    assert service[str(slugs["bildung"])][month] == 2
-    assert service[str(slugs["erziehung"])][month] == 1
-    assert service[str(slugs["ankommen"])][month] == 2
-    assert service[str(slugs["seiteneinstieg"])] == [0] * 13  # 12 months and the total
+    assert service[str(slugs["beratung-1"])][month] == 2
+    assert service[str(slugs["beratung-2"])][month] == 1
+    assert service[str(slugs["beratung-3"])][month] == 2
+    assert service[str(slugs["beratung-4"])] == [0] * 13  # 12 months and the total
     assert service["total"][month] == 5 and service["total"][-1] == 5
 
     language = found["report-language"]
@@ -237,7 +237,7 @@ def add_past_bookings(app, count: int, year: int) -> None:
     with app.app_context():
         centre = db.session.scalar(select(Centre).where(Centre.slug == "herne"))
         service = db.session.scalar(
-            select(Service).where(Service.centre_id == centre.id, Service.slug == "bildung")
+            select(Service).where(Service.centre_id == centre.id, Service.slug == "beratung-1")
         )
         counsellor = service.counsellors[0]
         for i in range(count):
@@ -276,12 +276,20 @@ def test_the_report_query_count_does_not_grow_with_the_bookings(app, admin, book
 
 
 def test_the_report_survives_the_purge_of_personal_data(app, admin, bookings):
-    day, _made = bookings
+    from booking.retention import purge
+
+    day, made = bookings
     before = report(admin, day.year)[1]
+    before_csv = admin.get(f"/admin/centres/herne/reports.csv?year={day.year}").get_data()
+    assert before["report-service"]["total"][-1] == 5
+    assert before["report-status"]["attended"][-1] == 1
     with app.app_context():
-        db.session.execute(update(Booking).values(name="", email=None, phone=None, message=None))
-        db.session.commit()
+        counts = purge(datetime.combine(day, datetime.min.time(), UTC) + timedelta(days=92), 90)
+        assert counts.bookings == len(made)
+        assert db.session.scalar(select(Booking.email).where(Booking.email.is_not(None))) is None
     assert report(admin, day.year)[1] == before
+    after_csv = admin.get(f"/admin/centres/herne/reports.csv?year={day.year}").get_data()
+    assert after_csv == before_csv
 
 
 def test_report_year_must_be_a_year(admin):

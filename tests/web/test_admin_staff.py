@@ -49,7 +49,7 @@ def user_of(app, email: str) -> User | None:
         return user
 
 
-def spanish_slots(client, day, service="bildung") -> list[str]:
+def spanish_slots(client, day, service="beratung-1") -> list[str]:
     """Free slots for a Spanish-speaking family; no demo counsellor speaks Spanish."""
     response = client.get(
         "/api/v1/centres/herne/slots",
@@ -70,7 +70,7 @@ def create(app, client, **over):
         "email": NEW,
         "role": "counsellor",
         "languages": "de, es",
-        "services": [str(service_id(app, "bildung"))],
+        "services": [str(service_id(app, "beratung-1"))],
         "password": STAFF_PASSWORD,
     }
     data.update(over)
@@ -86,7 +86,7 @@ def test_a_new_counsellor_with_services_gets_slots(app, admin):
     assert response.headers["Location"].endswith(f"/admin/centres/herne/staff/{user.id}")
     assert user.role == "counsellor" and user.languages == ["de", "es"] and user.is_active
     assert spanish_slots(admin, monday)[0] == "08:00"
-    assert spanish_slots(admin, monday, "erziehung") == []  # a service they do not offer
+    assert spanish_slots(admin, monday, "beratung-2") == []  # a service they do not offer
     listing = admin.get("/admin/centres/herne/staff").get_data(as_text=True)
     assert f'id="staff-{user.id}"' in listing
     with app.app_context():
@@ -97,10 +97,24 @@ def test_a_new_counsellor_with_services_gets_slots(app, admin):
         )
 
 
-def test_the_new_account_can_sign_in(app, admin, sign_in):
+def test_the_new_account_can_sign_in_and_must_choose_its_own_password(app, admin, sign_in):
     assert create(app, admin).status_code == 303
     other = app.test_client()
     sign_in(other, NEW)
+    # The admin knows the first password: every page leads to the change page first.
+    assert other.get("/staff/").headers["Location"] == "/staff/password"
+    page = other.get("/staff/password").get_data(as_text=True)
+    assert 'id="must-change"' in page
+    response = other.post(
+        "/staff/password",
+        data={
+            "csrf_token": csrf_from(page),
+            "current": STAFF_PASSWORD,
+            "new": "Tulpen-am-Kanal-im-Mai",
+            "confirm": "Tulpen-am-Kanal-im-Mai",
+        },
+    )
+    assert response.status_code == 303
     assert other.get("/staff/").status_code == 200
 
 
@@ -148,7 +162,7 @@ def test_deactivating_ends_the_session_and_the_slots(app, admin, sign_in):
     user = user_of(app, NEW)
     counsellor = app.test_client()
     sign_in(counsellor, NEW)
-    assert counsellor.get("/staff/").status_code == 200
+    assert counsellor.get("/staff/password").status_code == 200
     assert spanish_slots(admin, monday)
 
     response = post(admin, f"/admin/centres/herne/staff/{user.id}/deactivate")
@@ -181,7 +195,7 @@ def test_bookings_of_a_deactivated_counsellor_are_kept_and_listed(app, admin):
     user = user_of(app, NEW)
     response = admin.post(
         "/api/v1/centres/herne/bookings",
-        json=booking_payload(at(monday, 9), "bildung", language="es"),
+        json=booking_payload(at(monday, 9), "beratung-1", language="es"),
     )
     assert response.status_code == 201
     reference = response.get_json()["reference"]
@@ -210,17 +224,21 @@ def test_languages_and_services_can_be_changed(app, admin):
     with app.app_context():
         aylin = db.session.scalar(select(User).where(User.name == "Aylin Demir"))
         aylin_id = aylin.id
-    assert spanish_slots(admin, monday, "ankommen") == []
+    assert spanish_slots(admin, monday, "beratung-3") == []
     response = post(
         admin,
         f"/admin/centres/herne/staff/{aylin_id}",
-        {"name": "Aylin Demir", "languages": "de tr ES", "services": [service_id(app, "ankommen")]},
+        {
+            "name": "Aylin Demir",
+            "languages": "de tr ES",
+            "services": [service_id(app, "beratung-3")],
+        },
     )
     assert response.status_code == 303
     user = user_of(app, "aylin.demir@herne.example")
     assert user.languages == ["de", "tr", "es"]
-    assert spanish_slots(admin, monday, "ankommen")
-    assert spanish_slots(admin, monday, "bildung") == []
+    assert spanish_slots(admin, monday, "beratung-3")
+    assert spanish_slots(admin, monday, "beratung-1") == []
 
 
 def test_own_working_hours_limit_the_slots(app, admin):

@@ -242,10 +242,10 @@ SERVICE = {
 @pytest.mark.parametrize(
     ("change", "field"),
     [
-        ({"slug": "bildung"}, "slug"),
-        ({"slug": "Bildung"}, "slug"),  # slugs are lower case: the same as "bildung"
+        ({"slug": "beratung-1"}, "slug"),
+        ({"slug": "Beratung-1"}, "slug"),  # slugs are lower case: the same as "beratung-1"
         ({"slug": "mit leerzeichen"}, "slug"),
-        ({"slug": ""}, "slug"),
+        ({"slug": "-x-"}, "slug"),
         ({"name_de": ""}, "name_de"),
         ({"name_de": "a\nb"}, "name_de"),
         ({"duration_minutes": "4"}, "duration_minutes"),
@@ -282,14 +282,19 @@ def test_service_longer_than_every_opening_interval_is_refused(app, admin):
 def test_changing_a_service_keeps_its_own_slug_and_refuses_another(app, admin):
     with app.app_context():
         bildung = db.session.scalar(
-            select(Service).join(Centre).where(Centre.slug == "herne", Service.slug == "bildung")
+            select(Service).join(Centre).where(Centre.slug == "herne", Service.slug == "beratung-1")
         )
         bildung_id = bildung.id
         counsellor_ids = [str(u.id) for u in bildung.counsellors]
     url = f"/admin/centres/herne/services/{bildung_id}"
-    data = {**SERVICE, "slug": "bildung", "duration_minutes": "50", "counsellors": counsellor_ids}
+    data = {
+        **SERVICE,
+        "slug": "beratung-1",
+        "duration_minutes": "50",
+        "counsellors": counsellor_ids,
+    }
     assert post(admin, url, data).status_code == 303
-    assert_refused(app, admin, url, {**data, "slug": "ankommen"}, "slug")
+    assert_refused(app, admin, url, {**data, "slug": "beratung-3"}, "slug")
     with app.app_context():
         service = db.session.get(Service, bildung_id)
         assert service.duration_minutes == 50
@@ -297,7 +302,7 @@ def test_changing_a_service_keeps_its_own_slug_and_refuses_another(app, admin):
 
 
 def test_same_slug_is_fine_at_another_centre(app, admin):
-    # Slugs are unique per centre: every demo centre has "bildung".
+    # Slugs are unique per centre: every demo centre has "beratung-1".
     response = post(admin, "/admin/centres/herne/services/new", {**SERVICE, "slug": "sprache"})
     assert response.status_code == 303
     response = post(

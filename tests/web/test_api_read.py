@@ -39,20 +39,20 @@ def test_services_of_a_centre(seeded, client):
     response = client.get("/api/v1/centres/herne/services")
     assert response.status_code == 200
     services = {s["slug"]: s for s in response.get_json()}
-    assert set(services) == {"bildung", "erziehung", "ankommen", "seiteneinstieg", "einrichtungen"}
-    assert services["erziehung"] == {
-        "slug": "erziehung",
+    assert set(services) == {"beratung-1", "beratung-2", "beratung-3", "beratung-4", "beratung-5"}
+    assert services["beratung-2"] == {
+        "slug": "beratung-2",
         "name": "Beratung zu Erziehungsfragen und psychosozialen Konflikten",
         "duration_minutes": 60,
         "online_bookable": True,
     }
-    assert services["bildung"]["duration_minutes"] == 45
+    assert services["beratung-1"]["duration_minutes"] == 45
 
 
 def test_services_name_follows_accept_language(seeded, client):
     response = client.get("/api/v1/centres/herne/services", headers={"Accept-Language": "en"})
     names = {s["slug"]: s["name"] for s in response.get_json()}
-    assert names["erziehung"] == "Advice on upbringing and psychosocial conflicts"
+    assert names["beratung-2"] == "Advice on upbringing and psychosocial conflicts"
 
 
 def test_unknown_centre_is_a_404_problem(seeded, client):
@@ -71,7 +71,7 @@ def slots(client, centre, service, day_from, day_to, **extra):
 
 def test_herne_friday_slots_end_by_13(seeded, client):
     friday = next_working_day(4)
-    response = slots(client, "herne", "erziehung", friday, friday)
+    response = slots(client, "herne", "beratung-2", friday, friday)
     assert response.status_code == 200
     body = response.get_json()
     assert body["timezone"] == "Europe/Berlin"
@@ -88,7 +88,7 @@ def test_herne_friday_slots_end_by_13(seeded, client):
 
 def test_heinsberg_tuesday_has_a_morning_and_an_afternoon_block(seeded, client):
     tuesday = next_working_day(1)
-    body = slots(client, "kreis-heinsberg", "bildung", tuesday, tuesday).get_json()
+    body = slots(client, "kreis-heinsberg", "beratung-1", tuesday, tuesday).get_json()
     times = [local(s["start"]).strftime("%H:%M") for s in body["slots"]]
     morning = [t for t in times if t < "12:00"]
     afternoon = [t for t in times if t >= "14:00"]
@@ -99,15 +99,15 @@ def test_heinsberg_tuesday_has_a_morning_and_an_afternoon_block(seeded, client):
 
 def test_slot_times_carry_an_offset(seeded, client):
     monday = next_working_day(0)
-    body = slots(client, "herne", "bildung", monday, monday).get_json()
+    body = slots(client, "herne", "beratung-1", monday, monday).get_json()
     assert body["slots"][0]["start"].endswith(("+01:00", "+02:00"))
 
 
 def test_language_filter_and_unknown_language_gives_empty_list(seeded, client):
     monday = next_working_day(0)
-    all_slots = slots(client, "herne", "ankommen", monday, monday).get_json()["slots"]
-    arabic = slots(client, "herne", "ankommen", monday, monday, language="ar").get_json()["slots"]
-    nobody = slots(client, "herne", "ankommen", monday, monday, language="ja").get_json()
+    all_slots = slots(client, "herne", "beratung-3", monday, monday).get_json()["slots"]
+    arabic = slots(client, "herne", "beratung-3", monday, monday, language="ar").get_json()["slots"]
+    nobody = slots(client, "herne", "beratung-3", monday, monday, language="ja").get_json()
     assert arabic and len(arabic) <= len(all_slots)
     assert nobody["slots"] == []
 
@@ -116,13 +116,13 @@ def test_language_filter_and_unknown_language_gives_empty_list(seeded, client):
     ("query", "field"),
     [
         ({"from": "2030-01-01", "to": "2030-01-02"}, "service"),
-        ({"service": "bildung", "from": "01.01.2030", "to": "2030-01-02"}, "from"),
-        ({"service": "bildung", "from": "2030-01-01", "to": "2030-13-02"}, "to"),
-        ({"service": "bildung", "to": "2030-01-02"}, "from"),
-        ({"service": "bildung", "from": "2030-01-05", "to": "2030-01-02"}, "to"),
-        ({"service": "bildung", "from": "2030-01-01", "to": "2030-04-04"}, "to"),
+        ({"service": "beratung-1", "from": "01.01.2030", "to": "2030-01-02"}, "from"),
+        ({"service": "beratung-1", "from": "2030-01-01", "to": "2030-13-02"}, "to"),
+        ({"service": "beratung-1", "to": "2030-01-02"}, "from"),
+        ({"service": "beratung-1", "from": "2030-01-05", "to": "2030-01-02"}, "to"),
+        ({"service": "beratung-1", "from": "2030-01-01", "to": "2030-04-04"}, "to"),
         (
-            {"service": "bildung", "from": "2030-01-01", "to": "2030-01-02", "language": "?!"},
+            {"service": "beratung-1", "from": "2030-01-01", "to": "2030-01-02", "language": "?!"},
             "language",
         ),
     ],
@@ -138,7 +138,7 @@ def test_invalid_slot_queries_are_422_naming_the_field(seeded, client, query, fi
 
 def test_range_of_exactly_92_days_is_allowed(seeded, client):
     today = berlin_today()
-    response = slots(client, "herne", "bildung", today, today + timedelta(days=92))
+    response = slots(client, "herne", "beratung-1", today, today + timedelta(days=92))
     assert response.status_code == 200
 
 
@@ -151,7 +151,7 @@ def test_unknown_service_is_404(seeded, client):
 
 def test_slots_past_the_horizon_are_not_offered(seeded, client):
     today = berlin_today()
-    body = slots(client, "herne", "bildung", today, today + timedelta(days=90)).get_json()
+    body = slots(client, "herne", "beratung-1", today, today + timedelta(days=90)).get_json()
     last = max(local(s["start"]).date() for s in body["slots"])
     assert last <= today + timedelta(days=56)
     first = min(local(s["start"]) for s in body["slots"])
@@ -183,8 +183,8 @@ def test_api_sets_no_cookie(seeded, client):
 def test_slot_query_count_is_bounded(seeded, client):
     # A fixed number of queries whatever the range: no query per day or counsellor.
     today = berlin_today()
-    short = slots(client, "herne", "bildung", today, today)
-    long = slots(client, "herne", "bildung", today, today + timedelta(days=60))
+    short = slots(client, "herne", "beratung-1", today, today)
+    long = slots(client, "herne", "beratung-1", today, today + timedelta(days=60))
     assert int(short.headers["X-Query-Count"]) == int(long.headers["X-Query-Count"])
     assert int(long.headers["X-Query-Count"]) <= 10
 

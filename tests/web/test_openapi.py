@@ -164,7 +164,7 @@ def test_every_error_response_is_problem_json(seeded, document):
 
 def _book(client, start: str, **extra):
     body = {
-        "service": "erziehung",
+        "service": "beratung-2",
         "start": start,
         "name": "Ayşe Yılmaz",
         "email": "ayse@example.org",
@@ -178,7 +178,7 @@ def _free_monday_slots(client) -> list[dict]:
     monday = next_working_day(0).isoformat()
     response = client.get(
         f"{PREFIX}/centres/herne/slots",
-        query_string={"service": "erziehung", "from": monday, "to": monday},
+        query_string={"service": "beratung-2", "from": monday, "to": monday},
     )
     assert response.status_code == 200
     return response.get_json()["slots"]
@@ -196,7 +196,7 @@ def test_centres_services_and_slots_fit(seeded, client, document):
     monday = next_working_day(0).isoformat()
     response = client.get(
         f"{PREFIX}/centres/herne/slots",
-        query_string={"service": "erziehung", "from": monday, "to": monday, "language": "tr-TR"},
+        query_string={"service": "beratung-2", "from": monday, "to": monday, "language": "tr-TR"},
     )
     assert response.status_code == 200
     check_response(document, "/centres/{centre}/slots", "get", response)
@@ -235,7 +235,7 @@ def test_validation_problems_fit(seeded, client, document):
 
     response = client.get(
         f"{PREFIX}/centres/herne/slots",
-        query_string={"service": "bildung", "from": "2030-01-01", "to": "2030-04-04"},
+        query_string={"service": "beratung-1", "from": "2030-01-01", "to": "2030-04-04"},
     )
     assert response.status_code == 422
     check_response(document, "/centres/{centre}/slots", "get", response)

@@ -43,7 +43,7 @@ def test_german_is_the_default_and_strings_are_translated(seeded, client):
 def test_centre_page_lists_its_services_with_links(seeded, client):
     html = page(client, "/centres/herne")
     assert "Beratung zu Erziehungsfragen und psychosozialen Konflikten" in html
-    assert "/centres/herne/erziehung" in html
+    assert "/centres/herne/beratung-2" in html
     assert "60 Minuten" in html
 
 
@@ -66,14 +66,14 @@ def times_on(html: str, day) -> list[str]:
 
 def test_week_view_herne_friday_ends_by_13(seeded, client):
     friday = next_working_day(4)
-    html = page(client, f"/centres/herne/erziehung?week={friday.isoformat()}&language=de")
+    html = page(client, f"/centres/herne/beratung-2?week={friday.isoformat()}&language=de")
     times = times_on(html, friday)
     assert times[0] == "08:00" and times[-1] == "12:00"
 
 
 def test_week_view_heinsberg_tuesday_has_two_blocks(seeded, client):
     tuesday = next_working_day(1)
-    html = page(client, f"/centres/kreis-heinsberg/bildung?week={tuesday.isoformat()}&language=de")
+    html = page(client, f"/centres/kreis-heinsberg/beratung-1?week={tuesday.isoformat()}&language=de")
     times = times_on(html, tuesday)
     assert "08:30" in times and "11:00" in times and "14:00" in times and "16:00" in times
     assert "12:30" not in times and "13:00" not in times
@@ -81,11 +81,11 @@ def test_week_view_heinsberg_tuesday_has_two_blocks(seeded, client):
 
 def test_week_navigation_previous_and_next(seeded, client):
     monday = berlin_today() - timedelta(days=berlin_today().weekday())
-    html = page(client, f"/centres/herne/bildung?week={monday.isoformat()}&language=de")
+    html = page(client, f"/centres/herne/beratung-1?week={monday.isoformat()}&language=de")
     assert 'rel="prev"' not in html  # nothing before this week
     next_week = (monday + timedelta(days=7)).isoformat()
     assert f"week={next_week}" in html
-    html = page(client, f"/centres/herne/bildung?week={next_week}&language=de")
+    html = page(client, f"/centres/herne/beratung-1?week={next_week}&language=de")
     assert 'rel="prev"' in html
 
 
@@ -94,14 +94,14 @@ def test_default_week_is_the_week_of_the_next_free_time(seeded, client):
     slots = client.get(
         "/api/v1/centres/herne/slots",
         query_string={
-            "service": "bildung",
+            "service": "beratung-1",
             "from": today.isoformat(),
             "to": (today + timedelta(days=28)).isoformat(),
         },
     )
     first = datetime.fromisoformat(slots.get_json()["slots"][0]["start"]).astimezone(BERLIN)
     first_monday = first.date() - timedelta(days=first.weekday())
-    html = page(client, "/centres/herne/bildung?language=de")
+    html = page(client, "/centres/herne/beratung-1?language=de")
     # On a Saturday the current week is over: the page opens on the next week instead.
     assert f'aria-labelledby="day-{first_monday.isoformat()}"' in html
     assert f'<time datetime="{first.astimezone(UTC).isoformat()}">' in html
@@ -111,21 +111,21 @@ def test_default_week_is_the_week_of_the_next_free_time(seeded, client):
 
 def test_week_view_language_filter(seeded, client):
     monday = next_working_day(0)
-    html = page(client, f"/centres/herne/ankommen?week={monday.isoformat()}&language=ar")
+    html = page(client, f"/centres/herne/beratung-3?week={monday.isoformat()}&language=ar")
     assert "Beratung auf Arabisch" in html
     assert "language=ar" in re.search(r'<a class="slot" href="([^"]+)"', html).group(1)
     # Nobody speaks Japanese: no times, but the interpreter step with Japanese chosen.
-    nobody = page(client, f"/centres/herne/ankommen?week={monday.isoformat()}&language=ja")
+    nobody = page(client, f"/centres/herne/beratung-3?week={monday.isoformat()}&language=ja")
     assert 'class="slot"' not in nobody
     assert '<option value="ja" selected>' in nobody
 
 
 def test_week_view_works_without_javascript(seeded, client):
-    html = page(client, "/centres/herne/bildung")
+    html = page(client, "/centres/herne/beratung-1")
     assert "<script" not in html
 
 
 def test_pages_have_bounded_query_counts(seeded, client):
-    for url in ("/", "/centres/herne", "/centres/herne/bildung"):
+    for url in ("/", "/centres/herne", "/centres/herne/beratung-1"):
         response = client.get(url)
         assert int(response.headers["X-Query-Count"]) <= 11, url

@@ -23,7 +23,7 @@ def book(app, service_slug, start, name="Omar Nassar") -> int:
     return make_booking(app, "herne", service_slug, start, name=name).id
 
 
-def free_starts(client, day, service="einrichtungen") -> list[str]:
+def free_starts(client, day, service="beratung-5") -> list[str]:
     response = client.get(
         f"/api/v1/centres/herne/slots?service={service}&from={day.isoformat()}&to={day.isoformat()}"
     )
@@ -53,9 +53,9 @@ def monday(seeded):
 def test_an_absence_takes_the_slots_away_and_lists_the_bookings_it_hits(
     db_backend, seeded, monday, client, make_staff, sign_in
 ):
-    # Karim is the only Herne counsellor for "einrichtungen".
-    first = book(seeded, "einrichtungen", at(monday, 9))
-    second = book(seeded, "einrichtungen", at(monday, 13), name="Lina Second")
+    # Karim is the only Herne counsellor for "beratung-5".
+    first = book(seeded, "beratung-5", at(monday, 9))
+    second = book(seeded, "beratung-5", at(monday, 13), name="Lina Second")
     assert free_starts(client, monday)
     sign_in(client, make_staff(KARIM, "counsellor", "herne"))
 
@@ -63,8 +63,8 @@ def test_an_absence_takes_the_slots_away_and_lists_the_bookings_it_hits(
     response = add_absence(client, f"{day}T08:00", f"{day}T16:00", note="Fortbildung")
     assert response.status_code == 303
     assert free_starts(client, monday) == []
-    # Other counsellors' slots stay: Aylin and Olena still offer "bildung".
-    assert free_starts(client, monday, service="bildung")
+    # Other counsellors' slots stay: Aylin and Olena still offer "beratung-1".
+    assert free_starts(client, monday, service="beratung-1")
 
     response = client.get("/staff/absences")
     # A fixed number, plus one slot search per service to find colleagues for a hand-over.

@@ -45,22 +45,22 @@ def world(seeded, make_staff):
     app.config["OUTBOX_SEND_AFTER_COMMIT"] = "off"
     monday = next_working_day(0)
     ids = {
-        # Turkish: Aylin is the Herne counsellor for "bildung" who speaks it.
+        # Turkish: Aylin is the Herne counsellor for "beratung-1" who speaks it.
         "aylin": book(
             app,
             "herne",
-            "bildung",
+            "beratung-1",
             at(monday, 9),
             name="Ayşe Öztürk",
             language="tr",
             message=SECRET_MESSAGE,
         ),
-        # Only Karim offers "einrichtungen" at Herne.
-        "karim": book(app, "herne", "einrichtungen", at(monday, 11), name="Omar Nassar"),
-        "heinsberg": book(app, "kreis-heinsberg", "bildung", at(monday, 9), name="Hanna Berg"),
+        # Only Karim offers "beratung-5" at Herne.
+        "karim": book(app, "herne", "beratung-5", at(monday, 11), name="Omar Nassar"),
+        "heinsberg": book(app, "kreis-heinsberg", "beratung-1", at(monday, 9), name="Hanna Berg"),
     }
     # A past booking of Karim's, for the attendance routes.
-    ids["karim_past"] = book(app, "herne", "einrichtungen", at(monday, 14), name="Pia Past")
+    ids["karim_past"] = book(app, "herne", "beratung-5", at(monday, 14), name="Pia Past")
     with app.app_context():
         past = db.session.get(Booking, ids["karim_past"])
         past.start_at = utcnow() - timedelta(days=2)

@@ -85,11 +85,15 @@ def week(seeded, make_staff):
     monday = monday_with_free_wednesday()
     wednesday = monday + timedelta(days=2)
     ids = {
-        "aylin_mon": book(seeded, "bildung", at(monday, 9), name="Ayşe Öztürk", language="tr")[0],
-        "aylin_wed": book(seeded, "bildung", at(wednesday, 10), name="Cem Kaya", language="tr")[0],
-        "karim_mon": book(seeded, "einrichtungen", at(monday, 11), name="Omar Nassar")[0],
+        "aylin_mon": book(seeded, "beratung-1", at(monday, 9), name="Ayşe Öztürk", language="tr")[
+            0
+        ],
+        "aylin_wed": book(seeded, "beratung-1", at(wednesday, 10), name="Cem Kaya", language="tr")[
+            0
+        ],
+        "karim_mon": book(seeded, "beratung-5", at(monday, 11), name="Omar Nassar")[0],
         "heinsberg": book(
-            seeded, "bildung", at(monday, 9), name="Hanna Berg", centre_slug="kreis-heinsberg"
+            seeded, "beratung-1", at(monday, 9), name="Hanna Berg", centre_slug="kreis-heinsberg"
         )[0],
     }
     make_staff("admin@herne.example", "admin", "herne", name="Ada Admin")
@@ -164,8 +168,8 @@ def test_calendar_query_count_does_not_grow_with_bookings(seeded, week, client, 
     url = f"/staff/calendar?view=week&date={monday.isoformat()}"
     few = int(client.get(url).headers["X-Query-Count"])
     for hour in (13, 14, 15):
-        book(seeded, "ankommen", at(monday + timedelta(days=2), hour), name=f"N{hour}")
-        book(seeded, "erziehung", at(monday + timedelta(days=3), hour), name=f"E{hour}")
+        book(seeded, "beratung-3", at(monday + timedelta(days=2), hour), name=f"N{hour}")
+        book(seeded, "beratung-2", at(monday + timedelta(days=3), hour), name=f"E{hour}")
     response = client.get(url)
     assert len(listed(response.get_data(as_text=True))) == 9
     many = int(response.headers["X-Query-Count"])
@@ -210,7 +214,7 @@ def test_staff_move_sends_a_new_link_and_the_old_one_stops(
     db_backend, seeded, week, client, sign_in
 ):
     monday, _ = week
-    booking_id, old_token = book(seeded, "bildung", at(monday, 13), name="Mia Move")
+    booking_id, old_token = book(seeded, "beratung-1", at(monday, 13), name="Mia Move")
     assert client.get(f"/b/{old_token}").status_code == 200
     sign_in(client, "rez@herne.example")
 
@@ -244,8 +248,8 @@ def test_a_taken_time_on_the_move_page_is_a_message(seeded, week, client, sign_i
     sign_in(client, "admin@herne.example")
     html = client.get(f"/staff/bookings/{ids['karim_mon']}/move").get_data(as_text=True)
     target = re.findall(r'name="start" id="slot-\d+" value="([^"]+)"', html)[0]
-    # Karim is the only counsellor for "einrichtungen": someone else takes the time first.
-    book(seeded, "einrichtungen", target, name="Quick")
+    # Karim is the only counsellor for "beratung-5": someone else takes the time first.
+    book(seeded, "beratung-5", target, name="Quick")
     response = client.post(
         f"/staff/bookings/{ids['karim_mon']}/move",
         data={"csrf_token": csrf_from(html), "start": target},

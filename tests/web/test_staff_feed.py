@@ -60,26 +60,26 @@ def karim(seeded, client, make_staff, sign_in):
 @pytest.mark.backends("sqlite", "pg")
 def test_the_feed_lists_the_counsellors_bookings_without_family_data(db_backend, seeded, karim):
     monday = next_working_day(0)
-    # Karim is the only Herne counsellor for "einrichtungen"; Aylin takes "bildung" in Turkish.
+    # Karim is the only Herne counsellor for "beratung-5"; Aylin takes "beratung-1" in Turkish.
     mine = [
-        book(seeded, "einrichtungen", at(monday, 9)),
+        book(seeded, "beratung-5", at(monday, 9)),
         book(
             seeded,
-            "einrichtungen",
+            "beratung-5",
             at(monday, 11),
             name="Lale <Ünal> & Co",
             email="lale@example.org",
         ),
     ]
-    cancelled = book(seeded, "einrichtungen", at(monday, 14), email="gone@example.org")
+    cancelled = book(seeded, "beratung-5", at(monday, 14), email="gone@example.org")
     with seeded.test_request_context():
         services.cancel_booking(db.session.get(Booking, cancelled.id), now=utcnow())
-    other = book(seeded, "bildung", at(monday, 9), email="other@example.org", language="tr")
+    other = book(seeded, "beratung-1", at(monday, 9), email="other@example.org", language="tr")
     with seeded.app_context():
         assert db.session.get(User, other.counsellor_id).email != KARIM
         # Last month's appointments stay in the feed; older ones drop out.
-        past = book(seeded, "einrichtungen", at(monday, 13), email="past@example.org")
-        old = book(seeded, "einrichtungen", at(monday, 15), email="old@example.org")
+        past = book(seeded, "beratung-5", at(monday, 13), email="past@example.org")
+        old = book(seeded, "beratung-5", at(monday, 15), email="old@example.org")
         for booking, days in ((past, 10), (old, 40)):
             row = db.session.get(Booking, booking.id)
             row.start_at = utcnow() - timedelta(days=days)

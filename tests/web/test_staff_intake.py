@@ -29,7 +29,7 @@ def reception(seeded, client, make_staff, sign_in):
     return client
 
 
-def slot_list(client, service="bildung", **params) -> tuple[str, list[str]]:
+def slot_list(client, service="beratung-1", **params) -> tuple[str, list[str]]:
     query = "&".join(f"{k}={v}" for k, v in {"service": service, **params}.items())
     response = client.get(f"/staff/intake?{query}")
     assert response.status_code == 200
@@ -43,7 +43,7 @@ def hidden(html: str, name: str) -> str:
     return match.group(1)
 
 
-def intake_post(client, html: str, start: str, service="bildung", centre="herne", **fields):
+def intake_post(client, html: str, start: str, service="beratung-1", centre="herne", **fields):
     data = {
         "csrf_token": csrf_from(html),
         "nonce": hidden(html, "nonce"),
@@ -139,14 +139,14 @@ def test_with_email_the_confirmation_goes_out_in_the_callers_language(
     db_backend, app, seeded, client, make_staff, sign_in
 ):
     sign_in(client, make_staff("rez@kreis-heinsberg.example", "reception", "kreis-heinsberg"))
-    # Only Nour Saleh speaks English at Heinsberg, and she offers "erziehung".
-    html, starts = slot_list(client, service="erziehung", language="en")
+    # Only Nour Saleh speaks English at Heinsberg, and she offers "beratung-2".
+    html, starts = slot_list(client, service="beratung-2", language="en")
     assert starts
     response = intake_post(
         client,
         html,
         starts[0],
-        service="erziehung",
+        service="beratung-2",
         centre="kreis-heinsberg",
         language="en",
         name="Sam Caller",
@@ -193,9 +193,9 @@ def test_a_caller_speaking_a_site_language_is_mailed_in_it(app, reception):
 
 
 def test_walk_in_needs_no_phone(app, reception):
-    html, starts = slot_list(reception, service="ankommen")
+    html, starts = slot_list(reception, service="beratung-3")
     response = intake_post(
-        reception, html, starts[0], service="ankommen", channel="walk_in", name="Walk In"
+        reception, html, starts[0], service="beratung-3", channel="walk_in", name="Walk In"
     )
     assert response.status_code == 303
     (booking,) = bookings(app)
@@ -244,13 +244,13 @@ def test_control_characters_in_the_name_are_refused(app, reception):
 
 @pytest.mark.backends("sqlite", "pg")
 def test_a_taken_slot_gives_a_message_and_a_fresh_list(db_backend, app, reception):
-    # Only Karim Haddad offers "einrichtungen" at Herne: one booking takes the time.
-    html, starts = slot_list(reception, service="einrichtungen")
+    # Only Karim Haddad offers "beratung-5" at Herne: one booking takes the time.
+    html, starts = slot_list(reception, service="beratung-5")
     taken = starts[0]
     with app.test_request_context():
         centre = db.session.scalar(select(Centre).where(Centre.slug == "herne"))
         service = db.session.scalar(
-            select(Service).where(Service.centre_id == centre.id, Service.slug == "einrichtungen")
+            select(Service).where(Service.centre_id == centre.id, Service.slug == "beratung-5")
         )
         services.book_slot(
             centre,
@@ -260,9 +260,7 @@ def test_a_taken_slot_gives_a_message_and_a_fresh_list(db_backend, app, receptio
             now=utcnow(),
             channel="phone",
         )
-    response = intake_post(
-        reception, html, taken, service="einrichtungen", name="Late", phone="1 2 3"
-    )
+    response = intake_post(reception, html, taken, service="beratung-5", name="Late", phone="1 2 3")
     assert response.status_code == 409
     html = response.get_data(as_text=True)
     assert 'id="intake-problem"' in html and 'role="alert"' in html
@@ -286,7 +284,7 @@ def test_an_admin_of_two_centres_chooses_the_centre(app, seeded, client, make_st
     html = client.get("/staff/intake").get_data(as_text=True)
     assert re.search(r'<option value="herne" selected>', html)
     assert '<option value="kreis-heinsberg">' in html
-    html, starts = slot_list(client, service="bildung", centre="kreis-heinsberg")
+    html, starts = slot_list(client, service="beratung-1", centre="kreis-heinsberg")
     assert '<input type="hidden" name="centre" value="kreis-heinsberg">' in html
     response = intake_post(
         client, html, starts[0], centre="kreis-heinsberg", name="Heinz", phone="02452 1"
@@ -315,7 +313,7 @@ def test_a_centre_outside_the_users_is_never_used(app, reception):
 
 
 def test_query_count_is_bounded(app, reception):
-    listed = reception.get("/staff/intake?service=bildung")
+    listed = reception.get("/staff/intake?service=beratung-1")
     assert int(listed.headers["X-Query-Count"]) <= 20
     html = listed.get_data(as_text=True)
     starts = re.findall(r'name="start" id="slot-\d+" value="([^"]+)"', html)
@@ -330,7 +328,7 @@ def test_every_post_needs_the_csrf_token(app, reception):
     html, starts = slot_list(reception)
     response = reception.post(
         "/staff/intake",
-        data={"service": "bildung", "start": starts[0], "name": "N", "phone": "0171 4"},
+        data={"service": "beratung-1", "start": starts[0], "name": "N", "phone": "0171 4"},
     )
     assert response.status_code == 400
     with app.app_context():
@@ -341,11 +339,9 @@ def test_a_counsellor_booking_for_a_colleague_sees_the_reference(
     app, seeded, client, make_staff, sign_in
 ):
     sign_in(client, make_staff("aylin.demir@herne.example", "counsellor", "herne"))
-    # "einrichtungen" is Karim's alone: the booking goes to him, not to Aylin.
-    html, starts = slot_list(client, service="einrichtungen")
-    response = intake_post(
-        client, html, starts[0], service="einrichtungen", name="C", phone="0171 5"
-    )
+    # "beratung-5" is Karim's alone: the booking goes to him, not to Aylin.
+    html, starts = slot_list(client, service="beratung-5")
+    response = intake_post(client, html, starts[0], service="beratung-5", name="C", phone="0171 5")
     assert response.status_code == 303
     (booking,) = bookings(app)
     with app.app_context():
