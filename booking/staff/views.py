@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from booking import access, accounts, auth
-from booking.extensions import db, limiter
+from booking.extensions import db
 from booking.models import Booking, utcnow
 from booking.staff import bp
 from booking.staff.common import (

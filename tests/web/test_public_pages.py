@@ -73,7 +73,9 @@ def test_week_view_herne_friday_ends_by_13(seeded, client):
 
 def test_week_view_heinsberg_tuesday_has_two_blocks(seeded, client):
     tuesday = next_working_day(1)
-    html = page(client, f"/centres/kreis-heinsberg/beratung-1?week={tuesday.isoformat()}&language=de")
+    html = page(
+        client, f"/centres/kreis-heinsberg/beratung-1?week={tuesday.isoformat()}&language=de"
+    )
     times = times_on(html, tuesday)
     assert "08:30" in times and "11:00" in times and "14:00" in times and "16:00" in times
     assert "12:30" not in times and "13:00" not in times
