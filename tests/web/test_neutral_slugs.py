@@ -132,3 +132,44 @@ def test_the_migration_makes_the_demo_slugs_neutral(tmp_path):
         ("beratung-5", "einrichtungen"),
         ("sprache", None),
     ]
+
+
+def test_issue_upgrade_of_a_sqlite_database_with_bookings_keeps_every_row(tmp_path):
+    """Regression: migration 0006 copies the service table on SQLite; with foreign keys
+    enforced, dropping the old table failed (or would cascade) once bookings pointed at it."""
+    url = f"sqlite:///{tmp_path / 'lived-in.sqlite'}"
+    app = create_app(TestConfig, instance_path=str(tmp_path), SQLALCHEMY_DATABASE_URI=url)
+    with app.app_context():
+        upgrade(revision="0004")
+        statements = [
+            "INSERT INTO centre (id, slug, name, address, phone, email, timezone, holiday_region, "
+            "min_notice_minutes, horizon_days, slot_step_minutes, buffer_minutes, "
+            "max_active_bookings_per_email) VALUES (1, 'herne', 'H', 'A', 'P', 'e@x.example', "
+            "'Europe/Berlin', 'DE-NW', 1440, 56, 30, 0, 3)",
+            "INSERT INTO service (id, centre_id, slug, names, duration_minutes, online_bookable, "
+            "is_active, position) VALUES (1, 1, 'bildung', '{}', 45, true, true, 1)",
+            "INSERT INTO staff_user (id, email, name, role, centre_id, languages, is_active, "
+            "created_at) VALUES (1, 'c@x.example', 'C', 'counsellor', 1, '[\"de\"]', true, "
+            "'2026-01-01 00:00:00')",
+            "INSERT INTO booking (id, reference, centre_id, service_id, counsellor_id, start_at, "
+            "end_at, status, channel, name, email, persons, manage_token_hash, sequence, "
+            "created_at, updated_at) VALUES (1, 'ABC123', 1, 1, 1, '2026-12-01 09:00:00', "
+            "'2026-12-01 09:45:00', 'confirmed', 'online', 'N', 'n@x.example', 1, "
+            "'0000000000000000000000000000000000000000000000000000000000000000', 0, "
+            "'2026-11-01 00:00:00', '2026-11-01 00:00:00')",
+        ]
+        for statement in statements:
+            db.session.execute(text(statement))
+        db.session.commit()
+        upgrade()
+        counts = [
+            db.session.execute(text(f"SELECT count(*) FROM {table}")).scalar()
+            for table in ("centre", "service", "staff_user", "booking")
+        ]
+        service = db.session.execute(text("SELECT slug, format FROM service")).one()
+        enforced = db.session.execute(text("PRAGMA foreign_keys")).scalar()
+        db.session.commit()
+        db.engine.dispose()
+    assert counts == [1, 1, 1, 1]
+    assert tuple(service) == ("beratung-1", "in_person")
+    assert enforced == 1  # switched back on for the app's own connections
