@@ -33,7 +33,7 @@ def first_free_start(app) -> str:
     with app.app_context():
         centre = db.session.scalar(select(Centre).where(Centre.slug == "herne"))
         service = db.session.scalar(
-            select(Service).where(Service.centre_id == centre.id, Service.slug == "bildung")
+            select(Service).where(Service.centre_id == centre.id, Service.slug == "beratung-1")
         )
         now = datetime.now(UTC)
         slots = availability.find_slots(
@@ -62,7 +62,7 @@ def main() -> None:
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_port}"
-    path = "/centres/herne/bildung/book?" + urlencode({"start": start})
+    path = "/centres/herne/beratung-1/book?" + urlencode({"start": start})
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(

@@ -122,12 +122,12 @@ BOOK_ONE = textwrap.dedent(
     today = date.today()
     slots = client.get(
         "/api/v1/centres/herne/slots",
-        query_string={"service": "bildung", "from": today.isoformat(),
+        query_string={"service": "beratung-1", "from": today.isoformat(),
                       "to": (today + timedelta(days=30)).isoformat()},
     ).get_json()["slots"]
     created = client.post(
         "/api/v1/centres/herne/bookings",
-        json={"service": "bildung", "start": slots[0]["start"], "name": "Ayşe Öztürk",
+        json={"service": "beratung-1", "start": slots[0]["start"], "name": "Ayşe Öztürk",
               "email": "ayse@example.org", "consent": True},
     )
     assert created.status_code == 201, created.get_data(as_text=True)

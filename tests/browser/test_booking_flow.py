@@ -133,7 +133,7 @@ def test_family_books_by_keyboard_only(page: Page, live_server, outbox_dir):
     # The first step: the language of the consultation.
     tab_to(page, page.locator('a.language-choice[href$="language=de"]'))
     page.keyboard.press("Enter")
-    page.wait_for_url("**/centres/herne/bildung?language=de")
+    page.wait_for_url("**/centres/herne/beratung-1?language=de")
 
     for _ in range(6):
         if page.locator("a.slot").count():

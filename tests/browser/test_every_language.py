@@ -83,9 +83,9 @@ def test_arabic_booking_at_320px_right_to_left_by_keyboard_only(
     assert_no_horizontal_scroll(page)
 
     # Arrival and residence: a counsellor of Herne speaks Arabic.
-    tab_to(page, page.locator('a.service[href="/centres/herne/ankommen"]'))
+    tab_to(page, page.locator('a.service[href="/centres/herne/beratung-3"]'))
     page.keyboard.press("Enter")
-    page.wait_for_url("**/centres/herne/ankommen")
+    page.wait_for_url("**/centres/herne/beratung-3")
     tab_to(page, page.locator('a.language-choice[href$="language=ar"]'))
     page.keyboard.press("Enter")
     page.wait_for_url("**language=ar*")
@@ -142,9 +142,9 @@ def test_turkish_booking_without_javascript(new_context, live_server, live_app, 
     assert html_attributes(page) == ("tr", "ltr")
     page.locator('a[href="/centres/herne"]').click()
     page.wait_for_url("**/centres/herne")
-    page.locator('a.service[href="/centres/herne/bildung"]').click()
-    page.wait_for_url("**/centres/herne/bildung")
-    open_week_with_slots(page, live_server, "bildung")
+    page.locator('a.service[href="/centres/herne/beratung-1"]').click()
+    page.wait_for_url("**/centres/herne/beratung-1")
+    open_week_with_slots(page, live_server, "beratung-1")
     assert html_attributes(page) == ("tr", "ltr")
     page.locator("a.slot").first.click()
     page.wait_for_url("**/book?*")
@@ -188,7 +188,7 @@ def booking_token(live_app) -> str:
     with live_app.test_request_context():
         centre = db.session.scalar(select(Centre).where(Centre.slug == "herne"))
         service = db.session.scalar(
-            select(Service).where(Service.centre_id == centre.id, Service.slug == "bildung")
+            select(Service).where(Service.centre_id == centre.id, Service.slug == "beratung-1")
         )
         now = datetime.now(UTC)
         found = availability.find_slots(
@@ -214,7 +214,7 @@ def public_pages(page: Page, base: str, code: str, token: str) -> list[str]:
     problems += axe_violations(page, f"{code} index")
     page.goto(f"{base}/centres/herne")
     problems += axe_violations(page, f"{code} centre")
-    open_week_with_slots(page, base, "bildung")
+    open_week_with_slots(page, base, "beratung-1")
     problems += axe_violations(page, f"{code} week")
     page.locator("a.slot").first.click()
     page.wait_for_url("**/book?*")

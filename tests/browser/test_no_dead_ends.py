@@ -78,7 +78,7 @@ def test_a_family_asking_for_arabic_gets_an_arabic_speaker(
     journey = Journey(page)
     page.goto(f"{live_server}/")
     journey.click(page.locator('a[href="/centres/herne"]'))
-    journey.click(page.locator('a.service[href="/centres/herne/ankommen"]'))
+    journey.click(page.locator('a.service[href="/centres/herne/beratung-3"]'))
     # The first question is the language; only languages spoken here are offered.
     choices = page.locator("a.language-choice")
     offered = {
@@ -104,9 +104,9 @@ def test_a_family_asking_for_arabic_gets_an_arabic_speaker(
 
 
 def test_an_interpreter_is_recorded_and_shown(page: Page, live_server, live_app, outbox_dir):
-    # At Herne nobody who offers "bildung" speaks Arabic: the family asks for an interpreter.
+    # At Herne nobody who offers "beratung-1" speaks Arabic: the family asks for an interpreter.
     journey = Journey(page)
-    page.goto(f"{live_server}/centres/herne/bildung")
+    page.goto(f"{live_server}/centres/herne/beratung-1")
     expect(page.locator('a.language-choice[href$="language=ar"]')).to_have_count(0)
     journey.choose(page.locator("#interpreter"), "ar")
     journey.click(page.locator(".language-step form button[type=submit]"))
@@ -126,7 +126,7 @@ def test_an_interpreter_is_recorded_and_shown(page: Page, live_server, live_app,
 
 
 def test_a_move_is_confirmed_before_anything_changes(page: Page, live_server, outbox_dir):
-    page.goto(f"{live_server}/centres/herne/bildung?language=de")
+    page.goto(f"{live_server}/centres/herne/beratung-1?language=de")
     first_slot(page).click()
     page.wait_for_url("**/book?*")
     fill_and_book(Journey(page), "move-confirm@example.org")
@@ -167,13 +167,13 @@ def test_a_move_is_confirmed_before_anything_changes(page: Page, live_server, ou
 def test_a_service_without_free_time_says_so_once(page: Page, live_server, live_app):
     now = datetime.now(UTC)
     with live_app.app_context():
-        service = db.session.scalar(select(Service).where(Service.slug == "einrichtungen"))
+        service = db.session.scalar(select(Service).where(Service.slug == "beratung-5"))
         for user in db.session.scalars(select(User).where(User.services.contains(service))):
             db.session.add(
                 Absence(user_id=user.id, start_at=now, end_at=now + timedelta(days=100), note="")
             )
         db.session.commit()
-    page.goto(f"{live_server}/centres/herne/einrichtungen?language=de")
+    page.goto(f"{live_server}/centres/herne/beratung-5?language=de")
     expect(page.locator("#no-free-times")).to_have_count(1)
     expect(page.locator("section.day")).to_have_count(0)
     expect(page.locator("a[rel=next]")).to_have_count(0)
@@ -183,7 +183,7 @@ def test_a_service_without_free_time_says_so_once(page: Page, live_server, live_
 
 
 def test_book_again_after_a_cancellation(page: Page, live_server):
-    page.goto(f"{live_server}/centres/herne/erziehung?language=tr")
+    page.goto(f"{live_server}/centres/herne/beratung-2?language=tr")
     first_slot(page).click()
     page.wait_for_url("**/book?*")
     fill_and_book(Journey(page), "again@example.org")
@@ -192,13 +192,13 @@ def test_book_again_after_a_cancellation(page: Page, live_server):
     expect(page.locator("dd.status")).to_have_class("status status-cancelled")
     expect(page.locator("#add-to-calendar")).to_have_count(0)
     page.locator("#book-again").click()
-    page.wait_for_url("**/centres/herne/erziehung?language=tr")
+    page.wait_for_url("**/centres/herne/beratung-2?language=tr")
     expect(page.locator("#chosen-language")).to_contain_text("Türkisch")
     expect(first_slot(page)).to_be_visible()
 
 
 def test_a_lost_link_is_found_again_by_mail(page: Page, live_server, outbox_dir):
-    page.goto(f"{live_server}/centres/herne/bildung?language=de")
+    page.goto(f"{live_server}/centres/herne/beratung-1?language=de")
     first_slot(page).click()
     page.wait_for_url("**/book?*")
     fill_and_book(Journey(page), "lost@example.org")

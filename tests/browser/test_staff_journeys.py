@@ -77,9 +77,9 @@ def test_reception_finds_a_booking_by_phone_and_cancels_it(
 ):
     monday = next_working_day(0)
     wanted = make_booking(
-        live_app, "herne", "ankommen", at(monday, 10), name="Omar Nassar", phone="0171 234 56 78"
+        live_app, "herne", "beratung-3", at(monday, 10), name="Omar Nassar", phone="0171 234 56 78"
     )
-    make_booking(live_app, "herne", "ankommen", at(monday, 11), name="Other", phone="0157 999")
+    make_booking(live_app, "herne", "beratung-3", at(monday, 11), name="Other", phone="0157 999")
     sign_in(page, live_server, RECEPTION)
 
     count = Counter(page)
@@ -110,7 +110,7 @@ def test_an_absence_is_handed_over_to_a_colleague(
     page: Page, live_server, live_app, accounts, outbox_dir
 ):
     monday = next_working_day(0)
-    booking = make_booking(live_app, "herne", "bildung", at(monday, 9), name="Omar Nassar")
+    booking = make_booking(live_app, "herne", "beratung-1", at(monday, 9), name="Omar Nassar")
     with live_app.app_context():
         before = db.session.get(Booking, booking.id)
         start, end = before.start_at, before.end_at
@@ -155,7 +155,7 @@ def test_an_absence_is_handed_over_to_a_colleague(
 
 def test_the_day_list_prints_without_menus_and_buttons(page: Page, live_server, live_app, accounts):
     monday = next_working_day(0)
-    booking = make_booking(live_app, "herne", "bildung", at(monday, 9), name="Omar Nassar")
+    booking = make_booking(live_app, "herne", "beratung-1", at(monday, 9), name="Omar Nassar")
     sign_in(page, live_server, RECEPTION)
     page.goto(f"{live_server}/staff/?date={monday.isoformat()}")
     row = page.locator(f"#row-{booking.id}")
@@ -178,7 +178,7 @@ def test_reception_books_a_caller_who_can_only_come_on_thursdays(
     with page.expect_navigation():
         count.click(page.locator("nav.staff-nav a[href='/staff/intake']"))
     # A choice in a select: one click to open it, one to choose.
-    page.locator("#service").select_option("ankommen")
+    page.locator("#service").select_option("beratung-3")
     count.clicks += 2
     page.locator("#weekday").select_option("3")
     count.clicks += 2

@@ -146,7 +146,7 @@ def test_reception_books_for_a_caller_and_signs_out(stack, https_context):
     page = https_context.new_page()
     sign_in(page, stack.base_url, RECEPTION)
     page.goto(f"{stack.base_url}/staff/intake")
-    page.locator("#service").select_option("bildung")
+    page.locator("#service").select_option("beratung-1")
     with page.expect_navigation():
         page.locator("#show-times").click()
     page.locator("#name").fill("Anrufer Deploy")
@@ -175,7 +175,7 @@ def test_admin_changes_the_hours(stack, https_context):
 
     day = saturday.isoformat()
     answer = page.goto(
-        f"{stack.base_url}/api/v1/centres/herne/slots?service=bildung&from={day}&to={day}"
+        f"{stack.base_url}/api/v1/centres/herne/slots?service=beratung-1&from={day}&to={day}"
     )
     slots = json.loads(answer.text())["slots"]
     assert slots and slots[0]["start"].startswith(f"{day}T10:00")

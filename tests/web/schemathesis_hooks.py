@@ -35,7 +35,7 @@ def map_case(context, case):
         return case
     if isinstance(case.body, dict) and "service" in case.body:
         # Which services exist is data, not schema: valid bookings name a real one.
-        case.body["service"] = "bildung"
+        case.body["service"] = "beratung-1"
     query = case.query
     if not isinstance(query, dict):
         return case

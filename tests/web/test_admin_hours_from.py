@@ -78,10 +78,10 @@ def test_a_change_date_after_the_validity_is_refused_next_to_the_field(seeded, a
 
 def test_the_preview_counts_the_bookings_a_change_would_hit_and_saves_nothing(seeded, admin):
     friday = next_working_day(4)
-    early = make_booking(seeded, "herne", "bildung", at(friday, 9))
-    late = make_booking(seeded, "herne", "bildung", at(friday, 12))
+    early = make_booking(seeded, "herne", "beratung-1", at(friday, 9))
+    late = make_booking(seeded, "herne", "beratung-1", at(friday, 12))
     later_friday = friday + timedelta(days=7)
-    late_next_week = make_booking(seeded, "herne", "bildung", at(later_friday, 12))
+    late_next_week = make_booking(seeded, "herne", "beratung-1", at(later_friday, 12))
 
     response = edit(admin, friday_row(seeded), closes="12:00", preview="1")
     assert response.status_code == 200

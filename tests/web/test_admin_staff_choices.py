@@ -119,4 +119,4 @@ def test_a_service_without_an_active_counsellor_is_saved_with_a_warning(seeded, 
     html = admin.get(response.headers["Location"]).get_data(as_text=True)
     assert "No active counsellor offers this service" not in html
     assert "no-counsellor" not in service_row(html, "sprache")
-    assert "no-counsellor" not in service_row(html, "bildung")
+    assert "no-counsellor" not in service_row(html, "beratung-1")

@@ -473,7 +473,7 @@ def test_service_format_description_and_what_to_bring_are_shown(app, client, cen
 
 
 def test_legal_pages_are_linked_from_every_public_page(seeded, client):
-    for url in ("/", "/centres/herne", "/centres/herne/bildung", "/find", "/privacy"):
+    for url in ("/", "/centres/herne", "/centres/herne/beratung-1", "/find", "/privacy"):
         html = page(client, url)
         for target in ("/impressum", "/privacy", "/accessibility", "/find"):
             assert f'href="{target}"' in html, (url, target)

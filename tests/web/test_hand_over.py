@@ -41,10 +41,10 @@ def row(html: str, booking_id: int) -> str:
 
 
 def aylins_booking(app, start: str, name: str) -> int:
-    """A "bildung" booking that goes to Aylin: Turkish, with a Turkish interpreter coming
+    """A "beratung-1" booking that goes to Aylin: Turkish, with a Turkish interpreter coming
     (so a colleague who speaks no Turkish can take it over)."""
     booking = make_booking(
-        app, "herne", "bildung", start, name=name, language="tr", interpreter_language="tr"
+        app, "herne", "beratung-1", start, name=name, language="tr", interpreter_language="tr"
     )
     assert booking.counsellor_id == user_id(app, "Aylin Demir")
     return booking.id
@@ -82,7 +82,7 @@ def ical_of(message) -> str:
 def test_an_absent_counsellors_booking_is_handed_to_a_free_colleague(
     db_backend, seeded, monday, client, make_staff, sign_in
 ):
-    booking = make_booking(seeded, "herne", "bildung", at(monday, 9), name="Omar Nassar")
+    booking = make_booking(seeded, "herne", "beratung-1", at(monday, 9), name="Omar Nassar")
     aylin, olena = user_id(seeded, "Aylin Demir"), user_id(seeded, "Olena Koval")
     assert booking.counsellor_id == aylin
     sign_in(client, make_staff(AYLIN, "counsellor", "herne"))
@@ -120,7 +120,7 @@ def test_an_absent_counsellors_booking_is_handed_to_a_free_colleague(
 
 
 def test_booking_start_is_kept_on_hand_over(seeded, monday, client, make_staff, sign_in):
-    booking = make_booking(seeded, "herne", "bildung", at(monday, 10), name="Omar Nassar")
+    booking = make_booking(seeded, "herne", "beratung-1", at(monday, 10), name="Omar Nassar")
     with seeded.app_context():
         before = db.session.get(Booking, booking.id)
         start, end = before.start_at, before.end_at
@@ -139,11 +139,11 @@ def test_booking_start_is_kept_on_hand_over(seeded, monday, client, make_staff, 
 def test_a_colleague_who_does_not_speak_the_language_is_not_offered(
     seeded, monday, client, make_staff, sign_in
 ):
-    # Turkish: only Aylin speaks it among the "bildung" counsellors.
+    # Turkish: only Aylin speaks it among the "beratung-1" counsellors.
     turkish = make_booking(
         seeded,
         "herne",
-        "bildung",
+        "beratung-1",
         at(monday, 9),
         name="Ayşe Öztürk",
         language="tr",
@@ -154,7 +154,7 @@ def test_a_colleague_who_does_not_speak_the_language_is_not_offered(
     interpreted = make_booking(
         seeded,
         "herne",
-        "bildung",
+        "beratung-1",
         at(monday, 11),
         name="Ali Kaya",
         language="tr",
@@ -184,9 +184,9 @@ def test_a_colleague_who_does_not_speak_the_language_is_not_offered(
 
 
 def test_a_busy_colleague_is_not_offered(seeded, monday, client, make_staff, sign_in):
-    booking = make_booking(seeded, "herne", "bildung", at(monday, 9), name="Omar Nassar")
-    # Olena is busy at 9:00 with another "bildung" booking.
-    busy = make_booking(seeded, "herne", "bildung", at(monday, 9), name="Lina Busy")
+    booking = make_booking(seeded, "herne", "beratung-1", at(monday, 9), name="Omar Nassar")
+    # Olena is busy at 9:00 with another "beratung-1" booking.
+    busy = make_booking(seeded, "herne", "beratung-1", at(monday, 9), name="Lina Busy")
     olena = user_id(seeded, "Olena Koval")
     assert busy.counsellor_id == olena
     sign_in(client, make_staff(AYLIN, "counsellor", "herne"))
@@ -260,8 +260,8 @@ def test_bulk_cancel_and_nothing_selected(seeded, monday, client, make_staff, si
 def test_a_bulk_post_with_a_booking_of_another_centre_changes_nothing(
     seeded, monday, client, make_staff, sign_in
 ):
-    ours = make_booking(seeded, "herne", "bildung", at(monday, 9), name="Omar Nassar").id
-    theirs = make_booking(seeded, "kreis-heinsberg", "bildung", at(monday, 9), name="Hanna").id
+    ours = make_booking(seeded, "herne", "beratung-1", at(monday, 9), name="Omar Nassar").id
+    theirs = make_booking(seeded, "kreis-heinsberg", "beratung-1", at(monday, 9), name="Hanna").id
     sign_in(client, make_staff(ADMIN, "admin", "herne"))
     token = csrf_from(client.get("/staff/absences").get_data(as_text=True))
     response = client.post(
@@ -299,7 +299,7 @@ def test_admin_hands_over_a_deactivated_counsellors_bookings(
     )
 
     # The single-row hand-over needs a colleague chosen; another centre's admin gets 404.
-    other = make_booking(seeded, "herne", "bildung", at(monday, 11), name="Late").id
+    other = make_booking(seeded, "herne", "beratung-1", at(monday, 11), name="Late").id
     response = client.post(
         f"/admin/centres/herne/attention/{other}/hand_over", data={"csrf_token": token}
     )

@@ -89,9 +89,9 @@ def test_leichte_sprache_is_its_own_choice(seeded, client):
 
 def test_switcher_keeps_the_page_and_its_query(seeded, client):
     monday = next_working_day(0)
-    html = page(client, f"/centres/herne/ankommen?week={monday.isoformat()}&language=ar")
+    html = page(client, f"/centres/herne/beratung-3?week={monday.isoformat()}&language=ar")
     href = switcher(html)["Türkçe"]
-    assert href.startswith("/centres/herne/ankommen?")
+    assert href.startswith("/centres/herne/beratung-3?")
     assert f"week={monday.isoformat()}" in href and "language=ar" in href and "lang=tr" in href
     assert '<html lang="tr" dir="ltr">' in page(client, href)
 
@@ -106,8 +106,8 @@ def test_browser_language_without_a_choice(seeded, client):
 
 
 def test_week_arrows_point_the_way_the_page_reads(seeded, client):
-    ltr = page(client, "/centres/herne/bildung?language=de&lang=en")
-    rtl = page(client, "/centres/herne/bildung?language=de&lang=ar")
+    ltr = page(client, "/centres/herne/beratung-1?language=de&lang=en")
+    rtl = page(client, "/centres/herne/beratung-1?language=de&lang=ar")
     next_ltr = re.search(r'<a rel="next"[^>]*>(.*?)</a>', ltr).group(1)
     next_rtl = re.search(r'<a rel="next"[^>]*>(.*?)</a>', rtl).group(1)
     assert next_ltr.endswith("→") and next_rtl.endswith("←")

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def served_api(seeded):
     """The app with the demo data and a booking, served on a free port; (url, token)."""
     seeded.config["OUTBOX_SEND_AFTER_COMMIT"] = "off"
-    booking = make_booking(seeded, "herne", "bildung", at(next_working_day(0, 8), 10))
+    booking = make_booking(seeded, "herne", "beratung-1", at(next_working_day(0, 8), 10))
     server = make_server("127.0.0.1", 0, seeded, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

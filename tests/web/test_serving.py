@@ -218,7 +218,7 @@ def walk_values(seeded, make_staff, sign_in, client):
     """Real values for every URL argument, and an admin signed in on ``client``."""
     seeded.config["OUTBOX_SEND_AFTER_COMMIT"] = "off"
     monday = next_working_day(0)
-    booked = make_booking(seeded, "herne", "bildung", at(monday, 10), email="walk@example.org")
+    booked = make_booking(seeded, "herne", "beratung-1", at(monday, 10), email="walk@example.org")
     sign_in(client, make_staff("admin@herne.example", "admin", "herne"))
     with seeded.test_request_context():
         booking = db.session.get(Booking, booked.id)
@@ -226,7 +226,7 @@ def walk_values(seeded, make_staff, sign_in, client):
         feed_token = services.renew_feed_token(counsellor, counsellor)
         values = {
             "centre_slug": "herne",
-            "service_slug": "bildung",
+            "service_slug": "beratung-1",
             "booking_id": booking.id,
             "hours_id": db.session.scalar(
                 select(OpeningHours.id).where(OpeningHours.centre_id == booking.centre_id)

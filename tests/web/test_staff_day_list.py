@@ -38,12 +38,12 @@ def day(seeded, make_staff):
     monday = next_working_day(0)
     ids = {
         "begun": make_booking(
-            seeded, "herne", "bildung", at(monday, 9), name="Ayşe Begun", phone="0171 1"
+            seeded, "herne", "beratung-1", at(monday, 9), name="Ayşe Begun", phone="0171 1"
         ),
         "later": make_booking(
-            seeded, "herne", "ankommen", at(monday, 9, 30), name="Omar Later", persons=3
+            seeded, "herne", "beratung-3", at(monday, 9, 30), name="Omar Later", persons=3
         ),
-        "cancelled": make_booking(seeded, "herne", "ankommen", at(monday, 14), name="Lina Gone"),
+        "cancelled": make_booking(seeded, "herne", "beratung-3", at(monday, 14), name="Lina Gone"),
     }
     with seeded.app_context():
         # Move the day's bookings to now, so that the first has just begun.

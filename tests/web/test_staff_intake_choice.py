@@ -25,7 +25,7 @@ def reception(seeded, client, make_staff, sign_in):
 
 
 def slot_page(client, **params):
-    return client.get("/staff/intake", query_string={"service": "bildung", **params})
+    return client.get("/staff/intake", query_string={"service": "beratung-1", **params})
 
 
 def starts(html: str) -> list[datetime]:
@@ -39,7 +39,7 @@ def hidden(html: str, name: str) -> str:
     return match.group(1)
 
 
-def book(client, html: str, start: datetime, service="bildung", centre="herne", **fields):
+def book(client, html: str, start: datetime, service="beratung-1", centre="herne", **fields):
     data = {
         "csrf_token": csrf_from(html),
         "nonce": hidden(html, "nonce"),

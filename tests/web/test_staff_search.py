@@ -33,7 +33,7 @@ def world(seeded, make_staff):
         "aylin": make_booking(
             app,
             "herne",
-            "bildung",
+            "beratung-1",
             at(monday, 9),
             name="Ayşe Öztürk",
             email="ayse.oeztuerk@example.org",
@@ -42,12 +42,12 @@ def world(seeded, make_staff):
             message="Geheim 7Q",
         ),
         "karim": make_booking(
-            app, "herne", "einrichtungen", at(monday, 11), name="Omar Nassar", phone="02325 99 88"
+            app, "herne", "beratung-5", at(monday, 11), name="Omar Nassar", phone="02325 99 88"
         ),
         "heinsberg": make_booking(
             app,
             "kreis-heinsberg",
-            "bildung",
+            "beratung-1",
             at(monday, 9),
             name="Hanna Öztürk",
             phone="0171 2345678",
