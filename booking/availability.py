@@ -193,8 +193,7 @@ def bookings_needing_attention(
         select(Booking)
         .where(
             Booking.centre_id == centre.id,
-            Booking.status == "confirmed",
-            Booking.start_at > now,
+            Booking.is_changeable(now),
             Booking.kept_despite_conflict_at.is_(None),
         )
         .options(
@@ -259,7 +258,7 @@ def free_colleagues(bookings: list[Booking], now: datetime) -> dict[int, list[Us
     One slot search per service over the days the bookings span, whatever their number.
     """
     found: dict[int, list[User]] = {b.id: [] for b in bookings}
-    upcoming = [b for b in bookings if b.status == "confirmed" and b.start_at > now]
+    upcoming = [b for b in bookings if b.is_changeable(now)]
     if not upcoming:
         return found
     by_service: dict[int, list[Booking]] = {}

@@ -20,8 +20,10 @@ from sqlalchemy import (
     Text,
     Time,
     UniqueConstraint,
+    and_,
     text,
 )
+from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -420,9 +422,23 @@ class Booking(db.Model):
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
 
+    @property
+    def is_cancelled(self) -> bool:
+        return self.status == "cancelled"
+
+    @hybrid_method
+    def is_changeable(self, now: datetime) -> bool:
+        """Still confirmed and not yet begun: the family or staff may move or cancel it."""
+        return self.status == "confirmed" and self.start_at > now
+
+    @is_changeable.expression
+    def is_changeable(cls, now: datetime):
+        """The same rule as a query condition."""
+        return and_(cls.status == "confirmed", cls.start_at > now)
+
     def can_mark_attendance(self, now: datetime) -> bool:
         """Attendance is marked once the appointment has begun, unless it was cancelled."""
-        return self.status != "cancelled" and self.start_at <= now
+        return not self.is_cancelled and self.start_at <= now
 
 
 class StaffSession(db.Model):

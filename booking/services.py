@@ -231,8 +231,7 @@ def _check_active_limit(centre: Centre, email: str, now: datetime) -> None:
         .where(
             Booking.centre_id == centre.id,
             func.lower(Booking.email) == email.lower(),
-            Booking.status == "confirmed",
-            Booking.start_at > now,
+            Booking.is_changeable(now),
         )
     )
     if active >= centre.max_active_bookings_per_email:
@@ -371,14 +370,14 @@ def store_response(idempotency: Idempotency, status: int, body: dict) -> None:
 
 
 def _check_changeable(booking: Booking, now: datetime) -> None:
-    if booking.status != "confirmed" or booking.start_at <= now:
+    if not booking.is_changeable(now):
         raise BookingNotChangeable()
 
 
 def cancel_booking(booking: Booking, *, now: datetime, by_staff: bool = False) -> bool:
     """Cancel; send a CANCEL invitation. Returns False when it was already cancelled."""
     try:
-        if booking.status == "cancelled":
+        if booking.is_cancelled:
             db.session.rollback()
             return False
         if not by_staff:
@@ -570,10 +569,9 @@ def staff_cancel(booking: Booking, actor: User, *, now: datetime, reason: str = 
     The audit entry is added first, so cancel_booking commits both together or neither.
     Returns False when the booking was already cancelled.
     """
-    if booking.status == "cancelled":
+    if booking.is_cancelled:
         return False
-    if booking.status != "confirmed" or booking.start_at <= now:
-        raise BookingNotChangeable()
+    _check_changeable(booking, now)
     audit.record(actor, "cancel", booking, detail=reason)
     return cancel_booking(booking, now=now, by_staff=True)
 

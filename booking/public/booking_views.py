@@ -238,7 +238,7 @@ def manage(token: str):
         service=service,
         service_name=service.name_in(current_language()),
         token=token,
-        can_change=booking.status == "confirmed" and booking.start_at > now,
+        can_change=booking.is_changeable(now),
         is_past=booking.end_at <= now,
         book_again_url=url_for(
             "public.service_week",
@@ -254,7 +254,7 @@ def manage(token: str):
 @bp.get("/b/<token>/invite.ics")
 def invite(token: str):
     booking = _booking_or_404(token)
-    if booking.status == "cancelled":
+    if booking.is_cancelled:
         body = (
             ical.build_cancel(notifications.calendar_event(booking, utcnow(), None))
             if booking.email
@@ -324,7 +324,7 @@ def move(token: str):
     booking = _booking_or_404(token)
     centre, service = booking.centre, booking.service
     now = utcnow()
-    if booking.status != "confirmed" or booking.start_at <= now:
+    if not booking.is_changeable(now):
         flash(_("This appointment can no longer be changed online. Please call us."), "error")
         return redirect(url_for("public.manage", token=token), code=303)
     form = MoveForm()

@@ -136,7 +136,7 @@ def booking_detail(booking_id: int):
         created_by=created_by,
         see_message=access.can_see_message(user, booking),
         can_change=access.can_change(user, booking),
-        is_upcoming=booking.status == "confirmed" and booking.start_at > now,
+        is_upcoming=booking.is_changeable(now),
         can_mark=booking.can_mark_attendance(now),
         form=EmptyForm(),
         calendar_url=url_for(
@@ -160,7 +160,7 @@ def booking_move(booking_id: int):
     booking = load_booking(booking_id, change=True)
     centre = booking.centre
     now = utcnow()
-    if booking.status != "confirmed" or booking.start_at <= now:
+    if not booking.is_changeable(now):
         flash(_("This appointment can no longer be moved."), "error")
         return _back(booking)
     form = EmptyForm()
