@@ -6,6 +6,7 @@ The whole blueprint needs a signed-in admin, checked once in before_request.
 from flask import Blueprint, abort, redirect, request, url_for
 from flask_login import current_user
 
+from booking import access
 from booking.staff import password_change_pending
 
 bp = Blueprint("admin", __name__)
@@ -15,7 +16,7 @@ bp = Blueprint("admin", __name__)
 def require_admin():
     if not current_user.is_authenticated:
         return redirect(url_for("staff.login", next=request.full_path.rstrip("?")))
-    if current_user.role != "admin":
+    if not access.may_open(current_user, request.endpoint):
         abort(403)
     return password_change_pending()
 

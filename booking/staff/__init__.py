@@ -1,11 +1,14 @@
 """The staff workspace: sign-in, phone intake, calendars, absences, feeds, audit.
 
 Every route of this blueprint needs a signed-in account, checked once in before_request;
-only the sign-in page itself is open.
+only the sign-in page itself is open. Pages for some roles only are listed in
+access.PAGE_ROLES and checked here too.
 """
 
-from flask import Blueprint, redirect, request, url_for
+from flask import Blueprint, abort, redirect, request, url_for
 from flask_login import current_user
+
+from booking import access
 
 bp = Blueprint("staff", __name__)
 
@@ -27,7 +30,12 @@ def require_sign_in():
         return None
     if not current_user.is_authenticated:
         return redirect(url_for("staff.login", next=request.full_path.rstrip("?")))
-    return password_change_pending()
+    pending = password_change_pending()
+    if pending is not None:
+        return pending
+    if not access.may_open(current_user, request.endpoint):
+        abort(403)
+    return None
 
 
 # Importing the modules registers their routes on bp.

@@ -32,8 +32,6 @@ from booking.staff.common import (
 from booking.staff.forms import AbsenceForm, EmptyForm
 from booking.validation import FieldError, check_year
 
-MANAGING_ROLES = ("admin", "counsellor")
-
 
 def reason_labels() -> dict[str, str]:
     """The slot engine's reasons (slots.reasons_unavailable) in words."""
@@ -104,7 +102,7 @@ def _absence_times(form: AbsenceForm, centre: Centre) -> dict[str, datetime]:
 
 
 def _managed_counsellors(user: User, centre: Centre) -> list[User]:
-    if user.role == "admin":
+    if access.is_admin(user):
         return centre_counsellors(centre)
     return [user]
 
@@ -117,8 +115,6 @@ def _back(centre: Centre, centres: list[Centre]):
 @bp.route("/absences", methods=["GET", "POST"])
 def absences():
     user = acting_user()
-    if user.role not in MANAGING_ROLES:
-        abort(403)
     centres = staff_centres(user)
     centre = pick_centre(centres, request.values.get("centre"))
     counsellors = _managed_counsellors(user, centre)
@@ -130,7 +126,7 @@ def absences():
     if request.method == "POST":
         if not form.validate_on_submit():
             abort(400)
-        wanted = form.counsellor.data if user.role == "admin" else str(user.id)
+        wanted = form.counsellor.data if access.is_admin(user) else str(user.id)
         target = next((c for c in counsellors if str(c.id) == wanted), None)
         if target is None:
             form.counsellor.errors = [_("Please choose a counsellor.")]
@@ -168,7 +164,7 @@ def absences():
     conflicts = [
         (b, reasons)
         for b, reasons in availability.bookings_needing_attention(
-            centre, now, counsellor_id=None if user.role == "admin" else user.id
+            centre, now, counsellor_id=None if access.is_admin(user) else user.id
         )
         if access.can_change(user, b)
     ]
@@ -178,7 +174,7 @@ def absences():
             centre=centre,
             centres=centres,
             form=form,
-            is_admin=user.role == "admin",
+            is_admin=access.is_admin(user),
             absences=upcoming,
             conflicts=conflicts,
             select_all=request.args.get("select") == "all",
@@ -194,11 +190,9 @@ def absences():
 @bp.post("/absences/<int:absence_id>/delete")
 def absence_delete(absence_id: int):
     user = acting_user()
-    absence = db.session.get(Absence, absence_id, options=[selectinload(Absence.user)])
-    if absence is None or absence.user.centre_id not in user.centre_ids:
-        abort(404)
-    if not (absence.user_id == user.id or user.role == "admin"):
-        abort(403)
+    absence = access.require_absence(
+        user, db.session.get(Absence, absence_id, options=[selectinload(Absence.user)])
+    )
     if not EmptyForm().validate_on_submit():
         abort(400)
     centres = staff_centres(user)
@@ -245,8 +239,6 @@ def conflict_action(booking_id: int, action: str):
 def conflicts_bulk():
     """Hand over or cancel several conflicting bookings in one POST."""
     user = acting_user()
-    if user.role not in MANAGING_ROLES:
-        abort(403)
     if not EmptyForm().validate_on_submit():
         abort(400)
     centres = staff_centres(user)

@@ -107,8 +107,8 @@ def home():
         .options(selectinload(Booking.service), selectinload(Booking.counsellor))
         .order_by(Booking.start_at, Booking.id)
     )
-    if user.role == "counsellor":
-        query = query.where(Booking.counsellor_id == user.id)
+    # Counsellors list only their own appointments of the day.
+    query = query.where(access.searchable_bookings(user))
     rows = [
         {
             "booking": b,
