@@ -559,7 +559,7 @@ def save_service(
         _check_text(errors, field, name, MAX_NAME)
     _check_range(errors, "duration_minutes", duration_minutes, DURATION_MINUTES)
     if "duration_minutes" not in errors:
-        today = now.astimezone(ZoneInfo(centre.timezone)).date()
+        today = centre.today(now)
         longest = longest_opening_minutes(centre, today)
         if longest is not None and duration_minutes > longest:
             errors.add(

@@ -159,7 +159,7 @@ def free_slot_at(
 ):
     """The free slot starting exactly at ``start_at`` (with a speaker of ``language``
     when one is given), or None."""
-    local_day = start_at.astimezone(ZoneInfo(centre.timezone)).date()
+    local_day = centre.today(start_at)
     found = availability.find_slots(
         centre,
         service,
@@ -439,34 +439,6 @@ def reschedule_booking(
     return booking
 
 
-def nearest_free_slots(
-    centre: Centre,
-    service: Service,
-    around: datetime,
-    now: datetime,
-    n: int = 5,
-    language: str | None = None,
-):
-    """The ``n`` free slots nearest to ``around`` (for "this time was just taken")."""
-    zone = ZoneInfo(centre.timezone)
-    day = around.astimezone(zone).date()
-    found = availability.find_slots(
-        centre, service, day - timedelta(days=3), day + timedelta(days=7), now, language
-    )
-    return sorted(found, key=lambda s: abs((s.start_at - around).total_seconds()))[:n]
-
-
-def next_free_slots(
-    centre: Centre, service: Service, now: datetime, language: str | None = None, n: int = 3
-):
-    """The first ``n`` free slots of ``service`` within the centre's booking horizon."""
-    today = now.astimezone(ZoneInfo(centre.timezone)).date()
-    found = availability.find_slots(
-        centre, service, today, today + timedelta(days=centre.horizon_days), now, language
-    )
-    return found[:n]
-
-
 def _centre_cancellation(booking: Booking, now: datetime) -> notifications.CentreCancellation:
     """Why the centre cancels ``booking`` (a closure, the counsellor's absence, or staff),
     and the next free times to offer instead."""
@@ -493,7 +465,15 @@ def _centre_cancellation(booking: Booking, now: datetime) -> notifications.Centr
         cause, reason = ("absence" if absent is not None else "staff"), ""
     language = required_language(booking.language, booking.interpreter_language)
     starts = tuple(
-        s.start_at for s in next_free_slots(booking.centre, booking.service, now, language)
+        s.start_at
+        for s in availability.next_free_slots(
+            booking.centre,
+            booking.service,
+            booking.centre.today(now),
+            now,
+            language=language,
+            count=3,
+        )
     )
     return notifications.CentreCancellation(cause=cause, closure_reason=reason, next_starts=starts)
 
@@ -561,6 +541,10 @@ def record_view(actor: User, booking: Booking) -> None:
     """Note in the audit log that ``actor`` opened the booking's details."""
     with committed():
         audit.record(actor, "view", booking)
+
+
+# The audit detail of a booking cancelled because hours, closures or absences changed.
+CONFLICT_CANCEL_REASON = "no longer fits hours, closures or absences"
 
 
 def staff_cancel(booking: Booking, actor: User, *, now: datetime, reason: str = "by staff") -> bool:
@@ -661,9 +645,7 @@ def settle_conflicts(
                 hand_over(booking, colleague_id, actor, now=now)
                 done.handed_over.append(reference)
             else:
-                staff_cancel(
-                    booking, actor, now=now, reason="no longer fits hours, closures or absences"
-                )
+                staff_cancel(booking, actor, now=now, reason=CONFLICT_CANCEL_REASON)
                 done.cancelled.append(reference)
         except BookingError:
             done.failed.append(reference)

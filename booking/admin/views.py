@@ -22,7 +22,6 @@ from booking import access, administration, availability, reports, services
 from booking.admin import bp, queries
 from booking.admin.forms import (
     ClosureForm,
-    EmptyForm,
     LegalForm,
     OpeningHoursEditForm,
     RulesForm,
@@ -33,6 +32,7 @@ from booking.admin.forms import (
     WeeklyHoursForm,
 )
 from booking.extensions import db
+from booking.forms import EmptyForm
 from booking.i18n import (
     current_language,
     language_name,
@@ -721,7 +721,7 @@ def attention_cancel(centre_slug: str, booking_id: int):
     if _button_pressed():
         try:
             cancelled = services.staff_cancel(
-                booking, _actor(), now=utcnow(), reason="no longer fits hours, closures or absences"
+                booking, _actor(), now=utcnow(), reason=services.CONFLICT_CANCEL_REASON
             )
         except services.BookingNotChangeable:
             cancelled = False

@@ -16,20 +16,20 @@ from sqlalchemy.orm import selectinload
 
 from booking import access, availability, services, slots
 from booking.extensions import db
+from booking.forms import EmptyForm
 from booking.models import Absence, Centre, Service, User, utcnow
 from booking.staff import bp
 from booking.staff.bookings import load_booking
 from booking.staff.common import (
     acting_user,
     centre_counsellors,
-    local_midnight,
     pick_centre,
     posted_colleagues,
     posted_ids,
     settle_flash,
     staff_centres,
 )
-from booking.staff.forms import AbsenceForm, EmptyForm
+from booking.staff.forms import AbsenceForm
 from booking.validation import FieldError, check_year
 
 
@@ -90,8 +90,8 @@ def _absence_times(form: AbsenceForm, centre: Centre) -> dict[str, datetime]:
         if last < first:
             form.last_day.errors = [_("The last day must not be before the first day.")]
             return times
-        times["start"] = local_midnight(centre, first)
-        times["end"] = local_midnight(centre, last + timedelta(days=1))
+        times["start"] = centre.local_midnight(first)
+        times["end"] = centre.local_midnight(last + timedelta(days=1))
         return times
     for name in ("start", "end"):
         try:
@@ -226,7 +226,7 @@ def conflict_action(booking_id: int, action: str):
     else:
         try:
             services.staff_cancel(
-                booking, user, now=utcnow(), reason="no longer fits hours, closures or absences"
+                booking, user, now=utcnow(), reason=services.CONFLICT_CANCEL_REASON
             )
         except services.BookingNotChangeable:
             flash(_("Only upcoming confirmed appointments can be cancelled."), "error")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import date
 from zoneinfo import ZoneInfo
 
 from flask import abort, flash
@@ -13,13 +13,9 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from booking import availability
 from booking.extensions import db
-from booking.models import Centre, Service, User, utcnow
+from booking.models import Centre, User
 from booking.validation import FieldError, clean_day
-
-# How many free times the intake and the move page offer at once.
-NEXT_SLOTS = 12
 
 
 def acting_user() -> User:
@@ -45,30 +41,12 @@ def pick_centre(centres: list[Centre], slug: str | None) -> Centre:
     return next((c for c in centres if c.slug == slug), centres[0])
 
 
-def centre_today(centre: Centre, now: datetime | None = None) -> date:
-    return (now or utcnow()).astimezone(ZoneInfo(centre.timezone)).date()
-
-
-def local_midnight(centre: Centre, day: date) -> datetime:
-    return datetime.combine(day, datetime.min.time(), ZoneInfo(centre.timezone))
-
-
 def parse_day(raw: str | None, default: date) -> date:
     """The day of a query string (YYYY-MM-DD); ``default`` when it is missing or unusable."""
     try:
         return clean_day(raw) if raw else default
     except FieldError:
         return default
-
-
-def active_services(centre: Centre) -> list[Service]:
-    return list(
-        db.session.scalars(
-            select(Service)
-            .where(Service.centre_id == centre.id, Service.is_active.is_(True))
-            .order_by(Service.position, Service.slug)
-        )
-    )
 
 
 def centre_counsellors(centre: Centre) -> list[User]:
@@ -84,53 +62,6 @@ def centre_counsellors(centre: Centre) -> list[User]:
             .order_by(User.name, User.id)
         )
     )
-
-
-def next_free_slots(
-    centre: Centre,
-    service: Service,
-    first_day: date,
-    now: datetime,
-    *,
-    language: str | None = None,
-    exclude_booking_id: int | None = None,
-    count: int = NEXT_SLOTS,
-    counsellor_id: int | None = None,
-    weekday: int | None = None,
-    after: datetime | None = None,
-    min_notice: timedelta | None = None,
-) -> list:
-    """The first ``count`` free slots from ``first_day`` on, up to the centre's horizon;
-    only one counsellor's, only on one weekday, only after ``after`` when asked.
-
-    Looks a week ahead first, then further: a few queries per window, whatever the count.
-    """
-    last_day = centre_today(centre, now) + timedelta(days=centre.horizon_days)
-    zone = ZoneInfo(centre.timezone)
-    found: list = []
-    start = first_day
-    for span in (7, 21, centre.horizon_days):
-        if start > last_day or len(found) >= count:
-            break
-        end = min(start + timedelta(days=span - 1), last_day)
-        found += [
-            slot
-            for slot in availability.find_slots(
-                centre,
-                service,
-                start,
-                end,
-                now,
-                language,
-                exclude_booking_id=exclude_booking_id,
-                counsellor_id=counsellor_id,
-                min_notice=min_notice,
-            )
-            if (after is None or slot.start_at > after)
-            and (weekday is None or slot.start_at.astimezone(zone).weekday() == weekday)
-        ]
-        start = end + timedelta(days=1)
-    return found[:count]
 
 
 def group_by_day(centre: Centre, items: list, key: Callable = lambda s: s.start_at) -> list:

@@ -8,10 +8,10 @@ from sqlalchemy import select
 
 from booking import services
 from booking.extensions import db
+from booking.forms import EmptyForm
 from booking.models import AuditEntry
 from booking.staff import bp
 from booking.staff.common import acting_user, staff_centres
-from booking.staff.forms import EmptyForm
 
 AUDIT_PAGE_SIZE = 50
 # A page number beyond this is shown as this page (empty): the offset must fit the database.
