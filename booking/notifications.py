@@ -16,11 +16,12 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import delete
 
-from booking import ical
+from booking import ical, outbox
 from booking.emails import compose_message, format_address
+from booking.errors import log_error
 from booking.extensions import db
 from booking.i18n import html_lang
-from booking.models import Booking, OutboxMessage
+from booking.models import Booking, OutboxMessage, utcnow
 
 # A reminder goes out this long before the appointment, and only if that is still ahead.
 REMINDER_BEFORE = timedelta(hours=24)
@@ -70,6 +71,7 @@ def _enqueue(
     ics: bytes | None,
     method: str | None,
     due_at: datetime,
+    now: datetime,
     **context,
 ) -> int:
     message_id = f"{uuid.uuid4().hex}@ki-booking"
@@ -84,6 +86,7 @@ def _enqueue(
         ics=ics,
         method=method,
         message_id=message_id,
+        composed_at=now,
         reply_to=booking.centre.email,
         language=html_lang(booking.locale),
     )
@@ -128,6 +131,7 @@ def _reminder(booking: Booking, token: str, now: datetime) -> list[int]:
             ics=None,
             method=None,
             due_at=due_at,
+            now=now,
             manage_url=url,
             cancel_url=url_for("public.cancel", token=token, _external=True),
         )
@@ -157,6 +161,7 @@ def _enqueue_invitation(booking: Booking, token: str, now: datetime, *, moved: b
                 ics=ical.build_request(calendar_event(booking, now, url)),
                 method="REQUEST",
                 due_at=now,
+                now=now,
                 manage_url=url,
             )
         ]
@@ -219,6 +224,7 @@ def enqueue_cancellation(
                 ics=ical.build_cancel(calendar_event(booking, now, None)),
                 method="CANCEL",
                 due_at=now,
+                now=now,
                 book_again_url=book_again_url(booking),
                 by_centre=by_centre,
             )
@@ -242,6 +248,7 @@ def enqueue_manage_link(booking: Booking, token: str, now: datetime) -> list[int
                 ics=None,
                 method=None,
                 due_at=now,
+                now=now,
                 manage_url=url,
             )
         ]
@@ -259,18 +266,15 @@ def send_after_commit(outbox_ids: list[int]) -> None:
     mode = current_app.config.get("OUTBOX_SEND_AFTER_COMMIT", "thread")
     if not outbox_ids or mode == "off":
         return
-    from booking import outbox
-    from booking.errors import log_error
-
     app = current_app._get_current_object()
     if mode == "inline":
-        outbox.send_due(app, ids=outbox_ids)
+        outbox.send_due(app, now=utcnow(), ids=outbox_ids)
         return
 
     def run() -> None:
         with app.app_context():
             try:
-                outbox.send_due(app, ids=outbox_ids)
+                outbox.send_due(app, now=utcnow(), ids=outbox_ids)
             except Exception as error:  # noqa: BLE001 - a thread must not die loudly; the outbox retries
                 log_error(
                     app.logger, error, "sending outbox messages %s after commit failed", outbox_ids
