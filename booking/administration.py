@@ -37,6 +37,7 @@ from booking.models import (
     User,
     WorkingHours,
 )
+from booking.transactions import commit
 from booking.validation import (
     FieldError,
     check_year,
@@ -78,14 +79,6 @@ class _Errors(dict):
     def raise_if_any(self) -> None:
         if self:
             raise SettingsInvalid(dict(self))
-
-
-def _commit() -> None:
-    try:
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
 
 
 def _clean_text(value: str | None) -> str:
@@ -201,7 +194,7 @@ def add_opening_hours(centre: Centre, actor: User, interval: WeeklyInterval) -> 
     audit.record(
         actor, "settings", centre_id=centre.id, detail="hours added: " + interval.describe()
     )
-    _commit()
+    commit()
     return row
 
 
@@ -212,7 +205,7 @@ def update_opening_hours(hours: OpeningHours, actor: User, interval: WeeklyInter
     audit.record(
         actor, "settings", centre_id=hours.centre_id, detail="hours changed: " + interval.describe()
     )
-    _commit()
+    commit()
 
 
 def split_opening_hours(
@@ -258,7 +251,7 @@ def change_opening_hours_from(
         centre_id=hours.centre_id,
         detail=f"hours changed from {change_from}: {before.describe()} then {new.describe()}",
     )
-    _commit()
+    commit()
     return row
 
 
@@ -273,7 +266,7 @@ def delete_opening_hours(hours: OpeningHours, actor: User) -> None:
     centre_id = hours.centre_id
     db.session.delete(hours)
     audit.record(actor, "settings", centre_id=centre_id, detail=detail)
-    _commit()
+    commit()
 
 
 def add_working_hours(user: User, actor: User, interval: WeeklyInterval) -> WorkingHours:
@@ -288,7 +281,7 @@ def add_working_hours(user: User, actor: User, interval: WeeklyInterval) -> Work
         centre_id=user.centre_id,
         detail=f"working hours of user {user.id} added: {interval.describe()}",
     )
-    _commit()
+    commit()
     return row
 
 
@@ -302,7 +295,7 @@ def delete_working_hours(hours: WorkingHours, actor: User) -> None:
     )
     user.working_hours.remove(hours)
     audit.record(actor, "settings", centre_id=user.centre_id, detail=detail)
-    _commit()
+    commit()
 
 
 # Closures.
@@ -353,7 +346,7 @@ def add_closure(
         centre_id=centre.id,
         detail=f"closure added: {start_at.isoformat()}..{end_at.isoformat()}",
     )
-    _commit()
+    commit()
     return closure
 
 
@@ -362,7 +355,7 @@ def delete_closure(closure: Closure, actor: User) -> None:
     centre_id = closure.centre_id
     db.session.delete(closure)
     audit.record(actor, "settings", centre_id=centre_id, detail=detail)
-    _commit()
+    commit()
 
 
 # The centre's rules.
@@ -441,7 +434,7 @@ def update_rules(
             f"service in feeds {'on' if feed_shows_service else 'off'}"
         ),
     )
-    _commit()
+    commit()
 
 
 # Services.
@@ -623,7 +616,7 @@ def save_service(
             f"{'active' if is_active else 'inactive'}, staff {sorted(wanted_ids)}"
         ),
     )
-    _commit()
+    commit()
     return service
 
 
@@ -668,7 +661,7 @@ def update_legal_details(
     centre.contact_email = email or ""
     centre.accessibility_contact = contact
     audit.record(actor, "settings", centre_id=centre.id, detail="legal pages changed")
-    _commit()
+    commit()
 
 
 # Staff accounts.
@@ -768,7 +761,7 @@ def create_staff(
     audit.record(
         actor, "settings", centre_id=centre.id, detail=f"staff {user.id} created as {role}"
     )
-    _commit()
+    commit()
     return user
 
 
@@ -794,7 +787,7 @@ def update_staff(
         centre_id=user.centre_id,
         detail=f"staff {user.id} changed: languages {codes}, services {[s.slug for s in chosen]}",
     )
-    _commit()
+    commit()
 
 
 def set_staff_password(
@@ -818,7 +811,7 @@ def set_staff_password(
     audit.record(
         actor, "password", centre_id=user.centre_id, detail=f"staff {user.id}: password set"
     )
-    _commit()
+    commit()
 
 
 def deactivate_staff(user: User, actor: User) -> None:
@@ -831,13 +824,13 @@ def deactivate_staff(user: User, actor: User) -> None:
     user.feed_token_hash = None
     auth.end_all_sessions(user)
     audit.record(actor, "settings", centre_id=user.centre_id, detail=f"staff {user.id} deactivated")
-    _commit()
+    commit()
 
 
 def reactivate_staff(user: User, actor: User) -> None:
     user.is_active = True
     audit.record(actor, "settings", centre_id=user.centre_id, detail=f"staff {user.id} reactivated")
-    _commit()
+    commit()
 
 
 # Bookings that changed settings no longer allow, and dead mails.
@@ -849,5 +842,5 @@ def requeue_mail(message: OutboxMessage, booking: Booking, actor: User, *, now: 
         db.session.rollback()
         return False
     audit.record(actor, "settings", booking, detail=f"{message.kind} mail {message.id} requeued")
-    _commit()
+    commit()
     return True

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -33,19 +32,8 @@ from booking.models import (
     Service,
     User,
 )
+from booking.transactions import commit, committed
 from booking.validation import BookingDetails, FieldError, clean_text
-
-
-@contextmanager
-def committed():
-    """The block's writes as one transaction: committed at the end, rolled back on error."""
-    try:
-        yield
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
-
 
 REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read out on the phone
 
@@ -279,80 +267,77 @@ def book_slot(
     A repeated request (same idempotency key) returns the first booking and writes nothing.
     """
     try:
-        if idempotency is not None:
-            replay = _replay(idempotency)
-            if replay is not None:
-                db.session.rollback()
-                return replay
-            # Claim the key first: a concurrent twin waits on it, then replays.
-            key_row = IdempotencyKey(
-                scope=idempotency.scope, key=idempotency.key, request_hash=idempotency.fingerprint
+        with committed() as outbox_ids:
+            if idempotency is not None:
+                replay = _replay(idempotency)
+                if replay is not None:
+                    db.session.rollback()
+                    return replay
+                # Claim the key first: a concurrent twin waits on it, then replays.
+                key_row = IdempotencyKey(
+                    scope=idempotency.scope,
+                    key=idempotency.key,
+                    request_hash=idempotency.fingerprint,
+                )
+                db.session.add(key_row)
+                db.session.flush()
+
+            if channel == "online" and not service.online_bookable:
+                raise NotOnlineBookable()
+            if details.email:
+                _lock_email(details.email)
+                if channel == "online":
+                    _check_active_limit(centre, details.email, now)
+            by_staff = channel != "online"
+            slot = free_slot_at(
+                centre,
+                service,
+                start_at,
+                now,
+                language=required_language(details.language, details.interpreter_language),
+                counsellor_id=counsellor_id if by_staff else None,
+                min_notice=availability.STAFF_MIN_NOTICE if by_staff else None,
             )
-            db.session.add(key_row)
+            if slot is None:
+                raise SlotUnavailable()
+
+            token = _manage_token(idempotency)
+            booking = Booking(
+                reference=new_reference(),
+                centre=centre,
+                service=service,
+                counsellor_id=_choose_counsellor(centre, slot, details.language),
+                start_at=slot.start_at,
+                end_at=slot.end_at,
+                status="confirmed",
+                channel=channel,
+                name=details.name,
+                email=details.email,
+                phone=details.phone,
+                language=details.language,
+                interpreter_language=details.interpreter_language,
+                persons=details.persons,
+                message=details.message,
+                consent_at=now if channel == "online" else None,
+                manage_token_hash=hash_token(token),
+                locale=locale,
+                sequence=0,
+                created_by_id=created_by.id if created_by is not None else None,
+            )
+            db.session.add(booking)
             db.session.flush()
-
-        if channel == "online" and not service.online_bookable:
-            raise NotOnlineBookable()
-        if details.email:
-            _lock_email(details.email)
-            if channel == "online":
-                _check_active_limit(centre, details.email, now)
-        by_staff = channel != "online"
-        slot = free_slot_at(
-            centre,
-            service,
-            start_at,
-            now,
-            language=required_language(details.language, details.interpreter_language),
-            counsellor_id=counsellor_id if by_staff else None,
-            min_notice=availability.STAFF_MIN_NOTICE if by_staff else None,
-        )
-        if slot is None:
-            raise SlotUnavailable()
-
-        token = _manage_token(idempotency)
-        booking = Booking(
-            reference=new_reference(),
-            centre=centre,
-            service=service,
-            counsellor_id=_choose_counsellor(centre, slot, details.language),
-            start_at=slot.start_at,
-            end_at=slot.end_at,
-            status="confirmed",
-            channel=channel,
-            name=details.name,
-            email=details.email,
-            phone=details.phone,
-            language=details.language,
-            interpreter_language=details.interpreter_language,
-            persons=details.persons,
-            message=details.message,
-            consent_at=now if channel == "online" else None,
-            manage_token_hash=hash_token(token),
-            locale=locale,
-            sequence=0,
-            created_by_id=created_by.id if created_by is not None else None,
-        )
-        db.session.add(booking)
-        db.session.flush()
-        if created_by is not None:
-            audit.record(created_by, "book", booking, detail=channel)
-        if idempotency is not None:
-            key_row.booking_id = booking.id
-        outbox_ids = notifications.enqueue_confirmation(booking, token, now)
-        db.session.commit()
+            if created_by is not None:
+                audit.record(created_by, "book", booking, detail=channel)
+            if idempotency is not None:
+                key_row.booking_id = booking.id
+            outbox_ids += notifications.enqueue_confirmation(booking, token, now)
     except IntegrityError as error:
-        db.session.rollback()
         if idempotency is not None and "idempotency" in str(error.orig).lower():
             replay = _replay(idempotency)
             db.session.rollback()
             if replay is not None:
                 return replay
         raise SlotUnavailable() from error
-    except BaseException:
-        db.session.rollback()
-        raise
-    notifications.send_after_commit(outbox_ids)
     return BookingResult(booking=booking, manage_token=token)
 
 
@@ -366,7 +351,7 @@ def store_response(idempotency: Idempotency, status: int, body: dict) -> None:
     if row is not None and row.response_status is None:
         row.response_status = status
         row.response_body = body
-        db.session.commit()
+        commit()
 
 
 def _check_changeable(booking: Booking, now: datetime) -> None:
@@ -376,7 +361,7 @@ def _check_changeable(booking: Booking, now: datetime) -> None:
 
 def cancel_booking(booking: Booking, *, now: datetime, by_staff: bool = False) -> bool:
     """Cancel; send a CANCEL invitation. Returns False when it was already cancelled."""
-    try:
+    with committed() as outbox_ids:
         if booking.is_cancelled:
             db.session.rollback()
             return False
@@ -387,12 +372,7 @@ def cancel_booking(booking: Booking, *, now: datetime, by_staff: bool = False) -
         booking.sequence += 1
         db.session.flush()
         by_centre = _centre_cancellation(booking, now) if by_staff else None
-        outbox_ids = notifications.enqueue_cancellation(booking, now, by_centre)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
-    notifications.send_after_commit(outbox_ids)
+        outbox_ids += notifications.enqueue_cancellation(booking, now, by_centre)
     return True
 
 
@@ -405,37 +385,32 @@ def reschedule_booking(
     the person moves it themselves) goes into the reminder mail's link.
     """
     try:
-        _check_changeable(booking, now)
-        slot = free_slot_at(
-            booking.centre,
-            booking.service,
-            new_start_at,
-            now,
-            exclude_booking_id=booking.id,
-            language=required_language(booking.language, booking.interpreter_language),
-        )
-        if slot is None:
-            raise SlotUnavailable()
-        booking.counsellor_id = _choose_counsellor(
-            booking.centre, slot, booking.language, keep=booking.counsellor_id
-        )
-        booking.start_at = slot.start_at
-        booking.end_at = slot.end_at
-        booking.sequence += 1
-        if manage_token is None:
-            # Staff moved it: a new link goes out with the change, the old one stops working.
-            manage_token = secrets.token_urlsafe(32)
-            booking.manage_token_hash = hash_token(manage_token)
-        db.session.flush()
-        outbox_ids = notifications.enqueue_move(booking, manage_token, now)
-        db.session.commit()
+        with committed() as outbox_ids:
+            _check_changeable(booking, now)
+            slot = free_slot_at(
+                booking.centre,
+                booking.service,
+                new_start_at,
+                now,
+                exclude_booking_id=booking.id,
+                language=required_language(booking.language, booking.interpreter_language),
+            )
+            if slot is None:
+                raise SlotUnavailable()
+            booking.counsellor_id = _choose_counsellor(
+                booking.centre, slot, booking.language, keep=booking.counsellor_id
+            )
+            booking.start_at = slot.start_at
+            booking.end_at = slot.end_at
+            booking.sequence += 1
+            if manage_token is None:
+                # Staff moved it: a new link goes out with the change, the old one stops working.
+                manage_token = secrets.token_urlsafe(32)
+                booking.manage_token_hash = hash_token(manage_token)
+            db.session.flush()
+            outbox_ids += notifications.enqueue_move(booking, manage_token, now)
     except IntegrityError as error:
-        db.session.rollback()
         raise SlotUnavailable() from error
-    except BaseException:
-        db.session.rollback()
-        raise
-    notifications.send_after_commit(outbox_ids)
     return booking
 
 
@@ -490,7 +465,7 @@ def send_manage_link(reference: str, email: str, *, now: datetime) -> bool:
     email = (email or "").strip()
     if not reference or not email or len(reference) > 16 or len(email) > 254:
         return False
-    try:
+    with committed() as outbox_ids:
         booking = db.session.scalar(
             select(Booking).where(
                 Booking.reference == reference, func.lower(Booking.email) == email.lower()
@@ -501,12 +476,7 @@ def send_manage_link(reference: str, email: str, *, now: datetime) -> bool:
             return False
         token = secrets.token_urlsafe(32)
         booking.manage_token_hash = hash_token(token)
-        outbox_ids = notifications.enqueue_manage_link(booking, token, now)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
-    notifications.send_after_commit(outbox_ids)
+        outbox_ids += notifications.enqueue_manage_link(booking, token, now)
     return True
 
 
@@ -577,29 +547,24 @@ def hand_over(booking: Booking, colleague_id: int, actor: User, *, now: datetime
     colleague cannot take it, BookingNotChangeable when it is cancelled or past.
     """
     try:
-        _check_changeable(booking, now)
-        colleagues = availability.free_colleagues([booking], now)[booking.id]
-        colleague = next((c for c in colleagues if c.id == colleague_id), None)
-        if colleague is None:
-            raise SlotUnavailable()
-        audit.record(
-            actor, "hand_over", booking, detail=f"{booking.counsellor.name} -> {colleague.name}"
-        )
-        booking.counsellor_id = colleague.id
-        booking.sequence += 1
-        booking.kept_despite_conflict_at = None
-        token = secrets.token_urlsafe(32)
-        booking.manage_token_hash = hash_token(token)
-        db.session.flush()
-        outbox_ids = notifications.enqueue_move(booking, token, now)
-        db.session.commit()
+        with committed() as outbox_ids:
+            _check_changeable(booking, now)
+            colleagues = availability.free_colleagues([booking], now)[booking.id]
+            colleague = next((c for c in colleagues if c.id == colleague_id), None)
+            if colleague is None:
+                raise SlotUnavailable()
+            audit.record(
+                actor, "hand_over", booking, detail=f"{booking.counsellor.name} -> {colleague.name}"
+            )
+            booking.counsellor_id = colleague.id
+            booking.sequence += 1
+            booking.kept_despite_conflict_at = None
+            token = secrets.token_urlsafe(32)
+            booking.manage_token_hash = hash_token(token)
+            db.session.flush()
+            outbox_ids += notifications.enqueue_move(booking, token, now)
     except IntegrityError as error:
-        db.session.rollback()
         raise SlotUnavailable() from error
-    except BaseException:
-        db.session.rollback()
-        raise
-    notifications.send_after_commit(outbox_ids)
     return booking
 
 
