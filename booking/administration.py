@@ -1,6 +1,7 @@
 """The only place that writes centre settings: opening hours, closures, rules, services,
-staff accounts and their working hours. Also requeues dead mails and settles bookings
-that changed settings no longer allow.
+and what admins change of staff accounts and their working hours (accounts.py holds the
+account writes of the command line and a person's own password change). Also requeues
+dead mails and settles bookings that changed settings no longer allow.
 
 Like services.py for bookings: each function checks its input against the rules, writes,
 records the change in the audit log and commits. Invalid input raises SettingsInvalid

@@ -15,7 +15,7 @@ from flask import Blueprint, Response, abort
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from booking import ical, services
+from booking import feed_tokens, ical
 from booking.extensions import db
 from booking.models import ACTIVE_STATUSES, Booking, User, utcnow
 from booking.notifications import calendar_uid
@@ -72,7 +72,7 @@ def feed_bytes(user: User, now) -> bytes:
 
 @bp.get("/calendar/<token>.ics")
 def calendar_feed(token: str):
-    user = services.find_feed_user(token)
+    user = feed_tokens.find_feed_user(token)
     if user is None:
         abort(404)
     return Response(

@@ -12,11 +12,10 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from flask_babel import gettext as _
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
@@ -33,7 +32,7 @@ from booking.models import (
     User,
 )
 from booking.transactions import commit, committed
-from booking.validation import BookingDetails, FieldError, clean_text
+from booking.validation import BookingDetails
 
 REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read out on the phone
 
@@ -496,14 +495,6 @@ class AttendanceNotPossible(BookingError):
     problem = "attendance-not-possible"
 
 
-class AbsenceInvalid(ValueError):
-    """The absence cannot be saved as given; the message says why, ``field`` where."""
-
-    def __init__(self, message: str, field: str = "end"):
-        super().__init__(message)
-        self.field = field
-
-
 ATTENDANCE_STATUSES = ("attended", "no_show")
 
 
@@ -632,110 +623,3 @@ def mark_attendance(booking: Booking, status: str, actor: User, *, now: datetime
     with committed():
         booking.status = status
         audit.record(actor, status, booking)
-
-
-MAX_ABSENCE_REPEATS = 53
-
-
-def absence_times(
-    start_at: datetime, end_at: datetime, timezone: str, repeat_until: date | None
-) -> list[tuple[datetime, datetime]]:
-    """The absence and its weekly repetitions up to ``repeat_until`` (a local date), each at
-    the same wall-clock times, so summer and winter time do not shift them."""
-    zone = ZoneInfo(timezone)
-    first = start_at.astimezone(zone).replace(tzinfo=None)
-    last = end_at.astimezone(zone).replace(tzinfo=None)
-    found = [(start_at, end_at)]
-    if repeat_until is None:
-        return found
-    if repeat_until < first.date():
-        raise AbsenceInvalid(
-            _("The repetition must end on or after the first day."), "repeat_until"
-        )
-    week = 1
-    while (first + timedelta(weeks=week)).date() <= repeat_until:
-        if week >= MAX_ABSENCE_REPEATS:
-            raise AbsenceInvalid(
-                _("At most %(num)d weeks can be repeated at once.", num=MAX_ABSENCE_REPEATS),
-                "repeat_until",
-            )
-        shift = timedelta(weeks=week)
-        found.append(((first + shift).replace(tzinfo=zone), (last + shift).replace(tzinfo=zone)))
-        week += 1
-    return found
-
-
-def add_absence(
-    user: User,
-    start_at: datetime,
-    end_at: datetime,
-    note: str,
-    actor: User,
-    *,
-    now: datetime,
-    repeat_until: date | None = None,
-) -> list[Absence]:
-    """Record a time ``user`` is away, repeated weekly up to ``repeat_until``; their slots
-    disappear at once. Bookings are kept. All repetitions are saved, or none."""
-    if start_at.tzinfo is None or end_at.tzinfo is None:
-        raise ValueError("absence times must be aware")
-    if not start_at < end_at:
-        raise AbsenceInvalid(_("The end must be after the start."))
-    if end_at <= now:
-        raise AbsenceInvalid(_("The end must be in the future."))
-    try:
-        note = clean_text(note, max_length=300) or ""
-    except FieldError as error:
-        raise AbsenceInvalid(str(error), "note") from error
-    times = absence_times(start_at, end_at, user.centre.timezone, repeat_until)
-    added = []
-    with committed():
-        for first, last in times:
-            absence = Absence(user_id=user.id, start_at=first, end_at=last, note=note)
-            db.session.add(absence)
-            db.session.flush()
-            audit.record(
-                actor,
-                "absence",
-                centre_id=user.centre_id,
-                detail=f"added #{absence.id} for {user.name}: "
-                f"{first.isoformat()} – {last.isoformat()}",
-            )
-            added.append(absence)
-    return added
-
-
-def delete_absence(absence: Absence, actor: User) -> None:
-    """Remove an absence; its times become bookable again."""
-    with committed():
-        user = absence.user
-        audit.record(
-            actor,
-            "absence",
-            centre_id=user.centre_id,
-            detail=f"deleted #{absence.id} for {user.name}: "
-            f"{absence.start_at.isoformat()} – {absence.end_at.isoformat()}",
-        )
-        db.session.delete(absence)
-
-
-def renew_feed_token(user: User, actor: User) -> str:
-    """A new secret for the counsellor's calendar feed; the old URL stops working.
-
-    Only the token's hash is stored, so the URL can be shown once and never again.
-    """
-    token = secrets.token_urlsafe(32)
-    with committed():
-        user.feed_token_hash = hash_token(token)
-        audit.record(actor, "feed_renewed", centre_id=user.centre_id, detail=user.name)
-    return token
-
-
-def find_feed_user(token: str) -> User | None:
-    """The active account a calendar feed token belongs to."""
-    if not token or len(token) > 128:
-        return None
-    user = db.session.scalar(select(User).where(User.feed_token_hash == hash_token(token)))
-    if user is None or not user.is_active:
-        return None
-    return user

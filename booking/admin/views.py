@@ -19,7 +19,8 @@ from markupsafe import Markup
 from sqlalchemy import select
 
 from booking import access, administration, availability, reports, services
-from booking.admin import bp, queries
+from booking.admin import queries
+from booking.admin.blueprint import bp
 from booking.admin.forms import (
     ClosureForm,
     LegalForm,
@@ -58,7 +59,7 @@ from booking.slots import (
     OUTSIDE_OPENING_HOURS,
     PUBLIC_HOLIDAY,
 )
-from booking.staff.common import posted_colleagues, posted_ids, settle_flash
+from booking.staff.context import posted_colleagues, posted_ids, settle_flash
 
 FIRST_REPORT_YEAR, LAST_REPORT_YEAR = 2000, 2100
 

@@ -1,4 +1,5 @@
-"""API views: read centres, services and free slots."""
+"""API views: read centres, services and free slots; book, read, cancel and move a booking
+by its token; serve the OpenAPI description."""
 
 from __future__ import annotations
 
@@ -14,8 +15,7 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import BadRequest
 
 from booking import availability, services
-from booking.api import bp
-from booking.api.schemas import ValidationFailed, parse_language
+from booking.api.blueprint import bp
 from booking.extensions import limiter
 from booking.i18n import current_language, error_title
 from booking.lookups import centre_or_404
@@ -23,10 +23,12 @@ from booking.models import Booking, Centre, utcnow
 from booking.problems import problem_response
 from booking.validation import (
     FieldError,
+    ValidationFailed,
     clean_consent,
     clean_day,
     clean_details,
     clean_start,
+    parse_language,
 )
 
 MAX_RANGE_DAYS = 92

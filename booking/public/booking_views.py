@@ -17,12 +17,11 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import NotFound
 
 from booking import availability, ical, notifications, retention, services
-from booking.api.schemas import parse_language
 from booking.extensions import limiter
 from booking.forms import EmptyForm
 from booking.i18n import current_language, language_name
 from booking.models import Booking, Centre, Service, utcnow
-from booking.public import bp
+from booking.public.blueprint import bp
 from booking.public.forms import BookingForm, FindBookingForm, MoveForm
 from booking.public.views import (
     build_week,
@@ -35,6 +34,7 @@ from booking.validation import (
     clean_details,
     clean_email,
     clean_start,
+    parse_language,
 )
 
 BOOKING_LIMIT = "10 per minute;60 per hour"

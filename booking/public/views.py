@@ -11,14 +11,13 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from booking import availability
-from booking.api.schemas import parse_language
 from booking.extensions import db
 from booking.i18n import current_language, day_label, language_name
 from booking.lookups import centre_or_404
 from booking.models import Centre, Closure, Service, utcnow
-from booking.public import bp
+from booking.public.blueprint import bp
 from booking.public.forms import COMMON_LANGUAGES
-from booking.validation import FieldError, clean_day
+from booking.validation import FieldError, clean_day, parse_language
 
 
 def weekly_hours_by_day(centre: Centre, today: date) -> list[tuple[int, list]]:

@@ -14,13 +14,14 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from booking import absences as absence_writer
 from booking import access, availability, services, slots
 from booking.extensions import db
 from booking.forms import EmptyForm
 from booking.models import Absence, Centre, Service, User, utcnow
-from booking.staff import bp
+from booking.staff.blueprint import bp
 from booking.staff.bookings import load_booking
-from booking.staff.common import (
+from booking.staff.context import (
     acting_user,
     centre_counsellors,
     pick_centre,
@@ -134,7 +135,7 @@ def absences():
         repeat_until = _parse_date(form.repeat_until, required=False)
         if target is not None and len(times) == 2 and not form.repeat_until.errors:
             try:
-                services.add_absence(
+                absence_writer.add_absence(
                     target,
                     times["start"],
                     times["end"],
@@ -143,7 +144,7 @@ def absences():
                     now=now,
                     repeat_until=repeat_until,
                 )
-            except services.AbsenceInvalid as error:
+            except absence_writer.AbsenceInvalid as error:
                 form[error.field].errors = [str(error)]
             else:
                 flash(_("The absence is saved; its times are no longer offered."), "success")
@@ -197,7 +198,7 @@ def absence_delete(absence_id: int):
         abort(400)
     centres = staff_centres(user)
     centre = pick_centre(centres, request.form.get("centre"))
-    services.delete_absence(absence, user)
+    absence_writer.delete_absence(absence, user)
     flash(_("The absence is deleted."), "success")
     return _back(centre, centres)
 

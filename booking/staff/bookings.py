@@ -14,8 +14,8 @@ from booking import access, availability, services
 from booking.extensions import db
 from booking.forms import EmptyForm
 from booking.models import Booking, User, utcnow
-from booking.staff import bp
-from booking.staff.common import (
+from booking.staff.blueprint import bp
+from booking.staff.context import (
     acting_user,
     centre_counsellors,
     group_by_day,

@@ -20,8 +20,8 @@ from booking.extensions import db
 from booking.i18n import language_name
 from booking.models import Booking, Centre, Service, User, utcnow
 from booking.public.forms import COMMON_LANGUAGES
-from booking.staff import bp
-from booking.staff.common import (
+from booking.staff.blueprint import bp
+from booking.staff.context import (
     acting_user,
     centre_counsellors,
     group_by_day,

@@ -16,8 +16,8 @@ from booking import access, accounts, auth
 from booking.extensions import db
 from booking.forms import EmptyForm
 from booking.models import Booking, utcnow
-from booking.staff import bp
-from booking.staff.common import (
+from booking.staff.blueprint import bp
+from booking.staff.context import (
     acting_user,
     parse_day,
     pick_centre,

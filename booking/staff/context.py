@@ -1,4 +1,6 @@
-"""Helpers shared by the staff views: the user's centres, local days, the next free slots."""
+"""What every staff page reads from the request and the account: the acting user, their
+centres and the one asked for, the day asked for, ids and colleagues posted, and the
+flash message of settled conflicts."""
 
 from __future__ import annotations
 
