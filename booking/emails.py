@@ -1,7 +1,8 @@
 """E-mail messages as MIME, with the calendar part mail clients act on (SPEC "Confirmations").
 
 Pure: no Flask, no network. Built with the standard library's ``EmailMessage``
-because Flask-Mail cannot put ``method=`` on the ``text/calendar`` part.
+because Flask-Mail cannot put ``method=`` on the ``text/calendar`` part (the app does not
+use Flask-Mail at all: README "Mail").
 
 With a calendar the structure is::
 
