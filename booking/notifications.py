@@ -33,27 +33,46 @@ def calendar_uid(booking: Booking) -> str:
     return f"{booking.reference}@ki-booking"
 
 
-def calendar_event(booking: Booking, now: datetime, manage_url: str | None) -> ical.CalendarEvent:
-    """The booking as a calendar event: the centre is named, the topic is not."""
+def booking_event(
+    booking: Booking,
+    now: datetime,
+    *,
+    summary: str,
+    description: str = "",
+    url: str | None = None,
+    with_attendee: bool = True,
+) -> ical.CalendarEvent:
+    """The booking's times, place and organiser as a calendar event; what it says is given."""
     centre = booking.centre
-    description = _("Reference: %(reference)s", reference=booking.reference)
-    if manage_url:
-        description += "\n" + _("Change or cancel: %(url)s", url=manage_url)
     return ical.CalendarEvent(
         uid=calendar_uid(booking),
         sequence=booking.sequence,
         start_at=booking.start_at,
         end_at=booking.end_at,
         timezone=centre.timezone,
-        summary=_("Appointment: %(centre)s", centre=centre.name),
+        summary=summary,
         location=centre.address,
         organizer_name=centre.name,
         organizer_email=centre.email,
-        attendee_name=booking.name,
-        attendee_email=booking.email,
+        attendee_name=booking.name if with_attendee else None,
+        attendee_email=booking.email if with_attendee else None,
+        description=description,
+        url=url,
+        dtstamp=now,
+    )
+
+
+def calendar_event(booking: Booking, now: datetime, manage_url: str | None) -> ical.CalendarEvent:
+    """The booking as a calendar event: the centre is named, the topic is not."""
+    description = _("Reference: %(reference)s", reference=booking.reference)
+    if manage_url:
+        description += "\n" + _("Change or cancel: %(url)s", url=manage_url)
+    return booking_event(
+        booking,
+        now,
+        summary=_("Appointment: %(centre)s", centre=booking.centre.name),
         description=description,
         url=manage_url,
-        dtstamp=now,
     )
 
 

@@ -59,7 +59,7 @@ from booking.slots import (
     OUTSIDE_OPENING_HOURS,
     PUBLIC_HOLIDAY,
 )
-from booking.staff.context import posted_colleagues, posted_ids, settle_flash
+from booking.staff.context import posted_bulk_action, posted_colleagues, settle_flash
 
 FIRST_REPORT_YEAR, LAST_REPORT_YEAR = 2000, 2100
 
@@ -761,12 +761,7 @@ def attention_bulk(centre_slug: str):
     """Hand over or cancel several bookings to check in one POST."""
     centre = g.centre
     if _button_pressed():
-        action = request.form.get("action", "")
-        field = "listed" if action == "hand_over_all" else "booking"
-        action = "hand_over" if action == "hand_over_all" else action
-        if action not in services.CONFLICT_ACTIONS:
-            abort(400)
-        ids = posted_ids(request.form.getlist(field))
+        action, ids = posted_bulk_action(request.form)
         if not ids:
             flash(_("Please select at least one appointment."), "error")
         else:

@@ -25,8 +25,8 @@ from booking.staff.context import (
     acting_user,
     centre_counsellors,
     pick_centre,
+    posted_bulk_action,
     posted_colleagues,
-    posted_ids,
     settle_flash,
     staff_centres,
 )
@@ -244,12 +244,7 @@ def conflicts_bulk():
         abort(400)
     centres = staff_centres(user)
     centre = pick_centre(centres, request.form.get("centre"))
-    action = request.form.get("action", "")
-    field = "listed" if action == "hand_over_all" else "booking"
-    action = "hand_over" if action == "hand_over_all" else action
-    if action not in services.CONFLICT_ACTIONS:
-        abort(400)
-    ids = posted_ids(request.form.getlist(field))
+    action, ids = posted_bulk_action(request.form)
     if not ids:
         flash(_("Please select at least one appointment."), "error")
         return _back(centre, centres)

@@ -15,6 +15,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from booking import services
 from booking.extensions import db
 from booking.models import Centre, User
 from booking.validation import FieldError, clean_day
@@ -78,6 +79,17 @@ def group_by_day(centre: Centre, items: list, key: Callable = lambda s: s.start_
 def posted_ids(values: list[str]) -> list[int]:
     """Booking ids from a form's repeated field; anything else is left out."""
     return [int(v) for v in values if v.isdigit() and len(v) < 12]
+
+
+def posted_bulk_action(form) -> tuple[str, list[int]]:
+    """The action of a bulk conflict POST ("hand_over" or "cancel") and the booking ids it
+    is for: the ticked rows, or every listed row for "hand_over_all"; 400 for another."""
+    action = form.get("action", "")
+    field = "listed" if action == "hand_over_all" else "booking"
+    action = "hand_over" if action == "hand_over_all" else action
+    if action not in services.CONFLICT_ACTIONS:
+        abort(400)
+    return action, posted_ids(form.getlist(field))
 
 
 def posted_colleagues(form, booking_ids: list[int]) -> dict[int, int]:
