@@ -36,6 +36,7 @@ from booking.models import (
     OutboxMessage,
     Service,
     User,
+    WeeklyHoursMixin,
     WorkingHours,
 )
 from booking.transactions import commit
@@ -123,6 +124,11 @@ class WeeklyInterval:
     closes: time | None
     valid_from: date | None = None
     valid_until: date | None = None
+
+    @classmethod
+    def of(cls, row: WeeklyHoursMixin) -> WeeklyInterval:
+        """The interval an opening or working hours row holds."""
+        return cls(row.weekday, row.opens, row.closes, row.valid_from, row.valid_until)
 
     def describe(self) -> str:
         """For the audit log (English, no translation: it is a record, not a page)."""
@@ -258,12 +264,7 @@ def change_opening_hours_from(
 
 def delete_opening_hours(hours: OpeningHours, actor: User) -> None:
     """Remove an opening interval."""
-    detail = (
-        "hours deleted: "
-        + WeeklyInterval(
-            hours.weekday, hours.opens, hours.closes, hours.valid_from, hours.valid_until
-        ).describe()
-    )
+    detail = "hours deleted: " + WeeklyInterval.of(hours).describe()
     centre_id = hours.centre_id
     db.session.delete(hours)
     audit.record(actor, "settings", centre_id=centre_id, detail=detail)
@@ -288,12 +289,7 @@ def add_working_hours(user: User, actor: User, interval: WeeklyInterval) -> Work
 
 def delete_working_hours(hours: WorkingHours, actor: User) -> None:
     user = hours.user
-    detail = (
-        f"working hours of user {user.id} deleted: "
-        + WeeklyInterval(
-            hours.weekday, hours.opens, hours.closes, hours.valid_from, hours.valid_until
-        ).describe()
-    )
+    detail = f"working hours of user {user.id} deleted: " + WeeklyInterval.of(hours).describe()
     user.working_hours.remove(hours)
     audit.record(actor, "settings", centre_id=user.centre_id, detail=detail)
     commit()

@@ -188,11 +188,7 @@ def engine_counsellor(user: User, absences: list[slots.Interval]) -> slots.Couns
     return slots.Counsellor(
         id=user.id,
         languages=frozenset(user.languages or ()),
-        working_hours=tuple(
-            slots.WeeklyHours(h.weekday, h.opens, h.closes, h.valid_from, h.valid_until)
-            for h in user.working_hours
-        )
-        or None,
+        working_hours=weekly_hours(user.working_hours) or None,
         absences=tuple(absences),
     )
 
