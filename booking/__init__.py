@@ -32,12 +32,11 @@ def create_app(
     _fill_defaults(app)
 
     from booking import auth, db_events, i18n, serving
-    from booking.extensions import babel, csrf, db, limiter, mail, migrate
+    from booking.extensions import babel, csrf, db, limiter, migrate
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     csrf.init_app(app)
-    mail.init_app(app)
     i18n.compile_stale_catalogues(app)
     babel.init_app(app, locale_selector=i18n.select_locale)
     limiter.init_app(app)

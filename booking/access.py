@@ -5,6 +5,9 @@
   busy times (service and time, no person).
 - reception: every booking of their centre with name and phone, never the message.
 
+Pages: the admin blueprint is for admins; a few staff pages are for some roles only
+(``PAGE_ROLES``); the blueprints' before_request ask ``may_open`` once per request.
+
 Staff accounts: an admin changes (details, hours, password, deactivation) only accounts
 whose centres are all among the admin's own; others are shown read-only.
 """
@@ -14,7 +17,19 @@ from __future__ import annotations
 from flask import abort
 from sqlalchemy import ColumnElement, and_, false
 
-from booking.models import Booking, Centre, User
+from booking.models import Absence, Booking, Centre, User
+
+# Who runs absences: admins for every counsellor of their centres, counsellors their own.
+MANAGING_ROLES = frozenset({"admin", "counsellor"})
+
+# Pages open to some roles only, by endpoint; a whole blueprint by its name.
+PAGE_ROLES: dict[str, frozenset[str]] = {
+    "admin": frozenset({"admin"}),
+    "staff.audit_log": frozenset({"admin"}),
+    "staff.feed": frozenset({"counsellor"}),
+    "staff.absences": MANAGING_ROLES,
+    "staff.conflicts_bulk": MANAGING_ROLES,
+}
 
 # What each role may search bookings by (the family's message never).
 SEARCH_FIELDS = {
@@ -29,10 +44,39 @@ def can_use_centre(user: User, centre: Centre | int) -> bool:
     return centre_id in user.centre_ids
 
 
+def may_open(user: User, endpoint: str | None) -> bool:
+    """Whether the user's role may open the page at all (what it shows is decided below)."""
+    if endpoint is None:
+        return True
+    roles = PAGE_ROLES.get(endpoint) or PAGE_ROLES.get(endpoint.split(".")[0])
+    return roles is None or user.role in roles
+
+
+def is_admin(user: User) -> bool:
+    """Admins see and run everything of their centres (every counsellor's absences, ...)."""
+    return user.role == "admin"
+
+
+def can_delete_absence(user: User, absence: Absence) -> bool:
+    """Counsellors their own absences, admins those of their centres."""
+    if absence.user.centre_id not in user.centre_ids:
+        return False
+    return absence.user_id == user.id or is_admin(user)
+
+
+def require_absence(user: User, absence: Absence | None) -> Absence:
+    """404 for an absence outside the user's centres, 403 for another's within."""
+    if absence is None or absence.user.centre_id not in user.centre_ids:
+        abort(404)
+    if not can_delete_absence(user, absence):
+        abort(403)
+    return absence
+
+
 def can_manage_account(admin: User, account: User) -> bool:
     """An admin changes an account only when every centre of it is one of the admin's:
     an admin of Herne alone must not lock out an admin of Herne and Heinsberg."""
-    if admin.role != "admin":
+    if not is_admin(admin):
         return False
     centres = account.centre_ids
     return bool(centres) and centres <= admin.centre_ids
@@ -58,7 +102,7 @@ def can_see_message(user: User, booking: Booking) -> bool:
     """The family's message: for their counsellor and admins only."""
     if not can_use_centre(user, booking.centre_id):
         return False
-    return user.role == "admin" or booking.counsellor_id == user.id
+    return is_admin(user) or booking.counsellor_id == user.id
 
 
 def can_change(user: User, booking: Booking) -> bool:
@@ -77,8 +121,8 @@ def require_booking(user: User, booking: Booking | None, *, change: bool = False
 
 
 def searchable_bookings(user: User) -> ColumnElement[bool]:
-    """The bookings ``user`` may find by the family's details: admins and reception those
-    of their centres, counsellors their own."""
+    """The bookings ``user`` may find by the family's details or list by day: admins and
+    reception those of their centres, counsellors their own."""
     if not user.centre_ids or user.role not in SEARCH_FIELDS:
         return false()
     condition = Booking.centre_id.in_(user.centre_ids)

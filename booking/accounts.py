@@ -9,6 +9,7 @@ from sqlalchemy import select
 from booking import audit, auth
 from booking.extensions import db
 from booking.models import ROLES, Centre, User
+from booking.transactions import commit
 
 
 class AccountError(ValueError):
@@ -44,7 +45,7 @@ def change_own_password(user: User, *, current: str, new: str, confirm: str) -> 
     user.must_change_password = False
     auth.end_other_sessions(user)
     audit.record(user, "password", centre_id=user.centre_id, detail="own password changed")
-    db.session.commit()
+    commit()
 
 
 def create_or_update_user(
@@ -88,7 +89,7 @@ def create_or_update_user(
     user.is_active = True
     if not created:
         auth.end_all_sessions(user)
-    db.session.commit()
+    commit()
     return user, created
 
 

@@ -1,6 +1,7 @@
 """The only place that writes centre settings: opening hours, closures, rules, services,
-staff accounts and their working hours. Also requeues dead mails and settles bookings
-that changed settings no longer allow.
+and what admins change of staff accounts and their working hours (accounts.py holds the
+account writes of the command line and a person's own password change). Also requeues
+dead mails and settles bookings that changed settings no longer allow.
 
 Like services.py for bookings: each function checks its input against the rules, writes,
 records the change in the audit log and commits. Invalid input raises SettingsInvalid
@@ -35,8 +36,10 @@ from booking.models import (
     OutboxMessage,
     Service,
     User,
+    WeeklyHoursMixin,
     WorkingHours,
 )
+from booking.transactions import commit
 from booking.validation import (
     FieldError,
     check_year,
@@ -80,14 +83,6 @@ class _Errors(dict):
             raise SettingsInvalid(dict(self))
 
 
-def _commit() -> None:
-    try:
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
-
-
 def _clean_text(value: str | None) -> str:
     """Trim; the text itself is checked by _check_text."""
     return (value or "").strip()
@@ -129,6 +124,11 @@ class WeeklyInterval:
     closes: time | None
     valid_from: date | None = None
     valid_until: date | None = None
+
+    @classmethod
+    def of(cls, row: WeeklyHoursMixin) -> WeeklyInterval:
+        """The interval an opening or working hours row holds."""
+        return cls(row.weekday, row.opens, row.closes, row.valid_from, row.valid_until)
 
     def describe(self) -> str:
         """For the audit log (English, no translation: it is a record, not a page)."""
@@ -201,7 +201,7 @@ def add_opening_hours(centre: Centre, actor: User, interval: WeeklyInterval) -> 
     audit.record(
         actor, "settings", centre_id=centre.id, detail="hours added: " + interval.describe()
     )
-    _commit()
+    commit()
     return row
 
 
@@ -212,7 +212,7 @@ def update_opening_hours(hours: OpeningHours, actor: User, interval: WeeklyInter
     audit.record(
         actor, "settings", centre_id=hours.centre_id, detail="hours changed: " + interval.describe()
     )
-    _commit()
+    commit()
 
 
 def split_opening_hours(
@@ -258,22 +258,17 @@ def change_opening_hours_from(
         centre_id=hours.centre_id,
         detail=f"hours changed from {change_from}: {before.describe()} then {new.describe()}",
     )
-    _commit()
+    commit()
     return row
 
 
 def delete_opening_hours(hours: OpeningHours, actor: User) -> None:
     """Remove an opening interval."""
-    detail = (
-        "hours deleted: "
-        + WeeklyInterval(
-            hours.weekday, hours.opens, hours.closes, hours.valid_from, hours.valid_until
-        ).describe()
-    )
+    detail = "hours deleted: " + WeeklyInterval.of(hours).describe()
     centre_id = hours.centre_id
     db.session.delete(hours)
     audit.record(actor, "settings", centre_id=centre_id, detail=detail)
-    _commit()
+    commit()
 
 
 def add_working_hours(user: User, actor: User, interval: WeeklyInterval) -> WorkingHours:
@@ -288,21 +283,16 @@ def add_working_hours(user: User, actor: User, interval: WeeklyInterval) -> Work
         centre_id=user.centre_id,
         detail=f"working hours of user {user.id} added: {interval.describe()}",
     )
-    _commit()
+    commit()
     return row
 
 
 def delete_working_hours(hours: WorkingHours, actor: User) -> None:
     user = hours.user
-    detail = (
-        f"working hours of user {user.id} deleted: "
-        + WeeklyInterval(
-            hours.weekday, hours.opens, hours.closes, hours.valid_from, hours.valid_until
-        ).describe()
-    )
+    detail = f"working hours of user {user.id} deleted: " + WeeklyInterval.of(hours).describe()
     user.working_hours.remove(hours)
     audit.record(actor, "settings", centre_id=user.centre_id, detail=detail)
-    _commit()
+    commit()
 
 
 # Closures.
@@ -353,7 +343,7 @@ def add_closure(
         centre_id=centre.id,
         detail=f"closure added: {start_at.isoformat()}..{end_at.isoformat()}",
     )
-    _commit()
+    commit()
     return closure
 
 
@@ -362,7 +352,7 @@ def delete_closure(closure: Closure, actor: User) -> None:
     centre_id = closure.centre_id
     db.session.delete(closure)
     audit.record(actor, "settings", centre_id=centre_id, detail=detail)
-    _commit()
+    commit()
 
 
 # The centre's rules.
@@ -441,7 +431,7 @@ def update_rules(
             f"service in feeds {'on' if feed_shows_service else 'off'}"
         ),
     )
-    _commit()
+    commit()
 
 
 # Services.
@@ -559,7 +549,7 @@ def save_service(
         _check_text(errors, field, name, MAX_NAME)
     _check_range(errors, "duration_minutes", duration_minutes, DURATION_MINUTES)
     if "duration_minutes" not in errors:
-        today = now.astimezone(ZoneInfo(centre.timezone)).date()
+        today = centre.today(now)
         longest = longest_opening_minutes(centre, today)
         if longest is not None and duration_minutes > longest:
             errors.add(
@@ -623,7 +613,7 @@ def save_service(
             f"{'active' if is_active else 'inactive'}, staff {sorted(wanted_ids)}"
         ),
     )
-    _commit()
+    commit()
     return service
 
 
@@ -668,7 +658,7 @@ def update_legal_details(
     centre.contact_email = email or ""
     centre.accessibility_contact = contact
     audit.record(actor, "settings", centre_id=centre.id, detail="legal pages changed")
-    _commit()
+    commit()
 
 
 # Staff accounts.
@@ -768,7 +758,7 @@ def create_staff(
     audit.record(
         actor, "settings", centre_id=centre.id, detail=f"staff {user.id} created as {role}"
     )
-    _commit()
+    commit()
     return user
 
 
@@ -794,7 +784,7 @@ def update_staff(
         centre_id=user.centre_id,
         detail=f"staff {user.id} changed: languages {codes}, services {[s.slug for s in chosen]}",
     )
-    _commit()
+    commit()
 
 
 def set_staff_password(
@@ -818,7 +808,7 @@ def set_staff_password(
     audit.record(
         actor, "password", centre_id=user.centre_id, detail=f"staff {user.id}: password set"
     )
-    _commit()
+    commit()
 
 
 def deactivate_staff(user: User, actor: User) -> None:
@@ -831,13 +821,13 @@ def deactivate_staff(user: User, actor: User) -> None:
     user.feed_token_hash = None
     auth.end_all_sessions(user)
     audit.record(actor, "settings", centre_id=user.centre_id, detail=f"staff {user.id} deactivated")
-    _commit()
+    commit()
 
 
 def reactivate_staff(user: User, actor: User) -> None:
     user.is_active = True
     audit.record(actor, "settings", centre_id=user.centre_id, detail=f"staff {user.id} reactivated")
-    _commit()
+    commit()
 
 
 # Bookings that changed settings no longer allow, and dead mails.
@@ -849,5 +839,5 @@ def requeue_mail(message: OutboxMessage, booking: Booking, actor: User, *, now: 
         db.session.rollback()
         return False
     audit.record(actor, "settings", booking, detail=f"{message.kind} mail {message.id} requeued")
-    _commit()
+    commit()
     return True

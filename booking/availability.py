@@ -149,6 +149,26 @@ def get_centre(slug: str) -> Centre | None:
     )
 
 
+def all_centres() -> list[Centre]:
+    """Every centre, by name, with its opening hours loaded."""
+    return list(
+        db.session.scalars(
+            select(Centre).options(selectinload(Centre.opening_hours)).order_by(Centre.name)
+        )
+    )
+
+
+def active_services(centre: Centre) -> list[Service]:
+    """The services of the centre families and staff may book, in the centre's order."""
+    return list(
+        db.session.scalars(
+            select(Service)
+            .where(Service.centre_id == centre.id, Service.is_active.is_(True))
+            .order_by(Service.position, Service.slug)
+        )
+    )
+
+
 def get_service(centre: Centre, slug: str) -> Service | None:
     """An active service of the centre, by slug, else by its former slug (old links)."""
     return db.session.scalar(
@@ -168,11 +188,7 @@ def engine_counsellor(user: User, absences: list[slots.Interval]) -> slots.Couns
     return slots.Counsellor(
         id=user.id,
         languages=frozenset(user.languages or ()),
-        working_hours=tuple(
-            slots.WeeklyHours(h.weekday, h.opens, h.closes, h.valid_from, h.valid_until)
-            for h in user.working_hours
-        )
-        or None,
+        working_hours=weekly_hours(user.working_hours) or None,
         absences=tuple(absences),
     )
 
@@ -193,8 +209,7 @@ def bookings_needing_attention(
         select(Booking)
         .where(
             Booking.centre_id == centre.id,
-            Booking.status == "confirmed",
-            Booking.start_at > now,
+            Booking.is_changeable(now),
             Booking.kept_despite_conflict_at.is_(None),
         )
         .options(
@@ -259,7 +274,7 @@ def free_colleagues(bookings: list[Booking], now: datetime) -> dict[int, list[Us
     One slot search per service over the days the bookings span, whatever their number.
     """
     found: dict[int, list[User]] = {b.id: [] for b in bookings}
-    upcoming = [b for b in bookings if b.status == "confirmed" and b.start_at > now]
+    upcoming = [b for b in bookings if b.is_changeable(now)]
     if not upcoming:
         return found
     by_service: dict[int, list[Booking]] = {}
@@ -288,3 +303,71 @@ def free_colleagues(bookings: list[Booking], now: datetime) -> dict[int, list[Us
         ids = free_ids.get(booking.id, set())
         found[booking.id] = [u for u in users if u.id in ids and speaks_for(u, booking)]
     return found
+
+
+# How many free times the intake and the move page offer at once.
+NEXT_SLOTS = 12
+
+
+def next_free_slots(
+    centre: Centre,
+    service: Service,
+    first_day: date,
+    now: datetime,
+    *,
+    language: str | None = None,
+    exclude_booking_id: int | None = None,
+    count: int = NEXT_SLOTS,
+    counsellor_id: int | None = None,
+    weekday: int | None = None,
+    after: datetime | None = None,
+    min_notice: timedelta | None = None,
+) -> list:
+    """The first ``count`` free slots from ``first_day`` on, up to the centre's horizon;
+    only one counsellor's, only on one weekday, only after ``after`` when asked.
+
+    Looks a week ahead first, then further: a few queries per window, whatever the count.
+    """
+    last_day = centre.today(now) + timedelta(days=centre.horizon_days)
+    zone = ZoneInfo(centre.timezone)
+    found: list = []
+    start = first_day
+    for span in (7, 21, centre.horizon_days):
+        if start > last_day or len(found) >= count:
+            break
+        end = min(start + timedelta(days=span - 1), last_day)
+        found += [
+            slot
+            for slot in find_slots(
+                centre,
+                service,
+                start,
+                end,
+                now,
+                language,
+                exclude_booking_id=exclude_booking_id,
+                counsellor_id=counsellor_id,
+                min_notice=min_notice,
+            )
+            if (after is None or slot.start_at > after)
+            and (weekday is None or slot.start_at.astimezone(zone).weekday() == weekday)
+        ]
+        start = end + timedelta(days=1)
+    return found[:count]
+
+
+def nearest_free_slots(
+    centre: Centre,
+    service: Service,
+    around: datetime,
+    now: datetime,
+    n: int = 5,
+    language: str | None = None,
+):
+    """The ``n`` free slots nearest to ``around`` (for "this time was just taken")."""
+    zone = ZoneInfo(centre.timezone)
+    day = around.astimezone(zone).date()
+    found = find_slots(
+        centre, service, day - timedelta(days=3), day + timedelta(days=7), now, language
+    )
+    return sorted(found, key=lambda s: abs((s.start_at - around).total_seconds()))[:n]

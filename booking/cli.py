@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
+
+from booking.accounts import AccountError, create_or_update_user
+from booking.checks import deployment_findings, workers_from
+from booking.demo import seed_demo
+from booking.models import utcnow
+from booking.outbox import send_due, work
+from booking.retention import purge
 
 
 def init_app(app: Flask) -> None:
@@ -19,7 +26,6 @@ def init_app(app: Flask) -> None:
     )
     def seed_demo_command(bookings: bool) -> None:
         """Create the demo centres, services and counsellors (idempotent)."""
-        from booking.demo import seed_demo
 
         created = seed_demo(with_bookings=bookings)
         click.echo(
@@ -34,20 +40,14 @@ def init_app(app: Flask) -> None:
     @click.option("--limit", default=100, show_default=True, help="At most this many mails.")
     def outbox_send(limit: int) -> None:
         """Send what is due, once."""
-        from flask import current_app
 
-        from booking.outbox import send_due
-
-        sent, failed = send_due(current_app._get_current_object(), limit=limit)
+        sent, failed = send_due(current_app._get_current_object(), now=utcnow(), limit=limit)
         click.echo(f"Outbox: {sent} sent, {failed} failed.")
 
     @outbox_group.command("work")
     @click.option("--poll", default=5.0, show_default=True, help="Seconds between rounds.")
     def outbox_work(poll: float) -> None:
         """Keep sending until stopped (Ctrl+C)."""
-        from flask import current_app
-
-        from booking.outbox import work
 
         click.echo("Outbox worker running; Ctrl+C stops it.")
         try:
@@ -67,10 +67,6 @@ def init_app(app: Flask) -> None:
     )
     def purge_command(dry_run: bool, days: int | None) -> None:
         """Erase names, contacts, messages and mail bodies of bookings past retention."""
-        from flask import current_app
-
-        from booking.models import utcnow
-        from booking.retention import purge
 
         days = days or current_app.config["RETENTION_DAYS"]
         counts = purge(utcnow(), days, dry_run=dry_run)
@@ -92,8 +88,6 @@ def init_app(app: Flask) -> None:
     def create_user_command(email, role, centre_slugs, name, password_stdin):
         """Create a staff account, or set the password and role of an existing one."""
         import sys
-
-        from booking.accounts import AccountError, create_or_update_user
 
         if not password_stdin:
             raise click.UsageError("give the password on standard input with --password-stdin")
@@ -120,10 +114,6 @@ def init_app(app: Flask) -> None:
     def check_command(workers, gunicorn_config):
         """Say what is missing or unsafe for production; exit 1 when anything is."""
         import os
-
-        from flask import current_app
-
-        from booking.checks import deployment_findings, workers_from
 
         if workers is None:
             workers = workers_from(gunicorn_config, dict(os.environ))

@@ -1,7 +1,8 @@
 """E-mail messages as MIME, with the calendar part mail clients act on (SPEC "Confirmations").
 
 Pure: no Flask, no network. Built with the standard library's ``EmailMessage``
-because Flask-Mail cannot put ``method=`` on the ``text/calendar`` part.
+because Flask-Mail cannot put ``method=`` on the ``text/calendar`` part (the app does not
+use Flask-Mail at all: README "Mail").
 
 With a calendar the structure is::
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import email.policy
 import re
+from datetime import datetime
 from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -60,10 +62,12 @@ def compose_message(
     ics: bytes | None,
     method: str | None,
     message_id: str,
+    composed_at: datetime,
     reply_to: str | None = None,
     language: str | None = None,
 ) -> EmailMessage:
-    """Return the complete message: text, HTML and, given ``ics``, the calendar part."""
+    """Return the complete message: text, HTML and, given ``ics``, the calendar part;
+    ``composed_at`` is its Date."""
     _check_header_text(subject, "subject")
     if (ics is None) != (method is None):
         raise ValueError("ics and method go together: give both or neither")
@@ -74,7 +78,7 @@ def compose_message(
     if reply_to is not None:
         msg["Reply-To"] = _address_header(reply_to, "reply_to")
     msg["Subject"] = subject
-    msg["Date"] = formatdate(localtime=False)
+    msg["Date"] = formatdate(composed_at.timestamp(), localtime=False)
     msg["Message-ID"] = _message_id(message_id)
     if language is not None and not _LANGUAGE_TAG.fullmatch(language):
         raise ValueError(f"not a language tag: {language!r}")

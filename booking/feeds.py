@@ -15,10 +15,10 @@ from flask import Blueprint, Response, abort
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from booking import ical, services
+from booking import feed_tokens, ical
 from booking.extensions import db
 from booking.models import ACTIVE_STATUSES, Booking, User, utcnow
-from booking.notifications import calendar_uid
+from booking.notifications import booking_event
 
 bp = Blueprint("feeds", __name__)
 
@@ -33,21 +33,8 @@ def feed_event(booking: Booking, now) -> ical.CalendarEvent:
     the reference only; no attendee, no description."""
     centre = booking.centre
     topic = booking.service.name_in("de") if centre.feed_shows_service else NEUTRAL_SUMMARY
-    return ical.CalendarEvent(
-        uid=calendar_uid(booking),
-        sequence=booking.sequence,
-        start_at=booking.start_at,
-        end_at=booking.end_at,
-        timezone=centre.timezone,
-        summary=f"{topic} · {booking.reference}",
-        location=centre.address,
-        organizer_name=centre.name,
-        organizer_email=centre.email,
-        attendee_name=None,
-        attendee_email=None,
-        description="",
-        url=None,
-        dtstamp=now,
+    return booking_event(
+        booking, now, summary=f"{topic} · {booking.reference}", with_attendee=False
     )
 
 
@@ -72,7 +59,7 @@ def feed_bytes(user: User, now) -> bytes:
 
 @bp.get("/calendar/<token>.ics")
 def calendar_feed(token: str):
-    user = services.find_feed_user(token)
+    user = feed_tokens.find_feed_user(token)
     if user is None:
         abort(404)
     return Response(

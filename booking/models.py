@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     JSON,
@@ -20,9 +21,11 @@ from sqlalchemy import (
     Text,
     Time,
     UniqueConstraint,
+    and_,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.ext.hybrid import hybrid_method
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from booking.extensions import db
@@ -67,6 +70,34 @@ class UTCDateTime(TypeDecorator):
 
 def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class WeeklyHoursMixin:
+    """A weekly interval in local wall time (0 = Monday), valid between two optional dates:
+    the columns and checks opening hours and working hours share."""
+
+    weekday: Mapped[int] = mapped_column(Integer)
+    opens: Mapped[time] = mapped_column(Time)
+    closes: Mapped[time] = mapped_column(Time)
+    valid_from: Mapped[date | None] = mapped_column(Date)
+    valid_until: Mapped[date | None] = mapped_column(Date)
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple:
+        return (
+            CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday"),
+            CheckConstraint("opens < closes", name="opens_before_closes"),
+            CheckConstraint(
+                "valid_from IS NULL OR valid_until IS NULL OR valid_from <= valid_until",
+                name="validity",
+            ),
+        )
+
+    def is_valid_on(self, day: date) -> bool:
+        """Whether the interval applies on ``day`` (its validity period holds the date)."""
+        return (self.valid_from is None or self.valid_from <= day) and (
+            self.valid_until is None or day <= self.valid_until
+        )
 
 
 class Centre(db.Model):
@@ -117,6 +148,18 @@ class Centre(db.Model):
         CheckConstraint("max_active_bookings_per_email >= 1", name="max_active"),
     )
 
+    def today(self, now: datetime) -> date:
+        """The date at the centre when it is ``now``."""
+        return now.astimezone(ZoneInfo(self.timezone)).date()
+
+    def local_midnight(self, day: date) -> datetime:
+        """The start of ``day`` in the centre's wall time."""
+        return datetime.combine(day, datetime.min.time(), ZoneInfo(self.timezone))
+
+    def hours_on(self, day: date) -> list[OpeningHours]:
+        """The weekly opening intervals whose validity period holds ``day``."""
+        return [h for h in self.opening_hours if h.is_valid_on(day)]
+
     @property
     def min_notice(self) -> timedelta:
         return timedelta(minutes=self.min_notice_minutes)
@@ -126,29 +169,15 @@ class Centre(db.Model):
         return timedelta(minutes=self.buffer_minutes)
 
 
-class OpeningHours(db.Model):
+class OpeningHours(WeeklyHoursMixin, db.Model):
     """A weekly opening interval of a centre, in its local wall time."""
 
     __tablename__ = "opening_hours"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     centre_id: Mapped[int] = mapped_column(ForeignKey("centre.id", ondelete="CASCADE"), index=True)
-    weekday: Mapped[int] = mapped_column(Integer)
-    opens: Mapped[time] = mapped_column(Time)
-    closes: Mapped[time] = mapped_column(Time)
-    valid_from: Mapped[date | None] = mapped_column(Date)
-    valid_until: Mapped[date | None] = mapped_column(Date)
 
     centre: Mapped[Centre] = relationship(back_populates="opening_hours")
-
-    __table_args__ = (
-        CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday"),
-        CheckConstraint("opens < closes", name="opens_before_closes"),
-        CheckConstraint(
-            "valid_from IS NULL OR valid_until IS NULL OR valid_from <= valid_until",
-            name="validity",
-        ),
-    )
 
 
 class Closure(db.Model):
@@ -304,7 +333,7 @@ class User(db.Model):
         return ids
 
 
-class WorkingHours(db.Model):
+class WorkingHours(WeeklyHoursMixin, db.Model):
     """A counsellor's own weekly working interval; without any, the centre's hours apply."""
 
     __tablename__ = "working_hours"
@@ -313,22 +342,8 @@ class WorkingHours(db.Model):
     user_id: Mapped[int] = mapped_column(
         ForeignKey("staff_user.id", ondelete="CASCADE"), index=True
     )
-    weekday: Mapped[int] = mapped_column(Integer)
-    opens: Mapped[time] = mapped_column(Time)
-    closes: Mapped[time] = mapped_column(Time)
-    valid_from: Mapped[date | None] = mapped_column(Date)
-    valid_until: Mapped[date | None] = mapped_column(Date)
 
     user: Mapped[User] = relationship(back_populates="working_hours")
-
-    __table_args__ = (
-        CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday"),
-        CheckConstraint("opens < closes", name="opens_before_closes"),
-        CheckConstraint(
-            "valid_from IS NULL OR valid_until IS NULL OR valid_from <= valid_until",
-            name="validity",
-        ),
-    )
 
 
 class Absence(db.Model):
@@ -420,9 +435,23 @@ class Booking(db.Model):
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
 
+    @property
+    def is_cancelled(self) -> bool:
+        return self.status == "cancelled"
+
+    @hybrid_method
+    def is_changeable(self, now: datetime) -> bool:
+        """Still confirmed and not yet begun: the family or staff may move or cancel it."""
+        return self.status == "confirmed" and self.start_at > now
+
+    @is_changeable.expression
+    def is_changeable(cls, now: datetime):
+        """The same rule as a query condition."""
+        return and_(cls.status == "confirmed", cls.start_at > now)
+
     def can_mark_attendance(self, now: datetime) -> bool:
         """Attendance is marked once the appointment has begun, unless it was cancelled."""
-        return self.status != "cancelled" and self.start_at <= now
+        return not self.is_cancelled and self.start_at <= now
 
 
 class StaffSession(db.Model):

@@ -16,11 +16,12 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import delete
 
-from booking import ical
+from booking import ical, outbox
 from booking.emails import compose_message, format_address
+from booking.errors import log_error
 from booking.extensions import db
 from booking.i18n import html_lang
-from booking.models import Booking, OutboxMessage
+from booking.models import Booking, OutboxMessage, utcnow
 
 # A reminder goes out this long before the appointment, and only if that is still ahead.
 REMINDER_BEFORE = timedelta(hours=24)
@@ -32,27 +33,46 @@ def calendar_uid(booking: Booking) -> str:
     return f"{booking.reference}@ki-booking"
 
 
-def calendar_event(booking: Booking, now: datetime, manage_url: str | None) -> ical.CalendarEvent:
-    """The booking as a calendar event: the centre is named, the topic is not."""
+def booking_event(
+    booking: Booking,
+    now: datetime,
+    *,
+    summary: str,
+    description: str = "",
+    url: str | None = None,
+    with_attendee: bool = True,
+) -> ical.CalendarEvent:
+    """The booking's times, place and organiser as a calendar event; what it says is given."""
     centre = booking.centre
-    description = _("Reference: %(reference)s", reference=booking.reference)
-    if manage_url:
-        description += "\n" + _("Change or cancel: %(url)s", url=manage_url)
     return ical.CalendarEvent(
         uid=calendar_uid(booking),
         sequence=booking.sequence,
         start_at=booking.start_at,
         end_at=booking.end_at,
         timezone=centre.timezone,
-        summary=_("Appointment: %(centre)s", centre=centre.name),
+        summary=summary,
         location=centre.address,
         organizer_name=centre.name,
         organizer_email=centre.email,
-        attendee_name=booking.name,
-        attendee_email=booking.email,
+        attendee_name=booking.name if with_attendee else None,
+        attendee_email=booking.email if with_attendee else None,
+        description=description,
+        url=url,
+        dtstamp=now,
+    )
+
+
+def calendar_event(booking: Booking, now: datetime, manage_url: str | None) -> ical.CalendarEvent:
+    """The booking as a calendar event: the centre is named, the topic is not."""
+    description = _("Reference: %(reference)s", reference=booking.reference)
+    if manage_url:
+        description += "\n" + _("Change or cancel: %(url)s", url=manage_url)
+    return booking_event(
+        booking,
+        now,
+        summary=_("Appointment: %(centre)s", centre=booking.centre.name),
         description=description,
         url=manage_url,
-        dtstamp=now,
     )
 
 
@@ -70,6 +90,7 @@ def _enqueue(
     ics: bytes | None,
     method: str | None,
     due_at: datetime,
+    now: datetime,
     **context,
 ) -> int:
     message_id = f"{uuid.uuid4().hex}@ki-booking"
@@ -84,6 +105,7 @@ def _enqueue(
         ics=ics,
         method=method,
         message_id=message_id,
+        composed_at=now,
         reply_to=booking.centre.email,
         language=html_lang(booking.locale),
     )
@@ -128,6 +150,7 @@ def _reminder(booking: Booking, token: str, now: datetime) -> list[int]:
             ics=None,
             method=None,
             due_at=due_at,
+            now=now,
             manage_url=url,
             cancel_url=url_for("public.cancel", token=token, _external=True),
         )
@@ -157,6 +180,7 @@ def _enqueue_invitation(booking: Booking, token: str, now: datetime, *, moved: b
                 ics=ical.build_request(calendar_event(booking, now, url)),
                 method="REQUEST",
                 due_at=now,
+                now=now,
                 manage_url=url,
             )
         ]
@@ -219,6 +243,7 @@ def enqueue_cancellation(
                 ics=ical.build_cancel(calendar_event(booking, now, None)),
                 method="CANCEL",
                 due_at=now,
+                now=now,
                 book_again_url=book_again_url(booking),
                 by_centre=by_centre,
             )
@@ -242,6 +267,7 @@ def enqueue_manage_link(booking: Booking, token: str, now: datetime) -> list[int
                 ics=None,
                 method=None,
                 due_at=now,
+                now=now,
                 manage_url=url,
             )
         ]
@@ -259,18 +285,15 @@ def send_after_commit(outbox_ids: list[int]) -> None:
     mode = current_app.config.get("OUTBOX_SEND_AFTER_COMMIT", "thread")
     if not outbox_ids or mode == "off":
         return
-    from booking import outbox
-    from booking.errors import log_error
-
     app = current_app._get_current_object()
     if mode == "inline":
-        outbox.send_due(app, ids=outbox_ids)
+        outbox.send_due(app, now=utcnow(), ids=outbox_ids)
         return
 
     def run() -> None:
         with app.app_context():
             try:
-                outbox.send_due(app, ids=outbox_ids)
+                outbox.send_due(app, now=utcnow(), ids=outbox_ids)
             except Exception as error:  # noqa: BLE001 - a thread must not die loudly; the outbox retries
                 log_error(
                     app.logger, error, "sending outbox messages %s after commit failed", outbox_ids

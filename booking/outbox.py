@@ -79,10 +79,9 @@ def deliver(app: Flask, row: OutboxMessage) -> None:
 
 
 def send_due(
-    app: Flask, *, now: datetime | None = None, limit: int = 50, ids: list[int] | None = None
+    app: Flask, *, now: datetime, limit: int = 50, ids: list[int] | None = None
 ) -> tuple[int, int]:
-    """Send what is due once. Returns (sent, failed)."""
-    now = now or utcnow()
+    """Send what is due at ``now`` once. Returns (sent, failed)."""
     sent = failed = 0
     for row in claim(now, limit=limit, ids=ids):
         try:
@@ -98,12 +97,12 @@ def send_due(
                     "outbox message %s is dead after %s attempts", row.id, row.attempts
                 )
             else:
-                row.due_at = utcnow() + backoff(row.attempts)
+                row.due_at = now + backoff(row.attempts)
                 app.logger.warning("outbox message %s failed, retry at %s", row.id, row.due_at)
         else:
             sent += 1
             row.state = "sent"
-            row.sent_at = utcnow()
+            row.sent_at = now
             row.claimed_until = None
             row.attempts += 1
         db.session.commit()
@@ -115,7 +114,8 @@ def work(app: Flask, *, poll_seconds: float = 5.0, max_rounds: int | None = None
     rounds = 0
     while max_rounds is None or rounds < max_rounds:
         rounds += 1
-        sent, failed = send_due(app)
+        # The worker is the shell that reads the clock, once per round.
+        sent, failed = send_due(app, now=utcnow())
         db.session.remove()
         if sent == 0 and failed == 0:
             time.sleep(poll_seconds)

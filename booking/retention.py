@@ -144,7 +144,7 @@ def erase_booking(booking: Booking, now: datetime) -> bool:
     if booking.erased_at is not None:
         db.session.rollback()
         return False
-    if booking.status != "cancelled":
+    if not booking.is_cancelled:
         db.session.rollback()
         raise NotErasable(booking.reference)
     mails = _erase([booking.id], now)

@@ -11,13 +11,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from flask_babel import gettext as _
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
@@ -33,19 +31,8 @@ from booking.models import (
     Service,
     User,
 )
-from booking.validation import BookingDetails, FieldError, clean_text
-
-
-@contextmanager
-def committed():
-    """The block's writes as one transaction: committed at the end, rolled back on error."""
-    try:
-        yield
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
-
+from booking.transactions import commit, committed
+from booking.validation import BookingDetails
 
 REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read out on the phone
 
@@ -159,7 +146,7 @@ def free_slot_at(
 ):
     """The free slot starting exactly at ``start_at`` (with a speaker of ``language``
     when one is given), or None."""
-    local_day = start_at.astimezone(ZoneInfo(centre.timezone)).date()
+    local_day = centre.today(start_at)
     found = availability.find_slots(
         centre,
         service,
@@ -231,8 +218,7 @@ def _check_active_limit(centre: Centre, email: str, now: datetime) -> None:
         .where(
             Booking.centre_id == centre.id,
             func.lower(Booking.email) == email.lower(),
-            Booking.status == "confirmed",
-            Booking.start_at > now,
+            Booking.is_changeable(now),
         )
     )
     if active >= centre.max_active_bookings_per_email:
@@ -280,80 +266,77 @@ def book_slot(
     A repeated request (same idempotency key) returns the first booking and writes nothing.
     """
     try:
-        if idempotency is not None:
-            replay = _replay(idempotency)
-            if replay is not None:
-                db.session.rollback()
-                return replay
-            # Claim the key first: a concurrent twin waits on it, then replays.
-            key_row = IdempotencyKey(
-                scope=idempotency.scope, key=idempotency.key, request_hash=idempotency.fingerprint
+        with committed() as outbox_ids:
+            if idempotency is not None:
+                replay = _replay(idempotency)
+                if replay is not None:
+                    db.session.rollback()
+                    return replay
+                # Claim the key first: a concurrent twin waits on it, then replays.
+                key_row = IdempotencyKey(
+                    scope=idempotency.scope,
+                    key=idempotency.key,
+                    request_hash=idempotency.fingerprint,
+                )
+                db.session.add(key_row)
+                db.session.flush()
+
+            if channel == "online" and not service.online_bookable:
+                raise NotOnlineBookable()
+            if details.email:
+                _lock_email(details.email)
+                if channel == "online":
+                    _check_active_limit(centre, details.email, now)
+            by_staff = channel != "online"
+            slot = free_slot_at(
+                centre,
+                service,
+                start_at,
+                now,
+                language=required_language(details.language, details.interpreter_language),
+                counsellor_id=counsellor_id if by_staff else None,
+                min_notice=availability.STAFF_MIN_NOTICE if by_staff else None,
             )
-            db.session.add(key_row)
+            if slot is None:
+                raise SlotUnavailable()
+
+            token = _manage_token(idempotency)
+            booking = Booking(
+                reference=new_reference(),
+                centre=centre,
+                service=service,
+                counsellor_id=_choose_counsellor(centre, slot, details.language),
+                start_at=slot.start_at,
+                end_at=slot.end_at,
+                status="confirmed",
+                channel=channel,
+                name=details.name,
+                email=details.email,
+                phone=details.phone,
+                language=details.language,
+                interpreter_language=details.interpreter_language,
+                persons=details.persons,
+                message=details.message,
+                consent_at=now if channel == "online" else None,
+                manage_token_hash=hash_token(token),
+                locale=locale,
+                sequence=0,
+                created_by_id=created_by.id if created_by is not None else None,
+            )
+            db.session.add(booking)
             db.session.flush()
-
-        if channel == "online" and not service.online_bookable:
-            raise NotOnlineBookable()
-        if details.email:
-            _lock_email(details.email)
-            if channel == "online":
-                _check_active_limit(centre, details.email, now)
-        by_staff = channel != "online"
-        slot = free_slot_at(
-            centre,
-            service,
-            start_at,
-            now,
-            language=required_language(details.language, details.interpreter_language),
-            counsellor_id=counsellor_id if by_staff else None,
-            min_notice=availability.STAFF_MIN_NOTICE if by_staff else None,
-        )
-        if slot is None:
-            raise SlotUnavailable()
-
-        token = _manage_token(idempotency)
-        booking = Booking(
-            reference=new_reference(),
-            centre=centre,
-            service=service,
-            counsellor_id=_choose_counsellor(centre, slot, details.language),
-            start_at=slot.start_at,
-            end_at=slot.end_at,
-            status="confirmed",
-            channel=channel,
-            name=details.name,
-            email=details.email,
-            phone=details.phone,
-            language=details.language,
-            interpreter_language=details.interpreter_language,
-            persons=details.persons,
-            message=details.message,
-            consent_at=now if channel == "online" else None,
-            manage_token_hash=hash_token(token),
-            locale=locale,
-            sequence=0,
-            created_by_id=created_by.id if created_by is not None else None,
-        )
-        db.session.add(booking)
-        db.session.flush()
-        if created_by is not None:
-            audit.record(created_by, "book", booking, detail=channel)
-        if idempotency is not None:
-            key_row.booking_id = booking.id
-        outbox_ids = notifications.enqueue_confirmation(booking, token, now)
-        db.session.commit()
+            if created_by is not None:
+                audit.record(created_by, "book", booking, detail=channel)
+            if idempotency is not None:
+                key_row.booking_id = booking.id
+            outbox_ids += notifications.enqueue_confirmation(booking, token, now)
     except IntegrityError as error:
-        db.session.rollback()
         if idempotency is not None and "idempotency" in str(error.orig).lower():
             replay = _replay(idempotency)
             db.session.rollback()
             if replay is not None:
                 return replay
         raise SlotUnavailable() from error
-    except BaseException:
-        db.session.rollback()
-        raise
-    notifications.send_after_commit(outbox_ids)
     return BookingResult(booking=booking, manage_token=token)
 
 
@@ -367,18 +350,18 @@ def store_response(idempotency: Idempotency, status: int, body: dict) -> None:
     if row is not None and row.response_status is None:
         row.response_status = status
         row.response_body = body
-        db.session.commit()
+        commit()
 
 
 def _check_changeable(booking: Booking, now: datetime) -> None:
-    if booking.status != "confirmed" or booking.start_at <= now:
+    if not booking.is_changeable(now):
         raise BookingNotChangeable()
 
 
 def cancel_booking(booking: Booking, *, now: datetime, by_staff: bool = False) -> bool:
     """Cancel; send a CANCEL invitation. Returns False when it was already cancelled."""
-    try:
-        if booking.status == "cancelled":
+    with committed() as outbox_ids:
+        if booking.is_cancelled:
             db.session.rollback()
             return False
         if not by_staff:
@@ -388,12 +371,7 @@ def cancel_booking(booking: Booking, *, now: datetime, by_staff: bool = False) -
         booking.sequence += 1
         db.session.flush()
         by_centre = _centre_cancellation(booking, now) if by_staff else None
-        outbox_ids = notifications.enqueue_cancellation(booking, now, by_centre)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
-    notifications.send_after_commit(outbox_ids)
+        outbox_ids += notifications.enqueue_cancellation(booking, now, by_centre)
     return True
 
 
@@ -406,66 +384,33 @@ def reschedule_booking(
     the person moves it themselves) goes into the reminder mail's link.
     """
     try:
-        _check_changeable(booking, now)
-        slot = free_slot_at(
-            booking.centre,
-            booking.service,
-            new_start_at,
-            now,
-            exclude_booking_id=booking.id,
-            language=required_language(booking.language, booking.interpreter_language),
-        )
-        if slot is None:
-            raise SlotUnavailable()
-        booking.counsellor_id = _choose_counsellor(
-            booking.centre, slot, booking.language, keep=booking.counsellor_id
-        )
-        booking.start_at = slot.start_at
-        booking.end_at = slot.end_at
-        booking.sequence += 1
-        if manage_token is None:
-            # Staff moved it: a new link goes out with the change, the old one stops working.
-            manage_token = secrets.token_urlsafe(32)
-            booking.manage_token_hash = hash_token(manage_token)
-        db.session.flush()
-        outbox_ids = notifications.enqueue_move(booking, manage_token, now)
-        db.session.commit()
+        with committed() as outbox_ids:
+            _check_changeable(booking, now)
+            slot = free_slot_at(
+                booking.centre,
+                booking.service,
+                new_start_at,
+                now,
+                exclude_booking_id=booking.id,
+                language=required_language(booking.language, booking.interpreter_language),
+            )
+            if slot is None:
+                raise SlotUnavailable()
+            booking.counsellor_id = _choose_counsellor(
+                booking.centre, slot, booking.language, keep=booking.counsellor_id
+            )
+            booking.start_at = slot.start_at
+            booking.end_at = slot.end_at
+            booking.sequence += 1
+            if manage_token is None:
+                # Staff moved it: a new link goes out with the change, the old one stops working.
+                manage_token = secrets.token_urlsafe(32)
+                booking.manage_token_hash = hash_token(manage_token)
+            db.session.flush()
+            outbox_ids += notifications.enqueue_move(booking, manage_token, now)
     except IntegrityError as error:
-        db.session.rollback()
         raise SlotUnavailable() from error
-    except BaseException:
-        db.session.rollback()
-        raise
-    notifications.send_after_commit(outbox_ids)
     return booking
-
-
-def nearest_free_slots(
-    centre: Centre,
-    service: Service,
-    around: datetime,
-    now: datetime,
-    n: int = 5,
-    language: str | None = None,
-):
-    """The ``n`` free slots nearest to ``around`` (for "this time was just taken")."""
-    zone = ZoneInfo(centre.timezone)
-    day = around.astimezone(zone).date()
-    found = availability.find_slots(
-        centre, service, day - timedelta(days=3), day + timedelta(days=7), now, language
-    )
-    return sorted(found, key=lambda s: abs((s.start_at - around).total_seconds()))[:n]
-
-
-def next_free_slots(
-    centre: Centre, service: Service, now: datetime, language: str | None = None, n: int = 3
-):
-    """The first ``n`` free slots of ``service`` within the centre's booking horizon."""
-    today = now.astimezone(ZoneInfo(centre.timezone)).date()
-    found = availability.find_slots(
-        centre, service, today, today + timedelta(days=centre.horizon_days), now, language
-    )
-    return found[:n]
 
 
 def _centre_cancellation(booking: Booking, now: datetime) -> notifications.CentreCancellation:
@@ -494,7 +439,15 @@ def _centre_cancellation(booking: Booking, now: datetime) -> notifications.Centr
         cause, reason = ("absence" if absent is not None else "staff"), ""
     language = required_language(booking.language, booking.interpreter_language)
     starts = tuple(
-        s.start_at for s in next_free_slots(booking.centre, booking.service, now, language)
+        s.start_at
+        for s in availability.next_free_slots(
+            booking.centre,
+            booking.service,
+            booking.centre.today(now),
+            now,
+            language=language,
+            count=3,
+        )
     )
     return notifications.CentreCancellation(cause=cause, closure_reason=reason, next_starts=starts)
 
@@ -511,7 +464,7 @@ def send_manage_link(reference: str, email: str, *, now: datetime) -> bool:
     email = (email or "").strip()
     if not reference or not email or len(reference) > 16 or len(email) > 254:
         return False
-    try:
+    with committed() as outbox_ids:
         booking = db.session.scalar(
             select(Booking).where(
                 Booking.reference == reference, func.lower(Booking.email) == email.lower()
@@ -522,12 +475,7 @@ def send_manage_link(reference: str, email: str, *, now: datetime) -> bool:
             return False
         token = secrets.token_urlsafe(32)
         booking.manage_token_hash = hash_token(token)
-        outbox_ids = notifications.enqueue_manage_link(booking, token, now)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
-    notifications.send_after_commit(outbox_ids)
+        outbox_ids += notifications.enqueue_manage_link(booking, token, now)
     return True
 
 
@@ -547,14 +495,6 @@ class AttendanceNotPossible(BookingError):
     problem = "attendance-not-possible"
 
 
-class AbsenceInvalid(ValueError):
-    """The absence cannot be saved as given; the message says why, ``field`` where."""
-
-    def __init__(self, message: str, field: str = "end"):
-        super().__init__(message)
-        self.field = field
-
-
 ATTENDANCE_STATUSES = ("attended", "no_show")
 
 
@@ -564,16 +504,19 @@ def record_view(actor: User, booking: Booking) -> None:
         audit.record(actor, "view", booking)
 
 
+# The audit detail of a booking cancelled because hours, closures or absences changed.
+CONFLICT_CANCEL_REASON = "no longer fits hours, closures or absences"
+
+
 def staff_cancel(booking: Booking, actor: User, *, now: datetime, reason: str = "by staff") -> bool:
     """Staff cancel an upcoming booking for the family; the booker gets a CANCEL mail.
 
     The audit entry is added first, so cancel_booking commits both together or neither.
     Returns False when the booking was already cancelled.
     """
-    if booking.status == "cancelled":
+    if booking.is_cancelled:
         return False
-    if booking.status != "confirmed" or booking.start_at <= now:
-        raise BookingNotChangeable()
+    _check_changeable(booking, now)
     audit.record(actor, "cancel", booking, detail=reason)
     return cancel_booking(booking, now=now, by_staff=True)
 
@@ -595,29 +538,24 @@ def hand_over(booking: Booking, colleague_id: int, actor: User, *, now: datetime
     colleague cannot take it, BookingNotChangeable when it is cancelled or past.
     """
     try:
-        _check_changeable(booking, now)
-        colleagues = availability.free_colleagues([booking], now)[booking.id]
-        colleague = next((c for c in colleagues if c.id == colleague_id), None)
-        if colleague is None:
-            raise SlotUnavailable()
-        audit.record(
-            actor, "hand_over", booking, detail=f"{booking.counsellor.name} -> {colleague.name}"
-        )
-        booking.counsellor_id = colleague.id
-        booking.sequence += 1
-        booking.kept_despite_conflict_at = None
-        token = secrets.token_urlsafe(32)
-        booking.manage_token_hash = hash_token(token)
-        db.session.flush()
-        outbox_ids = notifications.enqueue_move(booking, token, now)
-        db.session.commit()
+        with committed() as outbox_ids:
+            _check_changeable(booking, now)
+            colleagues = availability.free_colleagues([booking], now)[booking.id]
+            colleague = next((c for c in colleagues if c.id == colleague_id), None)
+            if colleague is None:
+                raise SlotUnavailable()
+            audit.record(
+                actor, "hand_over", booking, detail=f"{booking.counsellor.name} -> {colleague.name}"
+            )
+            booking.counsellor_id = colleague.id
+            booking.sequence += 1
+            booking.kept_despite_conflict_at = None
+            token = secrets.token_urlsafe(32)
+            booking.manage_token_hash = hash_token(token)
+            db.session.flush()
+            outbox_ids += notifications.enqueue_move(booking, token, now)
     except IntegrityError as error:
-        db.session.rollback()
         raise SlotUnavailable() from error
-    except BaseException:
-        db.session.rollback()
-        raise
-    notifications.send_after_commit(outbox_ids)
     return booking
 
 
@@ -663,9 +601,7 @@ def settle_conflicts(
                 hand_over(booking, colleague_id, actor, now=now)
                 done.handed_over.append(reference)
             else:
-                staff_cancel(
-                    booking, actor, now=now, reason="no longer fits hours, closures or absences"
-                )
+                staff_cancel(booking, actor, now=now, reason=CONFLICT_CANCEL_REASON)
                 done.cancelled.append(reference)
         except BookingError:
             done.failed.append(reference)
@@ -687,110 +623,3 @@ def mark_attendance(booking: Booking, status: str, actor: User, *, now: datetime
     with committed():
         booking.status = status
         audit.record(actor, status, booking)
-
-
-MAX_ABSENCE_REPEATS = 53
-
-
-def absence_times(
-    start_at: datetime, end_at: datetime, timezone: str, repeat_until: date | None
-) -> list[tuple[datetime, datetime]]:
-    """The absence and its weekly repetitions up to ``repeat_until`` (a local date), each at
-    the same wall-clock times, so summer and winter time do not shift them."""
-    zone = ZoneInfo(timezone)
-    first = start_at.astimezone(zone).replace(tzinfo=None)
-    last = end_at.astimezone(zone).replace(tzinfo=None)
-    found = [(start_at, end_at)]
-    if repeat_until is None:
-        return found
-    if repeat_until < first.date():
-        raise AbsenceInvalid(
-            _("The repetition must end on or after the first day."), "repeat_until"
-        )
-    week = 1
-    while (first + timedelta(weeks=week)).date() <= repeat_until:
-        if week >= MAX_ABSENCE_REPEATS:
-            raise AbsenceInvalid(
-                _("At most %(num)d weeks can be repeated at once.", num=MAX_ABSENCE_REPEATS),
-                "repeat_until",
-            )
-        shift = timedelta(weeks=week)
-        found.append(((first + shift).replace(tzinfo=zone), (last + shift).replace(tzinfo=zone)))
-        week += 1
-    return found
-
-
-def add_absence(
-    user: User,
-    start_at: datetime,
-    end_at: datetime,
-    note: str,
-    actor: User,
-    *,
-    now: datetime,
-    repeat_until: date | None = None,
-) -> list[Absence]:
-    """Record a time ``user`` is away, repeated weekly up to ``repeat_until``; their slots
-    disappear at once. Bookings are kept. All repetitions are saved, or none."""
-    if start_at.tzinfo is None or end_at.tzinfo is None:
-        raise ValueError("absence times must be aware")
-    if not start_at < end_at:
-        raise AbsenceInvalid(_("The end must be after the start."))
-    if end_at <= now:
-        raise AbsenceInvalid(_("The end must be in the future."))
-    try:
-        note = clean_text(note, max_length=300) or ""
-    except FieldError as error:
-        raise AbsenceInvalid(str(error), "note") from error
-    times = absence_times(start_at, end_at, user.centre.timezone, repeat_until)
-    added = []
-    with committed():
-        for first, last in times:
-            absence = Absence(user_id=user.id, start_at=first, end_at=last, note=note)
-            db.session.add(absence)
-            db.session.flush()
-            audit.record(
-                actor,
-                "absence",
-                centre_id=user.centre_id,
-                detail=f"added #{absence.id} for {user.name}: "
-                f"{first.isoformat()} – {last.isoformat()}",
-            )
-            added.append(absence)
-    return added
-
-
-def delete_absence(absence: Absence, actor: User) -> None:
-    """Remove an absence; its times become bookable again."""
-    with committed():
-        user = absence.user
-        audit.record(
-            actor,
-            "absence",
-            centre_id=user.centre_id,
-            detail=f"deleted #{absence.id} for {user.name}: "
-            f"{absence.start_at.isoformat()} – {absence.end_at.isoformat()}",
-        )
-        db.session.delete(absence)
-
-
-def renew_feed_token(user: User, actor: User) -> str:
-    """A new secret for the counsellor's calendar feed; the old URL stops working.
-
-    Only the token's hash is stored, so the URL can be shown once and never again.
-    """
-    token = secrets.token_urlsafe(32)
-    with committed():
-        user.feed_token_hash = hash_token(token)
-        audit.record(actor, "feed_renewed", centre_id=user.centre_id, detail=user.name)
-    return token
-
-
-def find_feed_user(token: str) -> User | None:
-    """The active account a calendar feed token belongs to."""
-    if not token or len(token) > 128:
-        return None
-    user = db.session.scalar(select(User).where(User.feed_token_hash == hash_token(token)))
-    if user is None or not user.is_active:
-        return None
-    return user

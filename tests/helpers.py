@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 import holidays
 
 BERLIN = ZoneInfo("Europe/Berlin")
-NRW_HOLIDAYS = holidays.country_holidays("DE", subdiv="NW", years=range(2025, 2031))
+# Years are filled in as they are asked for (holidays expands on lookup): no year to update.
+NRW_HOLIDAYS = holidays.country_holidays("DE", subdiv="NW")
 
 
 def berlin_today() -> date:

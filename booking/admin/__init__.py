@@ -1,23 +1,12 @@
 """Admin pages: opening hours, closures, services, staff, rules, reports, outbox.
 
-The whole blueprint needs a signed-in admin, checked once in before_request.
+The whole blueprint needs a signed-in admin, checked once in blueprint.py's before_request.
 """
 
-from flask import Blueprint, abort, redirect, request, url_for
-from flask_login import current_user
+from booking.admin import views
+from booking.admin.blueprint import bp
 
-from booking.staff import password_change_pending
+# The modules whose routes make up the blueprint (importing one adds its routes to bp).
+ROUTE_MODULES = (views,)
 
-bp = Blueprint("admin", __name__)
-
-
-@bp.before_request
-def require_admin():
-    if not current_user.is_authenticated:
-        return redirect(url_for("staff.login", next=request.full_path.rstrip("?")))
-    if current_user.role != "admin":
-        abort(403)
-    return password_change_pending()
-
-
-from booking.admin import views  # noqa: E402,F401 - registers the routes on bp
+__all__ = ["bp"]

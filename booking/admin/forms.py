@@ -34,10 +34,6 @@ class WholeNumberField(IntegerField):
         super().process_formdata(valuelist)
 
 
-class EmptyForm(FlaskForm):
-    """CSRF protection for actions that are a single button."""
-
-
 class WeeklyHoursForm(FlaskForm):
     """An opening interval of the centre, or a working interval of a staff member."""
 

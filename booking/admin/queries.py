@@ -77,8 +77,7 @@ def needing_attention(centre: Centre, now: datetime) -> list[tuple[Booking, list
         .join(User, User.id == Booking.counsellor_id)
         .where(
             Booking.centre_id == centre.id,
-            Booking.status == "confirmed",
-            Booking.start_at > now,
+            Booking.is_changeable(now),
             Booking.kept_despite_conflict_at.is_(None),
             User.is_active.is_(False),
         )

@@ -19,10 +19,10 @@ from markupsafe import Markup
 from sqlalchemy import select
 
 from booking import access, administration, availability, reports, services
-from booking.admin import bp, queries
+from booking.admin import queries
+from booking.admin.blueprint import bp
 from booking.admin.forms import (
     ClosureForm,
-    EmptyForm,
     LegalForm,
     OpeningHoursEditForm,
     RulesForm,
@@ -33,6 +33,7 @@ from booking.admin.forms import (
     WeeklyHoursForm,
 )
 from booking.extensions import db
+from booking.forms import EmptyForm
 from booking.i18n import (
     current_language,
     language_name,
@@ -58,7 +59,7 @@ from booking.slots import (
     OUTSIDE_OPENING_HOURS,
     PUBLIC_HOLIDAY,
 )
-from booking.staff.common import posted_colleagues, posted_ids, settle_flash
+from booking.staff.context import posted_bulk_action, posted_colleagues, settle_flash
 
 FIRST_REPORT_YEAR, LAST_REPORT_YEAR = 2000, 2100
 
@@ -721,7 +722,7 @@ def attention_cancel(centre_slug: str, booking_id: int):
     if _button_pressed():
         try:
             cancelled = services.staff_cancel(
-                booking, _actor(), now=utcnow(), reason="no longer fits hours, closures or absences"
+                booking, _actor(), now=utcnow(), reason=services.CONFLICT_CANCEL_REASON
             )
         except services.BookingNotChangeable:
             cancelled = False
@@ -760,12 +761,7 @@ def attention_bulk(centre_slug: str):
     """Hand over or cancel several bookings to check in one POST."""
     centre = g.centre
     if _button_pressed():
-        action = request.form.get("action", "")
-        field = "listed" if action == "hand_over_all" else "booking"
-        action = "hand_over" if action == "hand_over_all" else action
-        if action not in services.CONFLICT_ACTIONS:
-            abort(400)
-        ids = posted_ids(request.form.getlist(field))
+        action, ids = posted_bulk_action(request.form)
         if not ids:
             flash(_("Please select at least one appointment."), "error")
         else:

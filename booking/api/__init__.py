@@ -1,11 +1,9 @@
 """The JSON API under /api/v1: cookie-less, rate-limited, problem+json on every error."""
 
-from flask import Blueprint, current_app
+from booking.api import views
+from booking.api.blueprint import bp
 
-from booking.extensions import csrf, limiter
+# The modules whose routes make up the blueprint (importing one adds its routes to bp).
+ROUTE_MODULES = (views,)
 
-bp = Blueprint("api", __name__)
-csrf.exempt(bp)
-limiter.limit(lambda: current_app.config["API_RATELIMIT"])(bp)
-
-from booking.api import views  # noqa: E402,F401 - registers the routes on bp
+__all__ = ["bp"]

@@ -1,4 +1,5 @@
-"""API views: read centres, services and free slots."""
+"""API views: read centres, services and free slots; book, read, cancel and move a booking
+by its token; serve the OpenAPI description."""
 
 from __future__ import annotations
 
@@ -11,23 +12,23 @@ from zoneinfo import ZoneInfo
 
 from flask import Response, abort, jsonify, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import BadRequest
 
 from booking import availability, services
-from booking.api import bp
-from booking.api.schemas import ValidationFailed, parse_language
-from booking.extensions import db, limiter
+from booking.api.blueprint import bp
+from booking.extensions import limiter
 from booking.i18n import current_language, error_title
-from booking.models import Booking, Centre, Service, utcnow
+from booking.lookups import centre_or_404
+from booking.models import Booking, Centre, utcnow
 from booking.problems import problem_response
 from booking.validation import (
     FieldError,
+    ValidationFailed,
     clean_consent,
     clean_day,
     clean_details,
     clean_start,
+    parse_language,
 )
 
 MAX_RANGE_DAYS = 92
@@ -44,13 +45,6 @@ def handle_validation_failed(error: ValidationFailed):
     )
 
 
-def _centre_or_404(slug: str) -> Centre:
-    centre = availability.get_centre(slug)
-    if centre is None:
-        abort(404, description=_("No centre with this name."))
-    return centre
-
-
 def current_hours(centre: Centre, today: date) -> list[dict]:
     """The weekly opening intervals that apply on ``today`` (validity periods respected)."""
     return [
@@ -59,21 +53,13 @@ def current_hours(centre: Centre, today: date) -> list[dict]:
             "opens": h.opens.strftime("%H:%M"),
             "closes": h.closes.strftime("%H:%M"),
         }
-        for h in centre.opening_hours
-        if (h.valid_from is None or h.valid_from <= today)
-        and (h.valid_until is None or today <= h.valid_until)
+        for h in centre.hours_on(today)
     ]
-
-
-def centre_today(centre: Centre) -> date:
-    return utcnow().astimezone(ZoneInfo(centre.timezone)).date()
 
 
 @bp.get("/centres")
 def list_centres():
-    centres = db.session.scalars(
-        select(Centre).options(selectinload(Centre.opening_hours)).order_by(Centre.name)
-    ).all()
+    centres = availability.all_centres()
     return jsonify(
         [
             {
@@ -83,7 +69,7 @@ def list_centres():
                 "address": c.address,
                 "phone": c.phone,
                 "email": c.email,
-                "opening_hours": current_hours(c, centre_today(c)),
+                "opening_hours": current_hours(c, c.today(utcnow())),
             }
             for c in centres
         ]
@@ -92,13 +78,9 @@ def list_centres():
 
 @bp.get("/centres/<centre_slug>/services")
 def list_services(centre_slug: str):
-    centre = _centre_or_404(centre_slug)
+    centre = centre_or_404(centre_slug)
     language = current_language()
-    services = db.session.scalars(
-        select(Service)
-        .where(Service.centre_id == centre.id, Service.is_active.is_(True))
-        .order_by(Service.position, Service.slug)
-    ).all()
+    services = availability.active_services(centre)
     return jsonify(
         [
             {
@@ -126,7 +108,7 @@ def _parse_date(name: str, errors: dict[str, list[str]]) -> date | None:
 
 @bp.get("/centres/<centre_slug>/slots")
 def list_slots(centre_slug: str):
-    centre = _centre_or_404(centre_slug)
+    centre = centre_or_404(centre_slug)
     errors: dict[str, list[str]] = {}
     service_slug = request.args.get("service", "").strip()
     if not service_slug:
@@ -245,7 +227,7 @@ def _idempotency(centre: Centre, data: dict) -> services.Idempotency | None:
 @bp.post("/centres/<centre_slug>/bookings")
 @limiter.limit(BOOKING_LIMIT)
 def create_booking(centre_slug: str):
-    centre = _centre_or_404(centre_slug)
+    centre = centre_or_404(centre_slug)
     data = _json_object()
     details, errors = clean_details(data)
     errors = dict(errors)

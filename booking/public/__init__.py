@@ -1,7 +1,9 @@
 """Pages for families: centres, services, free slots, booking and managing a booking."""
 
-from flask import Blueprint
+from booking.public import booking_views, views
+from booking.public.blueprint import bp
 
-bp = Blueprint("public", __name__)
+# The modules whose routes make up the blueprint (importing one adds its routes to bp).
+ROUTE_MODULES = (booking_views, views)
 
-from booking.public import booking_views, views  # noqa: E402,F401 - registers the routes on bp
+__all__ = ["bp"]

@@ -17,14 +17,13 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import NotFound
 
 from booking import availability, ical, notifications, retention, services
-from booking.api.schemas import parse_language
 from booking.extensions import limiter
+from booking.forms import EmptyForm
 from booking.i18n import current_language, language_name
 from booking.models import Booking, Centre, Service, utcnow
-from booking.public import bp
-from booking.public.forms import BookingForm, EmptyForm, FindBookingForm, MoveForm
+from booking.public.blueprint import bp
+from booking.public.forms import BookingForm, FindBookingForm, MoveForm
 from booking.public.views import (
-    all_centres,
     build_week,
     interpreter_languages,
     spoken_languages,
@@ -35,6 +34,7 @@ from booking.validation import (
     clean_details,
     clean_email,
     clean_start,
+    parse_language,
 )
 
 BOOKING_LIMIT = "10 per minute;60 per hour"
@@ -77,7 +77,7 @@ def _taken_page(
     language: str | None = None,
     interpreter: str | None = None,
 ):
-    nearest = services.nearest_free_slots(
+    nearest = availability.nearest_free_slots(
         centre,
         service,
         start_at,
@@ -203,7 +203,7 @@ def _render_form(centre, service, form, start_at, status=200):
             form=form,
             start_at=start_at,
             end_at=start_at + service.duration,
-            start_day=start_at.astimezone(ZoneInfo(centre.timezone)).date(),
+            start_day=centre.today(start_at),
         ),
         status,
     )
@@ -223,7 +223,7 @@ def _booking_or_404(token: str) -> Booking:
 @bp.errorhandler(UnknownManageLink)
 def unknown_manage_link(error):
     # The token names no centre, so every centre's phone is given, and "find my booking".
-    return render_template("public/unknown_link.html", centres=all_centres()), 404
+    return render_template("public/unknown_link.html", centres=availability.all_centres()), 404
 
 
 @bp.get("/b/<token>")
@@ -238,7 +238,7 @@ def manage(token: str):
         service=service,
         service_name=service.name_in(current_language()),
         token=token,
-        can_change=booking.status == "confirmed" and booking.start_at > now,
+        can_change=booking.is_changeable(now),
         is_past=booking.end_at <= now,
         book_again_url=url_for(
             "public.service_week",
@@ -254,7 +254,7 @@ def manage(token: str):
 @bp.get("/b/<token>/invite.ics")
 def invite(token: str):
     booking = _booking_or_404(token)
-    if booking.status == "cancelled":
+    if booking.is_cancelled:
         body = (
             ical.build_cancel(notifications.calendar_event(booking, utcnow(), None))
             if booking.email
@@ -324,7 +324,7 @@ def move(token: str):
     booking = _booking_or_404(token)
     centre, service = booking.centre, booking.service
     now = utcnow()
-    if booking.status != "confirmed" or booking.start_at <= now:
+    if not booking.is_changeable(now):
         flash(_("This appointment can no longer be changed online. Please call us."), "error")
         return redirect(url_for("public.manage", token=token), code=303)
     form = MoveForm()
@@ -372,7 +372,7 @@ def move(token: str):
                 back_url=url_for(
                     "public.move",
                     token=token,
-                    week=slot.start_at.astimezone(ZoneInfo(centre.timezone)).date().isoformat(),
+                    week=centre.today(slot.start_at).isoformat(),
                 ),
             )
         flash(_("This time is no longer free. Please choose another one."), "error")
@@ -380,8 +380,7 @@ def move(token: str):
     week = build_week(
         centre,
         service,
-        request.args.get("week")
-        or booking.start_at.astimezone(ZoneInfo(centre.timezone)).date().isoformat(),
+        request.args.get("week") or centre.today(booking.start_at).isoformat(),
         language=needed,
         exclude_booking_id=booking.id,
         current_start=booking.start_at,
@@ -445,14 +444,14 @@ def find_booking():
 
 @bp.get("/privacy")
 def privacy():
-    return render_template("public/privacy.html", centres=all_centres())
+    return render_template("public/privacy.html", centres=availability.all_centres())
 
 
 @bp.get("/impressum")
 def impressum():
-    return render_template("public/impressum.html", centres=all_centres())
+    return render_template("public/impressum.html", centres=availability.all_centres())
 
 
 @bp.get("/accessibility")
 def accessibility():
-    return render_template("public/accessibility.html", centres=all_centres())
+    return render_template("public/accessibility.html", centres=availability.all_centres())

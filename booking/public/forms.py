@@ -66,10 +66,6 @@ class BookingForm(FlaskForm):
     consent = BooleanField(_l("I have read the privacy notice and agree."))
 
 
-class EmptyForm(FlaskForm):
-    """CSRF protection for actions that are a single button."""
-
-
 class MoveForm(FlaskForm):
     start = HiddenField()
 

@@ -9,70 +9,42 @@ from zoneinfo import ZoneInfo
 from flask import abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from booking import availability
-from booking.api.schemas import parse_language
 from booking.extensions import db
 from booking.i18n import current_language, day_label, language_name
+from booking.lookups import centre_or_404
 from booking.models import Centre, Closure, Service, utcnow
-from booking.public import bp
+from booking.public.blueprint import bp
 from booking.public.forms import COMMON_LANGUAGES
-from booking.validation import FieldError, clean_day
-
-
-def _centre_or_404(slug: str) -> Centre:
-    centre = availability.get_centre(slug)
-    if centre is None:
-        abort(404, description=_("No centre with this name."))
-    return centre
-
-
-def _today(centre: Centre) -> date:
-    return utcnow().astimezone(ZoneInfo(centre.timezone)).date()
+from booking.validation import FieldError, clean_day, parse_language
 
 
 def weekly_hours_by_day(centre: Centre, today: date) -> list[tuple[int, list]]:
     """Opening intervals valid today, grouped by weekday (0 = Monday), in order."""
     by_day: dict[int, list] = defaultdict(list)
-    for hours in centre.opening_hours:
-        if (hours.valid_from is None or hours.valid_from <= today) and (
-            hours.valid_until is None or today <= hours.valid_until
-        ):
-            by_day[hours.weekday].append(hours)
+    for hours in centre.hours_on(today):
+        by_day[hours.weekday].append(hours)
     return sorted(by_day.items())
-
-
-def all_centres() -> list[Centre]:
-    """Every centre, by name, with its opening hours loaded."""
-    return list(
-        db.session.scalars(
-            select(Centre).options(selectinload(Centre.opening_hours)).order_by(Centre.name)
-        )
-    )
 
 
 @bp.get("/")
 def index():
-    centres = all_centres()
+    centres = availability.all_centres()
     return render_template(
         "public/index.html",
-        centres=[(c, weekly_hours_by_day(c, _today(c))) for c in centres],
+        centres=[(c, weekly_hours_by_day(c, c.today(utcnow()))) for c in centres],
     )
 
 
 @bp.get("/centres/<centre_slug>")
 def centre_page(centre_slug: str):
-    centre = _centre_or_404(centre_slug)
-    services = db.session.scalars(
-        select(Service)
-        .where(Service.centre_id == centre.id, Service.is_active.is_(True))
-        .order_by(Service.position, Service.slug)
-    ).all()
+    centre = centre_or_404(centre_slug)
+    services = availability.active_services(centre)
     return render_template(
         "public/centre.html",
         centre=centre,
-        hours=weekly_hours_by_day(centre, _today(centre)),
+        hours=weekly_hours_by_day(centre, centre.today(utcnow())),
         services=services,
         language=current_language(),
     )
@@ -158,7 +130,7 @@ def build_week(
     and ``horizon_empty`` says there is none at all, so the page can say so once.
     When moving a booking (``exclude_booking_id``), its ``current_start`` is not offered.
     """
-    today = _today(centre)
+    today = centre.today(utcnow())
     monday = _week_start(week_raw, today)
     last_bookable = today + timedelta(days=centre.horizon_days)
     # Weeks before this one or past the horizon have nothing to offer; clamp to the range.
@@ -233,7 +205,7 @@ def interpreter_languages(spoken: list[str], also: str | None = None) -> list[st
 
 @bp.get("/centres/<centre_slug>/<service_slug>")
 def service_week(centre_slug: str, service_slug: str):
-    centre = _centre_or_404(centre_slug)
+    centre = centre_or_404(centre_slug)
     service = availability.get_service(centre, service_slug)
     if service is None:
         abort(404, description=_("This centre offers no service of this name."))

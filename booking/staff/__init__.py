@@ -1,37 +1,11 @@
 """The staff workspace: sign-in, phone intake, calendars, absences, feeds, audit.
 
-Every route of this blueprint needs a signed-in account, checked once in before_request;
-only the sign-in page itself is open.
+The blueprint and its guard are in blueprint.py: every route needs a signed-in account,
+checked once in before_request (only the sign-in page is open); pages for some roles only
+are listed in access.PAGE_ROLES and checked there too.
 """
 
-from flask import Blueprint, redirect, request, url_for
-from flask_login import current_user
-
-bp = Blueprint("staff", __name__)
-
-OPEN_ENDPOINTS = {"staff.login"}
-# Reachable while an admin-set password waits to be changed.
-PASSWORD_CHANGE_ENDPOINTS = {"staff.change_password", "staff.logout"}
-
-
-def password_change_pending():
-    """A redirect to the change page while the account must change its password."""
-    if current_user.must_change_password and request.endpoint not in PASSWORD_CHANGE_ENDPOINTS:
-        return redirect(url_for("staff.change_password"))
-    return None
-
-
-@bp.before_request
-def require_sign_in():
-    if request.endpoint in OPEN_ENDPOINTS:
-        return None
-    if not current_user.is_authenticated:
-        return redirect(url_for("staff.login", next=request.full_path.rstrip("?")))
-    return password_change_pending()
-
-
-# Importing the modules registers their routes on bp.
-from booking.staff import (  # noqa: E402,F401
+from booking.staff import (
     absences,
     bookings,
     intake,
@@ -39,3 +13,9 @@ from booking.staff import (  # noqa: E402,F401
     views,
     workspace,
 )
+from booking.staff.blueprint import bp
+
+# The modules whose routes make up the blueprint (importing one adds its routes to bp).
+ROUTE_MODULES = (absences, bookings, intake, search, views, workspace)
+
+__all__ = ["bp"]

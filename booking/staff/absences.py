@@ -14,25 +14,24 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from booking import absences as absence_writer
 from booking import access, availability, services, slots
 from booking.extensions import db
+from booking.forms import EmptyForm
 from booking.models import Absence, Centre, Service, User, utcnow
-from booking.staff import bp
+from booking.staff.blueprint import bp
 from booking.staff.bookings import load_booking
-from booking.staff.common import (
+from booking.staff.context import (
     acting_user,
     centre_counsellors,
-    local_midnight,
     pick_centre,
+    posted_bulk_action,
     posted_colleagues,
-    posted_ids,
     settle_flash,
     staff_centres,
 )
-from booking.staff.forms import AbsenceForm, EmptyForm
+from booking.staff.forms import AbsenceForm
 from booking.validation import FieldError, check_year
-
-MANAGING_ROLES = ("admin", "counsellor")
 
 
 def reason_labels() -> dict[str, str]:
@@ -92,8 +91,8 @@ def _absence_times(form: AbsenceForm, centre: Centre) -> dict[str, datetime]:
         if last < first:
             form.last_day.errors = [_("The last day must not be before the first day.")]
             return times
-        times["start"] = local_midnight(centre, first)
-        times["end"] = local_midnight(centre, last + timedelta(days=1))
+        times["start"] = centre.local_midnight(first)
+        times["end"] = centre.local_midnight(last + timedelta(days=1))
         return times
     for name in ("start", "end"):
         try:
@@ -104,7 +103,7 @@ def _absence_times(form: AbsenceForm, centre: Centre) -> dict[str, datetime]:
 
 
 def _managed_counsellors(user: User, centre: Centre) -> list[User]:
-    if user.role == "admin":
+    if access.is_admin(user):
         return centre_counsellors(centre)
     return [user]
 
@@ -117,8 +116,6 @@ def _back(centre: Centre, centres: list[Centre]):
 @bp.route("/absences", methods=["GET", "POST"])
 def absences():
     user = acting_user()
-    if user.role not in MANAGING_ROLES:
-        abort(403)
     centres = staff_centres(user)
     centre = pick_centre(centres, request.values.get("centre"))
     counsellors = _managed_counsellors(user, centre)
@@ -130,7 +127,7 @@ def absences():
     if request.method == "POST":
         if not form.validate_on_submit():
             abort(400)
-        wanted = form.counsellor.data if user.role == "admin" else str(user.id)
+        wanted = form.counsellor.data if access.is_admin(user) else str(user.id)
         target = next((c for c in counsellors if str(c.id) == wanted), None)
         if target is None:
             form.counsellor.errors = [_("Please choose a counsellor.")]
@@ -138,7 +135,7 @@ def absences():
         repeat_until = _parse_date(form.repeat_until, required=False)
         if target is not None and len(times) == 2 and not form.repeat_until.errors:
             try:
-                services.add_absence(
+                absence_writer.add_absence(
                     target,
                     times["start"],
                     times["end"],
@@ -147,7 +144,7 @@ def absences():
                     now=now,
                     repeat_until=repeat_until,
                 )
-            except services.AbsenceInvalid as error:
+            except absence_writer.AbsenceInvalid as error:
                 form[error.field].errors = [str(error)]
             else:
                 flash(_("The absence is saved; its times are no longer offered."), "success")
@@ -168,7 +165,7 @@ def absences():
     conflicts = [
         (b, reasons)
         for b, reasons in availability.bookings_needing_attention(
-            centre, now, counsellor_id=None if user.role == "admin" else user.id
+            centre, now, counsellor_id=None if access.is_admin(user) else user.id
         )
         if access.can_change(user, b)
     ]
@@ -178,7 +175,7 @@ def absences():
             centre=centre,
             centres=centres,
             form=form,
-            is_admin=user.role == "admin",
+            is_admin=access.is_admin(user),
             absences=upcoming,
             conflicts=conflicts,
             select_all=request.args.get("select") == "all",
@@ -194,16 +191,14 @@ def absences():
 @bp.post("/absences/<int:absence_id>/delete")
 def absence_delete(absence_id: int):
     user = acting_user()
-    absence = db.session.get(Absence, absence_id, options=[selectinload(Absence.user)])
-    if absence is None or absence.user.centre_id not in user.centre_ids:
-        abort(404)
-    if not (absence.user_id == user.id or user.role == "admin"):
-        abort(403)
+    absence = access.require_absence(
+        user, db.session.get(Absence, absence_id, options=[selectinload(Absence.user)])
+    )
     if not EmptyForm().validate_on_submit():
         abort(400)
     centres = staff_centres(user)
     centre = pick_centre(centres, request.form.get("centre"))
-    services.delete_absence(absence, user)
+    absence_writer.delete_absence(absence, user)
     flash(_("The absence is deleted."), "success")
     return _back(centre, centres)
 
@@ -232,7 +227,7 @@ def conflict_action(booking_id: int, action: str):
     else:
         try:
             services.staff_cancel(
-                booking, user, now=utcnow(), reason="no longer fits hours, closures or absences"
+                booking, user, now=utcnow(), reason=services.CONFLICT_CANCEL_REASON
             )
         except services.BookingNotChangeable:
             flash(_("Only upcoming confirmed appointments can be cancelled."), "error")
@@ -245,18 +240,11 @@ def conflict_action(booking_id: int, action: str):
 def conflicts_bulk():
     """Hand over or cancel several conflicting bookings in one POST."""
     user = acting_user()
-    if user.role not in MANAGING_ROLES:
-        abort(403)
     if not EmptyForm().validate_on_submit():
         abort(400)
     centres = staff_centres(user)
     centre = pick_centre(centres, request.form.get("centre"))
-    action = request.form.get("action", "")
-    field = "listed" if action == "hand_over_all" else "booking"
-    action = "hand_over" if action == "hand_over_all" else action
-    if action not in services.CONFLICT_ACTIONS:
-        abort(400)
-    ids = posted_ids(request.form.getlist(field))
+    action, ids = posted_bulk_action(request.form)
     if not ids:
         flash(_("Please select at least one appointment."), "error")
         return _back(centre, centres)

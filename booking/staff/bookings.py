@@ -10,22 +10,19 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from booking import access, services
+from booking import access, availability, services
 from booking.extensions import db
+from booking.forms import EmptyForm
 from booking.models import Booking, User, utcnow
-from booking.staff import bp
-from booking.staff.common import (
+from booking.staff.blueprint import bp
+from booking.staff.context import (
     acting_user,
     centre_counsellors,
-    centre_today,
     group_by_day,
-    local_midnight,
-    next_free_slots,
     parse_day,
     pick_centre,
     staff_centres,
 )
-from booking.staff.forms import EmptyForm
 from booking.validation import FieldError, clean_start
 
 VIEWS = ("day", "week")
@@ -37,7 +34,7 @@ def calendar():
     centres = staff_centres(user)
     centre = pick_centre(centres, request.args.get("centre"))
     view = request.args.get("view") if request.args.get("view") in VIEWS else "day"
-    day = parse_day(request.args.get("date"), centre_today(centre))
+    day = parse_day(request.args.get("date"), centre.today(utcnow()))
     first = day - timedelta(days=day.weekday()) if view == "week" else day
     length = 7 if view == "week" else 1
     with_cancelled = request.args.get("cancelled") == "1"
@@ -48,8 +45,8 @@ def calendar():
         raw = str(user.id)
     chosen = next((c for c in counsellors if str(c.id) == raw), None)
 
-    start_at = local_midnight(centre, first)
-    end_at = local_midnight(centre, first + timedelta(days=length))
+    start_at = centre.local_midnight(first)
+    end_at = centre.local_midnight(first + timedelta(days=length))
     query = (
         select(Booking)
         .where(
@@ -104,7 +101,7 @@ def calendar():
         booking_count=len(rows),
         previous_url=link(date=(day - step).isoformat()),
         next_url=link(date=(day + step).isoformat()),
-        today_url=link(date=centre_today(centre).isoformat()),
+        today_url=link(date=centre.today(utcnow()).isoformat()),
         other_view_url=link(view="day" if view == "week" else "week"),
     )
 
@@ -136,12 +133,12 @@ def booking_detail(booking_id: int):
         created_by=created_by,
         see_message=access.can_see_message(user, booking),
         can_change=access.can_change(user, booking),
-        is_upcoming=booking.status == "confirmed" and booking.start_at > now,
+        is_upcoming=booking.is_changeable(now),
         can_mark=booking.can_mark_attendance(now),
         form=EmptyForm(),
         calendar_url=url_for(
             "staff.calendar",
-            date=centre_today(booking.centre, booking.start_at).isoformat(),
+            date=booking.centre.today(booking.start_at).isoformat(),
             centre=booking.centre.slug,
         ),
     )
@@ -160,7 +157,7 @@ def booking_move(booking_id: int):
     booking = load_booking(booking_id, change=True)
     centre = booking.centre
     now = utcnow()
-    if booking.status != "confirmed" or booking.start_at <= now:
+    if not booking.is_changeable(now):
         flash(_("This appointment can no longer be moved."), "error")
         return _back(booking)
     form = EmptyForm()
@@ -188,9 +185,11 @@ def booking_move(booking_id: int):
         # A failed move rolled back, which expired the booking: its attributes reload.
         centre = booking.centre
 
-    today = centre_today(centre, now)
+    today = centre.today(now)
     first_day = max(parse_day(request.args.get("from"), today), today)
-    slots = next_free_slots(centre, booking.service, first_day, now, exclude_booking_id=booking.id)
+    slots = availability.next_free_slots(
+        centre, booking.service, first_day, now, exclude_booking_id=booking.id
+    )
     days = group_by_day(centre, [s for s in slots if s.start_at != booking.start_at])
     later = days[-1][0] + timedelta(days=1) if days else None
     later_url = (
@@ -244,7 +243,7 @@ def booking_attendance(booking_id: int):
     # From the day list, back to the day list (at the row); else to the booking.
     back = _back(booking)
     if request.form.get("back") == "day":
-        day = centre_today(booking.centre, booking.start_at).isoformat()
+        day = booking.centre.today(booking.start_at).isoformat()
         back = redirect(
             url_for("staff.home", date=day, centre=booking.centre.slug) + f"#row-{booking.id}",
             code=303,

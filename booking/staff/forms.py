@@ -29,10 +29,6 @@ class PasswordChangeForm(FlaskForm):
     confirm = PasswordField(_l("New password again"))
 
 
-class EmptyForm(FlaskForm):
-    """CSRF protection for actions that are a single button."""
-
-
 class IntakeForm(FlaskForm):
     """A booking taken on the phone or at the desk; the time and channel are radio groups
     rendered by the template."""

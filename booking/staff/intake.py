@@ -20,15 +20,11 @@ from booking.extensions import db
 from booking.i18n import language_name
 from booking.models import Booking, Centre, Service, User, utcnow
 from booking.public.forms import COMMON_LANGUAGES
-from booking.staff import bp
-from booking.staff.common import (
-    NEXT_SLOTS,
+from booking.staff.blueprint import bp
+from booking.staff.context import (
     acting_user,
-    active_services,
     centre_counsellors,
-    centre_today,
     group_by_day,
-    next_free_slots,
     pick_centre,
     staff_centres,
 )
@@ -151,12 +147,12 @@ def _page(
     chosen: SlotFilter | None = None,
 ):
     now = utcnow()
-    today = centre_today(centre, now)
+    today = centre.today(now)
     chosen = chosen or SlotFilter()
     slots = []
     if service is not None:
         # Staff book at any notice: a walk-in can have a time today.
-        slots = next_free_slots(
+        slots = availability.next_free_slots(
             centre,
             service,
             chosen.first_day or today,
@@ -168,14 +164,14 @@ def _page(
             min_notice=availability.STAFF_MIN_NOTICE,
         )
     later_url = None
-    if len(slots) == NEXT_SLOTS:
+    if len(slots) == availability.NEXT_SLOTS:
         last = slots[-1].start_at
         later_url = url_for(
             "staff.intake",
             centre=centre.slug,
             service=service.slug,
             language=language or "",
-            **{**chosen.args(), "from": centre_today(centre, last).isoformat()},
+            **{**chosen.args(), "from": centre.today(last).isoformat()},
             after=last.isoformat(),
         )
     starts = [s.start_at.isoformat() for s in slots]
@@ -187,7 +183,7 @@ def _page(
             "staff/intake.html",
             centre=centre,
             centres=centres,
-            services=active_services(centre),
+            services=availability.active_services(centre),
             service=service,
             languages=_spoken_languages(centre),
             language=language,
@@ -214,7 +210,9 @@ def _selection(centres: list[Centre], values) -> tuple[Centre, Service | None, s
     """Centre, service and caller's language from the GET list or the POSTed hidden fields."""
     centre = pick_centre(centres, values.get("centre"))
     service_slug = values.get("service") or ""
-    service = next((s for s in active_services(centre) if s.slug == service_slug), None)
+    service = next(
+        (s for s in availability.active_services(centre) if s.slug == service_slug), None
+    )
     language = (values.get("language") or "").strip().lower() or None
     if language is not None and language not in _spoken_languages(centre):
         language = None
@@ -226,7 +224,7 @@ def intake():
     user = acting_user()
     centres = staff_centres(user)
     centre, service, language = _selection(centres, request.args)
-    chosen = _read_filter(centre, service, request.args, centre_today(centre))
+    chosen = _read_filter(centre, service, request.args, centre.today(utcnow()))
     form = IntakeForm()
     form.nonce.data = secrets.token_urlsafe(24)
     booked = _last_booking(user)
@@ -250,7 +248,7 @@ def intake_book():
     form = IntakeForm()
     channel = request.form.get("channel", "phone")
     raw_start = request.form.get("start")
-    chosen = _read_filter(centre, service, request.form, centre_today(centre))
+    chosen = _read_filter(centre, service, request.form, centre.today(utcnow()))
     render = {
         "service": service,
         "language": language,

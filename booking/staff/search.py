@@ -14,8 +14,8 @@ from sqlalchemy.orm import selectinload
 from booking import access, services
 from booking.extensions import db
 from booking.models import Booking, User, utcnow
-from booking.staff import bp
-from booking.staff.common import acting_user, staff_centres
+from booking.staff.blueprint import bp
+from booking.staff.context import acting_user, staff_centres
 
 MAX_RESULTS = 50
 MIN_QUERY = 2

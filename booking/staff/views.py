@@ -14,17 +14,16 @@ from sqlalchemy.orm import selectinload
 
 from booking import access, accounts, auth
 from booking.extensions import db
+from booking.forms import EmptyForm
 from booking.models import Booking, utcnow
-from booking.staff import bp
-from booking.staff.common import (
+from booking.staff.blueprint import bp
+from booking.staff.context import (
     acting_user,
-    centre_today,
-    local_midnight,
     parse_day,
     pick_centre,
     staff_centres,
 )
-from booking.staff.forms import EmptyForm, PasswordChangeForm, SignInForm
+from booking.staff.forms import PasswordChangeForm, SignInForm
 
 
 def _safe_next(target: str | None) -> str:
@@ -95,20 +94,20 @@ def home():
         return render_template("staff/home.html", centre=None)
     centre = pick_centre(centres, request.args.get("centre"))
     now = utcnow()
-    day = parse_day(request.args.get("date"), centre_today(centre, now))
+    day = parse_day(request.args.get("date"), centre.today(now))
     query = (
         select(Booking)
         .where(
             Booking.centre_id == centre.id,
             Booking.status != "cancelled",
-            Booking.start_at >= local_midnight(centre, day),
-            Booking.start_at < local_midnight(centre, day + timedelta(days=1)),
+            Booking.start_at >= centre.local_midnight(day),
+            Booking.start_at < centre.local_midnight(day + timedelta(days=1)),
         )
         .options(selectinload(Booking.service), selectinload(Booking.counsellor))
         .order_by(Booking.start_at, Booking.id)
     )
-    if user.role == "counsellor":
-        query = query.where(Booking.counsellor_id == user.id)
+    # Counsellors list only their own appointments of the day.
+    query = query.where(access.searchable_bookings(user))
     rows = [
         {
             "booking": b,
@@ -126,7 +125,7 @@ def home():
         centre=centre,
         centres=centres,
         day=day,
-        is_today=day == centre_today(centre, now),
+        is_today=day == centre.today(now),
         rows=rows,
         counts=counts,
         persons=sum(r["booking"].persons for r in rows if r["person"]),

@@ -8,7 +8,6 @@ translated. The dates are real (the app reads the clock), so a week without free
 from __future__ import annotations
 
 import email
-import time
 from datetime import datetime
 from email import policy
 from pathlib import Path
@@ -119,7 +118,6 @@ def assert_no_horizontal_scroll(page: Page) -> None:
 
 
 def test_family_books_by_keyboard_only(page: Page, live_server, outbox_dir):
-    began = time.monotonic()
     page.goto(f"{live_server}/")
 
     tab_to(page, page.locator('a[href="/centres/herne"]'))
@@ -165,7 +163,6 @@ def test_family_books_by_keyboard_only(page: Page, live_server, outbox_dir):
     assert name_cell.text_content() == NAME
     expect(page.locator("dd.status")).to_have_class("status status-confirmed")
     assert calendar_mails(outbox_dir, "REQUEST"), "no invitation .eml with METHOD:REQUEST"
-    assert time.monotonic() - began < 60
 
 
 def test_validation_messages_next_to_fields(page: Page, live_server):

@@ -161,7 +161,7 @@ def test_two_outbox_workers_at_once_never_send_a_mail_twice(app, make_centre, db
     def worker():
         with app.app_context():
             barrier.wait()
-            results.append(outbox.send_due(app, limit=due))
+            results.append(outbox.send_due(app, now=utcnow(), limit=due))
             db.session.remove()
 
     try:

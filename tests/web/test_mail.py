@@ -135,10 +135,15 @@ def test_smtp_down_booking_succeeds_and_mail_is_sent_once_later(app, client, mak
     try:
         with app.app_context():
             # Not due yet: nothing is sent before the backoff has passed.
-            assert outbox.send_due(app) == (0, 0)
+            assert outbox.send_due(app, now=utcnow()) == (0, 0)
             later = utcnow() + timedelta(minutes=5)
             assert outbox.send_due(app, now=later) == (1, 0)
             assert outbox.send_due(app, now=later) == (0, 0)
+            # The time given is the time recorded: send_due reads no clock of its own.
+            sent = db.session.scalar(
+                select(OutboxMessage).where(OutboxMessage.kind == "confirmation")
+            )
+            assert sent.sent_at == later
     finally:
         controller.stop()
     assert len(inbox.messages) == 1

@@ -8,7 +8,17 @@ import pytest
 from sqlalchemy import func, select
 
 from booking.extensions import db
-from booking.models import StaffSession, User
+from booking.models import (
+    Absence,
+    Booking,
+    Centre,
+    Closure,
+    OpeningHours,
+    OutboxMessage,
+    Service,
+    StaffSession,
+    User,
+)
 from tests.conftest import STAFF_PASSWORD, csrf_from
 
 
@@ -185,3 +195,81 @@ def test_create_user_enforces_the_password_policy(app, runner, seeded):
     with app.app_context():
         user = db.session.scalar(select(User).where(User.email == "a@herne.example"))
         assert user.password_hash.startswith("$argon2")
+
+
+# Pages open to some roles only; every other staff page is open to every signed-in role.
+ROLE_ONLY = {
+    "admin": {"admin"},
+    "staff.audit_log": {"admin"},
+    "staff.feed": {"counsellor"},
+    "staff.absences": {"admin", "counsellor"},
+    "staff.conflicts_bulk": {"admin", "counsellor"},
+}
+
+
+def herne_ids(app) -> dict[str, int]:
+    """For each id a route takes, one of a record of Herne (or 1 where Herne has none)."""
+    with app.app_context():
+        herne = db.session.scalar(select(Centre).where(Centre.slug == "herne"))
+        first = {
+            "booking_id": select(Booking.id).where(Booking.centre_id == herne.id),
+            "absence_id": select(Absence.id).join(User).where(User.centre_id == herne.id),
+            "closure_id": select(Closure.id).where(Closure.centre_id == herne.id),
+            "hours_id": select(OpeningHours.id).where(OpeningHours.centre_id == herne.id),
+            "message_id": select(OutboxMessage.id),
+            "service_id": select(Service.id).where(Service.centre_id == herne.id),
+            "user_id": select(User.id).where(User.centre_id == herne.id, User.role == "counsellor"),
+        }
+        return {name: db.session.scalar(query.limit(1)) or 1 for name, query in first.items()}
+
+
+def herne_url(rule, ids: dict[str, int]) -> str:
+    values = {}
+    for name, converter in rule._converters.items():
+        if type(converter).__name__ == "IntegerConverter":
+            values[name] = ids.get(name, 1)
+        else:
+            values[name] = "herne" if name == "centre_slug" else "x"
+    return rule.build(values, append_unknown=False)[1]
+
+
+@pytest.mark.parametrize(
+    ("who", "role", "centre"),
+    [
+        ("anonymous", None, None),
+        ("reception", "reception", "herne"),
+        ("counsellor", "counsellor", "herne"),
+        ("admin of another centre", "admin", "kreis-heinsberg"),
+        ("admin", "admin", "herne"),
+    ],
+)
+def test_every_route_answers_each_role_as_access_decides(
+    seeded, client, make_staff, sign_in, who, role, centre
+):
+    """Walks every staff and admin route, every method, for one kind of account: denied
+    (403) where the role may not open the page, hidden or denied (404/403) where an admin
+    of another centre asks for Herne's records, answered (no 403, no error) elsewhere."""
+    ids = herne_ids(seeded)
+    if role is not None:
+        sign_in(client, make_staff(f"{role}@walk.example", role, centre))
+    # The walk may end the own session only at its very end.
+    rules = sorted(protected_rules(seeded), key=lambda r: r.endpoint == "staff.logout")
+    token = csrf_from(client.get("/staff/login").get_data(as_text=True))
+    for rule in rules:
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            response = client.open(herne_url(rule, ids), method=method, data={"csrf_token": token})
+            answer = (rule.endpoint, method, response.status_code)
+            needed = ROLE_ONLY.get(rule.endpoint) or ROLE_ONLY.get(rule.endpoint.split(".")[0])
+            if role is None:
+                assert response.status_code in (302, 303), answer
+                assert response.headers["Location"].startswith("/staff/login"), answer
+            elif needed is not None and role not in needed:
+                assert response.status_code == 403, answer
+            elif centre != "herne" and (
+                "centre_slug" in rule.arguments
+                or any(name.endswith("_id") for name in rule.arguments)
+            ):
+                assert response.status_code in (403, 404), answer
+            else:
+                assert response.status_code != 403, answer
+                assert response.status_code < 500, answer

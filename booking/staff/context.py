@@ -1,9 +1,11 @@
-"""Helpers shared by the staff views: the user's centres, local days, the next free slots."""
+"""What every staff page reads from the request and the account: the acting user, their
+centres and the one asked for, the day asked for, ids and colleagues posted, and the
+flash message of settled conflicts."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import date
 from zoneinfo import ZoneInfo
 
 from flask import abort, flash
@@ -13,13 +15,10 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from booking import availability
+from booking import services
 from booking.extensions import db
-from booking.models import Centre, Service, User, utcnow
+from booking.models import Centre, User
 from booking.validation import FieldError, clean_day
-
-# How many free times the intake and the move page offer at once.
-NEXT_SLOTS = 12
 
 
 def acting_user() -> User:
@@ -45,30 +44,12 @@ def pick_centre(centres: list[Centre], slug: str | None) -> Centre:
     return next((c for c in centres if c.slug == slug), centres[0])
 
 
-def centre_today(centre: Centre, now: datetime | None = None) -> date:
-    return (now or utcnow()).astimezone(ZoneInfo(centre.timezone)).date()
-
-
-def local_midnight(centre: Centre, day: date) -> datetime:
-    return datetime.combine(day, datetime.min.time(), ZoneInfo(centre.timezone))
-
-
 def parse_day(raw: str | None, default: date) -> date:
     """The day of a query string (YYYY-MM-DD); ``default`` when it is missing or unusable."""
     try:
         return clean_day(raw) if raw else default
     except FieldError:
         return default
-
-
-def active_services(centre: Centre) -> list[Service]:
-    return list(
-        db.session.scalars(
-            select(Service)
-            .where(Service.centre_id == centre.id, Service.is_active.is_(True))
-            .order_by(Service.position, Service.slug)
-        )
-    )
 
 
 def centre_counsellors(centre: Centre) -> list[User]:
@@ -86,53 +67,6 @@ def centre_counsellors(centre: Centre) -> list[User]:
     )
 
 
-def next_free_slots(
-    centre: Centre,
-    service: Service,
-    first_day: date,
-    now: datetime,
-    *,
-    language: str | None = None,
-    exclude_booking_id: int | None = None,
-    count: int = NEXT_SLOTS,
-    counsellor_id: int | None = None,
-    weekday: int | None = None,
-    after: datetime | None = None,
-    min_notice: timedelta | None = None,
-) -> list:
-    """The first ``count`` free slots from ``first_day`` on, up to the centre's horizon;
-    only one counsellor's, only on one weekday, only after ``after`` when asked.
-
-    Looks a week ahead first, then further: a few queries per window, whatever the count.
-    """
-    last_day = centre_today(centre, now) + timedelta(days=centre.horizon_days)
-    zone = ZoneInfo(centre.timezone)
-    found: list = []
-    start = first_day
-    for span in (7, 21, centre.horizon_days):
-        if start > last_day or len(found) >= count:
-            break
-        end = min(start + timedelta(days=span - 1), last_day)
-        found += [
-            slot
-            for slot in availability.find_slots(
-                centre,
-                service,
-                start,
-                end,
-                now,
-                language,
-                exclude_booking_id=exclude_booking_id,
-                counsellor_id=counsellor_id,
-                min_notice=min_notice,
-            )
-            if (after is None or slot.start_at > after)
-            and (weekday is None or slot.start_at.astimezone(zone).weekday() == weekday)
-        ]
-        start = end + timedelta(days=1)
-    return found[:count]
-
-
 def group_by_day(centre: Centre, items: list, key: Callable = lambda s: s.start_at) -> list:
     """``items`` (in time order) as [(local date, [items])]."""
     zone = ZoneInfo(centre.timezone)
@@ -145,6 +79,17 @@ def group_by_day(centre: Centre, items: list, key: Callable = lambda s: s.start_
 def posted_ids(values: list[str]) -> list[int]:
     """Booking ids from a form's repeated field; anything else is left out."""
     return [int(v) for v in values if v.isdigit() and len(v) < 12]
+
+
+def posted_bulk_action(form) -> tuple[str, list[int]]:
+    """The action of a bulk conflict POST ("hand_over" or "cancel") and the booking ids it
+    is for: the ticked rows, or every listed row for "hand_over_all"; 400 for another."""
+    action = form.get("action", "")
+    field = "listed" if action == "hand_over_all" else "booking"
+    action = "hand_over" if action == "hand_over_all" else action
+    if action not in services.CONFLICT_ACTIONS:
+        abort(400)
+    return action, posted_ids(form.getlist(field))
 
 
 def posted_colleagues(form, booking_ids: list[int]) -> dict[int, int]:

@@ -1,0 +1,33 @@
+"""One way to run a transaction: commit the block's writes, roll back on any error, and
+hand the outbox the ids of the mails the transaction wrote only after the commit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+from booking import notifications
+from booking.extensions import db
+
+
+def commit(outbox_ids: Iterable[int] = ()) -> None:
+    """Commit what the session holds (rolled back and re-raised on failure); then send."""
+    try:
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    notifications.send_after_commit(list(outbox_ids))
+
+
+@contextmanager
+def committed() -> Iterator[list[int]]:
+    """The block's writes as one transaction. The block appends the outbox ids it wrote to
+    the list it is given; they are sent after the commit, never before."""
+    outbox_ids: list[int] = []
+    try:
+        yield outbox_ids
+    except BaseException:
+        db.session.rollback()
+        raise
+    commit(outbox_ids)
