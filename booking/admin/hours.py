@@ -1,0 +1,173 @@
+"""Admin pages: opening hours (with validity periods, "from a date" and its preview)
+and closures."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from flask import flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from booking import administration, availability
+from booking.admin.blueprint import bp
+from booking.admin.forms import (
+    ClosureForm,
+    OpeningHoursEditForm,
+    WeeklyHoursForm,
+)
+from booking.admin.views import (
+    _actor,
+    _after_change,
+    _button_pressed,
+    _interval,
+    _owned,
+    _submit,
+    _weekday_choices,
+)
+from booking.extensions import db
+from booking.models import (
+    Booking,
+    Closure,
+    OpeningHours,
+    utcnow,
+)
+
+# Opening hours.
+
+
+@bp.route("/centres/<centre_slug>/hours", methods=["GET", "POST"])
+def hours(centre_slug: str):
+    centre = g.centre
+    form = WeeklyHoursForm()
+    form.weekday.choices = _weekday_choices()
+    status = 200
+    if request.method == "POST":
+        status = _submit(
+            form, lambda: administration.add_opening_hours(centre, _actor(), _interval(form))
+        )
+        if status is None:
+            return _after_change(centre, url_for("admin.hours", centre_slug=centre.slug))
+    return render_template(
+        "admin/hours.html", centre=centre, form=form, hours=centre.opening_hours
+    ), status
+
+
+def _save_hours(row: OpeningHours, form: OpeningHoursEditForm) -> None:
+    if form.change_from.data is not None:
+        administration.change_opening_hours_from(
+            row, _actor(), _interval(form), form.change_from.data
+        )
+    else:
+        administration.update_opening_hours(row, _actor(), _interval(form))
+
+
+def _preview_hours(centre, row: OpeningHours, form: OpeningHoursEditForm) -> list[Booking]:
+    """The upcoming bookings the change would newly leave outside the opening hours."""
+    interval = _interval(form)
+    others = [h for h in centre.opening_hours if h.id != row.id]
+    if form.change_from.data is not None:
+        parts = administration.split_opening_hours(row, form.change_from.data)
+        if parts is None:
+            proposed = [
+                *others,
+                replace(interval, valid_from=row.valid_from, valid_until=row.valid_until),
+            ]
+        else:
+            before, after = parts
+            proposed = [
+                *others,
+                before,
+                replace(interval, valid_from=after.valid_from, valid_until=after.valid_until),
+            ]
+    else:
+        proposed = [*others, interval]
+    now = utcnow()
+    already = {b.id for b, _why in availability.bookings_needing_attention(centre, now)}
+    hit = availability.bookings_needing_attention(
+        centre, now, opening_hours=availability.weekly_hours(proposed)
+    )
+    return [b for b, _why in hit if b.id not in already]
+
+
+@bp.route("/centres/<centre_slug>/hours/<int:hours_id>", methods=["GET", "POST"])
+def hours_edit(centre_slug: str, hours_id: int):
+    centre = g.centre
+    row = _owned(OpeningHours, hours_id, centre.id)
+    form = OpeningHoursEditForm(obj=row)
+    form.weekday.choices = _weekday_choices()
+    status = 200
+    preview = None
+    if request.method == "POST" and "preview" in request.form:
+        # Nothing is saved: the page shows what saving would do.
+        if form.validate_on_submit():
+            try:
+                preview = _preview_hours(centre, row, form)
+            except administration.SettingsInvalid as error:
+                for name, messages in error.errors.items():
+                    form[name].errors = [*form[name].errors, *messages]
+                status = 422
+        else:
+            status = 422
+    elif request.method == "POST":
+        status = _submit(form, lambda: _save_hours(row, form))
+        if status is None:
+            return _after_change(centre, url_for("admin.hours", centre_slug=centre.slug))
+    return render_template(
+        "admin/hours_edit.html", centre=centre, form=form, row=row, preview=preview
+    ), status
+
+
+@bp.post("/centres/<centre_slug>/hours/<int:hours_id>/delete")
+def hours_delete(centre_slug: str, hours_id: int):
+    centre = g.centre
+    row = _owned(OpeningHours, hours_id, centre.id)
+    back = url_for("admin.hours", centre_slug=centre.slug)
+    if not _button_pressed():
+        return redirect(back, code=303)
+    administration.delete_opening_hours(row, _actor())
+    return _after_change(centre, back)
+
+
+# Closures.
+
+
+@bp.route("/centres/<centre_slug>/closures", methods=["GET", "POST"])
+def closures(centre_slug: str):
+    centre = g.centre
+    form = ClosureForm()
+    status = 200
+    if request.method == "POST":
+        status = _submit(
+            form,
+            lambda: administration.add_closure(
+                centre,
+                _actor(),
+                start_date=form.start_date.data,
+                start_time=form.start_time.data,
+                end_date=form.end_date.data,
+                end_time=form.end_time.data,
+                reason=form.reason.data,
+            ),
+        )
+        if status is None:
+            return _after_change(centre, url_for("admin.closures", centre_slug=centre.slug))
+    now = utcnow()
+    upcoming = db.session.scalars(
+        select(Closure)
+        .where(Closure.centre_id == centre.id, Closure.end_at > now)
+        .order_by(Closure.start_at)
+    ).all()
+    return render_template(
+        "admin/closures.html", centre=centre, form=form, closures=upcoming
+    ), status
+
+
+@bp.post("/centres/<centre_slug>/closures/<int:closure_id>/delete")
+def closure_delete(centre_slug: str, closure_id: int):
+    centre = g.centre
+    closure = _owned(Closure, closure_id, centre.id)
+    if _button_pressed():
+        administration.delete_closure(closure, _actor())
+        flash(_("The closure is deleted."), "success")
+    return redirect(url_for("admin.closures", centre_slug=centre.slug), code=303)
