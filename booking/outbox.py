@@ -17,7 +17,9 @@ from pathlib import Path
 
 from flask import Flask
 from sqlalchemy import or_, select
+from sqlalchemy.exc import InterfaceError, OperationalError
 
+from booking.errors import log_error
 from booking.extensions import db
 from booking.models import OutboxMessage, utcnow
 
@@ -27,9 +29,11 @@ BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_MAX = timedelta(hours=6)
 
 
-def backoff(attempts: int) -> timedelta:
-    """Wait after the ``attempts``-th failure: 1, 2, 4, ... minutes, at most 6 hours."""
-    return min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_MAX)
+def backoff(attempts: int, base: timedelta = BACKOFF_BASE) -> timedelta:
+    """Wait after the ``attempts``-th failure: base, 2 × base, 4 × base, ... at most 6 hours
+    (1, 2, 4, ... minutes by default)."""
+    exponent = min(max(attempts - 1, 0), 30)  # 2^30 × any base is past the cap already
+    return min(base * (2**exponent), BACKOFF_MAX)
 
 
 def claim(now: datetime, limit: int = 20, ids: list[int] | None = None) -> list[OutboxMessage]:
@@ -83,6 +87,7 @@ def send_due(
 ) -> tuple[int, int]:
     """Send what is due at ``now`` once. Returns (sent, failed)."""
     sent = failed = 0
+    base = timedelta(seconds=app.config.get("OUTBOX_BACKOFF_SECONDS", 60))
     for row in claim(now, limit=limit, ids=ids):
         try:
             deliver(app, row)
@@ -97,7 +102,7 @@ def send_due(
                     "outbox message %s is dead after %s attempts", row.id, row.attempts
                 )
             else:
-                row.due_at = now + backoff(row.attempts)
+                row.due_at = now + backoff(row.attempts, base)
                 app.logger.warning("outbox message %s failed, retry at %s", row.id, row.due_at)
         else:
             sent += 1
@@ -114,9 +119,16 @@ def work(app: Flask, *, poll_seconds: float = 5.0, max_rounds: int | None = None
     rounds = 0
     while max_rounds is None or rounds < max_rounds:
         rounds += 1
-        # The worker is the shell that reads the clock, once per round.
-        sent, failed = send_due(app, now=utcnow())
-        db.session.remove()
+        try:
+            # The worker is the shell that reads the clock, once per round.
+            sent, failed = send_due(app, now=utcnow())
+        except (OperationalError, InterfaceError) as error:
+            # The database is restarting or unreachable: nothing was marked sent that was not
+            # committed, so the next round picks up where this one stopped.
+            log_error(app.logger, error, "outbox round failed, database unavailable")
+            sent = failed = 0
+        finally:
+            db.session.remove()
         if sent == 0 and failed == 0:
             time.sleep(poll_seconds)
 

@@ -10,7 +10,7 @@ from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from flask import Response, abort, jsonify, request, url_for
+from flask import Response, abort, current_app, jsonify, request, url_for
 from flask_babel import gettext as _
 from werkzeug.exceptions import BadRequest
 
@@ -147,7 +147,11 @@ def _iso(value: datetime, zone: ZoneInfo) -> str:
 
 # --- Bookings -------------------------------------------------------------------------
 
-BOOKING_LIMIT = "10 per minute;100 per hour"
+
+def _booking_limit() -> str:
+    return current_app.config["API_BOOKING_RATELIMIT"]
+
+
 MAX_IDEMPOTENCY_KEY = 200
 
 
@@ -225,7 +229,7 @@ def _idempotency(centre: Centre, data: dict) -> services.Idempotency | None:
 
 
 @bp.post("/centres/<centre_slug>/bookings")
-@limiter.limit(BOOKING_LIMIT)
+@limiter.limit(_booking_limit)
 def create_booking(centre_slug: str):
     centre = centre_or_404(centre_slug)
     data = _json_object()
@@ -291,7 +295,7 @@ def get_booking(token: str):
 
 
 @bp.post("/bookings/<token>/cancel")
-@limiter.limit(BOOKING_LIMIT)
+@limiter.limit(_booking_limit)
 def cancel_booking(token: str):
     booking = _booking_by_token(token)
     services.cancel_booking(booking, now=utcnow())
@@ -299,7 +303,7 @@ def cancel_booking(token: str):
 
 
 @bp.post("/bookings/<token>/reschedule")
-@limiter.limit(BOOKING_LIMIT)
+@limiter.limit(_booking_limit)
 def reschedule_booking(token: str):
     booking = _booking_by_token(token)
     data = _json_object()

@@ -150,6 +150,26 @@ def test_smtp_down_booking_succeeds_and_mail_is_sent_once_later(app, client, mak
     assert calendar_of(inbox.messages[0][1])[1] == "REQUEST"
 
 
+def test_the_backoff_base_is_a_setting(app, client, make_centre, monday):
+    make_centre()
+    app.config.update(
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=free_port(),
+        OUTBOX_SEND_AFTER_COMMIT="off",
+        OUTBOX_BACKOFF_SECONDS=2,
+    )
+    client.post("/api/v1/centres/test/bookings", json=booking_payload(at(monday, 10)))
+    with app.app_context():
+        now = utcnow()
+        assert outbox.send_due(app, now=now) == (0, 1)
+        row = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "confirmation"))
+        assert row.due_at == now + timedelta(seconds=2)
+        assert outbox.send_due(app, now=now + timedelta(seconds=1)) == (0, 0)
+        assert outbox.send_due(app, now=now + timedelta(seconds=2)) == (0, 1)
+        db.session.refresh(row)
+        assert row.due_at == now + timedelta(seconds=2 + 4)
+
+
 def test_a_mail_that_keeps_failing_is_marked_dead(app, client, make_centre, monday):
     make_centre()
     app.config.update(
