@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import traceback
 
-from flask import Flask, render_template, request
+from flask import Flask, g, render_template, request
 from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
+from booking.extensions import login_manager
 from booking.i18n import error_text, error_title
 from booking.problems import problem_response
 
@@ -60,6 +61,9 @@ def init_app(app: Flask) -> None:
                 detail=error_text(unavailable),
                 headers=headers,
             )
+        # The page must not read the database again: the signed-in account, which templates
+        # may ask for, is taken as anonymous for this answer.
+        g._login_user = login_manager.anonymous_user()
         return render_template("error.html", error=unavailable), 503, headers
 
     @app.errorhandler(Exception)

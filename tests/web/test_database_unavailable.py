@@ -29,6 +29,15 @@ def test_a_page_is_a_503_with_retry_after(unreachable_app):
     assert "Traceback" not in response.get_data(as_text=True)
 
 
+def test_a_staff_page_with_a_session_is_a_503(unreachable_app):
+    client = unreachable_app.test_client()
+    with client.session_transaction() as session:
+        session["_user_id"] = "a-session-token"  # the account would be read from the database
+    response = client.get("/staff/")
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == str(DATABASE_RETRY_AFTER)
+
+
 def test_the_api_is_a_503_problem(unreachable_app):
     response = unreachable_app.test_client().get("/api/v1/centres")
     assert response.status_code == 503
