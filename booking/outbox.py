@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import smtplib
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from email.utils import parseaddr
 from pathlib import Path
@@ -27,6 +28,8 @@ MAX_ATTEMPTS = 8
 CLAIM_FOR = timedelta(minutes=5)
 BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_MAX = timedelta(hours=6)
+# How long a worker keeps trying to record that a mail was sent while the database is away.
+RECORD_PATIENCE = timedelta(seconds=60)
 
 
 def backoff(attempts: int, base: timedelta = BACKOFF_BASE) -> timedelta:
@@ -93,25 +96,54 @@ def send_due(
             deliver(app, row)
         except (TimeoutError, OSError, smtplib.SMTPException) as error:
             failed += 1
-            row.attempts += 1
-            row.last_error = f"{type(error).__name__}: {error}"[:500]
-            row.claimed_until = None
-            if row.attempts >= MAX_ATTEMPTS:
-                row.state = "dead"
+            reason = f"{type(error).__name__}: {error}"[:500]
+
+            def failure(row: OutboxMessage, reason: str = reason) -> None:
+                row.attempts += 1
+                row.last_error = reason
+                row.claimed_until = None
+                if row.attempts >= MAX_ATTEMPTS:
+                    row.state = "dead"
+                else:
+                    row.due_at = now + backoff(row.attempts, base)
+
+            _record(app, row, failure)
+            if row.state == "dead":
                 app.logger.error(
                     "outbox message %s is dead after %s attempts", row.id, row.attempts
                 )
             else:
-                row.due_at = now + backoff(row.attempts, base)
                 app.logger.warning("outbox message %s failed, retry at %s", row.id, row.due_at)
         else:
             sent += 1
-            row.state = "sent"
-            row.sent_at = now
-            row.claimed_until = None
-            row.attempts += 1
-        db.session.commit()
+
+            def success(row: OutboxMessage) -> None:
+                row.state = "sent"
+                row.sent_at = now
+                row.claimed_until = None
+                row.attempts += 1
+
+            _record(app, row, success)
     return sent, failed
+
+
+def _record(app: Flask, row: OutboxMessage, outcome: Callable[[OutboxMessage], None]) -> None:
+    """Commit the outcome of one attempt, waiting up to RECORD_PATIENCE for a database that
+    is away (a restart). The mail server has already answered: giving up here would leave
+    the row claimed, and a delivered mail would go out a second time once the claim ends."""
+    deadline = time.monotonic() + RECORD_PATIENCE.total_seconds()
+    row_id = row.id  # read now: after a rollback, reading it would need the database
+    while True:
+        try:
+            outcome(row)
+            db.session.commit()
+            return
+        except (OperationalError, InterfaceError) as error:
+            db.session.rollback()  # the values are applied again, from the row as stored
+            if time.monotonic() >= deadline:
+                raise
+            log_error(app.logger, error, "outbox message %s: waiting for the database", row_id)
+            time.sleep(0.5)
 
 
 def work(app: Flask, *, poll_seconds: float = 5.0, max_rounds: int | None = None) -> None:

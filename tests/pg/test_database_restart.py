@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-import pytest
-from sqlalchemy import text
+import threading
 
+import psycopg
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import make_url, select, text
+
+from booking import outbox
 from booking.extensions import db
+from booking.models import OutboxMessage, utcnow
+from tests.helpers import Inbox, at, booking_payload, free_port, next_working_day
 
 
 @pytest.mark.backends("pg")
@@ -25,3 +32,56 @@ def test_connection_closed_after_the_last_query_is_no_500(app, db_backend):
     assert response.get_data(as_text=True) == "read"
     # The pool dropped the dead connection: the next request reads again.
     assert client.get("/api/v1/centres").status_code == 200
+
+
+@pytest.mark.backends("pg")
+def test_mail_sent_while_the_database_goes_away_is_recorded_once_it_is_back(
+    app, client, make_centre, db_backend
+):
+    """Regression: the load run's restart left a delivered mail claimed but not marked sent,
+    so it would have gone out again when the claim ended."""
+    make_centre()
+    database = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    admin_dsn = f"host={database.host} port={database.port or 5432} user={database.username} dbname=postgres"
+    name = database.database
+
+    def set_connections(allowed: bool) -> None:
+        with psycopg.connect(admin_dsn, autocommit=True) as conn:
+            conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {str(allowed).lower()}')
+            if not allowed:
+                conn.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                    (name,),
+                )
+
+    class GoesAwayOnDelivery(Inbox):
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802
+            # The database refuses every connection from the moment the mail is accepted
+            # until a second later, as during `pg_ctl restart`.
+            set_connections(False)
+            threading.Timer(1.0, set_connections, args=(True,)).start()
+            return await super().handle_DATA(server, session, envelope)
+
+    inbox = GoesAwayOnDelivery()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    app.config.update(
+        MAIL_SERVER="127.0.0.1", MAIL_PORT=controller.port, OUTBOX_SEND_AFTER_COMMIT="off"
+    )
+    try:
+        monday = next_working_day(0)
+        response = client.post(
+            "/api/v1/centres/test/bookings", json=booking_payload(at(monday, 10))
+        )
+        assert response.status_code == 201
+        with app.app_context():
+            assert outbox.send_due(app, now=utcnow()) == (1, 0)
+            db.session.remove()
+            row = db.session.scalar(
+                select(OutboxMessage).where(OutboxMessage.kind == "confirmation")
+            )
+            assert row.state == "sent" and row.claimed_until is None and row.attempts == 1
+    finally:
+        controller.stop()
+        set_connections(True)
+    assert len(inbox.messages) == 1
