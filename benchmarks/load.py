@@ -76,16 +76,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for_port(port: int, process: subprocess.Popen | None, name: str, seconds=60) -> None:
+def wait_until_serving(url: str, process: subprocess.Popen, seconds: float = 60):
+    """Poll ``url`` until it answers 200 (all workers booted and the database reachable)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"{name} exited with {process.returncode}")
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"{name} did not listen on {port} within {seconds} s")
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode}")
+        try:
+            response = requests.get(url, timeout=5)
+        except requests.ConnectionError:
+            response = None
+        if response is not None and response.status_code == 200:
+            return response
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer 200 within {seconds:.0f} s")
 
 
 # --- the parts --------------------------------------------------------------------------
@@ -199,17 +203,15 @@ class Stack:
     processes: list[subprocess.Popen] = field(default_factory=list)
 
     def flask(self, *args: str, stdin: str | None = None) -> None:
-        done = subprocess.run(
-            [str(BIN / "flask"), "--app", "wsgi", *args],
-            cwd=ROOT,
-            env=self.env,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        """An operator's command; its output goes to flask.log in the run's folder."""
+        with (self.folder / "flask.log").open("a") as out:
+            done = subprocess.run(
+                [str(BIN / "flask"), "--app", "wsgi", *args],
+                cwd=ROOT, env=self.env, input=stdin, text=True, timeout=300,
+                stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
         if done.returncode != 0:
-            raise RuntimeError(f"flask {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+            raise RuntimeError(f"flask {' '.join(args)} failed, see {self.folder}/flask.log")
 
     def start(self, name: str, args: list[str]) -> subprocess.Popen:
         with (self.folder / f"{name}.log").open("w") as out:
@@ -614,6 +616,7 @@ def check(
 def run_phase(name, stack, pg, sink, mail, services, seconds, chaos: bool) -> tuple[str, bool]:
     with psycopg.connect(pg.dsn) as conn:
         since_id = conn.execute("SELECT coalesce(max(id), 0) FROM outbox_message").fetchone()[0]
+        since_booking = conn.execute("SELECT coalesce(max(id), 0) FROM booking").fetchone()[0]
     window: list[float] = []
     events = []
     if chaos:
@@ -639,6 +642,16 @@ def run_phase(name, stack, pg, sink, mail, services, seconds, chaos: bool) -> tu
     waited = drain(pg.dsn, since_id)
     failures = check(pg.dsn, shared, sink, since_id, (window[0], window[1]) if window else None)
     kinds = Counter(kind for kind, _, _ in shared.done)
+    with psycopg.connect(pg.dsn) as conn:
+        made = conn.execute("SELECT count(*) FROM booking WHERE id > %s", (since_booking,))
+        made = made.fetchone()[0]
+        retried = conn.execute(
+            "SELECT count(*) FROM outbox_message WHERE id > %s AND attempts > 1", (since_id,)
+        ).fetchone()[0]
+    # A booking committed just before its connection died was answered 503: it stands, with
+    # its mail, though the client was told to try again.
+    unanswered = made - kinds["confirmation"] - len(shared.intakes)
+    unavailable = sum(r.status in (0, 503) for r in shared.records)
     report = [
         f"### {name}",
         "",
@@ -647,7 +660,14 @@ def run_phase(name, stack, pg, sink, mail, services, seconds, chaos: bool) -> tu
         f"Succeeded: {kinds['confirmation']} bookings (API), {len(shared.intakes)} intake "
         f"bookings, {kinds['change']} moves, {kinds['cancellation']} cancellations; "
         f"{sum(r.status == 409 for r in shared.records)} lost races (409). "
-        f"Outbox drained {waited:.1f} s after the traffic stopped.",
+        f"{retried} mails needed more than one attempt; the outbox drained {waited:.1f} s "
+        "after the traffic stopped."
+        + (
+            f" PostgreSQL restart took {window[1] - window[0]:.1f} s: {unavailable} answers "
+            f"503 (or no answer); {unanswered} bookings committed whose client saw no 201."
+            if window
+            else ""
+        ),
         "Checks: " + ("all passed" if not failures else f"{len(failures)} FAILED"),
     ]
     report += [f"- {f}" for f in failures[:20]]
@@ -724,8 +744,7 @@ def main() -> int:
                 f"outbox-{number}",
                 [str(BIN / "flask"), "--app", "wsgi", "outbox", "work", "--poll", "0.5"],
             )
-        wait_for_port(app_port, gunicorn, "gunicorn")
-        listed = requests.get(f"{stack.base}/api/v1/centres/{CENTRE}/services", timeout=30)
+        listed = wait_until_serving(f"{stack.base}/api/v1/centres/{CENTRE}/services", gunicorn)
         services = [s["slug"] for s in listed.json() if s["online_bookable"]]
         log(f"{WORKERS} gunicorn workers, 2 outbox workers, services {', '.join(services)}")
 
