@@ -17,7 +17,7 @@ from email.utils import parseaddr
 from pathlib import Path
 
 from flask import Flask
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from booking.errors import log_error
@@ -28,7 +28,8 @@ MAX_ATTEMPTS = 8
 CLAIM_FOR = timedelta(minutes=5)
 BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_MAX = timedelta(hours=6)
-# How long a worker keeps trying to record that a mail was sent while the database is away.
+# How long a worker keeps trying to record an attempt (or to take back a claim whose commit
+# broke off) while the database is away.
 RECORD_PATIENCE = timedelta(seconds=60)
 
 
@@ -39,7 +40,9 @@ def backoff(attempts: int, base: timedelta = BACKOFF_BASE) -> timedelta:
     return min(base * (2**exponent), BACKOFF_MAX)
 
 
-def claim(now: datetime, limit: int = 20, ids: list[int] | None = None) -> list[OutboxMessage]:
+def claim(
+    app: Flask, now: datetime, limit: int = 20, ids: list[int] | None = None
+) -> list[OutboxMessage]:
     """Take up to ``limit`` due rows for this worker and commit the claim."""
     query = (
         select(OutboxMessage)
@@ -56,10 +59,34 @@ def claim(now: datetime, limit: int = 20, ids: list[int] | None = None) -> list[
     if db.session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     rows = list(db.session.scalars(query))
+    until = now + CLAIM_FOR
     for row in rows:
-        row.claimed_until = now + CLAIM_FOR
-    db.session.commit()
+        row.claimed_until = until
+    claimed = [row.id for row in rows]
+    try:
+        db.session.commit()
+    except (OperationalError, InterfaceError):
+        # The connection broke at the commit, so whether the claim was stored is unknown.
+        # Take it back once the database answers, or the rows would wait CLAIM_FOR for nothing.
+        db.session.rollback()
+        _patiently(app, lambda: release_claim(claimed, until), f"outbox claim of {claimed}")
+        raise
     return rows
+
+
+def release_claim(ids: list[int], until: datetime) -> int:
+    """Make rows claimed until ``until`` due again; caller commits. The exact claim time
+    tells this worker's claim from another's. Returns how many rows were released."""
+    result = db.session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id.in_(ids),
+            OutboxMessage.state == "pending",
+            OutboxMessage.claimed_until == until,
+        )
+        .values(claimed_until=None)
+    )
+    return result.rowcount
 
 
 def deliver(app: Flask, row: OutboxMessage) -> None:
@@ -91,7 +118,7 @@ def send_due(
     """Send what is due at ``now`` once. Returns (sent, failed)."""
     sent = failed = 0
     base = timedelta(seconds=app.config.get("OUTBOX_BACKOFF_SECONDS", 60))
-    for row in claim(now, limit=limit, ids=ids):
+    for row in claim(app, now, limit=limit, ids=ids):
         try:
             deliver(app, row)
         except (TimeoutError, OSError, smtplib.SMTPException) as error:
@@ -128,21 +155,27 @@ def send_due(
 
 
 def _record(app: Flask, row: OutboxMessage, outcome: Callable[[OutboxMessage], None]) -> None:
-    """Commit the outcome of one attempt, waiting up to RECORD_PATIENCE for a database that
-    is away (a restart). The mail server has already answered: giving up here would leave
-    the row claimed, and a delivered mail would go out a second time once the claim ends."""
-    deadline = time.monotonic() + RECORD_PATIENCE.total_seconds()
+    """Commit the outcome of one attempt, waiting for a database that is away (a restart).
+    The mail server has already answered: giving up here would leave the row claimed, and a
+    delivered mail would go out a second time once the claim ends."""
     row_id = row.id  # read now: after a rollback, reading it would need the database
+    _patiently(app, lambda: outcome(row), f"outbox message {row_id}")
+
+
+def _patiently(app: Flask, change: Callable[[], object], what: str) -> None:
+    """Apply ``change`` and commit; while the database is away, roll back and try again
+    every half second, for up to RECORD_PATIENCE."""
+    deadline = time.monotonic() + RECORD_PATIENCE.total_seconds()
     while True:
         try:
-            outcome(row)
+            change()
             db.session.commit()
             return
         except (OperationalError, InterfaceError) as error:
-            db.session.rollback()  # the values are applied again, from the row as stored
+            db.session.rollback()  # the change is applied again, to the rows as stored
             if time.monotonic() >= deadline:
                 raise
-            log_error(app.logger, error, "outbox message %s: waiting for the database", row_id)
+            log_error(app.logger, error, "%s: waiting for the database", what)
             time.sleep(0.5)
 
 

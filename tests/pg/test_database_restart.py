@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
 import psycopg
 import pytest
@@ -85,3 +86,28 @@ def test_mail_sent_while_the_database_goes_away_is_recorded_once_it_is_back(
         controller.stop()
         set_connections(True)
     assert len(inbox.messages) == 1
+
+
+@pytest.mark.backends("pg", "sqlite")
+def test_a_claim_whose_commit_broke_off_is_taken_back_by_its_time(
+    app, client, make_centre, db_backend
+):
+    """Regression: the load run's restart broke the connection at the claim's commit after
+    the server had stored it, and the mail waited out the whole claim."""
+    make_centre()
+    app.config["OUTBOX_SEND_AFTER_COMMIT"] = "off"
+    monday = next_working_day(0)
+    client.post("/api/v1/centres/test/bookings", json=booking_payload(at(monday, 10)))
+    with app.app_context():
+        now = utcnow()
+        (row,) = outbox.claim(app, now, ids=[_confirmation_id()])
+        until = now + outbox.CLAIM_FOR
+        # Another worker's claim (another time) is not ours to release.
+        assert outbox.release_claim([row.id], until + timedelta(microseconds=1)) == 0
+        assert outbox.release_claim([row.id], until) == 1
+        db.session.commit()
+        assert [r.id for r in outbox.claim(app, now)] == [row.id]
+
+
+def _confirmation_id() -> int:
+    return db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.kind == "confirmation"))
