@@ -14,10 +14,11 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from email.utils import parseaddr
+from functools import partial
 from pathlib import Path
 
 from flask import Flask
-from sqlalchemy import or_, select, update
+from sqlalchemy import inspect, or_, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from booking.errors import log_error
@@ -118,9 +119,17 @@ def send_due(
     """Send what is due at ``now`` once. Returns (sent, failed)."""
     sent = failed = 0
     base = timedelta(seconds=app.config.get("OUTBOX_BACKOFF_SECONDS", 60))
-    for row in claim(app, now, limit=limit, ids=ids):
+    claimed = claim(app, now, limit=limit, ids=ids)
+    for position, row in enumerate(claimed):
         try:
             deliver(app, row)
+        except (OperationalError, InterfaceError):
+            # The database went away before this mail left (its body is read from the row):
+            # nothing of the rest was sent, so their claim is taken back once it answers.
+            rest = [inspect(r).identity[0] for r in claimed[position:]]
+            release = partial(release_claim, rest, now + CLAIM_FOR)
+            _patiently(app, release, f"outbox claim of {rest}")
+            raise
         except (TimeoutError, OSError, smtplib.SMTPException) as error:
             failed += 1
             reason = f"{type(error).__name__}: {error}"[:500]

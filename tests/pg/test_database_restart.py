@@ -8,7 +8,9 @@ from datetime import timedelta
 import psycopg
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import make_url, select, text
+from sqlalchemy import event, make_url, select, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from booking import outbox
 from booking.extensions import db
@@ -42,18 +44,7 @@ def test_mail_sent_while_the_database_goes_away_is_recorded_once_it_is_back(
     """Regression: the load run's restart left a delivered mail claimed but not marked sent,
     so it would have gone out again when the claim ended."""
     make_centre()
-    database = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
-    admin_dsn = f"host={database.host} port={database.port or 5432} user={database.username} dbname=postgres"
-    name = database.database
-
-    def set_connections(allowed: bool) -> None:
-        with psycopg.connect(admin_dsn, autocommit=True) as conn:
-            conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {str(allowed).lower()}')
-            if not allowed:
-                conn.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
-                    (name,),
-                )
+    set_connections = _connections_switch(app)
 
     class GoesAwayOnDelivery(Inbox):
         async def handle_DATA(self, server, session, envelope):  # noqa: N802
@@ -109,5 +100,65 @@ def test_a_claim_whose_commit_broke_off_is_taken_back_by_its_time(
         assert [r.id for r in outbox.claim(app, now)] == [row.id]
 
 
+def _connections_switch(app):
+    """A function that makes the test database refuse (False) or accept (True) connections;
+    refusing also ends the open ones, as a restart does."""
+    database = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    admin_dsn = (
+        f"host={database.host} port={database.port or 5432} user={database.username} "
+        "dbname=postgres"
+    )
+
+    def set_connections(allowed: bool) -> None:
+        with psycopg.connect(admin_dsn, autocommit=True) as conn:
+            conn.execute(f'ALTER DATABASE "{database.database}" ALLOW_CONNECTIONS {allowed}')
+            if not allowed:
+                conn.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                    (database.database,),
+                )
+
+    return set_connections
+
+
 def _confirmation_id() -> int:
     return db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.kind == "confirmation"))
+
+
+@pytest.mark.backends("pg")
+def test_database_gone_between_claim_and_delivery_hands_the_claim_back(
+    app, client, make_centre, db_backend
+):
+    """Regression: the load run's restart came right after a claim, reading the mail's body
+    failed, and the mail waited out the whole claim."""
+    make_centre()
+    app.config["OUTBOX_SEND_AFTER_COMMIT"] = "off"
+    client.post("/api/v1/centres/test/bookings", json=booking_payload(at(next_working_day(0), 10)))
+    set_connections = _connections_switch(app)
+
+    fired: list[bool] = []
+
+    def away_after_the_claim(session) -> None:
+        if fired:  # once: the first commit is the claim
+            return
+        fired.append(True)
+        set_connections(False)
+        threading.Timer(1.0, set_connections, args=(True,)).start()
+
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=controller.port)
+    try:
+        with app.app_context():
+            event.listen(Session, "after_commit", away_after_the_claim)
+            with pytest.raises(OperationalError):
+                outbox.send_due(app, now=utcnow())
+            db.session.remove()
+            # Taken back: the next round sends it at once, not after CLAIM_FOR.
+            assert outbox.send_due(app, now=utcnow()) == (1, 0)
+    finally:
+        event.remove(Session, "after_commit", away_after_the_claim)
+        controller.stop()
+        set_connections(True)
+    assert len(inbox.messages) == 1
