@@ -136,14 +136,15 @@ def test_database_gone_between_claim_and_delivery_hands_the_claim_back(
     client.post("/api/v1/centres/test/bookings", json=booking_payload(at(next_working_day(0), 10)))
     set_connections = _connections_switch(app)
 
-    fired: list[bool] = []
+    fired: list[threading.Timer] = []
 
     def away_after_the_claim(session) -> None:
         if fired:  # once: the first commit is the claim
             return
-        fired.append(True)
         set_connections(False)
-        threading.Timer(1.0, set_connections, args=(True,)).start()
+        back = threading.Timer(1.0, set_connections, args=(True,))
+        fired.append(back)
+        back.start()
 
     inbox = Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
@@ -155,6 +156,7 @@ def test_database_gone_between_claim_and_delivery_hands_the_claim_back(
             with pytest.raises(OperationalError):
                 outbox.send_due(app, now=utcnow())
             db.session.remove()
+            fired[0].join()  # the database is back
             # Taken back: the next round sends it at once, not after CLAIM_FOR.
             assert outbox.send_due(app, now=utcnow()) == (1, 0)
     finally:
