@@ -35,8 +35,6 @@ def create_app(
     from booking.extensions import babel, csrf, db, limiter, migrate
 
     db.init_app(app)
-    # Registered after Flask-SQLAlchemy's own teardown, so it runs before it.
-    app.teardown_appcontext(_close_session)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     csrf.init_app(app)
     i18n.compile_stale_catalogues(app)
@@ -65,21 +63,6 @@ def create_app(
     serving.init_app(app)
     app.after_request(_security_headers)
     return app
-
-
-def _close_session(_error: BaseException | None) -> None:
-    """End the request's session; a connection the database closed meanwhile is dropped."""
-    from sqlalchemy.exc import InterfaceError, OperationalError
-
-    from booking.extensions import db
-
-    try:
-        db.session.remove()
-    except (OperationalError, InterfaceError):
-        # The database restarted after the request's last statement: the rollback at the end
-        # cannot reach it. What was committed stays; the pool has already discarded the
-        # connection, so forget the session instead of failing an answer already made.
-        db.session.registry.clear()
 
 
 CONTENT_SECURITY_POLICY = (

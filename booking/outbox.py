@@ -21,6 +21,7 @@ from flask import Flask
 from sqlalchemy import inspect, or_, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from booking.db_events import end_session
 from booking.errors import log_error
 from booking.extensions import db
 from booking.models import OutboxMessage, utcnow
@@ -133,8 +134,9 @@ def send_due(
         except (TimeoutError, OSError, smtplib.SMTPException) as error:
             failed += 1
             reason = f"{type(error).__name__}: {error}"[:500]
+            logged: list = []
 
-            def failure(row: OutboxMessage, reason: str = reason) -> None:
+            def failure(row: OutboxMessage, reason: str = reason, logged: list = logged) -> None:
                 row.attempts += 1
                 row.last_error = reason
                 row.claimed_until = None
@@ -142,14 +144,15 @@ def send_due(
                     row.state = "dead"
                 else:
                     row.due_at = now + backoff(row.attempts, base)
+                # What to log, read before the commit expires the row.
+                logged[:] = [row.id, row.state, row.attempts, row.due_at]
 
             _record(app, row, failure)
-            if row.state == "dead":
-                app.logger.error(
-                    "outbox message %s is dead after %s attempts", row.id, row.attempts
-                )
+            row_id, state, attempts, due_at = logged
+            if state == "dead":
+                app.logger.error("outbox message %s is dead after %s attempts", row_id, attempts)
             else:
-                app.logger.warning("outbox message %s failed, retry at %s", row.id, row.due_at)
+                app.logger.warning("outbox message %s failed, retry at %s", row_id, due_at)
         else:
             sent += 1
 
@@ -202,7 +205,7 @@ def work(app: Flask, *, poll_seconds: float = 5.0, max_rounds: int | None = None
             log_error(app.logger, error, "outbox round failed, database unavailable")
             sent = failed = 0
         finally:
-            db.session.remove()
+            end_session()
         if sent == 0 and failed == 0:
             time.sleep(poll_seconds)
 
