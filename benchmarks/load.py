@@ -402,7 +402,8 @@ def hidden(pattern: re.Pattern, html: str) -> str | None:
 
 
 def take_calls(shared: Shared) -> None:
-    """Reception: signs in, then books callers through the intake form (CSRF, nonce)."""
+    """Reception: signs in, then books callers through the intake form (CSRF, nonce); other
+    receptionists and families may take the same time meanwhile (a 409 page)."""
     session = requests.Session()
     number = 0
     signed_in = False
@@ -452,7 +453,7 @@ def take_calls(shared: Shared) -> None:
                 "service": service,
                 "language": "",
                 "channel": "phone",
-                # The first free time: the families race for it too.
+                # The first free time offered (staff book at short notice, today too).
                 "start": starts[0],
                 "name": name,
                 "phone": "02323 16-3530",
@@ -468,9 +469,11 @@ def take_calls(shared: Shared) -> None:
 def drive(base: str, services: list[str], seconds: float, events=()) -> Shared:
     """Run every client for ``seconds``; ``events`` are (at_second, callable) run meanwhile."""
     shared = Shared(base=base, services=services, stop=threading.Event())
-    threads = [threading.Thread(target=browse, args=(shared,)) for _ in range(BROWSERS)]
-    threads += [threading.Thread(target=book, args=(shared, n)) for n in range(BOOKERS)]
-    threads += [threading.Thread(target=take_calls, args=(shared,)) for _ in range(RECEPTIONISTS)]
+    clients = [(browse, (shared,))] * BROWSERS
+    clients += [(book, (shared, n)) for n in range(BOOKERS)]
+    clients += [(take_calls, (shared,))] * RECEPTIONISTS
+    # Daemon threads: an interrupted run never waits for a client stuck in a request.
+    threads = [threading.Thread(target=f, args=a, daemon=True) for f, a in clients]
     began = time.monotonic()
     for thread in threads:
         thread.start()
