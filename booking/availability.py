@@ -421,6 +421,7 @@ def next_free_slots(
     """
     last_day = centre.today(now) + timedelta(days=centre.horizon_days)
     zone = ZoneInfo(centre.timezone)
+    search = SlotSearch(centre, service, counsellor_id=counsellor_id)
     found: list = []
     start = first_day
     for span in (7, 21, centre.horizon_days):
@@ -429,15 +430,12 @@ def next_free_slots(
         end = min(start + timedelta(days=span - 1), last_day)
         found += [
             slot
-            for slot in find_slots(
-                centre,
-                service,
+            for slot in search.find(
                 start,
                 end,
                 now,
                 language,
                 exclude_booking_id=exclude_booking_id,
-                counsellor_id=counsellor_id,
                 min_notice=min_notice,
             )
             if (after is None or slot.start_at > after)

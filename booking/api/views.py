@@ -10,6 +10,7 @@ from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import orjson
 from flask import Response, abort, jsonify, request, url_for
 from flask_babel import gettext as _
 from werkzeug.exceptions import BadRequest
@@ -130,13 +131,16 @@ def list_slots(centre_slug: str):
         abort(404, description=_("This centre offers no service of this name."))
     zone = ZoneInfo(centre.timezone)
     found = availability.find_slots(centre, service, date_from, date_to, utcnow(), language)
-    return jsonify(
-        {
-            "timezone": centre.timezone,
-            "slots": [
-                {"start": _iso(s.start_at, zone), "end": _iso(s.end_at, zone)} for s in found
-            ],
-        }
+    # orjson writes the datetimes itself (as isoformat() would), many times faster than
+    # isoformat() and json per slot; keys sorted and a final newline, as jsonify gives them.
+    body = {
+        "timezone": centre.timezone,
+        "slots": [
+            {"start": s.start_at.astimezone(zone), "end": s.end_at.astimezone(zone)} for s in found
+        ],
+    }
+    return Response(
+        orjson.dumps(body, option=orjson.OPT_SORT_KEYS) + b"\n", mimetype="application/json"
     )
 
 
