@@ -241,11 +241,11 @@ def get_centre_and_service(
 
 
 def all_centres() -> list[Centre]:
-    """Every centre, by name, with its opening hours loaded."""
+    """Every centre, by name, with its opening hours loaded; one query."""
     return list(
         db.session.scalars(
-            select(Centre).options(selectinload(Centre.opening_hours)).order_by(Centre.name)
-        )
+            select(Centre).options(joinedload(Centre.opening_hours)).order_by(Centre.name)
+        ).unique()
     )
 
 
