@@ -331,8 +331,15 @@ def scenarios_with_odd_instants(draw) -> dict:
         shift = timedelta(microseconds=draw(st.integers(-60_000_000, 60_000_000)))
         return (instant + shift).astimezone(draw(st.sampled_from(ODD_ZONES)))
 
+    def odd_interval(interval: Interval) -> Interval:
+        # The strategy's intervals last a minute or more: they stay non-empty.
+        stretch = timedelta(microseconds=draw(st.integers(-59_999_999, 60_000_000)))
+        start_at = odd(interval.start_at)
+        end_at = start_at + (interval.end_at - interval.start_at) + stretch
+        return Interval(start_at, end_at.astimezone(draw(st.sampled_from(ODD_ZONES))))
+
     def odd_intervals(spans: tuple[Interval, ...]) -> tuple[Interval, ...]:
-        return tuple(Interval(odd(i.start_at), odd(i.end_at)) for i in spans)
+        return tuple(odd_interval(i) for i in spans)
 
     rules = scenario["rules"]
     return {
