@@ -52,18 +52,53 @@ def _utc_window(
     return slots.Interval(start, end)
 
 
+def find_slots(
+    centre: Centre,
+    service: Service,
+    date_from: date,
+    date_to: date,
+    now: datetime,
+    language: str | None = None,
+    exclude_booking_id: int | None = None,
+    *,
+    counsellor_id: int | None = None,
+    min_notice: timedelta | None = None,
+) -> list[slots.Slot]:
+    """Free slots of ``service`` at ``centre`` for the local dates ``date_from..date_to``
+    (two queries; the arguments as for SlotSearch and its find)."""
+    search = SlotSearch(
+        centre,
+        service,
+        counsellor_id=counsellor_id,
+        exclude_booking_id=exclude_booking_id,
+        min_notice=min_notice,
+    )
+    return search.find(date_from, date_to, now, language)
+
+
 class SlotSearch:
     """The free slots of one service at one centre: its counsellors read once, then for each
     window asked for one query for the bookings, absences and closures, and the engine.
 
-    ``counsellor_id`` asks for one counsellor's times only.
+    ``counsellor_id`` asks for one counsellor's times only. ``exclude_booking_id`` leaves
+    one booking out of the busy times, so that a booking can be moved to a time overlapping
+    its own current one; ``min_notice`` replaces the centre's (staff book at short notice:
+    the minimum notice is for families online).
     """
 
     def __init__(
-        self, centre: Centre, service: Service, *, counsellor_id: int | None = None
+        self,
+        centre: Centre,
+        service: Service,
+        *,
+        counsellor_id: int | None = None,
+        exclude_booking_id: int | None = None,
+        min_notice: timedelta | None = None,
     ) -> None:
         self.centre = centre
         self.service = service
+        self.exclude_booking_id = exclude_booking_id
+        self.min_notice = min_notice
         self.buffer = service.buffer_for(centre)
         query = (
             select(User)
@@ -83,21 +118,9 @@ class SlotSearch:
         self.closures: dict[int, Row] = {}
 
     def find(
-        self,
-        date_from: date,
-        date_to: date,
-        now: datetime,
-        language: str | None = None,
-        *,
-        exclude_booking_id: int | None = None,
-        min_notice: timedelta | None = None,
+        self, date_from: date, date_to: date, now: datetime, language: str | None = None
     ) -> list[slots.Slot]:
-        """Free slots for the local dates ``date_from..date_to``; one query.
-
-        ``exclude_booking_id`` leaves one booking out of the busy times, so that a booking
-        can be moved to a time overlapping its own current one; ``min_notice`` replaces the
-        centre's (staff book at short notice: the minimum notice is for families online).
-        """
+        """Free slots for the local dates ``date_from..date_to``; one query."""
         if not self.counsellors:
             return []
         # Bookings reaching into the window matter up to buffer + the longest appointment.
@@ -106,7 +129,7 @@ class SlotSearch:
         busy: dict[int, list[slots.Interval]] = {i: [] for i in ids}
         away: dict[int, list[slots.Interval]] = {i: [] for i in ids}
         closures = []
-        for row in db.session.execute(self._busy_times(ids, window, exclude_booking_id)):
+        for row in db.session.execute(self._busy_times(ids, window)):
             interval = slots.Interval(row.start_at, row.end_at)
             if row.kind == "booking":
                 busy[row.owner_id].append(interval)
@@ -126,7 +149,7 @@ class SlotSearch:
         rules = replace(
             centre_rules(self.centre, [], self.buffer),
             closures=tuple(closures),
-            **({} if min_notice is None else {"min_notice": min_notice}),
+            **({} if self.min_notice is None else {"min_notice": self.min_notice}),
         )
         return slots.available_slots(
             rules,
@@ -139,7 +162,7 @@ class SlotSearch:
             language=language,
         )
 
-    def _busy_times(self, ids: list[int], window: slots.Interval, exclude_booking_id: int | None):
+    def _busy_times(self, ids: list[int], window: slots.Interval):
         """One query for the counsellors' active bookings and absences and the centre's
         closures that reach into ``window``: rows of kind, owner_id, start_at, end_at, reason
         (owner_id is the counsellor's, or the closure's own id)."""
@@ -156,8 +179,8 @@ class SlotSearch:
             Booking.start_at < window.end_at,
             Booking.end_at > window.start_at,
         )
-        if exclude_booking_id is not None:
-            bookings = bookings.where(Booking.id != exclude_booking_id)
+        if self.exclude_booking_id is not None:
+            bookings = bookings.where(Booking.id != self.exclude_booking_id)
         absences = select(
             literal("absence"), Absence.user_id, Absence.start_at, Absence.end_at, no_reason
         ).where(
@@ -173,31 +196,6 @@ class SlotSearch:
             Closure.end_at > window.start_at,
         )
         return union_all(bookings, absences, closures)
-
-
-def find_slots(
-    centre: Centre,
-    service: Service,
-    date_from: date,
-    date_to: date,
-    now: datetime,
-    language: str | None = None,
-    exclude_booking_id: int | None = None,
-    *,
-    counsellor_id: int | None = None,
-    min_notice: timedelta | None = None,
-) -> list[slots.Slot]:
-    """Free slots of ``service`` at ``centre`` for the local dates ``date_from..date_to``
-    (two queries; the arguments as for SlotSearch and its find)."""
-    search = SlotSearch(centre, service, counsellor_id=counsellor_id)
-    return search.find(
-        date_from,
-        date_to,
-        now,
-        language,
-        exclude_booking_id=exclude_booking_id,
-        min_notice=min_notice,
-    )
 
 
 def get_centre(slug: str) -> Centre | None:
@@ -421,7 +419,11 @@ def next_free_slots(
     """
     last_day = centre.today(now) + timedelta(days=centre.horizon_days)
     zone = ZoneInfo(centre.timezone)
-    search = SlotSearch(centre, service, counsellor_id=counsellor_id)
+    # One read of the counsellors for all the windows below.
+    search = SlotSearch(
+        centre, service, counsellor_id=counsellor_id, exclude_booking_id=exclude_booking_id
+    )
+    search.min_notice = min_notice
     found: list = []
     start = first_day
     for span in (7, 21, centre.horizon_days):
@@ -430,14 +432,7 @@ def next_free_slots(
         end = min(start + timedelta(days=span - 1), last_day)
         found += [
             slot
-            for slot in search.find(
-                start,
-                end,
-                now,
-                language,
-                exclude_booking_id=exclude_booking_id,
-                min_notice=min_notice,
-            )
+            for slot in search.find(start, end, now, language)
             if (after is None or slot.start_at > after)
             and (weekday is None or slot.start_at.astimezone(zone).weekday() == weekday)
         ]

@@ -377,10 +377,9 @@ def move(token: str):
         flash(_("This time is no longer free. Please choose another one."), "error")
 
     week = build_week(
-        availability.SlotSearch(centre, service),
+        availability.SlotSearch(centre, service, exclude_booking_id=booking.id),
         request.args.get("week") or centre.today(booking.start_at).isoformat(),
         language=needed,
-        exclude_booking_id=booking.id,
         current_start=booking.start_at,
         week_url=lambda monday: url_for("public.move", token=token, week=monday.isoformat()),
         slot_url=url_with_start("public.move", token=token),

@@ -157,7 +157,6 @@ def build_week(
     week_url,
     slot_url: Callable[[str], str],
     slot_label: str,
-    exclude_booking_id: int | None = None,
     current_start: datetime | None = None,
 ) -> dict:
     """What a week of free slots shows: days with their slots and the neighbouring weeks.
@@ -165,7 +164,7 @@ def build_week(
     With no week asked for, the page opens on the week of the next free time. When the
     week shown has none, ``next_free`` is the next free time within the booking horizon,
     and ``horizon_empty`` says there is none at all, so the page can say so once.
-    When moving a booking (``exclude_booking_id``), its ``current_start`` is not offered.
+    When moving a booking (a search leaving it out), its ``current_start`` is not offered.
     ``slot_url`` gives a time's link from its start; ``slot_label`` is its translated
     label, with %(day)s and %(time)s. At most two reads of busy times, whatever the data.
     """
@@ -183,7 +182,7 @@ def build_week(
         return slot.start_at.astimezone(zone).date()
 
     def search_days(first: date, last: date) -> list:
-        found = search.find(first, last, utcnow(), language, exclude_booking_id=exclude_booking_id)
+        found = search.find(first, last, utcnow(), language)
         return [s for s in found if s.start_at != current_start]
 
     found = search_days(monday, sunday)

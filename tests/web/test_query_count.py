@@ -57,6 +57,7 @@ def fill(app, slug: str, per_day: int) -> date:
         counsellors = db.session.scalars(
             select(User).where(User.centre_id == centre.id).order_by(User.id)
         ).all()
+        booked_by_test = {"centre": centre, "service": service, "name": "Test"}
         for n, counsellor in enumerate(counsellors):
             if n % 2:  # every other counsellor works mornings only
                 counsellor.working_hours = [
@@ -72,20 +73,21 @@ def fill(app, slug: str, per_day: int) -> date:
                         Absence(user=counsellor, start_at=start, end_at=start + timedelta(days=1))
                     )
                     continue
-                for k in range(per_day):
-                    start = datetime.combine(day, time(8 + 2 * k), BERLIN).astimezone(UTC)
-                    db.session.add(
-                        Booking(
-                            reference=f"Q{secrets.token_hex(5).upper()}",
-                            centre=centre,
-                            service=service,
-                            counsellor_id=counsellor.id,
-                            start_at=start,
-                            end_at=start + timedelta(minutes=45),
-                            name="Test",
-                            manage_token_hash=secrets.token_hex(32),
-                        )
+                starts = [
+                    datetime.combine(day, time(8 + 2 * k), BERLIN).astimezone(UTC)
+                    for k in range(per_day)
+                ]
+                db.session.add_all(
+                    Booking(
+                        **booked_by_test,
+                        counsellor_id=counsellor.id,
+                        start_at=start,
+                        end_at=start + timedelta(minutes=45),
+                        reference=f"Q{secrets.token_hex(5).upper()}",
+                        manage_token_hash=secrets.token_hex(32),
                     )
+                    for start in starts
+                )
         closed = datetime.combine(closed_monday, time(0), BERLIN)
         db.session.add(Closure(centre=centre, start_at=closed, end_at=closed + timedelta(days=7)))
         for week in range(per_day):  # a few more closures as the data grows
