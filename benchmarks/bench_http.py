@@ -149,7 +149,7 @@ def timed(server: Server, script: Path, seconds: int, warmup: int, connections: 
     if result.bad or result.not_200:
         raise BenchError(
             f"{script.name}: {result.not_200} answers not 200, {result.bad} errors "
-            f"in {result.requests} requests"
+            f"in {result.requests} requests ({result.errors})"
         )
     return result
 

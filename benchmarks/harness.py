@@ -192,6 +192,7 @@ class WrkResult:
     requests_per_s: float
     latency: str
     bad: int  # non-2xx/3xx answers, socket errors and timeouts
+    errors: str  # wrk's lines about them
     not_200: int  # counted by the scripts of bench_http.py ("not-200: N")
 
 
@@ -199,7 +200,8 @@ def run_wrk(
     url: str, seconds: int, *, connections: int = 4, script: Path | None = None
 ) -> WrkResult:
     """wrk with one thread and ``connections`` connections for ``seconds``."""
-    command = [ensure_wrk(), "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    # wrk's own timeout (2 s) would count a slow answer of a busy machine as an error.
+    command = [ensure_wrk(), "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s"]
     if script is not None:
         command += ["-s", str(script)]
     done = subprocess.run([*command, url], capture_output=True, text=True)
@@ -224,6 +226,9 @@ def run_wrk(
         float(per_s.group(1)),
         latency.group(1),
         bad,
+        "; ".join(
+            line.strip() for line in out.splitlines() if "errors" in line or "Non-2xx" in line
+        ),
         int(not_200.group(1)) if not_200 else 0,
     )
 
