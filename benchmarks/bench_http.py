@@ -169,7 +169,8 @@ def throughput(workdir: Path, env: dict[str, str], args: argparse.Namespace) -> 
                 f"HTTP throughput: gunicorn -w 2 each, wrk -t1 -c{args.connections}, "
                 f"{args.warmup:g} s warm-up + {args.seconds:g} s each, demo data on SQLite"
             )
-            print(f"  week {monday} of {SERVICE} at {CENTRE} in {LANGUAGE}: {week_times} times")
+            print(f"  week page: {found['week'].path} ({week_times} free times)")
+            print(f"  slots JSON: {found['slots'].path}")
             before = timed(bare, bare_script, args.seconds, args.warmup, args.connections)
             results = {
                 key: timed(
@@ -183,17 +184,16 @@ def throughput(workdir: Path, env: dict[str, str], args: argparse.Namespace) -> 
             }
             after = timed(bare, bare_script, args.seconds, args.warmup, args.connections)
     yardstick = (before.requests_per_s + after.requests_per_s) / 2
-    bare_label = 'bare Flask "hello" (before / after)'
-    print(f"  {'what':<44} {'req/s':>8} {'share':>7}  target")
+    bare_label = 'bare Flask "hello"'
+    print(f"  {'what':<24} {'req/s':>8} {'share':>7}  target")
     print(
-        f"  {bare_label:<44} {yardstick:>8.0f} {'100%':>7}"
-        f"  ({before.requests_per_s:.0f} / {after.requests_per_s:.0f})"
+        f"  {bare_label:<24} {yardstick:>8.0f} {'100%':>7}"
+        f"  (mean of {before.requests_per_s:.0f} before and {after.requests_per_s:.0f} after)"
     )
     for key, probe in found.items():
         share = results[key].requests_per_s / yardstick
-        label = f"{probe.label} {probe.path}" if key != "/" else probe.label
         print(
-            f"  {label[:44]:<44} {results[key].requests_per_s:>8.1f} {share:>7.1%}"
+            f"  {probe.label:<24} {results[key].requests_per_s:>8.1f} {share:>7.1%}"
             f"  >= {TARGETS[key]:.0%}  {verdict(share >= TARGETS[key])}"
         )
 
