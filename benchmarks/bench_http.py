@@ -146,6 +146,8 @@ def timed(server: Server, script: Path, seconds: int, warmup: int, connections: 
     """Requests/s of ``script`` on ``server`` after a warm-up; every answer must be a 200."""
     run_wrk(server.url("/"), warmup, connections=connections, script=script)
     result = run_wrk(server.url("/"), seconds, connections=connections, script=script)
+    if result.requests == 0:
+        raise BenchError(f"{script.name}: no answer within {seconds} s")
     if result.bad or result.not_200:
         raise BenchError(
             f"{script.name}: {result.not_200} answers not 200, {result.bad} errors "

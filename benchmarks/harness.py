@@ -92,6 +92,7 @@ class Server:
         self.port = free_port()
         self.log = log
         log.parent.mkdir(parents=True, exist_ok=True)
+        self.log_file = log.open("wb")
         # No max_requests: a worker must live through the whole run, for the memory figures.
         self.process = subprocess.Popen(
             [
@@ -107,7 +108,7 @@ class Server:
             env=env,
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
-            stderr=log.open("wb"),
+            stderr=self.log_file,
         )
         self.workers = workers
 
@@ -142,6 +143,7 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        self.log_file.close()
 
 
 @contextlib.contextmanager
