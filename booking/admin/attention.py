@@ -7,58 +7,30 @@ from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from booking import availability, services
-from booking.admin import queries
 from booking.admin.blueprint import bp
 from booking.admin.views import (
     _actor,
     _button_pressed,
     _owned,
 )
-from booking.forms import EmptyForm
-from booking.i18n import (
-    current_language,
-)
 from booking.models import (
     Booking,
     utcnow,
 )
-from booking.slots import (
-    CLOSURE,
-    COUNSELLOR_ABSENT,
-    COUNSELLOR_NOT_WORKING,
-    OUTSIDE_OPENING_HOURS,
-    PUBLIC_HOLIDAY,
-)
 from booking.staff.context import posted_bulk_action, posted_colleagues, settle_flash
-
-# Bookings that changed settings no longer allow.
-
-
-def reason_labels() -> dict[str, str]:
-    return {
-        OUTSIDE_OPENING_HOURS: _("outside the opening hours"),
-        PUBLIC_HOLIDAY: _("on a public holiday"),
-        CLOSURE: _("the centre is closed then"),
-        COUNSELLOR_NOT_WORKING: _("outside the counsellor's working hours"),
-        COUNSELLOR_ABSENT: _("the counsellor is absent"),
-        queries.COUNSELLOR_INACTIVE: _("the counsellor's account is deactivated"),
-    }
 
 
 @bp.get("/centres/<centre_slug>/attention")
 def attention(centre_slug: str):
     centre = g.centre
     now = utcnow()
-    entries = queries.needing_attention(centre, now)
+    entries = availability.bookings_needing_attention(centre, now)
     return render_template(
         "admin/attention.html",
         centre=centre,
         entries=entries,
         select_all=request.args.get("select") == "all",
         colleagues=availability.free_colleagues([b for b, _why in entries], now),
-        reasons=reason_labels(),
-        language=current_language(),
-        actions=EmptyForm(),
     )
 
 

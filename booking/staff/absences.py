@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from booking import absences as absence_writer
-from booking import access, availability, services, slots
+from booking import access, availability, services
 from booking.extensions import db
 from booking.forms import EmptyForm
 from booking.models import Absence, Centre, Service, User, utcnow
@@ -32,17 +32,6 @@ from booking.staff.context import (
 )
 from booking.staff.forms import AbsenceForm
 from booking.validation import FieldError, check_year
-
-
-def reason_labels() -> dict[str, str]:
-    """The slot engine's reasons (slots.reasons_unavailable) in words."""
-    return {
-        slots.OUTSIDE_OPENING_HOURS: _("outside the opening hours"),
-        slots.PUBLIC_HOLIDAY: _("public holiday"),
-        slots.CLOSURE: _("the centre is closed"),
-        slots.COUNSELLOR_NOT_WORKING: _("outside the counsellor's working hours"),
-        slots.COUNSELLOR_ABSENT: _("the counsellor is absent"),
-    }
 
 
 def _parse_local(raw: str | None, centre: Centre) -> datetime:
@@ -182,7 +171,6 @@ def absences():
             colleagues=availability.free_colleagues([b for b, _r in conflicts], now),
             services=list(centre_services),
             empty_form=EmptyForm(),
-            reason_labels=reason_labels(),
         ),
         status,
     )
