@@ -193,25 +193,37 @@ def _assign(row, interval: WeeklyInterval) -> None:
     row.valid_until = interval.valid_until
 
 
-def add_opening_hours(centre: Centre, actor: User, interval: WeeklyInterval) -> OpeningHours:
+def add_opening_hours(
+    centre: Centre, actor: User, interval: WeeklyInterval, *, now: datetime
+) -> OpeningHours:
     """Add a weekly opening interval to the centre."""
     _check_interval(interval, centre.opening_hours)
     row = OpeningHours(centre=centre)
     _assign(row, interval)
     db.session.add(row)
     audit.record(
-        actor, "settings", centre_id=centre.id, detail="hours added: " + interval.describe()
+        actor,
+        "settings",
+        centre_id=centre.id,
+        detail="hours added: " + interval.describe(),
+        now=now,
     )
     commit()
     return row
 
 
-def update_opening_hours(hours: OpeningHours, actor: User, interval: WeeklyInterval) -> None:
+def update_opening_hours(
+    hours: OpeningHours, actor: User, interval: WeeklyInterval, *, now: datetime
+) -> None:
     """Change an opening interval; bookings it no longer covers are kept and listed."""
     _check_interval(interval, [h for h in hours.centre.opening_hours if h.id != hours.id])
     _assign(hours, interval)
     audit.record(
-        actor, "settings", centre_id=hours.centre_id, detail="hours changed: " + interval.describe()
+        actor,
+        "settings",
+        centre_id=hours.centre_id,
+        detail="hours changed: " + interval.describe(),
+        now=now,
     )
     commit()
 
@@ -236,14 +248,14 @@ def split_opening_hours(
 
 
 def change_opening_hours_from(
-    hours: OpeningHours, actor: User, interval: WeeklyInterval, change_from: date
+    hours: OpeningHours, actor: User, interval: WeeklyInterval, change_from: date, *, now: datetime
 ) -> OpeningHours:
     """Change the times from ``change_from`` on, in one step: the old interval ends the day
     before, a new one with ``interval``'s times starts that day (and ends when the old did)."""
     parts = split_opening_hours(hours, change_from)
     if parts is None:
         whole = replace(interval, valid_from=hours.valid_from, valid_until=hours.valid_until)
-        update_opening_hours(hours, actor, whole)
+        update_opening_hours(hours, actor, whole, now=now)
         return hours
     before, after = parts
     new = replace(interval, valid_from=after.valid_from, valid_until=after.valid_until)
@@ -258,21 +270,24 @@ def change_opening_hours_from(
         "settings",
         centre_id=hours.centre_id,
         detail=f"hours changed from {change_from}: {before.describe()} then {new.describe()}",
+        now=now,
     )
     commit()
     return row
 
 
-def delete_opening_hours(hours: OpeningHours, actor: User) -> None:
+def delete_opening_hours(hours: OpeningHours, actor: User, *, now: datetime) -> None:
     """Remove an opening interval."""
     detail = "hours deleted: " + WeeklyInterval.of(hours).describe()
     centre_id = hours.centre_id
     db.session.delete(hours)
-    audit.record(actor, "settings", centre_id=centre_id, detail=detail)
+    audit.record(actor, "settings", centre_id=centre_id, detail=detail, now=now)
     commit()
 
 
-def add_working_hours(user: User, actor: User, interval: WeeklyInterval) -> WorkingHours:
+def add_working_hours(
+    user: User, actor: User, interval: WeeklyInterval, *, now: datetime
+) -> WorkingHours:
     """Give a staff member their own working interval (without any, the centre's hours apply)."""
     _check_interval(interval, user.working_hours)
     row = WorkingHours(user=user)
@@ -283,16 +298,17 @@ def add_working_hours(user: User, actor: User, interval: WeeklyInterval) -> Work
         "settings",
         centre_id=user.centre_id,
         detail=f"working hours of user {user.id} added: {interval.describe()}",
+        now=now,
     )
     commit()
     return row
 
 
-def delete_working_hours(hours: WorkingHours, actor: User) -> None:
+def delete_working_hours(hours: WorkingHours, actor: User, *, now: datetime) -> None:
     user = hours.user
     detail = f"working hours of user {user.id} deleted: " + WeeklyInterval.of(hours).describe()
     user.working_hours.remove(hours)
-    audit.record(actor, "settings", centre_id=user.centre_id, detail=detail)
+    audit.record(actor, "settings", centre_id=user.centre_id, detail=detail, now=now)
     commit()
 
 
@@ -313,6 +329,7 @@ def add_closure(
     end_date: date | None = None,
     end_time: time | None = None,
     reason: str = "",
+    now: datetime,
 ) -> Closure:
     """Close the centre, in its local time: a day (start date only), a range of days (and
     an end date), or part of a day (with times). Without a start time the closure starts
@@ -343,16 +360,17 @@ def add_closure(
         "settings",
         centre_id=centre.id,
         detail=f"closure added: {start_at.isoformat()}..{end_at.isoformat()}",
+        now=now,
     )
     commit()
     return closure
 
 
-def delete_closure(closure: Closure, actor: User) -> None:
+def delete_closure(closure: Closure, actor: User, *, now: datetime) -> None:
     detail = f"closure deleted: {closure.start_at.isoformat()}..{closure.end_at.isoformat()}"
     centre_id = closure.centre_id
     db.session.delete(closure)
-    audit.record(actor, "settings", centre_id=centre_id, detail=detail)
+    audit.record(actor, "settings", centre_id=centre_id, detail=detail, now=now)
     commit()
 
 
@@ -395,6 +413,7 @@ def update_rules(
     max_active_bookings_per_email: int | None,
     holiday_region: str | None,
     feed_shows_service: bool = False,
+    now: datetime,
 ) -> None:
     """Set the slot and booking rules of SPEC "Slot rules" and "Bookings", and whether
     counsellors' calendar feeds name the service (off: "Beratung" and the reference)."""
@@ -431,6 +450,7 @@ def update_rules(
             f"max {max_active_bookings_per_email}, region {region}, "
             f"service in feeds {'on' if feed_shows_service else 'off'}"
         ),
+        now=now,
     )
     commit()
 
@@ -613,6 +633,7 @@ def save_service(
             f"{'online' if online_bookable else 'phone only'}, "
             f"{'active' if is_active else 'inactive'}, staff {sorted(wanted_ids)}"
         ),
+        now=now,
     )
     commit()
     return service
@@ -629,6 +650,7 @@ def update_legal_details(
     responsible_person: str | None,
     contact_email: str | None,
     accessibility_contact: str | None,
+    now: datetime,
 ) -> None:
     """Set what the Impressum, privacy notice and accessibility statement say of the centre."""
     errors = _Errors()
@@ -658,7 +680,7 @@ def update_legal_details(
     centre.responsible_person = person
     centre.contact_email = email or ""
     centre.accessibility_contact = contact
-    audit.record(actor, "settings", centre_id=centre.id, detail="legal pages changed")
+    audit.record(actor, "settings", centre_id=centre.id, detail="legal pages changed", now=now)
     commit()
 
 
@@ -687,7 +709,7 @@ def normalise_email(email: str) -> str:
         raise AccountError(f"not a valid e-mail address: {email}") from error
 
 
-def change_own_password(user: User, *, current: str, new: str, confirm: str) -> None:
+def change_own_password(user: User, *, current: str, new: str, confirm: str, now: datetime) -> None:
     """A staff member changes their own password; their other sessions end."""
     errors: dict[str, list[str]] = {}
     if not auth.verify_password(user, current or ""):
@@ -707,12 +729,18 @@ def change_own_password(user: User, *, current: str, new: str, confirm: str) -> 
     user.password_hash = auth.hash_password(new)
     user.must_change_password = False
     auth.end_other_sessions(user)
-    audit.record(user, "password", centre_id=user.centre_id, detail="own password changed")
+    audit.record(user, "password", centre_id=user.centre_id, detail="own password changed", now=now)
     commit()
 
 
 def create_or_update_user(
-    email: str, role: str, centre_slugs: list[str], password: str, name: str | None = None
+    email: str,
+    role: str,
+    centre_slugs: list[str],
+    password: str,
+    name: str | None = None,
+    *,
+    now: datetime,
 ) -> tuple[User, bool]:
     """`flask create-user`: create the account, or update role, centres and password of an
     existing one (and reactivate it); the audit log names no person but the command line."""
@@ -756,6 +784,7 @@ def create_or_update_user(
             "settings",
             centre_id=centre.id,
             detail=f"staff {user.id} {change} as {role} on the command line",
+            now=now,
         )
     commit()
     return user, created
@@ -818,6 +847,7 @@ def create_staff(
     languages: str | None,
     service_ids: Iterable[int],
     password: str | None,
+    now: datetime,
 ) -> User:
     """Create a staff account of the centre with an initial password (auth's policy)."""
     errors = _Errors()
@@ -853,7 +883,11 @@ def create_staff(
     db.session.add(user)
     db.session.flush()
     audit.record(
-        actor, "settings", centre_id=centre.id, detail=f"staff {user.id} created as {role}"
+        actor,
+        "settings",
+        centre_id=centre.id,
+        detail=f"staff {user.id} created as {role}",
+        now=now,
     )
     commit()
     return user
@@ -866,6 +900,7 @@ def update_staff(
     name: str | None,
     languages: str | None,
     service_ids: Iterable[int],
+    now: datetime,
 ) -> None:
     """Change a staff member's name, languages and the services they offer."""
     errors = _Errors()
@@ -880,12 +915,13 @@ def update_staff(
         "settings",
         centre_id=user.centre_id,
         detail=f"staff {user.id} changed: languages {codes}, services {[s.slug for s in chosen]}",
+        now=now,
     )
     commit()
 
 
 def set_staff_password(
-    user: User, actor: User, *, password: str | None, confirm: str | None
+    user: User, actor: User, *, password: str | None, confirm: str | None, now: datetime
 ) -> None:
     """An admin sets a new password: the account's sessions end, and the person must choose
     their own password at the next sign-in."""
@@ -903,12 +939,16 @@ def set_staff_password(
     user.must_change_password = True
     auth.end_all_sessions(user)
     audit.record(
-        actor, "password", centre_id=user.centre_id, detail=f"staff {user.id}: password set"
+        actor,
+        "password",
+        centre_id=user.centre_id,
+        detail=f"staff {user.id}: password set",
+        now=now,
     )
     commit()
 
 
-def deactivate_staff(user: User, actor: User) -> None:
+def deactivate_staff(user: User, actor: User, *, now: datetime) -> None:
     """Deactivate an account: its sessions end at once, its calendar feed address stops
     working for good (reactivating does not bring it back), and it is given no new
     bookings."""
@@ -917,13 +957,17 @@ def deactivate_staff(user: User, actor: User) -> None:
     user.is_active = False
     user.feed_token_hash = None
     auth.end_all_sessions(user)
-    audit.record(actor, "settings", centre_id=user.centre_id, detail=f"staff {user.id} deactivated")
+    audit.record(
+        actor, "settings", centre_id=user.centre_id, detail=f"staff {user.id} deactivated", now=now
+    )
     commit()
 
 
-def reactivate_staff(user: User, actor: User) -> None:
+def reactivate_staff(user: User, actor: User, *, now: datetime) -> None:
     user.is_active = True
-    audit.record(actor, "settings", centre_id=user.centre_id, detail=f"staff {user.id} reactivated")
+    audit.record(
+        actor, "settings", centre_id=user.centre_id, detail=f"staff {user.id} reactivated", now=now
+    )
     commit()
 
 
@@ -935,6 +979,8 @@ def requeue_mail(message: OutboxMessage, booking: Booking, actor: User, *, now: 
     if not outbox.requeue_dead(message, now=now):
         db.session.rollback()
         return False
-    audit.record(actor, "settings", booking, detail=f"{message.kind} mail {message.id} requeued")
+    audit.record(
+        actor, "settings", booking, detail=f"{message.kind} mail {message.id} requeued", now=now
+    )
     commit()
     return True

@@ -16,6 +16,7 @@ from booking.admin.views import (
     _after_change,
     _submit,
 )
+from booking.models import utcnow
 
 # Rules.
 
@@ -48,6 +49,7 @@ def rules(centre_slug: str):
                 max_active_bookings_per_email=form.max_active_bookings_per_email.data,
                 holiday_region=form.holiday_region.data,
                 feed_shows_service=form.feed_shows_service.data,
+                now=utcnow(),
             ),
         )
         if status is None:
@@ -80,6 +82,7 @@ def legal(centre_slug: str):
                 responsible_person=form.responsible_person.data,
                 contact_email=form.contact_email.data,
                 accessibility_contact=form.accessibility_contact.data,
+                now=utcnow(),
             ),
         )
         if status is None:

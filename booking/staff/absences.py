@@ -186,7 +186,7 @@ def absence_delete(absence_id: int):
         abort(400)
     centres = staff_centres(user)
     centre = pick_centre(centres, request.form.get("centre"))
-    absence_writer.delete_absence(absence, user)
+    absence_writer.delete_absence(absence, user, now=utcnow())
     flash(_("The absence is deleted."), "success")
     return _back(centre, centres)
 

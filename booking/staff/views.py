@@ -154,6 +154,7 @@ def change_password():
                     current=form.current.data or "",
                     new=form.new.data or "",
                     confirm=form.confirm.data or "",
+                    now=utcnow(),
                 )
             except administration.PasswordChangeInvalid as error:
                 for name, messages in error.errors.items():

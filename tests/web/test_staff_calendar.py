@@ -323,8 +323,8 @@ def test_the_audit_log_is_for_admins_only(seeded, week, client, sign_in, make_st
         herne = db.session.get(Booking, ids["aylin_mon"])
         heinsberg = db.session.get(Booking, ids["heinsberg"])
         for _ in range(55):
-            audit.record(admin, "view", herne)
-        audit.record(admin, "view", heinsberg)
+            audit.record(admin, "view", herne, now=utcnow())
+        audit.record(admin, "view", heinsberg, now=utcnow())
         db.session.commit()
         herne_reference, heinsberg_reference = herne.reference, heinsberg.reference
 
