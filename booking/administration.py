@@ -49,6 +49,15 @@ from booking.validation import (
     has_control_characters,
 )
 
+
+def _commit_change(
+    actor: User | None, centre_id: int, detail: str, now: datetime, action: str = "settings"
+) -> None:
+    """Record a change of the centre's settings or staff in the audit log, and commit it."""
+    audit.record(actor, action, centre_id=centre_id, detail=detail, now=now)
+    commit()
+
+
 # Limits of the centre's rules (SPEC "Slot rules", "Bookings"); the database checks the floor.
 MIN_NOTICE_HOURS = (0, 24 * 90)
 HORIZON_DAYS = (1, 730)
@@ -193,22 +202,21 @@ def _assign(row, interval: WeeklyInterval) -> None:
     row.valid_until = interval.valid_until
 
 
+def _add_interval(model, existing, interval: WeeklyInterval, **owner):
+    """A new hours row of ``model`` for its owner, checked against the owner's ``existing``."""
+    _check_interval(interval, existing)
+    row = model(**owner)
+    _assign(row, interval)
+    db.session.add(row)
+    return row
+
+
 def add_opening_hours(
     centre: Centre, actor: User, interval: WeeklyInterval, *, now: datetime
 ) -> OpeningHours:
     """Add a weekly opening interval to the centre."""
-    _check_interval(interval, centre.opening_hours)
-    row = OpeningHours(centre=centre)
-    _assign(row, interval)
-    db.session.add(row)
-    audit.record(
-        actor,
-        "settings",
-        centre_id=centre.id,
-        detail="hours added: " + interval.describe(),
-        now=now,
-    )
-    commit()
+    row = _add_interval(OpeningHours, centre.opening_hours, interval, centre=centre)
+    _commit_change(actor, centre.id, "hours added: " + interval.describe(), now)
     return row
 
 
@@ -218,14 +226,7 @@ def update_opening_hours(
     """Change an opening interval; bookings it no longer covers are kept and listed."""
     _check_interval(interval, [h for h in hours.centre.opening_hours if h.id != hours.id])
     _assign(hours, interval)
-    audit.record(
-        actor,
-        "settings",
-        centre_id=hours.centre_id,
-        detail="hours changed: " + interval.describe(),
-        now=now,
-    )
-    commit()
+    _commit_change(actor, hours.centre_id, "hours changed: " + interval.describe(), now)
 
 
 def split_opening_hours(
@@ -265,14 +266,12 @@ def change_opening_hours_from(
     row = OpeningHours(centre=hours.centre)
     _assign(row, new)
     db.session.add(row)
-    audit.record(
+    _commit_change(
         actor,
-        "settings",
-        centre_id=hours.centre_id,
-        detail=f"hours changed from {change_from}: {before.describe()} then {new.describe()}",
-        now=now,
+        hours.centre_id,
+        f"hours changed from {change_from}: {before.describe()} then {new.describe()}",
+        now,
     )
-    commit()
     return row
 
 
@@ -281,26 +280,17 @@ def delete_opening_hours(hours: OpeningHours, actor: User, *, now: datetime) -> 
     detail = "hours deleted: " + WeeklyInterval.of(hours).describe()
     centre_id = hours.centre_id
     db.session.delete(hours)
-    audit.record(actor, "settings", centre_id=centre_id, detail=detail, now=now)
-    commit()
+    _commit_change(actor, centre_id, detail, now)
 
 
 def add_working_hours(
     user: User, actor: User, interval: WeeklyInterval, *, now: datetime
 ) -> WorkingHours:
     """Give a staff member their own working interval (without any, the centre's hours apply)."""
-    _check_interval(interval, user.working_hours)
-    row = WorkingHours(user=user)
-    _assign(row, interval)
-    db.session.add(row)
-    audit.record(
-        actor,
-        "settings",
-        centre_id=user.centre_id,
-        detail=f"working hours of user {user.id} added: {interval.describe()}",
-        now=now,
+    row = _add_interval(WorkingHours, user.working_hours, interval, user=user)
+    _commit_change(
+        actor, user.centre_id, f"working hours of user {user.id} added: {interval.describe()}", now
     )
-    commit()
     return row
 
 
@@ -308,8 +298,7 @@ def delete_working_hours(hours: WorkingHours, actor: User, *, now: datetime) -> 
     user = hours.user
     detail = f"working hours of user {user.id} deleted: " + WeeklyInterval.of(hours).describe()
     user.working_hours.remove(hours)
-    audit.record(actor, "settings", centre_id=user.centre_id, detail=detail, now=now)
-    commit()
+    _commit_change(actor, user.centre_id, detail, now)
 
 
 # Closures.
@@ -355,14 +344,9 @@ def add_closure(
     errors.raise_if_any()
     closure = Closure(centre=centre, start_at=start_at, end_at=end_at, reason=reason)
     db.session.add(closure)
-    audit.record(
-        actor,
-        "settings",
-        centre_id=centre.id,
-        detail=f"closure added: {start_at.isoformat()}..{end_at.isoformat()}",
-        now=now,
+    _commit_change(
+        actor, centre.id, f"closure added: {start_at.isoformat()}..{end_at.isoformat()}", now
     )
-    commit()
     return closure
 
 
@@ -370,8 +354,7 @@ def delete_closure(closure: Closure, actor: User, *, now: datetime) -> None:
     detail = f"closure deleted: {closure.start_at.isoformat()}..{closure.end_at.isoformat()}"
     centre_id = closure.centre_id
     db.session.delete(closure)
-    audit.record(actor, "settings", centre_id=centre_id, detail=detail, now=now)
-    commit()
+    _commit_change(actor, centre_id, detail, now)
 
 
 # The centre's rules.
@@ -440,19 +423,15 @@ def update_rules(
     centre.max_active_bookings_per_email = max_active_bookings_per_email
     centre.holiday_region = region
     centre.feed_shows_service = bool(feed_shows_service)
-    audit.record(
+    _commit_change(
         actor,
-        "settings",
-        centre_id=centre.id,
-        detail=(
-            f"rules: notice {min_notice_hours} h, horizon {horizon_days} d, "
-            f"step {slot_step_minutes} min, buffer {buffer_minutes} min, "
-            f"max {max_active_bookings_per_email}, region {region}, "
-            f"service in feeds {'on' if feed_shows_service else 'off'}"
-        ),
-        now=now,
+        centre.id,
+        f"rules: notice {min_notice_hours} h, horizon {horizon_days} d, "
+        f"step {slot_step_minutes} min, buffer {buffer_minutes} min, "
+        f"max {max_active_bookings_per_email}, region {region}, "
+        f"service in feeds {'on' if feed_shows_service else 'off'}",
+        now,
     )
-    commit()
 
 
 # Services.
@@ -624,18 +603,14 @@ def save_service(
             service.what_to_bring, texts.what_to_bring_de, texts.what_to_bring_en
         )
     db.session.flush()
-    audit.record(
+    _commit_change(
         actor,
-        "settings",
-        centre_id=centre.id,
-        detail=(
-            f"service {slug} {'created' if created else 'changed'}: {duration_minutes} min, "
-            f"{'online' if online_bookable else 'phone only'}, "
-            f"{'active' if is_active else 'inactive'}, staff {sorted(wanted_ids)}"
-        ),
-        now=now,
+        centre.id,
+        f"service {slug} {'created' if created else 'changed'}: {duration_minutes} min, "
+        f"{'online' if online_bookable else 'phone only'}, "
+        f"{'active' if is_active else 'inactive'}, staff {sorted(wanted_ids)}",
+        now,
     )
-    commit()
     return service
 
 
@@ -680,8 +655,7 @@ def update_legal_details(
     centre.responsible_person = person
     centre.contact_email = email or ""
     centre.accessibility_contact = contact
-    audit.record(actor, "settings", centre_id=centre.id, detail="legal pages changed", now=now)
-    commit()
+    _commit_change(actor, centre.id, "legal pages changed", now)
 
 
 # Staff accounts.
@@ -729,8 +703,7 @@ def change_own_password(user: User, *, current: str, new: str, confirm: str, now
     user.password_hash = auth.hash_password(new)
     user.must_change_password = False
     auth.end_other_sessions(user)
-    audit.record(user, "password", centre_id=user.centre_id, detail="own password changed", now=now)
-    commit()
+    _commit_change(user, user.centre_id, "own password changed", now, action="password")
 
 
 def create_or_update_user(
@@ -882,14 +855,7 @@ def create_staff(
     )
     db.session.add(user)
     db.session.flush()
-    audit.record(
-        actor,
-        "settings",
-        centre_id=centre.id,
-        detail=f"staff {user.id} created as {role}",
-        now=now,
-    )
-    commit()
+    _commit_change(actor, centre.id, f"staff {user.id} created as {role}", now)
     return user
 
 
@@ -910,14 +876,12 @@ def update_staff(
     user.name = name
     user.languages = codes
     user.services = chosen
-    audit.record(
+    _commit_change(
         actor,
-        "settings",
-        centre_id=user.centre_id,
-        detail=f"staff {user.id} changed: languages {codes}, services {[s.slug for s in chosen]}",
-        now=now,
+        user.centre_id,
+        f"staff {user.id} changed: languages {codes}, services {[s.slug for s in chosen]}",
+        now,
     )
-    commit()
 
 
 def set_staff_password(
@@ -938,14 +902,7 @@ def set_staff_password(
     user.password_hash = auth.hash_password(password)
     user.must_change_password = True
     auth.end_all_sessions(user)
-    audit.record(
-        actor,
-        "password",
-        centre_id=user.centre_id,
-        detail=f"staff {user.id}: password set",
-        now=now,
-    )
-    commit()
+    _commit_change(actor, user.centre_id, f"staff {user.id}: password set", now, action="password")
 
 
 def deactivate_staff(user: User, actor: User, *, now: datetime) -> None:
@@ -957,18 +914,12 @@ def deactivate_staff(user: User, actor: User, *, now: datetime) -> None:
     user.is_active = False
     user.feed_token_hash = None
     auth.end_all_sessions(user)
-    audit.record(
-        actor, "settings", centre_id=user.centre_id, detail=f"staff {user.id} deactivated", now=now
-    )
-    commit()
+    _commit_change(actor, user.centre_id, f"staff {user.id} deactivated", now)
 
 
 def reactivate_staff(user: User, actor: User, *, now: datetime) -> None:
     user.is_active = True
-    audit.record(
-        actor, "settings", centre_id=user.centre_id, detail=f"staff {user.id} reactivated", now=now
-    )
-    commit()
+    _commit_change(actor, user.centre_id, f"staff {user.id} reactivated", now)
 
 
 # Bookings that changed settings no longer allow, and dead mails.

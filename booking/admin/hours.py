@@ -143,16 +143,7 @@ def closures(centre_slug: str):
     if request.method == "POST":
         status = _submit(
             form,
-            lambda: administration.add_closure(
-                centre,
-                _actor(),
-                start_date=form.start_date.data,
-                start_time=form.start_time.data,
-                end_date=form.end_date.data,
-                end_time=form.end_time.data,
-                reason=form.reason.data,
-                now=utcnow(),
-            ),
+            lambda: administration.add_closure(centre, _actor(), now=utcnow(), **form.values()),
         )
         if status is None:
             return _after_change(centre, url_for("admin.closures", centre_slug=centre.slug))

@@ -217,11 +217,7 @@ def staff_password(centre_slug: str, user_id: int):
     status = _submit(
         password_form,
         lambda: administration.set_staff_password(
-            user,
-            _actor(),
-            password=password_form.password.data,
-            confirm=password_form.confirm.data,
-            now=utcnow(),
+            user, _actor(), now=utcnow(), **password_form.values()
         ),
     )
     if status is None:

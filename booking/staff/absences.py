@@ -22,12 +22,14 @@ from booking.models import Absence, Centre, Service, User, utcnow
 from booking.staff.blueprint import bp
 from booking.staff.bookings import load_booking
 from booking.staff.context import (
+    ROW_DECISIONS,
     acting_user,
     centre_counsellors,
     pick_centre,
     posted_bulk_action,
     posted_colleagues,
     settle_flash,
+    settle_one,
     staff_centres,
 )
 from booking.staff.forms import AbsenceForm
@@ -195,32 +197,13 @@ def absence_delete(absence_id: int):
 def conflict_action(booking_id: int, action: str):
     user = acting_user()
     booking = load_booking(booking_id, change=True)
-    if action not in ("cancel", "keep", "hand_over"):
+    if action not in ROW_DECISIONS:
         abort(404)
     if not EmptyForm().validate_on_submit():
         abort(400)
     centres = staff_centres(user)
     centre = pick_centre(centres, booking.centre.slug)
-    if action == "hand_over":
-        chosen = posted_colleagues(request.form, [booking.id])
-        if booking.id not in chosen:
-            flash(_("Please choose a colleague."), "error")
-        else:
-            settle_flash(
-                services.settle_conflicts([booking], action, user, now=utcnow(), colleagues=chosen)
-            )
-    elif action == "keep":
-        services.keep_despite_conflict(booking, user, now=utcnow())
-        flash(_("The appointment is kept."), "success")
-    else:
-        try:
-            services.staff_cancel(
-                booking, user, now=utcnow(), reason=services.CONFLICT_CANCEL_REASON
-            )
-        except services.BookingNotChangeable:
-            flash(_("Only upcoming confirmed appointments can be cancelled."), "error")
-        else:
-            flash(_("The appointment is cancelled; the family has been told."), "success")
+    settle_one(booking, action, user, request.form, now=utcnow())
     return _back(centre, centres)
 
 
