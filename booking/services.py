@@ -401,16 +401,22 @@ def reschedule_booking(
             )
             booking.start_at = slot.start_at
             booking.end_at = slot.end_at
-            booking.sequence += 1
-            if manage_token is None:
-                # Staff moved it: a new link goes out with the change, the old one stops working.
-                manage_token = secrets.token_urlsafe(32)
-                booking.manage_token_hash = hash_token(manage_token)
-            db.session.flush()
-            outbox_ids += notifications.enqueue_move(booking, manage_token, now)
+            outbox_ids += _announce_change(booking, manage_token, now)
     except IntegrityError as error:
         raise SlotUnavailable() from error
     return booking
+
+
+def _announce_change(booking: Booking, manage_token: str | None, now: datetime) -> list[int]:
+    """A moved or handed-over booking: a higher SEQUENCE and the changed invitation in the
+    outbox. Without ``manage_token`` staff changed it: a new link goes out with the change,
+    the old one stops working."""
+    booking.sequence += 1
+    if manage_token is None:
+        manage_token = secrets.token_urlsafe(32)
+        booking.manage_token_hash = hash_token(manage_token)
+    db.session.flush()
+    return notifications.enqueue_move(booking, manage_token, now)
 
 
 def _centre_cancellation(booking: Booking, now: datetime) -> notifications.CentreCancellation:
@@ -552,12 +558,8 @@ def hand_over(booking: Booking, colleague_id: int, actor: User, *, now: datetime
                 now=now,
             )
             booking.counsellor_id = colleague.id
-            booking.sequence += 1
             booking.kept_despite_conflict_at = None
-            token = secrets.token_urlsafe(32)
-            booking.manage_token_hash = hash_token(token)
-            db.session.flush()
-            outbox_ids += notifications.enqueue_move(booking, token, now)
+            outbox_ids += _announce_change(booking, None, now)
     except IntegrityError as error:
         raise SlotUnavailable() from error
     return booking
