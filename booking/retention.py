@@ -134,6 +134,7 @@ def purge(now: datetime, retention_days: int, *, dry_run: bool = False) -> Purge
                 f"{counts.per_centre[centre_id]} bookings past {retention_days} days erased "
                 f"(all centres: {counts.describe()})"
             ),
+            now=now,
         )
     db.session.commit()
     return counts
@@ -148,6 +149,8 @@ def erase_booking(booking: Booking, now: datetime) -> bool:
         db.session.rollback()
         raise NotErasable(booking.reference)
     mails = _erase([booking.id], now)
-    audit.record(None, "erase", booking, detail=f"by the family; {mails} mail bodies erased")
+    audit.record(
+        None, "erase", booking, detail=f"by the family; {mails} mail bodies erased", now=now
+    )
     db.session.commit()
     return True

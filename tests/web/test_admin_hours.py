@@ -79,7 +79,7 @@ def monday_hours_id(app) -> int:
 
 def attention_ids(client) -> list[int]:
     html = client.get("/admin/centres/herne/attention").get_data(as_text=True)
-    return [int(i) for i in re.findall(r'<tr id="booking-(\d+)"', html)]
+    return [int(i) for i in re.findall(r'<tr class="conflict" id="booking-(\d+)"', html)]
 
 
 def test_summer_hours_apply_inside_their_validity_period_only(admin):

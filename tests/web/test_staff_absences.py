@@ -32,7 +32,7 @@ def free_starts(client, day, service="beratung-5") -> list[str]:
 
 
 def conflicts(html: str) -> set[int]:
-    return {int(i) for i in re.findall(r'<tr class="conflict" data-booking-id="(\d+)"', html)}
+    return {int(i) for i in re.findall(r'<tr class="conflict" id="booking-(\d+)"', html)}
 
 
 def add_absence(client, start: str, end: str, **extra):
