@@ -1,4 +1,8 @@
-"""The outbox: claim due mails, send them, retry with backoff, never lose one.
+"""The outbox: claim due mails, compose them, send them, retry with backoff, never lose one.
+
+A row arrives with the snapshot its transaction wrote (notifications.py); the first attempt
+composes the message from it and keeps the bytes, so every retry sends the same message.
+A snapshot that cannot be composed fails like a send: retried, then dead.
 
 Rows are claimed for a while before sending, so several workers never send the same row:
 on PostgreSQL with ``FOR UPDATE SKIP LOCKED``; on SQLite every transaction already holds
@@ -10,14 +14,17 @@ written as .eml files into the instance folder.
 from __future__ import annotations
 
 import smtplib
+import threading
 import time
 from datetime import datetime, timedelta
 from email.utils import parseaddr
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import or_, select
 
+from booking import notifications
+from booking.errors import log_error
 from booking.extensions import db
 from booking.models import OutboxMessage, utcnow
 
@@ -78,27 +85,53 @@ def deliver(app: Flask, row: OutboxMessage) -> None:
         smtp.sendmail(envelope_from, [row.recipient], row.raw)
 
 
+def message_of(app: Flask, row: OutboxMessage) -> bytes:
+    """The row's message: the bytes sent, or what its snapshot composes to (not stored)."""
+    if row.raw:
+        return row.raw
+    if row.snapshot is None:
+        raise ValueError("the mail was erased; there is nothing to send")
+    return notifications.compose(
+        row.snapshot, message_id=row.message_id, sender=app.config["MAIL_DEFAULT_SENDER"]
+    )
+
+
+def compose(app: Flask, row: OutboxMessage) -> None:
+    """Compose the row's message from its snapshot, once; then the snapshot is dropped."""
+    row.raw = message_of(app, row)
+    row.snapshot = None
+
+
+def _failed(app: Flask, row: OutboxMessage, now: datetime, error: Exception) -> None:
+    row.attempts += 1
+    row.last_error = f"{type(error).__name__}: {error}"[:500]
+    row.claimed_until = None
+    if row.attempts >= MAX_ATTEMPTS:
+        row.state = "dead"
+        app.logger.error("outbox message %s is dead after %s attempts", row.id, row.attempts)
+    else:
+        row.due_at = now + backoff(row.attempts)
+        app.logger.warning("outbox message %s failed, retry at %s", row.id, row.due_at)
+
+
 def send_due(
     app: Flask, *, now: datetime, limit: int = 50, ids: list[int] | None = None
 ) -> tuple[int, int]:
-    """Send what is due at ``now`` once. Returns (sent, failed)."""
+    """Compose and send what is due at ``now`` once. Returns (sent, failed)."""
     sent = failed = 0
     for row in claim(now, limit=limit, ids=ids):
+        try:
+            compose(app, row)
+        except Exception as error:  # noqa: BLE001 - a snapshot that cannot be composed is retried, then dead, like a send
+            failed += 1
+            _failed(app, row, now, error)
+            db.session.commit()
+            continue
         try:
             deliver(app, row)
         except (TimeoutError, OSError, smtplib.SMTPException) as error:
             failed += 1
-            row.attempts += 1
-            row.last_error = f"{type(error).__name__}: {error}"[:500]
-            row.claimed_until = None
-            if row.attempts >= MAX_ATTEMPTS:
-                row.state = "dead"
-                app.logger.error(
-                    "outbox message %s is dead after %s attempts", row.id, row.attempts
-                )
-            else:
-                row.due_at = now + backoff(row.attempts)
-                app.logger.warning("outbox message %s failed, retry at %s", row.id, row.due_at)
+            _failed(app, row, now, error)
         else:
             sent += 1
             row.state = "sent"
@@ -107,6 +140,32 @@ def send_due(
             row.attempts += 1
         db.session.commit()
     return sent, failed
+
+
+def send_after_commit(outbox_ids: list[int]) -> None:
+    """Compose and send the new mails now: in a thread (default), inline, or not at all
+    ("off": ``outbox work`` does it).
+
+    Whatever fails here stays in the outbox and is retried by ``outbox send|work``.
+    """
+    mode = current_app.config.get("OUTBOX_SEND_AFTER_COMMIT", "thread")
+    if not outbox_ids or mode == "off":
+        return
+    app = current_app._get_current_object()
+    if mode == "inline":
+        send_due(app, now=utcnow(), ids=outbox_ids)
+        return
+
+    def run() -> None:
+        with app.app_context():
+            try:
+                send_due(app, now=utcnow(), ids=outbox_ids)
+            except Exception as error:  # noqa: BLE001 - a thread must not die loudly; the outbox retries
+                log_error(
+                    app.logger, error, "sending outbox messages %s after commit failed", outbox_ids
+                )
+
+    threading.Thread(target=run, name="outbox-after-commit", daemon=True).start()
 
 
 def work(app: Flask, *, poll_seconds: float = 5.0, max_rounds: int | None = None) -> None:
@@ -125,9 +184,9 @@ def requeue_dead(row: OutboxMessage, *, now: datetime) -> bool:
     """Give a dead message a fresh start: pending, no attempts, due ``now``. Caller commits.
 
     The last error is kept for reference. Returns False (and changes nothing) when the
-    message is not dead, or its body was erased.
+    message is not dead, or it was erased (neither message nor snapshot left).
     """
-    if row.state != "dead" or not row.raw:  # an erased mail (retention) is gone for good
+    if row.state != "dead" or not (row.raw or row.snapshot):  # erased (retention): gone
         return False
     row.state = "pending"
     row.attempts = 0

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
-from booking import notifications
+from booking import outbox
 from booking.extensions import db
 
 
@@ -17,7 +17,7 @@ def commit(outbox_ids: Iterable[int] = ()) -> None:
     except BaseException:
         db.session.rollback()
         raise
-    notifications.send_after_commit(list(outbox_ids))
+    outbox.send_after_commit(list(outbox_ids))
 
 
 @contextmanager
