@@ -17,10 +17,11 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table('outbox_message', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('snapshot', sa.JSON(none_as_null=True), nullable=True))
+    # A nullable column: SQLite adds it in place, no table copy needed.
+    op.add_column("outbox_message", sa.Column("snapshot", sa.JSON(none_as_null=True)))
 
 
 def downgrade():
-    with op.batch_alter_table('outbox_message', schema=None) as batch_op:
-        batch_op.drop_column('snapshot')
+    # Rows not composed yet lose what they were to say: send them first (`flask outbox send`).
+    with op.batch_alter_table("outbox_message") as batch_op:
+        batch_op.drop_column("snapshot")
