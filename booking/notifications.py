@@ -179,7 +179,8 @@ def _enqueue_invitation(booking: Booking, token: str, now: datetime, *, moved: b
     """A REQUEST invitation with the booking's current SEQUENCE, and a fresh reminder."""
     if not booking.email:
         return []
-    _drop_pending_reminders(booking)
+    if moved:  # a new booking has no reminder to replace
+        _drop_pending_reminders(booking)
     snapshot = _snapshot(
         booking, "moved" if moved else "confirmation", now, manage_url=manage_url(token)
     )
