@@ -119,6 +119,24 @@ def test_mail_follows_the_language_of_the_booking(app, client, make_centre, smtp
     assert message["Content-Language"] == "en"
 
 
+def test_a_worker_without_a_request_composes_in_the_bookings_language(
+    app, client, make_centre, smtp, monday
+):
+    """`outbox work` has an app context and no request: the snapshot's locale decides."""
+    make_centre()
+    app.config["OUTBOX_SEND_AFTER_COMMIT"] = "off"
+    client.post(
+        "/api/v1/centres/test/bookings",
+        json=booking_payload(at(monday, 10)),
+        headers={"Accept-Language": "en"},
+    )
+    with app.app_context():
+        assert outbox.send_due(app, now=utcnow()) == (1, 0)
+    _, message = smtp.messages[0]
+    assert message["Subject"] == "Your appointment at Testzentrum test"
+    assert message["Content-Language"] == "en"
+
+
 def test_smtp_down_booking_succeeds_and_mail_is_sent_once_later(app, client, make_centre, monday):
     make_centre()
     port = free_port()  # nothing listens here yet
