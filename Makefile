@@ -50,8 +50,14 @@ format: install-test
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Every benchmark of BENCHMARKS.md, each figure beside its target; a missed target is
+# reported, an error fails. Needs PostgreSQL (BENCH_DATABASE_URL) and wrk (installed when
+# missing and root). The peer comparison measures the committed HEAD.
 bench: install-test
 	$(BIN)/python benchmarks/bench_slots.py
+	$(BIN)/python benchmarks/bench_http.py
+	$(BIN)/python benchmarks/bench_booking.py
+	$(BIN)/python benchmarks/bench_peer.py
 
 wheel: install-test
 	$(BIN)/python -m build --wheel --outdir dist .

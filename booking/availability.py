@@ -6,8 +6,8 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import Row, and_, cast, literal, null, or_, select, union_all
+from sqlalchemy.orm import joinedload, selectinload
 
 from booking import slots
 from booking.extensions import db
@@ -64,97 +64,186 @@ def find_slots(
     counsellor_id: int | None = None,
     min_notice: timedelta | None = None,
 ) -> list[slots.Slot]:
-    """Free slots of ``service`` at ``centre`` for the local dates ``date_from..date_to``.
-
-    ``exclude_booking_id`` leaves one booking out of the busy times, so that a booking
-    can be moved to a time overlapping its own current one. ``counsellor_id`` asks for
-    one counsellor's times only; ``min_notice`` replaces the centre's (staff book at
-    short notice: the minimum notice is for families online).
-    """
-    buffer = service.buffer_for(centre)
-    # Bookings reaching into the window matter up to buffer + the longest appointment.
-    window = _utc_window(centre, date_from, date_to, buffer + timedelta(days=1))
-
-    closures = db.session.scalars(
-        select(Closure).where(
-            Closure.centre_id == centre.id,
-            Closure.start_at < window.end_at,
-            Closure.end_at > window.start_at,
-        )
-    ).all()
-    counsellor_query = (
-        select(User)
-        .where(
-            User.centre_id == centre.id,
-            User.is_active.is_(True),
-            User.services.any(Service.id == service.id),
-        )
-        .options(selectinload(User.working_hours))
-        .order_by(User.id)
+    """Free slots of ``service`` at ``centre`` for the local dates ``date_from..date_to``
+    (two queries; the arguments as for SlotSearch and its find)."""
+    search = SlotSearch(
+        centre,
+        service,
+        counsellor_id=counsellor_id,
+        exclude_booking_id=exclude_booking_id,
+        min_notice=min_notice,
     )
-    if counsellor_id is not None:
-        counsellor_query = counsellor_query.where(User.id == counsellor_id)
-    counsellors = db.session.scalars(counsellor_query).all()
-    ids = [c.id for c in counsellors]
-    busy: dict[int, list[slots.Interval]] = {i: [] for i in ids}
-    away: dict[int, list[slots.Interval]] = {i: [] for i in ids}
-    if ids:
-        booking_query = select(Booking.counsellor_id, Booking.start_at, Booking.end_at).where(
+    return search.find(date_from, date_to, now, language)
+
+
+class SlotSearch:
+    """The free slots of one service at one centre: its counsellors read once, then for each
+    window asked for one query for the bookings, absences and closures, and the engine.
+
+    ``counsellor_id`` asks for one counsellor's times only. ``exclude_booking_id`` leaves
+    one booking out of the busy times, so that a booking can be moved to a time overlapping
+    its own current one; ``min_notice`` replaces the centre's (staff book at short notice:
+    the minimum notice is for families online).
+    """
+
+    def __init__(
+        self,
+        centre: Centre,
+        service: Service,
+        *,
+        counsellor_id: int | None = None,
+        exclude_booking_id: int | None = None,
+        min_notice: timedelta | None = None,
+    ) -> None:
+        self.centre = centre
+        self.service = service
+        self.exclude_booking_id = exclude_booking_id
+        self.min_notice = min_notice
+        self.buffer = service.buffer_for(centre)
+        query = (
+            select(User)
+            .where(
+                User.centre_id == centre.id,
+                User.is_active.is_(True),
+                User.services.any(Service.id == service.id),
+            )
+            # Joined, not a second query: the week page and the API stay at four queries.
+            .options(joinedload(User.working_hours))
+            .order_by(User.id)
+        )
+        if counsellor_id is not None:
+            query = query.where(User.id == counsellor_id)
+        self.counsellors: list[User] = list(db.session.scalars(query).unique())
+        # The closures met so far, by id: the week page shows them as notices.
+        self.closures: dict[int, Row] = {}
+
+    def find(
+        self, date_from: date, date_to: date, now: datetime, language: str | None = None
+    ) -> list[slots.Slot]:
+        """Free slots for the local dates ``date_from..date_to``; one query."""
+        if not self.counsellors:
+            return []
+        # Bookings reaching into the window matter up to buffer + the longest appointment.
+        window = _utc_window(self.centre, date_from, date_to, self.buffer + timedelta(days=1))
+        ids = [c.id for c in self.counsellors]
+        busy: dict[int, list[slots.Interval]] = {i: [] for i in ids}
+        away: dict[int, list[slots.Interval]] = {i: [] for i in ids}
+        closures = []
+        for row in db.session.execute(self._busy_times(ids, window)):
+            interval = slots.Interval(row.start_at, row.end_at)
+            if row.kind == "booking":
+                busy[row.owner_id].append(interval)
+            elif row.kind == "absence":
+                away[row.owner_id].append(interval)
+            else:
+                closures.append(interval)
+                self.closures[row.owner_id] = row
+        engine_counsellors = [
+            replace(
+                engine_counsellor(c, away[c.id]),
+                service_slugs=frozenset({self.service.slug}),
+                busy=tuple(busy[c.id]),
+            )
+            for c in self.counsellors
+        ]
+        rules = replace(
+            centre_rules(self.centre, [], self.buffer),
+            closures=tuple(closures),
+            **({} if self.min_notice is None else {"min_notice": self.min_notice}),
+        )
+        return slots.available_slots(
+            rules,
+            self.service.slug,
+            self.service.duration,
+            engine_counsellors,
+            date_from,
+            date_to,
+            now,
+            language=language,
+        )
+
+    def _busy_times(self, ids: list[int], window: slots.Interval):
+        """One query for the counsellors' active bookings and absences and the centre's
+        closures that reach into ``window``: rows of kind, owner_id, start_at, end_at, reason
+        (owner_id is the counsellor's, or the closure's own id)."""
+        no_reason = cast(null(), Closure.reason.type)
+        bookings = select(
+            literal("booking").label("kind"),
+            Booking.counsellor_id.label("owner_id"),
+            Booking.start_at,
+            Booking.end_at,
+            no_reason.label("reason"),
+        ).where(
             Booking.counsellor_id.in_(ids),
             Booking.status.in_(ACTIVE_STATUSES),
             Booking.start_at < window.end_at,
             Booking.end_at > window.start_at,
         )
-        if exclude_booking_id is not None:
-            booking_query = booking_query.where(Booking.id != exclude_booking_id)
-        for counsellor_id, start_at, end_at in db.session.execute(booking_query):
-            busy[counsellor_id].append(slots.Interval(start_at, end_at))
-        absence_rows = db.session.execute(
-            select(Absence.user_id, Absence.start_at, Absence.end_at).where(
-                Absence.user_id.in_(ids),
-                Absence.start_at < window.end_at,
-                Absence.end_at > window.start_at,
-            )
+        if self.exclude_booking_id is not None:
+            bookings = bookings.where(Booking.id != self.exclude_booking_id)
+        absences = select(
+            literal("absence"), Absence.user_id, Absence.start_at, Absence.end_at, no_reason
+        ).where(
+            Absence.user_id.in_(ids),
+            Absence.start_at < window.end_at,
+            Absence.end_at > window.start_at,
         )
-        for user_id, start_at, end_at in absence_rows:
-            away[user_id].append(slots.Interval(start_at, end_at))
-
-    engine_counsellors = [
-        replace(
-            engine_counsellor(c, away[c.id]),
-            service_slugs=frozenset({service.slug}),
-            busy=tuple(busy[c.id]),
+        closures = select(
+            literal("closure"), Closure.id, Closure.start_at, Closure.end_at, Closure.reason
+        ).where(
+            Closure.centre_id == self.centre.id,
+            Closure.start_at < window.end_at,
+            Closure.end_at > window.start_at,
         )
-        for c in counsellors
-    ]
-    rules = centre_rules(centre, list(closures), buffer)
-    if min_notice is not None:
-        rules = replace(rules, min_notice=min_notice)
-    return slots.available_slots(
-        rules,
-        service.slug,
-        service.duration,
-        engine_counsellors,
-        date_from,
-        date_to,
-        now,
-        language=language,
-    )
+        return union_all(bookings, absences, closures)
 
 
 def get_centre(slug: str) -> Centre | None:
-    """A centre with its opening hours, by slug."""
-    return db.session.scalar(
-        select(Centre).where(Centre.slug == slug).options(selectinload(Centre.opening_hours))
+    """A centre with its opening hours, by slug; one query."""
+    return (
+        db.session.scalars(
+            select(Centre).where(Centre.slug == slug).options(joinedload(Centre.opening_hours))
+        )
+        .unique()
+        .one_or_none()
     )
 
 
+def get_centre_and_service(
+    centre_slug: str, service_slug: str
+) -> tuple[Centre | None, Service | None]:
+    """A centre with its opening hours and one of its active services, by slugs (the
+    service also by its former slug, for old links); one query."""
+    rows = (
+        db.session.execute(
+            select(Centre, Service)
+            .outerjoin(
+                Service,
+                and_(
+                    Service.centre_id == Centre.id,
+                    Service.is_active.is_(True),
+                    or_(Service.slug == service_slug, Service.former_slug == service_slug),
+                ),
+            )
+            .where(Centre.slug == centre_slug)
+            .options(joinedload(Centre.opening_hours))
+        )
+        .unique()
+        .all()
+    )
+    if not rows:
+        return None, None
+    # The service of this slug comes before one that had it as its former slug.
+    found = sorted((s for _, s in rows if s is not None), key=lambda s: s.slug != service_slug)
+    return rows[0][0], (found[0] if found else None)
+
+
 def all_centres() -> list[Centre]:
-    """Every centre, by name, with its opening hours loaded."""
+    """Every centre, by name, with its opening hours loaded; one query."""
     return list(
         db.session.scalars(
-            select(Centre).options(selectinload(Centre.opening_hours)).order_by(Centre.name)
-        )
+            select(Centre).options(joinedload(Centre.opening_hours)).order_by(Centre.name)
+        ).unique()
     )
 
 
@@ -330,6 +419,11 @@ def next_free_slots(
     """
     last_day = centre.today(now) + timedelta(days=centre.horizon_days)
     zone = ZoneInfo(centre.timezone)
+    # One read of the counsellors for all the windows below.
+    search = SlotSearch(
+        centre, service, counsellor_id=counsellor_id, exclude_booking_id=exclude_booking_id
+    )
+    search.min_notice = min_notice
     found: list = []
     start = first_day
     for span in (7, 21, centre.horizon_days):
@@ -338,17 +432,7 @@ def next_free_slots(
         end = min(start + timedelta(days=span - 1), last_day)
         found += [
             slot
-            for slot in find_slots(
-                centre,
-                service,
-                start,
-                end,
-                now,
-                language,
-                exclude_booking_id=exclude_booking_id,
-                counsellor_id=counsellor_id,
-                min_notice=min_notice,
-            )
+            for slot in search.find(start, end, now, language)
             if (after is None or slot.start_at > after)
             and (weekday is None or slot.start_at.astimezone(zone).weekday() == weekday)
         ]

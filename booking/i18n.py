@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 from datetime import date, datetime
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_skeleton, get_day_names
+from babel.dates import format_datetime, get_day_names, match_skeleton
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, current_app, has_request_context, request, session, url_for
@@ -132,7 +133,18 @@ def language_name(code: str) -> str:
 
 def day_label(day: date) -> str:
     """A weekday with day and month in the current language: "Montag, 23. November"."""
-    return format_skeleton("MMMMEEEEd", day, locale=get_locale())
+    locale = get_locale()
+    return format_datetime(day, skeleton_pattern(locale, "MMMMEEEEd"), locale=locale)
+
+
+@lru_cache(maxsize=64)
+def skeleton_pattern(locale: Locale, skeleton: str) -> str:
+    """The locale's date pattern for a CLDR skeleton, as Babel's format_skeleton finds it;
+    kept, since finding it compares the skeleton with every one the locale has."""
+    skeletons = locale.datetime_skeletons
+    if skeleton not in skeletons:
+        skeleton = match_skeleton(skeleton, skeletons) or skeleton
+    return skeletons[skeleton]
 
 
 def weekday_name(weekday: int) -> str:

@@ -6,7 +6,7 @@ from flask import abort
 from flask_babel import gettext as _
 
 from booking import availability
-from booking.models import Centre
+from booking.models import Centre, Service
 
 
 def centre_or_404(slug: str) -> Centre:
@@ -15,3 +15,12 @@ def centre_or_404(slug: str) -> Centre:
     if centre is None:
         abort(404, description=_("No centre with this name."))
     return centre
+
+
+def centre_and_service_or_404(centre_slug: str, service_slug: str) -> tuple[Centre, Service | None]:
+    """The centre of ``centre_slug`` (404 when there is none) and its active service of
+    ``service_slug`` or None; one query."""
+    centre, service = availability.get_centre_and_service(centre_slug, service_slug)
+    if centre is None:
+        abort(404, description=_("No centre with this name."))
+    return centre, service

@@ -33,11 +33,13 @@ PostgreSQL's empty ranges.
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from itertools import compress
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -99,13 +101,15 @@ class Counsellor:
     busy: tuple[Interval, ...] = ()
 
 
-@dataclass(frozen=True)
-class Slot:
-    """An offered slot and the counsellors free for all of it."""
+class Slot(NamedTuple):
+    """An offered slot and the counsellors free for all of it.
+
+    A named tuple: the engine makes one per offered slot, and it is the cheapest to make.
+    """
 
     start_at: datetime
     end_at: datetime
-    counsellor_ids: tuple[int, ...] = field(default=())
+    counsellor_ids: tuple[int, ...] = ()
 
 
 def available_slots(
@@ -118,34 +122,50 @@ def available_slots(
     now: datetime,
     language: str | None = None,
 ) -> list[Slot]:
-    """Return the free slots whose local start date lies in ``[date_from, date_to]``, in order."""
+    """Return the free slots whose local start date lies in ``[date_from, date_to]``, in order.
+
+    The grid of candidate starts is laid once for all days; each rule then strikes out
+    the starts it forbids, an interval at a time rather than a slot at a time. Inside,
+    instants are whole microseconds since the epoch (UTC): they compare and add faster
+    than datetimes.
+    """
     _check_arguments(rules, duration, now)
     tz = ZoneInfo(rules.timezone)
-    earliest_start_at = _earliest_start(rules, now)
+    earliest_start_at = _micros(_earliest_start(rules, now))
     first_day, last_day = _bookable_days(rules, tz, now, date_from, date_to)
     candidates = _counsellors_offering(counsellors, service_slug, language, rules.buffer)
     if first_day > last_day or not candidates:
         return []
 
-    step = timedelta(minutes=rules.slot_step_minutes)
-    closures = _Timeline.of(rules.closures)
-    slots: dict[datetime, Slot] = {}
-    for day in _days(first_day, last_day):
-        if _is_public_holiday(rules.holiday_region, day):
-            continue
-        for candidate in candidates:
-            candidate.start_day(day, tz)
-        for opening in _spans_on(rules.opening_hours, day, tz):
-            for start_at in _grid(opening, day, step, tz):
-                end_at = start_at + duration
-                if start_at in slots or not _is_within(opening, start_at, end_at):
-                    continue
-                if start_at < earliest_start_at or closures.overlaps(start_at, end_at):
-                    continue
-                free_ids = tuple(c.id for c in candidates if c.is_free(start_at, end_at))
-                if free_ids:
-                    slots[start_at] = Slot(start_at, end_at, free_ids)
-    return sorted(slots.values(), key=lambda slot: slot.start_at)
+    length = duration // _MICROSECOND
+    step = rules.slot_step_minutes * _MICROS_PER_MINUTE
+    days = [
+        _Day(day, tz)
+        for day in _days(first_day, last_day)
+        if not _is_public_holiday(rules.holiday_region, day)  # rule 2
+    ]
+    # Rules 1, 4 and 5 give the candidate starts, each once, ascending; rule 2 strikes out
+    # those overlapping a closure.
+    starts = sorted(
+        {
+            start_at
+            for day in days
+            for opening in _spans_on(rules.opening_hours, day)
+            for start_at in _opening_starts(opening, day, step, length, earliest_start_at)
+        }
+    )
+    starts = _Timeline(rules.closures).without_overlapping(starts, length)
+    # Rule 3: a row per counsellor, True where they are free for the slot at that start.
+    rows = [candidate.free_at(starts, length, days) for candidate in candidates]
+    ids = [candidate.id for candidate in candidates]
+    slots = []
+    # zip(*rows) gives one column per start: which counsellors are free then.
+    for start_at, column in zip(starts, zip(*rows, strict=True), strict=True):
+        free_ids = tuple(compress(ids, column))
+        if free_ids:
+            start = _instant(start_at)
+            slots.append(Slot(start, start + duration, free_ids))
+    return slots
 
 
 def _check_arguments(rules: CentreRules, duration: timedelta, now: datetime) -> None:
@@ -158,17 +178,75 @@ def _check_arguments(rules: CentreRules, duration: timedelta, now: datetime) -> 
         raise ValueError("slot_step_minutes must be positive")
 
 
+# Absolute time inside the engine: microseconds since the epoch, UTC.
+
+_MICROSECOND = timedelta(microseconds=1)
+_MICROS_PER_MINUTE = 60_000_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NAIVE_EPOCH = datetime(1970, 1, 1)
+
+
+def _micros(instant: datetime) -> int:
+    """An aware datetime as microseconds since the epoch."""
+    return (instant - _EPOCH) // _MICROSECOND
+
+
+def _instant(micros: int) -> datetime:
+    """Microseconds since the epoch as an aware datetime in UTC."""
+    return _EPOCH + micros * _MICROSECOND
+
+
+def _micros_of_day(wall: time) -> int:
+    """A wall clock time as microseconds since midnight."""
+    return ((wall.hour * 60 + wall.minute) * 60 + wall.second) * 1_000_000 + wall.microsecond
+
+
 # Rule 1 and rule 5: opening intervals and the grid, in wall time.
+
+
+class _Day:
+    """One local date, and where its wall clock times lie in absolute time."""
+
+    def __init__(self, day: date, tz: ZoneInfo) -> None:
+        self.date = day
+        self.tz = tz
+        midnight = datetime.combine(day, time())
+        offset = tz.utcoffset(midnight)
+        # Most days keep one UTC offset from midnight to midnight: then every wall time
+        # of the day exists once and maps by one subtraction. Only days with a DST switch
+        # map each wall time through zoneinfo (fold=1 catches a switch at midnight itself).
+        is_one_offset = offset == tz.utcoffset(midnight.replace(fold=1)) and offset == tz.utcoffset(
+            midnight + timedelta(days=1)
+        )
+        self.midnight_at = (
+            (midnight - _NAIVE_EPOCH - offset) // _MICROSECOND if is_one_offset else None
+        )
+
+    def _wall(self, micros_of_day: int) -> datetime:
+        return datetime.combine(self.date, time()) + timedelta(microseconds=micros_of_day)
+
+    def wall_to_utc(self, micros_of_day: int) -> int | None:
+        """The instant of a wall time (its first, if two); None if it does not exist."""
+        if self.midnight_at is not None:
+            return self.midnight_at + micros_of_day
+        instant = _wall_to_utc(self._wall(micros_of_day), self.tz)
+        return None if instant is None else _micros(instant)
+
+    def boundary_to_utc(self, micros_of_day: int) -> int:
+        """The instant of an interval boundary; one in a gap becomes the instant the gap ends."""
+        if self.midnight_at is not None:
+            return self.midnight_at + micros_of_day
+        return _micros(_boundary_to_utc(self._wall(micros_of_day), self.tz))
 
 
 @dataclass(frozen=True)
 class _Span:
-    """One opening or working interval of one date: its wall opening and absolute bounds."""
+    """One opening or working interval of one date: its wall times and absolute bounds."""
 
-    opens_wall: datetime  # naive local wall time; the grid is laid from here
-    closes_wall: datetime
-    start_at: datetime  # UTC
-    end_at: datetime  # UTC
+    opens: int  # wall time, microseconds since local midnight; the grid is laid from here
+    closes: int
+    start_at: int  # microseconds since the epoch
+    end_at: int
 
 
 def _hours_on(hours: Iterable[WeeklyHours], day: date) -> list[WeeklyHours]:
@@ -183,36 +261,43 @@ def _hours_on(hours: Iterable[WeeklyHours], day: date) -> list[WeeklyHours]:
     ]
 
 
-def _spans_on(hours: Iterable[WeeklyHours], day: date, tz: ZoneInfo) -> list[_Span]:
+def _spans_on(hours: Iterable[WeeklyHours], day: _Day) -> list[_Span]:
     """Return the intervals of ``day`` with their absolute bounds, earliest first."""
     spans = []
-    for h in _hours_on(hours, day):
-        opens_wall = datetime.combine(day, h.opens)
-        closes_wall = datetime.combine(day, h.closes)
-        start_at = _boundary_to_utc(opens_wall, tz)
-        end_at = _boundary_to_utc(closes_wall, tz)
+    for h in _hours_on(hours, day.date):
+        opens, closes = _micros_of_day(h.opens), _micros_of_day(h.closes)
+        start_at, end_at = day.boundary_to_utc(opens), day.boundary_to_utc(closes)
         if start_at < end_at:
-            spans.append(_Span(opens_wall, closes_wall, start_at, end_at))
+            spans.append(_Span(opens, closes, start_at, end_at))
     return sorted(spans, key=lambda span: span.start_at)
 
 
-def _is_within(span: _Span, start_at: datetime, end_at: datetime) -> bool:
+def _is_within(span: _Span, start_at: int, end_at: int) -> bool:
     """Rule 1: the whole slot lies inside the interval's absolute span."""
     return span.start_at <= start_at and end_at <= span.end_at
 
 
-def _grid(span: _Span, day: date, step: timedelta, tz: ZoneInfo) -> Iterator[datetime]:
-    """Rule 5: yield the UTC starts on the wall-time grid opens, opens + step, ...
+def _grid(span: _Span, day: _Day, step: int) -> list[int]:
+    """Rule 5: the starts on the wall-time grid opens, opens + step, ... before closes.
 
     Steps are counted on the wall clock so that 09:00, 09:30 stay on the grid after
     a DST switch earlier that day; wall times that do not exist are skipped.
     """
-    wall = span.opens_wall
-    while wall < span.closes_wall:
-        start_at = _wall_to_utc(wall, tz)
-        if start_at is not None:
-            yield start_at
-        wall += step
+    walls = range(span.opens, span.closes, step)
+    if day.midnight_at is not None:
+        return [day.midnight_at + wall for wall in walls]
+    return [start_at for wall in walls if (start_at := day.wall_to_utc(wall)) is not None]
+
+
+def _opening_starts(
+    opening: _Span, day: _Day, step: int, length: int, earliest_start_at: int
+) -> list[int]:
+    """Rules 1, 4 and 5: the grid starts whose slot lies inside the opening interval and
+    that are late enough for the notice; a run of the ascending grid."""
+    grid = _grid(opening, day, step)
+    first = bisect_left(grid, max(opening.start_at, earliest_start_at))
+    last = bisect_right(grid, opening.end_at - length)
+    return grid[first:last]
 
 
 def _wall_to_utc(wall: datetime, tz: ZoneInfo) -> datetime | None:
@@ -270,42 +355,43 @@ def _public_holidays(region: str, year: int) -> frozenset[date]:
     return frozenset(table)
 
 
-@dataclass(frozen=True)
 class _Timeline:
-    """Disjoint, sorted UTC intervals answering "does [start, end) overlap any?" by bisection."""
+    """Intervals in microseconds since the epoch, for striking out the slots they overlap."""
 
-    starts: tuple[datetime, ...]
-    ends: tuple[datetime, ...]
+    def __init__(self, intervals: Iterable[Interval], widen_by: timedelta = timedelta(0)) -> None:
+        """Take ``intervals``, each widened by ``widen_by`` on both sides; empty ones block
+        nothing and are left out."""
+        widen = widen_by // _MICROSECOND
+        self.spans = [
+            (start_at - widen, end_at + widen)
+            for start_at, end_at in [
+                # _micros written out: this runs for every booking of every counsellor.
+                ((i.start_at - _EPOCH) // _MICROSECOND, (i.end_at - _EPOCH) // _MICROSECOND)
+                for i in intervals
+            ]
+            if start_at < end_at
+        ]
 
-    @classmethod
-    def of(cls, intervals: Iterable[Interval], widen_by: timedelta = timedelta(0)) -> _Timeline:
-        """Build a timeline from ``intervals``, each widened by ``widen_by`` on both sides.
-
-        Overlapping and touching intervals are merged, so the last interval that starts
-        before a slot ends is the only one that can reach into the slot.
-        """
-        spans = sorted(
-            (
-                interval.start_at.astimezone(UTC) - widen_by,
-                interval.end_at.astimezone(UTC) + widen_by,
-            )
-            for interval in intervals
-            if interval.start_at < interval.end_at
-        )
-        starts: list[datetime] = []
-        ends: list[datetime] = []
-        for start_at, end_at in spans:
-            if ends and start_at <= ends[-1]:
-                ends[-1] = max(ends[-1], end_at)
-            else:
-                starts.append(start_at)
-                ends.append(end_at)
-        return cls(tuple(starts), tuple(ends))
-
-    def overlaps(self, start_at: datetime, end_at: datetime) -> bool:
+    def overlaps(self, start_at: int, end_at: int) -> bool:
         """Half-open overlap: some interval has ``start < end_at`` and ``start_at < end``."""
-        last = bisect_left(self.starts, end_at) - 1
-        return last >= 0 and start_at < self.ends[last]
+        return any(start < end_at and start_at < end for start, end in self.spans)
+
+    def strike_overlapping(self, starts: list[int], length: int, free: list[bool]) -> None:
+        """Set ``free[k]`` to False for each slot ``[starts[k], starts[k] + length)`` that
+        overlaps an interval; ``starts`` ascending, so each interval strikes out a run."""
+        for start_at, end_at in self.spans:
+            low = bisect_right(starts, start_at - length)  # slots ending after it starts
+            high = bisect_left(starts, end_at)  # slots starting before it ends
+            if low < high:
+                free[low:high] = [False] * (high - low)
+
+    def without_overlapping(self, starts: list[int], length: int) -> list[int]:
+        """The starts whose slots overlap no interval."""
+        if not self.spans:
+            return starts
+        free = [True] * len(starts)
+        self.strike_overlapping(starts, length, free)
+        return [start_at for start_at, is_free in zip(starts, free, strict=True) if is_free]
 
 
 # Rule 3: counsellors.
@@ -322,29 +408,26 @@ class _Candidate:
     def __init__(self, counsellor: Counsellor, buffer: timedelta) -> None:
         self.id = counsellor.id
         self.working_hours = counsellor.working_hours
-        self.absences = _Timeline.of(counsellor.absences)
+        self.absences = _Timeline(counsellor.absences)
         # Widening each booking by the buffer is the same as widening the slot.
-        self.busy = _Timeline.of(counsellor.busy, widen_by=buffer)
-        self.working_spans: list[_Span] = []
+        self.busy = _Timeline(counsellor.busy, widen_by=buffer)
 
-    def start_day(self, day: date, tz: ZoneInfo) -> None:
-        """Work out this counsellor's working intervals for ``day``."""
-        if self.working_hours is not None:
-            self.working_spans = _spans_on(self.working_hours, day, tz)
-
-    def is_working(self, start_at: datetime, end_at: datetime) -> bool:
-        """The whole slot lies in one working interval; default hours are the opening hours."""
+    def free_at(self, starts: list[int], length: int, days: list[_Day]) -> list[bool]:
+        """Rule 3, for each of the ascending ``starts``: working for the whole slot, not
+        absent, and no booking within the buffer of it."""
         if self.working_hours is None:
-            return True  # rule 1 has already placed the slot inside an opening interval
-        return any(_is_within(span, start_at, end_at) for span in self.working_spans)
-
-    def is_free(self, start_at: datetime, end_at: datetime) -> bool:
-        """Rule 3: working, not absent, and no booking within the buffer of the slot."""
-        return (
-            self.is_working(start_at, end_at)
-            and not self.absences.overlaps(start_at, end_at)
-            and not self.busy.overlaps(start_at, end_at)
-        )
+            # Rule 1 has already placed each slot inside an opening interval.
+            free = [True] * len(starts)
+        else:
+            free = [False] * len(starts)
+            for day in days:
+                for span in _spans_on(self.working_hours, day):
+                    low = bisect_left(starts, span.start_at)
+                    high = bisect_right(starts, span.end_at - length)
+                    free[low:high] = [True] * (high - low)
+        self.absences.strike_overlapping(starts, length, free)
+        self.busy.strike_overlapping(starts, length, free)
+        return free
 
 
 def _counsellors_offering(
@@ -405,18 +488,20 @@ def reasons_unavailable(
     bookings are left out too: the database already keeps them from overlapping.
     """
     tz = ZoneInfo(rules.timezone)
-    day = start_at.astimezone(tz).date()
+    local_day = start_at.astimezone(tz).date()
+    day = _Day(local_day, tz)
+    start, end = _micros(start_at), _micros(end_at)
     reasons = []
-    if not any(_is_within(s, start_at, end_at) for s in _spans_on(rules.opening_hours, day, tz)):
+    if not any(_is_within(s, start, end) for s in _spans_on(rules.opening_hours, day)):
         reasons.append(OUTSIDE_OPENING_HOURS)
-    if _is_public_holiday(rules.holiday_region, day):
+    if _is_public_holiday(rules.holiday_region, local_day):
         reasons.append(PUBLIC_HOLIDAY)
-    if _Timeline.of(rules.closures).overlaps(start_at, end_at):
+    if _Timeline(rules.closures).overlaps(start, end):
         reasons.append(CLOSURE)
     if counsellor.working_hours is not None and not any(
-        _is_within(s, start_at, end_at) for s in _spans_on(counsellor.working_hours, day, tz)
+        _is_within(s, start, end) for s in _spans_on(counsellor.working_hours, day)
     ):
         reasons.append(COUNSELLOR_NOT_WORKING)
-    if _Timeline.of(counsellor.absences).overlaps(start_at, end_at):
+    if _Timeline(counsellor.absences).overlaps(start, end):
         reasons.append(COUNSELLOR_ABSENT)
     return reasons

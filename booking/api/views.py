@@ -10,6 +10,7 @@ from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import orjson
 from flask import Response, abort, jsonify, request, url_for
 from flask_babel import gettext as _
 from werkzeug.exceptions import BadRequest
@@ -18,7 +19,7 @@ from booking import availability, services
 from booking.api.blueprint import bp
 from booking.extensions import limiter
 from booking.i18n import current_language, error_title
-from booking.lookups import centre_or_404
+from booking.lookups import centre_and_service_or_404, centre_or_404
 from booking.models import Booking, Centre, utcnow
 from booking.problems import problem_response
 from booking.validation import (
@@ -108,9 +109,9 @@ def _parse_date(name: str, errors: dict[str, list[str]]) -> date | None:
 
 @bp.get("/centres/<centre_slug>/slots")
 def list_slots(centre_slug: str):
-    centre = centre_or_404(centre_slug)
-    errors: dict[str, list[str]] = {}
     service_slug = request.args.get("service", "").strip()
+    centre, service = centre_and_service_or_404(centre_slug, service_slug)
+    errors: dict[str, list[str]] = {}
     if not service_slug:
         errors["service"] = [_("This field is required.")]
     date_from = _parse_date("from", errors)
@@ -126,18 +127,20 @@ def list_slots(centre_slug: str):
     if errors:
         raise ValidationFailed(errors)
 
-    service = availability.get_service(centre, service_slug)
     if service is None:
         abort(404, description=_("This centre offers no service of this name."))
     zone = ZoneInfo(centre.timezone)
     found = availability.find_slots(centre, service, date_from, date_to, utcnow(), language)
-    return jsonify(
-        {
-            "timezone": centre.timezone,
-            "slots": [
-                {"start": _iso(s.start_at, zone), "end": _iso(s.end_at, zone)} for s in found
-            ],
-        }
+    # orjson writes the datetimes itself (as isoformat() would), many times faster than
+    # isoformat() and json per slot; keys sorted and a final newline, as jsonify gives them.
+    body = {
+        "timezone": centre.timezone,
+        "slots": [
+            {"start": s.start_at.astimezone(zone), "end": s.end_at.astimezone(zone)} for s in found
+        ],
+    }
+    return Response(
+        orjson.dumps(body, option=orjson.OPT_SORT_KEYS) + b"\n", mimetype="application/json"
     )
 
 

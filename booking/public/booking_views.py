@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -20,6 +19,7 @@ from booking import availability, ical, notifications, retention, services
 from booking.extensions import limiter
 from booking.forms import EmptyForm
 from booking.i18n import current_language, language_name
+from booking.lookups import centre_and_service_or_404
 from booking.models import Booking, Centre, Service, utcnow
 from booking.public.blueprint import bp
 from booking.public.forms import BookingForm, FindBookingForm, MoveForm
@@ -27,6 +27,8 @@ from booking.public.views import (
     build_week,
     interpreter_languages,
     spoken_languages,
+    url_with_start,
+    week_slots,
 )
 from booking.validation import (
     FieldError,
@@ -43,10 +45,7 @@ REFERENCE_PATTERN = re.compile(r"[A-Z2-9]{4}-?[A-Z2-9]{4}")
 
 
 def _centre_and_service(centre_slug: str, service_slug: str) -> tuple[Centre, Service]:
-    centre = availability.get_centre(centre_slug)
-    if centre is None:
-        abort(404, description=_("No centre with this name."))
-    service = availability.get_service(centre, service_slug)
+    centre, service = centre_and_service_or_404(centre_slug, service_slug)
     if service is None or not service.online_bookable:
         abort(404, description=_("This centre offers no service of this name."))
     return centre, service
@@ -109,7 +108,7 @@ def book(centre_slug: str, service_slug: str):
             code=301,
         )
     form = BookingForm()
-    spoken = spoken_languages(service)
+    spoken = spoken_languages(c for c in service.counsellors if c.is_active)
     form.language.choices = _language_choices(spoken)
     # A language outside the common list, asked for on the week page, stays selectable.
     wanted = parse_language(
@@ -378,20 +377,23 @@ def move(token: str):
         flash(_("This time is no longer free. Please choose another one."), "error")
 
     week = build_week(
-        centre,
-        service,
+        availability.SlotSearch(centre, service, exclude_booking_id=booking.id),
         request.args.get("week") or centre.today(booking.start_at).isoformat(),
         language=needed,
-        exclude_booking_id=booking.id,
         current_start=booking.start_at,
         week_url=lambda monday: url_for("public.move", token=token, week=monday.isoformat()),
+        slot_url=url_with_start("public.move", token=token),
+        slot_label=_("Move to %(day)s at %(time)s"),
     )
     # The current time is marked on its day, whether or not it is free for others.
     zone = ZoneInfo(centre.timezone)
     current_day = booking.start_at.astimezone(zone).date()
     if current_day in week["days"]:
         day_slots = [s for s in week["days"][current_day] if s.start_at != booking.start_at]
-        day_slots.append(CurrentTime(booking.start_at, booking.end_at))
+        (current,) = week_slots(
+            [booking], zone, week["day_labels"], url_of=lambda iso: "", label_pattern=""
+        )
+        day_slots.append(current._replace(is_current=True))
         week["days"][current_day] = sorted(day_slots, key=lambda s: s.start_at)
     return render_template(
         "public/move.html",
@@ -401,15 +403,6 @@ def move(token: str):
         choose_language=False,
         **week,
     )
-
-
-@dataclass(frozen=True)
-class CurrentTime:
-    """The booking's own time, shown among the free ones on the move page."""
-
-    start_at: datetime
-    end_at: datetime
-    is_current: bool = True
 
 
 FIND_LIMIT = "5 per minute;20 per hour"

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
+from typing import NamedTuple
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from flask import abort, redirect, render_template, request, url_for
+from flask_babel import format_time
 from flask_babel import gettext as _
-from sqlalchemy import select
 
 from booking import availability
-from booking.extensions import db
 from booking.i18n import current_language, day_label, language_name
-from booking.lookups import centre_or_404
-from booking.models import Centre, Closure, Service, utcnow
+from booking.lookups import centre_and_service_or_404, centre_or_404
+from booking.models import Centre, Closure, utcnow
 from booking.public.blueprint import bp
 from booking.public.forms import COMMON_LANGUAGES
 from booking.validation import FieldError, clean_day, parse_language
@@ -96,31 +98,65 @@ def closure_notice(closure: Closure, zone: ZoneInfo) -> str:
     return f"{text}: {closure.reason}" if closure.reason else text
 
 
-def week_closures(centre: Centre, monday: date) -> list[str]:
-    """The notices of the closures reaching into the week that starts on ``monday``."""
-    zone = ZoneInfo(centre.timezone)
+def week_closures(search: availability.SlotSearch, monday: date) -> list[str]:
+    """The notices of the closures reaching into the week that starts on ``monday``, of
+    those the search has read (its windows cover the week shown)."""
+    zone = ZoneInfo(search.centre.timezone)
     week_start = datetime.combine(monday, time(0), zone)
     week_end = datetime.combine(monday + timedelta(days=7), time(0), zone)
-    closures = db.session.scalars(
-        select(Closure)
-        .where(
-            Closure.centre_id == centre.id,
-            Closure.start_at < week_end,
-            Closure.end_at > week_start,
-        )
-        .order_by(Closure.start_at)
-    ).all()
+    closures = sorted(
+        (c for c in search.closures.values() if c.start_at < week_end and c.end_at > week_start),
+        key=lambda c: c.start_at,
+    )
     return [closure_notice(c, zone) for c in closures]
 
 
+class WeekSlot(NamedTuple):
+    """A time on the week page, formatted: its link, its words for screen readers."""
+
+    start_at: datetime
+    end_at: datetime
+    iso: str  # the start in UTC, for <time datetime> and the link
+    time: str  # "09:30" in the centre's wall time
+    url: str
+    label: str  # "Book Monday, 14 December at 09:30"
+    is_current: bool = False
+
+
+def url_with_start(endpoint: str, **values) -> Callable[[str], str]:
+    """A function of a start (ISO 8601) giving ``url_for(endpoint, start=..., **values)``,
+    with url_for called once: the week page links every one of its times."""
+    placeholder = "START"
+    url = url_for(endpoint, start=placeholder, **values)
+    before, after = url.split(placeholder, 1)
+    return lambda iso: before + quote(iso, safe=":") + after
+
+
+def week_slots(
+    found: list, zone: ZoneInfo, day_labels: dict[date, str], url_of, label_pattern: str
+) -> list[WeekSlot]:
+    """The slots formatted for the page; each wall time formatted once."""
+    clock: dict[tuple[int, int], str] = {}
+    formatted = []
+    for slot in found:
+        local = slot.start_at.astimezone(zone)
+        key = (local.hour, local.minute)
+        if key not in clock:
+            clock[key] = format_time(local.time(), "HH:mm")
+        iso = slot.start_at.isoformat()
+        label = label_pattern % {"day": day_labels[local.date()], "time": clock[key]}
+        formatted.append(WeekSlot(slot.start_at, slot.end_at, iso, clock[key], url_of(iso), label))
+    return formatted
+
+
 def build_week(
-    centre: Centre,
-    service: Service,
+    search: availability.SlotSearch,
     week_raw: str | None,
     *,
     language: str | None,
     week_url,
-    exclude_booking_id: int | None = None,
+    slot_url: Callable[[str], str],
+    slot_label: str,
     current_start: datetime | None = None,
 ) -> dict:
     """What a week of free slots shows: days with their slots and the neighbouring weeks.
@@ -128,8 +164,11 @@ def build_week(
     With no week asked for, the page opens on the week of the next free time. When the
     week shown has none, ``next_free`` is the next free time within the booking horizon,
     and ``horizon_empty`` says there is none at all, so the page can say so once.
-    When moving a booking (``exclude_booking_id``), its ``current_start`` is not offered.
+    When moving a booking (a search leaving it out), its ``current_start`` is not offered.
+    ``slot_url`` gives a time's link from its start; ``slot_label`` is its translated
+    label, with %(day)s and %(time)s. At most two reads of busy times, whatever the data.
     """
+    centre, service = search.centre, search.service
     today = centre.today(utcnow())
     monday = _week_start(week_raw, today)
     last_bookable = today + timedelta(days=centre.horizon_days)
@@ -142,29 +181,33 @@ def build_week(
     def local_day(slot) -> date:
         return slot.start_at.astimezone(zone).date()
 
-    def search(first: date, last: date) -> list:
-        return availability.find_slots(
-            centre, service, first, last, utcnow(), language, exclude_booking_id=exclude_booking_id
-        )
+    def search_days(first: date, last: date) -> list:
+        found = search.find(first, last, utcnow(), language)
+        return [s for s in found if s.start_at != current_start]
 
-    # Nothing asked for: look through the whole horizon in the same call, so that the page
-    # opens on the week of the next free time instead of an empty week.
-    found = search(monday, last_bookable if week_raw is None else sunday)
-    found = [s for s in found if s.start_at != current_start]
-    if found and local_day(found[0]) > sunday:
-        monday = local_day(found[0]) - timedelta(days=local_day(found[0]).weekday())
-        sunday = monday + timedelta(days=6)
-    week_slots = [s for s in found if local_day(s) <= sunday]
+    found = search_days(monday, sunday)
     next_free = None
     horizon_empty = False
-    if not week_slots:
-        later = found if week_raw is None else search(today, last_bookable)
+    if not found and week_raw is None:
+        # Nothing asked for: open on the week of the next free time, not an empty week.
+        found = search_days(sunday + timedelta(days=1), last_bookable)
+        if found:
+            monday = local_day(found[0]) - timedelta(days=local_day(found[0]).weekday())
+            sunday = monday + timedelta(days=6)
+            found = [s for s in found if local_day(s) <= sunday]
+        else:
+            horizon_empty = True
+    elif not found:
+        later = search_days(today, last_bookable)
         next_free = next((s for s in later if local_day(s) > sunday), None) or next(
             iter(later), None
         )
         horizon_empty = next_free is None
-    days: dict[date, list] = {monday + timedelta(days=i): [] for i in range(7)}
-    for slot in week_slots:
+    day_labels = {
+        monday + timedelta(days=i): day_label(monday + timedelta(days=i)) for i in range(7)
+    }
+    days: dict[date, list] = {day: [] for day in day_labels}
+    for slot in week_slots(found, zone, day_labels, slot_url, slot_label):
         days[local_day(slot)].append(slot)
     next_free_monday = (
         local_day(next_free) - timedelta(days=local_day(next_free).weekday()) if next_free else None
@@ -174,9 +217,10 @@ def build_week(
         "service": service,
         "service_name": service.name_in(current_language()),
         "days": days,
-        "slot_count": len(week_slots),
+        "day_labels": day_labels,
+        "slot_count": len(found),
         "monday": monday,
-        "closures": week_closures(centre, monday),
+        "closures": week_closures(search, monday),
         "previous_week_url": week_url(monday - timedelta(days=7)) if monday > today else None,
         "next_week_url": week_url(monday + timedelta(days=7)) if sunday < last_bookable else None,
         "next_free": next_free,
@@ -186,10 +230,10 @@ def build_week(
     }
 
 
-def spoken_languages(service: Service) -> list[str]:
-    """The languages some active counsellor of the service speaks, by name in the page's
+def spoken_languages(counsellors) -> list[str]:
+    """The languages some of the (active) counsellors speaks, by name in the page's
     language (the page's own language first)."""
-    codes = {lang for c in service.counsellors if c.is_active for lang in c.languages}
+    codes = {lang for c in counsellors for lang in c.languages}
     own = current_language()
     return sorted(codes, key=lambda code: (code != own, language_name(code).casefold()))
 
@@ -205,8 +249,7 @@ def interpreter_languages(spoken: list[str], also: str | None = None) -> list[st
 
 @bp.get("/centres/<centre_slug>/<service_slug>")
 def service_week(centre_slug: str, service_slug: str):
-    centre = centre_or_404(centre_slug)
-    service = availability.get_service(centre, service_slug)
+    centre, service = centre_and_service_or_404(centre_slug, service_slug)
     if service is None:
         abort(404, description=_("This centre offers no service of this name."))
     if service.slug != service_slug:  # an old link: to the neutral address
@@ -224,7 +267,8 @@ def service_week(centre_slug: str, service_slug: str):
     errors: dict[str, list[str]] = {}
     language = parse_language(request.args.get("language"), "language", errors)
     interpreter = parse_language(request.args.get("interpreter"), "interpreter", errors)
-    spoken = spoken_languages(service)
+    search = availability.SlotSearch(centre, service)
+    spoken = spoken_languages(search.counsellors)
     context = {
         "centre": centre,
         "service": service,
@@ -249,8 +293,7 @@ def service_week(centre_slug: str, service_slug: str):
         return render_template("public/week.html", choose_language=True, **context)
     choice = {"language": language} if language else {"interpreter": interpreter}
     week = build_week(
-        centre,
-        service,
+        search,
         request.args.get("week"),
         language=language,
         week_url=lambda monday: url_for(
@@ -260,6 +303,10 @@ def service_week(centre_slug: str, service_slug: str):
             week=monday.isoformat(),
             **choice,
         ),
+        slot_url=url_with_start(
+            "public.book", centre_slug=centre.slug, service_slug=service.slug, **choice
+        ),
+        slot_label=_("Book %(day)s at %(time)s"),
     )
     context.update(week)
     return render_template(

@@ -5,7 +5,8 @@ engine's helpers: a wall time names the first instant whose local clock reads it
 in a spring-forward gap names the first instant whose clock reads later than it.
 """
 
-from datetime import UTC, date, datetime, time, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -311,6 +312,50 @@ def expected_slots(scenario) -> list[tuple[datetime, datetime, tuple[int, ...]]]
 @PROPERTY_SETTINGS
 @given(scenarios())
 def test_property_offers_exactly_what_a_brute_force_reading_of_the_rules_offers(scenario):
+    offered = [(s.start_at, s.end_at, s.counsellor_ids) for s in available_slots(**scenario)]
+
+    assert offered == expected_slots(scenario)
+
+
+ODD_ZONES = (UTC, ZoneInfo("Europe/Berlin"), timezone(timedelta(hours=-5, minutes=-30)))
+
+
+@st.composite
+def scenarios_with_odd_instants(draw) -> dict:
+    """The scenarios above with closures, absences, bookings and ``now`` moved by up to a
+    minute to the microsecond, and given in other zones than UTC: the engine counts in
+    whole microseconds, and its half-open overlaps must stay exact."""
+    scenario = draw(scenarios())
+
+    def odd(instant: datetime) -> datetime:
+        shift = timedelta(microseconds=draw(st.integers(-60_000_000, 60_000_000)))
+        return (instant + shift).astimezone(draw(st.sampled_from(ODD_ZONES)))
+
+    def odd_interval(interval: Interval) -> Interval:
+        # The strategy's intervals last a minute or more: they stay non-empty.
+        stretch = timedelta(microseconds=draw(st.integers(-59_999_999, 60_000_000)))
+        start_at = odd(interval.start_at)
+        end_at = start_at + (interval.end_at - interval.start_at) + stretch
+        return Interval(start_at, end_at.astimezone(draw(st.sampled_from(ODD_ZONES))))
+
+    def odd_intervals(spans: tuple[Interval, ...]) -> tuple[Interval, ...]:
+        return tuple(odd_interval(i) for i in spans)
+
+    rules = scenario["rules"]
+    return {
+        **scenario,
+        "rules": replace(rules, closures=odd_intervals(rules.closures)),
+        "counsellors": tuple(
+            replace(c, absences=odd_intervals(c.absences), busy=odd_intervals(c.busy))
+            for c in scenario["counsellors"]
+        ),
+        "now": odd(scenario["now"]),
+    }
+
+
+@PROPERTY_SETTINGS
+@given(scenarios_with_odd_instants())
+def test_property_microseconds_and_other_zones_are_read_exactly(scenario):
     offered = [(s.start_at, s.end_at, s.counsellor_ids) for s in available_slots(**scenario)]
 
     assert offered == expected_slots(scenario)
