@@ -178,6 +178,8 @@ def _choose_counsellor(centre: Centre, slot, language: str | None, keep: int | N
     candidates = list(slot.counsellor_ids)
     if keep in candidates:
         return keep
+    if len(candidates) == 1:
+        return candidates[0]
     if language:
         rows = db.session.execute(
             select(User.id, User.languages).where(User.id.in_(candidates))
@@ -266,7 +268,8 @@ def book_slot(
     A repeated request (same idempotency key) returns the first booking and writes nothing.
     """
     try:
-        with committed() as outbox_ids:
+        # The caller answers with what was just written: no need to read it back.
+        with committed(keep_loaded=True) as outbox_ids:
             if idempotency is not None:
                 replay = _replay(idempotency)
                 if replay is not None:

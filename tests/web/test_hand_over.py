@@ -11,6 +11,7 @@ from email import policy
 import pytest
 from sqlalchemy import select
 
+from booking import outbox
 from booking.extensions import db
 from booking.models import AuditEntry, Booking, OutboxMessage, User
 from tests.conftest import csrf_from
@@ -68,7 +69,10 @@ def invitation(app, booking_id: int) -> list[str]:
             .where(OutboxMessage.booking_id == booking_id)
             .order_by(OutboxMessage.id)
         ).all()
-        return [(r.kind, email.message_from_bytes(r.raw, policy=policy.default)) for r in rows]
+        return [
+            (r.kind, email.message_from_bytes(outbox.message_of(app, r), policy=policy.default))
+            for r in rows
+        ]
 
 
 def ical_of(message) -> str:

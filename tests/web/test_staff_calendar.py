@@ -13,6 +13,7 @@ from sqlalchemy import select
 from booking import audit, services
 from booking.extensions import db
 from booking.models import AuditEntry, Booking, OutboxMessage, User, utcnow
+from booking.outbox import message_of
 from tests.conftest import csrf_from
 from tests.helpers import NRW_HOLIDAYS, at, berlin_today, local, make_booking, next_working_day
 
@@ -49,11 +50,11 @@ def mail_text(raw: bytes) -> str:
 def outbox(app, booking_id: int, kind: str) -> list[str]:
     with app.app_context():
         rows = db.session.scalars(
-            select(OutboxMessage.raw).where(
+            select(OutboxMessage).where(
                 OutboxMessage.booking_id == booking_id, OutboxMessage.kind == kind
             )
         ).all()
-    return [mail_text(raw) for raw in rows]
+        return [mail_text(message_of(app, row)) for row in rows]
 
 
 def audit_actions(app, booking_id: int) -> list[tuple[str, str]]:
