@@ -93,6 +93,32 @@ class Idempotency:
         return cls(scope=scope, key=key, fingerprint=fingerprint)
 
 
+@dataclass(frozen=True)
+class BookingRequest:
+    """One request for a booking, built by each caller from its form or JSON.
+
+    The place for what a request will also carry as booking grows (seats at a group
+    event, the invitation it answers), so that ``book_slot`` keeps one argument for it.
+    ``counsellor_id`` asks for one counsellor (staff only); ``created_by`` is the staff
+    member who books on someone's behalf.
+    """
+
+    centre: Centre
+    service: Service
+    start_at: datetime
+    details: BookingDetails
+    channel: str = "online"
+    locale: str = "de"
+    idempotency: Idempotency | None = None
+    created_by: User | None = None
+    counsellor_id: int | None = None
+
+    @property
+    def by_staff(self) -> bool:
+        """Staff (phone, walk-in) book at any notice and may choose the counsellor."""
+        return self.channel != "online"
+
+
 @dataclass
 class BookingResult:
     booking: Booking
@@ -247,26 +273,15 @@ def _replay(idempotency: Idempotency) -> BookingResult | None:
     )
 
 
-def book_slot(
-    centre: Centre,
-    service: Service,
-    start_at: datetime,
-    details: BookingDetails,
-    *,
-    now: datetime,
-    channel: str = "online",
-    locale: str = "de",
-    idempotency: Idempotency | None = None,
-    created_by: User | None = None,
-    counsellor_id: int | None = None,
-) -> BookingResult:
-    """Book ``service`` at ``start_at`` for the person in ``details``; commit; send mail.
+def book_slot(request: BookingRequest, *, now: datetime) -> BookingResult:
+    """Book what ``request`` asks for; commit; send mail.
 
-    Staff (phone, walk-in) book at any notice, even for today, but never in the past;
-    ``counsellor_id`` asks for one counsellor (staff only).
+    Staff (phone, walk-in) book at any notice, even for today, but never in the past.
     Raises SlotUnavailable, TooManyActiveBookings, NotOnlineBookable, IdempotencyMismatch.
     A repeated request (same idempotency key) returns the first booking and writes nothing.
     """
+    centre, service, details = request.centre, request.service, request.details
+    channel, idempotency, created_by = request.channel, request.idempotency, request.created_by
     try:
         # The caller answers with what was just written: no need to read it back.
         with committed(keep_loaded=True) as outbox_ids:
@@ -290,14 +305,14 @@ def book_slot(
                 _lock_email(details.email)
                 if channel == "online":
                     _check_active_limit(centre, details.email, now)
-            by_staff = channel != "online"
+            by_staff = request.by_staff
             slot = free_slot_at(
                 centre,
                 service,
-                start_at,
+                request.start_at,
                 now,
                 language=required_language(details.language, details.interpreter_language),
-                counsellor_id=counsellor_id if by_staff else None,
+                counsellor_id=request.counsellor_id if by_staff else None,
                 min_notice=availability.STAFF_MIN_NOTICE if by_staff else None,
             )
             if slot is None:
@@ -322,7 +337,7 @@ def book_slot(
                 message=details.message,
                 consent_at=now if channel == "online" else None,
                 manage_token_hash=hash_token(token),
-                locale=locale,
+                locale=request.locale,
                 sequence=0,
                 created_by_id=created_by.id if created_by is not None else None,
             )

@@ -71,9 +71,8 @@ def make_booking(app, centre_slug: str, service_slug: str, start: str, **details
         service = db.session.scalar(
             select(Service).where(Service.centre_id == centre.id, Service.slug == service_slug)
         )
-        result = services.book_slot(
-            centre, service, local(start), BookingDetails(**details), now=utcnow()
-        )
+        asked = services.BookingRequest(centre, service, local(start), BookingDetails(**details))
+        result = services.book_slot(asked, now=utcnow())
         booking = result.booking
         return SimpleNamespace(
             id=booking.id,

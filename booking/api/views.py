@@ -259,15 +259,10 @@ def create_booking(centre_slug: str):
         raise ValidationFailed(errors)
     idempotency = _idempotency(centre, data)
 
-    result = services.book_slot(
-        centre,
-        service,
-        start_at,
-        details,
-        now=utcnow(),
-        locale=current_language(),
-        idempotency=idempotency,
+    asked = services.BookingRequest(
+        centre, service, start_at, details, locale=current_language(), idempotency=idempotency
     )
+    result = services.book_slot(asked, now=utcnow())
     location = url_for("api.get_booking", token=result.manage_token, _external=True)
     if result.replayed and result.stored_response:
         status, body = result.stored_response

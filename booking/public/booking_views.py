@@ -160,15 +160,10 @@ def book(centre_slug: str, service_slug: str):
         details.email or "",
     )
     try:
-        result = services.book_slot(
-            centre,
-            service,
-            start_at,
-            details,
-            now=utcnow(),
-            locale=current_language(),
-            idempotency=idempotency,
+        asked = services.BookingRequest(
+            centre, service, start_at, details, locale=current_language(), idempotency=idempotency
         )
+        result = services.book_slot(asked, now=utcnow())
     except services.SlotUnavailable:
         return _taken_page(
             centre, service, start_at, details.language, details.interpreter_language

@@ -310,18 +310,18 @@ def intake_book():
     )
     locale = language if language in current_app.config["LANGUAGES"] else "de"
     try:
-        result = services.book_slot(
+        asked = services.BookingRequest(
             centre,
             service,
             start_at,
             details,
-            now=utcnow(),
             channel=channel,
             locale=locale,
             idempotency=idempotency,
             created_by=user,
             counsellor_id=chosen.counsellor.id if chosen.counsellor else None,
         )
+        result = services.book_slot(asked, now=utcnow())
     except services.SlotUnavailable:
         return _page(
             centre,

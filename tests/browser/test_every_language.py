@@ -196,10 +196,9 @@ def booking_token(live_app) -> str:
         )
         slot = found[0]
         result = services.book_slot(
-            centre,
-            service,
-            slot.start_at,
-            BookingDetails(name=NAME, email="axe@example.org"),
+            services.BookingRequest(
+                centre, service, slot.start_at, BookingDetails(name=NAME, email="axe@example.org")
+            ),
             now=now,
         )
         return result.manage_token

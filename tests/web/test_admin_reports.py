@@ -124,13 +124,17 @@ def bookings(app, admin):
         )
         clerk = db.session.scalar(select(User).where(User.email == ADMIN))
         result = services.book_slot(
-            centre,
-            service,
-            datetime.fromisoformat(at(day, 14)),
-            BookingDetails(name="Telefon", email=None, phone="0151 000", language="fa", persons=2),
+            services.BookingRequest(
+                centre,
+                service,
+                datetime.fromisoformat(at(day, 14)),
+                BookingDetails(
+                    name="Telefon", email=None, phone="0151 000", language="fa", persons=2
+                ),
+                channel="phone",
+                created_by=clerk,
+            ),
             now=utcnow(),
-            channel="phone",
-            created_by=clerk,
         )
         made["phone"] = {"reference": result.booking.reference}
     token = made["none"]["manage_url"].rsplit("/", 1)[1]

@@ -206,12 +206,14 @@ def mails_in(app, make_centre):
             service = db.session.scalar(select(Service).where(Service.slug == "short"))
             now = utcnow()
             result = services.book_slot(
-                centre,
-                service,
-                local(at(monday, 10)),
-                BookingDetails(name="Leyla", email=f"{code.replace('@', '.')}@example.org"),
+                services.BookingRequest(
+                    centre,
+                    service,
+                    local(at(monday, 10)),
+                    BookingDetails(name="Leyla", email=f"{code.replace('@', '.')}@example.org"),
+                    locale=code,
+                ),
                 now=now,
-                locale=code,
             )
             booking = db.session.get(Booking, result.booking.id)
             kinds = {}

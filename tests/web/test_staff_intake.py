@@ -262,12 +262,14 @@ def test_a_taken_slot_gives_a_message_and_a_fresh_list(db_backend, app, receptio
             select(Service).where(Service.centre_id == centre.id, Service.slug == "beratung-5")
         )
         services.book_slot(
-            centre,
-            service,
-            datetime.fromisoformat(taken),
-            BookingDetails(name="Other", email=None, phone="0171 9"),
+            services.BookingRequest(
+                centre,
+                service,
+                datetime.fromisoformat(taken),
+                BookingDetails(name="Other", email=None, phone="0171 9"),
+                channel="phone",
+            ),
             now=utcnow(),
-            channel="phone",
         )
     response = intake_post(reception, html, taken, service="beratung-5", name="Late", phone="1 2 3")
     assert response.status_code == 409
