@@ -65,6 +65,11 @@ class Config:
     # or left to `flask outbox send|work` ("off").
     OUTBOX_SEND_AFTER_COMMIT = os.environ.get("OUTBOX_SEND_AFTER_COMMIT") or "thread"
 
+    # Free slots computed for the API are kept per process, keyed by a version number every
+    # change of availability raises in its own transaction (booking/availability_cache.py).
+    AVAILABILITY_CACHE = _bool("AVAILABILITY_CACHE", True)
+    AVAILABILITY_CACHE_SIZE = int(os.environ.get("AVAILABILITY_CACHE_SIZE") or 256)
+
     # Counting the queries of every request costs one event hook; tests read the count.
     QUERY_COUNT_HEADER = _bool("QUERY_COUNT_HEADER", False)
 

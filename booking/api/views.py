@@ -130,7 +130,7 @@ def list_slots(centre_slug: str):
     if service is None:
         abort(404, description=_("This centre offers no service of this name."))
     zone = ZoneInfo(centre.timezone)
-    found = availability.find_slots(centre, service, date_from, date_to, utcnow(), language)
+    found = availability.cached_find_slots(centre, service, date_from, date_to, utcnow(), language)
     # orjson writes the datetimes itself (as isoformat() would), many times faster than
     # isoformat() and json per slot; keys sorted and a final newline, as jsonify gives them.
     body = {
