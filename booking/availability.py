@@ -76,6 +76,13 @@ def find_slots(
     return search.find(date_from, date_to, now, language)
 
 
+def slots_valid_until(centre: Centre, found: list[slots.Slot], now: datetime) -> datetime:
+    """Until when the answer ``found`` (computed at ``now``) holds by the clock."""
+    return availability_cache.valid_until(
+        [s.start_at for s in found[:1]], centre.min_notice, centre.timezone, now
+    )
+
+
 def cached_find_slots(
     centre: Centre,
     service: Service,
@@ -85,25 +92,14 @@ def cached_find_slots(
     language: str | None = None,
 ) -> list[slots.Slot]:
     """find_slots, answered from the process's cache while the availability version and
-    the clock allow (booking/availability_cache.py); one query more than find_slots when
-    cold, one query in all when warm."""
-    cache = availability_cache.current_cache()
-    if cache is None:
-        return find_slots(centre, service, date_from, date_to, now, language)
-    # The version is read before the data, so the data is at least as new as the version.
-    version = availability_cache.read_version(db.session)
-    if version is None or availability_cache.has_uncommitted_changes(db.session):
-        return find_slots(centre, service, date_from, date_to, now, language)
+    the clock allow (booking/availability_cache.py)."""
+
+    def compute():
+        found = find_slots(centre, service, date_from, date_to, now, language)
+        return tuple(found), slots_valid_until(centre, found, now)
+
     key = ("slots", centre.id, service.id, date_from, date_to, language)
-    kept = cache.get(version, key, now)
-    if kept is not None:
-        return list(kept)
-    found = find_slots(centre, service, date_from, date_to, now, language)
-    until = availability_cache.valid_until(
-        [s.start_at for s in found[:1]], centre.min_notice, centre.timezone, now
-    )
-    cache.put(version, key, now, until, tuple(found))
-    return found
+    return list(availability_cache.remember(key, now, compute))
 
 
 class SlotSearch:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -33,6 +33,7 @@ from flask import Flask, current_app
 from sqlalchemy import event, inspect, select, update
 from sqlalchemy.orm import Session
 
+from booking.extensions import db
 from booking.models import availability_version
 
 # The tables whose rows the slot search reads.
@@ -195,3 +196,22 @@ def current_cache() -> SlotCache | None:
     if not current_app.config.get("AVAILABILITY_CACHE", True):
         return None
     return current_app.extensions.get("availability_cache")
+
+
+def remember(key: Hashable, now: datetime, compute: Callable[[], tuple[object, datetime]]):
+    """The value of ``compute()`` for ``key`` at ``now``, from the cache while the version
+    and the clock allow; ``compute`` returns the value and its valid_until. One query (the
+    version) when warm; none more than ``compute`` when the cache is off."""
+    cache = current_cache()
+    if cache is None:
+        return compute()[0]
+    # The version is read before the data, so the data is at least as new as the version.
+    version = read_version(db.session)
+    if version is None or has_uncommitted_changes(db.session):
+        return compute()[0]
+    kept = cache.get(version, key, now)
+    if kept is not None:
+        return kept
+    value, until = compute()
+    cache.put(version, key, now, until, value)
+    return value

@@ -15,7 +15,7 @@ from flask import Response, abort, jsonify, request, url_for
 from flask_babel import gettext as _
 from werkzeug.exceptions import BadRequest
 
-from booking import availability, services
+from booking import availability, availability_cache, services
 from booking.api.blueprint import bp
 from booking.extensions import limiter
 from booking.i18n import current_language, error_title
@@ -129,19 +129,24 @@ def list_slots(centre_slug: str):
 
     if service is None:
         abort(404, description=_("This centre offers no service of this name."))
-    zone = ZoneInfo(centre.timezone)
-    found = availability.cached_find_slots(centre, service, date_from, date_to, utcnow(), language)
-    # orjson writes the datetimes itself (as isoformat() would), many times faster than
-    # isoformat() and json per slot; keys sorted and a final newline, as jsonify gives them.
-    body = {
-        "timezone": centre.timezone,
-        "slots": [
+    now = utcnow()
+
+    def render():
+        zone = ZoneInfo(centre.timezone)
+        found = availability.find_slots(centre, service, date_from, date_to, now, language)
+        # orjson writes the datetimes itself (as isoformat() would), many times faster than
+        # isoformat() and json per slot; keys sorted and a final newline, as jsonify gives
+        # them.
+        slot_list = [
             {"start": s.start_at.astimezone(zone), "end": s.end_at.astimezone(zone)} for s in found
-        ],
-    }
-    return Response(
-        orjson.dumps(body, option=orjson.OPT_SORT_KEYS) + b"\n", mimetype="application/json"
-    )
+        ]
+        body = {"timezone": centre.timezone, "slots": slot_list}
+        data = orjson.dumps(body, option=orjson.OPT_SORT_KEYS) + b"\n"
+        return data, availability.slots_valid_until(centre, found, now)
+
+    # The bytes are cached, not only the slots: they depend on nothing else.
+    key = ("slots-json", centre.id, service.id, date_from, date_to, language)
+    return Response(availability_cache.remember(key, now, render), mimetype="application/json")
 
 
 def _iso(value: datetime, zone: ZoneInfo) -> str:
