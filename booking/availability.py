@@ -92,7 +92,8 @@ def cached_find_slots(
     language: str | None = None,
 ) -> list[slots.Slot]:
     """find_slots, answered from the process's cache while the availability version and
-    the clock allow (booking/availability_cache.py)."""
+    the clock allow (booking/availability_cache.py). Call availability_cache.pin_version()
+    before ``centre`` and ``service`` are read."""
 
     def compute():
         found = find_slots(centre, service, date_from, date_to, now, language)

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app
+from flask import Flask, current_app, g
 from sqlalchemy import event, inspect, select, update
 from sqlalchemy.orm import Session
 
@@ -53,9 +53,11 @@ AVAILABILITY_TABLES = frozenset(
 # Of these tables' rows, only these attributes matter (a booking's name or a sign-in does
 # not change any free time); a change of any attribute of the other tables' rows does.
 RELEVANT_ATTRIBUTES = {
-    "booking": frozenset({"status", "start_at", "end_at", "counsellor_id", "centre_id"}),
+    "booking": frozenset(
+        {"status", "start_at", "end_at", "counsellor_id", "counsellor", "centre_id", "centre"}
+    ),
     "staff_user": frozenset(
-        {"centre_id", "is_active", "role", "languages", "services", "working_hours"}
+        {"centre_id", "centre", "is_active", "role", "languages", "services", "working_hours"}
     ),
 }
 _CHANGED = "availability_changed"
@@ -198,15 +200,26 @@ def current_cache() -> SlotCache | None:
     return current_app.extensions.get("availability_cache")
 
 
+def pin_version() -> None:
+    """Read the availability version for this request, before anything a cached answer is
+    computed from is read. PostgreSQL's READ COMMITTED gives each statement its own
+    snapshot: a centre loaded before the version could be older than the version, and an
+    answer computed from it must not be kept under that version. Read first, the version is
+    never newer than the data (newer data under an older version is harmless: it is found
+    only by requests that began before that change committed)."""
+    if "availability_version" not in g:
+        g.availability_version = read_version(db.session)
+
+
 def remember(key: Hashable, now: datetime, compute: Callable[[], tuple[object, datetime]]):
     """The value of ``compute()`` for ``key`` at ``now``, from the cache while the version
-    and the clock allow; ``compute`` returns the value and its valid_until. One query (the
-    version) when warm; none more than ``compute`` when the cache is off."""
+    pinned for this request (see pin_version) and the clock allow; ``compute`` returns the
+    value and its valid_until. No query when warm (the version is pinned first)."""
     cache = current_cache()
     if cache is None:
         return compute()[0]
-    # The version is read before the data, so the data is at least as new as the version.
-    version = read_version(db.session)
+    pin_version()
+    version = g.availability_version
     if version is None or has_uncommitted_changes(db.session):
         return compute()[0]
     kept = cache.get(version, key, now)

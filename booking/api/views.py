@@ -11,7 +11,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import orjson
-from flask import Response, abort, jsonify, request, url_for
+from flask import Response, abort, current_app, jsonify, request, url_for
 from flask_babel import gettext as _
 from werkzeug.exceptions import BadRequest
 
@@ -110,6 +110,9 @@ def _parse_date(name: str, errors: dict[str, list[str]]) -> date | None:
 @bp.get("/centres/<centre_slug>/slots")
 def list_slots(centre_slug: str):
     service_slug = request.args.get("service", "").strip()
+    if current_app.config["AVAILABILITY_CACHE"]:
+        # Before the centre and service are read: see pin_version.
+        availability_cache.pin_version()
     centre, service = centre_and_service_or_404(centre_slug, service_slug)
     errors: dict[str, list[str]] = {}
     if not service_slug:
