@@ -211,20 +211,39 @@ def pin_version() -> None:
         g.availability_version = read_version(db.session)
 
 
+def _pinned(cache: SlotCache | None) -> int | None:
+    """The version to keep answers under in this request, or None for "do not cache"."""
+    if cache is None:
+        return None
+    pin_version()
+    if has_uncommitted_changes(db.session):
+        return None
+    return g.availability_version
+
+
+def lookup(key: Hashable, now: datetime):
+    """The answer kept for ``key`` that holds at ``now`` and at this request's version (read
+    here if not yet pinned), else None."""
+    cache = current_cache()
+    version = _pinned(cache)
+    return None if version is None else cache.get(version, key, now)
+
+
+def keep(key: Hashable, now: datetime, until: datetime, value: object) -> None:
+    """Keep ``value``, computed at ``now`` and holding until ``until``, for ``key``."""
+    cache = current_cache()
+    version = _pinned(cache)
+    if version is not None:
+        cache.put(version, key, now, until, value)
+
+
 def remember(key: Hashable, now: datetime, compute: Callable[[], tuple[object, datetime]]):
     """The value of ``compute()`` for ``key`` at ``now``, from the cache while the version
-    pinned for this request (see pin_version) and the clock allow; ``compute`` returns the
-    value and its valid_until. No query when warm (the version is pinned first)."""
-    cache = current_cache()
-    if cache is None:
-        return compute()[0]
-    pin_version()
-    version = g.availability_version
-    if version is None or has_uncommitted_changes(db.session):
-        return compute()[0]
-    kept = cache.get(version, key, now)
+    pinned for this request and the clock allow; ``compute`` returns the value and its
+    valid_until."""
+    kept = lookup(key, now)
     if kept is not None:
         return kept
     value, until = compute()
-    cache.put(version, key, now, until, value)
+    keep(key, now, until, value)
     return value

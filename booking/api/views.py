@@ -11,7 +11,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import orjson
-from flask import Response, abort, current_app, jsonify, request, url_for
+from flask import Response, abort, jsonify, request, url_for
 from flask_babel import gettext as _
 from werkzeug.exceptions import BadRequest
 
@@ -107,12 +107,21 @@ def _parse_date(name: str, errors: dict[str, list[str]]) -> date | None:
         return None
 
 
+# The query parameters a slots answer depends on (besides the service).
+SLOTS_ARGS = ("from", "to", "language")
+
+
 @bp.get("/centres/<centre_slug>/slots")
 def list_slots(centre_slug: str):
     service_slug = request.args.get("service", "").strip()
-    if current_app.config["AVAILABILITY_CACHE"]:
-        # Before the centre and service are read: see pin_version.
-        availability_cache.pin_version()
+    now = utcnow()
+    # Only answers of 200 are kept, by the request's own words: the same words at the same
+    # availability version name the same centre and service and pass the same checks. The
+    # lookup reads the version before the centre and service are read (see pin_version).
+    key = ("slots-json", centre_slug, service_slug, *map(request.args.get, SLOTS_ARGS))
+    kept = availability_cache.lookup(key, now)
+    if kept is not None:
+        return Response(kept, mimetype="application/json")
     centre, service = centre_and_service_or_404(centre_slug, service_slug)
     errors: dict[str, list[str]] = {}
     if not service_slug:
@@ -132,24 +141,19 @@ def list_slots(centre_slug: str):
 
     if service is None:
         abort(404, description=_("This centre offers no service of this name."))
-    now = utcnow()
-
-    def render():
-        zone = ZoneInfo(centre.timezone)
-        found = availability.find_slots(centre, service, date_from, date_to, now, language)
-        # orjson writes the datetimes itself (as isoformat() would), many times faster than
-        # isoformat() and json per slot; keys sorted and a final newline, as jsonify gives
-        # them.
-        slot_list = [
+    zone = ZoneInfo(centre.timezone)
+    found = availability.find_slots(centre, service, date_from, date_to, now, language)
+    # orjson writes the datetimes itself (as isoformat() would), many times faster than
+    # isoformat() and json per slot; keys sorted and a final newline, as jsonify gives them.
+    body = {
+        "timezone": centre.timezone,
+        "slots": [
             {"start": s.start_at.astimezone(zone), "end": s.end_at.astimezone(zone)} for s in found
-        ]
-        body = {"timezone": centre.timezone, "slots": slot_list}
-        data = orjson.dumps(body, option=orjson.OPT_SORT_KEYS) + b"\n"
-        return data, availability.slots_valid_until(centre, found, now)
-
-    # The bytes are cached, not only the slots: they depend on nothing else.
-    key = ("slots-json", centre.id, service.id, date_from, date_to, language)
-    return Response(availability_cache.remember(key, now, render), mimetype="application/json")
+        ],
+    }
+    data = orjson.dumps(body, option=orjson.OPT_SORT_KEYS) + b"\n"
+    availability_cache.keep(key, now, availability.slots_valid_until(centre, found, now), data)
+    return Response(data, mimetype="application/json")
 
 
 def _iso(value: datetime, zone: ZoneInfo) -> str:
