@@ -83,26 +83,6 @@ def slots_valid_until(centre: Centre, found: list[slots.Slot], now: datetime) ->
     )
 
 
-def cached_find_slots(
-    centre: Centre,
-    service: Service,
-    date_from: date,
-    date_to: date,
-    now: datetime,
-    language: str | None = None,
-) -> list[slots.Slot]:
-    """find_slots, answered from the process's cache while the availability version and
-    the clock allow (booking/availability_cache.py). Call availability_cache.pin_version()
-    before ``centre`` and ``service`` are read."""
-
-    def compute():
-        found = find_slots(centre, service, date_from, date_to, now, language)
-        return tuple(found), slots_valid_until(centre, found, now)
-
-    key = ("slots", centre.id, service.id, date_from, date_to, language)
-    return list(availability_cache.remember(key, now, compute))
-
-
 class SlotSearch:
     """The free slots of one service at one centre: its counsellors read once, then for each
     window asked for one query for the bookings, absences and closures, and the engine.

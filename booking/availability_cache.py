@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -235,15 +235,3 @@ def keep(key: Hashable, now: datetime, until: datetime, value: object) -> None:
     version = _pinned(cache)
     if version is not None:
         cache.put(version, key, now, until, value)
-
-
-def remember(key: Hashable, now: datetime, compute: Callable[[], tuple[object, datetime]]):
-    """The value of ``compute()`` for ``key`` at ``now``, from the cache while the version
-    pinned for this request and the clock allow; ``compute`` returns the value and its
-    valid_until."""
-    kept = lookup(key, now)
-    if kept is not None:
-        return kept
-    value, until = compute()
-    keep(key, now, until, value)
-    return value
