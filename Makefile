@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install install-test translations extract-messages db-upgrade seed lint format bench bench-booking page-weight wheel clean
+.PHONY: run test install install-test translations extract-messages db-upgrade seed lint format bench bench-booking page-weight load wheel clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -70,3 +70,8 @@ bench-booking: install-test
 
 page-weight: install-test
 	$(BIN)/python benchmarks/page_weight.py
+
+# Mixed traffic on its own PostgreSQL, gunicorn, outbox workers, Redis and a mail sink, then
+# checks that nothing was lost (see benchmarks/load.py); LOAD_SECONDS per phase, default 60.
+load: install-test
+	$(BIN)/python benchmarks/load.py

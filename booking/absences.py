@@ -89,12 +89,13 @@ def add_absence(
                 centre_id=user.centre_id,
                 detail=f"added #{absence.id} for {user.name}: "
                 f"{first.isoformat()} – {last.isoformat()}",
+                now=now,
             )
             added.append(absence)
     return added
 
 
-def delete_absence(absence: Absence, actor: User) -> None:
+def delete_absence(absence: Absence, actor: User, *, now: datetime) -> None:
     """Remove an absence; its times become bookable again."""
     with committed():
         user = absence.user
@@ -104,5 +105,6 @@ def delete_absence(absence: Absence, actor: User) -> None:
             centre_id=user.centre_id,
             detail=f"deleted #{absence.id} for {user.name}: "
             f"{absence.start_at.isoformat()} – {absence.end_at.isoformat()}",
+            now=now,
         )
         db.session.delete(absence)

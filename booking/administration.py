@@ -1,7 +1,7 @@
 """The only place that writes centre settings: opening hours, closures, rules, services,
-and what admins change of staff accounts and their working hours (accounts.py holds the
-account writes of the command line and a person's own password change). Also requeues
-dead mails and settles bookings that changed settings no longer allow.
+and staff accounts and their working hours (the admin pages, `flask create-user` and a
+person's own password change). Also requeues dead mails and settles bookings that changed
+settings no longer allow.
 
 Like services.py for bookings: each function checks its input against the rules, writes,
 records the change in the audit log and commits. Invalid input raises SettingsInvalid
@@ -21,10 +21,11 @@ from zoneinfo import ZoneInfo
 
 import holidays
 from babel import Locale, UnknownLocaleError
+from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from booking import accounts, audit, auth, outbox
+from booking import audit, auth, outbox
 from booking.extensions import db
 from booking.models import (
     ROLES,
@@ -47,6 +48,15 @@ from booking.validation import (
     clean_text,
     has_control_characters,
 )
+
+
+def _commit_change(
+    actor: User | None, centre_id: int, detail: str, now: datetime, action: str = "settings"
+) -> None:
+    """Record a change of the centre's settings or staff in the audit log, and commit it."""
+    audit.record(actor, action, centre_id=centre_id, detail=detail, now=now)
+    commit()
+
 
 # Limits of the centre's rules (SPEC "Slot rules", "Bookings"); the database checks the floor.
 MIN_NOTICE_HOURS = (0, 24 * 90)
@@ -192,27 +202,31 @@ def _assign(row, interval: WeeklyInterval) -> None:
     row.valid_until = interval.valid_until
 
 
-def add_opening_hours(centre: Centre, actor: User, interval: WeeklyInterval) -> OpeningHours:
-    """Add a weekly opening interval to the centre."""
-    _check_interval(interval, centre.opening_hours)
-    row = OpeningHours(centre=centre)
+def _add_interval(model, existing, interval: WeeklyInterval, **owner):
+    """A new hours row of ``model`` for its owner, checked against the owner's ``existing``."""
+    _check_interval(interval, existing)
+    row = model(**owner)
     _assign(row, interval)
     db.session.add(row)
-    audit.record(
-        actor, "settings", centre_id=centre.id, detail="hours added: " + interval.describe()
-    )
-    commit()
     return row
 
 
-def update_opening_hours(hours: OpeningHours, actor: User, interval: WeeklyInterval) -> None:
+def add_opening_hours(
+    centre: Centre, actor: User, interval: WeeklyInterval, *, now: datetime
+) -> OpeningHours:
+    """Add a weekly opening interval to the centre."""
+    row = _add_interval(OpeningHours, centre.opening_hours, interval, centre=centre)
+    _commit_change(actor, centre.id, "hours added: " + interval.describe(), now)
+    return row
+
+
+def update_opening_hours(
+    hours: OpeningHours, actor: User, interval: WeeklyInterval, *, now: datetime
+) -> None:
     """Change an opening interval; bookings it no longer covers are kept and listed."""
     _check_interval(interval, [h for h in hours.centre.opening_hours if h.id != hours.id])
     _assign(hours, interval)
-    audit.record(
-        actor, "settings", centre_id=hours.centre_id, detail="hours changed: " + interval.describe()
-    )
-    commit()
+    _commit_change(actor, hours.centre_id, "hours changed: " + interval.describe(), now)
 
 
 def split_opening_hours(
@@ -235,14 +249,14 @@ def split_opening_hours(
 
 
 def change_opening_hours_from(
-    hours: OpeningHours, actor: User, interval: WeeklyInterval, change_from: date
+    hours: OpeningHours, actor: User, interval: WeeklyInterval, change_from: date, *, now: datetime
 ) -> OpeningHours:
     """Change the times from ``change_from`` on, in one step: the old interval ends the day
     before, a new one with ``interval``'s times starts that day (and ends when the old did)."""
     parts = split_opening_hours(hours, change_from)
     if parts is None:
         whole = replace(interval, valid_from=hours.valid_from, valid_until=hours.valid_until)
-        update_opening_hours(hours, actor, whole)
+        update_opening_hours(hours, actor, whole, now=now)
         return hours
     before, after = parts
     new = replace(interval, valid_from=after.valid_from, valid_until=after.valid_until)
@@ -252,47 +266,39 @@ def change_opening_hours_from(
     row = OpeningHours(centre=hours.centre)
     _assign(row, new)
     db.session.add(row)
-    audit.record(
+    _commit_change(
         actor,
-        "settings",
-        centre_id=hours.centre_id,
-        detail=f"hours changed from {change_from}: {before.describe()} then {new.describe()}",
+        hours.centre_id,
+        f"hours changed from {change_from}: {before.describe()} then {new.describe()}",
+        now,
     )
-    commit()
     return row
 
 
-def delete_opening_hours(hours: OpeningHours, actor: User) -> None:
+def delete_opening_hours(hours: OpeningHours, actor: User, *, now: datetime) -> None:
     """Remove an opening interval."""
     detail = "hours deleted: " + WeeklyInterval.of(hours).describe()
     centre_id = hours.centre_id
     db.session.delete(hours)
-    audit.record(actor, "settings", centre_id=centre_id, detail=detail)
-    commit()
+    _commit_change(actor, centre_id, detail, now)
 
 
-def add_working_hours(user: User, actor: User, interval: WeeklyInterval) -> WorkingHours:
+def add_working_hours(
+    user: User, actor: User, interval: WeeklyInterval, *, now: datetime
+) -> WorkingHours:
     """Give a staff member their own working interval (without any, the centre's hours apply)."""
-    _check_interval(interval, user.working_hours)
-    row = WorkingHours(user=user)
-    _assign(row, interval)
-    db.session.add(row)
-    audit.record(
-        actor,
-        "settings",
-        centre_id=user.centre_id,
-        detail=f"working hours of user {user.id} added: {interval.describe()}",
+    row = _add_interval(WorkingHours, user.working_hours, interval, user=user)
+    _commit_change(
+        actor, user.centre_id, f"working hours of user {user.id} added: {interval.describe()}", now
     )
-    commit()
     return row
 
 
-def delete_working_hours(hours: WorkingHours, actor: User) -> None:
+def delete_working_hours(hours: WorkingHours, actor: User, *, now: datetime) -> None:
     user = hours.user
     detail = f"working hours of user {user.id} deleted: " + WeeklyInterval.of(hours).describe()
     user.working_hours.remove(hours)
-    audit.record(actor, "settings", centre_id=user.centre_id, detail=detail)
-    commit()
+    _commit_change(actor, user.centre_id, detail, now)
 
 
 # Closures.
@@ -312,6 +318,7 @@ def add_closure(
     end_date: date | None = None,
     end_time: time | None = None,
     reason: str = "",
+    now: datetime,
 ) -> Closure:
     """Close the centre, in its local time: a day (start date only), a range of days (and
     an end date), or part of a day (with times). Without a start time the closure starts
@@ -337,22 +344,17 @@ def add_closure(
     errors.raise_if_any()
     closure = Closure(centre=centre, start_at=start_at, end_at=end_at, reason=reason)
     db.session.add(closure)
-    audit.record(
-        actor,
-        "settings",
-        centre_id=centre.id,
-        detail=f"closure added: {start_at.isoformat()}..{end_at.isoformat()}",
+    _commit_change(
+        actor, centre.id, f"closure added: {start_at.isoformat()}..{end_at.isoformat()}", now
     )
-    commit()
     return closure
 
 
-def delete_closure(closure: Closure, actor: User) -> None:
+def delete_closure(closure: Closure, actor: User, *, now: datetime) -> None:
     detail = f"closure deleted: {closure.start_at.isoformat()}..{closure.end_at.isoformat()}"
     centre_id = closure.centre_id
     db.session.delete(closure)
-    audit.record(actor, "settings", centre_id=centre_id, detail=detail)
-    commit()
+    _commit_change(actor, centre_id, detail, now)
 
 
 # The centre's rules.
@@ -394,6 +396,7 @@ def update_rules(
     max_active_bookings_per_email: int | None,
     holiday_region: str | None,
     feed_shows_service: bool = False,
+    now: datetime,
 ) -> None:
     """Set the slot and booking rules of SPEC "Slot rules" and "Bookings", and whether
     counsellors' calendar feeds name the service (off: "Beratung" and the reference)."""
@@ -420,18 +423,15 @@ def update_rules(
     centre.max_active_bookings_per_email = max_active_bookings_per_email
     centre.holiday_region = region
     centre.feed_shows_service = bool(feed_shows_service)
-    audit.record(
+    _commit_change(
         actor,
-        "settings",
-        centre_id=centre.id,
-        detail=(
-            f"rules: notice {min_notice_hours} h, horizon {horizon_days} d, "
-            f"step {slot_step_minutes} min, buffer {buffer_minutes} min, "
-            f"max {max_active_bookings_per_email}, region {region}, "
-            f"service in feeds {'on' if feed_shows_service else 'off'}"
-        ),
+        centre.id,
+        f"rules: notice {min_notice_hours} h, horizon {horizon_days} d, "
+        f"step {slot_step_minutes} min, buffer {buffer_minutes} min, "
+        f"max {max_active_bookings_per_email}, region {region}, "
+        f"service in feeds {'on' if feed_shows_service else 'off'}",
+        now,
     )
-    commit()
 
 
 # Services.
@@ -603,17 +603,14 @@ def save_service(
             service.what_to_bring, texts.what_to_bring_de, texts.what_to_bring_en
         )
     db.session.flush()
-    audit.record(
+    _commit_change(
         actor,
-        "settings",
-        centre_id=centre.id,
-        detail=(
-            f"service {slug} {'created' if created else 'changed'}: {duration_minutes} min, "
-            f"{'online' if online_bookable else 'phone only'}, "
-            f"{'active' if is_active else 'inactive'}, staff {sorted(wanted_ids)}"
-        ),
+        centre.id,
+        f"service {slug} {'created' if created else 'changed'}: {duration_minutes} min, "
+        f"{'online' if online_bookable else 'phone only'}, "
+        f"{'active' if is_active else 'inactive'}, staff {sorted(wanted_ids)}",
+        now,
     )
-    commit()
     return service
 
 
@@ -628,6 +625,7 @@ def update_legal_details(
     responsible_person: str | None,
     contact_email: str | None,
     accessibility_contact: str | None,
+    now: datetime,
 ) -> None:
     """Set what the Impressum, privacy notice and accessibility statement say of the centre."""
     errors = _Errors()
@@ -657,11 +655,112 @@ def update_legal_details(
     centre.responsible_person = person
     centre.contact_email = email or ""
     centre.accessibility_contact = contact
-    audit.record(actor, "settings", centre_id=centre.id, detail="legal pages changed")
-    commit()
+    _commit_change(actor, centre.id, "legal pages changed", now)
 
 
 # Staff accounts.
+
+
+class AccountError(ValueError):
+    """The command line's account cannot be written as asked; the message says why."""
+
+
+class PasswordChangeInvalid(ValueError):
+    """The own password change is refused; ``errors`` maps each form field to messages."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__("; ".join(errors))
+        self.errors = errors
+
+
+def normalise_email(email: str) -> str:
+    """The normalised form of an e-mail address; AccountError if it is not one."""
+    try:
+        return validate_email(
+            email.strip(), check_deliverability=False, allow_smtputf8=False
+        ).normalized
+    except EmailNotValidError as error:
+        raise AccountError(f"not a valid e-mail address: {email}") from error
+
+
+def change_own_password(user: User, *, current: str, new: str, confirm: str, now: datetime) -> None:
+    """A staff member changes their own password; their other sessions end."""
+    errors: dict[str, list[str]] = {}
+    if not auth.verify_password(user, current or ""):
+        errors["current"] = [_("This is not your current password.")]
+    try:
+        auth.check_password_policy(new or "", user.email, user.name)
+    except auth.PasswordRejected as error:
+        errors["new"] = [str(error)]
+    else:
+        if new == current:
+            errors["new"] = [_("Choose a password different from the current one.")]
+        elif new != confirm:
+            errors["confirm"] = [_("The two passwords are not the same.")]
+    if errors:
+        db.session.rollback()
+        raise PasswordChangeInvalid(errors)
+    user.password_hash = auth.hash_password(new)
+    user.must_change_password = False
+    auth.end_other_sessions(user)
+    _commit_change(user, user.centre_id, "own password changed", now, action="password")
+
+
+def create_or_update_user(
+    email: str,
+    role: str,
+    centre_slugs: list[str],
+    password: str,
+    name: str | None = None,
+    *,
+    now: datetime,
+) -> tuple[User, bool]:
+    """`flask create-user`: create the account, or update role, centres and password of an
+    existing one (and reactivate it); the audit log names no person but the command line."""
+    email = normalise_email(email)
+    if role not in ROLES:
+        raise AccountError(f"unknown role {role}")
+    centres = []
+    for slug in centre_slugs:
+        centre = db.session.scalar(select(Centre).where(Centre.slug == slug))
+        if centre is None:
+            raise AccountError(f"no centre with slug {slug}")
+        centres.append(centre)
+    if not centres:
+        raise AccountError("give the centre with --centre SLUG")
+    if role != "admin" and len(centres) > 1:
+        raise AccountError("only an admin works for several centres")
+    user = auth.find_user_by_email(email)
+    try:
+        auth.check_password_policy(password, email, name or (user.name if user else None))
+    except auth.PasswordRejected as error:
+        raise AccountError(f"password refused: {error}") from error
+
+    created = user is None
+    if created:
+        user = User(email=email, name=name or email.split("@")[0], languages=["de"])
+        db.session.add(user)
+    elif name:
+        user.name = name
+    user.role = role
+    user.centre = centres[0]
+    user.extra_centres = centres[1:] if role == "admin" else []
+    user.password_hash = auth.hash_password(password)
+    user.is_active = True
+    if not created:
+        auth.end_all_sessions(user)
+    db.session.flush()
+    change = "created" if created else "updated, password set"
+    for centre in centres:
+        audit.record(
+            None,
+            "settings",
+            centre_id=centre.id,
+            detail=f"staff {user.id} {change} as {role} on the command line",
+            now=now,
+        )
+    commit()
+    return user, created
 
 
 def parse_languages(raw: str | None) -> list[str]:
@@ -721,14 +820,15 @@ def create_staff(
     languages: str | None,
     service_ids: Iterable[int],
     password: str | None,
+    now: datetime,
 ) -> User:
     """Create a staff account of the centre with an initial password (auth's policy)."""
     errors = _Errors()
     name = _clean_text(name)
     normalized = ""
     try:
-        normalized = accounts.normalise_email(email or "")
-    except accounts.AccountError:
+        normalized = normalise_email(email or "")
+    except AccountError:
         errors.add("email", _("Enter a valid e-mail address."))
     else:
         if auth.find_user_by_email(normalized) is not None:
@@ -755,10 +855,7 @@ def create_staff(
     )
     db.session.add(user)
     db.session.flush()
-    audit.record(
-        actor, "settings", centre_id=centre.id, detail=f"staff {user.id} created as {role}"
-    )
-    commit()
+    _commit_change(actor, centre.id, f"staff {user.id} created as {role}", now)
     return user
 
 
@@ -769,6 +866,7 @@ def update_staff(
     name: str | None,
     languages: str | None,
     service_ids: Iterable[int],
+    now: datetime,
 ) -> None:
     """Change a staff member's name, languages and the services they offer."""
     errors = _Errors()
@@ -778,17 +876,16 @@ def update_staff(
     user.name = name
     user.languages = codes
     user.services = chosen
-    audit.record(
+    _commit_change(
         actor,
-        "settings",
-        centre_id=user.centre_id,
-        detail=f"staff {user.id} changed: languages {codes}, services {[s.slug for s in chosen]}",
+        user.centre_id,
+        f"staff {user.id} changed: languages {codes}, services {[s.slug for s in chosen]}",
+        now,
     )
-    commit()
 
 
 def set_staff_password(
-    user: User, actor: User, *, password: str | None, confirm: str | None
+    user: User, actor: User, *, password: str | None, confirm: str | None, now: datetime
 ) -> None:
     """An admin sets a new password: the account's sessions end, and the person must choose
     their own password at the next sign-in."""
@@ -805,13 +902,10 @@ def set_staff_password(
     user.password_hash = auth.hash_password(password)
     user.must_change_password = True
     auth.end_all_sessions(user)
-    audit.record(
-        actor, "password", centre_id=user.centre_id, detail=f"staff {user.id}: password set"
-    )
-    commit()
+    _commit_change(actor, user.centre_id, f"staff {user.id}: password set", now, action="password")
 
 
-def deactivate_staff(user: User, actor: User) -> None:
+def deactivate_staff(user: User, actor: User, *, now: datetime) -> None:
     """Deactivate an account: its sessions end at once, its calendar feed address stops
     working for good (reactivating does not bring it back), and it is given no new
     bookings."""
@@ -820,14 +914,12 @@ def deactivate_staff(user: User, actor: User) -> None:
     user.is_active = False
     user.feed_token_hash = None
     auth.end_all_sessions(user)
-    audit.record(actor, "settings", centre_id=user.centre_id, detail=f"staff {user.id} deactivated")
-    commit()
+    _commit_change(actor, user.centre_id, f"staff {user.id} deactivated", now)
 
 
-def reactivate_staff(user: User, actor: User) -> None:
+def reactivate_staff(user: User, actor: User, *, now: datetime) -> None:
     user.is_active = True
-    audit.record(actor, "settings", centre_id=user.centre_id, detail=f"staff {user.id} reactivated")
-    commit()
+    _commit_change(actor, user.centre_id, f"staff {user.id} reactivated", now)
 
 
 # Bookings that changed settings no longer allow, and dead mails.
@@ -838,6 +930,8 @@ def requeue_mail(message: OutboxMessage, booking: Booking, actor: User, *, now: 
     if not outbox.requeue_dead(message, now=now):
         db.session.rollback()
         return False
-    audit.record(actor, "settings", booking, detail=f"{message.kind} mail {message.id} requeued")
+    audit.record(
+        actor, "settings", booking, detail=f"{message.kind} mail {message.id} requeued", now=now
+    )
     commit()
     return True

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from booking.extensions import db
-from booking.models import AuditEntry, Booking, User, utcnow
+from booking.models import AuditEntry, Booking, User
 
 ACTIONS = (
     "view",
@@ -29,13 +31,15 @@ def record(
     booking: Booking | None = None,
     detail: str = "",
     centre_id: int | None = None,
+    *,
+    now: datetime,
 ) -> None:
-    """Add an entry to the current transaction; the caller commits."""
+    """Add an entry, made at ``now``, to the current transaction; the caller commits."""
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
     db.session.add(
         AuditEntry(
-            at=utcnow(),
+            at=now,
             actor_id=actor.id if actor else None,
             actor_label=actor.name if actor else "system",
             action=action,

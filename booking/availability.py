@@ -289,17 +289,23 @@ def engine_counsellor(user: User, absences: list[slots.Interval]) -> slots.Couns
     )
 
 
+# Why a booking needs attention besides slots.reasons_unavailable: nobody would hold it.
+COUNSELLOR_INACTIVE = "counsellor_inactive"
+
+
 def bookings_needing_attention(
     centre: Centre,
     now: datetime,
     counsellor_id: int | None = None,
     opening_hours: tuple[slots.WeeklyHours, ...] | None = None,
 ) -> list[tuple[Booking, list[str]]]:
-    """Upcoming confirmed bookings that today's hours, closures or absences no longer allow.
+    """Upcoming confirmed bookings that today's hours, closures or absences no longer allow,
+    and those of deactivated counsellors; the admin's "bookings to check" and the absence
+    page both list these.
 
-    Nothing is cancelled here: the list is for a person to notify and cancel, or keep.
-    Each entry has the reasons of slots.reasons_unavailable. ``opening_hours`` asks what
-    proposed hours would leave out, before they are saved.
+    Nothing is cancelled here: the list is for a person to hand over, notify and cancel, or
+    keep. Each entry has the reasons of slots.reasons_unavailable, then COUNSELLOR_INACTIVE.
+    ``opening_hours`` asks what proposed hours would leave out, before they are saved.
     """
     query = (
         select(Booking)
@@ -342,6 +348,8 @@ def bookings_needing_attention(
             booking.start_at,
             booking.end_at,
         )
+        if not booking.counsellor.is_active:
+            reasons = [*reasons, COUNSELLOR_INACTIVE]
         if reasons:
             found.append((booking, reasons))
     return found

@@ -6,7 +6,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from booking.accounts import AccountError, create_or_update_user
+from booking.administration import AccountError, create_or_update_user
 from booking.checks import deployment_findings, workers_from
 from booking.demo import seed_demo
 from booking.models import utcnow
@@ -93,7 +93,9 @@ def init_app(app: Flask) -> None:
             raise click.UsageError("give the password on standard input with --password-stdin")
         password = sys.stdin.readline().rstrip("\r\n")
         try:
-            user, created = create_or_update_user(email, role, list(centre_slugs), password, name)
+            user, created = create_or_update_user(
+                email, role, list(centre_slugs), password, name, now=utcnow()
+            )
         except AccountError as error:
             raise click.ClickException(str(error)) from error
         click.echo(f"{'Created' if created else 'Updated'} {user.role} {user.email}.")

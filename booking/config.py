@@ -30,6 +30,8 @@ class Config:
     RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
     RATELIMIT_HEADERS_ENABLED = True
     API_RATELIMIT = os.environ.get("API_RATELIMIT") or "120 per minute"
+    # Creating, cancelling and moving a booking through the API, per client address.
+    API_BOOKING_RATELIMIT = os.environ.get("API_BOOKING_RATELIMIT") or "10 per minute;100 per hour"
 
     # Days after an appointment's end before `flask --app wsgi purge` erases personal data.
     RETENTION_DAYS = int(os.environ.get("RETENTION_DAYS") or 90)
@@ -64,6 +66,9 @@ class Config:
     # After a commit, new mails are sent in a thread ("thread"), in the request ("inline"),
     # or left to `flask outbox send|work` ("off").
     OUTBOX_SEND_AFTER_COMMIT = os.environ.get("OUTBOX_SEND_AFTER_COMMIT") or "thread"
+    # The first retry of a failed mail waits this long, each further one twice as long
+    # (at most 6 hours); the load run (benchmarks/load.py) shortens it to a second.
+    OUTBOX_BACKOFF_SECONDS = float(os.environ.get("OUTBOX_BACKOFF_SECONDS") or 60)
 
     # Free slots computed for the API are kept per process, keyed by a version number every
     # change of availability raises in its own transaction (booking/availability_cache.py).

@@ -1,10 +1,12 @@
-"""Engine hooks: SQLite write transactions taken up front, and a query count per request."""
+"""Engine hooks: SQLite write transactions taken up front, a query count per request, and
+the end of a session that survives a database gone away."""
 
 from __future__ import annotations
 
 from flask import Flask, g, has_request_context
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from booking.extensions import db
 
@@ -16,6 +18,8 @@ def init_app(app: Flask) -> None:
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
     event.listen(engine, "before_cursor_execute", _count_query)
+    # Registered after Flask-SQLAlchemy's own teardown, so it runs before it.
+    app.teardown_appcontext(lambda _error: end_session())
 
     if app.config.get("QUERY_COUNT_HEADER"):
 
@@ -23,6 +27,17 @@ def init_app(app: Flask) -> None:
         def add_query_count(response):
             response.headers["X-Query-Count"] = str(g.get("query_count", 0))
             return response
+
+
+def end_session() -> None:
+    """End the session; a connection the database closed meanwhile is dropped, not raised."""
+    try:
+        db.session.remove()
+    except (OperationalError, InterfaceError):
+        # The database restarted after the last statement: the closing rollback cannot reach
+        # it. What was committed stays; the pool has already discarded the connection, so
+        # forget the session instead of failing an answer already made (or a worker's loop).
+        db.session.registry.clear()
 
 
 def _count_query(conn, cursor, statement, parameters, context, executemany) -> None:

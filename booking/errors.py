@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 import traceback
 
-from flask import Flask, render_template, request
-from werkzeug.exceptions import HTTPException, InternalServerError
+from flask import Flask, g, render_template, request
+from sqlalchemy.exc import InterfaceError, OperationalError
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
+from booking.extensions import login_manager
 from booking.i18n import error_text, error_title
 from booking.problems import problem_response
 
@@ -17,6 +19,10 @@ def log_error(logger: logging.Logger, error: BaseException, message: str, *args)
     hold what a person typed (an address, a name), and logs keep no personal data."""
     frames = "".join(traceback.format_tb(error.__traceback__))
     logger.error(message + ": %s\n%s", *args, type(error).__name__, frames.rstrip())
+
+
+# Seconds a client is asked to wait after a 503 for an unreachable database.
+DATABASE_RETRY_AFTER = 5
 
 
 def _is_api() -> bool:
@@ -37,6 +43,28 @@ def init_app(app: Flask) -> None:
                 headers=dict(error.get_headers()) if error.code == 405 else None,
             )
         return render_template("error.html", error=error), error.code
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def handle_database_unavailable(error: Exception):
+        # The database restarts or cannot be reached: the transaction committed whole or not
+        # at all, so the answer is "try again later" (503 with Retry-After), not a 500.
+        log_error(
+            app.logger, error, "database unavailable on %s %s", request.method, request.url_rule
+        )
+        unavailable = ServiceUnavailable()
+        headers = {"Retry-After": str(DATABASE_RETRY_AFTER)}
+        if _is_api():
+            return problem_response(
+                status=503,
+                title=error_title(503),
+                detail=error_text(unavailable),
+                headers=headers,
+            )
+        # The page must not read the database again: the signed-in account, which templates
+        # may ask for, is taken as anonymous for this answer.
+        g._login_user = login_manager.anonymous_user()
+        return render_template("error.html", error=unavailable), 503, headers
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):

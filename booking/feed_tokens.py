@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 
 from sqlalchemy import select
 
@@ -13,7 +14,7 @@ from booking.services import hash_token
 from booking.transactions import committed
 
 
-def renew_feed_token(user: User, actor: User) -> str:
+def renew_feed_token(user: User, actor: User, *, now: datetime) -> str:
     """A new secret for the counsellor's calendar feed; the old URL stops working.
 
     Only the token's hash is stored, so the URL can be shown once and never again.
@@ -21,7 +22,7 @@ def renew_feed_token(user: User, actor: User) -> str:
     token = secrets.token_urlsafe(32)
     with committed():
         user.feed_token_hash = hash_token(token)
-        audit.record(actor, "feed_renewed", centre_id=user.centre_id, detail=user.name)
+        audit.record(actor, "feed_renewed", centre_id=user.centre_id, detail=user.name, now=now)
     return token
 
 

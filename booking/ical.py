@@ -16,6 +16,7 @@ centre in them, never the person or the topic of the consultation.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -201,9 +202,7 @@ def _vtimezone(tzid: str, first_date: date, last_date: date) -> Timezone:
     """
     zone = _zone(tzid)
     start_at = datetime(first_date.year, first_date.month, first_date.day, tzinfo=zone)
-    end_at = datetime(last_date.year, last_date.month, last_date.day, tzinfo=zone)
-    # Look back a year so the observance in force on first_date has its onset too.
-    changes = _changes(zone, start_at.astimezone(UTC) - timedelta(days=370), end_at.astimezone(UTC))
+    changes = _changes_between(tzid, first_date, last_date)
     in_range = [change for change in changes if change >= start_at]
     before = [change for change in changes if change < start_at]
     onsets = before[-1:] + in_range
@@ -233,6 +232,20 @@ def _observance(
     if tzname:
         observance.add("tzname", tzname)
     return observance
+
+
+@functools.lru_cache(maxsize=64)
+def _changes_between(tzid: str, first_date: date, last_date: date) -> tuple[datetime, ...]:
+    """The zone's changes from a year before ``first_date`` to ``last_date`` (local dates).
+
+    Kept per zone and years: every mail of a centre asks for the same ones."""
+    zone = _zone(tzid)
+    start_at = datetime(first_date.year, first_date.month, first_date.day, tzinfo=zone)
+    end_at = datetime(last_date.year, last_date.month, last_date.day, tzinfo=zone)
+    # Look back a year so the observance in force on first_date has its onset too.
+    return tuple(
+        _changes(zone, start_at.astimezone(UTC) - timedelta(days=370), end_at.astimezone(UTC))
+    )
 
 
 def _changes(zone: ZoneInfo, start_at: datetime, end_at: datetime) -> list[datetime]:

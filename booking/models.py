@@ -538,7 +538,7 @@ class IdempotencyKey(db.Model):
 
 
 class OutboxMessage(db.Model):
-    """A mail written in the same transaction as its cause, sent after the commit."""
+    """A mail recorded in the same transaction as its cause, composed and sent after it."""
 
     __tablename__ = "outbox_message"
 
@@ -551,7 +551,10 @@ class OutboxMessage(db.Model):
     kind: Mapped[str] = mapped_column(String(32))
     recipient: Mapped[str] = mapped_column(String(254))
     message_id: Mapped[str] = mapped_column(String(200), unique=True)
-    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    # What the mail says, as the transaction saw it (notifications.py); composed into
+    # ``raw`` when it is sent, then cleared. Empty ``raw`` and no snapshot: erased.
+    snapshot: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
+    raw: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
     state: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,40 +1,44 @@
-"""Mails about a booking, composed in the booker's language and put into the outbox.
+"""Mails about a booking: what its transaction records, and the message composed from that.
 
-Called inside the booking's transaction; nothing is sent here. Subjects and the calendar
-SUMMARY name the centre only, never the person or the topic of the consultation.
+The ``enqueue_*`` functions run inside the booking's transaction. They write an outbox row
+with a snapshot (plain JSON: the booking's fields as they are at that moment, the links with
+the raw manage token, the reason of a cancellation) and no message, so a booking request
+renders no template. ``compose`` turns a snapshot into the message, in the booking's
+language, when the outbox sends it; the Date is the time of the event, not of sending.
+Subjects and the calendar SUMMARY name the centre only, never the person or the topic of
+the consultation.
 """
 
 from __future__ import annotations
 
-import threading
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
-from flask import current_app, render_template, url_for
+from flask import render_template, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import delete
 
-from booking import ical, outbox
+from booking import ical
 from booking.emails import compose_message, format_address
-from booking.errors import log_error
 from booking.extensions import db
 from booking.i18n import html_lang
-from booking.models import Booking, OutboxMessage, utcnow
+from booking.models import Booking, OutboxMessage
 
 # A reminder goes out this long before the appointment, and only if that is still ahead.
 REMINDER_BEFORE = timedelta(hours=24)
 REMINDER_MIN_LEAD = timedelta(hours=2)
 
 
-def calendar_uid(booking: Booking) -> str:
+def calendar_uid(booking) -> str:
     """The UID every invitation of this booking carries."""
     return f"{booking.reference}@ki-booking"
 
 
 def booking_event(
-    booking: Booking,
+    booking,
     now: datetime,
     *,
     summary: str,
@@ -42,7 +46,9 @@ def booking_event(
     url: str | None = None,
     with_attendee: bool = True,
 ) -> ical.CalendarEvent:
-    """The booking's times, place and organiser as a calendar event; what it says is given."""
+    """The booking's times, place and organiser as a calendar event; what it says is given.
+
+    ``booking`` is a Booking, or a mail's snapshot of one (``compose``)."""
     centre = booking.centre
     return ical.CalendarEvent(
         uid=calendar_uid(booking),
@@ -62,7 +68,7 @@ def booking_event(
     )
 
 
-def calendar_event(booking: Booking, now: datetime, manage_url: str | None) -> ical.CalendarEvent:
+def calendar_event(booking, now: datetime, manage_url: str | None) -> ical.CalendarEvent:
     """The booking as a calendar event: the centre is named, the topic is not."""
     description = _("Reference: %(reference)s", reference=booking.reference)
     if manage_url:
@@ -80,48 +86,66 @@ def manage_url(token: str) -> str:
     return url_for("public.manage", token=token, _external=True)
 
 
-def _enqueue(
+def _snapshot(booking: Booking, template: str, now: datetime, **links) -> dict:
+    """What the mail will say, as plain JSON: nothing in it is read again at sending."""
+    centre, service, locale = booking.centre, booking.service, booking.locale
+    return {
+        "template": template,
+        "locale": locale,
+        "date": now.isoformat(),
+        "booking": {
+            "name": booking.name,
+            "email": booking.email,
+            "reference": booking.reference,
+            "sequence": booking.sequence,
+            "start_at": booking.start_at.isoformat(),
+            "end_at": booking.end_at.isoformat(),
+            "language": booking.language,
+            "interpreter_language": booking.interpreter_language,
+            "locale": locale,
+        },
+        "centre": {
+            "name": centre.name,
+            "address": centre.address,
+            "phone": centre.phone,
+            "email": centre.email,
+            "timezone": centre.timezone,
+        },
+        "service": {
+            "name": service.name_in(locale),
+            "what_to_bring": service.what_to_bring_in(locale),
+            "format": service.format,
+        },
+        "links": links,
+    }
+
+
+def _row(
     booking: Booking,
     kind: str,
     event_key: str,
-    subject: str,
-    template: str,
+    snapshot: dict,
     *,
-    ics: bytes | None,
-    method: str | None,
     due_at: datetime,
-    now: datetime,
-    **context,
-) -> int:
-    message_id = f"{uuid.uuid4().hex}@ki-booking"
-    sender = current_app.config["MAIL_DEFAULT_SENDER"]
-    context.update(booking=booking, centre=booking.centre, service=booking.service)
-    message = compose_message(
-        subject=subject,
-        sender=sender,
-        to=format_address(booking.name, booking.email),
-        text=render_template(f"email/{template}.txt", **context),
-        html=render_template(f"email/{template}.html", **context),
-        ics=ics,
-        method=method,
-        message_id=message_id,
-        composed_at=now,
-        reply_to=booking.centre.email,
-        language=html_lang(booking.locale),
-    )
-    row = OutboxMessage(
+) -> OutboxMessage:
+    return OutboxMessage(
         event_key=event_key,
         booking_id=booking.id,
         kind=kind,
         recipient=booking.email,
-        message_id=message_id,
-        raw=message.as_bytes(),
+        message_id=f"{uuid.uuid4().hex}@ki-booking",
+        snapshot=snapshot,
+        raw=b"",
         state="pending",
         due_at=due_at,
     )
-    db.session.add(row)
+
+
+def _store(rows: list[OutboxMessage]) -> list[int]:
+    # One flush for all of them: on PostgreSQL one INSERT ... RETURNING.
+    db.session.add_all(rows)
     db.session.flush()
-    return row.id
+    return [row.id for row in rows]
 
 
 def _drop_pending_reminders(booking: Booking) -> None:
@@ -135,57 +159,34 @@ def _drop_pending_reminders(booking: Booking) -> None:
     )
 
 
-def _reminder(booking: Booking, token: str, now: datetime) -> list[int]:
+def _reminder(booking: Booking, token: str, now: datetime) -> list[OutboxMessage]:
+    """The reminder, composed when it is due; none when that would be too late."""
     due_at = booking.start_at - REMINDER_BEFORE
     if due_at < now + REMINDER_MIN_LEAD:
         return []
-    url = manage_url(token)
-    return [
-        _enqueue(
-            booking,
-            "reminder",
-            f"booking:{booking.id}:seq{booking.sequence}:reminder",
-            _("Reminder: your appointment at %(centre)s", centre=booking.centre.name),
-            "reminder",
-            ics=None,
-            method=None,
-            due_at=due_at,
-            now=now,
-            manage_url=url,
-            cancel_url=url_for("public.cancel", token=token, _external=True),
-        )
-    ]
+    snapshot = _snapshot(
+        booking,
+        "reminder",
+        now,
+        manage_url=manage_url(token),
+        cancel_url=url_for("public.cancel", token=token, _external=True),
+    )
+    key = f"booking:{booking.id}:seq{booking.sequence}:reminder"
+    return [_row(booking, "reminder", key, snapshot, due_at=due_at)]
 
 
 def _enqueue_invitation(booking: Booking, token: str, now: datetime, *, moved: bool) -> list[int]:
     """A REQUEST invitation with the booking's current SEQUENCE, and a fresh reminder."""
     if not booking.email:
         return []
-    with force_locale(booking.locale):
+    if moved:  # a new booking has no reminder to replace
         _drop_pending_reminders(booking)
-        url = manage_url(token)
-        if moved:
-            subject = _(
-                "Your appointment at %(centre)s has been changed", centre=booking.centre.name
-            )
-        else:
-            subject = _("Your appointment at %(centre)s", centre=booking.centre.name)
-        ids = [
-            _enqueue(
-                booking,
-                "change" if moved else "confirmation",
-                f"booking:{booking.id}:seq{booking.sequence}:request",
-                subject,
-                "moved" if moved else "confirmation",
-                ics=ical.build_request(calendar_event(booking, now, url)),
-                method="REQUEST",
-                due_at=now,
-                now=now,
-                manage_url=url,
-            )
-        ]
-        ids += _reminder(booking, token, now)
-    return ids
+    snapshot = _snapshot(
+        booking, "moved" if moved else "confirmation", now, manage_url=manage_url(token)
+    )
+    key = f"booking:{booking.id}:seq{booking.sequence}:request"
+    row = _row(booking, "change" if moved else "confirmation", key, snapshot, due_at=now)
+    return _store([row, *_reminder(booking, token, now)])
 
 
 def enqueue_confirmation(booking: Booking, token: str, now: datetime) -> list[int]:
@@ -232,71 +233,106 @@ def enqueue_cancellation(
     _drop_pending_reminders(booking)
     if not booking.email:
         return []
-    with force_locale(booking.locale):
-        return [
-            _enqueue(
-                booking,
-                "cancellation",
-                f"booking:{booking.id}:seq{booking.sequence}:cancel",
-                _("Your appointment at %(centre)s has been cancelled", centre=booking.centre.name),
-                "cancelled",
-                ics=ical.build_cancel(calendar_event(booking, now, None)),
-                method="CANCEL",
-                due_at=now,
-                now=now,
-                book_again_url=book_again_url(booking),
-                by_centre=by_centre,
-            )
-        ]
+    snapshot = _snapshot(booking, "cancelled", now, book_again_url=book_again_url(booking))
+    if by_centre is not None:
+        snapshot["by_centre"] = {
+            "cause": by_centre.cause,
+            "closure_reason": by_centre.closure_reason,
+            "next_starts": [start.isoformat() for start in by_centre.next_starts],
+        }
+    key = f"booking:{booking.id}:seq{booking.sequence}:cancel"
+    return _store([_row(booking, "cancellation", key, snapshot, due_at=now)])
 
 
 def enqueue_manage_link(booking: Booking, token: str, now: datetime) -> list[int]:
     """The manage link again, for a family that lost it ("find my booking")."""
     if not booking.email:
         return []
-    with force_locale(booking.locale):
-        _drop_pending_reminders(booking)
-        url = manage_url(token)
-        ids = [
-            _enqueue(
-                booking,
-                "manage_link",
-                f"booking:{booking.id}:link:{uuid.uuid4().hex}",
-                _("The link to your appointment at %(centre)s", centre=booking.centre.name),
-                "manage_link",
-                ics=None,
-                method=None,
-                due_at=now,
-                now=now,
-                manage_url=url,
-            )
-        ]
-        # The unsent reminder carried the old link; the new one replaces it.
-        if booking.status == "confirmed":
-            ids += _reminder(booking, token, now)
-    return ids
+    _drop_pending_reminders(booking)
+    snapshot = _snapshot(booking, "manage_link", now, manage_url=manage_url(token))
+    key = f"booking:{booking.id}:link:{uuid.uuid4().hex}"
+    rows = [_row(booking, "manage_link", key, snapshot, due_at=now)]
+    # The unsent reminder carried the old link; the new one replaces it.
+    if booking.status == "confirmed":
+        rows += _reminder(booking, token, now)
+    return _store(rows)
 
 
-def send_after_commit(outbox_ids: list[int]) -> None:
-    """Send the new mails now: in a thread (default), inline, or not at all ("off").
+# Composing, when the outbox sends: from the snapshot alone, no query.
 
-    Whatever fails here stays in the outbox and is retried by ``outbox send|work``.
-    """
-    mode = current_app.config.get("OUTBOX_SEND_AFTER_COMMIT", "thread")
-    if not outbox_ids or mode == "off":
-        return
-    app = current_app._get_current_object()
-    if mode == "inline":
-        outbox.send_due(app, now=utcnow(), ids=outbox_ids)
-        return
+# The calendar part each kind of mail carries.
+_CALENDAR_METHODS = {"confirmation": "REQUEST", "moved": "REQUEST", "cancelled": "CANCEL"}
 
-    def run() -> None:
-        with app.app_context():
-            try:
-                outbox.send_due(app, now=utcnow(), ids=outbox_ids)
-            except Exception as error:  # noqa: BLE001 - a thread must not die loudly; the outbox retries
-                log_error(
-                    app.logger, error, "sending outbox messages %s after commit failed", outbox_ids
-                )
 
-    threading.Thread(target=run, name="outbox-after-commit", daemon=True).start()
+def _subject(template: str, centre: str) -> str:
+    if template == "moved":
+        return _("Your appointment at %(centre)s has been changed", centre=centre)
+    if template == "cancelled":
+        return _("Your appointment at %(centre)s has been cancelled", centre=centre)
+    if template == "reminder":
+        return _("Reminder: your appointment at %(centre)s", centre=centre)
+    if template == "manage_link":
+        return _("The link to your appointment at %(centre)s", centre=centre)
+    return _("Your appointment at %(centre)s", centre=centre)
+
+
+def _booking_of(snapshot: dict) -> SimpleNamespace:
+    """The snapshot read like a booking (attributes, datetimes), for templates and events."""
+    return SimpleNamespace(
+        **{
+            **snapshot["booking"],
+            "start_at": datetime.fromisoformat(snapshot["booking"]["start_at"]),
+            "end_at": datetime.fromisoformat(snapshot["booking"]["end_at"]),
+        },
+        centre=SimpleNamespace(**snapshot["centre"]),
+        service=SimpleNamespace(**snapshot["service"]),
+    )
+
+
+def _by_centre_of(snapshot: dict) -> CentreCancellation | None:
+    found = snapshot.get("by_centre")
+    if found is None:
+        return None
+    return CentreCancellation(
+        cause=found["cause"],
+        closure_reason=found["closure_reason"],
+        next_starts=tuple(datetime.fromisoformat(s) for s in found["next_starts"]),
+    )
+
+
+def compose(snapshot: dict, *, message_id: str, sender: str) -> bytes:
+    """The complete message a snapshot describes, in its language (needs an app context).
+
+    Raises ValueError (and the template's errors) when it cannot be composed."""
+    booking = _booking_of(snapshot)
+    template = snapshot["template"]
+    links = snapshot["links"]
+    date = datetime.fromisoformat(snapshot["date"])
+    method = _CALENDAR_METHODS.get(template)
+    with force_locale(snapshot["locale"]):
+        ics = None
+        if method == "REQUEST":
+            ics = ical.build_request(calendar_event(booking, date, links["manage_url"]))
+        elif method == "CANCEL":
+            ics = ical.build_cancel(calendar_event(booking, date, None))
+        context = {
+            **links,
+            "booking": booking,
+            "centre": booking.centre,
+            "service": booking.service,
+            "by_centre": _by_centre_of(snapshot),
+        }
+        message = compose_message(
+            subject=_subject(template, booking.centre.name),
+            sender=sender,
+            to=format_address(booking.name, booking.email),
+            text=render_template(f"email/{template}.txt", **context),
+            html=render_template(f"email/{template}.html", **context),
+            ics=ics,
+            method=method,
+            message_id=message_id,
+            composed_at=date,
+            reply_to=booking.centre.email,
+            language=html_lang(booking.locale),
+        )
+    return message.as_bytes()

@@ -1,4 +1,8 @@
-"""The outbox: claim due mails, send them, retry with backoff, never lose one.
+"""The outbox: claim due mails, compose them, send them, retry with backoff, never lose one.
+
+A row arrives with the snapshot its transaction wrote (notifications.py); the first attempt
+composes the message from it and keeps the bytes, so every retry sends the same message.
+A snapshot that cannot be composed fails like a send: retried, then dead.
 
 Rows are claimed for a while before sending, so several workers never send the same row:
 on PostgreSQL with ``FOR UPDATE SKIP LOCKED``; on SQLite every transaction already holds
@@ -10,14 +14,21 @@ written as .eml files into the instance folder.
 from __future__ import annotations
 
 import smtplib
+import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from email.utils import parseaddr
+from functools import partial
 from pathlib import Path
 
-from flask import Flask
-from sqlalchemy import or_, select
+from flask import Flask, current_app
+from sqlalchemy import inspect, or_, select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 
+from booking import notifications
+from booking.db_events import end_session
+from booking.errors import log_error
 from booking.extensions import db
 from booking.models import OutboxMessage, utcnow
 
@@ -25,14 +36,21 @@ MAX_ATTEMPTS = 8
 CLAIM_FOR = timedelta(minutes=5)
 BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_MAX = timedelta(hours=6)
+# How long a worker keeps trying to record an attempt (or to take back a claim whose commit
+# broke off) while the database is away.
+RECORD_PATIENCE = timedelta(seconds=60)
 
 
-def backoff(attempts: int) -> timedelta:
-    """Wait after the ``attempts``-th failure: 1, 2, 4, ... minutes, at most 6 hours."""
-    return min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_MAX)
+def backoff(attempts: int, base: timedelta = BACKOFF_BASE) -> timedelta:
+    """Wait after the ``attempts``-th failure: base, 2 × base, 4 × base, ... at most 6 hours
+    (1, 2, 4, ... minutes by default)."""
+    exponent = min(max(attempts - 1, 0), 30)  # 2^30 × any base is past the cap already
+    return min(base * (2**exponent), BACKOFF_MAX)
 
 
-def claim(now: datetime, limit: int = 20, ids: list[int] | None = None) -> list[OutboxMessage]:
+def claim(
+    app: Flask, now: datetime, limit: int = 20, ids: list[int] | None = None
+) -> list[OutboxMessage]:
     """Take up to ``limit`` due rows for this worker and commit the claim."""
     query = (
         select(OutboxMessage)
@@ -49,10 +67,34 @@ def claim(now: datetime, limit: int = 20, ids: list[int] | None = None) -> list[
     if db.session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     rows = list(db.session.scalars(query))
+    until = now + CLAIM_FOR
     for row in rows:
-        row.claimed_until = now + CLAIM_FOR
-    db.session.commit()
+        row.claimed_until = until
+    claimed = [row.id for row in rows]
+    try:
+        db.session.commit()
+    except (OperationalError, InterfaceError):
+        # The connection broke at the commit, so whether the claim was stored is unknown.
+        # Take it back once the database answers, or the rows would wait CLAIM_FOR for nothing.
+        db.session.rollback()
+        _patiently(app, lambda: release_claim(claimed, until), f"outbox claim of {claimed}")
+        raise
     return rows
+
+
+def release_claim(ids: list[int], until: datetime) -> int:
+    """Make rows claimed until ``until`` due again; caller commits. The exact claim time
+    tells this worker's claim from another's. Returns how many rows were released."""
+    result = db.session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id.in_(ids),
+            OutboxMessage.state == "pending",
+            OutboxMessage.claimed_until == until,
+        )
+        .values(claimed_until=None)
+    )
+    return result.rowcount
 
 
 def deliver(app: Flask, row: OutboxMessage) -> None:
@@ -78,35 +120,137 @@ def deliver(app: Flask, row: OutboxMessage) -> None:
         smtp.sendmail(envelope_from, [row.recipient], row.raw)
 
 
+def message_of(app: Flask, row: OutboxMessage) -> bytes:
+    """The row's message: the bytes sent, or what its snapshot composes to (not stored)."""
+    if row.raw:
+        return row.raw
+    if row.snapshot is None:
+        raise ValueError("the mail was erased; there is nothing to send")
+    return notifications.compose(
+        row.snapshot, message_id=row.message_id, sender=app.config["MAIL_DEFAULT_SENDER"]
+    )
+
+
+def compose(app: Flask, row: OutboxMessage) -> None:
+    """Compose the row's message from its snapshot, once; then the snapshot is dropped."""
+    row.raw = message_of(app, row)
+    row.snapshot = None
+
+
+def _record_failure(
+    app: Flask, row: OutboxMessage, now: datetime, base: timedelta, error: Exception
+) -> None:
+    """Record a failed attempt (composing or sending): due again after the backoff, or dead."""
+    reason = f"{type(error).__name__}: {error}"[:500]
+    logged: list = []
+
+    def failure(row: OutboxMessage) -> None:
+        row.attempts += 1
+        row.last_error = reason
+        row.claimed_until = None
+        if row.attempts >= MAX_ATTEMPTS:
+            row.state = "dead"
+        else:
+            row.due_at = now + backoff(row.attempts, base)
+        # What to log, read before the commit expires the row.
+        logged[:] = [row.id, row.state, row.attempts, row.due_at]
+
+    _record(app, row, failure)
+    row_id, state, attempts, due_at = logged
+    if state == "dead":
+        app.logger.error("outbox message %s is dead after %s attempts", row_id, attempts)
+    else:
+        app.logger.warning("outbox message %s failed, retry at %s", row_id, due_at)
+
+
 def send_due(
     app: Flask, *, now: datetime, limit: int = 50, ids: list[int] | None = None
 ) -> tuple[int, int]:
-    """Send what is due at ``now`` once. Returns (sent, failed)."""
+    """Compose and send what is due at ``now`` once. Returns (sent, failed)."""
     sent = failed = 0
-    for row in claim(now, limit=limit, ids=ids):
+    base = timedelta(seconds=app.config.get("OUTBOX_BACKOFF_SECONDS", 60))
+    claimed = claim(app, now, limit=limit, ids=ids)
+    for position, row in enumerate(claimed):
         try:
+            compose(app, row)
             deliver(app, row)
-        except (TimeoutError, OSError, smtplib.SMTPException) as error:
+        except (OperationalError, InterfaceError):
+            # The database went away before this mail left (its snapshot or body is read from
+            # the row): nothing of the rest was sent, so their claim is taken back once it answers.
+            rest = [inspect(r).identity[0] for r in claimed[position:]]
+            release = partial(release_claim, rest, now + CLAIM_FOR)
+            _patiently(app, release, f"outbox claim of {rest}")
+            raise
+        except Exception as error:  # noqa: BLE001 - a mail server's refusal, or a snapshot that cannot be composed: retried, then dead
             failed += 1
-            row.attempts += 1
-            row.last_error = f"{type(error).__name__}: {error}"[:500]
-            row.claimed_until = None
-            if row.attempts >= MAX_ATTEMPTS:
-                row.state = "dead"
-                app.logger.error(
-                    "outbox message %s is dead after %s attempts", row.id, row.attempts
-                )
-            else:
-                row.due_at = now + backoff(row.attempts)
-                app.logger.warning("outbox message %s failed, retry at %s", row.id, row.due_at)
+            _record_failure(app, row, now, base, error)
         else:
             sent += 1
-            row.state = "sent"
-            row.sent_at = now
-            row.claimed_until = None
-            row.attempts += 1
-        db.session.commit()
+            composed = row.raw
+
+            def success(row: OutboxMessage, composed: bytes = composed) -> None:
+                # After a rollback (the database was away) the row is read again as stored,
+                # without the composed bytes: keep them, they are what was sent.
+                row.raw = composed
+                row.snapshot = None
+                row.state = "sent"
+                row.sent_at = now
+                row.claimed_until = None
+                row.attempts += 1
+
+            _record(app, row, success)
     return sent, failed
+
+
+def _record(app: Flask, row: OutboxMessage, outcome: Callable[[OutboxMessage], None]) -> None:
+    """Commit the outcome of one attempt, waiting for a database that is away (a restart).
+    The mail server has already answered: giving up here would leave the row claimed, and a
+    delivered mail would go out a second time once the claim ends."""
+    row_id = row.id  # read now: after a rollback, reading it would need the database
+    _patiently(app, lambda: outcome(row), f"outbox message {row_id}")
+
+
+def _patiently(app: Flask, change: Callable[[], object], what: str) -> None:
+    """Apply ``change`` and commit; while the database is away, roll back and try again
+    every half second, for up to RECORD_PATIENCE."""
+    deadline = time.monotonic() + RECORD_PATIENCE.total_seconds()
+    while True:
+        try:
+            change()
+            db.session.commit()
+            return
+        except (OperationalError, InterfaceError) as error:
+            db.session.rollback()  # the change is applied again, to the rows as stored
+            if time.monotonic() >= deadline:
+                raise
+            log_error(app.logger, error, "%s: waiting for the database", what)
+            time.sleep(0.5)
+
+
+def send_after_commit(outbox_ids: list[int]) -> None:
+    """Compose and send the new mails now: in a thread (default), inline, or not at all
+    ("off": ``outbox work`` does it).
+
+    Whatever fails here stays in the outbox and is retried by ``outbox send|work``.
+    """
+    mode = current_app.config.get("OUTBOX_SEND_AFTER_COMMIT", "thread")
+    if not outbox_ids or mode == "off":
+        return
+    app = current_app._get_current_object()
+    if mode == "inline":
+        send_due(app, now=utcnow(), ids=outbox_ids)
+        return
+
+    def run() -> None:
+        with app.app_context():
+            try:
+                send_due(app, now=utcnow(), ids=outbox_ids)
+            except Exception as error:  # noqa: BLE001 - a thread must not die loudly; the outbox retries
+                log_error(
+                    app.logger, error, "sending outbox messages %s after commit failed", outbox_ids
+                )
+
+    threading.Thread(target=run, name="outbox-after-commit", daemon=True).start()
 
 
 def work(app: Flask, *, poll_seconds: float = 5.0, max_rounds: int | None = None) -> None:
@@ -114,9 +258,16 @@ def work(app: Flask, *, poll_seconds: float = 5.0, max_rounds: int | None = None
     rounds = 0
     while max_rounds is None or rounds < max_rounds:
         rounds += 1
-        # The worker is the shell that reads the clock, once per round.
-        sent, failed = send_due(app, now=utcnow())
-        db.session.remove()
+        try:
+            # The worker is the shell that reads the clock, once per round.
+            sent, failed = send_due(app, now=utcnow())
+        except (OperationalError, InterfaceError) as error:
+            # The database is restarting or unreachable: nothing was marked sent that was not
+            # committed, so the next round picks up where this one stopped.
+            log_error(app.logger, error, "outbox round failed, database unavailable")
+            sent = failed = 0
+        finally:
+            end_session()
         if sent == 0 and failed == 0:
             time.sleep(poll_seconds)
 
@@ -125,9 +276,9 @@ def requeue_dead(row: OutboxMessage, *, now: datetime) -> bool:
     """Give a dead message a fresh start: pending, no attempts, due ``now``. Caller commits.
 
     The last error is kept for reference. Returns False (and changes nothing) when the
-    message is not dead, or its body was erased.
+    message is not dead, or it was erased (neither message nor snapshot left).
     """
-    if row.state != "dead" or not row.raw:  # an erased mail (retention) is gone for good
+    if row.state != "dead" or not (row.raw or row.snapshot):  # erased (retention): gone
         return False
     row.state = "pending"
     row.attempts = 0

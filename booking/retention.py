@@ -1,12 +1,13 @@
 """Retention (SPEC "Production"): personal data is erased, what the reports count stays.
 
 The only writer of erasures. Erasing a booking blanks the family's name and removes their
-e-mail address, phone number and message, and the bodies and recipients of the mails
-sent about it; it keeps reference, centre, service, counsellor, times, status, channel,
-language, interpreter need and number of persons, so every report adds up as before.
-When a family erases its data, mails still waiting to be sent keep their body until
-they are sent (the cancellation must still reach the family's calendar); the next purge
-erases them. Past retention, waiting mails are erased and given up.
+e-mail address, phone number and message, and the bodies, snapshots (what a mail not yet
+composed will say: names, addresses, manage links) and recipients of the mails about it; it
+keeps reference, centre, service, counsellor, times, status, channel, language, interpreter
+need and number of persons, so every report adds up as before. When a family erases its
+data, mails still waiting to be sent keep their body until they are sent (the cancellation
+must still reach the family's calendar); the next purge erases them. Past retention, waiting
+mails are erased and given up.
 
 - ``purge(now, retention_days)``: bookings whose appointment ended more than
   RETENTION_DAYS ago (`flask --app wsgi purge`, run daily).
@@ -51,11 +52,15 @@ class PurgeCounts:
 
 
 def _erasable_mails(booking_ids, *, waiting_too: bool = False):
-    """Outbox rows of these bookings that still hold a body (and are no longer waiting to
-    be sent, unless ``waiting_too``)."""
+    """Outbox rows of these bookings that still hold a body or a snapshot (and are no longer
+    waiting to be sent, unless ``waiting_too``)."""
     conditions = [
         OutboxMessage.booking_id.in_(booking_ids),
-        or_(func.length(OutboxMessage.raw) > 0, OutboxMessage.recipient != ""),
+        or_(
+            func.length(OutboxMessage.raw) > 0,
+            OutboxMessage.snapshot.is_not(None),
+            OutboxMessage.recipient != "",
+        ),
     ]
     if not waiting_too:
         conditions.append(OutboxMessage.state != "pending")
@@ -80,6 +85,7 @@ def _erase(booking_ids, now: datetime, *, waiting_too: bool = False) -> int:
         .where(*_erasable_mails(booking_ids, waiting_too=waiting_too))
         .values(
             raw=b"",
+            snapshot=None,
             recipient="",
             state=case((OutboxMessage.state == "pending", "dead"), else_=OutboxMessage.state),
         )
@@ -113,7 +119,7 @@ def purge(now: datetime, retention_days: int, *, dry_run: bool = False) -> Purge
         db.session.execute(
             update(OutboxMessage)
             .where(*_erasable_mails(erased_before))
-            .values(raw=b"", recipient="")
+            .values(raw=b"", snapshot=None, recipient="")
             .execution_options(synchronize_session=False)
         )
     counts.sign_in_records = db.session.execute(
@@ -134,6 +140,7 @@ def purge(now: datetime, retention_days: int, *, dry_run: bool = False) -> Purge
                 f"{counts.per_centre[centre_id]} bookings past {retention_days} days erased "
                 f"(all centres: {counts.describe()})"
             ),
+            now=now,
         )
     db.session.commit()
     return counts
@@ -148,6 +155,8 @@ def erase_booking(booking: Booking, now: datetime) -> bool:
         db.session.rollback()
         raise NotErasable(booking.reference)
     mails = _erase([booking.id], now)
-    audit.record(None, "erase", booking, detail=f"by the family; {mails} mail bodies erased")
+    audit.record(
+        None, "erase", booking, detail=f"by the family; {mails} mail bodies erased", now=now
+    )
     db.session.commit()
     return True

@@ -178,6 +178,8 @@ def _choose_counsellor(centre: Centre, slot, language: str | None, keep: int | N
     candidates = list(slot.counsellor_ids)
     if keep in candidates:
         return keep
+    if len(candidates) == 1:
+        return candidates[0]
     if language:
         rows = db.session.execute(
             select(User.id, User.languages).where(User.id.in_(candidates))
@@ -266,7 +268,8 @@ def book_slot(
     A repeated request (same idempotency key) returns the first booking and writes nothing.
     """
     try:
-        with committed() as outbox_ids:
+        # The caller answers with what was just written: no need to read it back.
+        with committed(keep_loaded=True) as outbox_ids:
             if idempotency is not None:
                 replay = _replay(idempotency)
                 if replay is not None:
@@ -326,7 +329,7 @@ def book_slot(
             db.session.add(booking)
             db.session.flush()
             if created_by is not None:
-                audit.record(created_by, "book", booking, detail=channel)
+                audit.record(created_by, "book", booking, detail=channel, now=now)
             if idempotency is not None:
                 key_row.booking_id = booking.id
             outbox_ids += notifications.enqueue_confirmation(booking, token, now)
@@ -401,16 +404,22 @@ def reschedule_booking(
             )
             booking.start_at = slot.start_at
             booking.end_at = slot.end_at
-            booking.sequence += 1
-            if manage_token is None:
-                # Staff moved it: a new link goes out with the change, the old one stops working.
-                manage_token = secrets.token_urlsafe(32)
-                booking.manage_token_hash = hash_token(manage_token)
-            db.session.flush()
-            outbox_ids += notifications.enqueue_move(booking, manage_token, now)
+            outbox_ids += _announce_change(booking, manage_token, now)
     except IntegrityError as error:
         raise SlotUnavailable() from error
     return booking
+
+
+def _announce_change(booking: Booking, manage_token: str | None, now: datetime) -> list[int]:
+    """A moved or handed-over booking: a higher SEQUENCE and the changed invitation in the
+    outbox. Without ``manage_token`` staff changed it: a new link goes out with the change,
+    the old one stops working."""
+    booking.sequence += 1
+    if manage_token is None:
+        manage_token = secrets.token_urlsafe(32)
+        booking.manage_token_hash = hash_token(manage_token)
+    db.session.flush()
+    return notifications.enqueue_move(booking, manage_token, now)
 
 
 def _centre_cancellation(booking: Booking, now: datetime) -> notifications.CentreCancellation:
@@ -483,7 +492,7 @@ def keep_despite_conflict(booking: Booking, actor: User, *, now: datetime) -> No
     """Staff decided to keep a booking the changed hours or absences no longer allow."""
     with committed():
         booking.kept_despite_conflict_at = now
-        audit.record(actor, "settings", booking, detail="kept despite conflict")
+        audit.record(actor, "settings", booking, detail="kept despite conflict", now=now)
 
 
 # --- staff workspace -----------------------------------------------------------------
@@ -498,10 +507,10 @@ class AttendanceNotPossible(BookingError):
 ATTENDANCE_STATUSES = ("attended", "no_show")
 
 
-def record_view(actor: User, booking: Booking) -> None:
+def record_view(actor: User, booking: Booking, *, now: datetime) -> None:
     """Note in the audit log that ``actor`` opened the booking's details."""
     with committed():
-        audit.record(actor, "view", booking)
+        audit.record(actor, "view", booking, now=now)
 
 
 # The audit detail of a booking cancelled because hours, closures or absences changed.
@@ -517,7 +526,7 @@ def staff_cancel(booking: Booking, actor: User, *, now: datetime, reason: str = 
     if booking.is_cancelled:
         return False
     _check_changeable(booking, now)
-    audit.record(actor, "cancel", booking, detail=reason)
+    audit.record(actor, "cancel", booking, detail=reason, now=now)
     return cancel_booking(booking, now=now, by_staff=True)
 
 
@@ -525,7 +534,7 @@ def staff_move(booking: Booking, new_start_at: datetime, actor: User, *, now: da
     """Staff move a booking to another free slot; the booker gets the change with a new link."""
     old_start, new_start = booking.start_at.astimezone(UTC), new_start_at.astimezone(UTC)
     detail = f"{old_start.isoformat()} -> {new_start.isoformat()}"
-    audit.record(actor, "move", booking, detail=detail)
+    audit.record(actor, "move", booking, detail=detail, now=now)
     return reschedule_booking(booking, new_start_at, now=now, manage_token=None)
 
 
@@ -545,15 +554,15 @@ def hand_over(booking: Booking, colleague_id: int, actor: User, *, now: datetime
             if colleague is None:
                 raise SlotUnavailable()
             audit.record(
-                actor, "hand_over", booking, detail=f"{booking.counsellor.name} -> {colleague.name}"
+                actor,
+                "hand_over",
+                booking,
+                detail=f"{booking.counsellor.name} -> {colleague.name}",
+                now=now,
             )
             booking.counsellor_id = colleague.id
-            booking.sequence += 1
             booking.kept_despite_conflict_at = None
-            token = secrets.token_urlsafe(32)
-            booking.manage_token_hash = hash_token(token)
-            db.session.flush()
-            outbox_ids += notifications.enqueue_move(booking, token, now)
+            outbox_ids += _announce_change(booking, None, now)
     except IntegrityError as error:
         raise SlotUnavailable() from error
     return booking
@@ -608,10 +617,12 @@ def settle_conflicts(
     return done
 
 
-def record_search(actor: User, centre_id: int | None, result_count: int) -> None:
+def record_search(actor: User, centre_id: int | None, result_count: int, *, now: datetime) -> None:
     """Note that ``actor`` searched bookings and how many they found; never what for."""
     with committed():
-        audit.record(actor, "search", centre_id=centre_id, detail=f"{result_count} results")
+        audit.record(
+            actor, "search", centre_id=centre_id, detail=f"{result_count} results", now=now
+        )
 
 
 def mark_attendance(booking: Booking, status: str, actor: User, *, now: datetime) -> None:
@@ -622,4 +633,4 @@ def mark_attendance(booking: Booking, status: str, actor: User, *, now: datetime
         raise AttendanceNotPossible()
     with committed():
         booking.status = status
-        audit.record(actor, status, booking)
+        audit.record(actor, status, booking, now=now)

@@ -224,11 +224,14 @@ STAFF_PASSWORD = "Sichere-Beratung-2026"
 @pytest.fixture
 def make_staff(app):
     """Create a staff account; returns its e-mail. Password: STAFF_PASSWORD."""
-    from booking.accounts import create_or_update_user
+    from booking.administration import create_or_update_user
+    from booking.models import utcnow
 
     def make(email: str, role: str, *centre_slugs: str, name: str | None = None) -> str:
         with app.test_request_context():
-            create_or_update_user(email, role, list(centre_slugs), STAFF_PASSWORD, name)
+            create_or_update_user(
+                email, role, list(centre_slugs), STAFF_PASSWORD, name, now=utcnow()
+            )
         return email
 
     return make

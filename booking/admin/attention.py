@@ -3,103 +3,52 @@ hand over, cancel with notice, or keep; one or several at once."""
 
 from __future__ import annotations
 
-from flask import flash, g, redirect, render_template, request, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from booking import availability, services
-from booking.admin import queries
 from booking.admin.blueprint import bp
 from booking.admin.views import (
     _actor,
     _button_pressed,
     _owned,
 )
-from booking.forms import EmptyForm
-from booking.i18n import (
-    current_language,
-)
 from booking.models import (
     Booking,
     utcnow,
 )
-from booking.slots import (
-    CLOSURE,
-    COUNSELLOR_ABSENT,
-    COUNSELLOR_NOT_WORKING,
-    OUTSIDE_OPENING_HOURS,
-    PUBLIC_HOLIDAY,
+from booking.staff.context import (
+    ROW_DECISIONS,
+    posted_bulk_action,
+    posted_colleagues,
+    settle_flash,
+    settle_one,
 )
-from booking.staff.context import posted_bulk_action, posted_colleagues, settle_flash
-
-# Bookings that changed settings no longer allow.
-
-
-def reason_labels() -> dict[str, str]:
-    return {
-        OUTSIDE_OPENING_HOURS: _("outside the opening hours"),
-        PUBLIC_HOLIDAY: _("on a public holiday"),
-        CLOSURE: _("the centre is closed then"),
-        COUNSELLOR_NOT_WORKING: _("outside the counsellor's working hours"),
-        COUNSELLOR_ABSENT: _("the counsellor is absent"),
-        queries.COUNSELLOR_INACTIVE: _("the counsellor's account is deactivated"),
-    }
 
 
 @bp.get("/centres/<centre_slug>/attention")
 def attention(centre_slug: str):
     centre = g.centre
     now = utcnow()
-    entries = queries.needing_attention(centre, now)
+    entries = availability.bookings_needing_attention(centre, now)
     return render_template(
         "admin/attention.html",
         centre=centre,
         entries=entries,
         select_all=request.args.get("select") == "all",
         colleagues=availability.free_colleagues([b for b, _why in entries], now),
-        reasons=reason_labels(),
-        language=current_language(),
-        actions=EmptyForm(),
     )
 
 
-@bp.post("/centres/<centre_slug>/attention/<int:booking_id>/cancel")
-def attention_cancel(centre_slug: str, booking_id: int):
+@bp.post("/centres/<centre_slug>/attention/<int:booking_id>/<action>")
+def attention_action(centre_slug: str, booking_id: int, action: str):
+    """One row's decision: hand over, cancel with notice, or keep."""
     centre = g.centre
     booking = _owned(Booking, booking_id, centre.id)
+    if action not in ROW_DECISIONS:
+        abort(404)
     if _button_pressed():
-        try:
-            cancelled = services.staff_cancel(
-                booking, _actor(), now=utcnow(), reason=services.CONFLICT_CANCEL_REASON
-            )
-        except services.BookingNotChangeable:
-            cancelled = False
-        if cancelled:
-            flash(
-                _(
-                    "Booking %(reference)s is cancelled; the family is told.",
-                    reference=booking.reference,
-                ),
-                "success",
-            )
-        else:
-            flash(_("This booking was already cancelled or is past."), "error")
-    return redirect(url_for("admin.attention", centre_slug=centre.slug), code=303)
-
-
-@bp.post("/centres/<centre_slug>/attention/<int:booking_id>/hand_over")
-def attention_hand_over(centre_slug: str, booking_id: int):
-    centre = g.centre
-    booking = _owned(Booking, booking_id, centre.id)
-    if _button_pressed():
-        chosen = posted_colleagues(request.form, [booking.id])
-        if booking.id not in chosen:
-            flash(_("Please choose a colleague."), "error")
-        else:
-            settle_flash(
-                services.settle_conflicts(
-                    [booking], "hand_over", _actor(), now=utcnow(), colleagues=chosen
-                )
-            )
+        settle_one(booking, action, _actor(), request.form, now=utcnow())
     return redirect(url_for("admin.attention", centre_slug=centre.slug), code=303)
 
 
@@ -123,14 +72,4 @@ def attention_bulk(centre_slug: str):
                     colleagues=posted_colleagues(request.form, ids),
                 )
             )
-    return redirect(url_for("admin.attention", centre_slug=centre.slug), code=303)
-
-
-@bp.post("/centres/<centre_slug>/attention/<int:booking_id>/keep")
-def attention_keep(centre_slug: str, booking_id: int):
-    centre = g.centre
-    booking = _owned(Booking, booking_id, centre.id)
-    if _button_pressed():
-        services.keep_despite_conflict(booking, _actor(), now=utcnow())
-        flash(_("Booking %(reference)s is kept.", reference=booking.reference), "success")
     return redirect(url_for("admin.attention", centre_slug=centre.slug), code=303)

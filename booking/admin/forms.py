@@ -34,6 +34,14 @@ class WholeNumberField(IntegerField):
         super().process_formdata(valuelist)
 
 
+class SettingsForm(FlaskForm):
+    """A form whose fields are named as the arguments of its writer in administration.py."""
+
+    def values(self) -> dict:
+        """Every field's data by name, to pass on as the writer's keyword arguments."""
+        return {field.short_name: field.data for field in self if field.short_name != "csrf_token"}
+
+
 class WeeklyHoursForm(FlaskForm):
     """An opening interval of the centre, or a working interval of a staff member."""
 
@@ -50,7 +58,7 @@ class OpeningHoursEditForm(WeeklyHoursForm):
     change_from = DateField(_l("The change applies from (optional)"), validators=[Optional()])
 
 
-class ClosureForm(FlaskForm):
+class ClosureForm(SettingsForm):
     start_date = DateField(_l("First day"), validators=[InputRequired()])
     start_time = TimeField(_l("From (optional)"), validators=[Optional()])
     end_date = DateField(_l("Last day (optional)"), validators=[Optional()])
@@ -58,7 +66,7 @@ class ClosureForm(FlaskForm):
     reason = StringField(_l("Reason shown to families"))
 
 
-class RulesForm(FlaskForm):
+class RulesForm(SettingsForm):
     min_notice_hours = WholeNumberField(_l("Minimum notice (hours)"), validators=[InputRequired()])
     horizon_days = WholeNumberField(_l("Booking horizon (days)"), validators=[InputRequired()])
     slot_step_minutes = WholeNumberField(_l("Slot step (minutes)"), validators=[InputRequired()])
@@ -89,7 +97,7 @@ class ServiceForm(FlaskForm):
     what_to_bring_en = TextAreaField(_l("What to bring, in English (optional)"))
 
 
-class LegalForm(FlaskForm):
+class LegalForm(SettingsForm):
     """The centre's details on the Impressum, privacy notice and accessibility statement."""
 
     legal_operator = TextAreaField(_l("Operator (legal body and address lines)"))
@@ -117,7 +125,7 @@ class StaffCreateForm(StaffEditForm):
     password = PasswordField(_l("Initial password"))
 
 
-class StaffPasswordForm(FlaskForm):
+class StaffPasswordForm(SettingsForm):
     """A password an admin sets for a staff member (who must change it at next sign-in)."""
 
     password = PasswordField(_l("New password"))

@@ -44,7 +44,10 @@ def hours(centre_slug: str):
     status = 200
     if request.method == "POST":
         status = _submit(
-            form, lambda: administration.add_opening_hours(centre, _actor(), _interval(form))
+            form,
+            lambda: administration.add_opening_hours(
+                centre, _actor(), _interval(form), now=utcnow()
+            ),
         )
         if status is None:
             return _after_change(centre, url_for("admin.hours", centre_slug=centre.slug))
@@ -56,10 +59,10 @@ def hours(centre_slug: str):
 def _save_hours(row: OpeningHours, form: OpeningHoursEditForm) -> None:
     if form.change_from.data is not None:
         administration.change_opening_hours_from(
-            row, _actor(), _interval(form), form.change_from.data
+            row, _actor(), _interval(form), form.change_from.data, now=utcnow()
         )
     else:
-        administration.update_opening_hours(row, _actor(), _interval(form))
+        administration.update_opening_hours(row, _actor(), _interval(form), now=utcnow())
 
 
 def _preview_hours(centre, row: OpeningHours, form: OpeningHoursEditForm) -> list[Booking]:
@@ -125,7 +128,7 @@ def hours_delete(centre_slug: str, hours_id: int):
     back = url_for("admin.hours", centre_slug=centre.slug)
     if not _button_pressed():
         return redirect(back, code=303)
-    administration.delete_opening_hours(row, _actor())
+    administration.delete_opening_hours(row, _actor(), now=utcnow())
     return _after_change(centre, back)
 
 
@@ -140,15 +143,7 @@ def closures(centre_slug: str):
     if request.method == "POST":
         status = _submit(
             form,
-            lambda: administration.add_closure(
-                centre,
-                _actor(),
-                start_date=form.start_date.data,
-                start_time=form.start_time.data,
-                end_date=form.end_date.data,
-                end_time=form.end_time.data,
-                reason=form.reason.data,
-            ),
+            lambda: administration.add_closure(centre, _actor(), now=utcnow(), **form.values()),
         )
         if status is None:
             return _after_change(centre, url_for("admin.closures", centre_slug=centre.slug))
@@ -168,6 +163,6 @@ def closure_delete(centre_slug: str, closure_id: int):
     centre = g.centre
     closure = _owned(Closure, closure_id, centre.id)
     if _button_pressed():
-        administration.delete_closure(closure, _actor())
+        administration.delete_closure(closure, _actor(), now=utcnow())
         flash(_("The closure is deleted."), "success")
     return redirect(url_for("admin.closures", centre_slug=centre.slug), code=303)

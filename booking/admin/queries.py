@@ -8,12 +8,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import defer, selectinload
 
-from booking import availability
 from booking.extensions import db
 from booking.models import Booking, Centre, OutboxMessage, Service, User
 from booking.reports import BookingFact
-
-COUNSELLOR_INACTIVE = "counsellor_inactive"
 
 
 def admin_centres(user: User) -> list[Centre]:
@@ -66,30 +63,6 @@ def staff_of(centre: Centre) -> list[User]:
             .order_by(User.is_active.desc(), User.name)
         )
     )
-
-
-def needing_attention(centre: Centre, now: datetime) -> list[tuple[Booking, list[str]]]:
-    """Upcoming bookings to settle: those the hours, closures or absences no longer allow,
-    and those of deactivated counsellors (nobody would hold them)."""
-    found = availability.bookings_needing_attention(centre, now)
-    orphans = db.session.scalars(
-        select(Booking)
-        .join(User, User.id == Booking.counsellor_id)
-        .where(
-            Booking.centre_id == centre.id,
-            Booking.is_changeable(now),
-            Booking.kept_despite_conflict_at.is_(None),
-            User.is_active.is_(False),
-        )
-        .options(selectinload(Booking.service), selectinload(Booking.counsellor))
-    )
-    entries = {booking.id: (booking, list(reasons)) for booking, reasons in found}
-    for booking in orphans:
-        if booking.id in entries:
-            entries[booking.id][1].append(COUNSELLOR_INACTIVE)
-        else:
-            entries[booking.id] = (booking, [COUNSELLOR_INACTIVE])
-    return sorted(entries.values(), key=lambda entry: entry[0].start_at)
 
 
 def report_facts(centre: Centre, year: int) -> list[BookingFact]:

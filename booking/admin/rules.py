@@ -16,6 +16,7 @@ from booking.admin.views import (
     _after_change,
     _submit,
 )
+from booking.models import utcnow
 
 # Rules.
 
@@ -23,32 +24,12 @@ from booking.admin.views import (
 @bp.route("/centres/<centre_slug>/rules", methods=["GET", "POST"])
 def rules(centre_slug: str):
     centre = g.centre
-    form = RulesForm(
-        data={
-            "min_notice_hours": centre.min_notice_minutes // 60,
-            "horizon_days": centre.horizon_days,
-            "slot_step_minutes": centre.slot_step_minutes,
-            "buffer_minutes": centre.buffer_minutes,
-            "max_active_bookings_per_email": centre.max_active_bookings_per_email,
-            "holiday_region": centre.holiday_region,
-            "feed_shows_service": centre.feed_shows_service,
-        }
-    )
+    form = RulesForm(obj=centre, min_notice_hours=centre.min_notice_minutes // 60)
     status = 200
     if request.method == "POST":
         status = _submit(
             form,
-            lambda: administration.update_rules(
-                centre,
-                _actor(),
-                min_notice_hours=form.min_notice_hours.data,
-                horizon_days=form.horizon_days.data,
-                slot_step_minutes=form.slot_step_minutes.data,
-                buffer_minutes=form.buffer_minutes.data,
-                max_active_bookings_per_email=form.max_active_bookings_per_email.data,
-                holiday_region=form.holiday_region.data,
-                feed_shows_service=form.feed_shows_service.data,
-            ),
+            lambda: administration.update_rules(centre, _actor(), now=utcnow(), **form.values()),
         )
         if status is None:
             return _after_change(centre, url_for("admin.rules", centre_slug=centre.slug))
@@ -61,25 +42,13 @@ def rules(centre_slug: str):
 @bp.route("/centres/<centre_slug>/legal", methods=["GET", "POST"])
 def legal(centre_slug: str):
     centre = g.centre
-    form = LegalForm(
-        data={
-            "legal_operator": centre.legal_operator,
-            "responsible_person": centre.responsible_person,
-            "contact_email": centre.contact_email,
-            "accessibility_contact": centre.accessibility_contact,
-        }
-    )
+    form = LegalForm(obj=centre)
     status = 200
     if request.method == "POST":
         status = _submit(
             form,
             lambda: administration.update_legal_details(
-                centre,
-                _actor(),
-                legal_operator=form.legal_operator.data,
-                responsible_person=form.responsible_person.data,
-                contact_email=form.contact_email.data,
-                accessibility_contact=form.accessibility_contact.data,
+                centre, _actor(), now=utcnow(), **form.values()
             ),
         )
         if status is None:

@@ -33,6 +33,7 @@ from booking.i18n import (
 from booking.models import (
     User,
     WorkingHours,
+    utcnow,
 )
 
 # Staff.
@@ -75,6 +76,7 @@ def staff_new(centre_slug: str):
                     languages=form.language_codes(),
                     service_ids=form.services.data or [],
                     password=form.password.data,
+                    now=utcnow(),
                 )
             ),
         )
@@ -141,6 +143,7 @@ def staff_edit(centre_slug: str, user_id: int):
                 name=form.name.data,
                 languages=form.language_codes(),
                 service_ids=form.services.data or [],
+                now=utcnow(),
             ),
         )
         if status is None:
@@ -158,7 +161,9 @@ def staff_hours_add(centre_slug: str, user_id: int):
     form, hours_form = _staff_forms(centre, user)
     status = _submit(
         hours_form,
-        lambda: administration.add_working_hours(user, _actor(), _interval(hours_form)),
+        lambda: administration.add_working_hours(
+            user, _actor(), _interval(hours_form), now=utcnow()
+        ),
     )
     if status is None:
         return _after_change(
@@ -175,7 +180,7 @@ def staff_hours_delete(centre_slug: str, user_id: int, hours_id: int):
     back = url_for("admin.staff_edit", centre_slug=centre.slug, user_id=user.id)
     if not _button_pressed():
         return redirect(back, code=303)
-    administration.delete_working_hours(row, _actor())
+    administration.delete_working_hours(row, _actor(), now=utcnow())
     return _after_change(centre, back)
 
 
@@ -187,7 +192,7 @@ def staff_deactivate(centre_slug: str, user_id: int):
     if not _button_pressed():
         return redirect(back, code=303)
     try:
-        administration.deactivate_staff(user, _actor())
+        administration.deactivate_staff(user, _actor(), now=utcnow())
     except administration.SettingsRefused as error:
         flash(str(error), "error")
         return redirect(back, code=303)
@@ -199,7 +204,7 @@ def staff_reactivate(centre_slug: str, user_id: int):
     centre = g.centre
     user = _changeable_staff(user_id, centre.id)
     if _button_pressed():
-        administration.reactivate_staff(user, _actor())
+        administration.reactivate_staff(user, _actor(), now=utcnow())
         flash(_("The account is active again."), "success")
     return redirect(url_for("admin.staff_edit", centre_slug=centre.slug, user_id=user.id), code=303)
 
@@ -212,10 +217,7 @@ def staff_password(centre_slug: str, user_id: int):
     status = _submit(
         password_form,
         lambda: administration.set_staff_password(
-            user,
-            _actor(),
-            password=password_form.password.data,
-            confirm=password_form.confirm.data,
+            user, _actor(), now=utcnow(), **password_form.values()
         ),
     )
     if status is None:

@@ -13,7 +13,7 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from booking import access, administration
+from booking import access, administration, availability
 from booking.admin import queries
 from booking.admin.blueprint import bp
 from booking.admin.forms import (
@@ -78,7 +78,7 @@ def _button_pressed() -> bool:
 
 def _after_change(centre, fallback: str):
     """After hours, closures or rules changed: settle the bookings that no longer fit."""
-    if queries.needing_attention(centre, utcnow()):
+    if availability.bookings_needing_attention(centre, utcnow()):
         flash(
             _(
                 "Saved. Some upcoming bookings no longer fit. They are not cancelled: "
@@ -131,7 +131,7 @@ def centre(centre_slug: str):
     return render_template(
         "admin/centre.html",
         centre=g.centre,
-        attention_count=len(queries.needing_attention(g.centre, utcnow())),
+        attention_count=len(availability.bookings_needing_attention(g.centre, utcnow())),
         dead_count=queries.dead_mail_counts([g.centre]).get(g.centre.id, 0),
     )
 

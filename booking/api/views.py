@@ -11,7 +11,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import orjson
-from flask import Response, abort, jsonify, request, url_for
+from flask import Response, abort, current_app, jsonify, request, url_for
 from flask_babel import gettext as _
 from werkzeug.exceptions import BadRequest
 
@@ -162,7 +162,11 @@ def _iso(value: datetime, zone: ZoneInfo) -> str:
 
 # --- Bookings -------------------------------------------------------------------------
 
-BOOKING_LIMIT = "10 per minute;100 per hour"
+
+def _booking_limit() -> str:
+    return current_app.config["API_BOOKING_RATELIMIT"]
+
+
 MAX_IDEMPOTENCY_KEY = 200
 
 
@@ -240,7 +244,7 @@ def _idempotency(centre: Centre, data: dict) -> services.Idempotency | None:
 
 
 @bp.post("/centres/<centre_slug>/bookings")
-@limiter.limit(BOOKING_LIMIT)
+@limiter.limit(_booking_limit)
 def create_booking(centre_slug: str):
     centre = centre_or_404(centre_slug)
     data = _json_object()
@@ -306,7 +310,7 @@ def get_booking(token: str):
 
 
 @bp.post("/bookings/<token>/cancel")
-@limiter.limit(BOOKING_LIMIT)
+@limiter.limit(_booking_limit)
 def cancel_booking(token: str):
     booking = _booking_by_token(token)
     services.cancel_booking(booking, now=utcnow())
@@ -314,7 +318,7 @@ def cancel_booking(token: str):
 
 
 @bp.post("/bookings/<token>/reschedule")
-@limiter.limit(BOOKING_LIMIT)
+@limiter.limit(_booking_limit)
 def reschedule_booking(token: str):
     booking = _booking_by_token(token)
     data = _json_object()

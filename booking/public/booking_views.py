@@ -84,11 +84,10 @@ def _taken_page(
         language=services.required_language(language, interpreter),
     )
     return (
-        render_template(
+        _service_page(
             "public/taken.html",
-            centre=centre,
-            service=service,
-            service_name=service.name_in(current_language()),
+            centre,
+            service,
             nearest=nearest,
             choice=_choice_args(language, interpreter),
         ),
@@ -192,13 +191,23 @@ def book(centre_slug: str, service_slug: str):
     return redirect(url_for("public.manage", token=result.manage_token), code=303)
 
 
+def _service_page(template: str, centre, service, **context) -> str:
+    """A page about one service of the centre, its name in the page's language."""
+    return render_template(
+        template,
+        centre=centre,
+        service=service,
+        service_name=service.name_in(current_language()),
+        **context,
+    )
+
+
 def _render_form(centre, service, form, start_at, status=200):
     return (
-        render_template(
+        _service_page(
             "public/book.html",
-            centre=centre,
-            service=service,
-            service_name=service.name_in(current_language()),
+            centre,
+            service,
             form=form,
             start_at=start_at,
             end_at=start_at + service.duration,
@@ -230,12 +239,11 @@ def manage(token: str):
     booking = _booking_or_404(token)
     now = utcnow()
     service = booking.service
-    return render_template(
+    return _service_page(
         "public/manage.html",
+        booking.centre,
+        service,
         booking=booking,
-        centre=booking.centre,
-        service=service,
-        service_name=service.name_in(current_language()),
         token=token,
         can_change=booking.is_changeable(now),
         is_past=booking.end_at <= now,

@@ -15,34 +15,25 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from booking import absences as absence_writer
-from booking import access, availability, services, slots
+from booking import access, availability, services
 from booking.extensions import db
 from booking.forms import EmptyForm
 from booking.models import Absence, Centre, Service, User, utcnow
 from booking.staff.blueprint import bp
 from booking.staff.bookings import load_booking
 from booking.staff.context import (
+    ROW_DECISIONS,
     acting_user,
     centre_counsellors,
     pick_centre,
     posted_bulk_action,
     posted_colleagues,
     settle_flash,
+    settle_one,
     staff_centres,
 )
 from booking.staff.forms import AbsenceForm
 from booking.validation import FieldError, check_year
-
-
-def reason_labels() -> dict[str, str]:
-    """The slot engine's reasons (slots.reasons_unavailable) in words."""
-    return {
-        slots.OUTSIDE_OPENING_HOURS: _("outside the opening hours"),
-        slots.PUBLIC_HOLIDAY: _("public holiday"),
-        slots.CLOSURE: _("the centre is closed"),
-        slots.COUNSELLOR_NOT_WORKING: _("outside the counsellor's working hours"),
-        slots.COUNSELLOR_ABSENT: _("the counsellor is absent"),
-    }
 
 
 def _parse_local(raw: str | None, centre: Centre) -> datetime:
@@ -182,7 +173,6 @@ def absences():
             colleagues=availability.free_colleagues([b for b, _r in conflicts], now),
             services=list(centre_services),
             empty_form=EmptyForm(),
-            reason_labels=reason_labels(),
         ),
         status,
     )
@@ -198,7 +188,7 @@ def absence_delete(absence_id: int):
         abort(400)
     centres = staff_centres(user)
     centre = pick_centre(centres, request.form.get("centre"))
-    absence_writer.delete_absence(absence, user)
+    absence_writer.delete_absence(absence, user, now=utcnow())
     flash(_("The absence is deleted."), "success")
     return _back(centre, centres)
 
@@ -207,32 +197,13 @@ def absence_delete(absence_id: int):
 def conflict_action(booking_id: int, action: str):
     user = acting_user()
     booking = load_booking(booking_id, change=True)
-    if action not in ("cancel", "keep", "hand_over"):
+    if action not in ROW_DECISIONS:
         abort(404)
     if not EmptyForm().validate_on_submit():
         abort(400)
     centres = staff_centres(user)
     centre = pick_centre(centres, booking.centre.slug)
-    if action == "hand_over":
-        chosen = posted_colleagues(request.form, [booking.id])
-        if booking.id not in chosen:
-            flash(_("Please choose a colleague."), "error")
-        else:
-            settle_flash(
-                services.settle_conflicts([booking], action, user, now=utcnow(), colleagues=chosen)
-            )
-    elif action == "keep":
-        services.keep_despite_conflict(booking, user, now=utcnow())
-        flash(_("The appointment is kept."), "success")
-    else:
-        try:
-            services.staff_cancel(
-                booking, user, now=utcnow(), reason=services.CONFLICT_CANCEL_REASON
-            )
-        except services.BookingNotChangeable:
-            flash(_("Only upcoming confirmed appointments can be cancelled."), "error")
-        else:
-            flash(_("The appointment is cancelled; the family has been told."), "success")
+    settle_one(booking, action, user, request.form, now=utcnow())
     return _back(centre, centres)
 
 

@@ -143,7 +143,7 @@ def booking_detail(booking_id: int):
         ),
     )
     # Recorded once the page is made: the commit would expire what the page reads.
-    services.record_view(user, booking)
+    services.record_view(user, booking, now=now)
     return page
 
 

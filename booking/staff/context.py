@@ -1,11 +1,11 @@
 """What every staff page reads from the request and the account: the acting user, their
 centres and the one asked for, the day asked for, ids and colleagues posted, and the
-flash message of settled conflicts."""
+decision on one booking needing attention and the flash message of settled conflicts."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from flask import abort, flash
@@ -17,7 +17,7 @@ from sqlalchemy.orm import selectinload
 
 from booking import services
 from booking.extensions import db
-from booking.models import Centre, User
+from booking.models import Booking, Centre, User
 from booking.validation import FieldError, clean_day
 
 
@@ -100,6 +100,43 @@ def posted_colleagues(form, booking_ids: list[int]) -> dict[int, int]:
         if raw.isdigit() and len(raw) < 12:
             chosen[booking_id] = int(raw)
     return chosen
+
+
+# What one row of the bookings needing attention can do (staff/_conflicts.html).
+ROW_DECISIONS = ("hand_over", "cancel", "keep")
+
+
+def settle_one(booking: Booking, action: str, actor: User, form, *, now: datetime) -> None:
+    """One row's decision on a booking needing attention: hand it over to the colleague
+    chosen in the row, cancel it with notice, or keep it; the outcome is flashed."""
+    if action == "hand_over":
+        chosen = posted_colleagues(form, [booking.id])
+        if booking.id not in chosen:
+            flash(_("Please choose a colleague."), "error")
+        else:
+            settle_flash(
+                services.settle_conflicts([booking], action, actor, now=now, colleagues=chosen)
+            )
+    elif action == "keep":
+        services.keep_despite_conflict(booking, actor, now=now)
+        flash(_("Booking %(reference)s is kept.", reference=booking.reference), "success")
+    else:
+        try:
+            cancelled = services.staff_cancel(
+                booking, actor, now=now, reason=services.CONFLICT_CANCEL_REASON
+            )
+        except services.BookingNotChangeable:
+            cancelled = False
+        if cancelled:
+            flash(
+                _(
+                    "Booking %(reference)s is cancelled; the family is told.",
+                    reference=booking.reference,
+                ),
+                "success",
+            )
+        else:
+            flash(_("This booking was already cancelled or is past."), "error")
 
 
 def settle_flash(done) -> None:

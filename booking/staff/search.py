@@ -96,7 +96,7 @@ def search():
     )
     if shown is not None:
         # Recorded once the page is made: the commit would expire what the page reads.
-        services.record_search(user, centres[0].id if centres else None, len(shown))
+        services.record_search(user, centres[0].id if centres else None, len(shown), now=utcnow())
     response = make_response(page, 422 if error else 200)
     response.headers["Cache-Control"] = "no-store"
     return response

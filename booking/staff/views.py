@@ -12,7 +12,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from booking import access, accounts, auth
+from booking import access, administration, auth
 from booking.extensions import db
 from booking.forms import EmptyForm
 from booking.models import Booking, utcnow
@@ -149,13 +149,14 @@ def change_password():
             status = 400
         else:
             try:
-                accounts.change_own_password(
+                administration.change_own_password(
                     acting_user(),
                     current=form.current.data or "",
                     new=form.new.data or "",
                     confirm=form.confirm.data or "",
+                    now=utcnow(),
                 )
-            except accounts.PasswordChangeInvalid as error:
+            except administration.PasswordChangeInvalid as error:
                 for name, messages in error.errors.items():
                     form[name].errors = messages
                 status = 422

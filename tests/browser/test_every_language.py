@@ -16,10 +16,10 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from booking.accounts import create_or_update_user
+from booking.administration import create_or_update_user
 from booking.config import Config
 from booking.extensions import db
-from booking.models import Booking, Centre, OpeningHours, Service, User
+from booking.models import Booking, Centre, OpeningHours, Service, User, utcnow
 from tests.browser.test_booking_flow import (
     NAME,
     assert_no_horizontal_scroll,
@@ -310,7 +310,9 @@ def test_axe_no_violations_on_staff_and_admin_pages(
             ("reception@herne.example", "reception"),
             ("counsellor@herne.example", "counsellor"),
         ):
-            create_or_update_user(email_address, role, ["herne"], STAFF_PASSWORD, role.title())
+            create_or_update_user(
+                email_address, role, ["herne"], STAFF_PASSWORD, role.title(), now=utcnow()
+            )
     problems = []
     context = new_context()
     page = context.new_page()

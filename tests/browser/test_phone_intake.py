@@ -14,9 +14,9 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from booking.accounts import create_or_update_user
+from booking.administration import create_or_update_user
 from booking.extensions import db
-from booking.models import Booking
+from booking.models import Booking, utcnow
 from tests.conftest import STAFF_PASSWORD
 
 RECEPTION = "rezeption@herne.example"
@@ -26,7 +26,9 @@ CALLER = 'Ayşe "Ada" <Öztürk>'
 @pytest.fixture
 def reception(live_app) -> str:
     with live_app.test_request_context():
-        create_or_update_user(RECEPTION, "reception", ["herne"], STAFF_PASSWORD, "Rita Rezeption")
+        create_or_update_user(
+            RECEPTION, "reception", ["herne"], STAFF_PASSWORD, "Rita Rezeption", now=utcnow()
+        )
     return RECEPTION
 
 

@@ -15,9 +15,9 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from booking.accounts import create_or_update_user
+from booking.administration import create_or_update_user
 from booking.extensions import db
-from booking.models import Booking, User
+from booking.models import Booking, User, utcnow
 from tests.conftest import STAFF_PASSWORD
 from tests.helpers import BERLIN, at, make_booking, next_working_day
 
@@ -68,8 +68,10 @@ def sign_in(page: Page, base_url: str, email_address: str) -> None:
 @pytest.fixture
 def accounts(live_app):
     with live_app.test_request_context():
-        create_or_update_user(RECEPTION, "reception", ["herne"], STAFF_PASSWORD, "Rita Rezeption")
-        create_or_update_user(AYLIN, "counsellor", ["herne"], STAFF_PASSWORD, None)
+        create_or_update_user(
+            RECEPTION, "reception", ["herne"], STAFF_PASSWORD, "Rita Rezeption", now=utcnow()
+        )
+        create_or_update_user(AYLIN, "counsellor", ["herne"], STAFF_PASSWORD, None, now=utcnow())
 
 
 def test_reception_finds_a_booking_by_phone_and_cancels_it(

@@ -36,7 +36,6 @@ STAFF_ONLY_PREFIXES = (
     "booking/admin/",
     "booking/administration.py",
     "booking/auth.py",
-    "booking/accounts.py",
     "booking/reports.py",
     "booking/audit.py",
     "booking/feeds.py",

@@ -14,6 +14,7 @@ from email import policy
 import pytest
 from sqlalchemy import func, select
 
+from booking import outbox
 from booking.extensions import db
 from booking.models import AuditEntry, Booking, Centre, Closure, OpeningHours, OutboxMessage
 from tests.conftest import csrf_from
@@ -79,7 +80,7 @@ def monday_hours_id(app) -> int:
 
 def attention_ids(client) -> list[int]:
     html = client.get("/admin/centres/herne/attention").get_data(as_text=True)
-    return [int(i) for i in re.findall(r'<tr id="booking-(\d+)"', html)]
+    return [int(i) for i in re.findall(r'<tr class="conflict" id="booking-(\d+)"', html)]
 
 
 def test_summer_hours_apply_inside_their_validity_period_only(admin):
@@ -234,7 +235,9 @@ def test_changed_hours_list_bookings_outside_them_without_cancelling(app, admin)
         assert mail is not None and mail.recipient == "late@example.org"
         calendar = next(
             part
-            for part in email.message_from_bytes(mail.raw, policy=policy.default).walk()
+            for part in email.message_from_bytes(
+                outbox.message_of(app, mail), policy=policy.default
+            ).walk()
             if part.get_content_type() == "text/calendar"
         )
         assert calendar.get_param("method") == "CANCEL"

@@ -66,3 +66,51 @@ def test_seed_demo_invents_bookings_once_and_within_the_rules(app, runner):
             assert last is None or last <= b.start_at, b.reference
             by_counsellor[b.counsellor_id] = b.end_at
         assert max(b.start_at for b in bookings) < utcnow() + timedelta(days=12)
+
+
+def test_create_user_writes_through_administration_and_is_audited(app, runner, seeded):
+    from booking.models import AuditEntry
+
+    def create_user(role: str, *centres: str):
+        args = ["create-user", "new.admin@herne.example", "--role", role, "--password-stdin"]
+        for slug in centres:
+            args += ["--centre", slug]
+        return runner.invoke(args=args, input="Lange-gute-Passphrase\n")
+
+    assert create_user("counsellor", "herne").exit_code == 0
+    assert create_user("admin", "herne", "kreis-heinsberg").exit_code == 0
+    assert create_user("counsellor", "nowhere").exit_code != 0
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email == "new.admin@herne.example"))
+        centre_ids = {
+            slug: db.session.scalar(select(Centre.id).where(Centre.slug == slug))
+            for slug in ("herne", "kreis-heinsberg")
+        }
+        entries = db.session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.detail.like(f"staff {user.id} %"))
+            .order_by(AuditEntry.id)
+        ).all()
+        assert [(e.action, e.actor_id, e.actor_label, e.centre_id, e.detail) for e in entries] == [
+            (
+                "settings",
+                None,
+                "system",
+                centre_ids["herne"],
+                f"staff {user.id} created as counsellor on the command line",
+            ),
+            (
+                "settings",
+                None,
+                "system",
+                centre_ids["herne"],
+                f"staff {user.id} updated, password set as admin on the command line",
+            ),
+            (
+                "settings",
+                None,
+                "system",
+                centre_ids["kreis-heinsberg"],
+                f"staff {user.id} updated, password set as admin on the command line",
+            ),
+        ]

@@ -13,6 +13,7 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import func, select
 
+from booking import outbox
 from booking.extensions import db
 from booking.models import Absence, Booking, Centre, Closure, OutboxMessage, Service, User
 from tests.helpers import BERLIN, at, berlin_today, make_booking, next_working_day
@@ -93,7 +94,7 @@ def mails(app, kind: str | None = None) -> list[str]:
         rows = db.session.scalars(query).all()
         found = []
         for row in rows:
-            message = email.message_from_bytes(row.raw, policy=policy.default)
+            message = email.message_from_bytes(outbox.message_of(app, row), policy=policy.default)
             parts = [
                 part.get_content()
                 for part in message.walk()

@@ -11,6 +11,7 @@ from email import policy
 import pytest
 from sqlalchemy import select
 
+from booking import outbox
 from booking.extensions import db
 from booking.models import AuditEntry, Booking, OutboxMessage, User
 from tests.conftest import csrf_from
@@ -34,7 +35,7 @@ def user_id(app, name: str) -> int:
 
 def row(html: str, booking_id: int) -> str:
     match = re.search(
-        rf'<tr class="conflict" data-booking-id="{booking_id}">(.*?)</tr>', html, re.S
+        rf'<tr class="conflict" id="booking-{booking_id}" [^>]*>(.*?)</tr>', html, re.S
     )
     assert match, f"booking {booking_id} is not listed"
     return match.group(1)
@@ -68,7 +69,10 @@ def invitation(app, booking_id: int) -> list[str]:
             .where(OutboxMessage.booking_id == booking_id)
             .order_by(OutboxMessage.id)
         ).all()
-        return [(r.kind, email.message_from_bytes(r.raw, policy=policy.default)) for r in rows]
+        return [
+            (r.kind, email.message_from_bytes(outbox.message_of(app, r), policy=policy.default))
+            for r in rows
+        ]
 
 
 def ical_of(message) -> str:
@@ -294,7 +298,7 @@ def test_admin_hands_over_a_deactivated_counsellors_bookings(
     olena = user_id(seeded, "Olena Koval")
     with seeded.app_context():
         assert [db.session.get(Booking, i).counsellor_id for i in ids] == [olena, olena]
-    assert 'id="attention-empty"' in client.get("/admin/centres/herne/attention").get_data(
+    assert 'id="no-conflicts"' in client.get("/admin/centres/herne/attention").get_data(
         as_text=True
     )
 
@@ -306,6 +310,44 @@ def test_admin_hands_over_a_deactivated_counsellors_bookings(
     assert response.status_code == 303
     with seeded.app_context():
         assert db.session.get(Booking, other).sequence == 0
+
+
+def test_both_pages_list_the_same_bookings_needing_attention(
+    seeded, monday, client, make_staff, sign_in
+):
+    """One query for the admin's "bookings to check" and the absence page: a deactivated
+    counsellor's bookings and those an absence no longer allows show on both, in one table."""
+    orphaned = aylins_booking(seeded, at(monday, 9), "Family Demir")
+    absent = make_booking(seeded, "herne", "beratung-3", at(monday, 10), name="Family Koval")
+    fits = make_booking(seeded, "herne", "beratung-3", at(monday, 11), name="Family Yilmaz").id
+    with seeded.app_context():
+        db.session.get(User, user_id(seeded, "Aylin Demir")).is_active = False
+        db.session.commit()
+    sign_in(client, make_staff(ADMIN, "admin", "herne"))
+    absent_counsellor = absent.counsellor_id
+    assert absent_counsellor != user_id(seeded, "Aylin Demir")
+    token = csrf_from(client.get("/staff/absences?lang=en").get_data(as_text=True))
+    response = client.post(
+        "/staff/absences",
+        data={
+            "csrf_token": token,
+            "counsellor": str(absent_counsellor),
+            "start": f"{monday}T09:45",
+            "end": f"{monday}T10:45",
+            "note": "",
+        },
+    )
+    assert response.status_code == 303
+    pages = [
+        client.get("/admin/centres/herne/attention?lang=en").get_data(as_text=True),
+        client.get("/staff/absences?lang=en").get_data(as_text=True),
+    ]
+    for page in pages:
+        assert "reason-counsellor_inactive\">the counsellor's account is deactivated" in row(
+            page, orphaned
+        )
+        assert 'class="reason-counsellor_absent"' in row(page, absent.id)
+        assert f'id="booking-{fits}"' not in page
 
 
 def test_select_all_ticks_every_row(seeded, monday, client, make_staff, sign_in):

@@ -15,7 +15,7 @@ from babel.dates import format_date
 from babel.messages.pofile import read_po
 from sqlalchemy import select
 
-from booking import services
+from booking import outbox, services
 from booking.config import Config
 from booking.extensions import db
 from booking.models import Booking, Centre, OutboxMessage, Service, utcnow
@@ -222,7 +222,7 @@ def mails_in(app, make_centre):
                     select(OutboxMessage).where(OutboxMessage.booking_id == booking.id)
                 )
                 for row in rows:
-                    kinds.setdefault(row.kind, decoded_parts(row.raw))
+                    kinds.setdefault(row.kind, decoded_parts(outbox.message_of(app, row)))
 
             collect()
             services.reschedule_booking(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import email
-from datetime import timedelta
+import email.utils
+from datetime import UTC, timedelta
 from email import policy
 
 import pytest
@@ -118,6 +119,24 @@ def test_mail_follows_the_language_of_the_booking(app, client, make_centre, smtp
     assert message["Content-Language"] == "en"
 
 
+def test_a_worker_without_a_request_composes_in_the_bookings_language(
+    app, client, make_centre, smtp, monday
+):
+    """`outbox work` has an app context and no request: the snapshot's locale decides."""
+    make_centre()
+    app.config["OUTBOX_SEND_AFTER_COMMIT"] = "off"
+    client.post(
+        "/api/v1/centres/test/bookings",
+        json=booking_payload(at(monday, 10)),
+        headers={"Accept-Language": "en"},
+    )
+    with app.app_context():
+        assert outbox.send_due(app, now=utcnow()) == (1, 0)
+    _, message = smtp.messages[0]
+    assert message["Subject"] == "Your appointment at Testzentrum test"
+    assert message["Content-Language"] == "en"
+
+
 def test_smtp_down_booking_succeeds_and_mail_is_sent_once_later(app, client, make_centre, monday):
     make_centre()
     port = free_port()  # nothing listens here yet
@@ -148,6 +167,26 @@ def test_smtp_down_booking_succeeds_and_mail_is_sent_once_later(app, client, mak
         controller.stop()
     assert len(inbox.messages) == 1
     assert calendar_of(inbox.messages[0][1])[1] == "REQUEST"
+
+
+def test_the_backoff_base_is_a_setting(app, client, make_centre, monday):
+    make_centre()
+    app.config.update(
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=free_port(),
+        OUTBOX_SEND_AFTER_COMMIT="off",
+        OUTBOX_BACKOFF_SECONDS=2,
+    )
+    client.post("/api/v1/centres/test/bookings", json=booking_payload(at(monday, 10)))
+    with app.app_context():
+        now = utcnow()
+        assert outbox.send_due(app, now=now) == (0, 1)
+        row = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "confirmation"))
+        assert row.due_at == now + timedelta(seconds=2)
+        assert outbox.send_due(app, now=now + timedelta(seconds=1)) == (0, 0)
+        assert outbox.send_due(app, now=now + timedelta(seconds=2)) == (0, 1)
+        db.session.refresh(row)
+        assert row.due_at == now + timedelta(seconds=2 + 4)
 
 
 def test_a_mail_that_keeps_failing_is_marked_dead(app, client, make_centre, monday):
@@ -245,3 +284,81 @@ def test_every_subject_names_the_centre_only(app, client, make_centre, smtp, mon
         else:
             kinds.append("reminder")
     assert kinds == ["REQUEST", "REQUEST", "reminder", "CANCEL"]
+
+
+def test_the_booking_writes_a_snapshot_and_any_worker_composes_it_after_a_crash(
+    app, client, make_centre, smtp, monday
+):
+    """The request renders no mail: the row holds a snapshot until a sender composes it.
+    A process that dies right after the commit leaves a pending row; the next worker's
+    round composes and sends it, once, and the message keeps the time of the booking."""
+    make_centre()
+    app.config["OUTBOX_SEND_AFTER_COMMIT"] = "off"  # as if the process died after the commit
+    before = utcnow().replace(microsecond=0)
+    body = client.post(
+        "/api/v1/centres/test/bookings",
+        json=booking_payload(at(monday, 10), name="Ayşe Öztürk", email="ayse@example.org"),
+    ).get_json()
+    token = body["manage_url"].rsplit("/", 1)[1]
+    with app.app_context():
+        row = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "confirmation"))
+        assert row.state == "pending" and row.raw == b""
+        assert row.snapshot["template"] == "confirmation"
+        assert row.snapshot["booking"]["name"] == "Ayşe Öztürk"
+        assert token in row.snapshot["links"]["manage_url"]
+        row_id, message_id = row.id, row.message_id
+    later = utcnow() + timedelta(minutes=3)
+    with app.app_context():
+        assert outbox.send_due(app, now=later) == (1, 0)
+        assert outbox.send_due(app, now=later) == (0, 0)
+        sent = db.session.get(OutboxMessage, row_id)
+        # The bytes sent are kept (a retry would send the same); the snapshot is gone.
+        assert sent.state == "sent" and sent.raw and sent.snapshot is None
+    ((_, message),) = smtp.messages
+    assert message["Message-ID"] == f"<{message_id}>"
+    # "-0000": UTC, parsed without a zone.
+    date = email.utils.parsedate_to_datetime(message["Date"]).replace(tzinfo=UTC)
+    assert before <= date <= later - timedelta(minutes=2)
+    assert (
+        f"/b/{token}"
+        in next(p for p in message.walk() if p.get_content_type() == "text/plain").get_content()
+    )
+    assert calendar_of(message)[1] == "REQUEST"
+
+
+def test_the_reminder_is_composed_only_when_it_is_due(app, client, make_centre, smtp, monday):
+    make_centre()
+    client.post("/api/v1/centres/test/bookings", json=booking_payload(at(monday, 10)))
+    with app.app_context():
+        reminder = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "reminder"))
+        assert reminder.state == "pending" and reminder.raw == b"" and reminder.snapshot
+        assert outbox.send_due(app, now=reminder.due_at - timedelta(seconds=1)) == (0, 0)
+        assert reminder.raw == b""
+        assert outbox.send_due(app, now=reminder.due_at) == (1, 0)
+        assert reminder.raw and reminder.snapshot is None
+
+
+def test_a_snapshot_that_cannot_be_composed_is_retried_then_dead(
+    app, client, make_centre, smtp, monday
+):
+    make_centre()
+    app.config["OUTBOX_SEND_AFTER_COMMIT"] = "off"
+    client.post("/api/v1/centres/test/bookings", json=booking_payload(at(monday, 10)))
+    with app.app_context():
+        row = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "confirmation"))
+        row.snapshot = {**row.snapshot, "template": "no-such-mail"}
+        db.session.commit()
+        when = utcnow()
+        assert outbox.send_due(app, now=when) == (0, 1)
+        assert row.state == "pending" and row.attempts == 1 and row.due_at > when
+        assert "no-such-mail" in row.last_error and row.raw == b""
+        for _ in range(outbox.MAX_ATTEMPTS - 1):
+            when += timedelta(hours=7)
+            outbox.send_due(app, now=when)
+        assert row.state == "dead" and row.attempts == outbox.MAX_ATTEMPTS
+        # Mended (here: by hand), "send again" composes it from the kept snapshot.
+        row.snapshot = {**row.snapshot, "template": "confirmation"}
+        assert outbox.requeue_dead(row, now=when)
+        db.session.commit()
+        assert outbox.send_due(app, now=when) == (1, 0)
+    assert [m["Subject"] for _, m in smtp.messages] == ["Ihr Termin: Testzentrum test"]

@@ -9,14 +9,14 @@ from booking import create_app
 from booking.config import TestConfig
 
 
-def limited_app(database_url, tmp_path, storage: str):
+def limited_app(database_url, tmp_path, storage: str, **limits):
     return create_app(
         TestConfig,
         instance_path=str(tmp_path / "instance"),
         SQLALCHEMY_DATABASE_URI=database_url,
         RATELIMIT_ENABLED=True,
         RATELIMIT_STORAGE_URI=storage,
-        API_RATELIMIT="3 per minute",
+        **({"API_RATELIMIT": "3 per minute"} | limits),
     )
 
 
@@ -40,3 +40,17 @@ def test_redis_holds_the_counters_so_workers_share_them(database_url, tmp_path, 
     assert app.test_client().get("/api/v1/centres").status_code == 200
     keys = redis.Redis.from_url(redis_url).keys("*")
     assert keys, "the rate-limit counter is kept in Redis, where every worker sees it"
+
+
+def test_the_api_booking_limit_is_a_setting(database_url, tmp_path):
+    app = limited_app(
+        database_url,
+        tmp_path,
+        "memory://",
+        API_RATELIMIT="120 per minute",
+        API_BOOKING_RATELIMIT="2 per minute",
+    )
+    client = app.test_client()
+    # The limit is counted before the token is looked up: unknown tokens count too.
+    statuses = [client.post("/api/v1/bookings/unknown/cancel").status_code for _ in range(3)]
+    assert statuses == [404, 404, 429]

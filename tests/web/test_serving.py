@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from booking import feed_tokens
 from booking.extensions import db
-from booking.models import Booking, OpeningHours, OutboxMessage, Service, User
+from booking.models import Booking, OpeningHours, OutboxMessage, Service, User, utcnow
 from booking.serving import CACHEABLE_ENDPOINTS
 from tests.conftest import csrf_from
 from tests.helpers import at, booking_payload, make_booking, next_working_day
@@ -223,7 +223,7 @@ def walk_values(seeded, make_staff, sign_in, client):
     with seeded.test_request_context():
         booking = db.session.get(Booking, booked.id)
         counsellor = db.session.get(User, booking.counsellor_id)
-        feed_token = feed_tokens.renew_feed_token(counsellor, counsellor)
+        feed_token = feed_tokens.renew_feed_token(counsellor, counsellor, now=utcnow())
         values = {
             "centre_slug": "herne",
             "service_slug": "beratung-1",

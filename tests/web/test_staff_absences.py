@@ -10,6 +10,7 @@ from email import policy
 import pytest
 from sqlalchemy import select
 
+from booking import outbox
 from booking.extensions import db
 from booking.models import Absence, AuditEntry, Booking, Centre, OutboxMessage, utcnow
 from tests.conftest import csrf_from
@@ -32,7 +33,7 @@ def free_starts(client, day, service="beratung-5") -> list[str]:
 
 
 def conflicts(html: str) -> set[int]:
-    return {int(i) for i in re.findall(r'<tr class="conflict" data-booking-id="(\d+)"', html)}
+    return {int(i) for i in re.findall(r'<tr class="conflict" id="booking-(\d+)"', html)}
 
 
 def add_absence(client, start: str, end: str, **extra):
@@ -95,11 +96,12 @@ def test_an_absence_takes_the_slots_away_and_lists_the_bookings_it_hits(
         assert db.session.get(Booking, first).status == "confirmed"
         assert db.session.get(Booking, first).kept_despite_conflict_at is not None
         assert db.session.get(Booking, second).status == "cancelled"
-        (raw,) = db.session.scalars(
-            select(OutboxMessage.raw).where(
+        (row,) = db.session.scalars(
+            select(OutboxMessage).where(
                 OutboxMessage.booking_id == second, OutboxMessage.kind == "cancellation"
             )
         ).all()
+        raw = outbox.message_of(seeded, row)
     message = email.message_from_bytes(raw, policy=policy.default)
     calendar = next(p for p in message.walk() if p.get_content_type() == "text/calendar")
     assert "METHOD:CANCEL" in calendar.get_content()
