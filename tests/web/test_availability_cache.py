@@ -135,7 +135,10 @@ def write_hours(app, day, prepared):
         centre, _ = _objects()
         hours = next(h for h in centre.opening_hours if h.weekday == day.weekday())
         administration.update_opening_hours(
-            hours, _actor(), administration.WeeklyInterval(day.weekday(), time(9), time(12))
+            hours,
+            _actor(),
+            administration.WeeklyInterval(day.weekday(), time(9), time(12)),
+            now=utcnow(),
         )
 
 
@@ -143,7 +146,7 @@ def write_closure(app, day, prepared):
     with app.test_request_context():
         centre, _ = _objects()
         administration.add_closure(
-            centre, _actor(), start_date=day, start_time=time(8), end_time=time(11)
+            centre, _actor(), start_date=day, start_time=time(8), end_time=time(11), now=utcnow()
         )
 
 
@@ -166,6 +169,7 @@ def write_rules(app, day, prepared):
             buffer_minutes=centre.buffer_minutes,
             max_active_bookings_per_email=centre.max_active_bookings_per_email,
             holiday_region=centre.holiday_region,
+            now=utcnow(),
         )
 
 
@@ -175,13 +179,18 @@ def write_counsellor_services(app, day, prepared):
         user = _counsellors()[0]
         others = [s.id for s in user.services if s.id != short.id]
         administration.update_staff(
-            user, _actor(), name=user.name, languages=",".join(user.languages), service_ids=others
+            user,
+            _actor(),
+            name=user.name,
+            languages=",".join(user.languages),
+            service_ids=others,
+            now=utcnow(),
         )
 
 
 def write_counsellor_deactivated(app, day, prepared):
     with app.test_request_context():
-        administration.deactivate_staff(_counsellors()[1], _actor())
+        administration.deactivate_staff(_counsellors()[1], _actor(), now=utcnow())
 
 
 def write_working_hours(app, day, prepared):
@@ -190,6 +199,7 @@ def write_working_hours(app, day, prepared):
             _counsellors()[0],
             _actor(),
             administration.WeeklyInterval(day.weekday(), time(12), time(16)),
+            now=utcnow(),
         )
 
 
