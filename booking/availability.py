@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Row, and_, cast, literal, null, or_, select, union_all
 from sqlalchemy.orm import joinedload, selectinload
 
-from booking import slots
+from booking import availability_cache, slots
 from booking.extensions import db
 from booking.models import ACTIVE_STATUSES, Absence, Booking, Centre, Closure, Service, User
 
@@ -74,6 +74,13 @@ def find_slots(
         min_notice=min_notice,
     )
     return search.find(date_from, date_to, now, language)
+
+
+def slots_valid_until(centre: Centre, found: list[slots.Slot], now: datetime) -> datetime:
+    """Until when the answer ``found`` (computed at ``now``) holds by the clock."""
+    return availability_cache.valid_until(
+        [s.start_at for s in found[:1]], centre.min_notice, centre.timezone, now
+    )
 
 
 class SlotSearch:

@@ -70,6 +70,11 @@ class Config:
     # (at most 6 hours); the load run (benchmarks/load.py) shortens it to a second.
     OUTBOX_BACKOFF_SECONDS = float(os.environ.get("OUTBOX_BACKOFF_SECONDS") or 60)
 
+    # Free slots computed for the API are kept per process, keyed by a version number every
+    # change of availability raises in its own transaction (booking/availability_cache.py).
+    AVAILABILITY_CACHE = _bool("AVAILABILITY_CACHE", True)
+    AVAILABILITY_CACHE_SIZE = int(os.environ.get("AVAILABILITY_CACHE_SIZE") or 256)
+
     # Counting the queries of every request costs one event hook; tests read the count.
     QUERY_COUNT_HEADER = _bool("QUERY_COUNT_HEADER", False)
 

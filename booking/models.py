@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -209,6 +210,16 @@ admin_centre = Table(
     db.Model.metadata,
     Column("user_id", ForeignKey("staff_user.id", ondelete="CASCADE"), primary_key=True),
     Column("centre_id", ForeignKey("centre.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+# One row: a number every transaction that changes what the slot engine sees raises before
+# it commits (booking/availability_cache.py), so a cached answer names the state it is from.
+availability_version = Table(
+    "availability_version",
+    db.metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version", BigInteger, nullable=False, default=0),
 )
 
 

@@ -108,13 +108,14 @@ def redis_url():
 
 
 def empty_pg_tables(url: str) -> None:
-    """Truncate every table of the migrated PostgreSQL database but alembic_version."""
+    """Truncate every table of the migrated PostgreSQL database but alembic_version and
+    availability_version (its one row only counts up; the migration wrote it)."""
     engine = create_engine(url)
     with engine.begin() as conn:
         tables = conn.execute(
             text(
                 "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                "AND tablename <> 'alembic_version'"
+                "AND tablename NOT IN ('alembic_version', 'availability_version')"
             )
         ).scalars()
         names = ", ".join(f'"{t}"' for t in tables)

@@ -15,7 +15,7 @@ from flask import Response, abort, current_app, jsonify, request, url_for
 from flask_babel import gettext as _
 from werkzeug.exceptions import BadRequest
 
-from booking import availability, services
+from booking import availability, availability_cache, services
 from booking.api.blueprint import bp
 from booking.extensions import limiter
 from booking.i18n import current_language, error_title
@@ -107,9 +107,21 @@ def _parse_date(name: str, errors: dict[str, list[str]]) -> date | None:
         return None
 
 
+# The query parameters a slots answer depends on (besides the service).
+SLOTS_ARGS = ("from", "to", "language")
+
+
 @bp.get("/centres/<centre_slug>/slots")
 def list_slots(centre_slug: str):
     service_slug = request.args.get("service", "").strip()
+    now = utcnow()
+    # Only answers of 200 are kept, by the request's own words: the same words at the same
+    # availability version name the same centre and service and pass the same checks. The
+    # lookup reads the version before the centre and service are read (see pin_version).
+    key = ("slots-json", centre_slug, service_slug, *map(request.args.get, SLOTS_ARGS))
+    kept = availability_cache.lookup(key, now)
+    if kept is not None:
+        return Response(kept, mimetype="application/json")
     centre, service = centre_and_service_or_404(centre_slug, service_slug)
     errors: dict[str, list[str]] = {}
     if not service_slug:
@@ -130,7 +142,7 @@ def list_slots(centre_slug: str):
     if service is None:
         abort(404, description=_("This centre offers no service of this name."))
     zone = ZoneInfo(centre.timezone)
-    found = availability.find_slots(centre, service, date_from, date_to, utcnow(), language)
+    found = availability.find_slots(centre, service, date_from, date_to, now, language)
     # orjson writes the datetimes itself (as isoformat() would), many times faster than
     # isoformat() and json per slot; keys sorted and a final newline, as jsonify gives them.
     body = {
@@ -139,9 +151,9 @@ def list_slots(centre_slug: str):
             {"start": s.start_at.astimezone(zone), "end": s.end_at.astimezone(zone)} for s in found
         ],
     }
-    return Response(
-        orjson.dumps(body, option=orjson.OPT_SORT_KEYS) + b"\n", mimetype="application/json"
-    )
+    data = orjson.dumps(body, option=orjson.OPT_SORT_KEYS) + b"\n"
+    availability_cache.keep(key, now, availability.slots_valid_until(centre, found, now), data)
+    return Response(data, mimetype="application/json")
 
 
 def _iso(value: datetime, zone: ZoneInfo) -> str:

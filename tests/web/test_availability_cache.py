@@ -1,0 +1,381 @@
+"""The cache of computed free slots answers as a fresh computation would: after every kind
+of write that changes availability (through the real service and administration paths),
+across two app instances with separate caches on one database, and as the clock moves.
+
+Each write test warms the cache, checks that the warm answer comes from the cache (no query
+after the version's), writes, and then checks that the next answer equals a fresh, uncached
+computation and differs from the answer before the write (so the write mattered).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from booking import absences, administration, availability, availability_cache, create_app, services
+from booking.config import TestConfig
+from booking.extensions import db
+from booking.models import Booking, Centre, Service, User, utcnow
+from tests.helpers import BERLIN, at, local, make_booking, next_working_day
+from tests.web.test_query_count import counted_statements
+
+pytestmark = pytest.mark.backends("sqlite", "pg")
+
+SLUG = "cache"
+
+
+@pytest.fixture
+def centre(app, make_centre):
+    """A centre with two counsellors and an admin; returns the working day looked at."""
+    make_centre(SLUG, counsellors=2)
+    with app.app_context():
+        centre = db.session.scalar(select(Centre).where(Centre.slug == SLUG))
+        db.session.add(User(email="admin@cache.example", name="Admin", role="admin", centre=centre))
+        db.session.commit()
+    return next_working_day(2, min_days_ahead=4)
+
+
+def _objects():
+    centre = db.session.scalar(select(Centre).where(Centre.slug == SLUG))
+    service = db.session.scalar(
+        select(Service).where(Service.centre_id == centre.id, Service.slug == "short")
+    )
+    return centre, service
+
+
+def _actor() -> User:
+    return db.session.scalar(select(User).where(User.role == "admin"))
+
+
+def _counsellors() -> list[User]:
+    return list(db.session.scalars(select(User).where(User.role == "counsellor").order_by(User.id)))
+
+
+def cached_find_slots(centre, service, date_from, date_to, now):
+    """find_slots through the cache, as the slots API uses it (there for the JSON bytes)."""
+    key = ("test-slots", centre.id, service.id, date_from, date_to)
+    kept = availability_cache.lookup(key, now)
+    if kept is not None:
+        return list(kept)
+    found = availability.find_slots(centre, service, date_from, date_to, now)
+    availability_cache.keep(
+        key, now, availability.slots_valid_until(centre, found, now), tuple(found)
+    )
+    return found
+
+
+@pytest.fixture
+def other_app(app, database_url, tmp_path):
+    """A second app on the same database, with its own cache."""
+    other = create_app(
+        TestConfig, instance_path=str(tmp_path / "other"), SQLALCHEMY_DATABASE_URI=database_url
+    )
+    yield other
+    with other.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def answers(app, day, now):
+    """(cached answer, fresh answer) for the day and the week after, in one request."""
+    with app.test_request_context():
+        availability_cache.pin_version()
+        centre, service = _objects()
+        window = (day, day + timedelta(days=7))
+        cached = cached_find_slots(centre, service, *window, now)
+        fresh = availability.find_slots(centre, service, *window, now)
+        return cached, fresh
+
+
+def warm(app, day, now):
+    """Fill the cache and check that the next search is answered from it."""
+    cached, fresh = answers(app, day, now)
+    assert cached == fresh
+    assert cached, "the window should offer free times"
+    with app.test_request_context(), counted_statements(app) as statements:
+        availability_cache.pin_version()
+        centre, service = _objects()
+        statements.clear()
+        again = cached_find_slots(centre, service, day, day + timedelta(days=7), now)
+    assert again == cached
+    assert statements == []
+    return cached
+
+
+def _book(app, day):
+    return make_booking(app, SLUG, "short", at(day, 10))
+
+
+def write_book(app, day, prepared):
+    _book(app, day)
+
+
+def write_cancel(app, day, prepared):
+    with app.test_request_context():
+        services.cancel_booking(db.session.get(Booking, prepared.id), now=utcnow())
+
+
+def write_move(app, day, prepared):
+    with app.test_request_context():
+        booking = db.session.get(Booking, prepared.id)
+        services.reschedule_booking(booking, local(at(day, 13)), now=utcnow())
+
+
+def write_hand_over(app, day, prepared):
+    with app.test_request_context():
+        booking = db.session.get(Booking, prepared.id)
+        other = next(c for c in _counsellors() if c.id != booking.counsellor_id)
+        services.hand_over(booking, other.id, _actor(), now=utcnow())
+
+
+def write_hours(app, day, prepared):
+    with app.test_request_context():
+        centre, _ = _objects()
+        hours = next(h for h in centre.opening_hours if h.weekday == day.weekday())
+        administration.update_opening_hours(
+            hours,
+            _actor(),
+            administration.WeeklyInterval(day.weekday(), time(9), time(12)),
+            now=utcnow(),
+        )
+
+
+def write_closure(app, day, prepared):
+    with app.test_request_context():
+        centre, _ = _objects()
+        administration.add_closure(
+            centre, _actor(), start_date=day, start_time=time(8), end_time=time(11), now=utcnow()
+        )
+
+
+def write_absence(app, day, prepared):
+    with app.test_request_context():
+        user = _counsellors()[0]
+        start = datetime.combine(day, time(8), BERLIN)
+        absences.add_absence(user, start, start + timedelta(hours=3), "", _actor(), now=utcnow())
+
+
+def write_rules(app, day, prepared):
+    with app.test_request_context():
+        centre, _ = _objects()
+        administration.update_rules(
+            centre,
+            _actor(),
+            min_notice_hours=centre.min_notice_minutes // 60,
+            horizon_days=centre.horizon_days,
+            slot_step_minutes=60,
+            buffer_minutes=centre.buffer_minutes,
+            max_active_bookings_per_email=centre.max_active_bookings_per_email,
+            holiday_region=centre.holiday_region,
+            now=utcnow(),
+        )
+
+
+def write_counsellor_services(app, day, prepared):
+    with app.test_request_context():
+        centre, short = _objects()
+        user = _counsellors()[0]
+        others = [s.id for s in user.services if s.id != short.id]
+        administration.update_staff(
+            user,
+            _actor(),
+            name=user.name,
+            languages=",".join(user.languages),
+            service_ids=others,
+            now=utcnow(),
+        )
+
+
+def write_counsellor_deactivated(app, day, prepared):
+    with app.test_request_context():
+        administration.deactivate_staff(_counsellors()[1], _actor(), now=utcnow())
+
+
+def write_working_hours(app, day, prepared):
+    with app.test_request_context():
+        administration.add_working_hours(
+            _counsellors()[0],
+            _actor(),
+            administration.WeeklyInterval(day.weekday(), time(12), time(16)),
+            now=utcnow(),
+        )
+
+
+def write_core_update(app, day, prepared):
+    """A core UPDATE statement, not an ORM object: the statement itself is noted."""
+    with app.test_request_context():
+        first = _counsellors()[0]
+        db.session.execute(update(User).where(User.id == first.id).values(is_active=False))
+        db.session.commit()
+
+
+WRITES = {
+    "book": write_book,
+    "cancel": write_cancel,
+    "move": write_move,
+    "hand_over": write_hand_over,
+    "hours": write_hours,
+    "closure": write_closure,
+    "absence": write_absence,
+    "rules": write_rules,
+    "counsellor_services": write_counsellor_services,
+    "counsellor_deactivated": write_counsellor_deactivated,
+    "working_hours": write_working_hours,
+    "core_update": write_core_update,
+}
+NEEDS_BOOKING = {"cancel", "move", "hand_over"}
+
+
+@pytest.mark.parametrize("kind", list(WRITES))
+def test_a_write_is_seen_by_the_next_search(app, centre, kind):
+    day = centre
+    prepared = _book(app, day) if kind in NEEDS_BOOKING else None
+    now = utcnow()
+    before = warm(app, day, now)
+    WRITES[kind](app, day, prepared)
+    cached, fresh = answers(app, day, now)
+    assert cached == fresh
+    assert cached != before
+
+
+def test_a_write_through_another_app_is_seen(app, centre, other_app):
+    day = centre
+    now = utcnow()
+    before = warm(app, day, now)
+    assert other_app.extensions["availability_cache"] is not app.extensions["availability_cache"]
+    warm(other_app, day, now)
+    _book(other_app, day)
+    cached, fresh = answers(app, day, now)
+    assert cached == fresh
+    assert cached != before
+    cached, fresh = answers(other_app, day, now)
+    assert cached == fresh
+
+
+def test_an_answer_is_not_served_once_the_clock_passes_valid_until(app, centre):
+    day = centre
+    now = utcnow()
+    before = warm(app, day, now)
+    with app.app_context():
+        centre_row, _ = _objects()
+        until = availability_cache.valid_until(
+            [before[0].start_at], centre_row.min_notice, centre_row.timezone, now
+        )
+    assert until <= before[0].start_at - timedelta(hours=24)
+    # Just before valid_until the cached answer still holds, and is what a fresh one says.
+    just_before = until - timedelta(microseconds=1)
+    cached, fresh = answers(app, day, just_before)
+    assert cached == fresh == before
+    # From valid_until on the first slot is gone (or the day moved): computed anew.
+    cached, fresh = answers(app, day, until)
+    assert cached == fresh
+    with app.app_context():
+        assert app.extensions["availability_cache"].get(0, ("no such key",), until) is None
+
+
+def test_valid_until_is_the_first_slot_less_notice_or_the_next_local_midnight():
+    computed_at = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # 11:00 in Berlin
+    notice = timedelta(hours=24)
+    far = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+    near = datetime(2026, 3, 3, 10, 30, tzinfo=UTC)
+    midnight = datetime(2026, 3, 2, 23, 0, tzinfo=UTC)  # 00:00 on 3 March in Berlin
+    assert availability_cache.valid_until([far], notice, "Europe/Berlin", computed_at) == midnight
+    assert availability_cache.valid_until([], notice, "Europe/Berlin", computed_at) == midnight
+    assert availability_cache.valid_until([near], notice, "Europe/Berlin", computed_at) == (
+        near - notice
+    )
+
+
+def test_an_answer_is_not_served_for_an_earlier_now(app, centre):
+    """Earlier, slots the notice has struck out could still be offered."""
+    day = centre
+    now = utcnow()
+    warm(app, day, now)
+    with app.app_context():
+        cache = app.extensions["availability_cache"]
+        version = availability_cache.read_version(db.session)
+        key = ("some", "key")
+        cache.put(version, key, now, now + timedelta(hours=1), "kept")
+        assert cache.get(version, key, now) == "kept"
+        assert cache.get(version, key, now - timedelta(seconds=1)) is None
+        assert cache.get(version + 1, key, now) is None
+
+
+def test_uncommitted_writes_are_neither_served_nor_cached(app, centre):
+    day = centre
+    now = utcnow()
+    before = warm(app, day, now)
+    with app.test_request_context():
+        availability_cache.pin_version()
+        centre_row, service = _objects()
+        first = _counsellors()[0]
+        first.is_active = False
+        db.session.flush()
+        inside = cached_find_slots(centre_row, service, day, day + timedelta(days=7), now)
+        assert inside != before
+        db.session.rollback()
+    cached, fresh = answers(app, day, now)
+    assert cached == fresh == before
+
+
+def test_the_cache_can_be_switched_off(app, centre):
+    day = centre
+    app.config["AVAILABILITY_CACHE"] = False
+    now = utcnow()
+    cached, fresh = answers(app, day, now)
+    assert cached == fresh
+    assert len(app.extensions["availability_cache"]) == 0
+
+
+def test_the_cache_is_bounded():
+    cache = availability_cache.SlotCache(size=3)
+    now = datetime(2026, 3, 2, tzinfo=UTC)
+    for i in range(5):
+        cache.put(1, i, now, now + timedelta(hours=1), i)
+    assert len(cache) == 3
+    assert cache.get(1, 0, now) is None
+    assert cache.get(1, 4, now) == 4
+    # A newer version empties it: older answers are never asked for again.
+    cache.put(2, "x", now, now + timedelta(hours=1), "x")
+    assert len(cache) == 1
+
+
+def test_the_api_answers_from_the_cache_in_one_query(app, client, centre):
+    day = centre
+    path = f"/api/v1/centres/{SLUG}/slots?service=short&from={day}&to={day + timedelta(days=7)}"
+    with counted_statements(app) as statements:
+        first = client.get(path)
+    assert first.status_code == 200
+    assert len(statements) <= 4, statements
+    with counted_statements(app) as statements:
+        second = client.get(path)
+    assert second.data == first.data
+    assert len(statements) == 1, statements  # the version
+    _book(app, day)
+    _book(app, day)  # both counsellors: 10:00 is no longer offered
+    third = client.get(path)
+    assert third.data != first.data
+    app.config["AVAILABILITY_CACHE"] = False
+    assert client.get(path).data == third.data
+
+
+@pytest.mark.backends("pg")
+def test_a_change_committed_between_the_version_and_the_data_is_not_kept_stale(
+    app, centre, other_app
+):
+    """PostgreSQL reads each statement at its own snapshot: the version is pinned before
+    the centre is read, so an answer computed from hours read before a change committed
+    is kept under the older version, and the next request (at the newer one) computes
+    afresh."""
+    day = centre
+    now = utcnow()
+    warm(app, day, now)
+    with app.test_request_context():
+        availability_cache.pin_version()
+        centre_row, service = _objects()  # the hours as they were
+        write_hours(other_app, day, None)  # commits in its own connection, raises the version
+        cached_find_slots(centre_row, service, day, day + timedelta(days=7), now)
+    cached, fresh = answers(app, day, now)
+    assert cached == fresh
