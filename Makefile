@@ -55,6 +55,7 @@ format: install-test
 # missing and root). The peer comparison measures the committed HEAD.
 bench: install-test
 	$(BIN)/python benchmarks/bench_slots.py
+	$(BIN)/python benchmarks/bench_slots_cache.py
 	$(BIN)/python benchmarks/bench_http.py
 	$(BIN)/python benchmarks/bench_booking.py
 	$(BIN)/python benchmarks/bench_peer.py

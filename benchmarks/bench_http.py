@@ -6,7 +6,9 @@ ours and a bare Flask app that answers "hello" (``benchmarks/bare_app.py``) each
 ``gunicorn -w 2`` on a free loopback port; ``wrk`` with one thread and 4 connections.
 
 1. Throughput: bare "hello" (before and after the others; their mean is the yardstick),
-   ``GET /``, the week page of a week with free times, the slots JSON of that week. Each
+   ``GET /``, the week page of a week with free times, the slots JSON of that week (warm:
+   the availability cache on, as served; and cold, from a second server with
+   ``AVAILABILITY_CACHE=0``). Each
    answer is checked (status 200 and the right content) before it is timed, and every
    timed answer must be a 200. Printed as requests/s and share of bare Flask beside the
    targets of issue 11.
@@ -184,6 +186,17 @@ def throughput(workdir: Path, env: dict[str, str], args: argparse.Namespace) -> 
                 )
                 for key, probe in found.items()
             }
+            # The slots JSON again with the availability cache off: every GET computes afresh.
+            cold_env = {**env, "AVAILABILITY_CACHE": "0"}
+            with serve("wsgi:app", cold_env, workdir / "cold.log") as cold:
+                found["slots"].check(cold.port)
+                cold_slots = timed(
+                    cold,
+                    lua_script(workdir, found["slots"].path),
+                    args.seconds,
+                    args.warmup,
+                    args.connections,
+                )
             after = timed(bare, bare_script, args.seconds, args.warmup, args.connections)
     yardstick = (before.requests_per_s + after.requests_per_s) / 2
     bare_label = 'bare Flask "hello"'
@@ -198,6 +211,11 @@ def throughput(workdir: Path, env: dict[str, str], args: argparse.Namespace) -> 
             f"  {probe.label:<24} {results[key].requests_per_s:>8.1f} {share:>7.1%}"
             f"  >= {TARGETS[key]:.0%}  {verdict(share >= TARGETS[key])}"
         )
+    share = cold_slots.requests_per_s / yardstick
+    print(
+        f"  {'slots JSON, cache off':<24} {cold_slots.requests_per_s:>8.1f} {share:>7.1%}"
+        f"  >= {TARGETS['slots']:.0%}  {verdict(share >= TARGETS['slots'])} (cold)"
+    )
 
 
 def mixed_paths(port: int, today: date) -> list[str]:
