@@ -229,7 +229,7 @@ def test_a_whole_day_absence_needs_no_times(seeded, monday, client, make_staff, 
     # Listed as days, never "00:00 – 00:00".
     page = client.get("/staff/absences").get_data(as_text=True)
     (item,) = re.findall(r'<li class="absence".*?</li>', page, re.S)
-    assert "00:00" not in item and "(whole days)" in item
+    assert "00:00" not in item and "(ganze Tage)" in item
     with seeded.app_context():
         absence = db.session.scalar(select(Absence))
         start = absence.start_at.astimezone(BERLIN)
