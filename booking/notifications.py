@@ -57,7 +57,8 @@ def booking_event(
         end_at=booking.end_at,
         timezone=centre.timezone,
         summary=summary,
-        location=centre.address,
+        # Where to go: the service's own place, or the centre's visiting address.
+        location=getattr(booking.service, "place", None) or centre.address,
         organizer_name=centre.name,
         organizer_email=centre.email,
         attendee_name=booking.name if with_attendee else None,
@@ -89,6 +90,7 @@ def manage_url(token: str) -> str:
 def _snapshot(booking: Booking, template: str, now: datetime, **links) -> dict:
     """What the mail will say, as plain JSON: nothing in it is read again at sending."""
     centre, service, locale = booking.centre, booking.service, booking.locale
+    bring, bring_lang = service.what_to_bring_with_language(locale)
     return {
         "template": template,
         "locale": locale,
@@ -113,8 +115,10 @@ def _snapshot(booking: Booking, template: str, now: datetime, **links) -> dict:
         },
         "service": {
             "name": service.name_in(locale),
-            "what_to_bring": service.what_to_bring_in(locale),
+            "what_to_bring": bring,
+            "what_to_bring_lang": bring_lang,
             "format": service.format,
+            "place": service.place,
         },
         "links": links,
     }
@@ -175,7 +179,9 @@ def _reminder(booking: Booking, token: str, now: datetime) -> list[OutboxMessage
     return [_row(booking, "reminder", key, snapshot, due_at=due_at)]
 
 
-def _enqueue_invitation(booking: Booking, token: str, now: datetime, *, moved: bool) -> list[int]:
+def _enqueue_invitation(
+    booking: Booking, token: str, now: datetime, *, moved: bool, handed_over: bool = False
+) -> list[int]:
     """A REQUEST invitation with the booking's current SEQUENCE, and a fresh reminder."""
     if not booking.email:
         return []
@@ -184,6 +190,9 @@ def _enqueue_invitation(booking: Booking, token: str, now: datetime, *, moved: b
     snapshot = _snapshot(
         booking, "moved" if moved else "confirmation", now, manage_url=manage_url(token)
     )
+    if handed_over:
+        # Same time, another counsellor: the mail says so, not "moved to another time".
+        snapshot["handed_over"] = True
     key = f"booking:{booking.id}:seq{booking.sequence}:request"
     row = _row(booking, "change" if moved else "confirmation", key, snapshot, due_at=now)
     return _store([row, *_reminder(booking, token, now)])
@@ -194,9 +203,12 @@ def enqueue_confirmation(booking: Booking, token: str, now: datetime) -> list[in
     return _enqueue_invitation(booking, token, now, moved=False)
 
 
-def enqueue_move(booking: Booking, token: str, now: datetime) -> list[int]:
-    """The same UID with a higher SEQUENCE, so calendars move the event; a new reminder."""
-    return _enqueue_invitation(booking, token, now, moved=True)
+def enqueue_move(
+    booking: Booking, token: str, now: datetime, *, handed_over: bool = False
+) -> list[int]:
+    """The same UID with a higher SEQUENCE, so calendars move the event; a new reminder.
+    ``handed_over``: the same time with another counsellor."""
+    return _enqueue_invitation(booking, token, now, moved=True, handed_over=handed_over)
 
 
 @dataclass(frozen=True)
@@ -223,7 +235,11 @@ def book_again_url(booking: Booking) -> str:
 
 
 def enqueue_cancellation(
-    booking: Booking, now: datetime, by_centre: CentreCancellation | None = None
+    booking: Booking,
+    now: datetime,
+    by_centre: CentreCancellation | None = None,
+    *,
+    at_request: bool = False,
 ) -> list[int]:
     """METHOD:CANCEL with a higher SEQUENCE, so calendars remove the event.
 
@@ -234,6 +250,9 @@ def enqueue_cancellation(
     if not booking.email:
         return []
     snapshot = _snapshot(booking, "cancelled", now, book_again_url=book_again_url(booking))
+    if at_request:
+        # Staff cancelled because the family asked (by phone, at the desk): no apology.
+        snapshot["at_request"] = True
     if by_centre is not None:
         snapshot["by_centre"] = {
             "cause": by_centre.cause,
@@ -264,7 +283,9 @@ def enqueue_manage_link(booking: Booking, token: str, now: datetime) -> list[int
 _CALENDAR_METHODS = {"confirmation": "REQUEST", "moved": "REQUEST", "cancelled": "CANCEL"}
 
 
-def _subject(template: str, centre: str) -> str:
+def _subject(template: str, centre: str, *, handed_over: bool = False) -> str:
+    if template == "moved" and handed_over:
+        return _("Your appointment at %(centre)s: another counsellor", centre=centre)
     if template == "moved":
         return _("Your appointment at %(centre)s has been changed", centre=centre)
     if template == "cancelled":
@@ -321,9 +342,13 @@ def compose(snapshot: dict, *, message_id: str, sender: str) -> bytes:
             "centre": booking.centre,
             "service": booking.service,
             "by_centre": _by_centre_of(snapshot),
+            "handed_over": snapshot.get("handed_over", False),
+            "at_request": snapshot.get("at_request", False),
         }
         message = compose_message(
-            subject=_subject(template, booking.centre.name),
+            subject=_subject(
+                template, booking.centre.name, handed_over=snapshot.get("handed_over", False)
+            ),
             sender=sender,
             to=format_address(booking.name, booking.email),
             text=render_template(f"email/{template}.txt", **context),

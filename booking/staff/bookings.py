@@ -221,8 +221,15 @@ def booking_cancel(booking_id: int):
         # A cancellation mails the family at once: one stray click must not do it.
         flash(_("Please tick the box to confirm the cancellation."), "error")
         return _back(booking)
+    asked_by = request.form.get("asked_by")
+    if asked_by not in ("family", "centre"):
+        # The mail says what happened: as the family asked, or the centre's apology.
+        flash(_("Please say who wants the appointment cancelled."), "error")
+        return _back(booking)
     try:
-        cancelled = bookings.staff_cancel(booking, user, now=utcnow())
+        cancelled = bookings.staff_cancel(
+            booking, user, now=utcnow(), at_family_request=asked_by == "family"
+        )
     except bookings.BookingNotChangeable:
         flash(_("Only upcoming confirmed appointments can be cancelled."), "error")
         return _back(booking)

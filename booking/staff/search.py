@@ -8,6 +8,7 @@ import re
 
 from flask import make_response, render_template, request
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
@@ -76,7 +77,11 @@ def search():
         if len(text) < MIN_QUERY:
             error = _("Please enter at least %(num)d characters.", num=MIN_QUERY)
         elif len(text) > MAX_QUERY:
-            error = _("Please use at most %(max)d characters.", max=MAX_QUERY)
+            error = ngettext(
+                "Please use at most %(num)d character.",
+                "Please use at most %(num)d characters.",
+                MAX_QUERY,
+            )
         else:
             results = find_bookings(user, text)
     more = results is not None and len(results) > MAX_RESULTS

@@ -190,8 +190,15 @@ def test_staff_cancel_notifies_the_booker_and_is_audited(db_backend, seeded, wee
     )
     assert unconfirmed.status_code == 303
     assert get_booking(seeded, ids["aylin_mon"]).status == "confirmed"
-    response = client.post(
+    # Nor without saying who wants it cancelled (the mail depends on it).
+    unsaid = client.post(
         f"/staff/bookings/{ids['aylin_mon']}/cancel", data={"csrf_token": token, "confirm": "yes"}
+    )
+    assert unsaid.status_code == 303
+    assert get_booking(seeded, ids["aylin_mon"]).status == "confirmed"
+    response = client.post(
+        f"/staff/bookings/{ids['aylin_mon']}/cancel",
+        data={"csrf_token": token, "confirm": "yes", "asked_by": "centre"},
     )
     assert response.status_code == 303
     booking = get_booking(seeded, ids["aylin_mon"])
@@ -202,12 +209,33 @@ def test_staff_cancel_notifies_the_booker_and_is_audited(db_backend, seeded, wee
         ("view", "Ada Admin"),
         ("cancel", "Ada Admin"),
     ]
+    assert "tut uns leid" in mail
     # A second cancel changes nothing and sends nothing.
     client.post(
-        f"/staff/bookings/{ids['aylin_mon']}/cancel", data={"csrf_token": token, "confirm": "yes"}
+        f"/staff/bookings/{ids['aylin_mon']}/cancel",
+        data={"csrf_token": token, "confirm": "yes", "asked_by": "centre"},
     )
     assert len(outbox(seeded, ids["aylin_mon"], "cancellation")) == 1
     assert get_booking(seeded, ids["aylin_mon"]).sequence == 1
+
+
+def test_a_cancellation_the_family_asked_for_says_so_without_an_apology(
+    seeded, week, client, sign_in
+):
+    """Reception cancels because the family phoned: "as you asked", not "we are sorry,
+    we had to cancel"."""
+    _, ids = week
+    sign_in(client, "rez@herne.example")
+    token = csrf_from(client.get(f"/staff/bookings/{ids['aylin_mon']}").get_data(as_text=True))
+    response = client.post(
+        f"/staff/bookings/{ids['aylin_mon']}/cancel",
+        data={"csrf_token": token, "confirm": "yes", "asked_by": "family"},
+    )
+    assert response.status_code == 303
+    assert get_booking(seeded, ids["aylin_mon"]).status == "cancelled"
+    (mail,) = outbox(seeded, ids["aylin_mon"], "cancellation")
+    assert "wie Sie es gewünscht haben" in mail
+    assert "tut uns leid" not in mail and "METHOD:CANCEL" in mail
 
 
 @pytest.mark.backends("sqlite", "pg")
