@@ -160,12 +160,11 @@ def test_the_phone_example_of_the_form_message_is_isolated_in_arabic_and_persian
 
 def test_the_centre_cancellation_mail_isolates_the_phone_in_arabic(mails_in, seeded):
     """ "Or call us: 02325 6589-313" in a centre's cancellation: isolated in text and HTML."""
-    from booking import notifications
+    from booking import mail_kinds
 
     with seeded.test_request_context():
         centre = db.session.scalar(select(Centre).where(Centre.slug == "herne"))
         snapshot = {
-            "template": "cancelled",
             "locale": "ar",
             "date": utcnow().isoformat(),
             "booking": {
@@ -190,7 +189,9 @@ def test_the_centre_cancellation_mail_isolates_the_phone_in_arabic(mails_in, see
             "links": {"book_url": "http://localhost/centres/herne"},
             "by_centre": {"cause": "absence", "closure_reason": "", "next_starts": []},
         }
-        raw = notifications.compose(snapshot, message_id="m@example", sender="a@example.org")
+        raw = mail_kinds.compose(
+            "cancellation", snapshot, message_id="m@example", sender="a@example.org"
+        )
     parts = decoded_parts(raw)
     assert f"\u2066{centre.phone}\u2069" in parts["plain"]
     assert f'<bdi dir="ltr">{centre.phone}</bdi>' in parts["html"]
