@@ -163,6 +163,56 @@ def test_cancelled_bookings_show_only_when_asked(seeded, week, client, sign_in):
     assert 'class="status status-cancelled"' in html
 
 
+def test_absences_show_in_the_calendar_as_whole_days_or_times(seeded, week, client, sign_in):
+    """A sick day reads "absent all day", not "No appointments"; a few hours read as times."""
+    from booking import absences as absence_writer
+    from booking.models import Absence
+
+    monday, ids = week
+    tuesday, wednesday = monday + timedelta(days=1), monday + timedelta(days=2)
+    with seeded.test_request_context():
+        aylin = db.session.get(User, ids["aylin"])
+        centre = aylin.centre
+        absence_writer.add_absence(
+            aylin,
+            centre.local_midnight(tuesday),
+            centre.local_midnight(tuesday + timedelta(days=1)),
+            "krank",
+            aylin,
+            now=utcnow(),
+        )
+        absence_writer.add_absence(
+            aylin,
+            centre.local_midnight(wednesday) + timedelta(hours=13),
+            centre.local_midnight(wednesday) + timedelta(hours=15),
+            "",
+            aylin,
+            now=utcnow(),
+        )
+        assert len(db.session.scalars(select(Absence)).all()) == 2
+    sign_in(client, "admin@herne.example")
+    html = client.get(f"/staff/calendar?view=week&date={monday.isoformat()}").get_data(as_text=True)
+
+    def day_section(day):
+        return re.search(
+            rf'<section class="calendar-day"[^>]*data-date="{day.isoformat()}">.*?</section>',
+            html,
+            re.S,
+        ).group(0)
+
+    tuesday_html = day_section(tuesday)
+    assert "calendar-absence" in tuesday_html and "Aylin Demir" in tuesday_html
+    assert "absent all day" in tuesday_html and "(krank)" in tuesday_html
+    assert "00:00" not in tuesday_html
+    assert "absent 13:00–15:00" in day_section(wednesday)
+    assert "calendar-absence" not in day_section(monday)
+    # Karim's own calendar shows none of Aylin's absences.
+    karim = client.get(
+        f"/staff/calendar?view=week&date={monday.isoformat()}&counsellor={ids['karim']}"
+    ).get_data(as_text=True)
+    assert "calendar-absence" not in karim
+
+
 def test_calendar_query_count_does_not_grow_with_bookings(seeded, week, client, sign_in):
     monday, ids = week
     sign_in(client, "admin@herne.example")
