@@ -202,9 +202,9 @@ def test_absences_show_in_the_calendar_as_whole_days_or_times(seeded, week, clie
 
     tuesday_html = day_section(tuesday)
     assert "calendar-absence" in tuesday_html and "Aylin Demir" in tuesday_html
-    assert "absent all day" in tuesday_html and "(krank)" in tuesday_html
+    assert "ganztägig abwesend" in tuesday_html and "(krank)" in tuesday_html
     assert "00:00" not in tuesday_html
-    assert "absent 13:00–15:00" in day_section(wednesday)
+    assert "abwesend 13:00–15:00 Uhr" in day_section(wednesday)
     assert "calendar-absence" not in day_section(monday)
     # Karim's own calendar shows none of Aylin's absences.
     karim = client.get(
