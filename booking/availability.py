@@ -11,7 +11,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from booking import availability_cache, slots
 from booking.extensions import db
-from booking.models import ACTIVE_STATUSES, Absence, Booking, Centre, Closure, Service, User
+from booking.models import Absence, Booking, Centre, Closure, Occupancy, Service, User
 
 
 def weekly_hours(rows) -> tuple[slots.WeeklyHours, ...]:
@@ -85,7 +85,7 @@ def slots_valid_until(centre: Centre, found: list[slots.Slot], now: datetime) ->
 
 class SlotSearch:
     """The free slots of one service at one centre: its counsellors read once, then for each
-    window asked for one query for the bookings, absences and closures, and the engine.
+    window asked for one query for the busy times, absences and closures, and the engine.
 
     ``counsellor_id`` asks for one counsellor's times only. ``exclude_booking_id`` leaves
     one booking out of the busy times, so that a booking can be moved to a time overlapping
@@ -138,7 +138,7 @@ class SlotSearch:
         closures = []
         for row in db.session.execute(self._busy_times(ids, window)):
             interval = slots.Interval(row.start_at, row.end_at)
-            if row.kind == "booking":
+            if row.kind == "busy":
                 busy[row.owner_id].append(interval)
             elif row.kind == "absence":
                 away[row.owner_id].append(interval)
@@ -170,24 +170,30 @@ class SlotSearch:
         )
 
     def _busy_times(self, ids: list[int], window: slots.Interval):
-        """One query for the counsellors' active bookings and absences and the centre's
-        closures that reach into ``window``: rows of kind, owner_id, start_at, end_at, reason
-        (owner_id is the counsellor's, or the closure's own id)."""
+        """One query for the staff's busy times (active occupancy, whatever made them busy)
+        and absences and the centre's closures that reach into ``window``: rows of kind,
+        owner_id, start_at, end_at, reason (owner_id is the staff member's, or the closure's
+        own id)."""
         no_reason = cast(null(), Closure.reason.type)
-        bookings = select(
-            literal("booking").label("kind"),
-            Booking.counsellor_id.label("owner_id"),
-            Booking.start_at,
-            Booking.end_at,
+        busy = select(
+            literal("busy").label("kind"),
+            Occupancy.user_id.label("owner_id"),
+            Occupancy.start_at,
+            Occupancy.end_at,
             no_reason.label("reason"),
         ).where(
-            Booking.counsellor_id.in_(ids),
-            Booking.status.in_(ACTIVE_STATUSES),
-            Booking.start_at < window.end_at,
-            Booking.end_at > window.start_at,
+            Occupancy.user_id.in_(ids),
+            Occupancy.is_active.is_(True),
+            Occupancy.start_at < window.end_at,
+            Occupancy.end_at > window.start_at,
         )
         if self.exclude_booking_id is not None:
-            bookings = bookings.where(Booking.id != self.exclude_booking_id)
+            busy = busy.where(
+                or_(
+                    Occupancy.booking_id.is_(None),
+                    Occupancy.booking_id != self.exclude_booking_id,
+                )
+            )
         absences = select(
             literal("absence"), Absence.user_id, Absence.start_at, Absence.end_at, no_reason
         ).where(
@@ -202,7 +208,7 @@ class SlotSearch:
             Closure.start_at < window.end_at,
             Closure.end_at > window.start_at,
         )
-        return union_all(bookings, absences, closures)
+        return union_all(busy, absences, closures)
 
 
 def get_centre(slug: str) -> Centre | None:

@@ -2,8 +2,10 @@
 
 Every function checks the rules (the slot engine decides what is free), writes the booking
 and its mail in one transaction, commits, and then asks the outbox to send. The database
-has the last word on overlaps: the exclusion constraint (PostgreSQL) or the serialised
-writer behind a unique index (SQLite) turn a lost race into SlotUnavailable.
+has the last word on overlaps: the counsellor's Occupancy row (booking/occupancy.py keeps it
+in step with the booking at every flush) meets the exclusion constraint (PostgreSQL) or the
+serialised writer's check behind a unique index (SQLite); whatever the database calls the
+lost race (occupancy.is_lost_race), the writer answers SlotUnavailable.
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import func, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from booking import audit, availability, notifications
+from booking import audit, availability, notifications, occupancy
 from booking.extensions import db
 from booking.models import (
     ACTIVE_STATUSES,
@@ -348,8 +350,14 @@ def book_slot(request: BookingRequest, *, now: datetime) -> BookingResult:
             if idempotency is not None:
                 key_row.booking_id = booking.id
             outbox_ids += notifications.enqueue_confirmation(booking, token, now)
-    except IntegrityError as error:
-        if idempotency is not None and "idempotency" in str(error.orig).lower():
+    except DBAPIError as error:
+        if not occupancy.is_lost_race(error):
+            raise
+        if (
+            idempotency is not None
+            and isinstance(error, IntegrityError)
+            and "idempotency" in str(error.orig).lower()
+        ):
             replay = _replay(idempotency)
             db.session.rollback()
             if replay is not None:
@@ -420,7 +428,9 @@ def reschedule_booking(
             booking.start_at = slot.start_at
             booking.end_at = slot.end_at
             outbox_ids += _announce_change(booking, manage_token, now)
-    except IntegrityError as error:
+    except DBAPIError as error:
+        if not occupancy.is_lost_race(error):
+            raise
         raise SlotUnavailable() from error
     return booking
 
@@ -578,7 +588,9 @@ def hand_over(booking: Booking, colleague_id: int, actor: User, *, now: datetime
             booking.counsellor_id = colleague.id
             booking.kept_despite_conflict_at = None
             outbox_ids += _announce_change(booking, None, now)
-    except IntegrityError as error:
+    except DBAPIError as error:
+        if not occupancy.is_lost_race(error):
+            raise
         raise SlotUnavailable() from error
     return booking
 
