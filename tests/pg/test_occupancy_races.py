@@ -93,9 +93,7 @@ def test_24_connections_inserting_overlapping_times_of_one_person(
             base = datetime(2031, 3, 3 + day, 9, tzinfo=UTC)
             barrier = threading.Barrier(THREADS)
             threads = [
-                threading.Thread(
-                    target=one, args=(barrier, base + timedelta(minutes=5 * (i % 12)))
-                )
+                threading.Thread(target=one, args=(barrier, base + timedelta(minutes=5 * (i % 12))))
                 for i in range(THREADS)
             ]
             for thread in threads:
