@@ -25,13 +25,16 @@ from sqlalchemy import (
     and_,
     text,
 )
-from sqlalchemy.ext.hybrid import hybrid_method
+from sqlalchemy.ext.hybrid import hybrid_method, hybrid_property
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from booking.extensions import db
 
 ROLES = ("admin", "counsellor", "reception")
+# The roles that hold appointments (and occupancy rows): only they may offer services and
+# are booked, listed in intake, hand-over and calendars (User.holds_appointments, can_hold).
+HOLDING_ROLES = ("counsellor",)
 STATUSES = ("confirmed", "cancelled", "attended", "no_show")
 ACTIVE_STATUSES = ("confirmed", "attended", "no_show")
 CHANNELS = ("online", "phone", "walk_in")
@@ -277,6 +280,11 @@ class Service(db.Model):
     def duration(self) -> timedelta:
         return timedelta(minutes=self.duration_minutes)
 
+    @property
+    def roles_needed(self) -> tuple[str, ...]:
+        """The roles an appointment of this service needs, one person of each (slot rule 3)."""
+        return ("counsellor",)
+
     def buffer_for(self, centre: Centre) -> timedelta:
         minutes = centre.buffer_minutes if self.buffer_minutes is None else self.buffer_minutes
         return timedelta(minutes=minutes)
@@ -334,6 +342,26 @@ class User(db.Model):
 
     def get_id(self) -> str | None:
         return self.session_token
+
+    @hybrid_property
+    def holds_appointments(self) -> bool:
+        """Whether the role holds appointments (a counsellor; never an admin or reception,
+        whatever services the account was once given)."""
+        return self.role in HOLDING_ROLES
+
+    @holds_appointments.expression
+    def holds_appointments(cls):
+        return cls.role.in_(HOLDING_ROLES)
+
+    @hybrid_method
+    def can_hold(self, service: Service) -> bool:
+        """Who can be booked for ``service``: a role it needs, and it offers the service.
+        The one rule; the slot search, intake, hand-over and the service page all ask it."""
+        return self.role in service.roles_needed and any(s.id == service.id for s in self.services)
+
+    @can_hold.expression
+    def can_hold(cls, service: Service):
+        return and_(cls.role.in_(service.roles_needed), cls.services.any(Service.id == service.id))
 
     @property
     def centre_ids(self) -> set[int]:
@@ -458,11 +486,6 @@ class Booking(db.Model):
     def can_mark_attendance(self, now: datetime) -> bool:
         """Attendance is marked once the appointment has begun, unless it was cancelled."""
         return not self.is_cancelled and self.start_at <= now
-
-
-# The roles a staff member can hold a commitment in (occupancy.role). Who may hold an
-# appointment of a service is decided in booking/staffing.py.
-HOLDING_ROLES = ("counsellor",)
 
 
 class Occupancy(db.Model):
