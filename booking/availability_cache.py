@@ -36,7 +36,8 @@ from sqlalchemy.orm import Session
 from booking.extensions import db
 from booking.models import availability_version
 
-# The tables whose rows the slot search reads.
+# The tables whose rows the slot search reads; tests/web/test_cache_coverage.py checks this
+# against the tables of every statement the search executes.
 AVAILABILITY_TABLES = frozenset(
     {
         "occupancy",
