@@ -13,6 +13,7 @@ written as .eml files into the instance folder.
 
 from __future__ import annotations
 
+import re
 import smtplib
 import threading
 import time
@@ -137,11 +138,37 @@ def compose(app: Flask, row: OutboxMessage) -> None:
     row.snapshot = None
 
 
+_ENHANCED_STATUS = re.compile(rb"\b[245]\.\d{1,3}\.\d{1,3}\b")
+
+
+def _smtp_status(code: int, text: bytes | str) -> str:
+    """The reply code and the enhanced status (RFC 3463), never the server's words: those
+    often repeat the refused address."""
+    raw = text.encode("utf-8", "replace") if isinstance(text, str) else (text or b"")
+    found = _ENHANCED_STATUS.search(raw)
+    return f"{code} {found.group().decode()}" if found else str(code)
+
+
+def failure_reason(error: Exception) -> str:
+    """What is kept of a failed attempt (the admin's "undelivered mail" page shows it): the
+    error's class and the SMTP status or the system's error number, never a message text
+    that could hold the recipient's address or a name."""
+    name = type(error).__name__
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        statuses = sorted({_smtp_status(code, text) for code, text in error.recipients.values()})
+        return f"{name}: {', '.join(statuses)}"[:500]
+    if isinstance(error, smtplib.SMTPResponseException):
+        return f"{name}: {_smtp_status(error.smtp_code, error.smtp_error)}"
+    if isinstance(error, OSError) and error.errno is not None:
+        return f"{name}: errno {error.errno}"
+    return name
+
+
 def _record_failure(
     app: Flask, row: OutboxMessage, now: datetime, base: timedelta, error: Exception
 ) -> None:
     """Record a failed attempt (composing or sending): due again after the backoff, or dead."""
-    reason = f"{type(error).__name__}: {error}"[:500]
+    reason = failure_reason(error)
     logged: list = []
 
     def failure(row: OutboxMessage) -> None:

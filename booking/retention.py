@@ -60,6 +60,7 @@ def _erasable_mails(booking_ids, *, waiting_too: bool = False):
             func.length(OutboxMessage.raw) > 0,
             OutboxMessage.snapshot.is_not(None),
             OutboxMessage.recipient != "",
+            OutboxMessage.last_error.is_not(None),
         ),
     ]
     if not waiting_too:
@@ -87,6 +88,7 @@ def _erase(booking_ids, now: datetime, *, waiting_too: bool = False) -> int:
             raw=b"",
             snapshot=None,
             recipient="",
+            last_error=None,
             state=case((OutboxMessage.state == "pending", "dead"), else_=OutboxMessage.state),
         )
         .execution_options(synchronize_session=False)
@@ -119,7 +121,7 @@ def purge(now: datetime, retention_days: int, *, dry_run: bool = False) -> Purge
         db.session.execute(
             update(OutboxMessage)
             .where(*_erasable_mails(erased_before))
-            .values(raw=b"", snapshot=None, recipient="")
+            .values(raw=b"", snapshot=None, recipient="", last_error=None)
             .execution_options(synchronize_session=False)
         )
     counts.sign_in_records = db.session.execute(
