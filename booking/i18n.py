@@ -115,12 +115,15 @@ def language_url(code: str) -> str:
     """The current page in another language: the same address and query, ``lang`` replaced."""
     args = request.args.to_dict(flat=False)
     args["lang"] = [url_code(code)]
+    query = "?" + urlencode(args, doseq=True)
     if request.endpoint and request.url_rule is not None and request.method == "GET":
+        # The query is appended as it is, never handed to url_for as arguments: a crafted
+        # ?centre_slug=, ?_method= or ?_scheme= would change or break the address built.
         try:
-            return url_for(request.endpoint, **(request.view_args or {}), **args)
+            return url_for(request.endpoint, **(request.view_args or {})) + query
         except BuildError:
             pass
-    return "?" + urlencode(args, doseq=True)
+    return query
 
 
 def language_name(code: str) -> str:
