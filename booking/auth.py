@@ -32,6 +32,8 @@ from booking.models import SignInFailure, StaffSession, User, utcnow
 MIN_PASSWORD = 8
 MAX_PASSWORD = 64
 SESSION_LIFETIME = timedelta(hours=8)
+# A session nobody used for this long ends (a screen left signed in at the reception desk).
+SESSION_IDLE_TIMEOUT = timedelta(minutes=30)
 # Seen again within this time, a session is not touched: saves a write per request.
 SESSION_TOUCH_EVERY = timedelta(minutes=5)
 
@@ -71,6 +73,30 @@ def common_passwords() -> tuple[str, ...]:
     return tuple(line.strip().lower() for line in lines if line and not line.startswith("#"))
 
 
+@cache
+def guessable_words() -> tuple[str, ...]:
+    """German months, weekdays, seasons and common first names (booking/data), longest
+    first, so that "dezember" goes before "dez"."""
+    path = Path(__file__).parent / "data" / "guessable-words.txt"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    words = {line.strip().lower() for line in lines if line.strip() and not line.startswith("#")}
+    return tuple(sorted(words, key=len, reverse=True))
+
+
+# A password must keep this many letters once the words a guesser tries first (the app's,
+# the centres', months, weekdays, seasons, first names) and all digits and punctuation are
+# taken away: "Dezember2026!", "Montag123!", "Ayse1990!" and "Herne-Termin-1" keep none.
+MIN_OWN_LETTERS = 5
+
+
+def _own_letters(lowered: str, words: list[str]) -> str:
+    """What is left of the password without the given words, digits and punctuation."""
+    for word in sorted(set(words), key=len, reverse=True):
+        if len(word) >= 3:
+            lowered = lowered.replace(word, " ")
+    return "".join(char for char in lowered if char.isalpha())
+
+
 def _personal_words(email: str | None, name: str | None) -> list[str]:
     """The person's name and the local part of their e-mail address, and their parts of
     three letters or more."""
@@ -92,9 +118,12 @@ def check_password_policy(password: str, email: str | None = None, name: str | N
     if any(word in lowered for word in personal):
         raise PasswordRejected(_("The password must not contain your name or e-mail address."))
     domain = (email or "").lower().rpartition("@")[2].split(".")
-    inputs = [*personal, *domain, *_LOCAL_WORDS, *common_passwords()]
-    if lowered in common_passwords() or zxcvbn(password, user_inputs=inputs)["score"] < (
-        MIN_PASSWORD_SCORE
+    inputs = [*personal, *domain, *_LOCAL_WORDS, *guessable_words(), *common_passwords()]
+    known = [*domain, *_LOCAL_WORDS, *guessable_words()]
+    if (
+        lowered in common_passwords()
+        or len(_own_letters(lowered, known)) < MIN_OWN_LETTERS
+        or zxcvbn(password, user_inputs=inputs)["score"] < MIN_PASSWORD_SCORE
     ):
         raise PasswordRejected(
             _(
@@ -284,6 +313,10 @@ def load_user(token: str) -> User | None:
         select(StaffSession).where(StaffSession.token_hash == _hash(token or ""))
     )
     if row is None or row.expires_at <= now or not row.user.is_active:
+        return None
+    if now - row.last_seen_at >= SESSION_IDLE_TIMEOUT:
+        db.session.delete(row)
+        db.session.commit()
         return None
     if now - row.last_seen_at > SESSION_TOUCH_EVERY:
         row.last_seen_at = now

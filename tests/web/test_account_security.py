@@ -197,6 +197,12 @@ def test_feed_summaries_are_neutral_unless_the_centre_turns_the_topic_on(
         "Passwort2026!",
         "Karim-Haddad-77",
         "haddad-Kalender-9",
+        # Months, weekdays, seasons, first names and the centre's words, with digits.
+        "Dezember2026!",
+        "Montag123!",
+        "Ayse1990!",
+        "Herne-Termin-1",
+        "Sommer-Herbst-77",
     ],
 )
 def test_guessable_and_personal_passwords_are_refused(seeded, password):
