@@ -156,18 +156,21 @@ def _smtp_status(code: int, text: bytes | str) -> str:
 
 
 def failure_reason(error: Exception) -> str:
-    """What is kept of a failed attempt (the admin's "undelivered mail" page shows it): the
-    error's class and the SMTP status or the system's error number, never a message text
-    that could hold the recipient's address or a name."""
+    """What is kept of a failed attempt (the admin's "undelivered mail" page shows it): for
+    sending, the error's class and the SMTP status or the system's error number, never the
+    server's text, which could hold the recipient's address."""
     name = type(error).__name__
     if isinstance(error, smtplib.SMTPRecipientsRefused):
         statuses = sorted({_smtp_status(code, text) for code, text in error.recipients.values()})
         return f"{name}: {', '.join(statuses)}"[:500]
     if isinstance(error, smtplib.SMTPResponseException):
         return f"{name}: {_smtp_status(error.smtp_code, error.smtp_error)}"
-    if isinstance(error, OSError) and error.errno is not None:
-        return f"{name}: errno {error.errno}"
-    return name
+    if isinstance(error, smtplib.SMTPException | OSError):
+        # The rest of smtplib's and the network's: their words can repeat the server's.
+        return f"{name}: errno {error.errno}" if getattr(error, "errno", None) else name
+    # Composing failed (an unknown kind, a template): the app's own words, which name fields
+    # and kinds, never values.
+    return f"{name}: {error}"[:500]
 
 
 def _record_failure(
