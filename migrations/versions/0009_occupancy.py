@@ -1,7 +1,7 @@
 """occupancy: who is busy when, whatever made them busy; the overlap guarantee moves there
 
 Revision ID: 0009
-Revises: 0011
+Revises: 0014
 
 Every booking gets its counsellor's row (active unless the booking is cancelled). The
 exclusion constraint of migration 0002 and the booking's unique index of active starts are
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0011"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
