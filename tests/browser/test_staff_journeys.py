@@ -212,8 +212,19 @@ def test_reception_enters_an_absence_and_hands_the_day_over(
 ):
     """Aylin phones in sick at 7:45: reception enters her day and hands it over."""
     monday = next_working_day(0)
-    first = make_booking(live_app, "herne", "beratung-1", at(monday, 9), name="Omar Nassar")
-    second = make_booking(live_app, "herne", "beratung-1", at(monday, 11), name="Lina Second")
+    # Turkish with a Turkish interpreter: Aylin's, and a colleague without Turkish may take it.
+    first, second = (
+        make_booking(
+            live_app,
+            "herne",
+            "beratung-1",
+            at(monday, hour),
+            name=name,
+            language="tr",
+            interpreter_language="tr",
+        )
+        for hour, name in ((9, "Omar Nassar"), (11, "Lina Second"))
+    )
     with live_app.app_context():
         aylin = db.session.scalar(select(User.id).where(User.name == "Aylin Demir"))
         assert {db.session.get(Booking, b.id).counsellor_id for b in (first, second)} == {aylin}
@@ -249,7 +260,15 @@ def test_bulk_cancel_asks_first_naming_how_many_families_are_told(
 ):
     monday = next_working_day(0)
     ids = [
-        make_booking(live_app, "herne", "beratung-1", at(monday, h), name=f"Family {h}").id
+        make_booking(
+            live_app,
+            "herne",
+            "beratung-1",
+            at(monday, h),
+            name=f"Family {h}",
+            language="tr",
+            interpreter_language="tr",
+        ).id
         for h in (9, 10)
     ]
     sign_in(page, live_server, AYLIN)
