@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import NotFound
 
 from booking import availability, bookings, ical, notifications, retention
-from booking.extensions import limiter
+from booking.extensions import limiter, new_booking_limit
 from booking.forms import EmptyForm
 from booking.i18n import current_language, language_name
 from booking.lookups import centre_and_service_or_404
@@ -99,6 +99,7 @@ def _taken_page(
 
 @bp.route("/centres/<centre_slug>/<service_slug>/book", methods=["GET", "POST"])
 @limiter.limit(BOOKING_LIMIT, methods=["POST"])
+@new_booking_limit
 def book(centre_slug: str, service_slug: str):
     centre, service = _centre_and_service(centre_slug, service_slug)
     if service.slug != service_slug and request.method == "GET":  # an old link

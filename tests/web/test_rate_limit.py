@@ -78,3 +78,39 @@ def test_the_too_many_requests_page_says_the_limit_in_its_language(
     page = client.post("/find", data=data).get_data(as_text=True)
     assert words in page, page
     assert "per 1 minute" not in page
+
+
+def test_new_bookings_per_address_are_capped_over_the_api_and_the_form(database_url, tmp_path):
+    """Slot hoarding: one count per client address for every online booking, API and form
+    together; another address books on."""
+    from tests.conftest import csrf_from
+
+    app = limited_app(
+        database_url,
+        tmp_path,
+        "memory://",
+        API_RATELIMIT="1000 per minute",
+        API_BOOKING_RATELIMIT="1000 per minute",
+        NEW_BOOKINGS_PER_ADDRESS="3 per day",
+    )
+    client = app.test_client()
+    hoarder = {"REMOTE_ADDR": "2001:db8:5::1"}
+    statuses = [
+        client.post("/api/v1/centres/nowhere/bookings", json={}, environ_base=hoarder).status_code
+        for _ in range(2)
+    ]
+    token = csrf_from(client.get("/find", environ_base=hoarder).get_data(as_text=True))
+    form = {"csrf_token": token}
+    book = "/centres/nowhere/beratung-1/book"
+    statuses.append(client.post(book, data=form, environ_base=hoarder).status_code)
+    # The fourth, from another address of the same /64, by form or API: refused.
+    other_host = {"REMOTE_ADDR": "2001:db8:5::99"}
+    refused = client.post(book, data=form, environ_base=other_host)
+    api_refused = client.post("/api/v1/centres/nowhere/bookings", json={}, environ_base=hoarder)
+    assert 429 not in statuses, statuses
+    assert refused.status_code == api_refused.status_code == 429
+    # Another client is not affected.
+    elsewhere = client.post(
+        "/api/v1/centres/nowhere/bookings", json={}, environ_base={"REMOTE_ADDR": "192.0.2.5"}
+    )
+    assert elsewhere.status_code != 429
