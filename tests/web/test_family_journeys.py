@@ -490,8 +490,43 @@ def test_find_my_booking_is_rate_limited(database_url, tmp_path):
         RATELIMIT_STORAGE_URI="memory://",
     )
     client = app.test_client()
-    statuses = [find(client, "ABCD-EFGH", "a@example.org").status_code for _ in range(6)]
+    # Per client: 5 a minute, whatever was typed.
+    statuses = [
+        find(client, f"ABCD-{c * 4}", f"{c.lower()}@example.org").status_code for c in "EFGHJK"
+    ]
     assert statuses == [200] * 5 + [429]
+    # Per reference and per address too, whichever client asks: test_rate_limit.py.
+
+
+def test_finding_by_e_mail_alone_shares_no_limit_between_families(database_url, tmp_path):
+    """Without a reference there is no per-reference count: four families asking by their
+    own addresses alone (from different clients) are not stopped by each other."""
+    from booking import create_app
+    from booking.config import TestConfig
+
+    app = create_app(
+        TestConfig,
+        instance_path=str(tmp_path / "instance"),
+        SQLALCHEMY_DATABASE_URI=database_url,
+        RATELIMIT_ENABLED=True,
+        RATELIMIT_STORAGE_URI="memory://",
+    )
+    statuses = []
+    for number in range(5):
+        client = app.test_client()
+        html = page(client, "/find")
+        statuses.append(
+            client.post(
+                "/find",
+                data={
+                    "csrf_token": hidden(html, "csrf_token"),
+                    "reference": "",
+                    "email": f"family{number}@example.org",
+                },
+                environ_base={"REMOTE_ADDR": f"192.0.2.{number + 1}"},
+            ).status_code
+        )
+    assert statuses == [200] * 5
 
 
 # --- services and legal pages -------------------------------------------------------------
