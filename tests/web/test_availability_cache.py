@@ -379,3 +379,165 @@ def test_a_change_committed_between_the_version_and_the_data_is_not_kept_stale(
         cached_find_slots(centre_row, service, day, day + timedelta(days=7), now)
     cached, fresh = answers(app, day, now)
     assert cached == fresh
+
+
+# --- The week page and `/`, kept under the same discipline -------------------------------
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The pages' clock, set by the test: ``clock.now`` (None is the real one)."""
+    from booking.public import views
+
+    class Clock:
+        now: datetime | None = None
+
+    clock = Clock()
+    monkeypatch.setattr(views, "utcnow", lambda: clock.now or utcnow())
+    return clock
+
+
+def week_url(day, language: str = "de") -> str:
+    monday = day - timedelta(days=day.weekday())
+    return f"/centres/{SLUG}/short?language={language}&week={monday.isoformat()}"
+
+
+def page(app, url: str, *, cached: bool = True, lang: str = "de"):
+    """The page's HTML and the statements that made it, with the cache on or off."""
+    app.config["AVAILABILITY_CACHE"] = cached
+    try:
+        with counted_statements(app) as statements:
+            response = app.test_client().get(url, headers={"Accept-Language": lang})
+    finally:
+        app.config["AVAILABILITY_CACHE"] = True
+    assert response.status_code == 200, url
+    return response.get_data(as_text=True), list(statements)
+
+
+def warm_page(app, url: str) -> str:
+    """Keep the page, and check that the next request is answered from the cache: the
+    version read and nothing else."""
+    first, _ = page(app, url)
+    again, statements = page(app, url)
+    assert again == first
+    assert len(statements) == 1 and "availability_version" in statements[0], statements
+    return first
+
+
+def assert_as_fresh(app, url: str) -> str:
+    served, _ = page(app, url)
+    fresh, _ = page(app, url, cached=False)
+    assert served == fresh
+    return served
+
+
+# Of the centre's two counsellors the first speaks Turkish (and German), the second Arabic
+# (and German): the week page in Turkish shows the first one's free times, in Arabic the
+# second one's, so that every write changes one of them (in German, the other counsellor
+# often still covers a time one of them lost).
+PAGE_LANGUAGES = ("tr", "ar")
+
+
+def warm_pages(app, day) -> dict[str, str]:
+    return {language: warm_page(app, week_url(day, language)) for language in PAGE_LANGUAGES}
+
+
+def assert_pages_as_fresh(app, day, before: dict[str, str]) -> None:
+    """Each page is what a fresh computation gives, and some page shows the write."""
+    after = {lang: assert_as_fresh(app, week_url(day, lang)) for lang in PAGE_LANGUAGES}
+    assert after != before
+
+
+@pytest.mark.parametrize("kind", list(WRITES))
+def test_a_write_is_seen_by_the_next_week_page(app, centre, kind, clock):
+    day = centre
+    clock.now = utcnow()
+    prepared = _book(app, day) if kind in NEEDS_BOOKING else None
+    before = warm_pages(app, day)
+    WRITES[kind](app, day, prepared)
+    assert_pages_as_fresh(app, day, before)
+
+
+@pytest.mark.parametrize("kind", ["hours", "rules", "book"])
+def test_a_write_is_seen_by_the_next_index_page(app, centre, kind, clock):
+    day = centre
+    clock.now = utcnow()
+    before = warm_page(app, "/")
+    WRITES[kind](app, day, None)
+    after = assert_as_fresh(app, "/")
+    if kind == "hours":
+        assert after != before
+
+
+def test_pages_are_kept_per_language_and_query(app, centre, clock):
+    day = centre
+    clock.now = utcnow()
+    german = warm_page(app, week_url(day))
+    turkish = warm_page(app, week_url(day) + "&lang=tr")
+    assert german != turkish
+    # Asked for in Turkish by the browser's language, the German page is not served.
+    by_browser = page(app, week_url(day), lang="tr")[0]
+    assert by_browser != german
+    assert by_browser == page(app, week_url(day), cached=False, lang="tr")[0]
+    later = warm_page(app, week_url(day + timedelta(days=7)))
+    assert later != german
+    assert warm_page(app, "/") != warm_page(app, "/?lang=ar")
+
+
+def test_a_page_with_a_message_for_the_visitor_is_neither_served_nor_kept(app, centre, clock):
+    day = centre
+    clock.now = utcnow()
+    kept = warm_page(app, week_url(day))
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["_flashes"] = [("success", "Ihr Termin wurde abgesagt.")]
+    shown = client.get(week_url(day)).get_data(as_text=True)
+    assert "Ihr Termin wurde abgesagt." in shown
+    # The message is shown once, and was not kept for anyone else.
+    assert page(app, week_url(day))[0] == kept
+    assert "Ihr Termin wurde abgesagt." not in client.get(week_url(day)).get_data(as_text=True)
+
+
+def test_a_page_write_through_another_app_is_seen(app, centre, other_app, clock):
+    day = centre
+    clock.now = utcnow()
+    before = warm_pages(app, day)
+    warm_pages(other_app, day)
+    _book(other_app, day)
+    assert_pages_as_fresh(app, day, before)
+    assert_pages_as_fresh(other_app, day, before)
+
+
+def test_a_page_is_not_served_once_the_clock_passes_valid_until(app, centre, clock):
+    day = centre
+    clock.now = utcnow()
+    before = warm_page(app, week_url(day))
+    with app.app_context():
+        centre_row, service = _objects()
+        monday = day - timedelta(days=day.weekday())
+        found = availability.find_slots(
+            centre_row, service, monday, monday + timedelta(days=6), clock.now
+        )
+        until = availability_cache.valid_until(
+            [found[0].start_at], centre_row.min_notice, centre_row.timezone, clock.now
+        )
+    clock.now = until - timedelta(microseconds=1)
+    served, statements = page(app, week_url(day))
+    assert served == before and len(statements) == 1
+    assert served == page(app, week_url(day), cached=False)[0]
+    clock.now = until
+    served, statements = page(app, week_url(day))
+    assert len(statements) > 1  # computed anew
+    assert served == page(app, week_url(day), cached=False)[0]
+
+
+def test_the_index_page_holds_until_the_next_local_midnight(app, centre, clock):
+    clock.now = datetime(2030, 3, 4, 21, 0, tzinfo=UTC)  # 22:00 in Berlin
+    before = warm_page(app, "/")
+    clock.now = datetime(2030, 3, 4, 22, 59, 59, tzinfo=UTC)
+    served, statements = page(app, "/")
+    assert served == before and len(statements) == 1
+    clock.now = datetime(2030, 3, 4, 23, 0, tzinfo=UTC)  # midnight in Berlin
+    served, statements = page(app, "/")
+    assert len(statements) > 1
+    assert served == page(app, "/", cached=False)[0]
