@@ -54,6 +54,8 @@ def index():
     )
     if key:
         # The hours shown are those valid today: the page holds until a centre's midnight.
+        # Kept under the common number alone: a change of a centre's row or opening hours
+        # raises it, a booking does not.
         until = min(
             (availability_cache.valid_until([], c.min_notice, c.timezone, now) for c in centres),
             default=now + timedelta(hours=1),
@@ -279,7 +281,7 @@ def service_week(centre_slug: str, service_slug: str):
     clock could change it. Only pages of 200 are kept."""
     now = utcnow()
     key = page_key("week")
-    kept = key and availability_cache.lookup(key, now)
+    kept = key and availability_cache.lookup(key, now, centre_slug)
     if kept:
         return kept
     result = _service_week(centre_slug, service_slug, now)
@@ -287,7 +289,7 @@ def service_week(centre_slug: str, service_slug: str):
         return result  # a redirect
     page, search = result
     if key:
-        availability_cache.keep(key, now, search.valid_until(now), page)
+        availability_cache.keep(key, now, search.valid_until(now), page, centre_slug)
     return page
 
 

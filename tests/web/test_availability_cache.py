@@ -56,13 +56,12 @@ def _counsellors() -> list[User]:
 def cached_find_slots(centre, service, date_from, date_to, now):
     """find_slots through the cache, as the slots API uses it (there for the JSON bytes)."""
     key = ("test-slots", centre.id, service.id, date_from, date_to)
-    kept = availability_cache.lookup(key, now)
+    kept = availability_cache.lookup(key, now, centre.slug)
     if kept is not None:
         return list(kept)
     found = availability.find_slots(centre, service, date_from, date_to, now)
-    availability_cache.keep(
-        key, now, availability.slots_valid_until(centre, found, now), tuple(found)
-    )
+    until = availability.slots_valid_until(centre, found, now)
+    availability_cache.keep(key, now, until, tuple(found), centre.slug)
     return found
 
 
@@ -81,7 +80,7 @@ def other_app(app, database_url, tmp_path):
 def answers(app, day, now):
     """(cached answer, fresh answer) for the day and the week after, in one request."""
     with app.test_request_context():
-        availability_cache.pin_version()
+        availability_cache.pin_version(SLUG)
         centre, service = _objects()
         window = (day, day + timedelta(days=7))
         cached = cached_find_slots(centre, service, *window, now)
@@ -95,7 +94,7 @@ def warm(app, day, now):
     assert cached == fresh
     assert cached, "the window should offer free times"
     with app.test_request_context(), counted_statements(app) as statements:
-        availability_cache.pin_version()
+        availability_cache.pin_version(SLUG)
         centre, service = _objects()
         statements.clear()
         again = cached_find_slots(centre, service, day, day + timedelta(days=7), now)
@@ -295,12 +294,13 @@ def test_an_answer_is_not_served_for_an_earlier_now(app, centre):
     warm(app, day, now)
     with app.app_context():
         cache = app.extensions["availability_cache"]
-        version = availability_cache.read_version(db.session)
+        version = availability_cache.read_version(db.session, SLUG)
         key = ("some", "key")
         cache.put(version, key, now, now + timedelta(hours=1), "kept")
         assert cache.get(version, key, now) == "kept"
         assert cache.get(version, key, now - timedelta(seconds=1)) is None
-        assert cache.get(version + 1, key, now) is None
+        assert cache.get((version[0], version[1] + 1), key, now) is None
+        assert cache.get((version[0] + 1, version[1]), key, now) is None
 
 
 def test_uncommitted_writes_are_neither_served_nor_cached(app, centre):
@@ -308,7 +308,7 @@ def test_uncommitted_writes_are_neither_served_nor_cached(app, centre):
     now = utcnow()
     before = warm(app, day, now)
     with app.test_request_context():
-        availability_cache.pin_version()
+        availability_cache.pin_version(SLUG)
         centre_row, service = _objects()
         first = _counsellors()[0]
         first.is_active = False
@@ -373,7 +373,7 @@ def test_a_change_committed_between_the_version_and_the_data_is_not_kept_stale(
     now = utcnow()
     warm(app, day, now)
     with app.test_request_context():
-        availability_cache.pin_version()
+        availability_cache.pin_version(SLUG)
         centre_row, service = _objects()  # the hours as they were
         write_hours(other_app, day, None)  # commits in its own connection, raises the version
         cached_find_slots(centre_row, service, day, day + timedelta(days=7), now)
@@ -541,3 +541,60 @@ def test_the_index_page_holds_until_the_next_local_midnight(app, centre, clock):
     served, statements = page(app, "/")
     assert len(statements) > 1
     assert served == page(app, "/", cached=False)[0]
+
+
+# --- A number per centre ---------------------------------------------------------------
+
+OTHER = "other"
+# Writes that touch the centre's own row or opening hours, or a bulk statement: these raise
+# the common number; every other write raises its centre's number alone.
+COMMON = {"hours", "rules", "core_update"}
+
+
+@pytest.mark.parametrize("kind", list(WRITES))
+def test_a_write_at_one_centre_keeps_the_other_centres_answers(
+    app, centre, make_centre, kind, clock
+):
+    day = centre
+    make_centre(OTHER, counsellors=1)
+    clock.now = utcnow()
+    prepared = _book(app, day) if kind in NEEDS_BOOKING else None
+    other_url = f"/centres/{OTHER}/short?language=de&week={day - timedelta(days=day.weekday())}"
+    other_before = warm_page(app, other_url)
+    before = warm_pages(app, day)
+    WRITES[kind](app, day, prepared)
+    assert_pages_as_fresh(app, day, before)
+    served, statements = page(app, other_url)
+    assert served == page(app, other_url, cached=False)[0]
+    if kind in COMMON:
+        assert len(statements) > 1  # computed anew
+    else:
+        assert served == other_before and len(statements) == 1  # still kept
+
+
+def test_the_index_page_is_kept_when_a_booking_is_made(app, centre, clock):
+    clock.now = utcnow()
+    before = warm_page(app, "/")
+    _book(app, centre)
+    served, statements = page(app, "/")
+    assert served == before and len(statements) == 1
+
+
+def test_a_counsellor_moved_to_another_centre_changes_both(app, centre, make_centre, clock):
+    day = centre
+    make_centre(OTHER, counsellors=1)
+    clock.now = utcnow()
+    other_url = f"/centres/{OTHER}/short?language=ar&week={day - timedelta(days=day.weekday())}"
+    other_before = page(app, other_url)[0]  # the language step: no one there speaks Arabic
+    before = warm_pages(app, day)
+    with app.test_request_context():
+        other = db.session.scalar(select(Centre).where(Centre.slug == OTHER))
+        other_service = db.session.scalar(
+            select(Service).where(Service.centre_id == other.id, Service.slug == "short")
+        )
+        moved = _counsellors()[1]  # the one who speaks Arabic
+        moved.centre = other
+        moved.services = [other_service]
+        db.session.commit()
+    assert_pages_as_fresh(app, day, before)
+    assert assert_as_fresh(app, other_url) != other_before
