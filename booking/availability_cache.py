@@ -104,10 +104,16 @@ def _is_relevant(obj, *, dirty: bool) -> bool:
     table = getattr(inspect(obj).mapper.local_table, "name", None)
     if table not in AVAILABILITY_TABLES:
         return False
-    wanted = RELEVANT_ATTRIBUTES.get(table)
-    if not dirty or wanted is None:
+    if not dirty:
         return True
     state = inspect(obj)
+    # A row whose collections alone changed (a closure added to a centre) is not changed
+    # itself: the rows added or removed are noted on their own. A collection through an
+    # association table (a service's counsellors) has no rows of its own: it counts.
+    wanted = RELEVANT_ATTRIBUTES.get(table) or [
+        *(a.key for a in state.mapper.column_attrs),
+        *(r.key for r in state.mapper.relationships if r.secondary is not None),
+    ]
     return any(state.attrs[name].history.has_changes() for name in wanted)
 
 

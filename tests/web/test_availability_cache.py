@@ -332,14 +332,19 @@ def test_the_cache_can_be_switched_off(app, centre):
 def test_the_cache_is_bounded():
     cache = availability_cache.SlotCache(size=3)
     now = datetime(2026, 3, 2, tzinfo=UTC)
+    hour = now + timedelta(hours=1)
     for i in range(5):
-        cache.put(1, i, now, now + timedelta(hours=1), i)
+        cache.put((1, 1), i, now, hour, i)
     assert len(cache) == 3
-    assert cache.get(1, 0, now) is None
-    assert cache.get(1, 4, now) == 4
-    # A newer version empties it: older answers are never asked for again.
-    cache.put(2, "x", now, now + timedelta(hours=1), "x")
-    assert len(cache) == 1
+    assert cache.get((1, 1), 0, now) is None
+    assert cache.get((1, 1), 4, now) == 4
+    # Asked for at a newer version, an answer goes: it is never asked for again.
+    assert cache.get((1, 2), 4, now) is None
+    assert len(cache) == 2
+    # An answer of an older version, come late, does not replace a newer one.
+    cache.put((2, 1), "x", now, hour, "newer")
+    cache.put((1, 7), "x", now, hour, "older")
+    assert cache.get((2, 1), "x", now) == "newer"
 
 
 def test_the_api_answers_from_the_cache_in_one_query(app, client, centre):
