@@ -2,7 +2,7 @@
 
 Invalidation is by a number in the database, not by messages between processes: the one
 row of ``availability_version`` is raised by every transaction that changes what the slot
-engine sees (bookings, absences, closures, opening and working hours, services, which
+engine sees (busy times, absences, closures, opening and working hours, services, which
 counsellors offer them and speak which languages, whether they are active, the centre's
 rules), as its last statement before COMMIT, so the new number becomes visible together
 with the change and no lock is held while waiting for anything else. A search reads the
@@ -10,8 +10,8 @@ number first and then looks in this process's cache under it; an answer cached u
 older number is never found again.
 
 A centre has a number of its own too (``centre_availability_version``): a change that
-touches one centre only (a booking, an absence, a closure, a service, a counsellor and their
-hours) raises that centre's number instead, so that a booking in Heinsberg keeps Herne's
+touches one centre only (a busy time, an absence, a closure, a service, a counsellor and
+their hours) raises that centre's number instead, so that a booking in Heinsberg keeps Herne's
 answers. A change of a centre's own row or opening hours (which `/` shows for every centre),
 and a bulk statement whose rows are not known, raise the common number. An answer about a
 centre is kept under both numbers; `/` under the common one.
@@ -43,10 +43,11 @@ from sqlalchemy.orm import Session
 from booking.extensions import db
 from booking.models import availability_version
 
-# The tables whose rows the slot search reads.
+# The tables whose rows the slot search reads; tests/web/test_cache_coverage.py checks this
+# against the tables of every statement the search executes.
 AVAILABILITY_TABLES = frozenset(
     {
-        "booking",
+        "occupancy",
         "absence",
         "closure",
         "centre",
@@ -57,12 +58,9 @@ AVAILABILITY_TABLES = frozenset(
         "counsellor_service",
     }
 )
-# Of these tables' rows, only these attributes matter (a booking's name or a sign-in does
-# not change any free time); a change of any attribute of the other tables' rows does.
+# Of these tables' rows, only these attributes matter (a sign-in does not change any free
+# time); a change of any attribute of the other tables' rows does.
 RELEVANT_ATTRIBUTES = {
-    "booking": frozenset(
-        {"status", "start_at", "end_at", "counsellor_id", "counsellor", "centre_id", "centre"}
-    ),
     "staff_user": frozenset(
         {"centre_id", "centre", "is_active", "role", "languages", "services", "working_hours"}
     ),
@@ -71,13 +69,12 @@ RELEVANT_ATTRIBUTES = {
 # (whose centre is read when the change commits). A change of any other table of
 # AVAILABILITY_TABLES, or of a row whose centre cannot be told, raises the common number.
 CENTRE_ATTRIBUTES = {
-    "booking": ("centre_id",),
     "closure": ("centre_id",),
     "service": ("centre_id",),
     "staff_user": ("centre_id",),
 }
 COUNSELLOR_ATTRIBUTES = {
-    "booking": ("counsellor_id",),
+    "occupancy": ("user_id",),
     "absence": ("user_id",),
     "working_hours": ("user_id",),
 }

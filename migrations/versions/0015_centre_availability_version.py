@@ -2,7 +2,7 @@
 availability of that centre alone
 
 Revision ID: 0015
-Revises: 0014
+Revises: 0009
 
 Read by the cache of computed free slots and pages (booking/availability_cache.py); a row is
 made by the first change at its centre.
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0015'
-down_revision = "0014"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
