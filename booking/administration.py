@@ -13,8 +13,9 @@ Changing hours never cancels a booking: the admin pages list what no longer fits
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from dataclasses import field as dataclass_field
 from datetime import date, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
@@ -27,6 +28,7 @@ from sqlalchemy import func, select
 
 from booking import audit, auth, outbox
 from booking.extensions import db
+from booking.i18n import PUBLIC_LANGUAGES, field_suffix
 from booking.models import (
     HOLDING_ROLES,
     ROLES,
@@ -319,11 +321,15 @@ def add_closure(
     end_date: date | None = None,
     end_time: time | None = None,
     reason: str = "",
+    reasons: Mapping[str, str] | None = None,
     now: datetime,
 ) -> Closure:
     """Close the centre, in its local time: a day (start date only), a range of days (and
     an end date), or part of a day (with times). Without a start time the closure starts
-    at midnight; without an end time it lasts to the end of the end date."""
+    at midnight; without an end time it lasts to the end of the end date.
+
+    ``reason`` is the German reason families read; ``reasons`` the reason in further
+    public languages (code -> text), German needed when one of them is given."""
     errors = _Errors()
     reason = _clean_text(reason)
     if start_date is None:
@@ -331,6 +337,15 @@ def add_closure(
     _check_year(errors, "start_date", start_date)
     _check_year(errors, "end_date", end_date)
     _check_text(errors, "reason", reason, MAX_REASON)
+    further = {code: _clean_text(text) for code, text in (reasons or {}).items()}
+    for code, text in further.items():
+        if code not in PUBLIC_LANGUAGES or code == "de":
+            raise ValueError(f"not a further public language: {code!r}")
+        _check_text(errors, text_field("reason", code), text, MAX_REASON)
+    if not reason and any(further.values()):
+        errors.add(
+            "reason", _("Give the German text too: it is shown in every language without its own.")
+        )
     errors.raise_if_any()
     end_date = end_date or start_date
     start_at = local_instant(start_date, start_time or time(0), centre.timezone)
@@ -343,7 +358,13 @@ def add_closure(
     elif end_at <= start_at:
         errors.add("end_time", _("The end must be after the start."))
     errors.raise_if_any()
-    closure = Closure(centre=centre, start_at=start_at, end_at=end_at, reason=reason)
+    closure = Closure(
+        centre=centre,
+        start_at=start_at,
+        end_at=end_at,
+        reason=reason,
+        reasons={code: text for code, text in further.items() if text},
+    )
     db.session.add(closure)
     _commit_change(
         actor, centre.id, f"closure added: {start_at.isoformat()}..{end_at.isoformat()}", now
@@ -456,36 +477,67 @@ MAX_SERVICE_TEXT = 1000
 MAX_LEGAL_TEXT = 2000
 
 
+def text_field(prefix: str, language: str) -> str:
+    """The form field of a text in one language: ("description", "de@easy") ->
+    "description_de_easy"; the errors of the writers below are keyed so."""
+    return f"{prefix}_{field_suffix(language)}"
+
+
 @dataclass(frozen=True)
 class ServiceTexts:
-    """What families read about a service besides its name, and how it takes place."""
+    """What families read about a service besides its name, and how it takes place.
+
+    ``descriptions`` and ``what_to_bring`` map a public language to its text; a language
+    given with "" loses its text, a language not given keeps it."""
 
     format: str = "in_person"
-    description_de: str = ""
-    description_en: str = ""
-    what_to_bring_de: str = ""
-    what_to_bring_en: str = ""
+    descriptions: Mapping[str, str] = dataclass_field(default_factory=dict)
+    what_to_bring: Mapping[str, str] = dataclass_field(default_factory=dict)
+
+
+def _check_texts_per_language(
+    errors: _Errors, prefix: str, texts: Mapping[str, str], max_length: int
+) -> dict[str, str]:
+    """Each language's text cleaned and checked; German is needed as soon as another
+    language has a text, as it is what every language without one reads."""
+    cleaned = {}
+    for language, value in texts.items():
+        if language not in PUBLIC_LANGUAGES:
+            raise ValueError(f"not a public language: {language!r}")
+        name = text_field(prefix, language)
+        value = (value or "").strip()
+        if len(value) > max_length:
+            errors.add(name, _("Use at most %(max)d characters.", max=max_length))
+        elif has_control_characters(value, allow_line_breaks=True):
+            errors.add(name, _("Please use plain text without special characters."))
+        cleaned[language] = value
+    if "de" in cleaned and not cleaned["de"] and any(cleaned.values()):
+        errors.add(
+            text_field(prefix, "de"),
+            _("Give the German text too: it is shown in every language without its own."),
+        )
+    return cleaned
 
 
 def _check_service_texts(errors: _Errors, texts: ServiceTexts) -> ServiceTexts:
     if texts.format not in SERVICE_FORMATS:
         errors.add("format", _("Please choose one of the formats."))
-    cleaned = {}
-    for field in ("description_de", "description_en", "what_to_bring_de", "what_to_bring_en"):
-        value = (getattr(texts, field) or "").strip()
-        if len(value) > MAX_SERVICE_TEXT:
-            errors.add(field, _("Use at most %(max)d characters.", max=MAX_SERVICE_TEXT))
-        elif has_control_characters(value, allow_line_breaks=True):
-            errors.add(field, _("Please use plain text without special characters."))
-        cleaned[field] = value
-    return ServiceTexts(format=texts.format, **cleaned)
+    return ServiceTexts(
+        format=texts.format,
+        descriptions=_check_texts_per_language(
+            errors, "description", texts.descriptions, MAX_SERVICE_TEXT
+        ),
+        what_to_bring=_check_texts_per_language(
+            errors, "what_to_bring", texts.what_to_bring, MAX_SERVICE_TEXT
+        ),
+    )
 
 
-def _with_texts(current: dict | None, de: str, en: str) -> dict:
-    """``current`` with the German and English text set (or removed when empty); the
-    texts of other languages are kept."""
+def _with_texts(current: dict | None, given: Mapping[str, str]) -> dict:
+    """``current`` with the texts of the languages given set (or removed when empty); the
+    texts of languages not given are kept."""
     merged = dict(current or {})
-    for language, value in (("de", de), ("en", en)):
+    for language, value in given.items():
         if value:
             merged[language] = value
         else:
@@ -600,12 +652,8 @@ def save_service(
     service.counsellors = [staff[i] for i in sorted(wanted_ids)]
     if texts is not None:
         service.format = texts.format
-        service.descriptions = _with_texts(
-            service.descriptions, texts.description_de, texts.description_en
-        )
-        service.what_to_bring = _with_texts(
-            service.what_to_bring, texts.what_to_bring_de, texts.what_to_bring_en
-        )
+        service.descriptions = _with_texts(service.descriptions, texts.descriptions)
+        service.what_to_bring = _with_texts(service.what_to_bring, texts.what_to_bring)
     db.session.flush()
     _commit_change(
         actor,
