@@ -11,7 +11,17 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from booking import availability_cache, slots
 from booking.extensions import db
-from booking.models import ACTIVE_STATUSES, Absence, Booking, Centre, Closure, Service, User
+from booking.models import (
+    ACTIVE_STATUSES,
+    Absence,
+    Booking,
+    Centre,
+    Closure,
+    Event,
+    Service,
+    User,
+    event_leader,
+)
 
 
 def weekly_hours(rows) -> tuple[slots.WeeklyHours, ...]:
@@ -138,7 +148,7 @@ class SlotSearch:
         closures = []
         for row in db.session.execute(self._busy_times(ids, window)):
             interval = slots.Interval(row.start_at, row.end_at)
-            if row.kind == "booking":
+            if row.kind in ("booking", "event"):
                 busy[row.owner_id].append(interval)
             elif row.kind == "absence":
                 away[row.owner_id].append(interval)
@@ -202,7 +212,20 @@ class SlotSearch:
             Closure.start_at < window.end_at,
             Closure.end_at > window.start_at,
         )
-        return union_all(bookings, absences, closures)
+        # An event makes its leaders busy until it is cancelled (SPEC "Slot rules" 3).
+        led = (
+            select(
+                literal("event"), event_leader.c.user_id, Event.start_at, Event.end_at, no_reason
+            )
+            .join(event_leader, event_leader.c.event_id == Event.id)
+            .where(
+                event_leader.c.user_id.in_(ids),
+                Event.status == "scheduled",
+                Event.start_at < window.end_at,
+                Event.end_at > window.start_at,
+            )
+        )
+        return union_all(bookings, absences, closures, led)
 
 
 def get_centre(slug: str) -> Centre | None:

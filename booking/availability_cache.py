@@ -48,6 +48,8 @@ AVAILABILITY_TABLES = frozenset(
         "staff_user",
         "working_hours",
         "counsellor_service",
+        "event",
+        "event_leader",
     }
 )
 # Of these tables' rows, only these attributes matter (a booking's name or a sign-in does
@@ -56,6 +58,8 @@ RELEVANT_ATTRIBUTES = {
     "booking": frozenset(
         {"status", "start_at", "end_at", "counsellor_id", "counsellor", "centre_id", "centre"}
     ),
+    # An event makes its leaders busy while it is not cancelled.
+    "event": frozenset({"status", "start_at", "end_at", "leaders"}),
     "staff_user": frozenset(
         {"centre_id", "centre", "is_active", "role", "languages", "services", "working_hours"}
     ),

@@ -26,7 +26,7 @@ from flask import Flask, current_app
 from sqlalchemy import inspect, or_, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from booking import notifications
+from booking import event_mail, notifications
 from booking.db_events import end_session
 from booking.errors import log_error
 from booking.extensions import db
@@ -126,7 +126,12 @@ def message_of(app: Flask, row: OutboxMessage) -> bytes:
         return row.raw
     if row.snapshot is None:
         raise ValueError("the mail was erased; there is nothing to send")
-    return notifications.compose(
+    composer = (
+        event_mail.compose
+        if row.snapshot.get("subject") == event_mail.SUBJECT
+        else notifications.compose
+    )
+    return composer(
         row.snapshot, message_id=row.message_id, sender=app.config["MAIL_DEFAULT_SENDER"]
     )
 
