@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from booking import absences as absence_writer
-from booking import access, availability, services
+from booking import access, availability, bookings
 from booking.extensions import db
 from booking.forms import EmptyForm
 from booking.models import Absence, Centre, Service, User, utcnow
@@ -220,9 +220,9 @@ def conflicts_bulk():
         flash(_("Please select at least one appointment."), "error")
         return _back(centre, centres)
     # Every booking is checked before any is changed: one not allowed, nothing done.
-    bookings = [load_booking(booking_id, change=True) for booking_id in dict.fromkeys(ids)]
-    done = services.settle_conflicts(
-        bookings, action, user, now=utcnow(), colleagues=posted_colleagues(request.form, ids)
+    chosen = [load_booking(booking_id, change=True) for booking_id in dict.fromkeys(ids)]
+    done = bookings.settle_conflicts(
+        chosen, action, user, now=utcnow(), colleagues=posted_colleagues(request.form, ids)
     )
     settle_flash(done)
     return _back(centre, centres)

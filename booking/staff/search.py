@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
-from booking import access, services
+from booking import access, bookings
 from booking.extensions import db
 from booking.models import Booking, User, utcnow
 from booking.staff.blueprint import bp
@@ -96,7 +96,7 @@ def search():
     )
     if shown is not None:
         # Recorded once the page is made: the commit would expire what the page reads.
-        services.record_search(user, centres[0].id if centres else None, len(shown), now=utcnow())
+        bookings.record_search(user, centres[0].id if centres else None, len(shown), now=utcnow())
     response = make_response(page, 422 if error else 200)
     response.headers["Cache-Control"] = "no-store"
     return response

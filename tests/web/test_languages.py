@@ -15,7 +15,7 @@ from babel.dates import format_date
 from babel.messages.pofile import read_po
 from sqlalchemy import select
 
-from booking import outbox, services
+from booking import bookings, outbox
 from booking.config import Config
 from booking.extensions import db
 from booking.models import Booking, Centre, OutboxMessage, Service, utcnow
@@ -205,8 +205,8 @@ def mails_in(app, make_centre):
             centre = db.session.scalar(select(Centre).where(Centre.slug == "test"))
             service = db.session.scalar(select(Service).where(Service.slug == "short"))
             now = utcnow()
-            result = services.book_slot(
-                services.BookingRequest(
+            result = bookings.book_slot(
+                bookings.BookingRequest(
                     centre,
                     service,
                     local(at(monday, 10)),
@@ -227,11 +227,11 @@ def mails_in(app, make_centre):
                     kinds.setdefault(row.kind, decoded_parts(outbox.message_of(app, row)))
 
             collect()
-            services.reschedule_booking(
+            bookings.reschedule_booking(
                 booking, local(at(monday, 13)), now=now, manage_token=result.manage_token
             )
             collect()
-            services.cancel_booking(booking, now=now + timedelta(minutes=1))
+            bookings.cancel_booking(booking, now=now + timedelta(minutes=1))
             collect()
         return kinds, monday
 
