@@ -29,7 +29,7 @@ from booking.models import (
     Registration,
     User,
 )
-from booking.services import hash_token, new_reference
+from booking.bookings import hash_token, new_reference
 from booking.transactions import committed
 from booking.validation import RegistrationDetails
 
