@@ -26,7 +26,15 @@ from sqlalchemy import case, delete, func, or_, select, update
 
 from booking import audit, throttling
 from booking.extensions import db
-from booking.models import Booking, Centre, IdempotencyKey, OutboxMessage, SignInFailure
+from booking.models import (
+    Booking,
+    Centre,
+    Event,
+    IdempotencyKey,
+    OutboxMessage,
+    Registration,
+    SignInFailure,
+)
 
 ERASED_NAME = ""
 
@@ -40,13 +48,15 @@ class PurgeCounts:
     """What a purge erased (or would erase): counts, never personal data."""
 
     bookings: int = 0
+    registrations: int = 0
     mails: int = 0
     sign_in_records: int = 0
     per_centre: Counter = field(default_factory=Counter)
 
     def describe(self) -> str:
         return (
-            f"{self.bookings} bookings erased, {self.mails} mail bodies erased, "
+            f"{self.bookings} bookings erased, {self.registrations} event registrations "
+            f"erased, {self.mails} mail bodies erased, "
             f"{self.sign_in_records} old sign-in records deleted"
         )
 
@@ -122,6 +132,8 @@ def purge(now: datetime, retention_days: int, *, dry_run: bool = False) -> Purge
             .values(raw=b"", snapshot=None, recipient="")
             .execution_options(synchronize_session=False)
         )
+    counts.registrations, registration_mails = _erase_registrations(cutoff, now)
+    counts.mails += registration_mails
     counts.sign_in_records = db.session.execute(
         delete(SignInFailure)
         .where(SignInFailure.last_failed_at < now - throttling.PAIR.forget_after)
@@ -144,6 +156,53 @@ def purge(now: datetime, retention_days: int, *, dry_run: bool = False) -> Purge
         )
     db.session.commit()
     return counts
+
+
+def _erase_registrations(cutoff: datetime, now: datetime) -> tuple[int, int]:
+    """Erase the registrants of events that ended before ``cutoff`` (SPEC "Events"): name,
+    contacts, organisation, and the mails about them; persons, status and attendance stay
+    for the reports. Returns the registrations and mails erased."""
+    due = list(
+        db.session.scalars(
+            select(Registration.id)
+            .join(Event, Event.id == Registration.event_id)
+            .where(Event.end_at < cutoff, Registration.erased_at.is_(None))
+        )
+    )
+    if not due:
+        return 0, 0
+    db.session.execute(
+        update(Registration)
+        .where(Registration.id.in_(due))
+        .values(
+            name=ERASED_NAME,
+            email=None,
+            email_key=None,
+            phone=None,
+            organisation=None,
+            erased_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    mails = db.session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.registration_id.in_(due),
+            or_(
+                func.length(OutboxMessage.raw) > 0,
+                OutboxMessage.snapshot.is_not(None),
+                OutboxMessage.recipient != "",
+            ),
+        )
+        .values(
+            raw=b"",
+            snapshot=None,
+            recipient="",
+            state=case((OutboxMessage.state == "pending", "dead"), else_=OutboxMessage.state),
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    return len(due), mails
 
 
 def erase_booking(booking: Booking, now: datetime) -> bool:

@@ -270,3 +270,41 @@ def test_leaders_slots_vanish_for_the_event_and_return_when_cancelled(
     with app.test_request_context():
         events.cancel_event(db.session.get(Event, event_id), "", None, now=utcnow())
     assert starts() == before
+
+
+@pytest.mark.backends("sqlite", "pg")
+def test_purge_erases_registrants_and_keeps_what_reports_count(
+    app, client, make_centre, runner, db_backend
+):
+    make_centre()
+    event_id = make_event(app, seats=3)
+    register(
+        client,
+        event_id,
+        name="Hana Rahimi",
+        email="hana@example.org",
+        persons=2,
+        phone="0176 1234567",
+        organisation="Grundschule Mitte",
+    )
+    register(client, event_id, email="late@example.org", persons=2)  # waiting
+    with app.app_context():
+        event = db.session.get(Event, event_id)
+        event.start_at -= timedelta(days=200)
+        event.end_at -= timedelta(days=200)
+        event.registration_closes_at -= timedelta(days=200)
+        db.session.commit()
+    result = runner.invoke(args=["purge"])
+    assert "2 event registrations" in result.output, result.output
+    with app.app_context():
+        rows = db.session.scalars(select(Registration).order_by(Registration.id)).all()
+        assert [(r.name, r.email, r.phone, r.organisation) for r in rows] == [
+            ("", None, None, None)
+        ] * 2
+        assert [(r.status, r.persons) for r in rows] == [("confirmed", 2), ("waiting", 2)]
+        mails = db.session.scalars(select(OutboxMessage)).all()
+        assert mails and all(
+            m.snapshot is None and m.raw == b"" and m.recipient == "" for m in mails
+        )
+    again = runner.invoke(args=["purge"])
+    assert "0 event registrations" in again.output
