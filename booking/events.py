@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from booking import audit, event_mail, event_rules
+from booking.bookings import hash_token, new_reference
 from booking.extensions import db
 from booking.models import (
     ACTIVE_STATUSES,
@@ -29,7 +30,6 @@ from booking.models import (
     Registration,
     User,
 )
-from booking.bookings import hash_token, new_reference
 from booking.transactions import committed
 from booking.validation import RegistrationDetails
 
