@@ -335,3 +335,16 @@ def stacked_bar_chart_svg(
         )
     parts.append("</svg>")
     return "\n".join(parts)
+
+
+def table_csv(header: Sequence[str], rows: Sequence[Sequence], delimiter: str = ";") -> str:
+    """Any table as CSV for spreadsheets: a BOM first (so they read UTF-8), ``;`` by
+    default, CRLF line ends, and no cell a spreadsheet would take for a formula."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
+    writer.writerow([_safe_cell(str(h)) for h in header])
+    for row in rows:
+        writer.writerow(
+            [cell if isinstance(cell, int) else _safe_cell(str(cell or "")) for cell in row]
+        )
+    return "\ufeff" + buffer.getvalue()

@@ -66,10 +66,10 @@ def list_events(centre_slug: str):
     zone = ZoneInfo(centre.timezone)
     errors: dict[str, list[str]] = {}
     start_from = start_to = None
-    if request.args.get("from"):
+    if "from" in request.args:
         day = _parse_date("from", errors)
         start_from = datetime.combine(day, time.min, zone) if day else None
-    if request.args.get("to"):
+    if "to" in request.args:
         day = _parse_date("to", errors)
         start_to = datetime.combine(day + timedelta(days=1), time.min, zone) if day else None
     if start_from and start_to and start_from >= start_to:
@@ -114,6 +114,9 @@ def create_registration(centre_slug: str, event_id: int):
     data = _json_object()
     details, errors = clean_registration(data)
     errors = dict(errors)
+    if "persons" in data and data["persons"] is None:
+        # Absent means one person; an explicit null is not a number.
+        errors["persons"] = [_("Please enter a number from 1 to 10.")]
     try:
         clean_consent(data.get("consent") if isinstance(data.get("consent"), bool) else None)
     except FieldError as error:
