@@ -8,38 +8,24 @@ names another registrant: a snapshot holds this registration's fields and the ev
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 
 from flask import render_template, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete
 
 from booking import ical
 from booking.emails import compose_message, format_address
 from booking.extensions import db
 from booking.i18n import html_lang
+from booking.mail_kinds import REGISTRATION, MailKind, new_outbox_row, register_kind
 from booking.models import OutboxMessage, Registration
 
-SUBJECT = "registration"
 REMINDER_BEFORE = timedelta(hours=24)
 REMINDER_MIN_LEAD = timedelta(hours=2)
-
-# Kind of mail -> the calendar part it carries.
-KINDS = {
-    "event_confirmation": "REQUEST",
-    "event_waiting": None,
-    "event_seat": "REQUEST",
-    "event_moved": "REQUEST",
-    "event_cancelled": "CANCEL",
-    "event_cancelled_waiting": None,
-    "registration_cancelled": "CANCEL",
-    "registration_cancelled_waiting": None,
-    "event_reminder": None,
-    "event_message": None,
-}
 
 
 def calendar_uid(reference: str) -> str:
@@ -53,7 +39,6 @@ def manage_url(token: str) -> str:
 def _snapshot(registration: Registration, kind: str, now: datetime, **extra) -> dict:
     event, centre, locale = registration.event, registration.event.centre, registration.locale
     return {
-        "subject": SUBJECT,
         "kind": kind,
         "locale": locale,
         "date": now.isoformat(),
@@ -83,15 +68,12 @@ def _snapshot(registration: Registration, kind: str, now: datetime, **extra) -> 
 
 
 def _row(registration: Registration, kind: str, key: str, snapshot: dict, due_at: datetime):
-    return OutboxMessage(
+    return new_outbox_row(
+        KINDS[kind],
+        registration.id,
         event_key=key,
-        registration_id=registration.id,
-        kind=kind,
         recipient=registration.email,
-        message_id=f"{uuid.uuid4().hex}@ki-booking",
         snapshot=snapshot,
-        raw=b"",
-        state="pending",
         due_at=due_at,
     )
 
@@ -199,22 +181,6 @@ def enqueue_message(registration: Registration, text: str, key: str, now: dateti
 # --- composing, when the outbox sends ------------------------------------------------
 
 
-def _subject(kind: str, title: str) -> str:
-    if kind in ("event_confirmation", "event_seat"):
-        return _("Your registration: %(title)s", title=title)
-    if kind == "event_waiting":
-        return _("Waiting list: %(title)s", title=title)
-    if kind == "event_moved":
-        return _("Changed: %(title)s", title=title)
-    if kind in ("event_cancelled", "event_cancelled_waiting"):
-        return _("Cancelled: %(title)s", title=title)
-    if kind in ("registration_cancelled", "registration_cancelled_waiting"):
-        return _("Your registration is cancelled: %(title)s", title=title)
-    if kind == "event_reminder":
-        return _("Reminder: %(title)s", title=title)
-    return _("Message about: %(title)s", title=title)
-
-
 def calendar_event(registration, event, centre, now: datetime, url: str | None):
     """This registration's own calendar event: the registrant its only attendee."""
     description = _("Reference: %(reference)s", reference=registration.reference)
@@ -272,11 +238,11 @@ def _parts(snapshot: dict):
     return registration, event, SimpleNamespace(**snapshot["centre"])
 
 
-def compose(snapshot: dict, *, message_id: str, sender: str) -> bytes:
+def _compose(mail_kind: MailKind, snapshot: dict, message_id: str, sender: str) -> bytes:
     """The message a registration's snapshot describes, in its language."""
     registration, event, centre = _parts(snapshot)
-    kind = snapshot["kind"]
-    method = KINDS[kind]
+    kind = mail_kind.name
+    method = mail_kind.calendar_method
     date = datetime.fromisoformat(snapshot["date"])
     with force_locale(snapshot["locale"]):
         ics = None
@@ -297,7 +263,7 @@ def compose(snapshot: dict, *, message_id: str, sender: str) -> bytes:
             "message": snapshot.get("message"),
         }
         message = compose_message(
-            subject=_subject(kind, event.title),
+            subject=str(mail_kind.subject_line) % {"title": event.title},
             sender=sender,
             to=format_address(registration.name, registration.email),
             text=render_template("email/registration.txt", **context),
@@ -310,3 +276,36 @@ def compose(snapshot: dict, *, message_id: str, sender: str) -> bytes:
             language=html_lang(registration.locale),
         )
     return message.as_bytes()
+
+
+# The kinds of mail about a registration: one entry each; one template pair serves them all.
+
+
+def _kind(name: str, subject_line, calendar_method: str | None = None) -> MailKind:
+    return register_kind(
+        MailKind(
+            name,
+            REGISTRATION,
+            "registration",
+            subject_line,
+            compose=_compose,
+            calendar_method=calendar_method,
+        )
+    )
+
+
+KINDS: dict[str, MailKind] = {
+    kind.name: kind
+    for kind in (
+        _kind("event_confirmation", _l("Your registration: %(title)s"), "REQUEST"),
+        _kind("event_seat", _l("Your registration: %(title)s"), "REQUEST"),
+        _kind("event_waiting", _l("Waiting list: %(title)s")),
+        _kind("event_moved", _l("Changed: %(title)s"), "REQUEST"),
+        _kind("event_cancelled", _l("Cancelled: %(title)s"), "CANCEL"),
+        _kind("event_cancelled_waiting", _l("Cancelled: %(title)s")),
+        _kind("registration_cancelled", _l("Your registration is cancelled: %(title)s"), "CANCEL"),
+        _kind("registration_cancelled_waiting", _l("Your registration is cancelled: %(title)s")),
+        _kind("event_reminder", _l("Reminder: %(title)s")),
+        _kind("event_message", _l("Message about: %(title)s")),
+    )
+}

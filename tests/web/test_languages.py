@@ -312,3 +312,21 @@ def test_issue_9_uncompiled_catalogues_are_compiled_so_words_match_dates(tmp_pat
     again = Flask("again", root_path=str(source), instance_path=str(tmp_path / "instance"))
     compile_stale_catalogues(again)
     assert compiled.stat().st_mtime_ns == before
+
+
+@pytest.mark.parametrize("code", LANGUAGES)
+def test_day_labels_give_the_full_weekday_in_every_language(app, code):
+    """ "Mittwoch, 23. Dezember", never "Mi., 23. Dezember" (Leichte Sprache: no
+    abbreviations; screen readers read "Pzt" and "Mo Punkt")."""
+    from datetime import date
+
+    from flask_babel import force_locale
+
+    from booking.i18n import day_label
+
+    wednesday = date(2026, 12, 23)
+    wide = format_date(wednesday, "EEEE", locale=Locale.parse(code.replace("@easy", "")))
+    with app.test_request_context(), force_locale(code):
+        label = day_label(wednesday)
+    assert wide in label, (code, label)
+    assert "23" in label
