@@ -8,8 +8,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import defer, selectinload
 
+from booking import reports
 from booking.extensions import db
-from booking.models import Booking, Centre, OutboxMessage, Service, User
+from booking.models import Booking, Centre, Event, OutboxMessage, Registration, Service, User
 from booking.reports import BookingFact
 
 
@@ -159,3 +160,38 @@ def dead_mail_of(centre: Centre, message_id: int) -> tuple[OutboxMessage, Bookin
         .where(OutboxMessage.id == message_id, Booking.centre_id == centre.id)
     ).first()
     return (row[0], row[1]) if row else None
+
+
+def event_facts(centre: Centre, year: int) -> list[reports.EventFact]:
+    """The events starting in ``year`` (the centre's time) with their registrations' kept
+    fields, in two queries."""
+    zone = ZoneInfo(centre.timezone)
+    start = datetime(year, 1, 1, tzinfo=zone)
+    end = datetime(year + 1, 1, 1, tzinfo=zone)
+    found = list(
+        db.session.scalars(
+            select(Event).where(
+                Event.centre_id == centre.id, Event.start_at >= start, Event.start_at < end
+            )
+        )
+    )
+    by_event: dict[int, list[reports.RegistrationFact]] = {e.id: [] for e in found}
+    if found:
+        for event_id, status, persons, attendance in db.session.execute(
+            select(
+                Registration.event_id,
+                Registration.status,
+                Registration.persons,
+                Registration.attendance,
+            ).where(Registration.event_id.in_(list(by_event)))
+        ):
+            by_event[event_id].append(reports.RegistrationFact(status, persons, attendance))
+    return [
+        reports.EventFact(
+            e.audience,
+            e.start_at.astimezone(zone).month,
+            e.is_cancelled,
+            tuple(by_event[e.id]),
+        )
+        for e in found
+    ]

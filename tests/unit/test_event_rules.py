@@ -83,3 +83,36 @@ def test_bad_series_are_refused():
         series_times(
             date(2026, 3, 3), time(15), time(16), "Europe/Berlin", repeat="weekly", count=60
         )
+
+
+def test_event_report_counts_per_audience_and_month():
+    from booking.reports import EventFact, EventRow, RegistrationFact, event_report
+
+    facts = [
+        EventFact(
+            "families",
+            3,
+            False,
+            (
+                RegistrationFact("confirmed", 2, "attended"),
+                RegistrationFact("confirmed", 3, "no_show"),
+                RegistrationFact("waiting", 1, None),
+                RegistrationFact("cancelled", 4, None),
+            ),
+        ),
+        EventFact("families", 3, True, (RegistrationFact("cancelled", 2, None),)),
+        EventFact("professionals", 2, False, (RegistrationFact("confirmed", 1, None),)),
+    ]
+    assert event_report(facts) == [
+        EventRow("professionals", 2, events=1, registrations=1, persons=1),
+        EventRow(
+            "families",
+            3,
+            events=1,
+            cancelled_events=1,
+            registrations=2,
+            persons=5,
+            attended_persons=2,
+            waiting=1,
+        ),
+    ]

@@ -3,6 +3,7 @@ attendance), a caller without e-mail, a message to all, move and cancel with a p
 
 from __future__ import annotations
 
+import re
 from datetime import time, timedelta
 
 import pytest
@@ -167,3 +168,16 @@ def test_another_centres_event_is_not_found(app, admin, db_backend):
     assert admin.get(f"/admin/centres/test/events/{other}").status_code == 404
     assert admin.get("/admin/centres/other/events").status_code == 404
     assert utcnow()
+
+
+@pytest.mark.backends("sqlite")
+def test_the_report_counts_events_per_audience_and_month(app, admin, db_backend):
+    event_id = make_event(app, seats=3, audience="families")
+    admin.post(event_url(event_id), json=registration_payload(email="r1@example.org", persons=2))
+    admin.post(event_url(event_id), json=registration_payload(email="r2@example.org", persons=2))
+    with app.app_context():
+        start = db.session.get(Event, event_id).start_at.astimezone(BERLIN)
+    page = admin.get(f"/admin/centres/test/reports?year={start.year}").get_data(as_text=True)
+    row = page.split(f'data-audience="families" data-month="{start.month}"')[1].split("</tr>")[0]
+    numbers = [int(n) for n in re.findall(r'<td class="num">(\d+)</td>', row)]
+    assert numbers == [1, 0, 1, 2, 0, 1]  # events, cancelled, registrations, persons, came, waiting
