@@ -44,6 +44,10 @@ def handle_event_error(error: events.EventError):
     )
 
 
+# maxLength of the fields in booking/openapi.json whose check trims the text first.
+RAW_MAX_LENGTHS = {"phone": 41, "organisation": 200}
+
+
 def event_body(event: Event, language: str) -> dict:
     zone = ZoneInfo(event.centre.timezone)
     return {
@@ -114,6 +118,11 @@ def create_registration(centre_slug: str, event_id: int):
     data = _json_object()
     details, errors = clean_registration(data)
     errors = dict(errors)
+    # The document's maxLength counts the text as sent, spaces around it included.
+    for name, longest in RAW_MAX_LENGTHS.items():
+        raw = data.get(name)
+        if isinstance(raw, str) and len(raw) > longest and name not in errors:
+            errors[name] = [_("Please use at most %(max)d characters.", max=longest)]
     if "persons" in data and data["persons"] is None:
         # Absent means one person; an explicit null is not a number.
         errors["persons"] = [_("Please enter a number from 1 to 10.")]

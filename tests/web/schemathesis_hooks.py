@@ -43,9 +43,9 @@ def map_case(context, case):
     if isinstance(case.body, dict) and "service" in case.body:
         # Which services exist is data, not schema: valid bookings name a real one.
         case.body["service"] = "beratung-1"
-    if isinstance(case.body, dict) and isinstance(case.body.get("name"), str):
-        if is_invisible(case.body["name"].strip()):
-            case.body["name"] += "A"
+    name = case.body.get("name") if isinstance(case.body, dict) else None
+    if isinstance(name, str) and is_invisible(name.strip()):
+        case.body["name"] = name + "A"
     query = case.query
     if not isinstance(query, dict):
         return case
