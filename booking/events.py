@@ -16,20 +16,20 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from booking import audit, event_mail, event_rules
 from booking.bookings import hash_token, new_reference
 from booking.extensions import db
 from booking.models import (
-    ACTIVE_STATUSES,
-    Booking,
     Centre,
     Event,
+    Occupancy,
     Registration,
     User,
 )
+from booking.occupancy import is_lost_race
 from booking.transactions import committed
 from booking.validation import RegistrationDetails
 
@@ -404,31 +404,21 @@ def _audit(actor: User | None, event: Event, detail: str, now: datetime) -> None
 def _busy_leaders(
     leaders: list[User], times: list[tuple[datetime, datetime]], exclude_event_id: int | None
 ) -> list[str]:
-    """The leaders holding an appointment or another event at one of ``times``."""
-    busy = set()
+    """The leaders already busy (occupancy: an appointment, another event) at one of
+    ``times``; the database has the last word (``LeaderBusy`` from a lost race)."""
     ids = [u.id for u in leaders]
+    busy = set()
     for start_at, end_at in times:
-        for (user_id,) in db.session.execute(
-            select(Booking.counsellor_id).where(
-                Booking.counsellor_id.in_(ids),
-                Booking.status.in_(ACTIVE_STATUSES),
-                Booking.start_at < end_at,
-                Booking.end_at > start_at,
-            )
-        ):
-            busy.add(user_id)
-        query = (
-            select(User.id)
-            .join(Event.leaders)
-            .where(
-                User.id.in_(ids),
-                Event.status == "scheduled",
-                Event.start_at < end_at,
-                Event.end_at > start_at,
-            )
+        query = select(Occupancy.user_id).where(
+            Occupancy.user_id.in_(ids),
+            Occupancy.is_active.is_(True),
+            Occupancy.start_at < end_at,
+            Occupancy.end_at > start_at,
         )
         if exclude_event_id is not None:
-            query = query.where(Event.id != exclude_event_id)
+            query = query.where(
+                or_(Occupancy.event_id.is_(None), Occupancy.event_id != exclude_event_id)
+            )
         busy.update(db.session.scalars(query))
     return sorted(u.name for u in leaders if u.id in busy)
 
@@ -444,6 +434,15 @@ def create_events(
 ) -> list[Event]:
     """One event per (start, end) of ``times`` (a series is separate events sharing a key);
     commits. Raises LeaderBusy when a leader is not free at one of the times."""
+    try:
+        return _create_events(centre, details, times, leaders, actor, now=now)
+    except DBAPIError as error:
+        if is_lost_race(error):
+            raise LeaderBusy([]) from error
+        raise
+
+
+def _create_events(centre, details, times, leaders, actor, *, now) -> list[Event]:
     with committed(keep_loaded=True):
         busy = _busy_leaders(leaders, times, None)
         if busy:
@@ -498,6 +497,15 @@ def change_event(
     """Change an event; commits. A new time or place sends every confirmed registration its
     invitation again (same UID, higher SEQUENCE), all in this one transaction; more seats
     confirm waiting registrations. Returns the ids of the registrations told of a move."""
+    try:
+        return _change_event(event, details, start_at, end_at, leaders, actor, now=now)
+    except DBAPIError as error:
+        if is_lost_race(error):
+            raise LeaderBusy([]) from error
+        raise
+
+
+def _change_event(event, details, start_at, end_at, leaders, actor, *, now) -> list[int]:
     with committed() as outbox_ids:
         _lock(event)
         if event.is_cancelled or now >= event.end_at:

@@ -17,10 +17,11 @@ from werkzeug.exceptions import BadRequest
 
 from booking import availability, availability_cache, bookings
 from booking.api.blueprint import bp
-from booking.extensions import limiter
+from booking.extensions import limiter, new_booking_limit
 from booking.i18n import current_language, error_title
 from booking.lookups import centre_and_service_or_404, centre_or_404
 from booking.models import Booking, Centre, utcnow
+from booking.needs import Need
 from booking.problems import problem_response
 from booking.validation import (
     FieldError,
@@ -142,7 +143,7 @@ def list_slots(centre_slug: str):
     if service is None:
         abort(404, description=_("This centre offers no service of this name."))
     zone = ZoneInfo(centre.timezone)
-    found = availability.find_slots(centre, service, date_from, date_to, now, language)
+    found = availability.find_slots(centre, service, date_from, date_to, now, Need(language))
     # orjson writes the datetimes itself (as isoformat() would), many times faster than
     # isoformat() and json per slot; keys sorted and a final newline, as jsonify gives them.
     body = {
@@ -245,6 +246,7 @@ def _idempotency(centre: Centre, data: dict) -> bookings.Idempotency | None:
 
 @bp.post("/centres/<centre_slug>/bookings")
 @limiter.limit(_booking_limit)
+@new_booking_limit
 def create_booking(centre_slug: str):
     centre = centre_or_404(centre_slug)
     data = _json_object()

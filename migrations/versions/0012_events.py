@@ -1,7 +1,7 @@
 """events and registrations: seats, a waiting list, leaders; outbox rows of a registration
 
 Revision ID: 0012
-Revises: 0014
+Revises: 0009
 
 The seats are guarded twice: the writer locks the event row and recounts, and the
 ``not_oversold`` check refuses a count of confirmed persons above the seats. One active
@@ -13,9 +13,15 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0012'
-down_revision = "0014"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
+
+OLD_ONE_SUBJECT = "(CASE WHEN booking_id IS NULL THEN 0 ELSE 1 END) = 1"
+ONE_SUBJECT = (
+    "(CASE WHEN booking_id IS NULL THEN 0 ELSE 1 END)"
+    " + (CASE WHEN event_id IS NULL THEN 0 ELSE 1 END) = 1"
+)
 
 
 def upgrade():
@@ -115,7 +121,24 @@ def upgrade():
         )
 
 
+    # An event's leaders are busy through occupancy: one row per leader, a subject of its own.
+    with op.batch_alter_table('occupancy', schema=None, recreate='always') as batch_op:
+        batch_op.add_column(sa.Column('event_id', sa.Integer(), nullable=True))
+        batch_op.create_foreign_key(
+            batch_op.f('fk_occupancy_event_id_event'), 'event', ['event_id'], ['id'], ondelete='CASCADE'
+        )
+        batch_op.create_unique_constraint('uq_occupancy_event_user', ['event_id', 'user_id'])
+        batch_op.drop_constraint(batch_op.f('ck_occupancy_one_subject'), type_='check')
+        batch_op.create_check_constraint(batch_op.f('ck_occupancy_one_subject'), ONE_SUBJECT)
+
+
 def downgrade():
+    with op.batch_alter_table('occupancy', schema=None, recreate='always') as batch_op:
+        batch_op.drop_constraint(batch_op.f('ck_occupancy_one_subject'), type_='check')
+        batch_op.create_check_constraint(batch_op.f('ck_occupancy_one_subject'), OLD_ONE_SUBJECT)
+        batch_op.drop_constraint('uq_occupancy_event_user', type_='unique')
+        batch_op.drop_constraint(batch_op.f('fk_occupancy_event_id_event'), type_='foreignkey')
+        batch_op.drop_column('event_id')
     with op.batch_alter_table('outbox_message', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_outbox_message_registration_id_registration'), type_='foreignkey')
         batch_op.drop_index(batch_op.f('ix_outbox_message_registration_id'))
