@@ -133,6 +133,8 @@ def upgrade():
 
 
 def downgrade():
+    # The leaders' rows go with the events.
+    op.execute("DELETE FROM occupancy WHERE event_id IS NOT NULL")
     with op.batch_alter_table('occupancy', schema=None, recreate='always') as batch_op:
         batch_op.drop_constraint(batch_op.f('ck_occupancy_one_subject'), type_='check')
         batch_op.create_check_constraint(batch_op.f('ck_occupancy_one_subject'), OLD_ONE_SUBJECT)

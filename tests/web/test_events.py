@@ -308,3 +308,27 @@ def test_purge_erases_registrants_and_keeps_what_reports_count(
         )
     again = runner.invoke(args=["purge"])
     assert "0 event registrations" in again.output
+
+
+@pytest.mark.backends("sqlite", "pg")
+def test_a_leader_busy_with_an_appointment_cannot_lead_then_and_occupancy_has_their_row(
+    app, make_centre, db_backend
+):
+    from booking.models import Occupancy
+    from tests.helpers import at, make_booking, next_working_day
+
+    make_centre()
+    monday = next_working_day(0)
+    booked = make_booking(app, "test", "short", at(monday, 10))
+    start = datetime.fromisoformat(at(monday, 9, 30))
+    with pytest.raises(events.LeaderBusy):
+        make_event(app, start_at=start, hours=1, leaders=("c0@test.example",))
+    event_id = make_event(app, start_at=start + timedelta(hours=3), leaders=("c0@test.example",))
+    with app.app_context():
+        rows = db.session.scalars(select(Occupancy).where(Occupancy.event_id == event_id)).all()
+        assert [(r.user_id, r.role, r.is_active) for r in rows] == [
+            (booked.counsellor_id, "leader", True)
+        ]
+    with app.test_request_context():
+        events.cancel_event(db.session.get(Event, event_id), "", None, now=utcnow())
+        assert [r.is_active for r in db.session.get(Event, event_id).occupancies] == [False]
