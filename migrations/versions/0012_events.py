@@ -120,9 +120,8 @@ def upgrade():
             'registration', ['registration_id'], ['id'], ondelete='SET NULL',
         )
 
-
     # An event's leaders are busy through occupancy: one row per leader, a subject of its own.
-    with op.batch_alter_table('occupancy', schema=None, recreate='always') as batch_op:
+    with op.batch_alter_table('occupancy', schema=None) as batch_op:
         batch_op.add_column(sa.Column('event_id', sa.Integer(), nullable=True))
         batch_op.create_foreign_key(
             batch_op.f('fk_occupancy_event_id_event'), 'event', ['event_id'], ['id'], ondelete='CASCADE'
@@ -135,7 +134,7 @@ def upgrade():
 def downgrade():
     # The leaders' rows go with the events.
     op.execute("DELETE FROM occupancy WHERE event_id IS NOT NULL")
-    with op.batch_alter_table('occupancy', schema=None, recreate='always') as batch_op:
+    with op.batch_alter_table('occupancy', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('ck_occupancy_one_subject'), type_='check')
         batch_op.create_check_constraint(batch_op.f('ck_occupancy_one_subject'), OLD_ONE_SUBJECT)
         batch_op.drop_constraint('uq_occupancy_event_user', type_='unique')
