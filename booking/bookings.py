@@ -24,12 +24,12 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from booking import audit, availability, notifications, occupancy
 from booking.extensions import db
 from booking.models import (
-    ACTIVE_STATUSES,
     Absence,
     Booking,
     Centre,
     Closure,
     IdempotencyKey,
+    Occupancy,
     Service,
     User,
 )
@@ -192,7 +192,7 @@ def free_slot_at(
 
 def _choose_counsellor(centre: Centre, slot, need: Need, keep: int | None = None) -> int:
     """Keep the current counsellor if free, else prefer speakers of the family's language
-    (even when an interpreter comes), then the one with the fewest bookings that day."""
+    (even when an interpreter comes), then the one least busy that day (occupancy)."""
     candidates = list(slot.counsellor_ids)
     if keep in candidates:
         return keep
@@ -206,16 +206,17 @@ def _choose_counsellor(centre: Centre, slot, need: Need, keep: int | None = None
         candidates = speaking or candidates
     zone = ZoneInfo(centre.timezone)
     day_start = datetime.combine(slot.start_at.astimezone(zone).date(), datetime.min.time(), zone)
+    # Whatever keeps them busy that day counts, not only bookings.
     load = dict(
         db.session.execute(
-            select(Booking.counsellor_id, func.count())
+            select(Occupancy.user_id, func.count())
             .where(
-                Booking.counsellor_id.in_(candidates),
-                Booking.status.in_(ACTIVE_STATUSES),
-                Booking.start_at >= day_start,
-                Booking.start_at < day_start + timedelta(days=1),
+                Occupancy.user_id.in_(candidates),
+                Occupancy.is_active.is_(True),
+                Occupancy.start_at >= day_start,
+                Occupancy.start_at < day_start + timedelta(days=1),
             )
-            .group_by(Booking.counsellor_id)
+            .group_by(Occupancy.user_id)
         ).all()
     )
     return min(candidates, key=lambda uid: (load.get(uid, 0), uid))
