@@ -230,3 +230,25 @@ def event_edit(centre_slug: str, event_id: int):
                         url_for("admin.events_admin", centre_slug=centre.slug), code=303
                     )
     return render_template("admin/event_form.html", centre=centre, form=form, event=event), status
+
+
+@bp.get("/centres/<centre_slug>/events/report")
+def event_report(centre_slug: str):
+    """Events, registrations, persons, attendance and waiting lists per audience and month."""
+    from babel.dates import get_month_names
+    from flask_babel import get_locale
+
+    from booking import reports
+    from booking.admin.report_pages import _report_year
+
+    centre = g.centre
+    year = _report_year(centre)
+    names = get_month_names("abbreviated", context="stand-alone", locale=get_locale())
+    return render_template(
+        "admin/event_report.html",
+        centre=centre,
+        year=year,
+        months=[names[m] for m in reports.MONTHS],
+        event_rows=reports.event_report(queries.event_facts(centre, year)),
+        audience_labels={a: _audience_label(a) for a in AUDIENCES},
+    )

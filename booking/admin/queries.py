@@ -164,34 +164,32 @@ def dead_mail_of(centre: Centre, message_id: int) -> tuple[OutboxMessage, Bookin
 
 def event_facts(centre: Centre, year: int) -> list[reports.EventFact]:
     """The events starting in ``year`` (the centre's time) with their registrations' kept
-    fields, in two queries."""
+    fields, in one query."""
     zone = ZoneInfo(centre.timezone)
     start = datetime(year, 1, 1, tzinfo=zone)
     end = datetime(year + 1, 1, 1, tzinfo=zone)
-    found = list(
-        db.session.scalars(
-            select(Event).where(
-                Event.centre_id == centre.id, Event.start_at >= start, Event.start_at < end
-            )
+    rows = db.session.execute(
+        select(
+            Event.id,
+            Event.audience,
+            Event.start_at,
+            Event.status,
+            Registration.status,
+            Registration.persons,
+            Registration.attendance,
         )
-    )
-    by_event: dict[int, list[reports.RegistrationFact]] = {e.id: [] for e in found}
-    if found:
-        for event_id, status, persons, attendance in db.session.execute(
-            select(
-                Registration.event_id,
-                Registration.status,
-                Registration.persons,
-                Registration.attendance,
-            ).where(Registration.event_id.in_(list(by_event)))
-        ):
-            by_event[event_id].append(reports.RegistrationFact(status, persons, attendance))
+        .outerjoin(Registration, Registration.event_id == Event.id)
+        .where(Event.centre_id == centre.id, Event.start_at >= start, Event.start_at < end)
+        .order_by(Event.id)
+    ).all()
+    events: dict[int, tuple] = {}
+    registrations: dict[int, list[reports.RegistrationFact]] = {}
+    for event_id, audience, start_at, status, r_status, persons, attendance in rows:
+        events[event_id] = (audience, start_at.astimezone(zone).month, status == "cancelled")
+        found = registrations.setdefault(event_id, [])
+        if r_status is not None:
+            found.append(reports.RegistrationFact(r_status, persons, attendance))
     return [
-        reports.EventFact(
-            e.audience,
-            e.start_at.astimezone(zone).month,
-            e.is_cancelled,
-            tuple(by_event[e.id]),
-        )
-        for e in found
+        reports.EventFact(*facts, tuple(registrations[event_id]))
+        for event_id, facts in events.items()
     ]

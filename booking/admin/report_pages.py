@@ -103,12 +103,6 @@ def report_page(centre_slug: str):
     )
     return render_template(
         "admin/reports.html",
-        event_rows=reports.event_report(queries.event_facts(centre, report.year)),
-        audience_labels={
-            "families": _("Families"),
-            "professionals": _("Professionals (schools, nurseries, agencies)"),
-            "everyone": _("Everyone"),
-        },
         centre=centre,
         report=report,
         months=months,

@@ -177,7 +177,7 @@ def test_the_report_counts_events_per_audience_and_month(app, admin, db_backend)
     admin.post(event_url(event_id), json=registration_payload(email="r2@example.org", persons=2))
     with app.app_context():
         start = db.session.get(Event, event_id).start_at.astimezone(BERLIN)
-    page = admin.get(f"/admin/centres/test/reports?year={start.year}").get_data(as_text=True)
+    page = admin.get(f"/admin/centres/test/events/report?year={start.year}").get_data(as_text=True)
     row = page.split(f'data-audience="families" data-month="{start.month}"')[1].split("</tr>")[0]
     numbers = [int(n) for n in re.findall(r'<td class="num">(\d+)</td>', row)]
     assert numbers == [1, 0, 1, 2, 0, 1]  # events, cancelled, registrations, persons, came, waiting
