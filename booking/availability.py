@@ -124,6 +124,9 @@ class SlotSearch:
         self.counsellors: list[User] = list(db.session.scalars(query).unique())
         # The closures met so far, by id: the week page shows them as notices.
         self.closures: dict[int, Row] = {}
+        # The earliest start offered by any find so far: the clock changes nothing of what
+        # this search has said until that start's notice has passed (see valid_until).
+        self.first_start: datetime | None = None
 
     def find(
         self, date_from: date, date_to: date, now: datetime, need: Need | None = None
@@ -160,7 +163,7 @@ class SlotSearch:
             closures=tuple(closures),
             **({} if self.min_notice is None else {"min_notice": self.min_notice}),
         )
-        return slots.available_slots(
+        found = slots.available_slots(
             rules,
             self.service.slug,
             self.service.duration,
@@ -170,6 +173,16 @@ class SlotSearch:
             now,
             language=need.spoken if need is not None else None,
         )
+        if found and (self.first_start is None or found[0].start_at < self.first_start):
+            self.first_start = found[0].start_at
+        return found
+
+    def valid_until(self, now: datetime) -> datetime:
+        """Until when everything this search has answered (computed at ``now``) holds by
+        the clock."""
+        notice = self.centre.min_notice if self.min_notice is None else self.min_notice
+        starts = [] if self.first_start is None else [self.first_start]
+        return availability_cache.valid_until(starts, notice, self.centre.timezone, now)
 
     def _busy_times(self, ids: list[int], window: slots.Interval):
         """One query for the staff's busy times (active occupancy, whatever made them busy)
@@ -211,6 +224,14 @@ class SlotSearch:
             Closure.end_at > window.start_at,
         )
         return union_all(busy, absences, closures)
+
+
+def closure_reasons(closure_ids: list[int]) -> dict[int, dict]:
+    """The reasons of these closures in further languages (id -> {code: text})."""
+    rows = db.session.execute(
+        select(Closure.id, Closure.reasons).where(Closure.id.in_(closure_ids))
+    ).all()
+    return {closure_id: reasons or {} for closure_id, reasons in rows}
 
 
 def get_centre(slug: str) -> Centre | None:
@@ -410,6 +431,14 @@ def free_colleagues(bookings: list[Booking], now: datetime) -> dict[int, list[Us
 NEXT_SLOTS = 12
 
 
+PARTS_OF_DAY = ("morning", "afternoon")
+
+
+def part_of(local_start: datetime) -> str:
+    """ "morning" for a start before 12:00 wall time, else "afternoon"."""
+    return "morning" if local_start.hour < 12 else "afternoon"
+
+
 def next_free_slots(
     centre: Centre,
     service: Service,
@@ -423,9 +452,11 @@ def next_free_slots(
     weekday: int | None = None,
     after: datetime | None = None,
     min_notice: timedelta | None = None,
+    part_of_day: str | None = None,
 ) -> list:
     """The first ``count`` free slots from ``first_day`` on, up to the centre's horizon;
-    only one counsellor's, only on one weekday, only after ``after`` when asked.
+    only one counsellor's, only on one weekday, only after ``after``, only in the morning
+    (starting before 12:00) or the afternoon (from 12:00) when asked.
 
     Looks a week ahead first, then further: a few queries per window, whatever the count.
     """
@@ -447,6 +478,7 @@ def next_free_slots(
             for slot in search.find(start, end, now, need)
             if (after is None or slot.start_at > after)
             and (weekday is None or slot.start_at.astimezone(zone).weekday() == weekday)
+            and (part_of_day is None or part_of(slot.start_at.astimezone(zone)) == part_of_day)
         ]
         start = end + timedelta(days=1)
     return found[:count]
