@@ -6,7 +6,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from booking.administration import AccountError, create_or_update_user
+from booking.accounts import AccountError, create_or_update_user
 from booking.checks import deployment_findings, workers_from
 from booking.demo import seed_demo
 from booking.models import utcnow

@@ -21,6 +21,39 @@ from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BuildError
 
+from booking import messages
+
+# Languages often spoken by the families the centres serve, by ISO 639-1 code: the choices
+# of the language fields (public, intake, staff accounts) before the rest.
+COMMON_LANGUAGES = (
+    "de",
+    "ar",
+    "fa",
+    "tr",
+    "ru",
+    "uk",
+    "ku",
+    "ps",
+    "ti",
+    "so",
+    "ro",
+    "bg",
+    "pl",
+    "sq",
+    "sr",
+    "hr",
+    "bs",
+    "it",
+    "es",
+    "fr",
+    "en",
+    "el",
+    "ur",
+    "ta",
+    "vi",
+    "zh",
+)
+
 # Language names in their own language, for the switcher.
 LANGUAGE_NAMES = {
     "de": "Deutsch",
@@ -293,7 +326,8 @@ def _is_current(po: Path, mo: Path) -> bool:
 
 
 def init_app(app: Flask) -> None:
-    """Template helpers and the <html lang dir> values."""
+    """Template helpers and the <html lang dir> values; the core's messages translated."""
+    messages.install(gettext)
 
     @app.context_processor
     def inject_language():

@@ -235,7 +235,7 @@ STAFF_PASSWORD = "Sichere-Beratung-2026"
 @pytest.fixture
 def make_staff(app):
     """Create a staff account; returns its e-mail. Password: STAFF_PASSWORD."""
-    from booking.administration import create_or_update_user
+    from booking.accounts import create_or_update_user
     from booking.models import utcnow
 
     def make(email: str, role: str, *centre_slugs: str, name: str | None = None) -> str:

@@ -16,11 +16,12 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import NotFound
 
 from booking import availability, bookings, ical, notifications, retention
+from booking.clock import request_now
 from booking.extensions import limiter
 from booking.forms import EmptyForm
 from booking.i18n import current_language, language_name
 from booking.lookups import centre_and_service_or_404
-from booking.models import Booking, Centre, Service, utcnow
+from booking.models import Booking, Centre, Service
 from booking.public.blueprint import bp
 from booking.public.forms import BookingForm, FindBookingForm, MoveForm
 from booking.public.views import (
@@ -80,7 +81,7 @@ def _taken_page(
         centre,
         service,
         start_at,
-        utcnow(),
+        request_now(),
         language=bookings.required_language(language, interpreter),
     )
     return (
@@ -133,7 +134,7 @@ def book(centre_slug: str, service_slug: str):
         form.start.data = start_at.isoformat()
         form.nonce.data = secrets.token_urlsafe(24)
         needed = bookings.required_language(form.language.data, interpreter)
-        if bookings.free_slot_at(centre, service, start_at, utcnow(), language=needed) is None:
+        if bookings.free_slot_at(centre, service, start_at, request_now(), language=needed) is None:
             return _taken_page(centre, service, start_at, form.language.data, interpreter)
         return _render_form(centre, service, form, start_at)
 
@@ -163,7 +164,7 @@ def book(centre_slug: str, service_slug: str):
         asked = bookings.BookingRequest(
             centre, service, start_at, details, locale=current_language(), idempotency=idempotency
         )
-        result = bookings.book_slot(asked, now=utcnow())
+        result = bookings.book_slot(asked, now=request_now())
     except bookings.SlotUnavailable:
         return _taken_page(
             centre, service, start_at, details.language, details.interpreter_language
@@ -232,7 +233,7 @@ def unknown_manage_link(error):
 @bp.get("/b/<token>")
 def manage(token: str):
     booking = _booking_or_404(token)
-    now = utcnow()
+    now = request_now()
     service = booking.service
     return _service_page(
         "public/manage.html",
@@ -258,7 +259,7 @@ def invite(token: str):
     booking = _booking_or_404(token)
     if booking.is_cancelled:
         body = (
-            ical.build_cancel(notifications.calendar_event(booking, utcnow(), None))
+            ical.build_cancel(notifications.calendar_event(booking, request_now(), None))
             if booking.email
             else b""
         )
@@ -266,7 +267,7 @@ def invite(token: str):
             abort(404)
     else:
         body = ical.build_feed(
-            [notifications.calendar_event(booking, utcnow(), None)], booking.centre.name
+            [notifications.calendar_event(booking, request_now(), None)], booking.centre.name
         )
     return Response(
         body,
@@ -282,7 +283,7 @@ def cancel(token: str):
     form = EmptyForm()
     if request.method == "POST" and form.validate_on_submit():
         try:
-            bookings.cancel_booking(booking, now=utcnow())
+            bookings.cancel_booking(booking, now=request_now())
         except bookings.BookingNotChangeable:
             flash(_("This appointment can no longer be cancelled online. Please call us."), "error")
         else:
@@ -305,7 +306,7 @@ def erase(token: str):
     form = EmptyForm()
     if request.method == "POST" and form.validate_on_submit():
         try:
-            retention.erase_booking(booking, utcnow())
+            retention.erase_booking(booking, request_now())
         except retention.NotErasable:
             flash(_("Please cancel the appointment first."), "error")
         else:
@@ -325,7 +326,7 @@ def move(token: str):
     """
     booking = _booking_or_404(token)
     centre, service = booking.centre, booking.service
-    now = utcnow()
+    now = request_now()
     if not booking.is_changeable(now):
         flash(_("This appointment can no longer be changed online. Please call us."), "error")
         return redirect(url_for("public.manage", token=token), code=303)
@@ -434,7 +435,7 @@ def find_booking():
         form.email.errors = [str(error)]
     if form.reference.errors or form.email.errors:
         return render_template("public/find.html", form=form, sent=False), 422
-    bookings.send_manage_link(reference, email, now=utcnow())
+    bookings.send_manage_link(reference, email, now=request_now())
     return render_template("public/find.html", form=form, sent=True)
 
 

@@ -14,11 +14,11 @@ from flask_babel import format_time
 from flask_babel import gettext as _
 
 from booking import availability
-from booking.i18n import current_language, day_label, language_name
+from booking.clock import request_now
+from booking.i18n import COMMON_LANGUAGES, current_language, day_label, language_name
 from booking.lookups import centre_and_service_or_404, centre_or_404
-from booking.models import Centre, Closure, utcnow
+from booking.models import Centre, Closure
 from booking.public.blueprint import bp
-from booking.public.forms import COMMON_LANGUAGES
 from booking.validation import FieldError, clean_day, parse_language
 
 
@@ -35,7 +35,7 @@ def index():
     centres = availability.all_centres()
     return render_template(
         "public/index.html",
-        centres=[(c, weekly_hours_by_day(c, c.today(utcnow()))) for c in centres],
+        centres=[(c, weekly_hours_by_day(c, c.today(request_now()))) for c in centres],
     )
 
 
@@ -46,7 +46,7 @@ def centre_page(centre_slug: str):
     return render_template(
         "public/centre.html",
         centre=centre,
-        hours=weekly_hours_by_day(centre, centre.today(utcnow())),
+        hours=weekly_hours_by_day(centre, centre.today(request_now())),
         services=services,
         language=current_language(),
     )
@@ -169,7 +169,7 @@ def build_week(
     label, with %(day)s and %(time)s. At most two reads of busy times, whatever the data.
     """
     centre, service = search.centre, search.service
-    today = centre.today(utcnow())
+    today = centre.today(request_now())
     monday = _week_start(week_raw, today)
     last_bookable = today + timedelta(days=centre.horizon_days)
     # Weeks before this one or past the horizon have nothing to offer; clamp to the range.
@@ -182,7 +182,7 @@ def build_week(
         return slot.start_at.astimezone(zone).date()
 
     def search_days(first: date, last: date) -> list:
-        found = search.find(first, last, utcnow(), language)
+        found = search.find(first, last, request_now(), language)
         return [s for s in found if s.start_at != current_start]
 
     found = search_days(monday, sunday)

@@ -16,10 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from booking import access, availability, bookings
+from booking.clock import request_now
 from booking.extensions import db
-from booking.i18n import language_name
-from booking.models import Booking, Centre, Service, User, utcnow
-from booking.public.forms import COMMON_LANGUAGES
+from booking.i18n import COMMON_LANGUAGES, language_name
+from booking.models import Booking, Centre, Service, User
 from booking.staff.blueprint import bp
 from booking.staff.context import (
     acting_user,
@@ -146,7 +146,7 @@ def _page(
     problem: str | None = None,
     chosen: SlotFilter | None = None,
 ):
-    now = utcnow()
+    now = request_now()
     today = centre.today(now)
     chosen = chosen or SlotFilter()
     slots = []
@@ -224,7 +224,7 @@ def intake():
     user = acting_user()
     centres = staff_centres(user)
     centre, service, language = _selection(centres, request.args)
-    chosen = _read_filter(centre, service, request.args, centre.today(utcnow()))
+    chosen = _read_filter(centre, service, request.args, centre.today(request_now()))
     form = IntakeForm()
     form.nonce.data = secrets.token_urlsafe(24)
     booked = _last_booking(user)
@@ -248,7 +248,7 @@ def intake_book():
     form = IntakeForm()
     channel = request.form.get("channel", "phone")
     raw_start = request.form.get("start")
-    chosen = _read_filter(centre, service, request.form, centre.today(utcnow()))
+    chosen = _read_filter(centre, service, request.form, centre.today(request_now()))
     render = {
         "service": service,
         "language": language,
@@ -321,7 +321,7 @@ def intake_book():
             created_by=user,
             counsellor_id=chosen.counsellor.id if chosen.counsellor else None,
         )
-        result = bookings.book_slot(asked, now=utcnow())
+        result = bookings.book_slot(asked, now=request_now())
     except bookings.SlotUnavailable:
         return _page(
             centre,

@@ -1,5 +1,5 @@
 """The cache of computed free slots answers as a fresh computation would: after every kind
-of write that changes availability (through the real service and administration paths),
+of write that changes availability (through the real booking and settings writers),
 across two app instances with separate caches on one database, and as the clock moves.
 
 Each write test warms the cache, checks that the warm answer comes from the cache (no query
@@ -14,7 +14,16 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from booking import absences, administration, availability, availability_cache, bookings, create_app
+from booking import (
+    absences,
+    accounts,
+    availability,
+    availability_cache,
+    bookings,
+    centre_settings,
+    create_app,
+    settings_checks,
+)
 from booking.config import TestConfig
 from booking.extensions import db
 from booking.models import Booking, Centre, Service, User, utcnow
@@ -134,10 +143,10 @@ def write_hours(app, day, prepared):
     with app.test_request_context():
         centre, _ = _objects()
         hours = next(h for h in centre.opening_hours if h.weekday == day.weekday())
-        administration.update_opening_hours(
+        centre_settings.update_opening_hours(
             hours,
             _actor(),
-            administration.WeeklyInterval(day.weekday(), time(9), time(12)),
+            settings_checks.WeeklyInterval(day.weekday(), time(9), time(12)),
             now=utcnow(),
         )
 
@@ -145,7 +154,7 @@ def write_hours(app, day, prepared):
 def write_closure(app, day, prepared):
     with app.test_request_context():
         centre, _ = _objects()
-        administration.add_closure(
+        centre_settings.add_closure(
             centre, _actor(), start_date=day, start_time=time(8), end_time=time(11), now=utcnow()
         )
 
@@ -160,7 +169,7 @@ def write_absence(app, day, prepared):
 def write_rules(app, day, prepared):
     with app.test_request_context():
         centre, _ = _objects()
-        administration.update_rules(
+        centre_settings.update_rules(
             centre,
             _actor(),
             min_notice_hours=centre.min_notice_minutes // 60,
@@ -178,7 +187,7 @@ def write_counsellor_services(app, day, prepared):
         centre, short = _objects()
         user = _counsellors()[0]
         others = [s.id for s in user.services if s.id != short.id]
-        administration.update_staff(
+        accounts.update_staff(
             user,
             _actor(),
             name=user.name,
@@ -190,15 +199,15 @@ def write_counsellor_services(app, day, prepared):
 
 def write_counsellor_deactivated(app, day, prepared):
     with app.test_request_context():
-        administration.deactivate_staff(_counsellors()[1], _actor(), now=utcnow())
+        accounts.deactivate_staff(_counsellors()[1], _actor(), now=utcnow())
 
 
 def write_working_hours(app, day, prepared):
     with app.test_request_context():
-        administration.add_working_hours(
+        accounts.add_working_hours(
             _counsellors()[0],
             _actor(),
-            administration.WeeklyInterval(day.weekday(), time(12), time(16)),
+            settings_checks.WeeklyInterval(day.weekday(), time(12), time(16)),
             now=utcnow(),
         )
 

@@ -278,3 +278,18 @@ def test_every_route_but_the_public_ones_is_no_store(seeded, client, walk_values
     assert walked - CACHEABLE_ENDPOINTS, "the walk met no personal page"
     # The public pages are public: no personal route is listed as cacheable.
     assert not CACHEABLE_ENDPOINTS & PERSONAL_PAGES
+
+
+def test_the_clock_is_read_once_per_request(app):
+    """clock.py: every view of a request sees the same ``now``, read before the request."""
+    from flask import g
+
+    from booking.clock import request_now
+
+    with app.test_request_context("/"):
+        app.preprocess_request()
+        first = g.now
+        assert request_now() is first and request_now() is first
+    with app.test_request_context("/"):
+        app.preprocess_request()
+        assert g.now >= first
