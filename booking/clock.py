@@ -18,6 +18,10 @@ def request_now() -> datetime:
     return g.now
 
 
+def _read_clock() -> None:
+    request_now()  # a before_request function that returned a value would be the response
+
+
 def init_app(app: Flask) -> None:
     # First of all before_request functions: blueprint guards and the user loader use it.
-    app.before_request_funcs.setdefault(None, []).insert(0, request_now)
+    app.before_request_funcs.setdefault(None, []).insert(0, _read_clock)
