@@ -27,7 +27,7 @@ from booking import (
 from booking.config import TestConfig
 from booking.extensions import db
 from booking.models import Booking, Centre, Service, User, utcnow
-from tests.helpers import BERLIN, at, local, make_booking, next_working_day
+from tests.helpers import BERLIN, at, book_through_writer, local, next_working_day
 from tests.web.test_query_count import counted_statements
 
 pytestmark = pytest.mark.backends("sqlite", "pg")
@@ -114,7 +114,7 @@ def warm(app, day, now):
 
 
 def _book(app, day):
-    return make_booking(app, SLUG, "short", at(day, 10))
+    return book_through_writer(app, SLUG, "short", at(day, 10))
 
 
 def write_book(app, day, prepared):

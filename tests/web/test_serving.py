@@ -13,7 +13,7 @@ from booking.extensions import db
 from booking.models import Booking, OpeningHours, OutboxMessage, Service, User, utcnow
 from booking.serving import CACHEABLE_ENDPOINTS
 from tests.conftest import csrf_from
-from tests.helpers import at, booking_payload, make_booking, next_working_day
+from tests.helpers import at, booking_payload, next_working_day
 
 HTTPS = "https://termine.example.org"
 PROBLEM = "application/problem+json"
@@ -214,11 +214,11 @@ PERSONAL_PAGES = {
 
 
 @pytest.fixture
-def walk_values(seeded, make_staff, sign_in, client):
+def walk_values(seeded, make_staff, sign_in, client, make_booking):
     """Real values for every URL argument, and an admin signed in on ``client``."""
     seeded.config["OUTBOX_SEND_AFTER_COMMIT"] = "off"
     monday = next_working_day(0)
-    booked = make_booking(seeded, "herne", "beratung-1", at(monday, 10), email="walk@example.org")
+    booked = make_booking(at(monday, 10), email="walk@example.org")
     sign_in(client, make_staff("admin@herne.example", "admin", "herne"))
     with seeded.test_request_context():
         booking = db.session.get(Booking, booked.id)
