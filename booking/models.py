@@ -581,6 +581,16 @@ class IdempotencyKey(db.Model):
     __table_args__ = (UniqueConstraint("scope", "key", name="uq_idempotency_key_scope_key"),)
 
 
+class WorkerHeartbeat(db.Model):
+    """When an ``outbox work`` process (host and process id) last went round its loop;
+    ``flask check`` reads whether one runs."""
+
+    __tablename__ = "worker_heartbeat"
+
+    worker: Mapped[str] = mapped_column(String(200), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class OutboxMessage(db.Model):
     """A mail recorded in the same transaction as its cause, composed and sent after it."""
 

@@ -63,6 +63,7 @@ def _erasable_mails(owned_by, *, waiting_too: bool = False):
             func.length(OutboxMessage.raw) > 0,
             OutboxMessage.snapshot.is_not(None),
             OutboxMessage.recipient != "",
+            OutboxMessage.last_error.is_not(None),
         ),
     ]
     if not waiting_too:
@@ -80,6 +81,7 @@ def _erase_mails(owned_by, *, waiting_too: bool = False) -> int:
             raw=b"",
             snapshot=None,
             recipient="",
+            last_error=None,
             state=case((OutboxMessage.state == "pending", "dead"), else_=OutboxMessage.state),
         )
         .execution_options(synchronize_session=False)
@@ -96,7 +98,14 @@ def _erase(booking_ids, now: datetime, *, waiting_too: bool = False) -> int:
     db.session.execute(
         update(Booking)
         .where(Booking.id.in_(booking_ids))
-        .values(name=ERASED_NAME, email=None, phone=None, message=None, erased_at=now)
+        .values(
+            name=ERASED_NAME,
+            email=None,
+            phone=None,
+            phone_normalised=None,
+            message=None,
+            erased_at=now,
+        )
         .execution_options(synchronize_session=False)
     )
     mails = _erase_mails(BOOKING.column.in_(booking_ids), waiting_too=waiting_too)

@@ -276,14 +276,12 @@ def create_booking(centre_slug: str):
         centre, service, start_at, details, locale=current_language(), idempotency=idempotency
     )
     result = bookings.book_slot(asked, now=request_now())
-    location = url_for("api.get_booking", token=result.manage_token, _external=True)
     if result.replayed and result.stored_response:
+        # A repeat answers without the manage link and its Location: whoever else sends the
+        # same key and body gets no working link; the first client has it, and the mail.
         status, body = result.stored_response
-        body = {
-            **body,
-            "manage_url": url_for("public.manage", token=result.manage_token, _external=True),
-        }
-        return jsonify(body), status, {"Location": location}
+        return jsonify(body), status
+    location = url_for("api.get_booking", token=result.manage_token, _external=True)
     body = booking_body(result.booking, result.manage_token)
     if idempotency is not None and not result.replayed:
         # The token is derivable from the key, so the stored answer leaves the link out.

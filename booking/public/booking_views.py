@@ -25,9 +25,11 @@ from booking.models import Booking, Centre, Service
 from booking.public.blueprint import bp
 from booking.public.forms import BookingForm, FindBookingForm, MoveForm
 from booking.public.views import (
+    BOOK_ARGUMENTS,
     build_week,
     interpreter_languages,
     spoken_languages,
+    url_keeping_query,
     url_with_start,
     week_slots,
 )
@@ -102,8 +104,8 @@ def book(centre_slug: str, service_slug: str):
     centre, service = _centre_and_service(centre_slug, service_slug)
     if service.slug != service_slug and request.method == "GET":  # an old link
         return redirect(
-            url_for(
-                "public.book", centre_slug=centre.slug, service_slug=service.slug, **request.args
+            url_keeping_query(
+                "public.book", BOOK_ARGUMENTS, centre_slug=centre.slug, service_slug=service.slug
             ),
             code=301,
         )

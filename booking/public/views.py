@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from typing import NamedTuple
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 from flask import abort, redirect, render_template, request, url_for
@@ -247,6 +247,21 @@ def interpreter_languages(spoken: list[str], also: str | None = None) -> list[st
     return sorted(codes, key=lambda code: language_name(code).casefold())
 
 
+# The query arguments the week page and the booking form read; an old link's redirect
+# keeps these and no others.
+WEEK_ARGUMENTS = ("language", "interpreter", "week", "lang")
+BOOK_ARGUMENTS = ("start", "language", "interpreter", "lang")
+
+
+def url_keeping_query(endpoint: str, known: tuple[str, ...], **values) -> str:
+    """``url_for(endpoint, **values)`` with the request's query arguments named in ``known``
+    as its query string. The query is never passed to url_for as arguments, where a crafted
+    ``centre_slug``, ``_method`` or ``_scheme`` would break or redirect the address."""
+    url = url_for(endpoint, **values)
+    kept = [(name, value) for name, value in request.args.items(multi=True) if name in known]
+    return f"{url}?{urlencode(kept)}" if kept else url
+
+
 @bp.get("/centres/<centre_slug>/<service_slug>")
 def service_week(centre_slug: str, service_slug: str):
     centre, service = centre_and_service_or_404(centre_slug, service_slug)
@@ -254,11 +269,11 @@ def service_week(centre_slug: str, service_slug: str):
         abort(404, description=_("This centre offers no service of this name."))
     if service.slug != service_slug:  # an old link: to the neutral address
         return redirect(
-            url_for(
+            url_keeping_query(
                 "public.service_week",
+                WEEK_ARGUMENTS,
                 centre_slug=centre.slug,
                 service_slug=service.slug,
-                **request.args,
             ),
             code=301,
         )
