@@ -41,7 +41,7 @@ def row(html: str, booking_id: int) -> str:
     return match.group(1)
 
 
-def aylins_booking(app, start: str, name: str, make_booking) -> int:
+def aylins_booking(make_booking, app, start: str, name: str) -> int:
     """A "beratung-1" booking that goes to Aylin: Turkish, with a Turkish interpreter coming
     (so a colleague who speaks no Turkish can take it over)."""
     booking = make_booking(start, name=name, language="tr", interpreter_language="tr")
@@ -193,8 +193,13 @@ def test_a_busy_colleague_is_not_offered(seeded, monday, client, make_staff, sig
         assert db.session.get(Booking, booking.id).counsellor_id != olena
 
 
-def test_several_conflicts_are_handed_over_in_one_post(seeded, monday, client, make_staff, sign_in):
-    ids = [aylins_booking(seeded, at(monday, hour), f"Family {hour}") for hour in (9, 10, 11)]
+def test_several_conflicts_are_handed_over_in_one_post(
+    seeded, monday, client, make_staff, sign_in, make_booking
+):
+    ids = [
+        aylins_booking(make_booking, seeded, at(monday, hour), f"Family {hour}")
+        for hour in (9, 10, 11)
+    ]
     sign_in(client, make_staff(AYLIN, "counsellor", "herne"))
     token = absent_all_day(client, monday.isoformat())
     # Only the first two are selected.
@@ -226,8 +231,12 @@ def test_several_conflicts_are_handed_over_in_one_post(seeded, monday, client, m
     assert 'id="no-conflicts"' in client.get("/staff/absences").get_data(as_text=True)
 
 
-def test_bulk_cancel_and_nothing_selected(seeded, monday, client, make_staff, sign_in):
-    ids = [aylins_booking(seeded, at(monday, hour), f"Family {hour}") for hour in (9, 10)]
+def test_bulk_cancel_and_nothing_selected(
+    seeded, monday, client, make_staff, sign_in, make_booking
+):
+    ids = [
+        aylins_booking(make_booking, seeded, at(monday, hour), f"Family {hour}") for hour in (9, 10)
+    ]
     sign_in(client, make_staff(AYLIN, "counsellor", "herne"))
     token = absent_all_day(client, monday.isoformat())
     client.post("/staff/absences/conflicts", data={"csrf_token": token, "action": "cancel"})
@@ -268,7 +277,9 @@ def test_a_bulk_post_with_a_booking_of_another_centre_changes_nothing(
 def test_admin_hands_over_a_deactivated_counsellors_bookings(
     seeded, monday, client, make_staff, sign_in, make_booking
 ):
-    ids = [aylins_booking(seeded, at(monday, hour), f"Family {hour}") for hour in (9, 10)]
+    ids = [
+        aylins_booking(make_booking, seeded, at(monday, hour), f"Family {hour}") for hour in (9, 10)
+    ]
     aylin = user_id(seeded, "Aylin Demir")
     with seeded.app_context():
         db.session.get(User, aylin).is_active = False
@@ -304,7 +315,7 @@ def test_both_pages_list_the_same_bookings_needing_attention(
 ):
     """One query for the admin's "bookings to check" and the absence page: a deactivated
     counsellor's bookings and those an absence no longer allows show on both, in one table."""
-    orphaned = aylins_booking(seeded, at(monday, 9), "Family Demir")
+    orphaned = aylins_booking(make_booking, seeded, at(monday, 9), "Family Demir")
     absent = make_booking(at(monday, 10), service="beratung-3", name="Family Koval")
     fits = make_booking(at(monday, 11), service="beratung-3", name="Family Yilmaz").id
     with seeded.app_context():
@@ -337,8 +348,10 @@ def test_both_pages_list_the_same_bookings_needing_attention(
         assert f'id="booking-{fits}"' not in page
 
 
-def test_select_all_ticks_every_row(seeded, monday, client, make_staff, sign_in):
-    ids = [aylins_booking(seeded, at(monday, hour), f"Family {hour}") for hour in (9, 10)]
+def test_select_all_ticks_every_row(seeded, monday, client, make_staff, sign_in, make_booking):
+    ids = [
+        aylins_booking(make_booking, seeded, at(monday, hour), f"Family {hour}") for hour in (9, 10)
+    ]
     sign_in(client, make_staff(AYLIN, "counsellor", "herne"))
     absent_all_day(client, monday.isoformat())
     html = client.get("/staff/absences").get_data(as_text=True)
