@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from booking import audit, auth, service_catalogue
 from booking.extensions import db
-from booking.models import ROLES, Centre, Service, User, WorkingHours
+from booking.models import HOLDING_ROLES, ROLES, Centre, Service, User, WorkingHours
 from booking.settings_checks import (
     LANGUAGE_CODE,
     MAX_NAME,
@@ -114,6 +114,9 @@ def create_or_update_user(
     elif name:
         user.name = name
     user.role = role
+    if not user.holds_appointments:
+        # only a role that holds appointments offers services
+        service_catalogue.set_services_of(user, [])
     user.centre = centres[0]
     user.extra_centres = centres[1:] if role == "admin" else []
     user.password_hash = auth.hash_password(password)
@@ -211,6 +214,8 @@ def create_staff(
     if role not in ROLES:
         errors.add("role", _("Choose a role."))
     codes, chosen = _check_staff_fields(errors, centre.id, name, languages, service_ids)
+    if chosen and role not in HOLDING_ROLES:
+        errors.add("services", _("Only counsellors offer services."))
     try:
         auth.check_password_policy(password or "", normalized or None, name)
     except auth.PasswordRejected as error:
@@ -247,6 +252,8 @@ def update_staff(
     errors = FieldErrors()
     name = clean_input(name)
     codes, chosen = _check_staff_fields(errors, user.centre_id, name, languages, service_ids)
+    if not user.holds_appointments and not {s.id for s in chosen} <= {s.id for s in user.services}:
+        errors.add("services", _("Only counsellors offer services."))
     errors.raise_if_any()
     user.name = name
     user.languages = codes

@@ -91,6 +91,13 @@ def _free_neutral_slug(centre: Centre) -> str:
     return f"beratung-{number}"
 
 
+def _check_holders(errors: FieldErrors, field: str, users: Iterable[User]) -> None:
+    """Only a role that holds appointments may newly offer a service (User.holds_appointments);
+    what an account of another role offered before stays until removed."""
+    if any(not u.holds_appointments for u in users):
+        errors.add(field, _("Only counsellors offer services."))
+
+
 def save_service(
     centre: Centre,
     actor: User,
@@ -158,6 +165,9 @@ def save_service(
     staff = {u.id: u for u in centre.staff}
     if not wanted_ids <= staff.keys():
         errors.add("counsellors", _("Choose staff of this centre."))
+    else:
+        current = {u.id for u in service.counsellors} if service is not None else set()
+        _check_holders(errors, "counsellors", [staff[i] for i in wanted_ids - current])
     errors.raise_if_any()
 
     created = service is None

@@ -18,11 +18,12 @@ from werkzeug.exceptions import BadRequest
 from booking import availability, availability_cache, bookings
 from booking.api.blueprint import bp
 from booking.clock import request_now
-from booking.extensions import limiter
+from booking.extensions import limiter, new_booking_limit
 from booking.i18n import current_language, error_title
 from booking.json_provider import problem_response
 from booking.lookups import centre_and_service_or_404, centre_or_404
 from booking.models import Booking, Centre
+from booking.needs import Need
 from booking.validation import (
     FieldError,
     ValidationFailed,
@@ -143,7 +144,7 @@ def list_slots(centre_slug: str):
     if service is None:
         abort(404, description=_("This centre offers no service of this name."))
     zone = ZoneInfo(centre.timezone)
-    found = availability.find_slots(centre, service, date_from, date_to, now, language)
+    found = availability.find_slots(centre, service, date_from, date_to, now, Need(language))
     # orjson writes the datetimes itself (as isoformat() would), many times faster than
     # isoformat() and json per slot; keys sorted and a final newline, as jsonify gives them.
     body = {
@@ -246,6 +247,7 @@ def _idempotency(centre: Centre, data: dict) -> bookings.Idempotency | None:
 
 @bp.post("/centres/<centre_slug>/bookings")
 @limiter.limit(_booking_limit)
+@new_booking_limit
 def create_booking(centre_slug: str):
     centre = centre_or_404(centre_slug)
     data = _json_object()

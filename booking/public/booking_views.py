@@ -6,22 +6,34 @@ A GET never changes anything (mail scanners follow links).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 import secrets
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from werkzeug.exceptions import NotFound
 
 from booking import availability, bookings, ical, notifications, retention
 from booking.clock import request_now
-from booking.extensions import limiter
+from booking.extensions import limiter, new_booking_limit
 from booking.forms import EmptyForm
 from booking.i18n import current_language, language_name
 from booking.lookups import centre_and_service_or_404
 from booking.models import Booking, Centre, Service
+from booking.needs import Need
 from booking.public.blueprint import bp
 from booking.public.forms import BookingForm, FindBookingForm, MoveForm
 from booking.public.views import (
@@ -84,7 +96,7 @@ def _taken_page(
         service,
         start_at,
         request_now(),
-        language=bookings.required_language(language, interpreter),
+        need=Need(language, interpreter),
     )
     return (
         _service_page(
@@ -100,6 +112,7 @@ def _taken_page(
 
 @bp.route("/centres/<centre_slug>/<service_slug>/book", methods=["GET", "POST"])
 @limiter.limit(BOOKING_LIMIT, methods=["POST"])
+@new_booking_limit
 def book(centre_slug: str, service_slug: str):
     centre, service = _centre_and_service(centre_slug, service_slug)
     if service.slug != service_slug and request.method == "GET":  # an old link
@@ -135,8 +148,8 @@ def book(centre_slug: str, service_slug: str):
         form.interpreter_language.data = interpreter or ""
         form.start.data = start_at.isoformat()
         form.nonce.data = secrets.token_urlsafe(24)
-        needed = bookings.required_language(form.language.data, interpreter)
-        if bookings.free_slot_at(centre, service, start_at, request_now(), language=needed) is None:
+        need = Need(form.language.data, interpreter)
+        if bookings.free_slot_at(centre, service, start_at, request_now(), need=need) is None:
             return _taken_page(centre, service, start_at, form.language.data, interpreter)
         return _render_form(centre, service, form, start_at)
 
@@ -333,7 +346,7 @@ def move(token: str):
         flash(_("This appointment can no longer be changed online. Please call us."), "error")
         return redirect(url_for("public.manage", token=token), code=303)
     form = MoveForm()
-    needed = bookings.required_language(booking.language, booking.interpreter_language)
+    need = Need.of_booking(booking)
     if request.method == "POST":
         start_at = _parse_start(form.start.data)
         if form.validate_on_submit() and start_at is not None:
@@ -358,7 +371,7 @@ def move(token: str):
         start_at = _parse_start(request.args.get("start"))
         slot = (
             bookings.free_slot_at(
-                centre, service, start_at, now, exclude_booking_id=booking.id, language=needed
+                centre, service, start_at, now, exclude_booking_id=booking.id, need=need
             )
             if start_at is not None and start_at != booking.start_at
             else None
@@ -385,7 +398,7 @@ def move(token: str):
     week = build_week(
         availability.SlotSearch(centre, service, exclude_booking_id=booking.id),
         request.args.get("week") or centre.today(booking.start_at).isoformat(),
-        language=needed,
+        need=need,
         current_start=booking.start_at,
         week_url=lambda monday: url_for("public.move", token=token, week=monday.isoformat()),
         slot_url=url_with_start("public.move", token=token),
@@ -414,8 +427,23 @@ def move(token: str):
 FIND_LIMIT = "5 per minute;20 per hour"
 
 
+# Per reference and per e-mail address typed, whichever client asks: guessing one family's
+# reference from many addresses, or mailing one address again and again, stops here.
+FIND_TARGET_LIMIT = "3 per hour;10 per day"
+
+
+def _find_key(field: str) -> str:
+    """A keyed hash of what was typed in ``field`` (normalised), for the limit's storage: the
+    reference or the address itself is never a key in Redis."""
+    value = "".join((request.form.get(field) or "").split()).upper().replace("-", "")
+    secret = str(current_app.config["SECRET_KEY"]).encode()
+    return f"find-{field}:" + hmac.new(secret, value.encode(), hashlib.sha256).hexdigest()
+
+
 @bp.route("/find", methods=["GET", "POST"])
 @limiter.limit(FIND_LIMIT, methods=["POST"])
+@limiter.limit(FIND_TARGET_LIMIT, methods=["POST"], key_func=lambda: _find_key("reference"))
+@limiter.limit(FIND_TARGET_LIMIT, methods=["POST"], key_func=lambda: _find_key("email"))
 def find_booking():
     """A lost manage link: the family gives reference and e-mail, the link goes by mail.
 

@@ -18,6 +18,7 @@ from booking.clock import request_now
 from booking.i18n import COMMON_LANGUAGES, current_language, day_label, language_name
 from booking.lookups import centre_and_service_or_404, centre_or_404
 from booking.models import Centre, Closure
+from booking.needs import Need
 from booking.public.blueprint import bp
 from booking.validation import FieldError, clean_day, parse_language
 
@@ -153,7 +154,7 @@ def build_week(
     search: availability.SlotSearch,
     week_raw: str | None,
     *,
-    language: str | None,
+    need: Need,
     week_url,
     slot_url: Callable[[str], str],
     slot_label: str,
@@ -182,7 +183,7 @@ def build_week(
         return slot.start_at.astimezone(zone).date()
 
     def search_days(first: date, last: date) -> list:
-        found = search.find(first, last, request_now(), language)
+        found = search.find(first, last, request_now(), need)
         return [s for s in found if s.start_at != current_start]
 
     found = search_days(monday, sunday)
@@ -310,7 +311,7 @@ def service_week(centre_slug: str, service_slug: str):
     week = build_week(
         search,
         request.args.get("week"),
-        language=language,
+        need=Need(language, interpreter),
         week_url=lambda monday: url_for(
             "public.service_week",
             centre_slug=centre.slug,

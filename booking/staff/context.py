@@ -53,13 +53,14 @@ def parse_day(raw: str | None, default: date) -> date:
 
 
 def centre_counsellors(centre: Centre) -> list[User]:
-    """The active counsellors of the centre, by name."""
+    """The active staff of the centre who hold appointments (User.holds_appointments), by
+    name."""
     return list(
         db.session.scalars(
             select(User)
             .where(
                 User.centre_id == centre.id,
-                User.role == "counsellor",
+                User.holds_appointments,
                 User.is_active.is_(True),
             )
             .order_by(User.name, User.id)
