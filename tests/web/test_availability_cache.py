@@ -400,14 +400,15 @@ def test_a_change_committed_between_the_version_and_the_data_is_not_kept_stale(
 
 @pytest.fixture
 def clock(monkeypatch):
-    """The pages' clock, set by the test: ``clock.now`` (None is the real one)."""
-    from booking.public import views
+    """The requests' clock (booking/clock.py), set by the test: ``clock.now`` (None is the
+    real one)."""
+    from booking import clock as request_clock
 
     class Clock:
         now: datetime | None = None
 
     clock = Clock()
-    monkeypatch.setattr(views, "utcnow", lambda: clock.now or utcnow())
+    monkeypatch.setattr(request_clock, "utcnow", lambda: clock.now or utcnow())
     return clock
 
 
