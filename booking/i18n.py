@@ -22,6 +22,7 @@ from flask_babel import (
     get_locale,
     gettext,
     lazy_gettext,
+    ngettext,
 )
 from jinja2 import pass_eval_context
 from markupsafe import Markup
@@ -347,7 +348,7 @@ def _is_current(po: Path, mo: Path) -> bool:
 
 def init_app(app: Flask) -> None:
     """Template helpers and the <html lang dir> values; the core's messages translated."""
-    messages.install(gettext)
+    messages.install(gettext, ngettext)
 
     @app.context_processor
     def inject_language():
