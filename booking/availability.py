@@ -167,6 +167,7 @@ class SlotSearch:
             date_to,
             now,
             language=language,
+            roles=self.service.needed_roles,
         )
 
     def _busy_times(self, ids: list[int], window: slots.Interval):
@@ -186,8 +187,22 @@ class SlotSearch:
             Booking.start_at < window.end_at,
             Booking.end_at > window.start_at,
         )
+        # A joint appointment makes its officer busy too.
+        joint = select(
+            literal("booking"),
+            Booking.officer_id,
+            Booking.start_at,
+            Booking.end_at,
+            no_reason,
+        ).where(
+            Booking.officer_id.in_(ids),
+            Booking.status.in_(ACTIVE_STATUSES),
+            Booking.start_at < window.end_at,
+            Booking.end_at > window.start_at,
+        )
         if self.exclude_booking_id is not None:
             bookings = bookings.where(Booking.id != self.exclude_booking_id)
+            joint = joint.where(Booking.id != self.exclude_booking_id)
         absences = select(
             literal("absence"), Absence.user_id, Absence.start_at, Absence.end_at, no_reason
         ).where(
@@ -202,7 +217,7 @@ class SlotSearch:
             Closure.start_at < window.end_at,
             Closure.end_at > window.start_at,
         )
-        return union_all(bookings, absences, closures)
+        return union_all(bookings, joint, absences, closures)
 
 
 def get_centre(slug: str) -> Centre | None:
@@ -283,6 +298,7 @@ def engine_counsellor(user: User, absences: list[slots.Interval]) -> slots.Couns
     """A staff account as the slot engine sees it (services and bookings left out)."""
     return slots.Counsellor(
         id=user.id,
+        role=slots.OFFICER if user.role == slots.OFFICER else slots.COUNSELLOR,
         languages=frozenset(user.languages or ()),
         working_hours=weekly_hours(user.working_hours) or None,
         absences=tuple(absences),

@@ -304,6 +304,8 @@ def compose(snapshot: dict, *, message_id: str, sender: str) -> bytes:
     """The complete message a snapshot describes, in its language (needs an app context).
 
     Raises ValueError (and the template's errors) when it cannot be composed."""
+    if "invitation" in snapshot:
+        return _compose_invitation(snapshot, message_id=message_id, sender=sender)
     booking = _booking_of(snapshot)
     template = snapshot["template"]
     links = snapshot["links"]
@@ -334,5 +336,91 @@ def compose(snapshot: dict, *, message_id: str, sender: str) -> bytes:
             composed_at=date,
             reply_to=booking.centre.email,
             language=html_lang(booking.locale),
+        )
+    return message.as_bytes()
+
+
+# Invitations (booking/invitations.py): the invitation and its one reminder.
+
+INVITATION_KINDS = ("invitation", "invitation_reminder")
+
+
+def invitation_row(
+    invitation, kind: str, url: str, now: datetime, *, due_at: datetime, renewed: bool = False
+) -> OutboxMessage:
+    """An outbox row about an invitation, owned by it; composed when it is sent."""
+    if kind not in INVITATION_KINDS:
+        raise ValueError(f"unknown invitation mail {kind!r}")
+    centre = invitation.centre
+    snapshot = {
+        "template": kind,
+        "locale": invitation.language,
+        "date": now.isoformat(),
+        "invitation": {
+            "name": invitation.name,
+            "email": invitation.email,
+            "reference": invitation.reference,
+            "expires_at": invitation.expires_at.isoformat(),
+            "locale": invitation.language,
+            "renewed": renewed,
+        },
+        "centre": {
+            "name": centre.name,
+            "address": centre.address,
+            "phone": centre.phone,
+            "email": centre.email,
+            "timezone": centre.timezone,
+        },
+        "service": {"name": invitation.service.name_in(invitation.language)},
+        "links": {"invitation_url": url},
+    }
+    return OutboxMessage(
+        event_key=f"invitation:{invitation.id}:{kind}:{invitation.token_hash[:16]}",
+        invitation_id=invitation.id,
+        kind=kind,
+        recipient=invitation.email,
+        message_id=f"{uuid.uuid4().hex}@ki-booking",
+        snapshot=snapshot,
+        raw=b"",
+        state="pending",
+        due_at=due_at,
+    )
+
+
+def invitation_subject(kind: str, centre: str) -> str:
+    if kind == "invitation_reminder":
+        return _("Reminder: please choose a time at %(centre)s", centre=centre)
+    return _("Invitation to a consultation at %(centre)s", centre=centre)
+
+
+def _compose_invitation(snapshot: dict, *, message_id: str, sender: str) -> bytes:
+    found = snapshot["invitation"]
+    invitation = SimpleNamespace(
+        **{**found, "expires_at": datetime.fromisoformat(found["expires_at"])}
+    )
+    centre = SimpleNamespace(**snapshot["centre"])
+    template = snapshot["template"]
+    date = datetime.fromisoformat(snapshot["date"])
+    with force_locale(snapshot["locale"]):
+        context = {
+            **snapshot["links"],
+            "invitation": invitation,
+            # The mail layout speaks of a booking's language.
+            "booking": invitation,
+            "centre": centre,
+            "service": SimpleNamespace(**snapshot["service"]),
+        }
+        message = compose_message(
+            subject=invitation_subject(template, centre.name),
+            sender=sender,
+            to=format_address(invitation.name, invitation.email),
+            text=render_template(f"email/{template}.txt", **context),
+            html=render_template(f"email/{template}.html", **context),
+            ics=None,
+            method=None,
+            message_id=message_id,
+            composed_at=date,
+            reply_to=centre.email,
+            language=html_lang(invitation.locale),
         )
     return message.as_bytes()

@@ -19,15 +19,17 @@ from flask import current_app
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from booking import audit, availability, notifications
+from booking import audit, availability, invitations, notifications
 from booking.extensions import db
 from booking.models import (
     ACTIVE_STATUSES,
+    OFFICER,
     Absence,
     Booking,
     Centre,
     Closure,
     IdempotencyKey,
+    Invitation,
     Service,
     User,
 )
@@ -112,6 +114,8 @@ class BookingRequest:
     idempotency: Idempotency | None = None
     created_by: User | None = None
     counsellor_id: int | None = None
+    # The invitation the family books through: used up in the booking's transaction.
+    invitation: Invitation | None = None
 
     @property
     def by_staff(self) -> bool:
@@ -212,6 +216,38 @@ def _choose_counsellor(centre: Centre, slot, language: str | None, keep: int | N
         ).all()
         speaking = [uid for uid, langs in rows if language in (langs or [])]
         candidates = speaking or candidates
+    return _least_loaded(centre, slot, candidates)
+
+
+def _choose_officer(centre: Centre, slot, keep: int | None = None) -> int | None:
+    """A joint slot's officer: the current one if free, else the least loaded that day;
+    None when the service needs no officer."""
+    candidates = list(slot.ids_of(OFFICER))
+    if not candidates:
+        return None
+    if keep in candidates:
+        return keep
+    if len(candidates) == 1:
+        return candidates[0]
+    zone = ZoneInfo(centre.timezone)
+    day_start = datetime.combine(slot.start_at.astimezone(zone).date(), datetime.min.time(), zone)
+    load = dict(
+        db.session.execute(
+            select(Booking.officer_id, func.count())
+            .where(
+                Booking.officer_id.in_(candidates),
+                Booking.status.in_(ACTIVE_STATUSES),
+                Booking.start_at >= day_start,
+                Booking.start_at < day_start + timedelta(days=1),
+            )
+            .group_by(Booking.officer_id)
+        ).all()
+    )
+    return min(candidates, key=lambda uid: (load.get(uid, 0), uid))
+
+
+def _least_loaded(centre: Centre, slot, candidates: list[int]) -> int:
+    """Of ``candidates``, the counsellor with the fewest bookings on the slot's day."""
     zone = ZoneInfo(centre.timezone)
     day_start = datetime.combine(slot.start_at.astimezone(zone).date(), datetime.min.time(), zone)
     load = dict(
@@ -299,24 +335,44 @@ def book_slot(request: BookingRequest, *, now: datetime) -> BookingResult:
                 db.session.add(key_row)
                 db.session.flush()
 
-            if channel == "online" and not service.online_bookable:
+            invitation = request.invitation
+            if invitation is not None:
+                # Held until the commit: a second booking through the link finds it used.
+                invitations.lock_open(invitation, now)
+            elif channel == "online" and (not service.online_bookable or service.is_by_invitation):
                 raise NotOnlineBookable()
             if details.email:
                 _lock_email(details.email)
                 if channel == "online":
                     _check_active_limit(centre, details.email, now)
             by_staff = request.by_staff
+            replaced = _replaced_booking(invitation, now)
             slot = free_slot_at(
                 centre,
                 service,
                 request.start_at,
                 now,
+                exclude_booking_id=replaced.id if replaced is not None else None,
                 language=required_language(details.language, details.interpreter_language),
                 counsellor_id=request.counsellor_id if by_staff else None,
                 min_notice=availability.STAFF_MIN_NOTICE if by_staff else None,
             )
             if slot is None:
                 raise SlotUnavailable()
+            if replaced is not None:
+                # "Invite again": the family's new choice replaces the old appointment in
+                # this transaction, one change mail (same calendar UID, higher SEQUENCE).
+                token = secrets.token_urlsafe(32)
+                replaced.counsellor_id = _choose_counsellor(centre, slot, details.language)
+                replaced.officer_id = _choose_officer(centre, slot)
+                replaced.start_at, replaced.end_at = slot.start_at, slot.end_at
+                replaced.kept_despite_conflict_at = None
+                replaced.sequence += 1
+                replaced.manage_token_hash = hash_token(token)
+                db.session.flush()
+                invitations.use(invitation, replaced, now)
+                outbox_ids += notifications.enqueue_move(replaced, token, now)
+                return BookingResult(booking=replaced, manage_token=token)
 
             token = _manage_token(idempotency)
             booking = Booking(
@@ -324,6 +380,7 @@ def book_slot(request: BookingRequest, *, now: datetime) -> BookingResult:
                 centre=centre,
                 service=service,
                 counsellor_id=_choose_counsellor(centre, slot, details.language),
+                officer_id=_choose_officer(centre, slot),
                 start_at=slot.start_at,
                 end_at=slot.end_at,
                 status="confirmed",
@@ -347,6 +404,8 @@ def book_slot(request: BookingRequest, *, now: datetime) -> BookingResult:
                 audit.record(created_by, "book", booking, detail=channel, now=now)
             if idempotency is not None:
                 key_row.booking_id = booking.id
+            if invitation is not None:
+                invitations.use(invitation, booking, now)
             outbox_ids += notifications.enqueue_confirmation(booking, token, now)
     except IntegrityError as error:
         if idempotency is not None and "idempotency" in str(error.orig).lower():
@@ -356,6 +415,14 @@ def book_slot(request: BookingRequest, *, now: datetime) -> BookingResult:
                 return replay
         raise SlotUnavailable() from error
     return BookingResult(booking=booking, manage_token=token)
+
+
+def _replaced_booking(invitation: Invitation | None, now: datetime) -> Booking | None:
+    """The upcoming appointment an "invite again" invitation replaces, if still upcoming."""
+    if invitation is None or invitation.replaces_booking_id is None:
+        return None
+    booking = db.session.get(Booking, invitation.replaces_booking_id)
+    return booking if booking is not None and booking.is_changeable(now) else None
 
 
 def store_response(idempotency: Idempotency, status: int, body: dict) -> None:

@@ -75,3 +75,10 @@ class FindBookingForm(FlaskForm):
 
     reference = StringField(_l("Reference"))
     email = EmailField(_l("E-mail address"))
+
+
+class InvitationBookingForm(FlaskForm):
+    """Booking through an invitation: the centre already knows the family's details."""
+
+    start = HiddenField()
+    consent = BooleanField(_l("I have read the privacy notice and agree."))
