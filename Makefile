@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install install-test translations extract-messages db-upgrade seed lint format bench bench-booking page-weight load wheel clean
+.PHONY: run test install install-test translations extract-messages db-upgrade seed lint format property bench bench-booking page-weight load wheel clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,14 @@ run: seed
 
 test: install-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The property tests long: 5,000 examples each and a random seed, printed; rerun a failure
+# with `make property SEED=<seed>`. (`make test` runs them with fixed seeds.)
+property: install-test
+	@seed=$${SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}; \
+	echo "hypothesis seed $$seed"; \
+	$(BIN)/python -m pytest tests/unit -m property -p no:cacheprovider \
+		--hypothesis-profile=property --hypothesis-seed=$$seed --hypothesis-show-statistics $(PYTEST_ARGS)
 
 lint: install-test
 	$(BIN)/ruff check .

@@ -22,16 +22,21 @@ from sqlalchemy import ColumnElement, and_, false, true
 
 from booking.models import OFFICER, Absence, Booking, Centre, User
 
-# Who runs absences: admins for every counsellor of their centres, counsellors their own.
-MANAGING_ROLES = frozenset({"admin", "counsellor"})
+# Who runs absences and the bookings they conflict with: counsellors their own; admins and
+# reception every counsellor's of their centres (an ill counsellor phones reception at 7:45).
+ABSENCE_ROLES = frozenset({"admin", "counsellor", "reception"})
+# Who enters and deletes absences of any counsellor of their centres, not only their own.
+CENTRE_ABSENCE_ROLES = frozenset({"admin", "reception"})
 
 # Pages open to some roles only, by endpoint; a whole blueprint by its name.
 PAGE_ROLES: dict[str, frozenset[str]] = {
     "admin": frozenset({"admin"}),
     "staff.audit_log": frozenset({"admin"}),
     "staff.feed": frozenset({"counsellor", OFFICER}),
-    "staff.absences": MANAGING_ROLES,
-    "staff.conflicts_bulk": MANAGING_ROLES,
+    "staff.absences": ABSENCE_ROLES,
+    "staff.absence_delete": ABSENCE_ROLES,
+    "staff.conflict_action": ABSENCE_ROLES,
+    "staff.conflicts_bulk": ABSENCE_ROLES,
 }
 
 # The only pages a school supervision officer may open: an allow-list, so that a page
@@ -76,11 +81,17 @@ def is_admin(user: User) -> bool:
     return user.role == "admin"
 
 
+def runs_centre_absences(user: User) -> bool:
+    """Admins and reception enter and delete any counsellor's absences of their centres and
+    decide every conflicting booking there; counsellors only their own."""
+    return user.role in CENTRE_ABSENCE_ROLES
+
+
 def can_delete_absence(user: User, absence: Absence) -> bool:
-    """Counsellors their own absences, admins those of their centres."""
+    """Counsellors their own absences, admins and reception those of their centres."""
     if absence.user.centre_id not in user.centre_ids:
         return False
-    return absence.user_id == user.id or is_admin(user)
+    return absence.user_id == user.id or runs_centre_absences(user)
 
 
 def require_absence(user: User, absence: Absence | None) -> Absence:

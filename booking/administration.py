@@ -3,7 +3,7 @@ and staff accounts and their working hours (the admin pages, `flask create-user`
 person's own password change). Also requeues dead mails and settles bookings that changed
 settings no longer allow.
 
-Like services.py for bookings: each function checks its input against the rules, writes,
+Like bookings.py for bookings: each function checks its input against the rules, writes,
 records the change in the audit log and commits. Invalid input raises SettingsInvalid
 with messages per field (nothing is written); a refused action raises SettingsRefused.
 Changing hours never cancels a booking: the admin pages list what no longer fits

@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
+from booking.bookings import new_reference
 from booking.extensions import db
 from booking.models import Booking, Centre, OpeningHours, Service, User, utcnow
-from booking.services import new_reference
 
 MON, TUE, WED, THU, FRI = range(5)
 

@@ -8,9 +8,9 @@ from datetime import datetime
 from sqlalchemy import select
 
 from booking import audit
+from booking.bookings import hash_token
 from booking.extensions import db
 from booking.models import User
-from booking.services import hash_token
 from booking.transactions import committed
 
 

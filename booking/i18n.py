@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -137,14 +138,26 @@ def day_label(day: date) -> str:
     return format_datetime(day, skeleton_pattern(locale, "MMMMEEEEd"), locale=locale)
 
 
+# A run of one to three "E" in a date pattern: an abbreviated weekday ("Mo.", "Pzt").
+SHORT_WEEKDAY = re.compile(r"(?<!E)E{1,3}(?!E)")
+
+
 @lru_cache(maxsize=64)
 def skeleton_pattern(locale: Locale, skeleton: str) -> str:
     """The locale's date pattern for a CLDR skeleton, as Babel's format_skeleton finds it;
-    kept, since finding it compares the skeleton with every one the locale has."""
+    kept, since finding it compares the skeleton with every one the locale has.
+
+    Most locales have no skeleton with a full weekday, so the nearest match abbreviates
+    it; a skeleton that asks for "EEEE" gets the weekday widened again, as ICU's pattern
+    generator does ("Mittwoch, 23. Dezember", never "Mi., 23. Dezember")."""
     skeletons = locale.datetime_skeletons
-    if skeleton not in skeletons:
-        skeleton = match_skeleton(skeleton, skeletons) or skeleton
-    return skeletons[skeleton]
+    matched = skeleton
+    if matched not in skeletons:
+        matched = match_skeleton(skeleton, skeletons) or skeleton
+    pattern = str(skeletons[matched])
+    if "EEEE" in skeleton:
+        pattern = SHORT_WEEKDAY.sub("EEEE", pattern)
+    return pattern
 
 
 def weekday_name(weekday: int) -> str:

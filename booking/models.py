@@ -26,10 +26,11 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.ext.hybrid import hybrid_method
-from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship, validates
 from sqlalchemy.types import TypeDecorator
 
 from booking.extensions import db
+from booking.phones import normalised as normalised_phone
 
 ROLES = ("admin", "counsellor", "reception", "school_supervision")
 # The roles an appointment can be held in (booking/slots.py names them too): a service
@@ -112,7 +113,10 @@ class Centre(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    # Where letters go (postal address) and where families go (visiting address; empty: the
+    # postal one). Kreis Heinsberg: Valkenburger Str. 45 by post, Oberbrucher Str. 1 to visit.
     address: Mapped[str] = mapped_column(String(300))
+    visiting_address: Mapped[str] = mapped_column(String(300), default="", server_default="")
     phone: Mapped[str] = mapped_column(String(64))
     email: Mapped[str] = mapped_column(String(254))
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/Berlin")
@@ -128,6 +132,8 @@ class Centre(db.Model):
     responsible_person: Mapped[str] = mapped_column(String(200), default="", server_default="")
     contact_email: Mapped[str] = mapped_column(String(254), default="", server_default="")
     accessibility_contact: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    # The data-protection officer's contact (Art. 13(1)(b) GDPR), named in the privacy notice.
+    privacy_officer_contact: Mapped[str] = mapped_column(String(300), default="", server_default="")
     # Off: counsellors' calendar feeds say "Beratung" and the reference, never the topic.
     feed_shows_service: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=text("false")
@@ -167,6 +173,11 @@ class Centre(db.Model):
         return [h for h in self.opening_hours if h.is_valid_on(day)]
 
     @property
+    def place(self) -> str:
+        """Where families go: the visiting address, else the postal one."""
+        return self.visiting_address or self.address
+
+    @property
     def min_notice(self) -> timedelta:
         return timedelta(minutes=self.min_notice_minutes)
 
@@ -196,8 +207,17 @@ class Closure(db.Model):
     start_at: Mapped[datetime] = mapped_column(UTCDateTime)
     end_at: Mapped[datetime] = mapped_column(UTCDateTime)
     reason: Mapped[str] = mapped_column(String(300), default="")
+    # The reason in further languages (code -> text); ``reason`` is the German one.
+    reasons: Mapped[dict] = mapped_column(JSON, default=dict)
 
     centre: Mapped[Centre] = relationship(back_populates="closures")
+
+    def reason_in(self, language: str) -> tuple[str, str]:
+        """The reason in ``language`` and the language it is in (German when none given)."""
+        own = (self.reasons or {}).get(language)
+        if own:
+            return own, language
+        return self.reason or "", "de"
 
     __table_args__ = (CheckConstraint("start_at < end_at", name="start_before_end"),)
 
@@ -254,6 +274,8 @@ class Service(db.Model):
     roles: Mapped[list] = mapped_column(
         JSON, default=lambda: [COUNSELLOR], server_default=text("'[\"counsellor\"]'")
     )
+    # Where this consultation takes place when not at the centre's visiting address.
+    location: Mapped[str] = mapped_column(String(300), default="", server_default="")
 
     centre: Mapped[Centre] = relationship(back_populates="services")
     counsellors: Mapped[list[User]] = relationship(
@@ -281,6 +303,11 @@ class Service(db.Model):
         """The service's name in ``language``, else in ``fallback``, else any."""
         names = self.names or {}
         return names.get(language) or names.get(fallback) or next(iter(names.values()), self.slug)
+
+    @property
+    def place(self) -> str:
+        """Where families go for this consultation."""
+        return self.location or self.centre.place
 
     @property
     def duration(self) -> timedelta:
@@ -398,6 +425,16 @@ class Absence(db.Model):
 
     __table_args__ = (CheckConstraint("start_at < end_at", name="start_before_end"),)
 
+    def whole_days(self, timezone: str) -> tuple[date, date] | None:
+        """First and last day when the absence runs from midnight to midnight in
+        ``timezone`` (entered as whole days), else None."""
+        zone = ZoneInfo(timezone)
+        start = self.start_at.astimezone(zone)
+        end = self.end_at.astimezone(zone)
+        if start.time() != time(0) or end.time() != time(0):
+            return None
+        return start.date(), end.date() - timedelta(days=1)
+
 
 class Booking(db.Model):
     """An appointment. Times in UTC; personal fields are the minimum SPEC "Bookings" allows."""
@@ -426,6 +463,8 @@ class Booking(db.Model):
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(254))
     phone: Mapped[str | None] = mapped_column(String(64))
+    # The phone in one form ("+492325883412", booking/phones.py) for search; set with phone.
+    phone_normalised: Mapped[str | None] = mapped_column(String(32), index=True)
     language: Mapped[str | None] = mapped_column(String(35))
     interpreter_language: Mapped[str | None] = mapped_column(String(35))
     persons: Mapped[int] = mapped_column(Integer, default=1)
@@ -481,6 +520,11 @@ class Booking(db.Model):
             postgresql_where=text("status != 'cancelled' AND officer_id IS NOT NULL"),
         ),
     )
+
+    @validates("phone")
+    def _keep_phone_normalised(self, _key: str, phone: str | None) -> str | None:
+        self.phone_normalised = normalised_phone(phone)
+        return phone
 
     @property
     def is_joint(self) -> bool:

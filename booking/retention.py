@@ -77,7 +77,14 @@ def _erase(booking_ids, now: datetime, *, waiting_too: bool = False) -> int:
     db.session.execute(
         update(Booking)
         .where(Booking.id.in_(booking_ids))
-        .values(name=ERASED_NAME, email=None, phone=None, message=None, erased_at=now)
+        .values(
+            name=ERASED_NAME,
+            email=None,
+            phone=None,
+            phone_normalised=None,
+            message=None,
+            erased_at=now,
+        )
         .execution_options(synchronize_session=False)
     )
     mails = db.session.execute(

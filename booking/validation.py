@@ -14,6 +14,7 @@ from datetime import date, datetime
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
 
+from booking.phones import ascii_digits
 from booking.text import has_control_characters, has_unreadable_characters, is_invisible
 
 MAX_NAME = 200
@@ -122,6 +123,8 @@ def clean_phone(raw, required: bool = False) -> str | None:
     )
     if value is None:
         return None
+    # A phone keyboard in Arabic or Persian types ٠١٧٦ or ۰۹۱۲: kept as 0176, 0912.
+    value = ascii_digits(value)
     if not PHONE.match(value) or sum(c.isdigit() for c in value) < 3:
         raise FieldError(_("Please enter a phone number with digits only, e.g. 02325 123456."))
     return value
@@ -137,13 +140,13 @@ def clean_language(raw) -> str | None:
 
 
 def clean_persons(raw, from_form: bool = False) -> int:
-    """1 to 10: a JSON integer in the API (not a string); ASCII digits in a form ("٣" and
-    "５" are refused)."""
+    """1 to 10: a JSON integer in the API (not a string); digits in a form, Eastern Arabic
+    and Persian ones ("٣", "۳") read as 3 ("５" is refused)."""
     message = _("Please enter a number from 1 to 10.")
     if raw is None or (from_form and isinstance(raw, str) and not raw.strip()):
         return 1
-    if from_form and isinstance(raw, str) and ASCII_DIGITS.match(raw.strip()):
-        value = int(raw.strip())
+    if from_form and isinstance(raw, str) and ASCII_DIGITS.match(ascii_digits(raw.strip())):
+        value = int(ascii_digits(raw.strip()))
     elif not from_form and isinstance(raw, int) and not isinstance(raw, bool):
         value = raw
     elif not from_form and isinstance(raw, float) and raw.is_integer():

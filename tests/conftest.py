@@ -12,11 +12,22 @@ import os
 import shutil
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 
 from booking import create_app
 from booking.config import TestConfig
 from booking.extensions import db
+
+# Property tests (marked "property"). `make test` uses "ci": each test draws from a seed of
+# its own, so a run never fails by chance, and no example database carries a failure over
+# from an earlier run. `make property` uses "property" (--hypothesis-profile) with a random
+# seed it prints (--hypothesis-seed): rerun a failure with that seed.
+hypothesis_settings.register_profile(
+    "ci", max_examples=200, deadline=None, derandomize=True, database=None
+)
+hypothesis_settings.register_profile("property", max_examples=5000, deadline=None, database=None)
+hypothesis_settings.load_profile("ci")
 
 REQUIRED_SUITES = {s for s in os.environ.get("KI_REQUIRED_SUITES", "").split(",") if s}
 

@@ -50,7 +50,7 @@ def booking_payload(start: str, service: str = "short", **over) -> dict:
 
 
 def make_booking(app, centre_slug: str, service_slug: str, start: str, **details):
-    """Book through services.book_slot; returns id, reference, counsellor_id and token.
+    """Book through bookings.book_slot; returns id, reference, counsellor_id and token.
 
     ``details`` are BookingDetails fields; name and a fresh e-mail address are filled in.
     """
@@ -59,7 +59,7 @@ def make_booking(app, centre_slug: str, service_slug: str, start: str, **details
 
     from sqlalchemy import select
 
-    from booking import services
+    from booking import bookings
     from booking.extensions import db
     from booking.models import Centre, Service, utcnow
     from booking.validation import BookingDetails
@@ -71,8 +71,8 @@ def make_booking(app, centre_slug: str, service_slug: str, start: str, **details
         service = db.session.scalar(
             select(Service).where(Service.centre_id == centre.id, Service.slug == service_slug)
         )
-        asked = services.BookingRequest(centre, service, local(start), BookingDetails(**details))
-        result = services.book_slot(asked, now=utcnow())
+        asked = bookings.BookingRequest(centre, service, local(start), BookingDetails(**details))
+        result = bookings.book_slot(asked, now=utcnow())
         booking = result.booking
         return SimpleNamespace(
             id=booking.id,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from booking import availability, services
+from booking import availability, bookings
 from booking.admin.blueprint import bp
 from booking.admin.views import (
     _actor,
@@ -62,10 +62,10 @@ def attention_bulk(centre_slug: str):
             flash(_("Please select at least one appointment."), "error")
         else:
             # Every booking is checked first: one of another centre, nothing done.
-            bookings = [_owned(Booking, i, centre.id) for i in dict.fromkeys(ids)]
+            chosen = [_owned(Booking, i, centre.id) for i in dict.fromkeys(ids)]
             settle_flash(
-                services.settle_conflicts(
-                    bookings,
+                bookings.settle_conflicts(
+                    chosen,
                     action,
                     _actor(),
                     now=utcnow(),

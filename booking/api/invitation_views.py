@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from flask import abort, jsonify, url_for
 from flask_babel import gettext as _
 
-from booking import availability, invitations, services
+from booking import availability, bookings, invitations
 from booking.api.blueprint import bp
 from booking.api.views import (
     MAX_RANGE_DAYS,
@@ -91,7 +91,7 @@ def invitation_slots(token: str):
     centre, service = invitation.centre, invitation.service
     search = availability.SlotSearch(centre, service)
     details = _details(invitation, search)
-    needed = services.required_language(details.language, details.interpreter_language)
+    needed = bookings.required_language(details.language, details.interpreter_language)
     found = search.find(date_from, date_to, utcnow(), needed)
     zone = ZoneInfo(centre.timezone)
     return jsonify(
@@ -127,7 +127,7 @@ def invitation_booking(token: str):
         raise ValidationFailed(errors)
     centre, service = invitation.centre, invitation.service
     details = _details(invitation, availability.SlotSearch(centre, service))
-    asked = services.BookingRequest(
+    asked = bookings.BookingRequest(
         centre,
         service,
         start_at,
@@ -135,6 +135,6 @@ def invitation_booking(token: str):
         locale=invitation.language,
         invitation=invitation,
     )
-    result = services.book_slot(asked, now=utcnow())
+    result = bookings.book_slot(asked, now=utcnow())
     location = url_for("api.get_booking", token=result.manage_token, _external=True)
     return jsonify(booking_body(result.booking, result.manage_token)), 201, {"Location": location}

@@ -15,7 +15,7 @@ from flask import Response, abort, current_app, jsonify, request, url_for
 from flask_babel import gettext as _
 from werkzeug.exceptions import BadRequest
 
-from booking import availability, availability_cache, services
+from booking import availability, availability_cache, bookings
 from booking.api.blueprint import bp
 from booking.extensions import limiter
 from booking.i18n import current_language, error_title
@@ -171,23 +171,23 @@ def _booking_limit() -> str:
 MAX_IDEMPOTENCY_KEY = 200
 
 
-@bp.errorhandler(services.BookingError)
-def handle_booking_error(error: services.BookingError):
+@bp.errorhandler(bookings.BookingError)
+def handle_booking_error(error: bookings.BookingError):
     titles = {
-        services.SlotUnavailable: _("This time is not free"),
-        services.TooManyActiveBookings: _("Too many upcoming appointments"),
-        services.NotOnlineBookable: _("This consultation is booked by phone only"),
-        services.BookingNotChangeable: _("This appointment can no longer be changed"),
-        services.IdempotencyMismatch: _("Idempotency key used for another request"),
+        bookings.SlotUnavailable: _("This time is not free"),
+        bookings.TooManyActiveBookings: _("Too many upcoming appointments"),
+        bookings.NotOnlineBookable: _("This consultation is booked by phone only"),
+        bookings.BookingNotChangeable: _("This appointment can no longer be changed"),
+        bookings.IdempotencyMismatch: _("Idempotency key used for another request"),
     }
     details = {
-        services.SlotUnavailable: _("Choose another time from the list of free slots."),
-        services.TooManyActiveBookings: _(
+        bookings.SlotUnavailable: _("Choose another time from the list of free slots."),
+        bookings.TooManyActiveBookings: _(
             "This e-mail address already holds the most upcoming appointments allowed."
         ),
-        services.NotOnlineBookable: _("Please call the centre to book this consultation."),
-        services.BookingNotChangeable: _("It is cancelled or already past."),
-        services.IdempotencyMismatch: _("Send a new Idempotency-Key with a new request."),
+        bookings.NotOnlineBookable: _("Please call the centre to book this consultation."),
+        bookings.BookingNotChangeable: _("It is cancelled or already past."),
+        bookings.IdempotencyMismatch: _("Send a new Idempotency-Key with a new request."),
     }
     return problem_response(
         status=error.status,
@@ -229,7 +229,7 @@ def booking_body(booking: Booking, token: str) -> dict:
     }
 
 
-def _idempotency(centre: Centre, data: dict) -> services.Idempotency | None:
+def _idempotency(centre: Centre, data: dict) -> bookings.Idempotency | None:
     key = request.headers.get("Idempotency-Key")
     if key is None:
         return None
@@ -237,7 +237,7 @@ def _idempotency(centre: Centre, data: dict) -> services.Idempotency | None:
     if not key or len(key) > MAX_IDEMPOTENCY_KEY or not (key.isascii() and key.isprintable()):
         raise ValidationFailed({"Idempotency-Key": [_("Use 1 to 200 printable ASCII characters.")]})
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
-    return services.Idempotency(
+    return bookings.Idempotency(
         scope=f"api:{centre.slug}",
         key=key,
         fingerprint=hashlib.sha256(canonical.encode()).hexdigest(),
@@ -272,10 +272,10 @@ def create_booking(centre_slug: str):
         raise ValidationFailed(errors)
     idempotency = _idempotency(centre, data)
 
-    asked = services.BookingRequest(
+    asked = bookings.BookingRequest(
         centre, service, start_at, details, locale=current_language(), idempotency=idempotency
     )
-    result = services.book_slot(asked, now=utcnow())
+    result = bookings.book_slot(asked, now=utcnow())
     location = url_for("api.get_booking", token=result.manage_token, _external=True)
     if result.replayed and result.stored_response:
         status, body = result.stored_response
@@ -287,14 +287,14 @@ def create_booking(centre_slug: str):
     body = booking_body(result.booking, result.manage_token)
     if idempotency is not None and not result.replayed:
         # The token is derivable from the key, so the stored answer leaves the link out.
-        services.store_response(
+        bookings.store_response(
             idempotency, 201, {k: v for k, v in body.items() if k != "manage_url"}
         )
     return jsonify(body), 201, {"Location": location}
 
 
 def _booking_by_token(token: str) -> Booking:
-    booking = services.find_by_token(token)
+    booking = bookings.find_by_token(token)
     if booking is None:
         abort(404, description=_("No booking belongs to this token."))
     return booking
@@ -309,7 +309,7 @@ def get_booking(token: str):
 @limiter.limit(_booking_limit)
 def cancel_booking(token: str):
     booking = _booking_by_token(token)
-    services.cancel_booking(booking, now=utcnow())
+    bookings.cancel_booking(booking, now=utcnow())
     return jsonify(booking_body(booking, token))
 
 
@@ -322,7 +322,7 @@ def reschedule_booking(token: str):
         start_at = clean_start(data.get("start"))
     except FieldError as error:
         raise ValidationFailed({"start": [str(error)]}) from error
-    services.reschedule_booking(booking, start_at, now=utcnow(), manage_token=token)
+    bookings.reschedule_booking(booking, start_at, now=utcnow(), manage_token=token)
     return jsonify(booking_body(booking, token))
 
 

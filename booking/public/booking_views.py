@@ -1,6 +1,6 @@
 """The public booking flow: details form, confirmation and manage page, cancel and move.
 
-Views check input and show results; booking/services.py decides and writes.
+Views check input and show results; booking/bookings.py decides and writes.
 A GET never changes anything (mail scanners follow links).
 """
 
@@ -15,7 +15,7 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from flask_babel import gettext as _
 from werkzeug.exceptions import NotFound
 
-from booking import availability, ical, notifications, retention, services
+from booking import availability, bookings, ical, notifications, retention
 from booking.extensions import limiter
 from booking.forms import EmptyForm
 from booking.i18n import current_language, language_name
@@ -81,7 +81,7 @@ def _taken_page(
         service,
         start_at,
         utcnow(),
-        language=services.required_language(language, interpreter),
+        language=bookings.required_language(language, interpreter),
     )
     return (
         _service_page(
@@ -132,8 +132,8 @@ def book(centre_slug: str, service_slug: str):
         form.interpreter_language.data = interpreter or ""
         form.start.data = start_at.isoformat()
         form.nonce.data = secrets.token_urlsafe(24)
-        needed = services.required_language(form.language.data, interpreter)
-        if services.free_slot_at(centre, service, start_at, utcnow(), language=needed) is None:
+        needed = bookings.required_language(form.language.data, interpreter)
+        if bookings.free_slot_at(centre, service, start_at, utcnow(), language=needed) is None:
             return _taken_page(centre, service, start_at, form.language.data, interpreter)
         return _render_form(centre, service, form, start_at)
 
@@ -151,7 +151,7 @@ def book(centre_slug: str, service_slug: str):
             form[field].errors = list(messages)
         return _render_form(centre, service, form, start_at, status=422)
 
-    idempotency = services.Idempotency.of_form(
+    idempotency = bookings.Idempotency.of_form(
         "form",
         form.nonce.data,
         centre.slug,
@@ -160,15 +160,15 @@ def book(centre_slug: str, service_slug: str):
         details.email or "",
     )
     try:
-        asked = services.BookingRequest(
+        asked = bookings.BookingRequest(
             centre, service, start_at, details, locale=current_language(), idempotency=idempotency
         )
-        result = services.book_slot(asked, now=utcnow())
-    except services.SlotUnavailable:
+        result = bookings.book_slot(asked, now=utcnow())
+    except bookings.SlotUnavailable:
         return _taken_page(
             centre, service, start_at, details.language, details.interpreter_language
         )
-    except services.TooManyActiveBookings:
+    except bookings.TooManyActiveBookings:
         form.email.errors = [
             _(
                 "This e-mail address already has %(count)d upcoming appointments. "
@@ -177,7 +177,7 @@ def book(centre_slug: str, service_slug: str):
             )
         ]
         return _render_form(centre, service, form, start_at, status=409)
-    except services.IdempotencyMismatch:
+    except bookings.IdempotencyMismatch:
         flash(_("The form has expired. Please try again."), "error")
         return _render_form(centre, service, form, start_at, status=400)
     if result.booking is None:
@@ -217,7 +217,7 @@ class UnknownManageLink(NotFound):
 
 
 def _booking_or_404(token: str) -> Booking:
-    booking = services.find_by_token(token)
+    booking = bookings.find_by_token(token)
     if booking is None:
         raise UnknownManageLink()
     return booking
@@ -282,8 +282,8 @@ def cancel(token: str):
     form = EmptyForm()
     if request.method == "POST" and form.validate_on_submit():
         try:
-            services.cancel_booking(booking, now=utcnow())
-        except services.BookingNotChangeable:
+            bookings.cancel_booking(booking, now=utcnow())
+        except bookings.BookingNotChangeable:
             flash(_("This appointment can no longer be cancelled online. Please call us."), "error")
         else:
             flash(_("Your appointment is cancelled. Thank you for letting us know."), "success")
@@ -330,15 +330,15 @@ def move(token: str):
         flash(_("This appointment can no longer be changed online. Please call us."), "error")
         return redirect(url_for("public.manage", token=token), code=303)
     form = MoveForm()
-    needed = services.required_language(booking.language, booking.interpreter_language)
+    needed = bookings.required_language(booking.language, booking.interpreter_language)
     if request.method == "POST":
         start_at = _parse_start(form.start.data)
         if form.validate_on_submit() and start_at is not None:
             try:
-                services.reschedule_booking(booking, start_at, now=now, manage_token=token)
-            except services.SlotUnavailable:
+                bookings.reschedule_booking(booking, start_at, now=now, manage_token=token)
+            except bookings.SlotUnavailable:
                 flash(_("This time was just taken. Please choose another one."), "error")
-            except services.BookingNotChangeable:
+            except bookings.BookingNotChangeable:
                 flash(
                     _("This appointment can no longer be changed online. Please call us."), "error"
                 )
@@ -354,7 +354,7 @@ def move(token: str):
     elif request.args.get("start"):
         start_at = _parse_start(request.args.get("start"))
         slot = (
-            services.free_slot_at(
+            bookings.free_slot_at(
                 centre, service, start_at, now, exclude_booking_id=booking.id, language=needed
             )
             if start_at is not None and start_at != booking.start_at
@@ -434,7 +434,7 @@ def find_booking():
         form.email.errors = [str(error)]
     if form.reference.errors or form.email.errors:
         return render_template("public/find.html", form=form, sent=False), 422
-    services.send_manage_link(reference, email, now=utcnow())
+    bookings.send_manage_link(reference, email, now=utcnow())
     return render_template("public/find.html", form=form, sent=True)
 
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
-from booking import availability, invitations, services
+from booking import availability, bookings, invitations
 from booking.extensions import limiter
 from booking.i18n import current_language, url_code
 from booking.models import OFFICER, Invitation, utcnow
@@ -68,7 +68,7 @@ def invitation(token: str):
     centre, service = invitation.centre, invitation.service
     search = availability.SlotSearch(centre, service)
     details = invitations.booking_details(invitation, _spoken(search))
-    needed = services.required_language(details.language, details.interpreter_language)
+    needed = bookings.required_language(details.language, details.interpreter_language)
     start_at = _start_or_none(request.args.get("start"))
     context = {
         "invitation": invitation,
@@ -79,7 +79,7 @@ def invitation(token: str):
         "interpreter": details.interpreter_language,
     }
     if start_at is not None:
-        slot = services.free_slot_at(centre, service, start_at, utcnow(), language=needed)
+        slot = bookings.free_slot_at(centre, service, start_at, utcnow(), language=needed)
         if slot is None:
             flash(_("This time was just taken. Please choose another one."), "error")
         else:
@@ -142,17 +142,17 @@ def invitation_book(token: str):
         return render_template("public/invitation_book.html", **context), 422
     search = availability.SlotSearch(centre, service)
     details = invitations.booking_details(invitation, _spoken(search))
-    asked = services.BookingRequest(
+    asked = bookings.BookingRequest(
         centre, service, start_at, details, locale=current_language(), invitation=invitation
     )
     try:
-        result = services.book_slot(asked, now=utcnow())
+        result = bookings.book_slot(asked, now=utcnow())
     except invitations.InvitationGone as gone:
         return _gone(gone.invitation, gone.invitation_status)
-    except services.SlotUnavailable:
+    except bookings.SlotUnavailable:
         flash(_("This time was just taken. Please choose another one."), "error")
         return redirect(url_for("public.invitation", token=token), code=303)
-    except services.TooManyActiveBookings:
+    except bookings.TooManyActiveBookings:
         flash(
             _("This e-mail address already has several upcoming appointments. Please call us."),
             "error",

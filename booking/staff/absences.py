@@ -1,4 +1,5 @@
-"""Absences: counsellors record their own, admins any counsellor's of their centres.
+"""Absences: counsellors record their own, admins and reception any counsellor's of their
+centres (booking/access.py).
 
 Slots disappear at once (the slot engine reads absences). Bookings that no longer fit are
 listed for a person to handle: notify and cancel, or keep. Nothing is dropped silently.
@@ -15,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from booking import absences as absence_writer
-from booking import access, availability, services
+from booking import access, availability, bookings
 from booking.extensions import db
 from booking.forms import EmptyForm
 from booking.models import Absence, Centre, Service, User, utcnow
@@ -94,7 +95,7 @@ def _absence_times(form: AbsenceForm, centre: Centre) -> dict[str, datetime]:
 
 
 def _managed_counsellors(user: User, centre: Centre) -> list[User]:
-    if access.is_admin(user):
+    if access.runs_centre_absences(user):
         return centre_counsellors(centre)
     return [user]
 
@@ -118,7 +119,7 @@ def absences():
     if request.method == "POST":
         if not form.validate_on_submit():
             abort(400)
-        wanted = form.counsellor.data if access.is_admin(user) else str(user.id)
+        wanted = form.counsellor.data if access.runs_centre_absences(user) else str(user.id)
         target = next((c for c in counsellors if str(c.id) == wanted), None)
         if target is None:
             form.counsellor.errors = [_("Please choose a counsellor.")]
@@ -156,7 +157,7 @@ def absences():
     conflicts = [
         (b, reasons)
         for b, reasons in availability.bookings_needing_attention(
-            centre, now, counsellor_id=None if access.is_admin(user) else user.id
+            centre, now, counsellor_id=None if access.runs_centre_absences(user) else user.id
         )
         if access.can_change(user, b)
     ]
@@ -166,7 +167,7 @@ def absences():
             centre=centre,
             centres=centres,
             form=form,
-            is_admin=access.is_admin(user),
+            for_centre=access.runs_centre_absences(user),
             absences=upcoming,
             conflicts=conflicts,
             select_all=request.args.get("select") == "all",
@@ -220,9 +221,9 @@ def conflicts_bulk():
         flash(_("Please select at least one appointment."), "error")
         return _back(centre, centres)
     # Every booking is checked before any is changed: one not allowed, nothing done.
-    bookings = [load_booking(booking_id, change=True) for booking_id in dict.fromkeys(ids)]
-    done = services.settle_conflicts(
-        bookings, action, user, now=utcnow(), colleagues=posted_colleagues(request.form, ids)
+    chosen = [load_booking(booking_id, change=True) for booking_id in dict.fromkeys(ids)]
+    done = bookings.settle_conflicts(
+        chosen, action, user, now=utcnow(), colleagues=posted_colleagues(request.form, ids)
     )
     settle_flash(done)
     return _back(centre, centres)

@@ -32,3 +32,13 @@ def require_sign_in():
     if not access.may_open(current_user, request.endpoint):
         abort(403)
     return None
+
+
+@bp.app_context_processor
+def page_rules():
+    """``may_open(endpoint)`` for menus: an entry shows exactly when its page would open."""
+
+    def may_open(endpoint: str) -> bool:
+        return current_user.is_authenticated and access.may_open(current_user, endpoint)
+
+    return {"may_open": may_open}

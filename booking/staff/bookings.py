@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from booking import access, availability, services
+from booking import access, availability, bookings
 from booking.extensions import db
 from booking.forms import EmptyForm
 from booking.models import OFFICER, Booking, Invitation, User, utcnow
@@ -63,14 +63,14 @@ def calendar():
         query = query.where(Booking.status != "cancelled")
     if chosen is not None:
         query = query.where(Booking.counsellor_id == chosen.id)
-    bookings = db.session.scalars(query).all()
+    found = db.session.scalars(query).all()
     rows = [
         {
             "booking": b,
             "person": access.can_see_person(user, b),
             "message": access.can_see_message(user, b),
         }
-        for b in bookings
+        for b in found
     ]
     by_day = dict(group_by_day(centre, rows, key=lambda r: r["booking"].start_at))
     dates = [first + timedelta(days=i) for i in range(length)]
@@ -149,7 +149,7 @@ def booking_detail(booking_id: int):
         ),
     )
     # Recorded once the page is made: the commit would expire what the page reads.
-    services.record_view(user, booking, now=now)
+    bookings.record_view(user, booking, now=now)
     return page
 
 
@@ -179,10 +179,10 @@ def booking_move(booking_id: int):
                 error, status = _("Please choose a time."), 422
             else:
                 try:
-                    services.staff_move(booking, start_at, user, now=now)
-                except services.SlotUnavailable:
+                    bookings.staff_move(booking, start_at, user, now=now)
+                except bookings.SlotUnavailable:
                     error, status = _("This time was just taken. Please choose another one."), 409
-                except services.BookingNotChangeable:
+                except bookings.BookingNotChangeable:
                     flash(_("This appointment can no longer be moved."), "error")
                     return _back(booking)
                 else:
@@ -228,8 +228,8 @@ def booking_cancel(booking_id: int):
         flash(_("Please tick the box to confirm the cancellation."), "error")
         return _back(booking)
     try:
-        cancelled = services.staff_cancel(booking, user, now=utcnow())
-    except services.BookingNotChangeable:
+        cancelled = bookings.staff_cancel(booking, user, now=utcnow())
+    except bookings.BookingNotChangeable:
         flash(_("Only upcoming confirmed appointments can be cancelled."), "error")
         return _back(booking)
     if cancelled:
@@ -244,7 +244,7 @@ def booking_attendance(booking_id: int):
     if not EmptyForm().validate_on_submit():
         abort(400)
     status = request.form.get("status")
-    if status not in services.ATTENDANCE_STATUSES:
+    if status not in bookings.ATTENDANCE_STATUSES:
         abort(400)
     # From the day list, back to the day list (at the row); else to the booking.
     back = _back(booking)
@@ -255,8 +255,8 @@ def booking_attendance(booking_id: int):
             code=303,
         )
     try:
-        services.mark_attendance(booking, status, user, now=utcnow())
-    except services.AttendanceNotPossible:
+        bookings.mark_attendance(booking, status, user, now=utcnow())
+    except bookings.AttendanceNotPossible:
         flash(_("Attendance can be marked only once the appointment has begun."), "error")
         return back
     flash(_("Attendance saved."), "success")

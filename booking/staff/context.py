@@ -15,7 +15,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from booking import services
+from booking import bookings
 from booking.extensions import db
 from booking.models import Booking, Centre, User
 from booking.validation import FieldError, clean_day
@@ -87,7 +87,7 @@ def posted_bulk_action(form) -> tuple[str, list[int]]:
     action = form.get("action", "")
     field = "listed" if action == "hand_over_all" else "booking"
     action = "hand_over" if action == "hand_over_all" else action
-    if action not in services.CONFLICT_ACTIONS:
+    if action not in bookings.CONFLICT_ACTIONS:
         abort(400)
     return action, posted_ids(form.getlist(field))
 
@@ -115,17 +115,17 @@ def settle_one(booking: Booking, action: str, actor: User, form, *, now: datetim
             flash(_("Please choose a colleague."), "error")
         else:
             settle_flash(
-                services.settle_conflicts([booking], action, actor, now=now, colleagues=chosen)
+                bookings.settle_conflicts([booking], action, actor, now=now, colleagues=chosen)
             )
     elif action == "keep":
-        services.keep_despite_conflict(booking, actor, now=now)
+        bookings.keep_despite_conflict(booking, actor, now=now)
         flash(_("Booking %(reference)s is kept.", reference=booking.reference), "success")
     else:
         try:
-            cancelled = services.staff_cancel(
-                booking, actor, now=now, reason=services.CONFLICT_CANCEL_REASON
+            cancelled = bookings.staff_cancel(
+                booking, actor, now=now, reason=bookings.CONFLICT_CANCEL_REASON
             )
-        except services.BookingNotChangeable:
+        except bookings.BookingNotChangeable:
             cancelled = False
         if cancelled:
             flash(

@@ -1,5 +1,5 @@
 """Forms of the staff workspace. They render fields and check CSRF; booking/validation.py
-and booking/services.py hold the rules."""
+and booking/bookings.py hold the rules."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from booking import access, availability, services
+from booking import access, availability, bookings
 from booking.extensions import db
 from booking.i18n import language_name
 from booking.models import Booking, Centre, Service, User, utcnow
@@ -299,7 +299,7 @@ def intake_book():
                 form[name].errors = list(messages)
         return _page(centre, centres, form, status=422, channel=channel, errors=errors, **render)
 
-    idempotency = services.Idempotency.of_form(
+    idempotency = bookings.Idempotency.of_form(
         "staff-intake",
         form.nonce.data,
         centre.slug,
@@ -310,7 +310,7 @@ def intake_book():
     )
     locale = language if language in current_app.config["LANGUAGES"] else "de"
     try:
-        asked = services.BookingRequest(
+        asked = bookings.BookingRequest(
             centre,
             service,
             start_at,
@@ -321,8 +321,8 @@ def intake_book():
             created_by=user,
             counsellor_id=chosen.counsellor.id if chosen.counsellor else None,
         )
-        result = services.book_slot(asked, now=utcnow())
-    except services.SlotUnavailable:
+        result = bookings.book_slot(asked, now=utcnow())
+    except bookings.SlotUnavailable:
         return _page(
             centre,
             centres,
@@ -334,7 +334,7 @@ def intake_book():
             language=language,
             chosen=chosen,
         )
-    except services.IdempotencyMismatch:
+    except bookings.IdempotencyMismatch:
         form.nonce.data = secrets.token_urlsafe(24)
         return _page(
             centre,

@@ -8,27 +8,20 @@ import re
 
 from flask import make_response, render_template, request
 from flask_babel import gettext as _
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
-from booking import access, services
+from booking import access, bookings
 from booking.extensions import db
 from booking.models import Booking, User, utcnow
+from booking.phones import ascii_digits, search_forms
 from booking.staff.blueprint import bp
 from booking.staff.context import acting_user, staff_centres
 
 MAX_RESULTS = 50
 MIN_QUERY = 2
 MAX_QUERY = 100
-# Separators people type in phone numbers; the search compares digits only.
-PHONE_SEPARATORS = " -/().+"
 REFERENCE_PATTERN = re.compile(r"^[A-Z2-9]{4}-?[A-Z2-9]{4}$")
-
-
-def _digits(expression):
-    for char in PHONE_SEPARATORS:
-        expression = func.replace(expression, char, "")
-    return expression
 
 
 def _conditions(text: str, fields: tuple[str, ...]) -> list:
@@ -40,11 +33,16 @@ def _conditions(text: str, fields: tuple[str, ...]) -> list:
         found.append(Booking.name.icontains(text, autoescape=True))
     if "email" in fields and len(text) >= 3:
         found.append(Booking.email.icontains(text, autoescape=True))
-    digits = re.sub(r"\D", "", text)
-    if "phone" in fields and len(digits) >= 4 and len(digits) * 2 >= len(text.replace(" ", "")):
-        # "0171 2345678" also finds "+49 171 2345678".
-        for variant in {digits, digits.lstrip("0") or digits}:
-            found.append(_digits(Booking.phone).contains(variant, autoescape=True))
+    typed = ascii_digits(text)
+    digits = re.sub(r"\D", "", typed)
+    if "phone" in fields and len(digits) >= 4 and len(digits) * 2 >= len(typed.replace(" ", "")):
+        # Compared in the stored normalised form: "+49 (0)2325 883412", "0049 2325 883412"
+        # and "02325/883412" are one number; the last digits alone find it too.
+        whole, parts = search_forms(typed)
+        if whole is not None:
+            found.append(Booking.phone_normalised == whole)
+        for part in parts:
+            found.append(Booking.phone_normalised.contains(part, autoescape=True))
     return found
 
 
@@ -96,7 +94,7 @@ def search():
     )
     if shown is not None:
         # Recorded once the page is made: the commit would expire what the page reads.
-        services.record_search(user, centres[0].id if centres else None, len(shown), now=utcnow())
+        bookings.record_search(user, centres[0].id if centres else None, len(shown), now=utcnow())
     response = make_response(page, 422 if error else 200)
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -182,7 +182,7 @@ def booking_token(live_app) -> str:
     """A booking of the seeded Herne centre, made through the service layer."""
     from datetime import UTC, datetime, timedelta
 
-    from booking import availability, services
+    from booking import availability, bookings
     from booking.validation import BookingDetails
 
     with live_app.test_request_context():
@@ -195,8 +195,8 @@ def booking_token(live_app) -> str:
             centre, service, now.date(), (now + timedelta(days=40)).date(), now, None
         )
         slot = found[0]
-        result = services.book_slot(
-            services.BookingRequest(
+        result = bookings.book_slot(
+            bookings.BookingRequest(
                 centre, service, slot.start_at, BookingDetails(name=NAME, email="axe@example.org")
             ),
             now=now,

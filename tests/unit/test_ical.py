@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from icalendar import Calendar
 
@@ -371,7 +371,7 @@ text_values = st.text(
 ).filter(lambda text: "\\N" not in text)
 
 
-@settings(max_examples=150, deadline=None)
+@pytest.mark.property
 @given(summary=text_values, name=text_values.filter(str.strip), description=text_values)
 def test_any_printable_text_round_trips(summary, name, description):
     data = build_request(

@@ -2,7 +2,12 @@
 
 The checks below convert wall times with their own brute-force oracle rather than the
 engine's helpers: a wall time names the first instant whose local clock reads it, and one
-in a spring-forward gap names the first instant whose clock reads later than it.
+in a spring-forward gap names the first instant whose clock reads later than it. Durations
+(notice, slot length, buffer) are absolute time: the oracle adds them to instants in UTC,
+never to an aware datetime of another zone (Python adds those on the wall clock).
+
+`make test` runs each property with a seed of its own (the "ci" profile of
+tests/conftest.py); `make property` runs them with 5,000 examples and a random seed.
 """
 
 from dataclasses import replace
@@ -11,7 +16,8 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import holidays
-from hypothesis import given, settings
+import pytest
+from hypothesis import given
 from hypothesis import strategies as st
 
 from booking.slots import CentreRules, Counsellor, Interval, WeeklyHours, available_slots
@@ -28,7 +34,8 @@ DST_DAYS = (
     date(2026, 10, 4),  # Lord Howe: half an hour forward
 )
 SERVICE = "beratung-2"
-PROPERTY_SETTINGS = settings(max_examples=200, deadline=None)
+
+pytestmark = pytest.mark.property
 
 
 # The oracle: wall time <-> UTC by brute force.
@@ -191,7 +198,6 @@ def local_date(instant: datetime, zone: str) -> date:
 # Properties.
 
 
-@PROPERTY_SETTINGS
 @given(scenarios())
 def test_property_no_slot_outside_opening_hours(scenario):
     rules = scenario["rules"]
@@ -204,7 +210,6 @@ def test_property_no_slot_outside_opening_hours(scenario):
         )
 
 
-@PROPERTY_SETTINGS
 @given(scenarios())
 def test_property_no_slot_overlaps_a_listed_counsellors_booking(scenario):
     buffer = scenario["rules"].buffer
@@ -223,7 +228,6 @@ def test_property_no_slot_overlaps_a_listed_counsellors_booking(scenario):
                 assert not overlaps(slot.start_at, slot.end_at, absence.start_at, absence.end_at)
 
 
-@PROPERTY_SETTINGS
 @given(scenarios())
 def test_property_slot_starts_are_on_the_wall_time_grid(scenario):
     rules = scenario["rules"]
@@ -240,11 +244,10 @@ def test_property_slot_starts_are_on_the_wall_time_grid(scenario):
         assert any(m >= 0 and m % rules.slot_step_minutes == 0 for m in minutes_from_open)
 
 
-@PROPERTY_SETTINGS
 @given(scenarios())
 def test_property_durations_notice_order_and_utc(scenario):
     slots = available_slots(**scenario)
-    earliest_start_at = scenario["now"] + scenario["rules"].min_notice
+    earliest_start_at = scenario["now"].astimezone(UTC) + scenario["rules"].min_notice
     for slot in slots:
         assert slot.end_at - slot.start_at == scenario["duration"]
         assert slot.start_at >= earliest_start_at
@@ -258,6 +261,7 @@ def expected_slots(scenario) -> list[tuple[datetime, datetime, tuple[int, ...]]]
     rules, zone = scenario["rules"], scenario["rules"].timezone
     duration, buffer = scenario["duration"], rules.buffer
     now = scenario["now"]
+    earliest_start_at = now.astimezone(UTC) + rules.min_notice  # absolute, not wall time
     last_day = local_date(now, zone) + timedelta(days=rules.horizon_days)
     country, _, subdivision = rules.holiday_region.partition("-")
     found = {}
@@ -278,7 +282,7 @@ def expected_slots(scenario) -> list[tuple[datetime, datetime, tuple[int, ...]]]
                 end_at = start_at + duration
                 if not (opens_at <= start_at and end_at <= closes_at):
                     continue
-                if start_at < now + rules.min_notice:
+                if start_at < earliest_start_at:
                     continue
                 if any(overlaps(start_at, end_at, c.start_at, c.end_at) for c in rules.closures):
                     continue
@@ -309,7 +313,6 @@ def expected_slots(scenario) -> list[tuple[datetime, datetime, tuple[int, ...]]]
     return sorted(found.values())
 
 
-@PROPERTY_SETTINGS
 @given(scenarios())
 def test_property_offers_exactly_what_a_brute_force_reading_of_the_rules_offers(scenario):
     offered = [(s.start_at, s.end_at, s.counsellor_ids) for s in available_slots(**scenario)]
@@ -353,9 +356,62 @@ def scenarios_with_odd_instants(draw) -> dict:
     }
 
 
-@PROPERTY_SETTINGS
 @given(scenarios_with_odd_instants())
 def test_property_microseconds_and_other_zones_are_read_exactly(scenario):
     offered = [(s.start_at, s.end_at, s.counsellor_ids) for s in available_slots(**scenario)]
 
     assert offered == expected_slots(scenario)
+
+
+def test_regression_notice_is_absolute_time_when_now_is_given_across_a_dst_switch():
+    """Found by the property above: a Lord Howe centre asked with ``now`` in Berlin the
+    evening before Berlin springs forward. 23:00 CET plus 4 hours of notice is 02:00 UTC
+    (04:00 CEST); Python's wall-clock sum says 03:00 CEST (01:00 UTC), and the reference
+    once expected a slot at 01:00 UTC that the engine, rightly, does not offer."""
+    now = datetime(2026, 3, 28, 23, 0, tzinfo=ZoneInfo("Europe/Berlin"))
+    scenario = {
+        "rules": CentreRules(
+            timezone="Australia/Lord_Howe",  # UTC+11 all of 2026-03-29
+            opening_hours=(WeeklyHours(weekday=6, opens=time(12), closes=time(13, 10)),),
+            min_notice=timedelta(hours=4),
+            slot_step_minutes=5,
+        ),
+        "service_slug": SERVICE,
+        "duration": timedelta(minutes=5),
+        "counsellors": (Counsellor(id=1, service_slugs=frozenset({SERVICE})),),
+        "date_from": date(2026, 3, 29),
+        "date_to": date(2026, 3, 29),
+        "now": now,
+    }
+    offered = [(s.start_at, s.end_at, s.counsellor_ids) for s in available_slots(**scenario)]
+
+    first = datetime(2026, 3, 29, 2, 0, tzinfo=UTC)  # 13:00 in Lord Howe
+    assert offered == [
+        (first, first + timedelta(minutes=5), (1,)),
+        (first + timedelta(minutes=5), first + timedelta(minutes=10), (1,)),
+    ]
+    assert offered == expected_slots(scenario)
+
+
+def test_regression_notice_counts_from_the_second_occurrence_of_a_repeated_now():
+    """``now`` at 02:00 the second time (fold=1) in Berlin is 01:00 UTC; Python's sum
+    ``now + notice`` drops the fold and would read 00:00 UTC."""
+    now = datetime(2026, 10, 25, 2, 0, fold=1, tzinfo=ZoneInfo("Europe/Berlin"))
+    scenario = {
+        "rules": CentreRules(
+            timezone="UTC",
+            opening_hours=(WeeklyHours(weekday=6, opens=time(0), closes=time(1, 10)),),
+            min_notice=timedelta(0),
+            slot_step_minutes=5,
+        ),
+        "service_slug": SERVICE,
+        "duration": timedelta(minutes=5),
+        "counsellors": (Counsellor(id=1, service_slugs=frozenset({SERVICE})),),
+        "date_from": date(2026, 10, 25),
+        "date_to": date(2026, 10, 25),
+        "now": now,
+    }
+    offered = [s.start_at for s in available_slots(**scenario)]
+
+    assert offered == [datetime(2026, 10, 25, 1, m, tzinfo=UTC) for m in (0, 5)]
+    assert [start for start, _, _ in expected_slots(scenario)] == offered

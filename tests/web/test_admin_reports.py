@@ -17,7 +17,7 @@ from html.parser import HTMLParser
 import pytest
 from sqlalchemy import select, update
 
-from booking import services
+from booking.bookings import BookingRequest, book_slot
 from booking.extensions import db
 from booking.models import Booking, Centre, Service, User, utcnow
 from booking.validation import BookingDetails
@@ -123,8 +123,8 @@ def bookings(app, admin):
             select(Service).where(Service.centre_id == centre.id, Service.slug == "beratung-3")
         )
         clerk = db.session.scalar(select(User).where(User.email == ADMIN))
-        result = services.book_slot(
-            services.BookingRequest(
+        result = book_slot(
+            BookingRequest(
                 centre,
                 service,
                 datetime.fromisoformat(at(day, 14)),

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from booking import absences, administration, availability, availability_cache, create_app, services
+from booking import absences, administration, availability, availability_cache, bookings, create_app
 from booking.config import TestConfig
 from booking.extensions import db
 from booking.models import Booking, Centre, Service, User, utcnow
@@ -114,20 +114,20 @@ def write_book(app, day, prepared):
 
 def write_cancel(app, day, prepared):
     with app.test_request_context():
-        services.cancel_booking(db.session.get(Booking, prepared.id), now=utcnow())
+        bookings.cancel_booking(db.session.get(Booking, prepared.id), now=utcnow())
 
 
 def write_move(app, day, prepared):
     with app.test_request_context():
         booking = db.session.get(Booking, prepared.id)
-        services.reschedule_booking(booking, local(at(day, 13)), now=utcnow())
+        bookings.reschedule_booking(booking, local(at(day, 13)), now=utcnow())
 
 
 def write_hand_over(app, day, prepared):
     with app.test_request_context():
         booking = db.session.get(Booking, prepared.id)
         other = next(c for c in _counsellors() if c.id != booking.counsellor_id)
-        services.hand_over(booking, other.id, _actor(), now=utcnow())
+        bookings.hand_over(booking, other.id, _actor(), now=utcnow())
 
 
 def write_hours(app, day, prepared):

@@ -184,3 +184,19 @@ def test_unknown_token_is_404(client, centre):
 
 def test_responses_send_no_referrer(client, centre):
     assert client.get("/").headers.get("Referrer-Policy") == "no-referrer"
+
+
+def test_eastern_arabic_and_persian_digits_are_read_as_digits(app, client, centre, monday):
+    """A phone keyboard in Arabic or Persian types ٠١٧٦… and ۲: booked as 0176… and 2."""
+    response = client.post(
+        "/centres/test/short/book",
+        data={
+            **open_form(client, at(monday, 9)),
+            **fields(phone="٠١٧٦ ١٢٣٤٥٦٧", persons="۲", email="omar@example.org"),
+        },
+    )
+    assert response.status_code == 303, response.get_data(as_text=True)[:2000]
+    with app.app_context():
+        booking = db.session.scalar(select(Booking))
+        assert (booking.phone, booking.persons) == ("0176 1234567", 2)
+        assert booking.phone_normalised == "+491761234567"

@@ -259,7 +259,7 @@ def test_an_unknown_link_explains_and_gives_every_centres_phone(client, centre, 
 
 
 def test_a_link_replaced_by_a_staff_move_is_explained(app, client, centre, monday, make_staff):
-    from booking import services
+    from booking import bookings
     from booking.models import utcnow
 
     made = make_booking(app, "test", "short", at(monday, 10))
@@ -267,7 +267,7 @@ def test_a_link_replaced_by_a_staff_move_is_explained(app, client, centre, monda
     with app.test_request_context():
         booking = db.session.get(Booking, made.id)
         actor = db.session.scalar(select(User).where(User.email == "empfang@test.example"))
-        services.staff_move(booking, datetime.fromisoformat(at(monday, 14)), actor, now=utcnow())
+        bookings.staff_move(booking, datetime.fromisoformat(at(monday, 14)), actor, now=utcnow())
     html = page(client, f"/b/{made.token}?lang=en", 404)
     assert "This link no longer works" in html and "tel:" in html
 
@@ -341,13 +341,13 @@ def test_a_time_no_longer_free_is_not_offered_for_confirmation(app, client, cent
 
 
 def staff_cancel(app, booking_id: int) -> None:
-    from booking import services
+    from booking import bookings
     from booking.models import utcnow
 
     with app.test_request_context():
         booking = db.session.get(Booking, booking_id)
         actor = db.session.scalar(select(User).where(User.role == "admin"))
-        services.staff_cancel(booking, actor, now=utcnow())
+        bookings.staff_cancel(booking, actor, now=utcnow())
 
 
 def test_a_closure_cancellation_mail_gives_the_reason_apology_and_next_times(

@@ -15,7 +15,7 @@ from babel.dates import format_date
 from babel.messages.pofile import read_po
 from sqlalchemy import select
 
-from booking import outbox, services
+from booking import bookings, outbox
 from booking.config import Config
 from booking.extensions import db
 from booking.models import Booking, Centre, OutboxMessage, Service, utcnow
@@ -205,8 +205,8 @@ def mails_in(app, make_centre):
             centre = db.session.scalar(select(Centre).where(Centre.slug == "test"))
             service = db.session.scalar(select(Service).where(Service.slug == "short"))
             now = utcnow()
-            result = services.book_slot(
-                services.BookingRequest(
+            result = bookings.book_slot(
+                bookings.BookingRequest(
                     centre,
                     service,
                     local(at(monday, 10)),
@@ -227,11 +227,11 @@ def mails_in(app, make_centre):
                     kinds.setdefault(row.kind, decoded_parts(outbox.message_of(app, row)))
 
             collect()
-            services.reschedule_booking(
+            bookings.reschedule_booking(
                 booking, local(at(monday, 13)), now=now, manage_token=result.manage_token
             )
             collect()
-            services.cancel_booking(booking, now=now + timedelta(minutes=1))
+            bookings.cancel_booking(booking, now=now + timedelta(minutes=1))
             collect()
         return kinds, monday
 
@@ -312,3 +312,21 @@ def test_issue_9_uncompiled_catalogues_are_compiled_so_words_match_dates(tmp_pat
     again = Flask("again", root_path=str(source), instance_path=str(tmp_path / "instance"))
     compile_stale_catalogues(again)
     assert compiled.stat().st_mtime_ns == before
+
+
+@pytest.mark.parametrize("code", LANGUAGES)
+def test_day_labels_give_the_full_weekday_in_every_language(app, code):
+    """ "Mittwoch, 23. Dezember", never "Mi., 23. Dezember" (Leichte Sprache: no
+    abbreviations; screen readers read "Pzt" and "Mo Punkt")."""
+    from datetime import date
+
+    from flask_babel import force_locale
+
+    from booking.i18n import day_label
+
+    wednesday = date(2026, 12, 23)
+    wide = format_date(wednesday, "EEEE", locale=Locale.parse(code.replace("@easy", "")))
+    with app.test_request_context(), force_locale(code):
+        label = day_label(wednesday)
+    assert wide in label, (code, label)
+    assert "23" in label

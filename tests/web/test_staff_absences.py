@@ -154,10 +154,7 @@ def test_who_may_enter_and_delete_absences(seeded, monday, client, make_staff, s
     make_staff("admin@herne.example", "admin", "herne")
     make_staff("admin@kreis-heinsberg.example", "admin", "kreis-heinsberg")
     day = monday.isoformat()
-    # Reception keeps no absences.
-    reception = seeded.test_client()
-    sign_in(reception, make_staff("rez@herne.example", "reception", "herne"))
-    assert reception.get("/staff/absences").status_code == 403
+    # Reception enters absences too (see test_reception_runs_absences_route_by_route).
 
     # An admin enters one for any counsellor of the centre.
     sign_in(client, "admin@herne.example")
@@ -229,6 +226,10 @@ def test_a_whole_day_absence_needs_no_times(seeded, monday, client, make_staff, 
     )
     assert response.status_code == 303
     assert free_starts(client, monday) == [] and free_starts(client, tuesday) == []
+    # Listed as days, never "00:00 – 00:00".
+    page = client.get("/staff/absences").get_data(as_text=True)
+    (item,) = re.findall(r'<li class="absence".*?</li>', page, re.S)
+    assert "00:00" not in item and "(ganze Tage)" in item
     with seeded.app_context():
         absence = db.session.scalar(select(Absence))
         start = absence.start_at.astimezone(BERLIN)
@@ -288,3 +289,119 @@ def test_a_weekly_absence_repeats_until_the_date_at_the_same_wall_time(
     assert response.status_code == 422
     with seeded.app_context():
         assert len(db.session.scalars(select(Absence)).all()) == 4
+
+
+# Every absence route, and what each role gets there: (method, path template, expected).
+ABSENCE_ROUTES = ("absences", "add", "conflict_keep", "conflict_cancel", "bulk", "delete")
+
+
+@pytest.mark.parametrize(
+    ("role", "expected"),
+    [
+        # Reception: any counsellor of its centre, as an admin (the ill counsellor phones).
+        (
+            "reception",
+            {
+                "absences": 200,
+                "add": 303,
+                "conflict_keep": 303,
+                "conflict_cancel": 303,
+                "bulk": 303,
+                "delete": 303,
+            },
+        ),
+        (
+            "admin",
+            {
+                "absences": 200,
+                "add": 303,
+                "conflict_keep": 303,
+                "conflict_cancel": 303,
+                "bulk": 303,
+                "delete": 303,
+            },
+        ),
+        # A counsellor: their own absences and bookings only; Karim's are a colleague's.
+        (
+            "counsellor",
+            {
+                "absences": 200,
+                "add": 303,
+                "conflict_keep": 403,
+                "conflict_cancel": 403,
+                "bulk": 403,
+                "delete": 403,
+            },
+        ),
+    ],
+)
+def test_absence_and_conflict_routes_for_each_role(
+    role, expected, seeded, monday, client, make_staff, sign_in
+):
+    """Route by route: what reception, an admin and a colleague of Karim may do with his
+    absences and the bookings they hit (booking/access.py PAGE_ROLES)."""
+    karim = make_staff(KARIM, "counsellor", "herne")
+    first = book(seeded, "beratung-5", at(monday, 9))
+    second = book(seeded, "beratung-5", at(monday, 11), name="Lina Second")
+    third = book(seeded, "beratung-5", at(monday, 13), name="Tom Third")
+    karim_client = seeded.test_client()
+    sign_in(karim_client, karim)
+    day = monday.isoformat()
+    assert add_absence(karim_client, f"{day}T08:00", f"{day}T16:00").status_code == 303
+    with seeded.app_context():
+        karim_id = db.session.scalar(select(Absence.user_id))
+        absence_id = db.session.scalar(select(Absence.id))
+
+    account = {
+        "reception": "rez@herne.example",
+        "admin": "admin@herne.example",
+        "counsellor": AYLIN,
+    }[role]
+    sign_in(client, make_staff(account, role, "herne"))
+    got = {}
+    page = client.get("/staff/absences")
+    got["absences"] = page.status_code
+    html = page.get_data(as_text=True)
+    token = csrf_from(html)
+    if role != "counsellor":
+        assert re.search(r"<a href=\"/staff/absences\" aria-current=\"page\">", html)
+        assert conflicts(html) == {first, second, third}
+    tomorrow = (monday + timedelta(days=1)).isoformat()
+    got["add"] = client.post(
+        "/staff/absences",
+        data={
+            "csrf_token": token,
+            "start": f"{tomorrow}T08:00",
+            "end": f"{tomorrow}T09:00",
+            "note": "krank",
+            "counsellor": str(karim_id),
+        },
+    ).status_code
+    got["conflict_keep"] = client.post(
+        f"/staff/absences/conflicts/{first}/keep", data={"csrf_token": token}
+    ).status_code
+    got["conflict_cancel"] = client.post(
+        f"/staff/absences/conflicts/{second}/cancel", data={"csrf_token": token}
+    ).status_code
+    got["bulk"] = client.post(
+        "/staff/absences/conflicts",
+        data={"csrf_token": token, "action": "cancel", "booking": str(third)},
+    ).status_code
+    got["delete"] = client.post(
+        f"/staff/absences/{absence_id}/delete", data={"csrf_token": token}
+    ).status_code
+    assert got == expected
+    with seeded.app_context():
+        statuses = [db.session.get(Booking, i).status for i in (first, second, third)]
+        kept = db.session.get(Booking, first).kept_despite_conflict_at is not None
+        absences = db.session.scalars(select(Absence)).all()
+    if role == "counsellor":
+        assert statuses == ["confirmed"] * 3 and not kept
+        # The counsellor named is ignored: the absence saved is Aylin's own; Karim's stays.
+        assert [(a.id == absence_id, a.user_id == karim_id) for a in absences] == [
+            (True, True),
+            (False, False),
+        ]
+    else:
+        assert statuses == ["confirmed", "cancelled", "cancelled"] and kept
+        assert [(a.user_id, a.note) for a in absences] == [(karim_id, "krank")]

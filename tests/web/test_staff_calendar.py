@@ -10,7 +10,7 @@ from email import policy
 import pytest
 from sqlalchemy import select
 
-from booking import audit, services
+from booking import audit, bookings
 from booking.extensions import db
 from booking.models import AuditEntry, Booking, OutboxMessage, User, utcnow
 from booking.outbox import message_of
@@ -152,7 +152,7 @@ def test_a_counsellor_starts_on_their_own_calendar(seeded, week, client, sign_in
 def test_cancelled_bookings_show_only_when_asked(seeded, week, client, sign_in):
     monday, ids = week
     with seeded.test_request_context():
-        services.cancel_booking(db.session.get(Booking, ids["karim_mon"]), now=utcnow())
+        bookings.cancel_booking(db.session.get(Booking, ids["karim_mon"]), now=utcnow())
     sign_in(client, "admin@herne.example")
     day = monday.isoformat()
     assert listed(client.get(f"/staff/calendar?date={day}").get_data(as_text=True)) == {

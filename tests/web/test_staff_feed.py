@@ -10,7 +10,7 @@ import pytest
 from icalendar import Calendar
 from sqlalchemy import select
 
-from booking import services
+from booking import bookings
 from booking.extensions import db
 from booking.models import AuditEntry, Booking, User, utcnow
 from tests.conftest import csrf_from
@@ -73,7 +73,7 @@ def test_the_feed_lists_the_counsellors_bookings_without_family_data(db_backend,
     ]
     cancelled = book(seeded, "beratung-5", at(monday, 14), email="gone@example.org")
     with seeded.test_request_context():
-        services.cancel_booking(db.session.get(Booking, cancelled.id), now=utcnow())
+        bookings.cancel_booking(db.session.get(Booking, cancelled.id), now=utcnow())
     other = book(seeded, "beratung-1", at(monday, 9), email="other@example.org", language="tr")
     with seeded.app_context():
         assert db.session.get(User, other.counsellor_id).email != KARIM
@@ -140,7 +140,7 @@ def test_renewing_ends_the_old_url(db_backend, seeded, karim):
         user = db.session.scalar(select(User).where(User.email == KARIM))
         token = second.removeprefix("/calendar/").removesuffix(".ics")
         # Only the hash is stored.
-        assert user.feed_token_hash == services.hash_token(token)
+        assert user.feed_token_hash == bookings.hash_token(token)
         assert token not in user.feed_token_hash
         entries = db.session.scalars(
             select(AuditEntry).where(AuditEntry.action == "feed_renewed")

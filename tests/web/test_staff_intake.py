@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from booking import outbox, services
+from booking import outbox
+from booking.bookings import BookingRequest, book_slot
 from booking.extensions import db
 from booking.models import AuditEntry, Booking, Centre, OutboxMessage, Service, User, utcnow
 from booking.validation import BookingDetails
@@ -261,8 +262,8 @@ def test_a_taken_slot_gives_a_message_and_a_fresh_list(db_backend, app, receptio
         service = db.session.scalar(
             select(Service).where(Service.centre_id == centre.id, Service.slug == "beratung-5")
         )
-        services.book_slot(
-            services.BookingRequest(
+        book_slot(
+            BookingRequest(
                 centre,
                 service,
                 datetime.fromisoformat(taken),

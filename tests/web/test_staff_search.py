@@ -87,6 +87,49 @@ def test_reception_finds_by_phone_in_any_spelling_and_by_name_and_reference(worl
     assert search(client, "Nassar").headers["Cache-Control"] == "no-store"
 
 
+@pytest.mark.backends("sqlite", "pg")
+def test_a_national_number_is_found_by_every_international_spelling(
+    seeded, client, make_staff, sign_in
+):
+    """Stored as "02325/883412": found by "+49 2325 883412" and its cousins, and by the
+    last digits; Eastern Arabic digits typed on an Arabic keyboard read as 0-9."""
+    seeded.config["OUTBOX_SEND_AFTER_COMMIT"] = "off"
+    booking = make_booking(
+        seeded,
+        "herne",
+        "beratung-5",
+        at(next_working_day(0), 11),
+        name="Omar Nassar",
+        phone="02325/883412",
+    )
+    other = make_booking(
+        seeded,
+        "herne",
+        "beratung-5",
+        at(next_working_day(0), 13),
+        name="Pia Anders",
+        phone="02325 883411",
+    )
+    make_staff(RECEPTION, "reception", "herne")
+    sign_in(client, RECEPTION)
+    spellings = (
+        "+49 2325 883412",
+        "+492325883412",
+        "0049 2325 883412",
+        "+49 (0)2325 883412",
+        "02325 883412",
+        "883412",
+        "٠٢٣٢٥ ٨٨٣٤١٢",
+        "۰۲۳۲۵۸۸۳۴۱۲",
+    )
+    for text in spellings:
+        assert found(search(client, text).get_data(as_text=True)) == {booking.id}, text
+    assert found(search(client, "+49 2325 88341").get_data(as_text=True)) == {
+        booking.id,
+        other.id,
+    }
+
+
 def test_reception_never_searches_by_e_mail_or_message(world, client, sign_in):
     sign_in(client, RECEPTION)
     assert found(search(client, "ayse.oeztuerk@example").get_data(as_text=True)) == set()
