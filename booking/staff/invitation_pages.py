@@ -217,7 +217,7 @@ def letters(invitation: Invitation, url: str) -> list[tuple[str, Markup]]:
                     # The template's own output, escaped by Jinja as it rendered.
                     Markup(  # noqa: S704
                         render_template(
-                            "staff/_letter_text.html",
+                            "public/_invitation_letter.html",
                             invitation=invitation,
                             centre=invitation.centre,
                             service_name=invitation.service.name_in(language),
