@@ -4,7 +4,7 @@ its single use, 410 with the centre's phone, the CSV list, the reminder, the API
 from __future__ import annotations
 
 import re
-from datetime import UTC, time, timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -18,7 +18,6 @@ from booking.models import (
     OutboxMessage,
     Service,
     User,
-    WorkingHours,
     utcnow,
 )
 from booking.outbox import send_due
@@ -28,36 +27,6 @@ from tests.helpers import at, local, next_working_day
 pytestmark = pytest.mark.backends("sqlite", "pg")
 
 TOKEN_IN_LINK = re.compile(r"/i/([A-Za-z0-9_-]{40,})")
-
-
-@pytest.fixture
-def joint(app, make_centre):
-    """A centre whose service "joint" (60 min) needs a counsellor and an officer; the
-    officer works Tuesdays 10:00–11:00, the counsellors 08:00–16:00."""
-    slug = make_centre("joint", counsellors=2)
-    with app.app_context():
-        centre = db.session.scalar(select(Centre).where(Centre.slug == slug))
-        service = Service(
-            slug="joint",
-            names={"de": "Gemeinsam", "en": "Joint"},
-            duration_minutes=60,
-            roles=["counsellor", "school_supervision"],
-        )
-        centre.services.append(service)
-        counsellor = db.session.scalar(select(User).where(User.email == "c0@joint.example"))
-        counsellor.services.append(service)
-        officer = User(
-            email="officer@joint.example",
-            name="Officer",
-            role="school_supervision",
-            centre=centre,
-            languages=["de"],
-            services=[service],
-            working_hours=[WorkingHours(weekday=1, opens=time(10), closes=time(11))],
-        )
-        db.session.add(officer)
-        db.session.commit()
-    return slug
 
 
 def invite(runner, *args) -> str:

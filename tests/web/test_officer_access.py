@@ -12,7 +12,7 @@ from sqlalchemy import select
 from booking.extensions import db
 from booking.models import Booking
 from tests.helpers import at, make_booking, next_working_day
-from tests.web.test_invitations import confirm_page_csrf, invite, joint, post_booking  # noqa: F401
+from tests.web.test_invitations import confirm_page_csrf, invite, post_booking
 
 pytestmark = pytest.mark.backends("sqlite", "pg")
 
@@ -28,7 +28,7 @@ OFFICER_PAGES = {
 
 
 @pytest.fixture
-def held(app, client, runner, joint, make_staff):  # noqa: F811
+def held(app, client, runner, joint, make_staff):
     """A joint appointment booked through an invitation with a case note, a one-to-one
     booking of another family, and the officer's password set."""
     token = invite(runner, "--email", "haddad@example.org", "--case-note", "Lina, 11, Gymnasium")

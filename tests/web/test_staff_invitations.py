@@ -11,13 +11,13 @@ from sqlalchemy import select
 from booking.extensions import db
 from booking.models import Invitation
 from tests.conftest import csrf_from
-from tests.web.test_invitations import CSV_LIST, joint  # noqa: F401
+from tests.web.test_invitations import CSV_LIST
 
 pytestmark = pytest.mark.backends("sqlite", "pg")
 
 
 @pytest.fixture
-def reception(app, joint, make_staff, sign_in):  # noqa: F811
+def reception(app, joint, make_staff, sign_in):
     make_staff("reception@joint.example", "reception", "joint")
     client = app.test_client()
     sign_in(client, "reception@joint.example")
