@@ -25,6 +25,8 @@ from booking.staff.forms import InvitationForm, InvitationListForm
 
 STATUS_FILTERS = ("open", "used", "expired", "withdrawn")
 MAX_UPLOAD = 256 * 1024
+# The list form's fields are named "list-service", ...: the page holds both forms.
+LIST_PREFIX = "list"
 
 
 def _services(centre: Centre) -> list[Service]:
@@ -54,7 +56,7 @@ def _invitations_of(centre: Centre, status: str | None) -> list[Invitation]:
 def _page(centre, centres, form=None, list_form=None, status=None, code=200, **context):
     services = _services(centre)
     form = form or InvitationForm()
-    list_form = list_form or InvitationListForm()
+    list_form = list_form or InvitationListForm(prefix=LIST_PREFIX)
     _prepare(form, centre, services)
     _prepare(list_form, centre, services)
     response = make_response(
@@ -117,13 +119,13 @@ def invitation_create():
 
 @bp.post("/invitations/list")
 def invitation_upload():
-    centre, centres = _centre_from(request.form)
-    form = InvitationListForm()
+    centre, centres = _centre_from({"centre": request.form.get(f"{LIST_PREFIX}-centre")})
+    form = InvitationListForm(prefix=LIST_PREFIX)
     _prepare(form, centre, _services(centre))
     if not form.validate_on_submit():
         abort(400)
     service = _service_of(centre, form.service.data)
-    upload = request.files.get("file")
+    upload = request.files.get(form.file.name)
     content = upload.read(MAX_UPLOAD + 1) if upload else b""
     if service is None:
         form.service.errors = [_("Please choose a consultation.")]
