@@ -370,6 +370,9 @@ def book_slot(request: BookingRequest, *, now: datetime) -> BookingResult:
                 replaced.sequence += 1
                 replaced.manage_token_hash = hash_token(token)
                 db.session.flush()
+                audit.record(
+                    None, "move", replaced, detail=f"invitation {invitation.reference}", now=now
+                )
                 invitations.use(invitation, replaced, now)
                 outbox_ids += notifications.enqueue_move(replaced, token, now)
                 return BookingResult(booking=replaced, manage_token=token)
@@ -405,6 +408,9 @@ def book_slot(request: BookingRequest, *, now: datetime) -> BookingResult:
             if idempotency is not None:
                 key_row.booking_id = booking.id
             if invitation is not None:
+                audit.record(
+                    None, "book", booking, detail=f"invitation {invitation.reference}", now=now
+                )
                 invitations.use(invitation, booking, now)
             outbox_ids += notifications.enqueue_confirmation(booking, token, now)
     except IntegrityError as error:

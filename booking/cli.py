@@ -76,6 +76,7 @@ def init_app(app: Flask) -> None:
         click.echo(
             f"{prefix} (older than {days} days after the appointment): "
             f"{counts.bookings} bookings, {counts.mails} mail bodies; "
+            f"{counts.invitations} invitations; "
             f"{counts.sign_in_records} old sign-in records."
         )
 

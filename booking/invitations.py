@@ -17,14 +17,19 @@ import io
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
-from flask import current_app, url_for
+from flask import current_app, render_template, url_for
+from flask_babel import force_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select, text
 
-from booking import audit, notifications
+from booking import audit
+from booking.emails import compose_message, format_address
 from booking.extensions import db
 from booking.i18n import html_lang, url_code
+from booking.mail_kinds import INVITATION, MailKind, new_outbox_row, register_kind
 from booking.models import Booking, Centre, Invitation, OutboxMessage, Service, User
 from booking.transactions import committed
 from booking.validation import (
@@ -377,22 +382,101 @@ def _drop_pending_reminder(invitation: Invitation) -> None:
 def _enqueue_mails(
     invitation: Invitation, token: str, now: datetime, *, renewed: bool = False
 ) -> list[int]:
-    """The invitation now, and its reminder due after REMINDER_AFTER when still unused."""
+    """The invitation now, and its reminder due after REMINDER_AFTER when still unused; the
+    ids of those due now."""
     if not invitation.email:
         return []
     url = invitation_url(invitation, token)
-    rows = [
-        notifications.invitation_row(
-            invitation, "invitation", url, now, due_at=now, renewed=renewed
-        )
-    ]
+    rows = [_mail_row(INVITATION_MAIL, invitation, url, now, due_at=now)]
     reminder_at = now + REMINDER_AFTER
     if reminder_at < invitation.expires_at:
-        rows.append(
-            notifications.invitation_row(
-                invitation, "invitation_reminder", url, now, due_at=reminder_at
-            )
-        )
+        rows.append(_mail_row(INVITATION_REMINDER, invitation, url, now, due_at=reminder_at))
     db.session.add_all(rows)
     db.session.flush()
     return [row.id for row in rows if row.due_at <= now]
+
+
+def _mail_row(kind: MailKind, invitation: Invitation, url: str, now: datetime, *, due_at):
+    """An outbox row about the invitation, owned by it; what it says, as of ``now``."""
+    centre = invitation.centre
+    snapshot = {
+        "locale": invitation.language,
+        "date": now.isoformat(),
+        "invitation": {
+            "name": invitation.name,
+            "email": invitation.email,
+            "reference": invitation.reference,
+            "expires_at": invitation.expires_at.isoformat(),
+            "locale": invitation.language,
+        },
+        "centre": {
+            "name": centre.name,
+            "address": centre.address,
+            "phone": centre.phone,
+            "email": centre.email,
+            "timezone": centre.timezone,
+        },
+        "service": {"name": invitation.service.name_in(invitation.language)},
+        "links": {"invitation_url": url},
+    }
+    return new_outbox_row(
+        kind,
+        invitation.id,
+        # One mail per kind and link: a renewed link is mailed anew.
+        event_key=f"invitation:{invitation.id}:{kind.name}:{invitation.token_hash[:16]}",
+        recipient=invitation.email,
+        snapshot=snapshot,
+        due_at=due_at,
+    )
+
+
+def _compose_mail(kind: MailKind, snapshot: dict, message_id: str, sender: str) -> bytes:
+    """A mail about an invitation, from its snapshot, in the family's language."""
+    found = snapshot["invitation"]
+    invitation = SimpleNamespace(
+        **{**found, "expires_at": datetime.fromisoformat(found["expires_at"])}
+    )
+    centre = SimpleNamespace(**snapshot["centre"])
+    date = datetime.fromisoformat(snapshot["date"])
+    with force_locale(snapshot["locale"]):
+        context = {
+            **snapshot["links"],
+            "invitation": invitation,
+            "booking": invitation,  # the mail layout reads the language from "booking"
+            "centre": centre,
+            "service": SimpleNamespace(**snapshot["service"]),
+        }
+        message = compose_message(
+            subject=kind.subject_line % {"centre": centre.name},
+            sender=sender,
+            to=format_address(invitation.name, invitation.email),
+            text=render_template(f"email/{kind.template}.txt", **context),
+            html=render_template(f"email/{kind.template}.html", **context),
+            ics=None,
+            method=None,
+            message_id=message_id,
+            composed_at=date,
+            reply_to=centre.email,
+            language=html_lang(invitation.locale),
+        )
+    return message.as_bytes()
+
+
+INVITATION_MAIL = register_kind(
+    MailKind(
+        "invitation",
+        INVITATION,
+        "invitation",
+        _l("Invitation to a consultation at %(centre)s"),
+        compose=_compose_mail,
+    )
+)
+INVITATION_REMINDER = register_kind(
+    MailKind(
+        "invitation_reminder",
+        INVITATION,
+        "invitation_reminder",
+        _l("Reminder: please choose a time at %(centre)s"),
+        compose=_compose_mail,
+    )
+)

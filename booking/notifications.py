@@ -1,10 +1,13 @@
 """Mails about a booking: what its transaction records, and the message composed from that.
 
+The kinds of mail about a booking are registered here (mail_kinds.py), one entry each.
+
 The ``enqueue_*`` functions run inside the booking's transaction. They write an outbox row
 with a snapshot (plain JSON: the booking's fields as they are at that moment, the links with
 the raw manage token, the reason of a cancellation) and no message, so a booking request
-renders no template. ``compose`` turns a snapshot into the message, in the booking's
-language, when the outbox sends it; the Date is the time of the event, not of sending.
+renders no template. ``_compose_booking_mail`` turns a snapshot into the message, in the
+booking's language, when the outbox sends it (through the registry); the Date is the time of
+the event, not of sending.
 Subjects and the calendar SUMMARY name the centre only, never the person or the topic of
 the consultation.
 """
@@ -19,12 +22,14 @@ from types import SimpleNamespace
 from flask import render_template, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete
 
 from booking import ical
 from booking.emails import compose_message, format_address
 from booking.extensions import db
 from booking.i18n import html_lang
+from booking.mail_kinds import BOOKING, MailKind, new_outbox_row, register_kind
 from booking.models import Booking, OutboxMessage
 
 # A reminder goes out this long before the appointment, and only if that is still ahead.
@@ -86,11 +91,10 @@ def manage_url(token: str) -> str:
     return url_for("public.manage", token=token, _external=True)
 
 
-def _snapshot(booking: Booking, template: str, now: datetime, **links) -> dict:
+def _snapshot(booking: Booking, now: datetime, **links) -> dict:
     """What the mail will say, as plain JSON: nothing in it is read again at sending."""
     centre, service, locale = booking.centre, booking.service, booking.locale
     return {
-        "template": template,
         "locale": locale,
         "date": now.isoformat(),
         "booking": {
@@ -122,21 +126,18 @@ def _snapshot(booking: Booking, template: str, now: datetime, **links) -> dict:
 
 def _row(
     booking: Booking,
-    kind: str,
+    kind: MailKind,
     event_key: str,
     snapshot: dict,
     *,
     due_at: datetime,
 ) -> OutboxMessage:
-    return OutboxMessage(
+    return new_outbox_row(
+        kind,
+        booking.id,
         event_key=event_key,
-        booking_id=booking.id,
-        kind=kind,
         recipient=booking.email,
-        message_id=f"{uuid.uuid4().hex}@ki-booking",
         snapshot=snapshot,
-        raw=b"",
-        state="pending",
         due_at=due_at,
     )
 
@@ -153,7 +154,7 @@ def _drop_pending_reminders(booking: Booking) -> None:
     db.session.execute(
         delete(OutboxMessage).where(
             OutboxMessage.booking_id == booking.id,
-            OutboxMessage.kind == "reminder",
+            OutboxMessage.kind == REMINDER.name,
             OutboxMessage.state == "pending",
         )
     )
@@ -166,13 +167,12 @@ def _reminder(booking: Booking, token: str, now: datetime) -> list[OutboxMessage
         return []
     snapshot = _snapshot(
         booking,
-        "reminder",
         now,
         manage_url=manage_url(token),
         cancel_url=url_for("public.cancel", token=token, _external=True),
     )
     key = f"booking:{booking.id}:seq{booking.sequence}:reminder"
-    return [_row(booking, "reminder", key, snapshot, due_at=due_at)]
+    return [_row(booking, REMINDER, key, snapshot, due_at=due_at)]
 
 
 def _enqueue_invitation(booking: Booking, token: str, now: datetime, *, moved: bool) -> list[int]:
@@ -181,11 +181,10 @@ def _enqueue_invitation(booking: Booking, token: str, now: datetime, *, moved: b
         return []
     if moved:  # a new booking has no reminder to replace
         _drop_pending_reminders(booking)
-    snapshot = _snapshot(
-        booking, "moved" if moved else "confirmation", now, manage_url=manage_url(token)
-    )
+    kind = CHANGE if moved else CONFIRMATION
+    snapshot = _snapshot(booking, now, manage_url=manage_url(token))
     key = f"booking:{booking.id}:seq{booking.sequence}:request"
-    row = _row(booking, "change" if moved else "confirmation", key, snapshot, due_at=now)
+    row = _row(booking, kind, key, snapshot, due_at=now)
     return _store([row, *_reminder(booking, token, now)])
 
 
@@ -233,7 +232,7 @@ def enqueue_cancellation(
     _drop_pending_reminders(booking)
     if not booking.email:
         return []
-    snapshot = _snapshot(booking, "cancelled", now, book_again_url=book_again_url(booking))
+    snapshot = _snapshot(booking, now, book_again_url=book_again_url(booking))
     if by_centre is not None:
         snapshot["by_centre"] = {
             "cause": by_centre.cause,
@@ -241,7 +240,7 @@ def enqueue_cancellation(
             "next_starts": [start.isoformat() for start in by_centre.next_starts],
         }
     key = f"booking:{booking.id}:seq{booking.sequence}:cancel"
-    return _store([_row(booking, "cancellation", key, snapshot, due_at=now)])
+    return _store([_row(booking, CANCELLATION, key, snapshot, due_at=now)])
 
 
 def enqueue_manage_link(booking: Booking, token: str, now: datetime) -> list[int]:
@@ -249,9 +248,9 @@ def enqueue_manage_link(booking: Booking, token: str, now: datetime) -> list[int
     if not booking.email:
         return []
     _drop_pending_reminders(booking)
-    snapshot = _snapshot(booking, "manage_link", now, manage_url=manage_url(token))
+    snapshot = _snapshot(booking, now, manage_url=manage_url(token))
     key = f"booking:{booking.id}:link:{uuid.uuid4().hex}"
-    rows = [_row(booking, "manage_link", key, snapshot, due_at=now)]
+    rows = [_row(booking, MANAGE_LINK, key, snapshot, due_at=now)]
     # The unsent reminder carried the old link; the new one replaces it.
     if booking.status == "confirmed":
         rows += _reminder(booking, token, now)
@@ -259,21 +258,6 @@ def enqueue_manage_link(booking: Booking, token: str, now: datetime) -> list[int
 
 
 # Composing, when the outbox sends: from the snapshot alone, no query.
-
-# The calendar part each kind of mail carries.
-_CALENDAR_METHODS = {"confirmation": "REQUEST", "moved": "REQUEST", "cancelled": "CANCEL"}
-
-
-def _subject(template: str, centre: str) -> str:
-    if template == "moved":
-        return _("Your appointment at %(centre)s has been changed", centre=centre)
-    if template == "cancelled":
-        return _("Your appointment at %(centre)s has been cancelled", centre=centre)
-    if template == "reminder":
-        return _("Reminder: your appointment at %(centre)s", centre=centre)
-    if template == "manage_link":
-        return _("The link to your appointment at %(centre)s", centre=centre)
-    return _("Your appointment at %(centre)s", centre=centre)
 
 
 def _booking_of(snapshot: dict) -> SimpleNamespace:
@@ -300,17 +284,13 @@ def _by_centre_of(snapshot: dict) -> CentreCancellation | None:
     )
 
 
-def compose(snapshot: dict, *, message_id: str, sender: str) -> bytes:
-    """The complete message a snapshot describes, in its language (needs an app context).
-
-    Raises ValueError (and the template's errors) when it cannot be composed."""
-    if "invitation" in snapshot:
-        return _compose_invitation(snapshot, message_id=message_id, sender=sender)
+def _compose_booking_mail(kind: MailKind, snapshot: dict, message_id: str, sender: str) -> bytes:
+    """A mail about a booking, from its snapshot: templates, subject line and calendar part
+    are the kind's."""
     booking = _booking_of(snapshot)
-    template = snapshot["template"]
     links = snapshot["links"]
     date = datetime.fromisoformat(snapshot["date"])
-    method = _CALENDAR_METHODS.get(template)
+    method = kind.calendar_method
     with force_locale(snapshot["locale"]):
         ics = None
         if method == "REQUEST":
@@ -325,11 +305,11 @@ def compose(snapshot: dict, *, message_id: str, sender: str) -> bytes:
             "by_centre": _by_centre_of(snapshot),
         }
         message = compose_message(
-            subject=_subject(template, booking.centre.name),
+            subject=kind.subject_line % {"centre": booking.centre.name},
             sender=sender,
             to=format_address(booking.name, booking.email),
-            text=render_template(f"email/{template}.txt", **context),
-            html=render_template(f"email/{template}.html", **context),
+            text=render_template(f"email/{kind.template}.txt", **context),
+            html=render_template(f"email/{kind.template}.html", **context),
             ics=ics,
             method=method,
             message_id=message_id,
@@ -340,87 +320,32 @@ def compose(snapshot: dict, *, message_id: str, sender: str) -> bytes:
     return message.as_bytes()
 
 
-# Invitations (booking/invitations.py): the invitation and its one reminder.
-
-INVITATION_KINDS = ("invitation", "invitation_reminder")
+# The kinds of mail about a booking: one entry each.
 
 
-def invitation_row(
-    invitation, kind: str, url: str, now: datetime, *, due_at: datetime, renewed: bool = False
-) -> OutboxMessage:
-    """An outbox row about an invitation, owned by it; composed when it is sent."""
-    if kind not in INVITATION_KINDS:
-        raise ValueError(f"unknown invitation mail {kind!r}")
-    centre = invitation.centre
-    snapshot = {
-        "template": kind,
-        "locale": invitation.language,
-        "date": now.isoformat(),
-        "invitation": {
-            "name": invitation.name,
-            "email": invitation.email,
-            "reference": invitation.reference,
-            "expires_at": invitation.expires_at.isoformat(),
-            "locale": invitation.language,
-            "renewed": renewed,
-        },
-        "centre": {
-            "name": centre.name,
-            "address": centre.address,
-            "phone": centre.phone,
-            "email": centre.email,
-            "timezone": centre.timezone,
-        },
-        "service": {"name": invitation.service.name_in(invitation.language)},
-        "links": {"invitation_url": url},
-    }
-    return OutboxMessage(
-        event_key=f"invitation:{invitation.id}:{kind}:{invitation.token_hash[:16]}",
-        invitation_id=invitation.id,
-        kind=kind,
-        recipient=invitation.email,
-        message_id=f"{uuid.uuid4().hex}@ki-booking",
-        snapshot=snapshot,
-        raw=b"",
-        state="pending",
-        due_at=due_at,
-    )
-
-
-def invitation_subject(kind: str, centre: str) -> str:
-    if kind == "invitation_reminder":
-        return _("Reminder: please choose a time at %(centre)s", centre=centre)
-    return _("Invitation to a consultation at %(centre)s", centre=centre)
-
-
-def _compose_invitation(snapshot: dict, *, message_id: str, sender: str) -> bytes:
-    found = snapshot["invitation"]
-    invitation = SimpleNamespace(
-        **{**found, "expires_at": datetime.fromisoformat(found["expires_at"])}
-    )
-    centre = SimpleNamespace(**snapshot["centre"])
-    template = snapshot["template"]
-    date = datetime.fromisoformat(snapshot["date"])
-    with force_locale(snapshot["locale"]):
-        context = {
-            **snapshot["links"],
-            "invitation": invitation,
-            # The mail layout speaks of a booking's language.
-            "booking": invitation,
-            "centre": centre,
-            "service": SimpleNamespace(**snapshot["service"]),
-        }
-        message = compose_message(
-            subject=invitation_subject(template, centre.name),
-            sender=sender,
-            to=format_address(invitation.name, invitation.email),
-            text=render_template(f"email/{template}.txt", **context),
-            html=render_template(f"email/{template}.html", **context),
-            ics=None,
-            method=None,
-            message_id=message_id,
-            composed_at=date,
-            reply_to=centre.email,
-            language=html_lang(invitation.locale),
+def _booking_kind(name: str, template: str, subject_line, calendar_method=None) -> MailKind:
+    return register_kind(
+        MailKind(
+            name,
+            BOOKING,
+            template,
+            subject_line,
+            compose=_compose_booking_mail,
+            calendar_method=calendar_method,
         )
-    return message.as_bytes()
+    )
+
+
+CONFIRMATION = _booking_kind(
+    "confirmation", "confirmation", _l("Your appointment at %(centre)s"), "REQUEST"
+)
+CHANGE = _booking_kind(
+    "change", "moved", _l("Your appointment at %(centre)s has been changed"), "REQUEST"
+)
+CANCELLATION = _booking_kind(
+    "cancellation", "cancelled", _l("Your appointment at %(centre)s has been cancelled"), "CANCEL"
+)
+REMINDER = _booking_kind("reminder", "reminder", _l("Reminder: your appointment at %(centre)s"))
+MANAGE_LINK = _booking_kind(
+    "manage_link", "manage_link", _l("The link to your appointment at %(centre)s")
+)

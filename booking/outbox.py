@@ -1,8 +1,9 @@
 """The outbox: claim due mails, compose them, send them, retry with backoff, never lose one.
 
 A row arrives with the snapshot its transaction wrote (notifications.py); the first attempt
-composes the message from it and keeps the bytes, so every retry sends the same message.
-A snapshot that cannot be composed fails like a send: retried, then dead.
+composes the message from it with its kind's composer (mail_kinds.py) and keeps the bytes,
+so every retry sends the same message. A snapshot that cannot be composed fails like a send:
+retried, then dead.
 
 Rows are claimed for a while before sending, so several workers never send the same row:
 on PostgreSQL with ``FOR UPDATE SKIP LOCKED``; on SQLite every transaction already holds
@@ -26,7 +27,7 @@ from flask import Flask, current_app
 from sqlalchemy import inspect, or_, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from booking import notifications
+from booking import mail_kinds
 from booking.db_events import end_session
 from booking.errors import log_error
 from booking.extensions import db
@@ -126,8 +127,11 @@ def message_of(app: Flask, row: OutboxMessage) -> bytes:
         return row.raw
     if row.snapshot is None:
         raise ValueError("the mail was erased; there is nothing to send")
-    return notifications.compose(
-        row.snapshot, message_id=row.message_id, sender=app.config["MAIL_DEFAULT_SENDER"]
+    return mail_kinds.compose(
+        row.kind,
+        row.snapshot,
+        message_id=row.message_id,
+        sender=app.config["MAIL_DEFAULT_SENDER"],
     )
 
 

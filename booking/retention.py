@@ -10,7 +10,9 @@ must still reach the family's calendar); the next purge erases them. Past retent
 mails are erased and given up.
 
 - ``purge(now, retention_days)``: bookings whose appointment ended more than
-  RETENTION_DAYS ago (`flask --app wsgi purge`, run daily).
+  RETENTION_DAYS ago (`flask --app wsgi purge`, run daily); and the mails of every subject
+  (mail_kinds.SUBJECTS: bookings, ...) erased before and sent since, and mails whose subject
+  was deleted, once RETENTION_DAYS old.
 - ``erase_booking(booking, now)``: a family's own wish, from the manage page, once the
   booking is cancelled.
 Both are idempotent and recorded in the audit log (counts only).
@@ -22,11 +24,19 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, delete, func, or_, select, update
+from sqlalchemy import and_, case, delete, func, or_, select, update
 
 from booking import audit, throttling
 from booking.extensions import db
-from booking.models import Booking, Centre, IdempotencyKey, OutboxMessage, SignInFailure
+from booking.mail_kinds import BOOKING, INVITATION, SUBJECTS, subject_columns
+from booking.models import (
+    Booking,
+    Centre,
+    IdempotencyKey,
+    Invitation,
+    OutboxMessage,
+    SignInFailure,
+)
 
 ERASED_NAME = ""
 
@@ -42,20 +52,21 @@ class PurgeCounts:
     bookings: int = 0
     mails: int = 0
     sign_in_records: int = 0
+    invitations: int = 0
     per_centre: Counter = field(default_factory=Counter)
 
     def describe(self) -> str:
         return (
-            f"{self.bookings} bookings erased, {self.mails} mail bodies erased, "
-            f"{self.sign_in_records} old sign-in records deleted"
+            f"{self.bookings} bookings erased, {self.invitations} invitations erased, "
+            f"{self.mails} mail bodies erased, {self.sign_in_records} old sign-in records deleted"
         )
 
 
-def _erasable_mails(booking_ids, *, waiting_too: bool = False):
-    """Outbox rows of these bookings that still hold a body or a snapshot (and are no longer
-    waiting to be sent, unless ``waiting_too``)."""
+def _erasable_mails(owned_by, *, waiting_too: bool = False):
+    """Outbox rows matching ``owned_by`` that still hold a body, a snapshot or a recipient
+    (and are no longer waiting to be sent, unless ``waiting_too``)."""
     conditions = [
-        OutboxMessage.booking_id.in_(booking_ids),
+        owned_by,
         or_(
             func.length(OutboxMessage.raw) > 0,
             OutboxMessage.snapshot.is_not(None),
@@ -65,6 +76,22 @@ def _erasable_mails(booking_ids, *, waiting_too: bool = False):
     if not waiting_too:
         conditions.append(OutboxMessage.state != "pending")
     return conditions
+
+
+def _erase_mails(owned_by, *, waiting_too: bool = False) -> int:
+    """Blank the mails matching ``owned_by``; returns how many. With ``waiting_too``, mails
+    still waiting are erased as well and given up (dead)."""
+    return db.session.execute(
+        update(OutboxMessage)
+        .where(*_erasable_mails(owned_by, waiting_too=waiting_too))
+        .values(
+            raw=b"",
+            snapshot=None,
+            recipient="",
+            state=case((OutboxMessage.state == "pending", "dead"), else_=OutboxMessage.state),
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
 
 
 def _erase(booking_ids, now: datetime, *, waiting_too: bool = False) -> int:
@@ -87,17 +114,7 @@ def _erase(booking_ids, now: datetime, *, waiting_too: bool = False) -> int:
         )
         .execution_options(synchronize_session=False)
     )
-    mails = db.session.execute(
-        update(OutboxMessage)
-        .where(*_erasable_mails(booking_ids, waiting_too=waiting_too))
-        .values(
-            raw=b"",
-            snapshot=None,
-            recipient="",
-            state=case((OutboxMessage.state == "pending", "dead"), else_=OutboxMessage.state),
-        )
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    mails = _erase_mails(BOOKING.column.in_(booking_ids), waiting_too=waiting_too)
     # The stored hash of a submitted form or API request is derived from personal data.
     db.session.execute(
         delete(IdempotencyKey)
@@ -107,9 +124,52 @@ def _erase(booking_ids, now: datetime, *, waiting_too: bool = False) -> int:
     return mails
 
 
+def _erase_invitations(cutoff: datetime, now: datetime) -> int:
+    """Invitations past retention: unused ones expired before ``cutoff``, used ones whose
+    appointment ended before it (or is gone). Names, contacts and the case note go; the
+    dates the reports count stay. Their mails are erased with them. Returns how many."""
+    appointment_ended = select(Booking.id).where(Booking.end_at < cutoff)
+    due = select(Invitation.id).where(
+        Invitation.erased_at.is_(None),
+        or_(
+            and_(Invitation.used_at.is_(None), Invitation.expires_at < cutoff),
+            and_(
+                Invitation.used_at.is_not(None),
+                or_(Invitation.booking_id.is_(None), Invitation.booking_id.in_(appointment_ended)),
+                Invitation.used_at < cutoff,
+            ),
+        ),
+    )
+    ids = list(db.session.scalars(due))
+    if not ids:
+        return 0
+    db.session.execute(
+        update(Invitation)
+        .where(Invitation.id.in_(ids))
+        .values(name=ERASED_NAME, email=None, phone=None, case_note=None, erased_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    _erase_mails(INVITATION.column.in_(ids), waiting_too=True)
+    return len(ids)
+
+
+def _erase_late_mails(cutoff: datetime) -> int:
+    """Mails of every subject (mail_kinds.SUBJECTS) erased before, sent since; and mails
+    whose subject was deleted, once older than the retention time. Returns how many."""
+    mails = 0
+    for subject in SUBJECTS.values():
+        erased = select(subject.model.id).where(subject.erased_at.is_not(None))
+        mails += _erase_mails(subject.column.in_(erased))
+    # A mail whose subject is gone (every subject column NULL) has nothing left to erase
+    # it with: it goes when the retention time has passed since it was written.
+    orphaned = and_(*(column.is_(None) for column in subject_columns()))
+    mails += _erase_mails(and_(orphaned, OutboxMessage.created_at < cutoff), waiting_too=True)
+    return mails
+
+
 def purge(now: datetime, retention_days: int, *, dry_run: bool = False) -> PurgeCounts:
     """Erase the personal data of bookings that ended more than ``retention_days`` ago,
-    and mail bodies of erased bookings sent since; commits (rolls back on a dry run)."""
+    and mail bodies of erased subjects sent since; commits (rolls back on a dry run)."""
     cutoff = now - timedelta(days=retention_days)
     due = db.session.execute(
         select(Booking.id, Booking.centre_id).where(
@@ -117,18 +177,9 @@ def purge(now: datetime, retention_days: int, *, dry_run: bool = False) -> Purge
         )
     ).all()
     counts = PurgeCounts(bookings=len(due), per_centre=Counter(c for _id, c in due))
-    erased_before = select(Booking.id).where(Booking.erased_at.is_not(None))
-    late_mails = db.session.scalar(
-        select(func.count()).select_from(OutboxMessage).where(*_erasable_mails(erased_before))
-    )
-    counts.mails = _erase([i for i, _c in due], now, waiting_too=True) + late_mails
-    if late_mails:
-        db.session.execute(
-            update(OutboxMessage)
-            .where(*_erasable_mails(erased_before))
-            .values(raw=b"", snapshot=None, recipient="")
-            .execution_options(synchronize_session=False)
-        )
+    counts.mails = _erase([i for i, _c in due], now, waiting_too=True)
+    counts.invitations = _erase_invitations(cutoff, now)
+    counts.mails += _erase_late_mails(cutoff)
     counts.sign_in_records = db.session.execute(
         delete(SignInFailure)
         .where(SignInFailure.last_failed_at < now - throttling.PAIR.forget_after)

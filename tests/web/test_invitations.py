@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from booking import invitations
 from booking.extensions import db
 from booking.models import (
+    AuditEntry,
     Booking,
     Centre,
     Invitation,
@@ -285,3 +286,39 @@ def test_one_reminder_after_seven_days_unused_through_the_outbox(app, runner, jo
         )
         assert reminder.state == "sent"
         assert reminder.invitation_id == invitations.find_by_token(token).id
+
+
+def test_booking_through_an_invitation_is_audited_and_the_purge_erases_old_invitations(
+    app, client, runner, joint
+):
+    token = invite(runner, "--email", "haddad@example.org", "--case-note", "Lina, 11")
+    old = invite(runner, "--email", "old@example.org", "--case-note", "Ali, 9")
+    day = next_working_day(1)
+    assert (
+        client.post(
+            f"/api/v1/invitations/{token}/booking", json={"start": at(day, 10), "consent": True}
+        ).status_code
+        == 201
+    )
+    with app.app_context():
+        entries = db.session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
+        assert entries.count("invite") == 2 and entries[-1] == "book"
+        found = invitations.find_by_token(old)
+        found.created_at -= timedelta(days=120)
+        found.expires_at = found.created_at + timedelta(days=14)
+        db.session.commit()
+
+    result = runner.invoke(args=["purge"])
+
+    assert result.exit_code == 0 and "1 invitations" in result.output, result.output
+    with app.app_context():
+        erased = invitations.find_by_token(old)
+        assert erased.erased_at is not None
+        assert (erased.name, erased.email, erased.case_note) == ("", None, None)
+        assert erased.created_at and erased.expires_at  # the dates reports count stay
+        kept = invitations.find_by_token(token)
+        assert kept.erased_at is None and kept.case_note == "Lina, 11"
+        mails = db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.invitation_id == erased.id)
+        ).all()
+        assert mails and all(m.snapshot is None and not m.raw and not m.recipient for m in mails)

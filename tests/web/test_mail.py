@@ -303,7 +303,6 @@ def test_the_booking_writes_a_snapshot_and_any_worker_composes_it_after_a_crash(
     with app.app_context():
         row = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "confirmation"))
         assert row.state == "pending" and row.raw == b""
-        assert row.snapshot["template"] == "confirmation"
         assert row.snapshot["booking"]["name"] == "Ayşe Öztürk"
         assert token in row.snapshot["links"]["manage_url"]
         row_id, message_id = row.id, row.message_id
@@ -346,7 +345,7 @@ def test_a_snapshot_that_cannot_be_composed_is_retried_then_dead(
     client.post("/api/v1/centres/test/bookings", json=booking_payload(at(monday, 10)))
     with app.app_context():
         row = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "confirmation"))
-        row.snapshot = {**row.snapshot, "template": "no-such-mail"}
+        row.kind = "no-such-mail"  # a kind no writer registers
         db.session.commit()
         when = utcnow()
         assert outbox.send_due(app, now=when) == (0, 1)
@@ -357,8 +356,20 @@ def test_a_snapshot_that_cannot_be_composed_is_retried_then_dead(
             outbox.send_due(app, now=when)
         assert row.state == "dead" and row.attempts == outbox.MAX_ATTEMPTS
         # Mended (here: by hand), "send again" composes it from the kept snapshot.
-        row.snapshot = {**row.snapshot, "template": "confirmation"}
+        row.kind = "confirmation"
         assert outbox.requeue_dead(row, now=when)
         db.session.commit()
         assert outbox.send_due(app, now=when) == (1, 0)
     assert [m["Subject"] for _, m in smtp.messages] == ["Ihr Termin: Testzentrum test"]
+
+
+def test_every_mail_kind_is_registered_once_with_its_templates(app):
+    from booking.mail_kinds import MAIL_KINDS, register_kind
+
+    assert set(MAIL_KINDS) == {"confirmation", "change", "cancellation", "reminder", "manage_link"}
+    for kind in MAIL_KINDS.values():
+        for suffix in ("txt", "html"):
+            assert app.jinja_env.get_template(f"email/{kind.template}.{suffix}")
+        assert "%(centre)s" in str(kind.subject_line)
+    with pytest.raises(ValueError, match="registered already"):
+        register_kind(MAIL_KINDS["reminder"])

@@ -246,3 +246,58 @@ def test_a_family_erases_its_data_after_cancelling(seeded, client):
     assert (
         client.post(f"{manage}/erase", data={"csrf_token": csrf_from(confirm)}).status_code == 303
     )
+
+
+def test_every_subject_a_mail_can_belong_to_is_registered(app):
+    """A new foreign key on outbox_message (a mail's subject) without its line in
+    mail_kinds.SUBJECTS would keep that subject's mails from retention."""
+    from booking.mail_kinds import MAIL_KINDS, SUBJECTS
+
+    foreign_keys = {fk.parent.key for fk in OutboxMessage.__table__.foreign_keys}
+    assert foreign_keys == {subject.column.key for subject in SUBJECTS.values()}
+    for subject in SUBJECTS.values():
+        assert subject.erased_at.class_ is subject.model
+    assert {kind.subject.name for kind in MAIL_KINDS.values()} <= set(SUBJECTS)
+
+
+def test_purge_erases_a_mail_whose_booking_is_gone_once_past_retention(seeded, runner):
+    """SET NULL leaves a mail without its subject: nothing would ever erase it by its
+    booking, so purge erases it by its own age."""
+    booking = make_booking(seeded, "herne", "beratung-1", at(next_working_day(0), 9), **FAMILY)
+    with seeded.app_context():
+        ids = list(
+            db.session.scalars(
+                select(OutboxMessage.id).where(OutboxMessage.booking_id == booking.id)
+            )
+        )
+        assert ids
+        db.session.execute(
+            update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(booking_id=None)
+        )
+        db.session.commit()
+        db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids))
+            .values(created_at=utcnow() - timedelta(days=91))
+        )
+        orphan_recent = OutboxMessage(
+            event_key="test-orphan-recent",
+            kind="reminder",
+            recipient=FAMILY["email"],
+            message_id="<orphan-recent@test>",
+            raw=FAMILY["name"].encode(),
+            state="sent",
+        )
+        db.session.add(orphan_recent)
+        db.session.commit()
+        recent_id = orphan_recent.id
+
+    result = runner.invoke(args=["purge"])
+    assert result.exit_code == 0, result.output
+
+    with seeded.app_context():
+        for row in db.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids))):
+            assert (row.raw, row.snapshot, row.recipient) == (b"", None, "")
+            assert row.state != "pending"
+        kept = db.session.get(OutboxMessage, recent_id)
+        assert kept.raw == FAMILY["name"].encode() and kept.recipient == FAMILY["email"]
