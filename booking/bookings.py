@@ -641,14 +641,20 @@ def hand_over(booking: Booking, colleague_id: int, actor: User, *, now: datetime
             colleague = next((c for c in colleagues if c.id == colleague_id), None)
             if colleague is None:
                 raise SlotUnavailable()
+            # A joint appointment hands over the one of the same role.
+            taking_over_officer = colleague.role == OFFICER
+            before = booking.officer if taking_over_officer else booking.counsellor
             audit.record(
                 actor,
                 "hand_over",
                 booking,
-                detail=f"{booking.counsellor.name} -> {colleague.name}",
+                detail=f"{before.name} -> {colleague.name}",
                 now=now,
             )
-            booking.counsellor_id = colleague.id
+            if taking_over_officer:
+                booking.officer_id = colleague.id
+            else:
+                booking.counsellor_id = colleague.id
             booking.kept_despite_conflict_at = None
             outbox_ids += _announce_change(booking, None, now)
     except IntegrityError as error:

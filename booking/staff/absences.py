@@ -26,6 +26,7 @@ from booking.staff.context import (
     ROW_DECISIONS,
     acting_user,
     centre_counsellors,
+    centre_officers,
     pick_centre,
     posted_bulk_action,
     posted_colleagues,
@@ -96,7 +97,8 @@ def _absence_times(form: AbsenceForm, centre: Centre) -> dict[str, datetime]:
 
 def _managed_counsellors(user: User, centre: Centre) -> list[User]:
     if access.runs_centre_absences(user):
-        return centre_counsellors(centre)
+        # Officers too: their absence puts their joint appointments on the list.
+        return centre_counsellors(centre) + centre_officers(centre)
     return [user]
 
 

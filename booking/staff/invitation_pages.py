@@ -7,18 +7,18 @@ kept. The letter is therefore printed from that answer; "new link and letter" ma
 
 from __future__ import annotations
 
-from flask import abort, flash, make_response, render_template, request
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from booking import availability, invitations
+from booking import access, availability, invitations
 from booking.extensions import db
 from booking.forms import EmptyForm
 from booking.i18n import LANGUAGE_NAMES, current_language
-from booking.models import Centre, Invitation, Service, utcnow
+from booking.models import Booking, Centre, Invitation, Service, utcnow
 from booking.staff.blueprint import bp
 from booking.staff.context import acting_user, pick_centre, staff_centres
 from booking.staff.forms import InvitationForm, InvitationListForm
@@ -188,6 +188,45 @@ def invitation_renew(invitation_id: int):
         flash(_("A used invitation cannot be renewed."), "error")
         centre, centres = _centre_from({"centre": invitation.centre.slug})
         return _page(centre, centres)
+    return _made(invitation, token)
+
+
+@bp.post("/bookings/<int:booking_id>/invite-again")
+def invite_again(booking_id: int):
+    """A joint appointment one of the two cannot hold: the family is invited to choose a new
+    time; booking through the new link replaces this appointment (one change mail)."""
+    booking = access.require_booking(
+        acting_user(), db.session.get(Booking, booking_id), change=True
+    )
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    if not booking.is_changeable(utcnow()):
+        abort(409)
+    first = db.session.scalar(select(Invitation).where(Invitation.booking_id == booking.id))
+    language = booking.locale if booking.locale in invitations.public_languages() else "de"
+    details, errors = invitations.clean_invitation(
+        {
+            "name": booking.name,
+            "email": booking.email,
+            "phone": booking.phone,
+            "language": language,
+            "case_note": first.case_note if first is not None else None,
+        }
+    )
+    if errors:
+        flash(
+            _("The family's details are incomplete: please invite them on the invitations page."),
+            "error",
+        )
+        return redirect(url_for("staff.invitations_page", centre=booking.centre.slug), code=303)
+    invitation, token = invitations.invite(
+        booking.centre,
+        booking.service,
+        details,
+        actor=acting_user(),
+        now=utcnow(),
+        replaces=booking,
+    )
     return _made(invitation, token)
 
 
