@@ -322,3 +322,23 @@ def test_booking_through_an_invitation_is_audited_and_the_purge_erases_old_invit
             select(OutboxMessage).where(OutboxMessage.invitation_id == erased.id)
         ).all()
         assert mails and all(m.snapshot is None and not m.raw and not m.recipient for m in mails)
+
+
+def test_the_report_counts_invitations_and_the_days_to_the_appointment(
+    app, client, runner, joint, make_staff, sign_in
+):
+    token = invite(runner, "--email", "haddad@example.org")
+    invite(runner, "--phone", "0171 1234567")
+    day = next_working_day(1)
+    client.post(
+        f"/api/v1/invitations/{token}/booking", json={"start": at(day, 10), "consent": True}
+    )
+    admin = make_staff("admin@joint.example", "admin", "joint")
+    admin_client = app.test_client()
+    sign_in(admin_client, admin)
+
+    html = admin_client.get("/admin/centres/joint/reports").get_data(as_text=True)
+
+    assert re.search(r'id="inv-invited">2<', html) and re.search(r'id="inv-booked">1<', html)
+    assert re.search(r'id="inv-open">1<', html) and re.search(r'id="inv-expired">0<', html)
+    assert re.search(r'id="inv-days">\d+(\.\d)?, \d+(\.\d)?<', html)
