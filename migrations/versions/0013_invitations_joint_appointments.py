@@ -123,7 +123,16 @@ def downgrade():
         batch_op.drop_column("officer_id")
     with op.batch_alter_table("service") as batch_op:
         batch_op.drop_column("roles")
-    op.execute("DELETE FROM staff_user WHERE role = 'school_supervision'")
+    # Officers have no role before 0013: their accounts stay (so nothing that names them
+    # breaks), deactivated as reception without services.
+    op.execute(
+        "DELETE FROM counsellor_service WHERE user_id IN "
+        "(SELECT id FROM staff_user WHERE role = 'school_supervision')"
+    )
+    op.execute(
+        "UPDATE staff_user SET role = 'reception', is_active = false "
+        "WHERE role = 'school_supervision'"
+    )
     with op.batch_alter_table("staff_user") as batch_op:
         batch_op.drop_constraint(op.f("ck_staff_user_role"), type_="check")
         batch_op.alter_column("role", type_=sa.String(16), existing_type=sa.String(32))
