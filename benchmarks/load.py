@@ -739,6 +739,8 @@ def main() -> int:
             # Retries after the mail-server outage come after 1, 2, 4 ... s, not minutes.
             OUTBOX_BACKOFF_SECONDS="1",
             GUNICORN_BIND=f"127.0.0.1:{app_port}",
+            # deploy/gunicorn.conf.py refuses to start without it (links in mails).
+            SERVER_NAME=f"127.0.0.1:{app_port}",
             GUNICORN_ACCESS_LOG=str(folder / "access.log"),
             WEB_CONCURRENCY=str(WORKERS),
         )

@@ -31,7 +31,7 @@ def create_app(
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     _fill_defaults(app)
 
-    from booking import auth, availability_cache, db_events, i18n, serving
+    from booking import auth, availability_cache, db_events, i18n, occupancy, serving
     from booking.extensions import babel, csrf, db, limiter, migrate
 
     db.init_app(app)
@@ -42,6 +42,7 @@ def create_app(
     limiter.init_app(app)
     db_events.init_app(app)
     availability_cache.init_app(app)
+    occupancy.init_app(app)
     i18n.init_app(app)
     auth.init_app(app)
 

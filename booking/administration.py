@@ -28,6 +28,7 @@ from sqlalchemy import func, select
 from booking import audit, auth, outbox
 from booking.extensions import db
 from booking.models import (
+    HOLDING_ROLES,
     ROLES,
     SERVICE_FORMATS,
     Booking,
@@ -568,6 +569,9 @@ def save_service(
     staff = {u.id: u for u in centre.staff}
     if not wanted_ids <= staff.keys():
         errors.add("counsellors", _("Choose staff of this centre."))
+    else:
+        current = {u.id for u in service.counsellors} if service is not None else set()
+        _check_holders(errors, "counsellors", [staff[i] for i in wanted_ids - current])
     errors.raise_if_any()
 
     created = service is None
@@ -743,6 +747,8 @@ def create_or_update_user(
     elif name:
         user.name = name
     user.role = role
+    if not user.holds_appointments:
+        user.services = []  # only a role that holds appointments offers services
     user.centre = centres[0]
     user.extra_centres = centres[1:] if role == "admin" else []
     user.password_hash = auth.hash_password(password)
@@ -778,6 +784,13 @@ def parse_languages(raw: str | None) -> list[str]:
         if part not in codes:
             codes.append(part)
     return codes
+
+
+def _check_holders(errors: _Errors, field: str, users: Iterable[User]) -> None:
+    """Only a role that holds appointments may newly offer a service (User.holds_appointments);
+    what an account of another role offered before stays until removed."""
+    if any(not u.holds_appointments for u in users):
+        errors.add(field, _("Only counsellors offer services."))
 
 
 def _check_staff_fields(
@@ -836,6 +849,8 @@ def create_staff(
     if role not in ROLES:
         errors.add("role", _("Choose a role."))
     codes, chosen = _check_staff_fields(errors, centre.id, name, languages, service_ids)
+    if chosen and role not in HOLDING_ROLES:
+        errors.add("services", _("Only counsellors offer services."))
     try:
         auth.check_password_policy(password or "", normalized or None, name)
     except auth.PasswordRejected as error:
@@ -872,6 +887,8 @@ def update_staff(
     errors = _Errors()
     name = _clean_text(name)
     codes, chosen = _check_staff_fields(errors, user.centre_id, name, languages, service_ids)
+    if not user.holds_appointments and not {s.id for s in chosen} <= {s.id for s in user.services}:
+        errors.add("services", _("Only counsellors offer services."))
     errors.raise_if_any()
     user.name = name
     user.languages = codes

@@ -18,19 +18,22 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import Flask, current_app, session
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import login_user, logout_user
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from zxcvbn import zxcvbn
 
-from booking import throttling
+from booking import notifications, throttling, transactions
 from booking.extensions import db, login_manager
 from booking.models import SignInFailure, StaffSession, User, utcnow
 
 MIN_PASSWORD = 8
 MAX_PASSWORD = 64
 SESSION_LIFETIME = timedelta(hours=8)
+# A session nobody used for this long ends (a screen left signed in at the reception desk).
+SESSION_IDLE_TIMEOUT = timedelta(minutes=30)
 # Seen again within this time, a session is not touched: saves a write per request.
 SESSION_TOUCH_EVERY = timedelta(minutes=5)
 
@@ -70,6 +73,30 @@ def common_passwords() -> tuple[str, ...]:
     return tuple(line.strip().lower() for line in lines if line and not line.startswith("#"))
 
 
+@cache
+def guessable_words() -> tuple[str, ...]:
+    """German months, weekdays, seasons and common first names (booking/data), longest
+    first, so that "dezember" goes before "dez"."""
+    path = Path(__file__).parent / "data" / "guessable-words.txt"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    words = {line.strip().lower() for line in lines if line.strip() and not line.startswith("#")}
+    return tuple(sorted(words, key=len, reverse=True))
+
+
+# A password must keep this many letters once the words a guesser tries first (the app's,
+# the centres', months, weekdays, seasons, first names) and all digits and punctuation are
+# taken away: "Dezember2026!", "Montag123!", "Ayse1990!" and "Herne-Termin-1" keep none.
+MIN_OWN_LETTERS = 5
+
+
+def _own_letters(lowered: str, words: list[str]) -> str:
+    """What is left of the password without the given words, digits and punctuation."""
+    for word in sorted(set(words), key=len, reverse=True):
+        if len(word) >= 3:
+            lowered = lowered.replace(word, " ")
+    return "".join(char for char in lowered if char.isalpha())
+
+
 def _personal_words(email: str | None, name: str | None) -> list[str]:
     """The person's name and the local part of their e-mail address, and their parts of
     three letters or more."""
@@ -91,9 +118,12 @@ def check_password_policy(password: str, email: str | None = None, name: str | N
     if any(word in lowered for word in personal):
         raise PasswordRejected(_("The password must not contain your name or e-mail address."))
     domain = (email or "").lower().rpartition("@")[2].split(".")
-    inputs = [*personal, *domain, *_LOCAL_WORDS, *common_passwords()]
-    if lowered in common_passwords() or zxcvbn(password, user_inputs=inputs)["score"] < (
-        MIN_PASSWORD_SCORE
+    inputs = [*personal, *domain, *_LOCAL_WORDS, *guessable_words(), *common_passwords()]
+    known = [*domain, *_LOCAL_WORDS, *guessable_words()]
+    if (
+        lowered in common_passwords()
+        or len(_own_letters(lowered, known)) < MIN_OWN_LETTERS
+        or zxcvbn(password, user_inputs=inputs)["score"] < MIN_PASSWORD_SCORE
     ):
         raise PasswordRejected(
             _(
@@ -129,16 +159,19 @@ def find_user_by_email(email: str) -> User | None:
 
 
 def _throttle_keys(email: str, address: str) -> list[tuple[throttling.Rule, str]]:
-    """The keys of the pair and of the address, keyed hashes: no address is stored."""
+    """The keys of the pair, of the address and of the account, keyed hashes: no address
+    is stored. An IPv6 address counts as its /64 (throttling.client_key)."""
     secret = str(current_app.config["SECRET_KEY"]).encode()
 
     def key(*parts: str) -> str:
         return hmac.new(secret, "\0".join(parts).encode(), hashlib.sha256).hexdigest()
 
     email = email.strip().lower()
+    address = throttling.client_key(address)
     return [
         (throttling.PAIR, key("pair", email, address)),
         (throttling.ADDRESS, key("address", address)),
+        (throttling.ACCOUNT, key("account", email)),
     ]
 
 
@@ -157,7 +190,10 @@ def sign_in_blocked_until(email: str, address: str, now: datetime) -> datetime |
 
 
 def record_failed_sign_in(email: str, address: str, now: datetime) -> None:
-    """Count a failed sign-in for the pair and for the address; commits."""
+    """Count a failed sign-in (or a wrong current password at /staff/password) for the pair,
+    the address and the account; commits. When the account's count starts its first wait,
+    the owner of an existing account gets a mail saying so."""
+    warn = False
     for rule, key in _throttle_keys(email, address):
         row = db.session.scalar(
             select(SignInFailure).where(SignInFailure.key_hash == key).with_for_update()
@@ -174,13 +210,43 @@ def record_failed_sign_in(email: str, address: str, now: datetime) -> None:
         row.failures = throttling.failures_now(rule, row.failures, row.last_failed_at, now) + 1
         row.last_failed_at = now
         row.blocked_until = throttling.blocked_until(rule, row.failures, now, now)
-    db.session.commit()
+        warn = warn or (
+            rule is throttling.ACCOUNT and throttling.starts_waiting(rule, row.failures)
+        )
+    outbox_ids: list[int] = []
+    if warn:
+        user = find_user_by_email(email)
+        if user is not None and user.is_active:
+            outbox_ids = _warn_owner(user, now)
+    transactions.commit(outbox_ids)
+
+
+def _warn_owner(user: User, now: datetime) -> list[int]:
+    """The mail to the account's owner when wrong passwords made its sign-in wait (German,
+    as the staff pages are by default). It says neither from where nor which passwords."""
+    with force_locale("de"):
+        subject = _("Many wrong passwords for your account")
+        text = _(
+            "Hello,\n\nfor your account %(email)s at ki-booking, the wrong password was entered "
+            "%(count)d times within a short time. Sign-ins to this account now wait a while "
+            "(at most %(minutes)d minutes) after every further wrong password, from every "
+            "address.\n\nIf that was not you, someone may be trying to guess your password: "
+            "tell your administration, and choose a new password at /staff/password once you "
+            "are signed in. If it was you, wait a few minutes and try again.",
+            email=user.email,
+            count=throttling.ACCOUNT.free_failures,
+            minutes=int(throttling.ACCOUNT.cap.total_seconds() // 60),
+        )
+    return notifications.enqueue_account_notice(
+        user.email, subject, text, f"user:{user.id}:sign-in-wait:{now.isoformat()}", now
+    )
 
 
 def clear_failed_sign_ins(email: str, address: str) -> None:
-    """After a successful sign-in: the pair starts from zero (the address count stays).
+    """After a successful sign-in: the pair starts from zero (the address count stays, and
+    so does the account's: an attacker's guesses do not start again when the owner signs in).
     Caller commits."""
-    (_rule, pair_key), _address = _throttle_keys(email, address)
+    (_rule, pair_key), *_others = _throttle_keys(email, address)
     db.session.execute(delete(SignInFailure).where(SignInFailure.key_hash == pair_key))
 
 
@@ -247,6 +313,10 @@ def load_user(token: str) -> User | None:
         select(StaffSession).where(StaffSession.token_hash == _hash(token or ""))
     )
     if row is None or row.expires_at <= now or not row.user.is_active:
+        return None
+    if now - row.last_seen_at >= SESSION_IDLE_TIMEOUT:
+        db.session.delete(row)
+        db.session.commit()
         return None
     if now - row.last_seen_at > SESSION_TOUCH_EVERY:
         row.last_seen_at = now

@@ -11,7 +11,8 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from booking import availability_cache, slots
 from booking.extensions import db
-from booking.models import ACTIVE_STATUSES, Absence, Booking, Centre, Closure, Service, User
+from booking.models import Absence, Booking, Centre, Closure, Occupancy, Service, User
+from booking.needs import Need
 
 
 def weekly_hours(rows) -> tuple[slots.WeeklyHours, ...]:
@@ -58,7 +59,7 @@ def find_slots(
     date_from: date,
     date_to: date,
     now: datetime,
-    language: str | None = None,
+    need: Need | None = None,
     exclude_booking_id: int | None = None,
     *,
     counsellor_id: int | None = None,
@@ -73,7 +74,7 @@ def find_slots(
         exclude_booking_id=exclude_booking_id,
         min_notice=min_notice,
     )
-    return search.find(date_from, date_to, now, language)
+    return search.find(date_from, date_to, now, need)
 
 
 def slots_valid_until(centre: Centre, found: list[slots.Slot], now: datetime) -> datetime:
@@ -85,7 +86,7 @@ def slots_valid_until(centre: Centre, found: list[slots.Slot], now: datetime) ->
 
 class SlotSearch:
     """The free slots of one service at one centre: its counsellors read once, then for each
-    window asked for one query for the bookings, absences and closures, and the engine.
+    window asked for one query for the busy times, absences and closures, and the engine.
 
     ``counsellor_id`` asks for one counsellor's times only. ``exclude_booking_id`` leaves
     one booking out of the busy times, so that a booking can be moved to a time overlapping
@@ -112,7 +113,7 @@ class SlotSearch:
             .where(
                 User.centre_id == centre.id,
                 User.is_active.is_(True),
-                User.services.any(Service.id == service.id),
+                User.can_hold(service),
             )
             # Joined, not a second query: the week page and the API stay at four queries.
             .options(joinedload(User.working_hours))
@@ -125,9 +126,10 @@ class SlotSearch:
         self.closures: dict[int, Row] = {}
 
     def find(
-        self, date_from: date, date_to: date, now: datetime, language: str | None = None
+        self, date_from: date, date_to: date, now: datetime, need: Need | None = None
     ) -> list[slots.Slot]:
-        """Free slots for the local dates ``date_from..date_to``; one query."""
+        """Free slots for the local dates ``date_from..date_to`` with someone who meets
+        ``need`` (booking/needs.py); one query."""
         if not self.counsellors:
             return []
         # Bookings reaching into the window matter up to buffer + the longest appointment.
@@ -138,7 +140,7 @@ class SlotSearch:
         closures = []
         for row in db.session.execute(self._busy_times(ids, window)):
             interval = slots.Interval(row.start_at, row.end_at)
-            if row.kind == "booking":
+            if row.kind == "busy":
                 busy[row.owner_id].append(interval)
             elif row.kind == "absence":
                 away[row.owner_id].append(interval)
@@ -166,43 +168,35 @@ class SlotSearch:
             date_from,
             date_to,
             now,
-            language=language,
-            roles=self.service.needed_roles,
+            language=need.spoken if need is not None else None,
+            roles=self.service.roles_needed,
         )
 
     def _busy_times(self, ids: list[int], window: slots.Interval):
-        """One query for the counsellors' active bookings and absences and the centre's
-        closures that reach into ``window``: rows of kind, owner_id, start_at, end_at, reason
-        (owner_id is the counsellor's, or the closure's own id)."""
+        """One query for the staff's busy times (active occupancy, whatever made them busy)
+        and absences and the centre's closures that reach into ``window``: rows of kind,
+        owner_id, start_at, end_at, reason (owner_id is the staff member's, or the closure's
+        own id)."""
         no_reason = cast(null(), Closure.reason.type)
-        bookings = select(
-            literal("booking").label("kind"),
-            Booking.counsellor_id.label("owner_id"),
-            Booking.start_at,
-            Booking.end_at,
+        busy = select(
+            literal("busy").label("kind"),
+            Occupancy.user_id.label("owner_id"),
+            Occupancy.start_at,
+            Occupancy.end_at,
             no_reason.label("reason"),
         ).where(
-            Booking.counsellor_id.in_(ids),
-            Booking.status.in_(ACTIVE_STATUSES),
-            Booking.start_at < window.end_at,
-            Booking.end_at > window.start_at,
-        )
-        # A joint appointment makes its officer busy too.
-        joint = select(
-            literal("booking"),
-            Booking.officer_id,
-            Booking.start_at,
-            Booking.end_at,
-            no_reason,
-        ).where(
-            Booking.officer_id.in_(ids),
-            Booking.status.in_(ACTIVE_STATUSES),
-            Booking.start_at < window.end_at,
-            Booking.end_at > window.start_at,
+            Occupancy.user_id.in_(ids),
+            Occupancy.is_active.is_(True),
+            Occupancy.start_at < window.end_at,
+            Occupancy.end_at > window.start_at,
         )
         if self.exclude_booking_id is not None:
-            bookings = bookings.where(Booking.id != self.exclude_booking_id)
-            joint = joint.where(Booking.id != self.exclude_booking_id)
+            busy = busy.where(
+                or_(
+                    Occupancy.booking_id.is_(None),
+                    Occupancy.booking_id != self.exclude_booking_id,
+                )
+            )
         absences = select(
             literal("absence"), Absence.user_id, Absence.start_at, Absence.end_at, no_reason
         ).where(
@@ -217,7 +211,7 @@ class SlotSearch:
             Closure.start_at < window.end_at,
             Closure.end_at > window.start_at,
         )
-        return union_all(bookings, joint, absences, closures)
+        return union_all(busy, absences, closures)
 
 
 def get_centre(slug: str) -> Centre | None:
@@ -298,7 +292,7 @@ def engine_counsellor(user: User, absences: list[slots.Interval]) -> slots.Couns
     """A staff account as the slot engine sees it (services and bookings left out)."""
     return slots.Counsellor(
         id=user.id,
-        role=slots.OFFICER if user.role == slots.OFFICER else slots.COUNSELLOR,
+        role=user.role,
         languages=frozenset(user.languages or ()),
         working_hours=weekly_hours(user.working_hours) or None,
         absences=tuple(absences),
@@ -405,21 +399,11 @@ def _officer_reasons(rules, booking: Booking, absences: list[slots.Interval]) ->
 STAFF_MIN_NOTICE = timedelta(0)
 
 
-def speaks_for(user: User, booking: Booking) -> bool:
-    """Whether ``user`` can counsel the booking's family: an interpreter is coming, or the
-    counsellor speaks the family's language (or the interpreter's), or none was asked."""
-    if booking.interpreter_language:
-        return True
-    if not booking.language:
-        return True
-    spoken = {slots._primary_subtag(code) for code in (user.languages or ())}
-    return slots._primary_subtag(booking.language) in spoken
-
-
 def free_colleagues(bookings: list[Booking], now: datetime) -> dict[int, list[User]]:
-    """Per booking id, who it can be handed over to: the other active counsellors who are
-    free at the booking's very time, offer its service and speak its language. For a joint
-    appointment whose officer cannot hold it, the other officers free then instead.
+    """Per booking id, who it can be handed over to: the other active staff who can hold
+    its service (User.can_hold), are free at the booking's very time and meet its need
+    (booking/needs.py). For a joint appointment whose officer cannot hold it, the other
+    officers free then instead.
 
     One slot search per service over the days the bookings span, whatever their number;
     one more per joint appointment (its own holders set free for the search).
@@ -450,18 +434,16 @@ def free_colleagues(bookings: list[Booking], now: datetime) -> dict[int, list[Us
     if not wanted:
         return found
     users = db.session.scalars(
-        select(User)
-        .where(
-            User.id.in_(wanted),
-            User.is_active.is_(True),
-            User.role.in_(("counsellor", slots.OFFICER)),
-        )
-        .order_by(User.name, User.id)
+        select(User).where(User.id.in_(wanted)).order_by(User.name, User.id)
     ).all()
     for booking in upcoming:
         ids = free_ids.get(booking.id, set())
+        need = Need.of_booking(booking)
+        # The language is the counsellor's to speak; an officer joins whatever it is.
         found[booking.id] = [
-            u for u in users if u.id in ids and (u.role == slots.OFFICER or speaks_for(u, booking))
+            u
+            for u in users
+            if u.id in ids and (u.role == slots.OFFICER or need.is_met_by(u.languages))
         ]
     return found
 
@@ -504,7 +486,7 @@ def next_free_slots(
     first_day: date,
     now: datetime,
     *,
-    language: str | None = None,
+    need: Need | None = None,
     exclude_booking_id: int | None = None,
     count: int = NEXT_SLOTS,
     counsellor_id: int | None = None,
@@ -532,7 +514,7 @@ def next_free_slots(
         end = min(start + timedelta(days=span - 1), last_day)
         found += [
             slot
-            for slot in search.find(start, end, now, language)
+            for slot in search.find(start, end, now, need)
             if (after is None or slot.start_at > after)
             and (weekday is None or slot.start_at.astimezone(zone).weekday() == weekday)
         ]
@@ -546,12 +528,10 @@ def nearest_free_slots(
     around: datetime,
     now: datetime,
     n: int = 5,
-    language: str | None = None,
+    need: Need | None = None,
 ):
     """The ``n`` free slots nearest to ``around`` (for "this time was just taken")."""
     zone = ZoneInfo(centre.timezone)
     day = around.astimezone(zone).date()
-    found = find_slots(
-        centre, service, day - timedelta(days=3), day + timedelta(days=7), now, language
-    )
+    found = find_slots(centre, service, day - timedelta(days=3), day + timedelta(days=7), now, need)
     return sorted(found, key=lambda s: abs((s.start_at - around).total_seconds()))[:n]

@@ -2,7 +2,7 @@
 
 Invalidation is by a number in the database, not by messages between processes: the one
 row of ``availability_version`` is raised by every transaction that changes what the slot
-engine sees (bookings, absences, closures, opening and working hours, services, which
+engine sees (busy times, absences, closures, opening and working hours, services, which
 counsellors offer them and speak which languages, whether they are active, the centre's
 rules), as its last statement before COMMIT, so the new number becomes visible together
 with the change and no lock is held while waiting for anything else. A search reads the
@@ -36,10 +36,11 @@ from sqlalchemy.orm import Session
 from booking.extensions import db
 from booking.models import availability_version
 
-# The tables whose rows the slot search reads.
+# The tables whose rows the slot search reads; tests/web/test_cache_coverage.py checks this
+# against the tables of every statement the search executes.
 AVAILABILITY_TABLES = frozenset(
     {
-        "booking",
+        "occupancy",
         "absence",
         "closure",
         "centre",
@@ -50,12 +51,9 @@ AVAILABILITY_TABLES = frozenset(
         "counsellor_service",
     }
 )
-# Of these tables' rows, only these attributes matter (a booking's name or a sign-in does
-# not change any free time); a change of any attribute of the other tables' rows does.
+# Of these tables' rows, only these attributes matter (a sign-in does not change any free
+# time); a change of any attribute of the other tables' rows does.
 RELEVANT_ATTRIBUTES = {
-    "booking": frozenset(
-        {"status", "start_at", "end_at", "counsellor_id", "counsellor", "centre_id", "centre"}
-    ),
     "staff_user": frozenset(
         {"centre_id", "centre", "is_active", "role", "languages", "services", "working_hours"}
     ),

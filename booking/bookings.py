@@ -2,8 +2,10 @@
 
 Every function checks the rules (the slot engine decides what is free), writes the booking
 and its mail in one transaction, commits, and then asks the outbox to send. The database
-has the last word on overlaps: the exclusion constraint (PostgreSQL) or the serialised
-writer behind a unique index (SQLite) turn a lost race into SlotUnavailable.
+has the last word on overlaps: the counsellor's Occupancy row (booking/occupancy.py keeps it
+in step with the booking at every flush) meets the exclusion constraint (PostgreSQL) or the
+serialised writer's check behind a unique index (SQLite); whatever the database calls the
+lost race (occupancy.is_lost_race), the writer answers SlotUnavailable.
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import func, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from booking import audit, availability, invitations, notifications
+from booking import audit, availability, invitations, notifications, occupancy
 from booking.extensions import db
 from booking.models import (
     ACTIVE_STATUSES,
@@ -33,6 +35,7 @@ from booking.models import (
     Service,
     User,
 )
+from booking.needs import Need, speaks
 from booking.transactions import commit, committed
 from booking.validation import BookingDetails
 
@@ -169,13 +172,13 @@ def free_slot_at(
     start_at: datetime,
     now: datetime,
     exclude_booking_id: int | None = None,
-    language: str | None = None,
+    need: Need | None = None,
     *,
     counsellor_id: int | None = None,
     min_notice: timedelta | None = None,
 ):
-    """The free slot starting exactly at ``start_at`` (with a speaker of ``language``
-    when one is given), or None."""
+    """The free slot starting exactly at ``start_at`` with someone who meets ``need``, or
+    None."""
     local_day = centre.today(start_at)
     found = availability.find_slots(
         centre,
@@ -183,7 +186,7 @@ def free_slot_at(
         local_day,
         local_day,
         now,
-        language=language,
+        need,
         exclude_booking_id=exclude_booking_id,
         counsellor_id=counsellor_id,
         min_notice=min_notice,
@@ -191,30 +194,19 @@ def free_slot_at(
     return next((s for s in found if s.start_at == start_at), None)
 
 
-def required_language(language: str | None, interpreter_language: str | None) -> str | None:
-    """The language the counsellor must speak: the family's, unless an interpreter comes.
-
-    A family that names a language without asking for an interpreter is never given a
-    counsellor who does not speak it (SPEC "Bookings").
-    """
-    if interpreter_language:
-        return None
-    return language or None
-
-
-def _choose_counsellor(centre: Centre, slot, language: str | None, keep: int | None = None) -> int:
-    """Keep the current counsellor if free, else prefer speakers of the language, then the
-    one with the fewest bookings that day."""
+def _choose_counsellor(centre: Centre, slot, need: Need, keep: int | None = None) -> int:
+    """Keep the current counsellor if free, else prefer speakers of the family's language
+    (even when an interpreter comes), then the one with the fewest bookings that day."""
     candidates = list(slot.counsellor_ids)
     if keep in candidates:
         return keep
     if len(candidates) == 1:
         return candidates[0]
-    if language:
+    if need.language:
         rows = db.session.execute(
             select(User.id, User.languages).where(User.id.in_(candidates))
         ).all()
-        speaking = [uid for uid, langs in rows if language in (langs or [])]
+        speaking = [uid for uid, langs in rows if speaks(langs or (), need.language)]
         candidates = speaking or candidates
     return _least_loaded(centre, slot, candidates)
 
@@ -347,13 +339,14 @@ def book_slot(request: BookingRequest, *, now: datetime) -> BookingResult:
                     _check_active_limit(centre, details.email, now)
             by_staff = request.by_staff
             replaced = _replaced_booking(invitation, now)
+            need = Need(details.language, details.interpreter_language)
             slot = free_slot_at(
                 centre,
                 service,
                 request.start_at,
                 now,
                 exclude_booking_id=replaced.id if replaced is not None else None,
-                language=required_language(details.language, details.interpreter_language),
+                need=need,
                 counsellor_id=request.counsellor_id if by_staff else None,
                 min_notice=availability.STAFF_MIN_NOTICE if by_staff else None,
             )
@@ -363,7 +356,7 @@ def book_slot(request: BookingRequest, *, now: datetime) -> BookingResult:
                 # "Invite again": the family's new choice replaces the old appointment in
                 # this transaction, one change mail (same calendar UID, higher SEQUENCE).
                 token = secrets.token_urlsafe(32)
-                replaced.counsellor_id = _choose_counsellor(centre, slot, details.language)
+                replaced.counsellor_id = _choose_counsellor(centre, slot, need)
                 replaced.officer_id = _choose_officer(centre, slot)
                 replaced.start_at, replaced.end_at = slot.start_at, slot.end_at
                 replaced.kept_despite_conflict_at = None
@@ -382,7 +375,7 @@ def book_slot(request: BookingRequest, *, now: datetime) -> BookingResult:
                 reference=new_reference(),
                 centre=centre,
                 service=service,
-                counsellor_id=_choose_counsellor(centre, slot, details.language),
+                counsellor_id=_choose_counsellor(centre, slot, need),
                 officer_id=_choose_officer(centre, slot),
                 start_at=slot.start_at,
                 end_at=slot.end_at,
@@ -413,8 +406,14 @@ def book_slot(request: BookingRequest, *, now: datetime) -> BookingResult:
                 )
                 invitations.use(invitation, booking, now)
             outbox_ids += notifications.enqueue_confirmation(booking, token, now)
-    except IntegrityError as error:
-        if idempotency is not None and "idempotency" in str(error.orig).lower():
+    except DBAPIError as error:
+        if not occupancy.is_lost_race(error):
+            raise
+        if (
+            idempotency is not None
+            and isinstance(error, IntegrityError)
+            and "idempotency" in str(error.orig).lower()
+        ):
             replay = _replay(idempotency)
             db.session.rollback()
             if replay is not None:
@@ -467,12 +466,19 @@ def cancel_booking(booking: Booking, *, now: datetime, by_staff: bool = False) -
 
 
 def reschedule_booking(
-    booking: Booking, new_start_at: datetime, *, now: datetime, manage_token: str | None = None
+    booking: Booking,
+    new_start_at: datetime,
+    *,
+    now: datetime,
+    manage_token: str | None = None,
+    min_notice: timedelta | None = None,
 ) -> Booking:
     """Move to another free slot of the same service; send an updated invitation.
 
-    Keeps the counsellor when they are free at the new time. ``manage_token`` (known when
-    the person moves it themselves) goes into the reminder mail's link.
+    Keeps the counsellor when they are free at the new time, and the booking's need (its
+    language, unless an interpreter comes). ``manage_token`` (known when the person moves
+    it themselves) goes into the reminder mail's link; ``min_notice`` replaces the centre's
+    (staff move at any notice).
     """
     try:
         with committed() as outbox_ids:
@@ -483,17 +489,20 @@ def reschedule_booking(
                 new_start_at,
                 now,
                 exclude_booking_id=booking.id,
-                language=required_language(booking.language, booking.interpreter_language),
+                need=Need.of_booking(booking),
+                min_notice=min_notice,
             )
             if slot is None:
                 raise SlotUnavailable()
             booking.counsellor_id = _choose_counsellor(
-                booking.centre, slot, booking.language, keep=booking.counsellor_id
+                booking.centre, slot, Need.of_booking(booking), keep=booking.counsellor_id
             )
             booking.start_at = slot.start_at
             booking.end_at = slot.end_at
             outbox_ids += _announce_change(booking, manage_token, now)
-    except IntegrityError as error:
+    except DBAPIError as error:
+        if not occupancy.is_lost_race(error):
+            raise
         raise SlotUnavailable() from error
     return booking
 
@@ -534,7 +543,6 @@ def _centre_cancellation(booking: Booking, now: datetime) -> notifications.Centr
         cause, reason = "closure", closure.reason
     else:
         cause, reason = ("absence" if absent is not None else "staff"), ""
-    language = required_language(booking.language, booking.interpreter_language)
     starts = tuple(
         s.start_at
         for s in availability.next_free_slots(
@@ -542,7 +550,7 @@ def _centre_cancellation(booking: Booking, now: datetime) -> notifications.Centr
             booking.service,
             booking.centre.today(now),
             now,
-            language=language,
+            need=Need.of_booking(booking),
             count=3,
         )
     )
@@ -623,7 +631,13 @@ def staff_move(booking: Booking, new_start_at: datetime, actor: User, *, now: da
     old_start, new_start = booking.start_at.astimezone(UTC), new_start_at.astimezone(UTC)
     detail = f"{old_start.isoformat()} -> {new_start.isoformat()}"
     audit.record(actor, "move", booking, detail=detail, now=now)
-    return reschedule_booking(booking, new_start_at, now=now, manage_token=None)
+    return reschedule_booking(
+        booking,
+        new_start_at,
+        now=now,
+        manage_token=None,
+        min_notice=availability.STAFF_MIN_NOTICE,
+    )
 
 
 def hand_over(booking: Booking, colleague_id: int, actor: User, *, now: datetime) -> Booking:
@@ -657,7 +671,9 @@ def hand_over(booking: Booking, colleague_id: int, actor: User, *, now: datetime
                 booking.counsellor_id = colleague.id
             booking.kept_despite_conflict_at = None
             outbox_ids += _announce_change(booking, None, now)
-    except IntegrityError as error:
+    except DBAPIError as error:
+        if not occupancy.is_lost_race(error):
+            raise
         raise SlotUnavailable() from error
     return booking
 

@@ -11,6 +11,8 @@ from flask import Flask
 
 # Long enough that guessing it is hopeless (the instance key has 64 hex digits).
 MIN_SECRET_KEY = 32
+# nginx, and at most one load balancer before it: more than that is a mistake.
+MAX_TRUSTED_PROXIES = 2
 
 
 @dataclass(frozen=True)
@@ -129,13 +131,64 @@ def _rate_limits(app: Flask, workers: int) -> list[Finding]:
 
 
 def _mail(app: Flask) -> Finding:
-    if not app.config.get("MAIL_SERVER"):
+    """The mail server is set, answers, and takes the TLS and credentials configured."""
+    import smtplib
+
+    config = app.config
+    if not config.get("MAIL_SERVER"):
         return Finding(
             "unsafe",
             "MAIL_SERVER is not set: mails are written as files to "
-            f"{app.config['OUTBOX_DIR']} and nobody receives them.",
+            f"{config['OUTBOX_DIR']} and nobody receives them.",
         )
-    return Finding("ok", f"Mail goes to {app.config['MAIL_SERVER']}:{app.config['MAIL_PORT']}.")
+    where = f"{config['MAIL_SERVER']}:{config['MAIL_PORT']}"
+    smtp_class = smtplib.SMTP_SSL if config.get("MAIL_USE_SSL") else smtplib.SMTP
+    try:
+        with smtp_class(
+            config["MAIL_SERVER"], config["MAIL_PORT"], timeout=min(config["MAIL_TIMEOUT"], 10)
+        ) as smtp:
+            smtp.ehlo()
+            if config.get("MAIL_USE_TLS"):
+                smtp.starttls()
+                smtp.ehlo()
+            if config.get("MAIL_USERNAME"):
+                smtp.login(config["MAIL_USERNAME"], config.get("MAIL_PASSWORD") or "")
+            smtp.noop()
+    except Exception as error:  # noqa: BLE001 - any failure to talk to it is the finding
+        from booking.outbox import failure_reason
+
+        return Finding(
+            "unsafe",
+            f"The mail server {where} does not take mail as configured ({failure_reason(error)}): "
+            "check MAIL_SERVER, MAIL_PORT, MAIL_USE_TLS/SSL and the credentials (a local relay "
+            "on port 25 needs neither TLS nor MAIL_USERNAME).",
+        )
+    return Finding("ok", f"Mail goes to {where}, which answers.")
+
+
+def _outbox_worker(app: Flask) -> Finding:
+    """An `outbox work` process went round its loop lately (its heartbeat)."""
+    from booking.models import utcnow
+    from booking.outbox import HEARTBEAT_STALE, last_heartbeat
+
+    try:
+        seen = last_heartbeat()
+    except Exception as error:  # noqa: BLE001 - no database or no table: said above
+        from booking.extensions import db
+
+        db.session.rollback()
+        return Finding(
+            "unsafe",
+            f"Whether a mail worker runs cannot be told ({type(error).__name__}).",
+        )
+    if seen is None or utcnow() - seen > HEARTBEAT_STALE:
+        since = "never" if seen is None else f"last at {seen:%Y-%m-%d %H:%M} UTC"
+        return Finding(
+            "unsafe",
+            f"No mail worker runs ({since}): retries and reminders are sent by "
+            "`flask outbox work` alone. Start ki-booking-outbox.",
+        )
+    return Finding("ok", "A mail worker (flask outbox work) runs.")
 
 
 def _links(app: Flask) -> list[Finding]:
@@ -163,7 +216,18 @@ def _links(app: Flask) -> list[Finding]:
                 f"{app.config['SERVER_NAME']}/.",
             )
         )
-    if not app.config.get("TRUSTED_PROXIES"):
+    proxies = app.config.get("TRUSTED_PROXIES") or 0
+    if proxies > MAX_TRUSTED_PROXIES:
+        findings.append(
+            Finding(
+                "unsafe",
+                f"TRUSTED_PROXIES is {proxies}: a client can then add X-Forwarded-For and "
+                "-Host entries of its own that are believed (its address for the rate limits, "
+                f"the host of links). Set the number of proxies in front (at most "
+                f"{MAX_TRUSTED_PROXIES}; 1 behind the nginx of deploy/).",
+            )
+        )
+    if not proxies:
         findings.append(
             Finding(
                 "note",
@@ -181,8 +245,12 @@ def deployment_findings(
     environ = dict(os.environ if environ is None else environ)
     findings = [Finding("ok" if workers >= 1 else "unsafe", f"{workers} gunicorn worker(s).")]
     findings.append(_secret_key(app, environ))
-    findings += _database(app, workers)
+    database = _database(app, workers)
+    findings += database
     findings += _rate_limits(app, workers)
     findings.append(_mail(app))
+    if database and all(f.level == "ok" for f in database):
+        # Only a database that answers and is migrated can tell (and no file is created).
+        findings.append(_outbox_worker(app))
     findings += _links(app)
     return findings

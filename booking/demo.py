@@ -279,7 +279,7 @@ def _seed_bookings(centre: Centre, now: datetime) -> int:
     chance = random.Random(f"demo:{centre.slug}")  # noqa: S311 - invented data, not security
     zone = ZoneInfo(centre.timezone)
     today = now.astimezone(zone).date()
-    counsellors = [u for u in centre.staff if u.role == "counsellor" and u.is_active]
+    counsellors = [u for u in centre.staff if u.role == COUNSELLOR and u.is_active]
     taken: set[tuple[int, datetime]] = set()
     count = 0
     for offset in range(-PAST_DAYS, FUTURE_DAYS + 1):

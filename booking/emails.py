@@ -40,14 +40,24 @@ _LANGUAGE_TAG = re.compile(r"[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*")
 _ICS_METHOD = re.compile(rb"^METHOD:([^\r\n]*)\r?$", re.MULTILINE)
 
 
+# What could end the display name or start another address once a parser on the way has
+# unfolded the quotes (CPython's does) or decoded an encoded word: dropped from names.
+_ADDRESS_SYNTAX = re.compile(r'[<>,;:"@\\()\[\]]|=\?|\?=')
+
+
+def display_name(name: str) -> str:
+    """A person's name made safe as a display name: no address syntax and no encoded-word
+    markers, so ``Eve <attacker@evil.example>, Stadt Herne`` stays one address."""
+    return " ".join(_ADDRESS_SYNTAX.sub(" ", name).split())
+
+
 def format_address(name: str, email: str) -> str:
     """Return ``email`` with display name ``name`` as one address for a To/From header."""
     _check_header_text(name, "name")
     _check_header_text(email, "email")
     try:
-        # Address quotes a name holding '"', ',', '<' and the like; the policy
-        # encodes non-ASCII (RFC 2047) when the message is serialised.
-        return str(Address(display_name=name.strip(), addr_spec=email.strip()))
+        # The policy encodes non-ASCII (RFC 2047) when the message is serialised.
+        return str(Address(display_name=display_name(name), addr_spec=email.strip()))
     except (ValueError, IndexError, HeaderParseError) as error:
         raise ValueError("email is not a usable e-mail address") from error
 

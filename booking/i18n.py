@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlencode
@@ -15,7 +15,14 @@ from babel.dates import format_datetime, get_day_names, match_skeleton
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, current_app, has_request_context, request, session, url_for
-from flask_babel import format_date, format_time, get_locale, gettext, lazy_gettext
+from flask_babel import (
+    format_date,
+    format_time,
+    format_timedelta,
+    get_locale,
+    gettext,
+    lazy_gettext,
+)
 from jinja2 import pass_eval_context
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
@@ -116,12 +123,15 @@ def language_url(code: str) -> str:
     """The current page in another language: the same address and query, ``lang`` replaced."""
     args = request.args.to_dict(flat=False)
     args["lang"] = [url_code(code)]
+    query = "?" + urlencode(args, doseq=True)
     if request.endpoint and request.url_rule is not None and request.method == "GET":
+        # The query is appended as it is, never handed to url_for as arguments: a crafted
+        # ?centre_slug=, ?_method= or ?_scheme= would change or break the address built.
         try:
-            return url_for(request.endpoint, **(request.view_args or {}), **args)
+            return url_for(request.endpoint, **(request.view_args or {})) + query
         except BuildError:
             pass
-    return "?" + urlencode(args, doseq=True)
+    return query
 
 
 def language_name(code: str) -> str:
@@ -233,6 +243,16 @@ def error_title(code: int | None) -> str:
 
 def error_text(error: HTTPException) -> str:
     """Our own (translated) description, or a generic translated one for the framework's."""
+    rate = getattr(getattr(error, "limit", None), "limit", None)  # Flask-Limiter's 429
+    if error.code == 429 and rate is not None:
+        # Its own description is English ("10 per 1 minute"): said again in the page's words.
+        period = format_timedelta(timedelta(seconds=rate.get_expiry()), threshold=1)
+        return gettext(
+            "At most %(amount)d requests in %(period)s are possible. Please wait a little, "
+            "then try again.",
+            amount=rate.amount,
+            period=period,
+        )
     if error.description and error.description != type(error).description:
         return error.description
     if error.code == 404:

@@ -25,7 +25,7 @@ from sqlalchemy import (
     and_,
     text,
 )
-from sqlalchemy.ext.hybrid import hybrid_method
+from sqlalchemy.ext.hybrid import hybrid_method, hybrid_property
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship, validates
 from sqlalchemy.types import TypeDecorator
 
@@ -37,6 +37,10 @@ ROLES = ("admin", "counsellor", "reception", "school_supervision")
 # needs a counsellor, and the Seiteneinsteigerberatung also a school supervision officer.
 COUNSELLOR = "counsellor"
 OFFICER = "school_supervision"
+# The roles that hold appointments (and occupancy rows): only they may offer services and
+# are booked (User.holds_appointments, can_hold); intake, hand-over and calendars list the
+# counsellors among them.
+HOLDING_ROLES = (COUNSELLOR, OFFICER)
 INVITATION_STATUSES = ("open", "used", "expired", "withdrawn")
 STATUSES = ("confirmed", "cancelled", "attended", "no_show")
 ACTIVE_STATUSES = ("confirmed", "attended", "no_show")
@@ -314,19 +318,20 @@ class Service(db.Model):
         return timedelta(minutes=self.duration_minutes)
 
     @property
-    def needed_roles(self) -> tuple[str, ...]:
-        """The roles one appointment needs, the counsellor first."""
+    def roles_needed(self) -> tuple[str, ...]:
+        """The roles an appointment of this service needs, one person of each at once, the
+        counsellor first (slot rule 3)."""
         return tuple(self.roles or (COUNSELLOR,))
 
     @property
     def is_joint(self) -> bool:
         """Held by a counsellor together with a school supervision officer."""
-        return len(self.needed_roles) > 1
+        return len(self.roles_needed) > 1
 
     @property
     def is_by_invitation(self) -> bool:
         """Booked by invitation and by staff, never from the public list (SPEC "Demo data")."""
-        return OFFICER in self.needed_roles
+        return OFFICER in self.roles_needed
 
     def buffer_for(self, centre: Centre) -> timedelta:
         minutes = centre.buffer_minutes if self.buffer_minutes is None else self.buffer_minutes
@@ -385,6 +390,26 @@ class User(db.Model):
 
     def get_id(self) -> str | None:
         return self.session_token
+
+    @hybrid_property
+    def holds_appointments(self) -> bool:
+        """Whether the role holds appointments (a counsellor; never an admin or reception,
+        whatever services the account was once given)."""
+        return self.role in HOLDING_ROLES
+
+    @holds_appointments.expression
+    def holds_appointments(cls):
+        return cls.role.in_(HOLDING_ROLES)
+
+    @hybrid_method
+    def can_hold(self, service: Service) -> bool:
+        """Who can be booked for ``service``: a role it needs, and it offers the service.
+        The one rule; the slot search, intake, hand-over and the service page all ask it."""
+        return self.role in service.roles_needed and any(s.id == service.id for s in self.services)
+
+    @can_hold.expression
+    def can_hold(cls, service: Service):
+        return and_(cls.role.in_(service.roles_needed), cls.services.any(Service.id == service.id))
 
     @property
     def centre_ids(self) -> set[int]:
@@ -490,6 +515,10 @@ class Booking(db.Model):
     service: Mapped[Service] = relationship()
     counsellor: Mapped[User] = relationship(foreign_keys=[counsellor_id])
     officer: Mapped[User | None] = relationship(foreign_keys=[officer_id])
+    # Who the booking makes busy: kept in step by booking/occupancy.py at every flush.
+    occupancies: Mapped[list[Occupancy]] = relationship(
+        back_populates="booking", cascade="all, delete-orphan", passive_deletes=True
+    )
 
     __table_args__ = (
         CheckConstraint("start_at < end_at", name="start_before_end"),
@@ -498,27 +527,9 @@ class Booking(db.Model):
         CheckConstraint("persons BETWEEN 1 AND 10", name="persons"),
         Index("ix_booking_centre_start", "centre_id", "start_at"),
         Index("ix_booking_counsellor_start", "counsellor_id", "start_at"),
-        # One active booking per counsellor and start; overlaps of other starts are kept
-        # out by the exclusion constraint ex_booking_counsellor_overlap (PostgreSQL, made
-        # in migration 0002) or by the serialised writer (SQLite).
-        Index(
-            "uq_booking_counsellor_start_active",
-            "counsellor_id",
-            "start_at",
-            unique=True,
-            sqlite_where=text("status != 'cancelled'"),
-            postgresql_where=text("status != 'cancelled'"),
-        ),
-        # The same for a joint appointment's officer (ex_booking_officer_overlap on
-        # PostgreSQL, migration 0013).
-        Index(
-            "uq_booking_officer_start_active",
-            "officer_id",
-            "start_at",
-            unique=True,
-            sqlite_where=text("status != 'cancelled' AND officer_id IS NOT NULL"),
-            postgresql_where=text("status != 'cancelled' AND officer_id IS NOT NULL"),
-        ),
+        # No overlap here: the booking's counsellor (and a joint appointment's officer) is busy
+        # through its Occupancy row, and
+        # the occupancy table carries the guarantee for every kind of commitment.
     )
 
     @validates("phone")
@@ -556,6 +567,56 @@ class Booking(db.Model):
     def can_mark_attendance(self, now: datetime) -> bool:
         """Attendance is marked once the appointment has begun, unless it was cancelled."""
         return not self.is_cancelled and self.start_at <= now
+
+
+class Occupancy(db.Model):
+    """One staff member busy for one commitment, from ``start_at`` to ``end_at`` (UTC).
+
+    Whatever makes a person busy has its rows here, and the slot search reads busy times
+    from here only (booking/availability.py). Two active rows of one person never overlap:
+    on PostgreSQL the exclusion constraint ex_occupancy_user_overlap (migration 0009) over
+    (user_id, tstzrange(start_at, end_at)) of active rows; on SQLite every write transaction
+    takes the write lock up front (BEGIN IMMEDIATE), booking/occupancy.py checks for an
+    overlap before it writes, and uq_occupancy_user_start_active catches identical starts.
+
+    The subject is what made the person busy: a booking today (one row per person it
+    holds: its counsellor, later also a school supervision officer, in ``role``). A new
+    subject joins with a nullable foreign key column of its own (e.g. ``event_id``, ON
+    DELETE CASCADE), a term in ONE_SUBJECT so that exactly one subject is set, and the
+    rows it makes busy in booking/occupancy.py (``SUBJECTS``); nothing else writes here.
+    """
+
+    __tablename__ = "occupancy"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id", ondelete="RESTRICT"))
+    role: Mapped[str] = mapped_column(String(32))
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    end_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    is_active: Mapped[bool] = mapped_column(Boolean)
+    booking_id: Mapped[int | None] = mapped_column(ForeignKey("booking.id", ondelete="CASCADE"))
+
+    user: Mapped[User] = relationship()
+    booking: Mapped[Booking | None] = relationship(back_populates="occupancies")
+
+    # Exactly one subject is set: one term per subject column.
+    ONE_SUBJECT = "(CASE WHEN booking_id IS NULL THEN 0 ELSE 1 END) = 1"
+
+    __table_args__ = (
+        CheckConstraint("start_at < end_at", name="start_before_end"),
+        CheckConstraint(ONE_SUBJECT, name="one_subject"),
+        # A subject holds a person once.
+        UniqueConstraint("booking_id", "user_id", name="uq_occupancy_booking_user"),
+        Index("ix_occupancy_user_start", "user_id", "start_at"),
+        Index(
+            "uq_occupancy_user_start_active",
+            "user_id",
+            "start_at",
+            unique=True,
+            sqlite_where=text("is_active"),
+            postgresql_where=text("is_active"),
+        ),
+    )
 
 
 class StaffSession(db.Model):
@@ -628,6 +689,16 @@ class IdempotencyKey(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (UniqueConstraint("scope", "key", name="uq_idempotency_key_scope_key"),)
+
+
+class WorkerHeartbeat(db.Model):
+    """When an ``outbox work`` process (host and process id) last went round its loop;
+    ``flask check`` reads whether one runs."""
+
+    __tablename__ = "worker_heartbeat"
+
+    worker: Mapped[str] = mapped_column(String(200), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class OutboxMessage(db.Model):

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 
-from flask import render_template, url_for
+from flask import current_app, render_template, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from markupsafe import escape
 from sqlalchemy import delete
 
 from booking import ical
@@ -255,6 +256,39 @@ def enqueue_manage_link(booking: Booking, token: str, now: datetime) -> list[int
     if booking.status == "confirmed":
         rows += _reminder(booking, token, now)
     return _store(rows)
+
+
+def enqueue_account_notice(
+    recipient: str, subject: str, text: str, event_key: str, now: datetime
+) -> list[int]:
+    """A plain mail to a staff account's owner (auth.py writes the words), composed now:
+    it names no family and holds no link with a secret."""
+    paragraphs = "".join(f"<p>{escape(p)}</p>" for p in text.split("\n\n"))
+    message_id = f"{uuid.uuid4().hex}@ki-booking"
+    raw = compose_message(
+        subject=subject,
+        sender=current_app.config["MAIL_DEFAULT_SENDER"],
+        to=recipient,
+        text=text,
+        html=f'<!DOCTYPE html><html lang="de"><body>{paragraphs}</body></html>',
+        ics=None,
+        method=None,
+        message_id=message_id,
+        composed_at=now,
+        language="de",
+    ).as_bytes()
+    row = OutboxMessage(
+        event_key=event_key[:120],
+        booking_id=None,
+        kind="account_notice",
+        recipient=recipient,
+        message_id=message_id,
+        snapshot=None,
+        raw=raw,
+        state="pending",
+        due_at=now,
+    )
+    return _store([row])
 
 
 # Composing, when the outbox sends: from the snapshot alone, no query.

@@ -14,7 +14,10 @@ written as .eml files into the instance folder.
 
 from __future__ import annotations
 
+import os
+import re
 import smtplib
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -24,14 +27,14 @@ from functools import partial
 from pathlib import Path
 
 from flask import Flask, current_app
-from sqlalchemy import inspect, or_, select, update
+from sqlalchemy import delete, func, inspect, or_, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from booking import mail_kinds
 from booking.db_events import end_session
 from booking.errors import log_error
 from booking.extensions import db
-from booking.models import OutboxMessage, utcnow
+from booking.models import OutboxMessage, WorkerHeartbeat, utcnow
 
 MAX_ATTEMPTS = 8
 CLAIM_FOR = timedelta(minutes=5)
@@ -141,11 +144,40 @@ def compose(app: Flask, row: OutboxMessage) -> None:
     row.snapshot = None
 
 
+_ENHANCED_STATUS = re.compile(rb"\b[245]\.\d{1,3}\.\d{1,3}\b")
+
+
+def _smtp_status(code: int, text: bytes | str) -> str:
+    """The reply code and the enhanced status (RFC 3463), never the server's words: those
+    often repeat the refused address."""
+    raw = text.encode("utf-8", "replace") if isinstance(text, str) else (text or b"")
+    found = _ENHANCED_STATUS.search(raw)
+    return f"{code} {found.group().decode()}" if found else str(code)
+
+
+def failure_reason(error: Exception) -> str:
+    """What is kept of a failed attempt (the admin's "undelivered mail" page shows it): for
+    sending, the error's class and the SMTP status or the system's error number, never the
+    server's text, which could hold the recipient's address."""
+    name = type(error).__name__
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        statuses = sorted({_smtp_status(code, text) for code, text in error.recipients.values()})
+        return f"{name}: {', '.join(statuses)}"[:500]
+    if isinstance(error, smtplib.SMTPResponseException):
+        return f"{name}: {_smtp_status(error.smtp_code, error.smtp_error)}"
+    if isinstance(error, smtplib.SMTPException | OSError):
+        # The rest of smtplib's and the network's: their words can repeat the server's.
+        return f"{name}: errno {error.errno}" if getattr(error, "errno", None) else name
+    # Composing failed (an unknown kind, a template): the app's own words, which name fields
+    # and kinds, never values.
+    return f"{name}: {error}"[:500]
+
+
 def _record_failure(
     app: Flask, row: OutboxMessage, now: datetime, base: timedelta, error: Exception
 ) -> None:
     """Record a failed attempt (composing or sending): due again after the backoff, or dead."""
-    reason = f"{type(error).__name__}: {error}"[:500]
+    reason = failure_reason(error)
     logged: list = []
 
     def failure(row: OutboxMessage) -> None:
@@ -257,14 +289,49 @@ def send_after_commit(outbox_ids: list[int]) -> None:
     threading.Thread(target=run, name="outbox-after-commit", daemon=True).start()
 
 
+# A worker writes its heartbeat at most this often; `flask check` wants one younger than
+# HEARTBEAT_STALE.
+HEARTBEAT_EVERY = timedelta(seconds=30)
+HEARTBEAT_STALE = timedelta(minutes=3)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"[:200]
+
+
+def beat(worker: str, now: datetime) -> None:
+    """Record that ``worker`` is alive at ``now``, and forget workers silent for a day;
+    commits."""
+    row = db.session.get(WorkerHeartbeat, worker)
+    if row is None:
+        db.session.add(WorkerHeartbeat(worker=worker, seen_at=now))
+    else:
+        row.seen_at = now
+    db.session.execute(
+        delete(WorkerHeartbeat).where(WorkerHeartbeat.seen_at < now - timedelta(days=1))
+    )
+    db.session.commit()
+
+
+def last_heartbeat() -> datetime | None:
+    """When any worker last went round its loop, or None."""
+    return db.session.scalar(select(func.max(WorkerHeartbeat.seen_at)))
+
+
 def work(app: Flask, *, poll_seconds: float = 5.0, max_rounds: int | None = None) -> None:
-    """Keep sending: one round, then sleep when nothing was due."""
+    """Keep sending: one round, then sleep when nothing was due. Every HEARTBEAT_EVERY the
+    worker records that it runs (``flask check`` reads it)."""
     rounds = 0
+    worker, beaten = worker_name(), None
     while max_rounds is None or rounds < max_rounds:
         rounds += 1
         try:
             # The worker is the shell that reads the clock, once per round.
-            sent, failed = send_due(app, now=utcnow())
+            now = utcnow()
+            if beaten is None or now - beaten >= HEARTBEAT_EVERY:
+                beat(worker, now)
+                beaten = now
+            sent, failed = send_due(app, now=now)
         except (OperationalError, InterfaceError) as error:
             # The database is restarting or unreachable: nothing was marked sent that was not
             # committed, so the next round picks up where this one stopped.

@@ -71,6 +71,7 @@ def _erasable_mails(owned_by, *, waiting_too: bool = False):
             func.length(OutboxMessage.raw) > 0,
             OutboxMessage.snapshot.is_not(None),
             OutboxMessage.recipient != "",
+            OutboxMessage.last_error.is_not(None),
         ),
     ]
     if not waiting_too:
@@ -88,6 +89,7 @@ def _erase_mails(owned_by, *, waiting_too: bool = False) -> int:
             raw=b"",
             snapshot=None,
             recipient="",
+            last_error=None,
             state=case((OutboxMessage.state == "pending", "dead"), else_=OutboxMessage.state),
         )
         .execution_options(synchronize_session=False)

@@ -46,6 +46,8 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
+from booking.needs import Need
+
 UTC_ZONE = "UTC"
 
 
@@ -451,11 +453,6 @@ class _Timeline:
 # Rule 3: counsellors.
 
 
-def _primary_subtag(language: str) -> str:
-    """Return the lower-case primary subtag of a BCP 47 tag: "tr-TR" -> "tr"."""
-    return language.replace("_", "-").split("-", 1)[0].strip().lower()
-
-
 class _Candidate:
     """A counsellor who offers the service, with their times prepared for fast checks."""
 
@@ -491,15 +488,13 @@ def _counsellors_offering(
     buffer: timedelta,
     role: str = COUNSELLOR,
 ) -> list[_Candidate]:
-    """Rule 3: the people of ``role`` who offer the service and speak the language, sorted
-    by id."""
-    wanted = _primary_subtag(language) if language else None  # "" asks for no language
+    """Rule 3: the people of ``role`` who offer the service and speak the language
+    (``Need.spoken`` of booking/needs.py), sorted by id."""
+    need = Need(language or None)  # "" asks for no language
     chosen = [
         c
         for c in counsellors
-        if c.role == role
-        and service_slug in c.service_slugs
-        and (wanted is None or wanted in {_primary_subtag(spoken) for spoken in c.languages})
+        if c.role == role and service_slug in c.service_slugs and need.is_met_by(c.languages)
     ]
     return [_Candidate(c, buffer) for c in sorted(chosen, key=lambda c: c.id)]
 

@@ -16,6 +16,14 @@ _INVISIBLE_CATEGORIES = frozenset({"Cf", "Zs", "Zl", "Zp", "Cc", "Cs", "Co", "Cn
 # Letters and symbols that are drawn as blanks.
 _BLANK_CHARACTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 REPLACEMENT_CHARACTER = "\ufffd"
+# Embeddings, overrides (U+202A-202E) and isolates (U+2066-2069): in a name or a subject
+# they turn what follows around ("Trojan Source"), on a staff page, in a mail header.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def has_bidi_controls(value: str) -> bool:
+    """True when the text holds a bidirectional embedding, override or isolate."""
+    return any(char in _BIDI_CONTROLS for char in value)
 
 
 def has_control_characters(value: str, allow_line_breaks: bool = False) -> bool:

@@ -15,7 +15,12 @@ from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
 
 from booking.phones import ascii_digits
-from booking.text import has_control_characters, has_unreadable_characters, is_invisible
+from booking.text import (
+    has_bidi_controls,
+    has_control_characters,
+    has_unreadable_characters,
+    is_invisible,
+)
 
 MAX_NAME = 200
 MAX_MESSAGE = 1000
@@ -59,8 +64,9 @@ def clean_text(
 
     Trims the text; empty gives None (or ``missing`` as the error when ``required``).
     Refuses what is not a string, characters that could not be read (lone surrogates,
-    U+FFFD), control characters (line breaks too, unless ``multiline``), text of invisible
-    characters only (U+200B, U+202E, ...) and text longer than ``max_length``.
+    U+FFFD), control characters (line breaks too, unless ``multiline``; in a single line
+    also bidirectional embeddings, overrides and isolates, U+202A-202E and U+2066-2069),
+    text of invisible characters only (U+200B, U+202E, ...) and text longer than ``max_length``.
     """
     if raw is None:
         raw = ""
@@ -76,7 +82,9 @@ def clean_text(
         raise FieldError(
             _("The text holds characters that could not be read. Please type it again.")
         )
-    if has_control_characters(value, allow_line_breaks=multiline):
+    if has_control_characters(value, allow_line_breaks=multiline) or (
+        not multiline and has_bidi_controls(value)
+    ):
         if multiline:
             raise FieldError(_("The text must not contain control characters."))
         raise FieldError(_("Please use a single line without line breaks or control characters."))

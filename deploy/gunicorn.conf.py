@@ -27,3 +27,17 @@ errorlog = "-"
 # The app's TRUSTED_PROXIES (werkzeug's ProxyFix) decides which forwarded headers are
 # believed; gunicorn must not turn X-Forwarded-Proto into https on its own as well.
 secure_scheme_headers: dict[str, str] = {}
+
+# gunicorn 27 opens a control socket under $HOME; the units' HOME=/nonexistent would log
+# "Control server error: Permission denied" at every start. Nothing here uses it.
+control_socket_disable = True
+
+
+def on_starting(server):
+    """Refuse to serve without SERVER_NAME: the links in mails (manage, cancel, find) would
+    otherwise be built from the request's Host header, which a client chooses."""
+    if not os.environ.get("SERVER_NAME"):
+        raise RuntimeError(
+            "SERVER_NAME is not set: links in mails would take the host a request names. "
+            "Set SERVER_NAME (and PREFERRED_URL_SCHEME=https) in /etc/ki-booking/env."
+        )

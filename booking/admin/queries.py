@@ -50,8 +50,8 @@ def service_by_slug(centre: Centre, slug: str | None) -> Service | None:
 
 
 def active_counsellors_of(service: Service) -> list[User]:
-    """The active counsellors who offer the service: without any, it has no free times."""
-    return [u for u in service.counsellors if u.is_active and u.role == "counsellor"]
+    """The active staff who can hold the service: without any, it has no free times."""
+    return [u for u in service.counsellors if u.is_active and u.can_hold(service)]
 
 
 def staff_of(centre: Centre) -> list[User]:

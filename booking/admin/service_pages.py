@@ -38,7 +38,7 @@ def _staff_choices(centre, service: Service | None) -> list[tuple[int, str]]:
             u.name if u.is_active else _("%(name)s (deactivated)", name=u.name),
         )
         for u in queries.staff_of(centre)
-        if u.role == "counsellor" or u.id in current
+        if u.holds_appointments or u.id in current
     ]
 
 

@@ -20,6 +20,7 @@ from booking.api.views import (
 )
 from booking.extensions import limiter
 from booking.models import OFFICER, Invitation, utcnow
+from booking.needs import Need
 from booking.problems import problem_response
 from booking.validation import FieldError, ValidationFailed, clean_consent, clean_start
 
@@ -91,8 +92,8 @@ def invitation_slots(token: str):
     centre, service = invitation.centre, invitation.service
     search = availability.SlotSearch(centre, service)
     details = _details(invitation, search)
-    needed = bookings.required_language(details.language, details.interpreter_language)
-    found = search.find(date_from, date_to, utcnow(), needed)
+    need = Need(details.language, details.interpreter_language)
+    found = search.find(date_from, date_to, utcnow(), need)
     zone = ZoneInfo(centre.timezone)
     return jsonify(
         {

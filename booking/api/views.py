@@ -21,6 +21,7 @@ from booking.extensions import limiter
 from booking.i18n import current_language, error_title
 from booking.lookups import centre_and_service_or_404, centre_or_404
 from booking.models import Booking, Centre, utcnow
+from booking.needs import Need
 from booking.problems import problem_response
 from booking.validation import (
     FieldError,
@@ -143,7 +144,7 @@ def list_slots(centre_slug: str):
     if service is None:
         abort(404, description=_("This centre offers no service of this name."))
     zone = ZoneInfo(centre.timezone)
-    found = availability.find_slots(centre, service, date_from, date_to, now, language)
+    found = availability.find_slots(centre, service, date_from, date_to, now, Need(language))
     # orjson writes the datetimes itself (as isoformat() would), many times faster than
     # isoformat() and json per slot; keys sorted and a final newline, as jsonify gives them.
     body = {
@@ -276,14 +277,12 @@ def create_booking(centre_slug: str):
         centre, service, start_at, details, locale=current_language(), idempotency=idempotency
     )
     result = bookings.book_slot(asked, now=utcnow())
-    location = url_for("api.get_booking", token=result.manage_token, _external=True)
     if result.replayed and result.stored_response:
+        # A repeat answers without the manage link and its Location: whoever else sends the
+        # same key and body gets no working link; the first client has it, and the mail.
         status, body = result.stored_response
-        body = {
-            **body,
-            "manage_url": url_for("public.manage", token=result.manage_token, _external=True),
-        }
-        return jsonify(body), status, {"Location": location}
+        return jsonify(body), status
+    location = url_for("api.get_booking", token=result.manage_token, _external=True)
     body = booking_body(result.booking, result.manage_token)
     if idempotency is not None and not result.replayed:
         # The token is derivable from the key, so the stored answer leaves the link out.

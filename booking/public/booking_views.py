@@ -21,12 +21,15 @@ from booking.forms import EmptyForm
 from booking.i18n import current_language, language_name
 from booking.lookups import centre_and_service_or_404
 from booking.models import Booking, Centre, Service, utcnow
+from booking.needs import Need
 from booking.public.blueprint import bp
 from booking.public.forms import BookingForm, FindBookingForm, MoveForm
 from booking.public.views import (
+    BOOK_ARGUMENTS,
     build_week,
     interpreter_languages,
     spoken_languages,
+    url_keeping_query,
     url_with_start,
     week_slots,
 )
@@ -81,7 +84,7 @@ def _taken_page(
         service,
         start_at,
         utcnow(),
-        language=bookings.required_language(language, interpreter),
+        need=Need(language, interpreter),
     )
     return (
         _service_page(
@@ -101,8 +104,8 @@ def book(centre_slug: str, service_slug: str):
     centre, service = _centre_and_service(centre_slug, service_slug)
     if service.slug != service_slug and request.method == "GET":  # an old link
         return redirect(
-            url_for(
-                "public.book", centre_slug=centre.slug, service_slug=service.slug, **request.args
+            url_keeping_query(
+                "public.book", BOOK_ARGUMENTS, centre_slug=centre.slug, service_slug=service.slug
             ),
             code=301,
         )
@@ -132,8 +135,8 @@ def book(centre_slug: str, service_slug: str):
         form.interpreter_language.data = interpreter or ""
         form.start.data = start_at.isoformat()
         form.nonce.data = secrets.token_urlsafe(24)
-        needed = bookings.required_language(form.language.data, interpreter)
-        if bookings.free_slot_at(centre, service, start_at, utcnow(), language=needed) is None:
+        need = Need(form.language.data, interpreter)
+        if bookings.free_slot_at(centre, service, start_at, utcnow(), need=need) is None:
             return _taken_page(centre, service, start_at, form.language.data, interpreter)
         return _render_form(centre, service, form, start_at)
 
@@ -330,7 +333,7 @@ def move(token: str):
         flash(_("This appointment can no longer be changed online. Please call us."), "error")
         return redirect(url_for("public.manage", token=token), code=303)
     form = MoveForm()
-    needed = bookings.required_language(booking.language, booking.interpreter_language)
+    need = Need.of_booking(booking)
     if request.method == "POST":
         start_at = _parse_start(form.start.data)
         if form.validate_on_submit() and start_at is not None:
@@ -355,7 +358,7 @@ def move(token: str):
         start_at = _parse_start(request.args.get("start"))
         slot = (
             bookings.free_slot_at(
-                centre, service, start_at, now, exclude_booking_id=booking.id, language=needed
+                centre, service, start_at, now, exclude_booking_id=booking.id, need=need
             )
             if start_at is not None and start_at != booking.start_at
             else None
@@ -382,7 +385,7 @@ def move(token: str):
     week = build_week(
         availability.SlotSearch(centre, service, exclude_booking_id=booking.id),
         request.args.get("week") or centre.today(booking.start_at).isoformat(),
-        language=needed,
+        need=need,
         current_start=booking.start_at,
         week_url=lambda monday: url_for("public.move", token=token, week=monday.isoformat()),
         slot_url=url_with_start("public.move", token=token),

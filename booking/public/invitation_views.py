@@ -16,6 +16,7 @@ from booking import availability, bookings, invitations
 from booking.extensions import limiter
 from booking.i18n import current_language, url_code
 from booking.models import OFFICER, Invitation, utcnow
+from booking.needs import Need
 from booking.public.blueprint import bp
 from booking.public.forms import InvitationBookingForm
 from booking.public.views import build_week, url_with_start
@@ -68,7 +69,7 @@ def invitation(token: str):
     centre, service = invitation.centre, invitation.service
     search = availability.SlotSearch(centre, service)
     details = invitations.booking_details(invitation, _spoken(search))
-    needed = bookings.required_language(details.language, details.interpreter_language)
+    need = Need(details.language, details.interpreter_language)
     start_at = _start_or_none(request.args.get("start"))
     context = {
         "invitation": invitation,
@@ -79,7 +80,7 @@ def invitation(token: str):
         "interpreter": details.interpreter_language,
     }
     if start_at is not None:
-        slot = bookings.free_slot_at(centre, service, start_at, utcnow(), language=needed)
+        slot = bookings.free_slot_at(centre, service, start_at, utcnow(), need=need)
         if slot is None:
             flash(_("This time was just taken. Please choose another one."), "error")
         else:
@@ -94,7 +95,7 @@ def invitation(token: str):
     week = build_week(
         search,
         request.args.get("week"),
-        language=needed,
+        need=need,
         week_url=lambda monday: url_for("public.invitation", token=token, week=monday.isoformat()),
         slot_url=url_with_start("public.invitation", token=token),
         slot_label=_("Book %(day)s at %(time)s"),

@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from typing import NamedTuple
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 from flask import abort, redirect, render_template, request, url_for
@@ -17,6 +17,7 @@ from booking import availability
 from booking.i18n import current_language, day_label, language_name
 from booking.lookups import centre_and_service_or_404, centre_or_404
 from booking.models import Centre, Closure, utcnow
+from booking.needs import Need
 from booking.public.blueprint import bp
 from booking.public.forms import COMMON_LANGUAGES
 from booking.validation import FieldError, clean_day, parse_language
@@ -154,7 +155,7 @@ def build_week(
     search: availability.SlotSearch,
     week_raw: str | None,
     *,
-    language: str | None,
+    need: Need,
     week_url,
     slot_url: Callable[[str], str],
     slot_label: str,
@@ -183,7 +184,7 @@ def build_week(
         return slot.start_at.astimezone(zone).date()
 
     def search_days(first: date, last: date) -> list:
-        found = search.find(first, last, utcnow(), language)
+        found = search.find(first, last, utcnow(), need)
         return [s for s in found if s.start_at != current_start]
 
     found = search_days(monday, sunday)
@@ -248,6 +249,21 @@ def interpreter_languages(spoken: list[str], also: str | None = None) -> list[st
     return sorted(codes, key=lambda code: language_name(code).casefold())
 
 
+# The query arguments the week page and the booking form read; an old link's redirect
+# keeps these and no others.
+WEEK_ARGUMENTS = ("language", "interpreter", "week", "lang")
+BOOK_ARGUMENTS = ("start", "language", "interpreter", "lang")
+
+
+def url_keeping_query(endpoint: str, known: tuple[str, ...], **values) -> str:
+    """``url_for(endpoint, **values)`` with the request's query arguments named in ``known``
+    as its query string. The query is never passed to url_for as arguments, where a crafted
+    ``centre_slug``, ``_method`` or ``_scheme`` would break or redirect the address."""
+    url = url_for(endpoint, **values)
+    kept = [(name, value) for name, value in request.args.items(multi=True) if name in known]
+    return f"{url}?{urlencode(kept)}" if kept else url
+
+
 @bp.get("/centres/<centre_slug>/<service_slug>")
 def service_week(centre_slug: str, service_slug: str):
     centre, service = centre_and_service_or_404(centre_slug, service_slug)
@@ -255,11 +271,11 @@ def service_week(centre_slug: str, service_slug: str):
         abort(404, description=_("This centre offers no service of this name."))
     if service.slug != service_slug:  # an old link: to the neutral address
         return redirect(
-            url_for(
+            url_keeping_query(
                 "public.service_week",
+                WEEK_ARGUMENTS,
                 centre_slug=centre.slug,
                 service_slug=service.slug,
-                **request.args,
             ),
             code=301,
         )
@@ -298,7 +314,7 @@ def service_week(centre_slug: str, service_slug: str):
     week = build_week(
         search,
         request.args.get("week"),
-        language=language,
+        need=Need(language, interpreter),
         week_url=lambda monday: url_for(
             "public.service_week",
             centre_slug=centre.slug,

@@ -64,10 +64,16 @@ def _parse_date(f, *, required: bool) -> date | None:
             f.errors = [_("Please enter a date.")]
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         f.errors = [_("Please enter a date such as 2026-03-02.")]
         return None
+    try:
+        check_year(day)  # 9999-12-31 and a day after it would overflow
+    except FieldError as error:
+        f.errors = [str(error)]
+        return None
+    return day
 
 
 def _absence_times(form: AbsenceForm, centre: Centre) -> dict[str, datetime]:

@@ -14,6 +14,7 @@ from booking import access, availability, bookings
 from booking.extensions import db
 from booking.forms import EmptyForm
 from booking.models import OFFICER, Booking, Invitation, User, utcnow
+from booking.needs import Need
 from booking.staff.blueprint import bp
 from booking.staff.context import (
     acting_user,
@@ -42,7 +43,7 @@ def calendar():
     # An officer sees their own joint appointments and no list of the centre's staff.
     counsellors = centre_counsellors(centre) if user.role != OFFICER else []
     raw = request.args.get("counsellor")
-    if raw is None and user.role == "counsellor":
+    if raw is None and user.holds_appointments:
         raw = str(user.id)
     chosen = next((c for c in counsellors if str(c.id) == raw), None)
 
@@ -193,8 +194,16 @@ def booking_move(booking_id: int):
 
     today = centre.today(now)
     first_day = max(parse_day(request.args.get("from"), today), today)
+    # Offered are the times the writer accepts: staff move at any notice, and to someone
+    # who meets the booking's need (its language, unless an interpreter comes).
     slots = availability.next_free_slots(
-        centre, booking.service, first_day, now, exclude_booking_id=booking.id
+        centre,
+        booking.service,
+        first_day,
+        now,
+        need=Need.of_booking(booking),
+        exclude_booking_id=booking.id,
+        min_notice=availability.STAFF_MIN_NOTICE,
     )
     days = group_by_day(centre, [s for s in slots if s.start_at != booking.start_at])
     later = days[-1][0] + timedelta(days=1) if days else None

@@ -68,13 +68,15 @@ def centre_officers(centre: Centre) -> list[User]:
 
 
 def centre_counsellors(centre: Centre) -> list[User]:
-    """The active counsellors of the centre, by name."""
+    """The active counsellors of the centre (who hold appointments alone; the school
+    supervision officers join some: centre_officers), by name."""
     return list(
         db.session.scalars(
             select(User)
             .where(
                 User.centre_id == centre.id,
-                User.role == "counsellor",
+                User.holds_appointments,
+                User.role != OFFICER,
                 User.is_active.is_(True),
             )
             .order_by(User.name, User.id)

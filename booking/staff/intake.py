@@ -18,7 +18,8 @@ from sqlalchemy.orm import selectinload
 from booking import access, availability, bookings
 from booking.extensions import db
 from booking.i18n import language_name
-from booking.models import Booking, Centre, Service, User, utcnow
+from booking.models import OFFICER, Booking, Centre, Service, User, utcnow
+from booking.needs import Need
 from booking.public.forms import COMMON_LANGUAGES
 from booking.staff.blueprint import bp
 from booking.staff.context import (
@@ -88,11 +89,11 @@ def _read_filter(centre: Centre, service: Service | None, values, today: date) -
 
 
 def _counsellors_for(centre: Centre, service: Service | None) -> list[User]:
-    """The centre's active counsellors, those offering the service when one is chosen."""
+    """The centre's active counsellors, those who can hold the service when one is chosen."""
     counsellors = centre_counsellors(centre)
     if service is None:
         return counsellors
-    return [c for c in counsellors if any(s.id == service.id for s in c.services)]
+    return [c for c in counsellors if c.can_hold(service)]
 
 
 # The session key under which the last booking's id waits for the page after the redirect.
@@ -102,7 +103,10 @@ BOOKED_KEY = "intake_booked"
 def _spoken_languages(centre: Centre) -> list[str]:
     rows = db.session.scalars(
         select(User.languages).where(
-            User.centre_id == centre.id, User.role == "counsellor", User.is_active.is_(True)
+            User.centre_id == centre.id,
+            User.holds_appointments,
+            User.role != OFFICER,  # the family's language is the counsellor's to speak
+            User.is_active.is_(True),
         )
     )
     return sorted({code for languages in rows for code in (languages or [])})
@@ -157,7 +161,7 @@ def _page(
             service,
             chosen.first_day or today,
             now,
-            language=language,
+            need=Need(language),
             counsellor_id=chosen.counsellor.id if chosen.counsellor else None,
             weekday=chosen.weekday,
             after=chosen.after,

@@ -17,6 +17,7 @@ from booking.models import Booking, User, utcnow
 from booking.phones import ascii_digits, search_forms
 from booking.staff.blueprint import bp
 from booking.staff.context import acting_user, staff_centres
+from booking.text import has_control_characters, has_unreadable_characters
 
 MAX_RESULTS = 50
 MIN_QUERY = 2
@@ -77,6 +78,9 @@ def search():
             error = _("Please enter at least %(num)d characters.", num=MIN_QUERY)
         elif len(text) > MAX_QUERY:
             error = _("Please use at most %(max)d characters.", max=MAX_QUERY)
+        elif has_control_characters(text) or has_unreadable_characters(text):
+            # NUL and lone surrogates no database takes: a message, not a 500.
+            error = _("Please use a single line without line breaks or control characters.")
         else:
             results = find_bookings(user, text)
     more = results is not None and len(results) > MAX_RESULTS

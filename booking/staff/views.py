@@ -41,6 +41,20 @@ def _safe_next(target: str | None) -> str:
     return url_for("staff.home")
 
 
+def _too_many_attempts(form, field, template: str, now, blocked_until):
+    """429 with Retry-After and the wait next to the password field."""
+    seconds = max(1, math.ceil((blocked_until - now).total_seconds()))
+    field.errors = [
+        _(
+            "Too many failed attempts. Please wait %(seconds)d seconds, then try again.",
+            seconds=seconds,
+        )
+    ]
+    response = make_response(render_template(template, form=form), 429)
+    response.headers["Retry-After"] = str(seconds)
+    return response
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     form = SignInForm()
@@ -53,16 +67,7 @@ def login():
         blocked_until = auth.sign_in_blocked_until(email, address, now)
         if blocked_until is not None:
             # Refused without looking at the password, whether it is right or not.
-            seconds = max(1, math.ceil((blocked_until - now).total_seconds()))
-            form.password.errors = [
-                _(
-                    "Too many failed attempts. Please wait %(seconds)d seconds, then try again.",
-                    seconds=seconds,
-                )
-            ]
-            response = make_response(render_template("staff/login.html", form=form), 429)
-            response.headers["Retry-After"] = str(seconds)
-            return response
+            return _too_many_attempts(form, form.password, "staff/login.html", now, blocked_until)
         user = auth.find_user_by_email(email)
         if auth.verify_password(user, form.password.data or "") and user.is_active:
             # Checked before the session row is written: a bad next= must not fail after it.
@@ -148,15 +153,24 @@ def change_password():
             flash(_("The form has expired. Please try again."), "error")
             status = 400
         else:
+            user, now, address = acting_user(), utcnow(), request.remote_addr or ""
+            blocked_until = auth.sign_in_blocked_until(user.email, address, now)
+            if blocked_until is not None:
+                # A stolen session guessing the current password waits like a sign-in.
+                return _too_many_attempts(
+                    form, form.current, "staff/password.html", now, blocked_until
+                )
             try:
                 administration.change_own_password(
-                    acting_user(),
+                    user,
                     current=form.current.data or "",
                     new=form.new.data or "",
                     confirm=form.confirm.data or "",
                     now=utcnow(),
                 )
             except administration.PasswordChangeInvalid as error:
+                if "current" in error.errors:
+                    auth.record_failed_sign_in(user.email, address, now)
                 for name, messages in error.errors.items():
                     form[name].errors = messages
                 status = 422

@@ -1,7 +1,7 @@
 """invitations, the school supervision role, the roles a service needs
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0009
 
 A new table (invitation) and nullable or defaulted columns; the role check of staff_user
 gains school_supervision (SQLite copies that table, as it must to change a CHECK).
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "0013"
-down_revision = "0011"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
@@ -36,18 +36,7 @@ def upgrade():
             batch_op.f("fk_booking_officer_id_staff_user"),
             "staff_user", ["officer_id"], ["id"], ondelete="RESTRICT",
         )
-    op.create_index(
-        "uq_booking_officer_start_active", "booking", ["officer_id", "start_at"], unique=True,
-        sqlite_where=sa.text("status != 'cancelled' AND officer_id IS NOT NULL"),
-        postgresql_where=sa.text("status != 'cancelled' AND officer_id IS NOT NULL"),
-    )
-    if op.get_bind().dialect.name == "postgresql":
-        # A joint appointment's officer is never double-booked, as its counsellor is not.
-        op.execute(
-            "ALTER TABLE booking ADD CONSTRAINT ex_booking_officer_overlap "
-            "EXCLUDE USING gist (officer_id WITH =, tstzrange(start_at, end_at, '[)') WITH &&) "
-            "WHERE (status <> 'cancelled' AND officer_id IS NOT NULL)"
-        )
+    # The officer's time is guarded where everyone's is: their occupancy row (0009).
     op.create_table(
         "invitation",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -114,9 +103,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f("ix_outbox_message_invitation_id"))
         batch_op.drop_column("invitation_id")
     op.drop_table("invitation")
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("ALTER TABLE booking DROP CONSTRAINT ex_booking_officer_overlap")
-    op.drop_index("uq_booking_officer_start_active", table_name="booking")
+    op.execute("DELETE FROM occupancy WHERE role = 'school_supervision'")
     with op.batch_alter_table("booking") as batch_op:
         batch_op.drop_constraint(batch_op.f("fk_booking_officer_id_staff_user"), type_="foreignkey")
         batch_op.drop_index(batch_op.f("ix_booking_officer_id"))

@@ -10,6 +10,7 @@ KI_REQUIRED_SUITES names "deploy".
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -45,19 +46,33 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.slow)
 
 
+def unit_command(unit: str) -> list[str]:
+    """The ExecStart of a unit of deploy/systemd, its programs and files taken from this
+    checkout and its virtualenv instead of /opt/ki-booking."""
+    text = (DEPLOY / "systemd" / unit).read_text()
+    (line,) = [line for line in text.splitlines() if line.startswith("ExecStart=")]
+    words = shlex.split(line.removeprefix("ExecStart="))
+    words[0] = str(BIN / Path(words[0]).name)
+    return [w.replace("/opt/ki-booking/deploy", str(DEPLOY)) for w in words]
+
+
 @dataclass
 class Stack:
     base_url: str
     inbox: Inbox
     env: dict[str, str]
     logs: Path
+    # The units' working directory: outside the checkout, so the installed package runs.
+    workdir: Path
+    https_port: int = 0
+    http_port: int = 0
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     def flask(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-        """An operator's command, run as the systemd units would run it."""
+        """An operator's command, run as the systemd units would run it (README's ``ki``)."""
         return subprocess.run(
-            [str(BIN / "flask"), "--app", "wsgi", *args],
-            cwd=ROOT,
+            [str(BIN / "flask"), "--app", "booking", *args],
+            cwd=self.workdir,
             env=self.env,
             input=stdin,
             capture_output=True,
@@ -144,7 +159,7 @@ http {{
 def _start(stack: Stack, name: str, args: list[str], **kwargs) -> subprocess.Popen:
     with (stack.logs / f"{name}.log").open("w") as log:
         process = subprocess.Popen(
-            args, stdout=log, stderr=subprocess.STDOUT, env=stack.env, cwd=ROOT, **kwargs
+            args, stdout=log, stderr=subprocess.STDOUT, env=stack.env, cwd=stack.workdir, **kwargs
         )
     stack.processes[name] = process
     return process
@@ -199,7 +214,17 @@ def stack(request, tmp_path_factory):
         GUNICORN_BIND=f"127.0.0.1:{app_port}",
         WEB_CONCURRENCY=str(WORKERS),
     )
-    stack = Stack(base_url=f"https://{public}", inbox=inbox, env=env, logs=logs)
+    workdir = folder / "state"
+    workdir.mkdir()
+    stack = Stack(
+        base_url=f"https://{public}",
+        inbox=inbox,
+        env=env,
+        logs=logs,
+        workdir=workdir,
+        https_port=https_port,
+        http_port=http_port,
+    )
 
     try:
         for args, stdin in (
@@ -236,16 +261,8 @@ def stack(request, tmp_path_factory):
         tested = subprocess.run([*nginx_args, "-t"], capture_output=True, text=True)
         assert tested.returncode == 0, tested.stderr
 
-        gunicorn = _start(
-            stack,
-            "gunicorn",
-            [str(BIN / "gunicorn"), "-c", str(DEPLOY / "gunicorn.conf.py"), "wsgi:app"],
-        )
-        _start(
-            stack,
-            "outbox",
-            [str(BIN / "flask"), "--app", "wsgi", "outbox", "work", "--poll", "0.5"],
-        )
+        gunicorn = _start(stack, "gunicorn", unit_command("ki-booking.service"))
+        _start(stack, "outbox", [*unit_command("ki-booking-outbox.service"), "--poll", "0.5"])
         proxy = _start(stack, "nginx", [*nginx_args, "-g", "daemon off;"])
         _wait_for_port(app_port, gunicorn, "gunicorn", stack)
         _wait_for_port(https_port, proxy, "nginx", stack)

@@ -101,6 +101,15 @@ def test_exclusion_constraint_refuses_overlap_written_past_the_application(
                 "status": status,
             },
         )
+        # The counsellor's busy time, written past the application too.
+        db.session.execute(
+            text(
+                "INSERT INTO occupancy (user_id, role, start_at, end_at, is_active, booking_id)"
+                " SELECT counsellor_id, 'counsellor', start_at, end_at, status <> 'cancelled', id"
+                " FROM booking WHERE reference = :ref"
+            ),
+            {"ref": f"R{start_at:%H%M}{minutes}{status[:2]}"},
+        )
 
     with app.app_context():
         insert(start, 45)
@@ -109,7 +118,7 @@ def test_exclusion_constraint_refuses_overlap_written_past_the_application(
         db.session.commit()
         insert(start + timedelta(minutes=30), 60, status="cancelled")  # cancelled: fine
         db.session.commit()
-        with pytest.raises(IntegrityError, match="ex_booking_counsellor_overlap"):
+        with pytest.raises(IntegrityError, match="ex_occupancy_user_overlap"):
             insert(start + timedelta(minutes=30), 60)  # overlaps both active ones
         db.session.rollback()
 

@@ -31,3 +31,19 @@ def test_a_quiet_day_forgets_the_failures():
     assert throttling.failures_now(PAIR, 9, T0, T0 + timedelta(hours=23)) == 9
     assert throttling.failures_now(PAIR, 9, T0, T0 + timedelta(days=1)) == 0
     assert blocked_until(PAIR, 50, T0, T0 + timedelta(days=1)) is None
+
+
+def test_a_client_is_an_ipv4_address_or_an_ipv6_64():
+    assert throttling.client_key("192.0.2.7") == "192.0.2.7"
+    assert throttling.client_key("::ffff:192.0.2.7") == "192.0.2.7"
+    assert throttling.client_key("2001:db8:1:2:aaaa::1") == "2001:db8:1:2::/64"
+    assert throttling.client_key("2001:DB8:1:2::ffff") == "2001:db8:1:2::/64"
+    assert throttling.client_key("2001:db8:1:3::1") != throttling.client_key("2001:db8:1:2::1")
+    assert throttling.client_key("") == ""
+
+
+def test_the_account_limit_counts_ten_failures_across_addresses():
+    assert throttling.wait_after(throttling.ACCOUNT, 9) == timedelta(0)
+    assert throttling.wait_after(throttling.ACCOUNT, 10) == timedelta(seconds=8)
+    assert throttling.starts_waiting(throttling.ACCOUNT, 10)
+    assert not throttling.starts_waiting(throttling.ACCOUNT, 11)

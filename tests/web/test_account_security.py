@@ -8,6 +8,8 @@ Elements are found by ids and names, never by (translated) text.
 from __future__ import annotations
 
 import re
+from email import message_from_bytes
+from email import policy as mail_policy
 
 import pytest
 from icalendar import Calendar
@@ -195,6 +197,12 @@ def test_feed_summaries_are_neutral_unless_the_centre_turns_the_topic_on(
         "Passwort2026!",
         "Karim-Haddad-77",
         "haddad-Kalender-9",
+        # Months, weekdays, seasons, first names and the centre's words, with digits.
+        "Dezember2026!",
+        "Montag123!",
+        "Ayse1990!",
+        "Herne-Termin-1",
+        "Sommer-Herbst-77",
     ],
 )
 def test_guessable_and_personal_passwords_are_refused(seeded, password):
@@ -377,3 +385,83 @@ def test_a_successful_sign_in_clears_the_pair(seeded, client, make_staff, sign_i
     with seeded.test_request_context():
         auth.record_failed_sign_in(email, "127.0.0.1", utcnow())
         assert auth.sign_in_blocked_until(email, "127.0.0.1", utcnow()) is None
+
+
+def login_from(client, email: str, password: str, address: str):
+    token = csrf_from(client.get("/staff/login").get_data(as_text=True))
+    return client.post(
+        "/staff/login",
+        data={"csrf_token": token, "email": email, "password": password},
+        environ_base={"REMOTE_ADDR": address},
+    )
+
+
+def notices_to(app, email: str) -> list[bytes]:
+    from booking.models import OutboxMessage
+
+    with app.app_context():
+        return list(
+            db.session.scalars(
+                select(OutboxMessage.raw).where(
+                    OutboxMessage.recipient == email, OutboxMessage.kind == "account_notice"
+                )
+            )
+        )
+
+
+def test_guesses_spread_over_many_addresses_make_the_account_wait_and_tell_its_owner(
+    seeded, client, make_staff
+):
+    email = make_staff(KARIM, "counsellor", "herne")
+    # Ten wrong passwords, each from its own address: no pair and no address reaches a limit.
+    codes = [
+        login_from(client, email, "falsch-falsch-falsch", f"198.51.100.{i}").status_code
+        for i in range(10)
+    ]
+    assert codes == [401] * 10
+    # Now the account waits, from any address, even with the right password.
+    refused = login_from(client, email, STAFF_PASSWORD, "203.0.113.77")
+    assert refused.status_code == 429
+    assert 1 <= int(refused.headers["Retry-After"]) <= 8
+    # The owner was told once, in German, without the addresses of the guesses.
+    notices = notices_to(seeded, email)
+    assert len(notices) == 1
+    message = message_from_bytes(notices[0], policy=mail_policy.default)
+    text = message.get_body(("plain",)).get_content()
+    assert "Passwort" in text and "198.51.100" not in text
+    assert message["To"] == KARIM
+    # An unknown account waits alike, but nobody is mailed.
+    for i in range(11):
+        login_from(client, "niemand@herne.example", "falsch-falsch-falsch", f"192.0.2.{i}")
+    assert login_from(client, "niemand@herne.example", "x" * 12, "192.0.2.99").status_code == 429
+    assert notices_to(seeded, "niemand@herne.example") == []
+
+
+def test_an_ipv6_client_counts_as_its_64(seeded, client, make_staff):
+    email = make_staff(KARIM, "counsellor", "herne")
+    for host in ("1", "2:3", "ffff:9"):
+        assert (
+            login_from(client, email, "falsch-falsch-falsch", f"2001:db8:0:7::{host}").status_code
+            == 401
+        )
+    # Another address of the same /64 is the same client...
+    assert login_from(client, email, STAFF_PASSWORD, "2001:db8:0:7::abcd").status_code == 429
+    # ...another /64 is another one.
+    assert login_from(client, email, STAFF_PASSWORD, "2001:db8:0:8::1").status_code == 303
+
+
+def test_wrong_current_passwords_at_the_password_page_are_throttled(
+    seeded, client, make_staff, sign_in
+):
+    sign_in(client, make_staff(KARIM, "counsellor", "herne"))
+    before = user_of(seeded, KARIM).password_hash
+    codes = [
+        change_password(client, f"falsch-{i}-falsch", NEW_PASSWORD).status_code for i in range(3)
+    ]
+    assert codes == [422] * 3
+    # The fourth try waits, even with the right current password.
+    refused = change_password(client, STAFF_PASSWORD, NEW_PASSWORD)
+    assert refused.status_code == 429
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert 'id="current-error"' in refused.get_data(as_text=True)
+    assert user_of(seeded, KARIM).password_hash == before

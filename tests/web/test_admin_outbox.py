@@ -4,17 +4,19 @@ on request. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import pytest
+from aiosmtpd.controller import Controller
 from sqlalchemy import select, update
 
 from booking import outbox
 from booking.extensions import db
 from booking.models import AuditEntry, Booking, OutboxMessage, utcnow
 from tests.conftest import csrf_from
-from tests.helpers import at, booking_payload, next_working_day
+from tests.helpers import at, booking_payload, free_port, next_working_day
 
 pytestmark = pytest.mark.backends("sqlite", "pg")
 
 ADMIN = "admin@herne.example"
+FAMILY = "zeynep.refused@example.org"
 
 
 @pytest.fixture
@@ -117,3 +119,37 @@ def test_send_again_only_for_dead_mails_of_the_admins_centres(app, admin):
     assert post(admin, f"/admin/centres/herne/outbox/{message_id}/requeue").status_code == 303
     with app.app_context():
         assert db.session.get(OutboxMessage, message_id).state == "sent"
+
+
+class RefusingInbox:
+    """A mail server that refuses every recipient, naming it as real servers do."""
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+
+
+def test_a_refused_address_is_not_kept_in_the_last_error(app, admin):
+    port = free_port()
+    controller = Controller(RefusingInbox(), hostname="127.0.0.1", port=port)
+    controller.start()
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port, OUTBOX_SEND_AFTER_COMMIT="inline")
+    try:
+        response = admin.post(
+            "/api/v1/centres/herne/bookings",
+            json=booking_payload(at(next_working_day(0), 10), "beratung-1", email=FAMILY),
+        )
+        assert response.status_code == 201
+    finally:
+        controller.stop()
+    with app.app_context():
+        row = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "confirmation"))
+        assert row.attempts == 1
+        # The SMTP status is kept, the server's words with the address are not.
+        assert row.last_error == "SMTPRecipientsRefused: 550 5.1.1"
+        db.session.execute(
+            update(OutboxMessage).where(OutboxMessage.id == row.id).values(state="dead")
+        )
+        db.session.commit()
+    page = admin.get("/admin/centres/herne/outbox").get_data(as_text=True)
+    assert "550 5.1.1" in page
+    assert "zeynep.refused" not in page

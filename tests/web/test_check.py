@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
 
-from booking import create_app
+from booking import create_app, outbox
 from booking.config import TestConfig
+from booking.extensions import db
+from booking.models import utcnow
+from tests.helpers import Inbox, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD_KEY = "k" * 64
@@ -82,11 +87,31 @@ def test_unreachable_database_and_redis_are_unsafe(tmp_path, monkeypatch):
     assert "UNSAFE  The rate-limit storage (redis) is unreachable." in result.output
 
 
+@pytest.fixture
+def mail_server():
+    """A real SMTP server (aiosmtpd) on a free port; yields the port."""
+    controller = Controller(Inbox(), hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller.port
+    controller.stop()
+
+
+def worker_beats(app, ago: timedelta = timedelta(0)) -> None:
+    """An `outbox work` process went round its loop ``ago``."""
+    with app.app_context():
+        outbox.beat("mail-host:4242", utcnow() - ago)
+
+
 @pytest.mark.backends("pg")
-def test_a_production_setup_passes(tmp_path, database_url, redis_url, monkeypatch):
+def test_a_production_setup_passes(tmp_path, database_url, redis_url, monkeypatch, mail_server):
     monkeypatch.setenv("SECRET_KEY", GOOD_KEY)
-    app = production_app(tmp_path, database_url, redis_url)
+    app = production_app(
+        tmp_path, database_url, redis_url, MAIL_SERVER="127.0.0.1", MAIL_PORT=mail_server
+    )
+    worker_beats(app)
     result = check(app, "--workers", "4")
+    with app.app_context():
+        db.engine.dispose()  # this app's own pool: closed now, not when collected
     assert result.exit_code == 0, result.output
     assert "UNSAFE" not in result.output
     assert "answers and is migrated" in result.output
@@ -111,3 +136,49 @@ def test_a_missing_sqlite_file_is_named_not_created(tmp_path):
     result = check(app)
     assert f"UNSAFE  The database sqlite:///{missing} does not exist" in result.output
     assert not missing.exists()
+
+
+def unsafe_lines(result) -> str:
+    return "\n".join(line for line in result.output.splitlines() if line.startswith("UNSAFE"))
+
+
+@pytest.mark.backends("sqlite", "pg")
+def test_a_mail_server_that_does_not_answer_is_unsafe(app, mail_server):
+    worker_beats(app)
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port())  # nothing listens
+    result = check(app)
+    assert result.exit_code == 1
+    assert "The mail server 127.0.0.1:" in unsafe_lines(result), result.output
+    # TLS asked of a server that offers none (a local relay): unsafe too, and said why.
+    app.config.update(MAIL_PORT=mail_server, MAIL_USE_TLS=True)
+    assert "does not take mail as configured" in unsafe_lines(check(app))
+    app.config.update(MAIL_USE_TLS=False)
+    assert "mail server" not in unsafe_lines(check(app))
+    assert f"Mail goes to 127.0.0.1:{mail_server}, which answers." in check(app).output
+
+
+@pytest.mark.backends("sqlite", "pg")
+def test_without_a_mail_worker_it_is_not_ready(app, mail_server):
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=mail_server)
+    assert "No mail worker runs (never)" in unsafe_lines(check(app))
+    worker_beats(app, ago=timedelta(minutes=10))
+    assert "No mail worker runs (last at" in unsafe_lines(check(app))
+    worker_beats(app)
+    result = check(app)
+    assert "mail worker" not in unsafe_lines(result)
+    assert "A mail worker (flask outbox work) runs." in result.output
+
+
+def test_the_worker_writes_its_heartbeat(app):
+    with app.app_context():
+        assert outbox.last_heartbeat() is None
+        outbox.work(app, poll_seconds=0, max_rounds=1)
+        assert utcnow() - outbox.last_heartbeat() < timedelta(minutes=1)
+
+
+@pytest.mark.parametrize("proxies", [3, 5])
+def test_more_trusted_proxies_than_sane_is_unsafe(app, proxies):
+    app.config["TRUSTED_PROXIES"] = proxies
+    assert f"TRUSTED_PROXIES is {proxies}" in unsafe_lines(check(app))
+    app.config["TRUSTED_PROXIES"] = 1
+    assert "TRUSTED_PROXIES" not in unsafe_lines(check(app))

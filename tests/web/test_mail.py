@@ -62,8 +62,10 @@ def test_confirmation_reaches_the_smtp_server_with_a_request(
     assert len(smtp.messages) == 1
     recipients, message = smtp.messages[0]
     assert recipients == ["ayse@example.org"]
-    assert message["To"].addresses[0].display_name == name
-    assert message["To"].addresses[0].addr_spec == "ayse@example.org"
+    # One address: the name is kept without the characters of address syntax.
+    (address,) = message["To"].addresses
+    assert address.display_name == "Ayşe Ada Öztürk & Co"
+    assert address.addr_spec == "ayse@example.org"
     # Subject names the centre, never the topic or the person.
     assert "Testzentrum test" in message["Subject"]
     assert "Kurz" not in message["Subject"] and "Ayşe" not in message["Subject"]

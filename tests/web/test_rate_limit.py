@@ -54,3 +54,27 @@ def test_the_api_booking_limit_is_a_setting(database_url, tmp_path):
     # The limit is counted before the token is looked up: unknown tokens count too.
     statuses = [client.post("/api/v1/bookings/unknown/cancel").status_code for _ in range(3)]
     assert statuses == [404, 404, 429]
+
+
+@pytest.mark.parametrize(
+    ("lang", "words"),
+    [
+        ("de", "höchstens 5 Anfragen in 1 Minute"),
+        ("ar", "دقيقة"),
+        ("tr", "en fazla 5 istek"),
+    ],
+)
+def test_the_too_many_requests_page_says_the_limit_in_its_language(
+    database_url, tmp_path, lang, words
+):
+    from tests.conftest import csrf_from
+
+    app = limited_app(database_url, tmp_path, "memory://")
+    client = app.test_client()
+    token = csrf_from(client.get(f"/find?lang={lang}").get_data(as_text=True))
+    data = {"csrf_token": token, "reference": "ABCD-EFGH", "email": "a@example.org"}
+    statuses = [client.post("/find", data=data).status_code for _ in range(6)]
+    assert statuses[-1] == 429 and 429 not in statuses[:-1], statuses
+    page = client.post("/find", data=data).get_data(as_text=True)
+    assert words in page, page
+    assert "per 1 minute" not in page

@@ -273,3 +273,23 @@ def test_every_route_answers_each_role_as_access_decides(
             else:
                 assert response.status_code != 403, answer
                 assert response.status_code < 500, answer
+
+
+def test_a_session_unused_for_30_minutes_ends(seeded, client, make_staff, sign_in):
+    from datetime import timedelta
+
+    sign_in(client, make_staff("rez@herne.example", "reception", "herne"))
+
+    def idle_for(minutes: int) -> None:
+        with seeded.app_context():
+            row = db.session.scalar(select(StaffSession))
+            row.last_seen_at = row.last_seen_at - timedelta(minutes=minutes)
+            db.session.commit()
+
+    idle_for(29)
+    assert client.get("/staff/").status_code == 200  # used again in time: it goes on
+    idle_for(30)
+    response = client.get("/staff/")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/staff/login")
+    with seeded.app_context():  # ended on the server, not only for this request
+        assert db.session.scalar(select(func.count()).select_from(StaffSession)) == 0
