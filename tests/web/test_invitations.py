@@ -342,3 +342,26 @@ def test_the_report_counts_invitations_and_the_days_to_the_appointment(
     assert re.search(r'id="inv-invited">2<', html) and re.search(r'id="inv-booked">1<', html)
     assert re.search(r'id="inv-open">1<', html) and re.search(r'id="inv-expired">0<', html)
     assert re.search(r'id="inv-days">\d+(\.\d)?, \d+(\.\d)?<', html)
+
+
+def test_staff_book_a_joint_appointment_by_phone_and_families_cannot_online(app, joint):
+    from booking import bookings
+    from booking.validation import BookingDetails
+
+    day = next_working_day(1)
+    with app.test_request_context():
+        centre = db.session.scalar(select(Centre).where(Centre.slug == "joint"))
+        service = db.session.scalar(select(Service).where(Service.slug == "joint"))
+        details = BookingDetails(name="Familie Petrova", email=None, phone="0171 555")
+        online = bookings.BookingRequest(centre, service, local(at(day, 10)), details)
+        with pytest.raises(bookings.NotOnlineBookable):
+            bookings.book_slot(online, now=utcnow())
+        by_phone = bookings.BookingRequest(
+            centre, service, local(at(day, 10)), details, channel="phone"
+        )
+        booking = bookings.book_slot(by_phone, now=utcnow()).booking
+        assert booking.officer.email == "officer@joint.example"
+        assert booking.counsellor.email == "c0@joint.example"
+        # Both are busy now: nothing else at that hour.
+        with pytest.raises(bookings.SlotUnavailable):
+            bookings.book_slot(by_phone, now=utcnow())
