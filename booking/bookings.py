@@ -24,7 +24,6 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from booking import audit, availability, invitations, notifications, occupancy
 from booking.extensions import db
 from booking.models import (
-    ACTIVE_STATUSES,
     OFFICER,
     Absence,
     Booking,
@@ -32,6 +31,7 @@ from booking.models import (
     Closure,
     IdempotencyKey,
     Invitation,
+    Occupancy,
     Service,
     User,
 )
@@ -196,7 +196,7 @@ def free_slot_at(
 
 def _choose_counsellor(centre: Centre, slot, need: Need, keep: int | None = None) -> int:
     """Keep the current counsellor if free, else prefer speakers of the family's language
-    (even when an interpreter comes), then the one with the fewest bookings that day."""
+    (even when an interpreter comes), then the one least busy that day (occupancy)."""
     candidates = list(slot.counsellor_ids)
     if keep in candidates:
         return keep
@@ -219,39 +219,24 @@ def _choose_officer(centre: Centre, slot, keep: int | None = None) -> int | None
         return None
     if keep in candidates:
         return keep
-    if len(candidates) == 1:
-        return candidates[0]
-    zone = ZoneInfo(centre.timezone)
-    day_start = datetime.combine(slot.start_at.astimezone(zone).date(), datetime.min.time(), zone)
-    load = dict(
-        db.session.execute(
-            select(Booking.officer_id, func.count())
-            .where(
-                Booking.officer_id.in_(candidates),
-                Booking.status.in_(ACTIVE_STATUSES),
-                Booking.start_at >= day_start,
-                Booking.start_at < day_start + timedelta(days=1),
-            )
-            .group_by(Booking.officer_id)
-        ).all()
-    )
-    return min(candidates, key=lambda uid: (load.get(uid, 0), uid))
+    return _least_loaded(centre, slot, candidates)
 
 
 def _least_loaded(centre: Centre, slot, candidates: list[int]) -> int:
-    """Of ``candidates``, the counsellor with the fewest bookings on the slot's day."""
+    """Of ``candidates``, the one with the fewest commitments on the slot's day."""
     zone = ZoneInfo(centre.timezone)
     day_start = datetime.combine(slot.start_at.astimezone(zone).date(), datetime.min.time(), zone)
+    # Whatever keeps them busy that day counts, not only bookings.
     load = dict(
         db.session.execute(
-            select(Booking.counsellor_id, func.count())
+            select(Occupancy.user_id, func.count())
             .where(
-                Booking.counsellor_id.in_(candidates),
-                Booking.status.in_(ACTIVE_STATUSES),
-                Booking.start_at >= day_start,
-                Booking.start_at < day_start + timedelta(days=1),
+                Occupancy.user_id.in_(candidates),
+                Occupancy.is_active.is_(True),
+                Occupancy.start_at >= day_start,
+                Occupancy.start_at < day_start + timedelta(days=1),
             )
-            .group_by(Booking.counsellor_id)
+            .group_by(Occupancy.user_id)
         ).all()
     )
     return min(candidates, key=lambda uid: (load.get(uid, 0), uid))

@@ -13,7 +13,7 @@ from booking.checks import deployment_findings, workers_from
 from booking.demo import seed_demo
 from booking.models import utcnow
 from booking.outbox import send_due, work
-from booking.retention import purge
+from booking.retention import purge, vacuum_erased
 
 
 def init_app(app: Flask) -> None:
@@ -79,6 +79,10 @@ def init_app(app: Flask) -> None:
             f"{counts.invitations} invitations; "
             f"{counts.sign_in_records} old sign-in records."
         )
+        if not dry_run:
+            vacuumed = vacuum_erased()
+            if vacuumed:
+                click.echo(f"Vacuumed: {', '.join(vacuumed)}.")
 
     @app.cli.command("create-user")
     @click.argument("email")

@@ -33,6 +33,9 @@ class Config:
     # Creating, cancelling and moving a booking through the API, per client address.
     API_BOOKING_RATELIMIT = os.environ.get("API_BOOKING_RATELIMIT") or "10 per minute;100 per hour"
 
+    # New bookings per client address (an IPv6 /64) over the API and the form together.
+    NEW_BOOKINGS_PER_ADDRESS = os.environ.get("NEW_BOOKINGS_PER_ADDRESS") or "20 per day"
+
     # Days after an appointment's end before `flask --app wsgi purge` erases personal data.
     RETENTION_DAYS = int(os.environ.get("RETENTION_DAYS") or 90)
 

@@ -39,3 +39,16 @@ def client_address() -> str:
 
 
 limiter = Limiter(key_func=client_address, default_limits=[])
+
+
+def _new_bookings_per_address() -> str:
+    from flask import current_app
+
+    return current_app.config["NEW_BOOKINGS_PER_ADDRESS"]
+
+
+# One count per client address over every way a family books online (the API and the form),
+# so no address hoards the free times: a 429 says nothing of the bookings it holds.
+new_booking_limit = limiter.shared_limit(
+    _new_bookings_per_address, scope="new-booking", methods=["POST"]
+)

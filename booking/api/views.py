@@ -17,7 +17,7 @@ from werkzeug.exceptions import BadRequest
 
 from booking import availability, availability_cache, bookings
 from booking.api.blueprint import bp
-from booking.extensions import limiter
+from booking.extensions import limiter, new_booking_limit
 from booking.i18n import current_language, error_title
 from booking.lookups import centre_and_service_or_404, centre_or_404
 from booking.models import Booking, Centre, utcnow
@@ -247,6 +247,7 @@ def _idempotency(centre: Centre, data: dict) -> bookings.Idempotency | None:
 
 @bp.post("/centres/<centre_slug>/bookings")
 @limiter.limit(_booking_limit)
+@new_booking_limit
 def create_booking(centre_slug: str):
     centre = centre_or_404(centre_slug)
     data = _json_object()

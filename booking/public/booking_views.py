@@ -6,17 +6,28 @@ A GET never changes anything (mail scanners follow links).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 import secrets
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from werkzeug.exceptions import NotFound
 
 from booking import availability, bookings, ical, notifications, retention
-from booking.extensions import limiter
+from booking.extensions import limiter, new_booking_limit
 from booking.forms import EmptyForm
 from booking.i18n import current_language, language_name
 from booking.lookups import centre_and_service_or_404
@@ -100,6 +111,7 @@ def _taken_page(
 
 @bp.route("/centres/<centre_slug>/<service_slug>/book", methods=["GET", "POST"])
 @limiter.limit(BOOKING_LIMIT, methods=["POST"])
+@new_booking_limit
 def book(centre_slug: str, service_slug: str):
     centre, service = _centre_and_service(centre_slug, service_slug)
     if service.slug != service_slug and request.method == "GET":  # an old link
@@ -414,8 +426,23 @@ def move(token: str):
 FIND_LIMIT = "5 per minute;20 per hour"
 
 
+# Per reference and per e-mail address typed, whichever client asks: guessing one family's
+# reference from many addresses, or mailing one address again and again, stops here.
+FIND_TARGET_LIMIT = "3 per hour;10 per day"
+
+
+def _find_key(field: str) -> str:
+    """A keyed hash of what was typed in ``field`` (normalised), for the limit's storage: the
+    reference or the address itself is never a key in Redis."""
+    value = "".join((request.form.get(field) or "").split()).upper().replace("-", "")
+    secret = str(current_app.config["SECRET_KEY"]).encode()
+    return f"find-{field}:" + hmac.new(secret, value.encode(), hashlib.sha256).hexdigest()
+
+
 @bp.route("/find", methods=["GET", "POST"])
 @limiter.limit(FIND_LIMIT, methods=["POST"])
+@limiter.limit(FIND_TARGET_LIMIT, methods=["POST"], key_func=lambda: _find_key("reference"))
+@limiter.limit(FIND_TARGET_LIMIT, methods=["POST"], key_func=lambda: _find_key("email"))
 def find_booking():
     """A lost manage link: the family gives reference and e-mail, the link goes by mail.
 

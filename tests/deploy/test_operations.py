@@ -101,6 +101,33 @@ def test_gunicorn_refuses_to_start_without_server_name(stack, tmp_path):
     assert "SERVER_NAME is not set" in done.stdout + done.stderr
 
 
+def check_with(stack, **changed: str) -> subprocess.CompletedProcess:
+    env = {**stack.env, **changed}
+    return subprocess.run(
+        [*unit_command("ki-booking-outbox.service")[:3], "check"],
+        env=env,
+        cwd=stack.workdir,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_check_fails_on_each_unsafe_setting_an_operator_may_make(stack):
+    assert check_with(stack).returncode == 0  # the stack as it is: ready
+    for changed, said in (
+        # The env template's submission settings against a local relay without TLS.
+        ({"MAIL_USE_TLS": "1"}, "does not take mail as configured"),
+        ({"MAIL_USERNAME": "termine@example.org"}, "does not take mail as configured"),
+        ({"MAIL_PORT": str(free_port())}, "does not take mail as configured"),
+        ({"TRUSTED_PROXIES": "5"}, "TRUSTED_PROXIES is 5"),
+        ({"SERVER_NAME": ""}, "SERVER_NAME is not set"),
+    ):
+        done = check_with(stack, **changed)
+        assert done.returncode == 1, (changed, done.stdout)
+        assert said in done.stdout, (changed, done.stdout)
+
+
 def test_a_reload_under_requests_shows_no_error_page(stack):
     """README's update: systemctl reload ki-booking (SIGHUP): new workers, old ones finish."""
     statuses: list[int] = []

@@ -104,3 +104,40 @@ def test_bidirectional_controls_stay_allowed_in_a_message(seeded, client):
         at(next_working_day(1), 10), "beratung-1", message="\u2067مرحبا\u2069 Termin"
     )
     assert client.post("/api/v1/centres/herne/bookings", json=payload).status_code == 201
+
+
+@pytest.mark.parametrize("name", ["Ada\nBcc: evil@example.org", "Ada\tLovelace", "Ada\r\nX"])
+def test_a_line_break_or_tab_in_a_name_is_refused_by_the_booking_api(seeded, client, name):
+    payload = booking_payload(at(next_working_day(1), 10), "beratung-1", name=name)
+    response = client.post("/api/v1/centres/herne/bookings", json=payload)
+    assert response.status_code in (400, 422), response.status_code
+    assert response.content_type == "application/problem+json"
+    assert "name" in response.get_json().get("errors", {}), response.get_json()
+    with seeded.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Booking)) == 0
+
+
+def test_mail_links_take_the_configured_host_not_the_requests(seeded, client):
+    """A forged Host must not put its name into a mail's links (/find, a booking)."""
+    from booking.models import OutboxMessage
+
+    seeded.config.update(
+        SERVER_NAME="termine.example.org",
+        PREFERRED_URL_SCHEME="https",
+        OUTBOX_SEND_AFTER_COMMIT="off",
+    )
+    payload = booking_payload(at(next_working_day(1), 10), "beratung-1")
+    response = client.post(
+        "/api/v1/centres/herne/bookings",
+        json=payload,
+        headers={"Host": "evil.example", "X-Forwarded-Host": "evil.example"},
+    )
+    assert response.status_code == 201
+    assert response.get_json()["manage_url"].startswith("https://termine.example.org/b/")
+    with seeded.app_context():
+        links = [
+            link
+            for row in db.session.scalars(select(OutboxMessage))
+            for link in (row.snapshot or {}).get("links", {}).values()
+        ]
+    assert links and all(link.startswith("https://termine.example.org/") for link in links)

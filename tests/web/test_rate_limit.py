@@ -72,9 +72,83 @@ def test_the_too_many_requests_page_says_the_limit_in_its_language(
     app = limited_app(database_url, tmp_path, "memory://")
     client = app.test_client()
     token = csrf_from(client.get(f"/find?lang={lang}").get_data(as_text=True))
-    data = {"csrf_token": token, "reference": "ABCD-EFGH", "email": "a@example.org"}
-    statuses = [client.post("/find", data=data).status_code for _ in range(6)]
+    # Each a reference and an address of its own: the limit per client is the one met.
+    forms = [
+        {"csrf_token": token, "reference": f"ABCD-{c * 4}", "email": f"{c}@example.org"}
+        for c in "EFGHJK"
+    ]
+    statuses = [client.post("/find", data=data).status_code for data in forms]
     assert statuses[-1] == 429 and 429 not in statuses[:-1], statuses
-    page = client.post("/find", data=data).get_data(as_text=True)
+    page = client.post("/find", data=forms[0]).get_data(as_text=True)
     assert words in page, page
     assert "per 1 minute" not in page
+
+
+def test_new_bookings_per_address_are_capped_over_the_api_and_the_form(database_url, tmp_path):
+    """Slot hoarding: one count per client address for every online booking, API and form
+    together; another address books on."""
+    from tests.conftest import csrf_from
+
+    app = limited_app(
+        database_url,
+        tmp_path,
+        "memory://",
+        API_RATELIMIT="1000 per minute",
+        API_BOOKING_RATELIMIT="1000 per minute",
+        NEW_BOOKINGS_PER_ADDRESS="3 per day",
+    )
+    client = app.test_client()
+    hoarder = {"REMOTE_ADDR": "2001:db8:5::1"}
+    statuses = [
+        client.post("/api/v1/centres/nowhere/bookings", json={}, environ_base=hoarder).status_code
+        for _ in range(2)
+    ]
+    token = csrf_from(client.get("/find", environ_base=hoarder).get_data(as_text=True))
+    form = {"csrf_token": token}
+    book = "/centres/nowhere/beratung-1/book"
+    statuses.append(client.post(book, data=form, environ_base=hoarder).status_code)
+    # The fourth, from another address of the same /64, by form or API: refused.
+    other_host = {"REMOTE_ADDR": "2001:db8:5::99"}
+    refused = client.post(book, data=form, environ_base=other_host)
+    api_refused = client.post("/api/v1/centres/nowhere/bookings", json={}, environ_base=hoarder)
+    assert 429 not in statuses, statuses
+    assert refused.status_code == api_refused.status_code == 429
+    # Another client is not affected.
+    elsewhere = client.post(
+        "/api/v1/centres/nowhere/bookings", json={}, environ_base={"REMOTE_ADDR": "192.0.2.5"}
+    )
+    assert elsewhere.status_code != 429
+
+
+def test_find_is_limited_per_reference_and_per_address_across_clients(database_url, tmp_path):
+    from tests.conftest import csrf_from
+
+    app = limited_app(database_url, tmp_path, "memory://")
+    client = app.test_client()
+    token = csrf_from(client.get("/find").get_data(as_text=True))
+
+    def find(reference: str, email: str, client_address: str) -> int:
+        data = {"csrf_token": token, "reference": reference, "email": email}
+        return client.post("/find", data=data, environ_base={"REMOTE_ADDR": client_address})
+
+    # One reference guessed from many addresses: the fourth within the hour is refused,
+    # however it is spelled.
+    spellings = ("ABCD-EFGH", "abcd efgh", "ABCDEFGH", "abcd-efgh")
+    codes = [
+        find(ref, f"guess{i}@example.org", f"198.51.100.{i}").status_code
+        for i, ref in enumerate(spellings)
+    ]
+    assert codes == [200, 200, 200, 429], codes
+    # One address mailed again and again, with other references, from other clients.
+    codes = [
+        find(f"WXYZ-{c * 4}", "family@example.org", f"203.0.113.{n}").status_code
+        for n, c in enumerate("ABCD")
+    ]
+    assert codes == [200, 200, 200, 429], codes
+    # Neither the reference nor the address is a key of the limits' storage.
+    from booking.extensions import limiter
+
+    with app.app_context():
+        storage = repr(limiter.storage.storage)
+    assert "find-email:" in storage
+    assert "family@example.org" not in storage and "ABCDEFGH" not in storage

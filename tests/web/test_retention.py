@@ -309,3 +309,22 @@ def test_purge_erases_a_mail_whose_booking_is_gone_once_past_retention(seeded, r
             assert row.state != "pending"
         kept = db.session.get(OutboxMessage, recent_id)
         assert kept.raw == FAMILY["name"].encode() and kept.recipient == FAMILY["email"]
+
+
+@pytest.mark.backends("pg")
+def test_purge_vacuums_the_tables_it_erased_on_postgresql(seeded, runner, past_and_recent):
+    from sqlalchemy import text
+
+    result = runner.invoke(args=["purge"])
+    assert result.exit_code == 0, result.output
+    assert "Vacuumed: booking, outbox_message, idempotency_key, sign_in_failure." in result.output
+    with seeded.app_context():
+        vacuumed = dict(
+            db.session.execute(
+                text(
+                    "SELECT relname, last_vacuum IS NOT NULL FROM pg_stat_user_tables "
+                    "WHERE relname IN ('booking', 'outbox_message')"
+                )
+            ).all()
+        )
+    assert vacuumed == {"booking": True, "outbox_message": True}

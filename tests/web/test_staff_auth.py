@@ -293,3 +293,18 @@ def test_a_session_unused_for_30_minutes_ends(seeded, client, make_staff, sign_i
     assert response.status_code == 302 and response.headers["Location"].startswith("/staff/login")
     with seeded.app_context():  # ended on the server, not only for this request
         assert db.session.scalar(select(func.count()).select_from(StaffSession)) == 0
+
+
+def test_a_sign_in_without_its_csrf_token_is_refused(seeded, client, make_staff):
+    email = make_staff("rez@herne.example", "reception", "herne")
+    client.get("/staff/login")  # a session exists, so only the token is missing
+    for data in (
+        {"email": email, "password": STAFF_PASSWORD},
+        {"email": email, "password": STAFF_PASSWORD, "csrf_token": "forged"},
+    ):
+        response = client.post("/staff/login", data=data)
+        assert response.status_code in (400, 401), response.status_code
+        assert "Location" not in response.headers
+    with seeded.app_context():
+        assert db.session.scalar(select(func.count()).select_from(StaffSession)) == 0
+    assert client.get("/staff/").status_code == 302
