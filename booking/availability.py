@@ -124,6 +124,9 @@ class SlotSearch:
         self.counsellors: list[User] = list(db.session.scalars(query).unique())
         # The closures met so far, by id: the week page shows them as notices.
         self.closures: dict[int, Row] = {}
+        # The earliest start offered by any find so far: the clock changes nothing of what
+        # this search has said until that start's notice has passed (see valid_until).
+        self.first_start: datetime | None = None
 
     def find(
         self, date_from: date, date_to: date, now: datetime, need: Need | None = None
@@ -160,7 +163,7 @@ class SlotSearch:
             closures=tuple(closures),
             **({} if self.min_notice is None else {"min_notice": self.min_notice}),
         )
-        return slots.available_slots(
+        found = slots.available_slots(
             rules,
             self.service.slug,
             self.service.duration,
@@ -171,6 +174,16 @@ class SlotSearch:
             language=need.spoken if need is not None else None,
             roles=self.service.roles_needed,
         )
+        if found and (self.first_start is None or found[0].start_at < self.first_start):
+            self.first_start = found[0].start_at
+        return found
+
+    def valid_until(self, now: datetime) -> datetime:
+        """Until when everything this search has answered (computed at ``now``) holds by
+        the clock."""
+        notice = self.centre.min_notice if self.min_notice is None else self.min_notice
+        starts = [] if self.first_start is None else [self.first_start]
+        return availability_cache.valid_until(starts, notice, self.centre.timezone, now)
 
     def _busy_times(self, ids: list[int], window: slots.Interval):
         """One query for the staff's busy times (active occupancy, whatever made them busy)

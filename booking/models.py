@@ -251,6 +251,16 @@ availability_version = Table(
     Column("version", BigInteger, nullable=False, default=0),
 )
 
+# A number per centre, raised (or its row made) by every transaction that changes what the
+# slot engine sees at that centre only: its bookings, absences, closures, services, working
+# hours and counsellors. A centre's cached answers are kept under both numbers.
+centre_availability_version = Table(
+    "centre_availability_version",
+    db.metadata,
+    Column("centre_id", ForeignKey("centre.id", ondelete="CASCADE"), primary_key=True),
+    Column("version", BigInteger, nullable=False, default=0),
+)
+
 
 class Service(db.Model):
     """A kind of consultation a centre offers. ``names`` maps language code to name."""

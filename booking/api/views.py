@@ -121,7 +121,7 @@ def list_slots(centre_slug: str):
     # availability version name the same centre and service and pass the same checks. The
     # lookup reads the version before the centre and service are read (see pin_version).
     key = ("slots-json", centre_slug, service_slug, *map(request.args.get, SLOTS_ARGS))
-    kept = availability_cache.lookup(key, now)
+    kept = availability_cache.lookup(key, now, centre_slug)
     if kept is not None:
         return Response(kept, mimetype="application/json")
     centre, service = centre_and_service_or_404(centre_slug, service_slug)
@@ -154,7 +154,8 @@ def list_slots(centre_slug: str):
         ],
     }
     data = orjson.dumps(body, option=orjson.OPT_SORT_KEYS) + b"\n"
-    availability_cache.keep(key, now, availability.slots_valid_until(centre, found, now), data)
+    until = availability.slots_valid_until(centre, found, now)
+    availability_cache.keep(key, now, until, data, centre_slug)
     return Response(data, mimetype="application/json")
 
 

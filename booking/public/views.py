@@ -9,11 +9,11 @@ from typing import NamedTuple
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
-from flask import abort, redirect, render_template, request, url_for
+from flask import abort, redirect, render_template, request, session, url_for
 from flask_babel import format_time
 from flask_babel import gettext as _
 
-from booking import availability
+from booking import availability, availability_cache
 from booking.i18n import current_language, day_label, language_name
 from booking.lookups import centre_and_service_or_404, centre_or_404
 from booking.models import Centre, Closure, utcnow
@@ -31,13 +31,38 @@ def weekly_hours_by_day(centre: Centre, today: date) -> list[tuple[int, list]]:
     return sorted(by_day.items())
 
 
+def page_key(name: str) -> tuple | None:
+    """What a page is kept under in the availability cache: its address with the query and
+    the language it is shown in. None when the page would show something of this visitor's
+    own (a message waiting in the session): such a page is neither served from the cache nor
+    kept."""
+    if session.get("_flashes"):
+        return None
+    return (name, current_language(), request.path, request.query_string)
+
+
 @bp.get("/")
 def index():
+    now = utcnow()
+    key = page_key("index")
+    kept = key and availability_cache.lookup(key, now)
+    if kept:
+        return kept
     centres = availability.all_centres()
-    return render_template(
+    page = render_template(
         "public/index.html",
-        centres=[(c, weekly_hours_by_day(c, c.today(utcnow()))) for c in centres],
+        centres=[(c, weekly_hours_by_day(c, c.today(now))) for c in centres],
     )
+    if key:
+        # The hours shown are those valid today: the page holds until a centre's midnight.
+        # Kept under the common number alone: a change of a centre's row or opening hours
+        # raises it, a booking does not.
+        until = min(
+            (availability_cache.valid_until([], c.min_notice, c.timezone, now) for c in centres),
+            default=now + timedelta(hours=1),
+        )
+        availability_cache.keep(key, now, until, page)
+    return page
 
 
 @bp.get("/centres/<centre_slug>")
@@ -160,6 +185,7 @@ def build_week(
     slot_url: Callable[[str], str],
     slot_label: str,
     current_start: datetime | None = None,
+    now: datetime | None = None,
 ) -> dict:
     """What a week of free slots shows: days with their slots and the neighbouring weeks.
 
@@ -171,7 +197,8 @@ def build_week(
     label, with %(day)s and %(time)s. At most two reads of busy times, whatever the data.
     """
     centre, service = search.centre, search.service
-    today = centre.today(utcnow())
+    now = now or utcnow()  # one instant for every search: the page is one answer
+    today = centre.today(now)
     monday = _week_start(week_raw, today)
     last_bookable = today + timedelta(days=centre.horizon_days)
     # Weeks before this one or past the horizon have nothing to offer; clamp to the range.
@@ -184,7 +211,7 @@ def build_week(
         return slot.start_at.astimezone(zone).date()
 
     def search_days(first: date, last: date) -> list:
-        found = search.find(first, last, utcnow(), need)
+        found = search.find(first, last, now, need)
         return [s for s in found if s.start_at != current_start]
 
     found = search_days(monday, sunday)
@@ -266,6 +293,25 @@ def url_keeping_query(endpoint: str, known: tuple[str, ...], **values) -> str:
 
 @bp.get("/centres/<centre_slug>/<service_slug>")
 def service_week(centre_slug: str, service_slug: str):
+    """The week page; kept in the availability cache by its address, query and language
+    (read before the centre and service are: see availability_cache.pin_version), until the
+    clock could change it. Only pages of 200 are kept."""
+    now = utcnow()
+    key = page_key("week")
+    kept = key and availability_cache.lookup(key, now, centre_slug)
+    if kept:
+        return kept
+    result = _service_week(centre_slug, service_slug, now)
+    if not isinstance(result, tuple):
+        return result  # a redirect
+    page, search = result
+    if key:
+        availability_cache.keep(key, now, search.valid_until(now), page, centre_slug)
+    return page
+
+
+def _service_week(centre_slug: str, service_slug: str, now: datetime):
+    """The week page, with the search it was made from; or a redirect."""
     centre, service = centre_and_service_or_404(centre_slug, service_slug)
     if service is None:
         abort(404, description=_("This centre offers no service of this name."))
@@ -309,7 +355,7 @@ def service_week(centre_slug: str, service_slug: str):
         context["language"] = None
     if not language and not interpreter:
         # The first step: the language of the consultation.
-        return render_template("public/week.html", choose_language=True, **context)
+        return render_template("public/week.html", choose_language=True, **context), search
     choice = {"language": language} if language else {"interpreter": interpreter}
     week = build_week(
         search,
@@ -326,9 +372,10 @@ def service_week(centre_slug: str, service_slug: str):
             "public.book", centre_slug=centre.slug, service_slug=service.slug, **choice
         ),
         slot_label=_("Book %(day)s at %(time)s"),
+        now=now,
     )
     context.update(week)
-    return render_template(
+    page = render_template(
         "public/week.html",
         choose_language=False,
         choice=choice,
@@ -337,3 +384,4 @@ def service_week(centre_slug: str, service_slug: str):
         ),
         **context,
     )
+    return page, search
