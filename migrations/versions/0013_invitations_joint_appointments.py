@@ -1,7 +1,7 @@
 """invitations, the school supervision role, the roles a service needs
 
 Revision ID: 0013
-Revises: 0009
+Revises: 0015
 
 A new table (invitation) and nullable or defaulted columns; the role check of staff_user
 gains school_supervision (SQLite copies that table, as it must to change a CHECK).
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "0013"
-down_revision = "0009"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
