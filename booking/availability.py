@@ -227,6 +227,14 @@ class SlotSearch:
         return union_all(busy, absences, closures)
 
 
+def closure_reasons(closure_ids: list[int]) -> dict[int, dict]:
+    """The reasons of these closures in further languages (id -> {code: text})."""
+    rows = db.session.execute(
+        select(Closure.id, Closure.reasons).where(Closure.id.in_(closure_ids))
+    ).all()
+    return {closure_id: reasons or {} for closure_id, reasons in rows}
+
+
 def get_centre(slug: str) -> Centre | None:
     """A centre with its opening hours, by slug; one query."""
     return (
@@ -493,6 +501,14 @@ def _joint_replacements(booking: Booking, now: datetime) -> set[int]:
 NEXT_SLOTS = 12
 
 
+PARTS_OF_DAY = ("morning", "afternoon")
+
+
+def part_of(local_start: datetime) -> str:
+    """ "morning" for a start before 12:00 wall time, else "afternoon"."""
+    return "morning" if local_start.hour < 12 else "afternoon"
+
+
 def next_free_slots(
     centre: Centre,
     service: Service,
@@ -506,9 +522,11 @@ def next_free_slots(
     weekday: int | None = None,
     after: datetime | None = None,
     min_notice: timedelta | None = None,
+    part_of_day: str | None = None,
 ) -> list:
     """The first ``count`` free slots from ``first_day`` on, up to the centre's horizon;
-    only one counsellor's, only on one weekday, only after ``after`` when asked.
+    only one counsellor's, only on one weekday, only after ``after``, only in the morning
+    (starting before 12:00) or the afternoon (from 12:00) when asked.
 
     Looks a week ahead first, then further: a few queries per window, whatever the count.
     """
@@ -530,6 +548,7 @@ def next_free_slots(
             for slot in search.find(start, end, now, need)
             if (after is None or slot.start_at > after)
             and (weekday is None or slot.start_at.astimezone(zone).weekday() == weekday)
+            and (part_of_day is None or part_of(slot.start_at.astimezone(zone)) == part_of_day)
         ]
         start = end + timedelta(days=1)
     return found[:count]

@@ -433,8 +433,13 @@ def _check_changeable(booking: Booking, now: datetime) -> None:
         raise BookingNotChangeable()
 
 
-def cancel_booking(booking: Booking, *, now: datetime, by_staff: bool = False) -> bool:
-    """Cancel; send a CANCEL invitation. Returns False when it was already cancelled."""
+def cancel_booking(
+    booking: Booking, *, now: datetime, by_staff: bool = False, at_request: bool = False
+) -> bool:
+    """Cancel; send a CANCEL invitation. Returns False when it was already cancelled.
+
+    Staff cancel for the centre (the mail apologises and says why), or ``at_request`` of
+    the family (the mail says it was cancelled as they asked)."""
     with committed() as outbox_ids:
         if booking.is_cancelled:
             db.session.rollback()
@@ -445,8 +450,10 @@ def cancel_booking(booking: Booking, *, now: datetime, by_staff: bool = False) -
         booking.cancelled_at = now
         booking.sequence += 1
         db.session.flush()
-        by_centre = _centre_cancellation(booking, now) if by_staff else None
-        outbox_ids += notifications.enqueue_cancellation(booking, now, by_centre)
+        by_centre = _centre_cancellation(booking, now) if by_staff and not at_request else None
+        outbox_ids += notifications.enqueue_cancellation(
+            booking, now, by_centre, at_request=by_staff and at_request
+        )
     return True
 
 
@@ -492,16 +499,19 @@ def reschedule_booking(
     return booking
 
 
-def _announce_change(booking: Booking, manage_token: str | None, now: datetime) -> list[int]:
+def _announce_change(
+    booking: Booking, manage_token: str | None, now: datetime, *, handed_over: bool = False
+) -> list[int]:
     """A moved or handed-over booking: a higher SEQUENCE and the changed invitation in the
     outbox. Without ``manage_token`` staff changed it: a new link goes out with the change,
-    the old one stops working."""
+    the old one stops working. A hand-over's mail says the time stays, the counsellor
+    changes."""
     booking.sequence += 1
     if manage_token is None:
         manage_token = secrets.token_urlsafe(32)
         booking.manage_token_hash = hash_token(manage_token)
     db.session.flush()
-    return notifications.enqueue_move(booking, manage_token, now)
+    return notifications.enqueue_move(booking, manage_token, now, handed_over=handed_over)
 
 
 def _centre_cancellation(booking: Booking, now: datetime) -> notifications.CentreCancellation:
@@ -525,7 +535,7 @@ def _centre_cancellation(booking: Booking, now: datetime) -> notifications.Centr
         )
     )
     if closure is not None:
-        cause, reason = "closure", closure.reason
+        cause, reason = "closure", closure.reason_in(booking.locale.split("@")[0])[0]
     else:
         cause, reason = ("absence" if absent is not None else "staff"), ""
     starts = tuple(
@@ -542,31 +552,46 @@ def _centre_cancellation(booking: Booking, now: datetime) -> notifications.Centr
     return notifications.CentreCancellation(cause=cause, closure_reason=reason, next_starts=starts)
 
 
-def send_manage_link(reference: str, email: str, *, now: datetime) -> bool:
-    """Mail a fresh manage link to the booking with this reference and e-mail address.
+# At most this many links go out for one address at once (the centre's own limit of
+# active bookings per address is usually lower).
+MAX_LINKS_PER_ADDRESS = 10
 
-    Only the hash of a token is stored, so the link is renewed (the old one stops working).
-    Returns whether a booking matched; callers must not tell the person (no probing).
+
+def send_manage_link(reference: str | None, email: str, *, now: datetime) -> int:
+    """Mail a fresh manage link to each upcoming booking of this e-mail address; with a
+    reference, to that booking only (past and cancelled ones too, as before).
+
+    Only the hash of a token is stored, so each link is renewed (the old one stops working).
+    Returns how many bookings matched; callers must not tell the person (no probing).
     """
-    reference = "".join((reference or "").split()).upper()
-    if len(reference) == 8 and "-" not in reference:
-        reference = f"{reference[:4]}-{reference[4:]}"
     email = (email or "").strip()
-    if not reference or not email or len(reference) > 16 or len(email) > 254:
-        return False
-    with committed() as outbox_ids:
-        booking = db.session.scalar(
-            select(Booking).where(
-                Booking.reference == reference, func.lower(Booking.email) == email.lower()
-            )
+    if not email or len(email) > 254:
+        return 0
+    same_address = func.lower(Booking.email) == email.lower()
+    if reference:
+        reference = "".join(reference.split()).upper()
+        if len(reference) == 8 and "-" not in reference:
+            reference = f"{reference[:4]}-{reference[4:]}"
+        if len(reference) > 16:
+            return 0
+        query = select(Booking).where(Booking.reference == reference, same_address)
+    else:
+        query = (
+            select(Booking)
+            .where(same_address, Booking.is_changeable(now))
+            .order_by(Booking.start_at, Booking.id)
+            .limit(MAX_LINKS_PER_ADDRESS)
         )
-        if booking is None:
+    with committed() as outbox_ids:
+        found = db.session.scalars(query).all()
+        if not found:
             db.session.rollback()
-            return False
-        token = secrets.token_urlsafe(32)
-        booking.manage_token_hash = hash_token(token)
-        outbox_ids += notifications.enqueue_manage_link(booking, token, now)
-    return True
+            return 0
+        for booking in found:
+            token = secrets.token_urlsafe(32)
+            booking.manage_token_hash = hash_token(token)
+            outbox_ids += notifications.enqueue_manage_link(booking, token, now)
+    return len(found)
 
 
 def keep_despite_conflict(booking: Booking, actor: User, *, now: datetime) -> None:
@@ -598,8 +623,16 @@ def record_view(actor: User, booking: Booking, *, now: datetime) -> None:
 CONFLICT_CANCEL_REASON = "no longer fits hours, closures or absences"
 
 
-def staff_cancel(booking: Booking, actor: User, *, now: datetime, reason: str = "by staff") -> bool:
-    """Staff cancel an upcoming booking for the family; the booker gets a CANCEL mail.
+def staff_cancel(
+    booking: Booking,
+    actor: User,
+    *,
+    now: datetime,
+    reason: str = "by staff",
+    at_family_request: bool = False,
+) -> bool:
+    """Staff cancel an upcoming booking; the booker gets a CANCEL mail that says what
+    happened: cancelled as the family asked, or by the centre (with an apology and why).
 
     The audit entry is added first, so cancel_booking commits both together or neither.
     Returns False when the booking was already cancelled.
@@ -607,8 +640,9 @@ def staff_cancel(booking: Booking, actor: User, *, now: datetime, reason: str = 
     if booking.is_cancelled:
         return False
     _check_changeable(booking, now)
-    audit.record(actor, "cancel", booking, detail=reason, now=now)
-    return cancel_booking(booking, now=now, by_staff=True)
+    detail = "at the family's request" if at_family_request else reason
+    audit.record(actor, "cancel", booking, detail=detail, now=now)
+    return cancel_booking(booking, now=now, by_staff=True, at_request=at_family_request)
 
 
 def staff_move(booking: Booking, new_start_at: datetime, actor: User, *, now: datetime) -> Booking:
@@ -655,7 +689,7 @@ def hand_over(booking: Booking, colleague_id: int, actor: User, *, now: datetime
             else:
                 booking.counsellor_id = colleague.id
             booking.kept_despite_conflict_at = None
-            outbox_ids += _announce_change(booking, None, now)
+            outbox_ids += _announce_change(booking, None, now, handed_over=True)
     except DBAPIError as error:
         if not occupancy.is_lost_race(error):
             raise

@@ -32,6 +32,9 @@ CENTRES = [
         "slug": "herne",
         "name": "Kommunales Integrationszentrum Herne",
         "address": "Rademachers Weg 15, 44649 Herne",
+        "visiting_address": "",
+        "privacy_officer": "Datenschutzbeauftragte der Stadt Herne (Demo), "
+        "datenschutz@herne.example",
         "phone": "02325 6589-313",
         "email": "integrationszentrum@herne.example",
         "legal_operator": "Stadt Herne\nKommunales Integrationszentrum\n"
@@ -42,7 +45,11 @@ CENTRES = [
     {
         "slug": "kreis-heinsberg",
         "name": "Kommunales Integrationszentrum Kreis Heinsberg",
-        "address": ("Valkenburger Str. 45, 52525 Heinsberg (Dienstgebäude: Oberbrucher Str. 1)"),
+        # SPEC "Demo data": letters go to Valkenburger Str. 45, families to the Dienstgebäude.
+        "address": "Valkenburger Str. 45, 52525 Heinsberg",
+        "visiting_address": "Dienstgebäude, Oberbrucher Str. 1, 52525 Heinsberg",
+        "privacy_officer": "Datenschutzbeauftragter des Kreises Heinsberg (Demo), "
+        "datenschutz@kreis-heinsberg.example",
         "phone": "02452 13-4222",
         "email": "integrationszentrum@kreis-heinsberg.example",
         "legal_operator": "Kreis Heinsberg\nKommunales Integrationszentrum\n"
@@ -201,6 +208,12 @@ def seed_demo(with_bookings: bool = False) -> dict[str, int]:
             ]
             db.session.add(centre)
             created["centres"] += 1
+        if spec["visiting_address"] and not centre.visiting_address:
+            # A centre seeded before the visiting address existed had both in one string.
+            centre.address = spec["address"]
+            centre.visiting_address = spec["visiting_address"]
+        if not centre.privacy_officer_contact:
+            centre.privacy_officer_contact = spec["privacy_officer"]
         if not centre.legal_operator:
             centre.legal_operator = spec["legal_operator"]
             centre.responsible_person = "Leitung des Integrationszentrums (Demo)"

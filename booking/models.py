@@ -216,14 +216,20 @@ class Closure(db.Model):
 
     centre: Mapped[Centre] = relationship(back_populates="closures")
 
+    __table_args__ = (CheckConstraint("start_at < end_at", name="start_before_end"),)
+
     def reason_in(self, language: str) -> tuple[str, str]:
         """The reason in ``language`` and the language it is in (German when none given)."""
-        own = (self.reasons or {}).get(language)
-        if own:
-            return own, language
-        return self.reason or "", "de"
+        return closure_reason_in(self.reason, self.reasons, language)
 
-    __table_args__ = (CheckConstraint("start_at < end_at", name="start_before_end"),)
+
+def closure_reason_in(reason: str | None, reasons: dict | None, language: str) -> tuple[str, str]:
+    """A closure's reason in ``language`` when an admin gave one, else the German one; and
+    the language of the text returned."""
+    own = (reasons or {}).get(language)
+    if own:
+        return own, language
+    return reason or "", "de"
 
 
 counsellor_service = Table(
@@ -260,6 +266,13 @@ centre_availability_version = Table(
     Column("centre_id", ForeignKey("centre.id", ondelete="CASCADE"), primary_key=True),
     Column("version", BigInteger, nullable=False, default=0),
 )
+
+
+def _text_in(texts: dict | None, language: str, fallback: str) -> tuple[str, str]:
+    texts = texts or {}
+    if texts.get(language):
+        return texts[language], language
+    return texts.get(fallback) or "", fallback
 
 
 class Service(db.Model):
@@ -305,13 +318,20 @@ class Service(db.Model):
 
     def description_in(self, language: str, fallback: str = "de") -> str:
         """What the consultation is about, in ``language`` or ``fallback``; "" without one."""
-        texts = self.descriptions or {}
-        return texts.get(language) or texts.get(fallback) or ""
+        return self.description_with_language(language, fallback)[0]
 
     def what_to_bring_in(self, language: str, fallback: str = "de") -> str:
         """What to bring along, in ``language`` or ``fallback``; "" without one."""
-        texts = self.what_to_bring or {}
-        return texts.get(language) or texts.get(fallback) or ""
+        return self.what_to_bring_with_language(language, fallback)[0]
+
+    def description_with_language(self, language: str, fallback: str = "de") -> tuple[str, str]:
+        """The description and the language it is in (``fallback`` when none in
+        ``language``), so a German text inside another language's page is marked."""
+        return _text_in(self.descriptions, language, fallback)
+
+    def what_to_bring_with_language(self, language: str, fallback: str = "de") -> tuple[str, str]:
+        """What to bring, and the language it is in."""
+        return _text_in(self.what_to_bring, language, fallback)
 
     def name_in(self, language: str, fallback: str = "de") -> str:
         """The service's name in ``language``, else in ``fallback``, else any."""

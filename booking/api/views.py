@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import orjson
 from flask import Response, abort, current_app, jsonify, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from werkzeug.exceptions import BadRequest
 
 from booking import availability, availability_cache, bookings
@@ -69,6 +70,7 @@ def list_centres():
                 "name": c.name,
                 "timezone": c.timezone,
                 "address": c.address,
+                "visiting_address": c.visiting_address or c.address,
                 "phone": c.phone,
                 "email": c.email,
                 "opening_hours": current_hours(c, c.today(utcnow())),
@@ -135,7 +137,11 @@ def list_slots(centre_slug: str):
             errors.setdefault("to", []).append(_("The end date lies before the start date."))
         elif (date_to - date_from) > timedelta(days=MAX_RANGE_DAYS):
             errors.setdefault("to", []).append(
-                _("At most %(days)d days can be asked for at once.", days=MAX_RANGE_DAYS)
+                ngettext(
+                    "At most %(num)d day can be asked for at once.",
+                    "At most %(num)d days can be asked for at once.",
+                    MAX_RANGE_DAYS,
+                )
             )
     language = parse_language(request.args.get("language"), "language", errors)
     if errors:

@@ -12,11 +12,12 @@ from zoneinfo import ZoneInfo
 from flask import abort, redirect, render_template, request, session, url_for
 from flask_babel import format_time
 from flask_babel import gettext as _
+from markupsafe import Markup
 
 from booking import availability, availability_cache
-from booking.i18n import current_language, day_label, language_name
+from booking.i18n import current_language, day_label, html_lang, language_name
 from booking.lookups import centre_and_service_or_404, centre_or_404
-from booking.models import Centre, Closure, utcnow
+from booking.models import Centre, Closure, closure_reason_in, utcnow
 from booking.needs import Need
 from booking.public.blueprint import bp
 from booking.public.forms import COMMON_LANGUAGES
@@ -88,7 +89,7 @@ def _week_start(raw: str | None, default: date) -> date:
     return chosen - timedelta(days=chosen.weekday())
 
 
-def closure_notice(closure: Closure, zone: ZoneInfo) -> str:
+def closure_notice(closure: Closure, zone: ZoneInfo, reasons: dict | None = None) -> Markup:
     """What families read about a closure: "Closed on Wednesday, 24. December: reason"."""
     start = closure.start_at.astimezone(zone)
     end = closure.end_at.astimezone(zone)
@@ -122,7 +123,13 @@ def closure_notice(closure: Closure, zone: ZoneInfo) -> str:
             first=day(first_day) + ("" if from_midnight else f" {start:%H:%M}"),
             last=day(last_day) + ("" if to_midnight else f" {end:%H:%M}"),
         )
-    return f"{text}: {closure.reason}" if closure.reason else text
+    reason, reason_language = closure_reason_in(closure.reason, reasons, current_language())
+    if not reason:
+        return Markup.escape(text)
+    if html_lang(reason_language) != html_lang(current_language()):
+        # The reason was given in German only: marked so inside another language's page.
+        return Markup('%s: <span lang="%s">%s</span>') % (text, html_lang(reason_language), reason)
+    return Markup("%s: %s") % (text, reason)
 
 
 def week_closures(search: availability.SlotSearch, monday: date) -> list[str]:
@@ -135,7 +142,11 @@ def week_closures(search: availability.SlotSearch, monday: date) -> list[str]:
         (c for c in search.closures.values() if c.start_at < week_end and c.end_at > week_start),
         key=lambda c: c.start_at,
     )
-    return [closure_notice(c, zone) for c in closures]
+    # The reasons in other languages are read only when there is a closure to tell of on a
+    # page in another language than German (the German reason is in the closure's row).
+    wanted = closures and html_lang(current_language()) != "de"
+    reasons = availability.closure_reasons([c.owner_id for c in closures]) if wanted else {}
+    return [closure_notice(c, zone, reasons.get(c.owner_id)) for c in closures]
 
 
 class WeekSlot(NamedTuple):
@@ -344,6 +355,12 @@ def _service_week(centre_slug: str, service_slug: str, now: datetime):
         "spoken_languages": spoken,
         "interpreter_languages": interpreter_languages(spoken, language or interpreter),
     }
+    # The interpreter list preselects only the page's own language (when no counsellor
+    # speaks it), never the alphabetically first: one tap must not book the wrong one.
+    own = current_language().split("@")[0]
+    context["interpreter_default"] = own if own in context["interpreter_languages"] else ""
+    if "interpreter" in request.args and not request.args["interpreter"].strip():
+        context["language_error"] = _("Please choose a language.")
     if interpreter and interpreter in spoken:
         # A counsellor speaks it: no interpreter needed, and the times are theirs.
         language, interpreter = interpreter, None

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from flask import abort, flash
+from flask import abort, flash, render_template
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
@@ -107,6 +107,27 @@ def posted_bulk_action(form) -> tuple[str, list[int]]:
     if action not in bookings.CONFLICT_ACTIONS:
         abort(400)
     return action, posted_ids(form.getlist(field))
+
+
+def bulk_confirmation(action: str, chosen: list[Booking], form, back_url: str):
+    """The page that names how many appointments a bulk decision changes and how many
+    families it mails, before anything happens; None once the person confirmed it."""
+    if form.get("confirmed") == "yes":
+        return None
+    carried = [
+        (name, value)
+        for name, value in form.items(multi=True)
+        if name not in ("csrf_token", "confirmed")
+    ]
+    return render_template(
+        "staff/confirm_bulk.html",
+        action=action,
+        chosen=chosen,
+        told=[b for b in chosen if b.email],
+        unreachable=[b for b in chosen if not b.email],
+        carried=carried,
+        back_url=back_url,
+    )
 
 
 def posted_colleagues(form, booking_ids: list[int]) -> dict[int, int]:

@@ -391,7 +391,12 @@ def test_absence_and_conflict_routes_for_each_role(
     ).status_code
     got["bulk"] = client.post(
         "/staff/absences/conflicts",
-        data={"csrf_token": token, "action": "cancel", "booking": str(third)},
+        data={
+            "csrf_token": token,
+            "action": "cancel",
+            "booking": str(third),
+            "confirmed": "yes",
+        },
     ).status_code
     got["delete"] = client.post(
         f"/staff/absences/{absence_id}/delete", data={"csrf_token": token}
