@@ -303,6 +303,42 @@ def make_centre(app):
     return make
 
 
+@pytest.fixture
+def joint(app, make_centre):
+    """A centre whose service "joint" (60 min) needs a counsellor and an officer; the
+    officer works Tuesdays 10:00–11:00, the counsellors 08:00–16:00."""
+    from datetime import time
+
+    from sqlalchemy import select
+
+    from booking.models import Centre, Service, User, WorkingHours
+
+    slug = make_centre("joint", counsellors=2)
+    with app.app_context():
+        centre = db.session.scalar(select(Centre).where(Centre.slug == slug))
+        service = Service(
+            slug="joint",
+            names={"de": "Gemeinsam", "en": "Joint"},
+            duration_minutes=60,
+            roles=["counsellor", "school_supervision"],
+        )
+        centre.services.append(service)
+        counsellor = db.session.scalar(select(User).where(User.email == "c0@joint.example"))
+        counsellor.services.append(service)
+        officer = User(
+            email="officer@joint.example",
+            name="Officer",
+            role="school_supervision",
+            centre=centre,
+            languages=["de"],
+            services=[service],
+            working_hours=[WorkingHours(weekday=1, opens=time(10), closes=time(11))],
+        )
+        db.session.add(officer)
+        db.session.commit()
+    return slug
+
+
 STAFF_PASSWORD = "Sichere-Beratung-2026"
 
 

@@ -92,7 +92,8 @@ def list_services(centre_slug: str):
                 "slug": s.slug,
                 "name": s.name_in(language),
                 "duration_minutes": s.duration_minutes,
-                "online_bookable": s.online_bookable,
+                # By invitation (and by staff) only: not bookable from the public list.
+                "online_bookable": s.online_bookable and not s.is_by_invitation,
             }
             for s in services
         ]

@@ -62,7 +62,7 @@ REFERENCE_PATTERN = re.compile(r"[A-Z2-9]{4}-?[A-Z2-9]{4}")
 
 def _centre_and_service(centre_slug: str, service_slug: str) -> tuple[Centre, Service]:
     centre, service = centre_and_service_or_404(centre_slug, service_slug)
-    if service is None or not service.online_bookable:
+    if service is None or not service.online_bookable or service.is_by_invitation:
         abort(404, description=_("This centre offers no service of this name."))
     return centre, service
 

@@ -45,3 +45,10 @@ class FindBookingForm(FlaskForm):
 
     email = EmailField(_l("E-mail address"))
     reference = StringField(_l("Reference (optional)"))
+
+
+class InvitationBookingForm(FlaskForm):
+    """Booking through an invitation: the centre already knows the family's details."""
+
+    start = HiddenField()
+    consent = BooleanField(_l("I have read the privacy notice and agree."))

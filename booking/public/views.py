@@ -69,7 +69,8 @@ def index():
 @bp.get("/centres/<centre_slug>")
 def centre_page(centre_slug: str):
     centre = centre_or_404(centre_slug)
-    services = availability.active_services(centre)
+    # A service booked by invitation (and by staff) is not on the public list.
+    services = [s for s in availability.active_services(centre) if not s.is_by_invitation]
     return render_template(
         "public/centre.html",
         centre=centre,
@@ -337,6 +338,8 @@ def _service_week(centre_slug: str, service_slug: str, now: datetime):
         )
     if not service.online_bookable:
         abort(404, description=_("This consultation is booked by phone only."))
+    if service.is_by_invitation:
+        abort(404, description=_("This centre offers no service of this name."))
     errors: dict[str, list[str]] = {}
     language = parse_language(request.args.get("language"), "language", errors)
     interpreter = parse_language(request.args.get("interpreter"), "interpreter", errors)

@@ -28,6 +28,7 @@ from booking.staff.context import (
     acting_user,
     bulk_confirmation,
     centre_counsellors,
+    centre_officers,
     pick_centre,
     posted_bulk_action,
     posted_colleagues,
@@ -104,7 +105,8 @@ def _absence_times(form: AbsenceForm, centre: Centre) -> dict[str, datetime]:
 
 def _managed_counsellors(user: User, centre: Centre) -> list[User]:
     if access.runs_centre_absences(user):
-        return centre_counsellors(centre)
+        # Officers too: their absence puts their joint appointments on the list.
+        return centre_counsellors(centre) + centre_officers(centre)
     return [user]
 
 

@@ -14,7 +14,7 @@ from booking import access, availability, bookings
 from booking.clock import request_now
 from booking.extensions import db
 from booking.forms import EmptyForm
-from booking.models import Absence, Booking, Centre, User
+from booking.models import OFFICER, Absence, Booking, Centre, Invitation, User
 from booking.needs import Need
 from booking.staff.blueprint import bp
 from booking.staff.context import (
@@ -60,7 +60,8 @@ def calendar():
     length = 7 if view == "week" else 1
     with_cancelled = request.args.get("cancelled") == "1"
 
-    counsellors = centre_counsellors(centre)
+    # An officer sees their own joint appointments and no list of the centre's staff.
+    counsellors = centre_counsellors(centre) if user.role != OFFICER else []
     raw = request.args.get("counsellor")
     if raw is None and user.holds_appointments:
         raw = str(user.id)
@@ -78,6 +79,7 @@ def calendar():
         .options(selectinload(Booking.service), selectinload(Booking.counsellor))
         .order_by(Booking.start_at, Booking.id)
     )
+    query = query.where(access.visible_bookings(user))
     if not with_cancelled:
         query = query.where(Booking.status != "cancelled")
     if chosen is not None:
@@ -161,9 +163,13 @@ def booking_detail(booking_id: int):
     booking = load_booking(booking_id)
     now = request_now()
     created_by = db.session.get(User, booking.created_by_id) if booking.created_by_id else None
+    invitation = db.session.scalar(select(Invitation).where(Invitation.booking_id == booking.id))
     page = render_template(
         "staff/booking.html",
         booking=booking,
+        invitation=invitation,
+        see_case_note=invitation is not None and access.can_see_case_note(user, booking),
+        see_contacts=access.can_see_contacts(user, booking),
         centre=booking.centre,
         created_by=created_by,
         see_message=access.can_see_message(user, booking),

@@ -19,7 +19,7 @@ from booking import access, availability, bookings
 from booking.clock import request_now
 from booking.extensions import db
 from booking.i18n import COMMON_LANGUAGES, language_name
-from booking.models import Booking, Centre, Service, User
+from booking.models import OFFICER, Booking, Centre, Service, User
 from booking.needs import Need
 from booking.staff.blueprint import bp
 from booking.staff.context import (
@@ -112,7 +112,10 @@ BOOKED_KEY = "intake_booked"
 def _spoken_languages(centre: Centre) -> list[str]:
     rows = db.session.scalars(
         select(User.languages).where(
-            User.centre_id == centre.id, User.holds_appointments, User.is_active.is_(True)
+            User.centre_id == centre.id,
+            User.holds_appointments,
+            User.role != OFFICER,  # the family's language is the counsellor's to speak
+            User.is_active.is_(True),
         )
     )
     return sorted({code for languages in rows for code in (languages or [])})
