@@ -24,6 +24,7 @@ ACTIONS = (
     "purge",
     "event",
     "registration",
+    "invite",
 )
 
 

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from booking.models import Booking, OutboxMessage, Registration
+from booking.models import Booking, Invitation, OutboxMessage, Registration
 
 
 @dataclass(frozen=True)
@@ -41,12 +41,14 @@ SUBJECTS: dict[str, MailSubject] = {
     subject.name: subject
     for subject in (
         MailSubject("booking", Booking, OutboxMessage.booking_id, Booking.erased_at),
+        MailSubject("invitation", Invitation, OutboxMessage.invitation_id, Invitation.erased_at),
         MailSubject(
             "registration", Registration, OutboxMessage.registration_id, Registration.erased_at
         ),
     )
 }
 BOOKING = SUBJECTS["booking"]
+INVITATION = SUBJECTS["invitation"]
 REGISTRATION = SUBJECTS["registration"]
 
 # (kind, snapshot, message_id, sender) -> the message's bytes; needs an app context.

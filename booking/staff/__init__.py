@@ -10,6 +10,7 @@ from booking.staff import (
     bookings,
     events,
     intake,
+    invitation_pages,
     search,
     views,
     workspace,
@@ -17,6 +18,6 @@ from booking.staff import (
 from booking.staff.blueprint import bp
 
 # The modules whose routes make up the blueprint (importing one adds its routes to bp).
-ROUTE_MODULES = (absences, bookings, events, intake, search, views, workspace)
+ROUTE_MODULES = (absences, bookings, events, intake, invitation_pages, search, views, workspace)
 
 __all__ = ["bp"]

@@ -1,7 +1,7 @@
 """events and registrations: seats, a waiting list, leaders; outbox rows of a registration
 
 Revision ID: 0012
-Revises: 0015
+Revises: 0013
 
 The seats are guarded twice: the writer locks the event row and recounts, and the
 ``not_oversold`` check refuses a count of confirmed persons above the seats. One active
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0012'
-down_revision = "0015"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
