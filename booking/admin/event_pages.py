@@ -18,9 +18,8 @@ from booking.admin.blueprint import bp
 from booking.admin.forms import EventForm
 from booking.admin.views import _actor
 from booking.extensions import db
-from booking.i18n import language_name
+from booking.i18n import COMMON_LANGUAGES, language_name
 from booking.models import AUDIENCES, Event, utcnow
-from booking.public.forms import COMMON_LANGUAGES
 from booking.staff.events import _event_error_text
 from booking.validation import FieldError, check_year, clean_text
 

@@ -13,9 +13,9 @@ from booking.api.blueprint import bp
 from booking.api.views import _booking_limit, _iso, _json_object, _parse_date
 from booking.extensions import db, limiter
 from booking.i18n import current_language
+from booking.json_provider import problem_response
 from booking.lookups import centre_or_404
 from booking.models import Event, Registration, utcnow
-from booking.problems import problem_response
 from booking.validation import FieldError, ValidationFailed, clean_consent, clean_registration
 
 

@@ -14,12 +14,12 @@ from werkzeug.exceptions import NotFound
 from booking import availability, event_mail, events, ical
 from booking.extensions import db, limiter
 from booking.forms import EmptyForm
-from booking.i18n import current_language, language_name
+from booking.i18n import COMMON_LANGUAGES, current_language, language_name
 from booking.lookups import centre_or_404
 from booking.models import AUDIENCES, Event, Registration, utcnow
 from booking.public.blueprint import bp
 from booking.public.booking_views import BOOKING_LIMIT
-from booking.public.forms import COMMON_LANGUAGES, RegistrationForm
+from booking.public.forms import RegistrationForm
 from booking.validation import FieldError, clean_consent, clean_registration
 
 

@@ -315,11 +315,11 @@ def test_a_leader_busy_with_an_appointment_cannot_lead_then_and_occupancy_has_th
     app, make_centre, db_backend
 ):
     from booking.models import Occupancy
-    from tests.helpers import at, make_booking, next_working_day
+    from tests.helpers import at, book_through_writer, next_working_day
 
     make_centre()
     monday = next_working_day(0)
-    booked = make_booking(app, "test", "short", at(monday, 10))
+    booked = book_through_writer(app, "test", "short", at(monday, 10))
     start = datetime.fromisoformat(at(monday, 9, 30))
     with pytest.raises(events.LeaderBusy):
         make_event(app, start_at=start, hours=1, leaders=("c0@test.example",))
