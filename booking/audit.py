@@ -22,6 +22,9 @@ ACTIONS = (
     "password",
     "erase",
     "purge",
+    "event",
+    "registration",
+    "invite",
 )
 
 

@@ -21,14 +21,16 @@ from flask import current_app
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from booking import audit, availability, notifications, occupancy
+from booking import audit, availability, invitations, notifications, occupancy
 from booking.extensions import db
 from booking.models import (
+    OFFICER,
     Absence,
     Booking,
     Centre,
     Closure,
     IdempotencyKey,
+    Invitation,
     Occupancy,
     Service,
     User,
@@ -115,6 +117,8 @@ class BookingRequest:
     idempotency: Idempotency | None = None
     created_by: User | None = None
     counsellor_id: int | None = None
+    # The invitation the family books through: used up in the booking's transaction.
+    invitation: Invitation | None = None
 
     @property
     def by_staff(self) -> bool:
@@ -204,6 +208,22 @@ def _choose_counsellor(centre: Centre, slot, need: Need, keep: int | None = None
         ).all()
         speaking = [uid for uid, langs in rows if speaks(langs or (), need.language)]
         candidates = speaking or candidates
+    return _least_loaded(centre, slot, candidates)
+
+
+def _choose_officer(centre: Centre, slot, keep: int | None = None) -> int | None:
+    """A joint slot's officer: the current one if free, else the least loaded that day;
+    None when the service needs no officer."""
+    candidates = list(slot.ids_of(OFFICER))
+    if not candidates:
+        return None
+    if keep in candidates:
+        return keep
+    return _least_loaded(centre, slot, candidates)
+
+
+def _least_loaded(centre: Centre, slot, candidates: list[int]) -> int:
+    """Of ``candidates``, the one with the fewest commitments on the slot's day."""
     zone = ZoneInfo(centre.timezone)
     day_start = datetime.combine(slot.start_at.astimezone(zone).date(), datetime.min.time(), zone)
     # Whatever keeps them busy that day counts, not only bookings.
@@ -292,25 +312,48 @@ def book_slot(request: BookingRequest, *, now: datetime) -> BookingResult:
                 db.session.add(key_row)
                 db.session.flush()
 
-            if channel == "online" and not service.online_bookable:
+            invitation = request.invitation
+            if invitation is not None:
+                # Held until the commit: a second booking through the link finds it used.
+                invitations.lock_open(invitation, now)
+            elif channel == "online" and (not service.online_bookable or service.is_by_invitation):
                 raise NotOnlineBookable()
             if details.email:
                 _lock_email(details.email)
                 if channel == "online":
                     _check_active_limit(centre, details.email, now)
             by_staff = request.by_staff
+            replaced = _replaced_booking(invitation, now)
             need = Need(details.language, details.interpreter_language)
             slot = free_slot_at(
                 centre,
                 service,
                 request.start_at,
                 now,
+                exclude_booking_id=replaced.id if replaced is not None else None,
                 need=need,
                 counsellor_id=request.counsellor_id if by_staff else None,
                 min_notice=availability.STAFF_MIN_NOTICE if by_staff else None,
             )
             if slot is None:
                 raise SlotUnavailable()
+            if replaced is not None:
+                # "Invite again": the family's new choice replaces the old appointment in
+                # this transaction, one change mail (same calendar UID, higher SEQUENCE).
+                token = secrets.token_urlsafe(32)
+                replaced.counsellor_id = _choose_counsellor(centre, slot, need)
+                replaced.officer_id = _choose_officer(centre, slot)
+                replaced.start_at, replaced.end_at = slot.start_at, slot.end_at
+                replaced.kept_despite_conflict_at = None
+                replaced.sequence += 1
+                replaced.manage_token_hash = hash_token(token)
+                db.session.flush()
+                audit.record(
+                    None, "move", replaced, detail=f"invitation {invitation.reference}", now=now
+                )
+                invitations.use(invitation, replaced, now)
+                outbox_ids += notifications.enqueue_move(replaced, token, now)
+                return BookingResult(booking=replaced, manage_token=token)
 
             token = _manage_token(idempotency)
             booking = Booking(
@@ -318,6 +361,7 @@ def book_slot(request: BookingRequest, *, now: datetime) -> BookingResult:
                 centre=centre,
                 service=service,
                 counsellor_id=_choose_counsellor(centre, slot, need),
+                officer_id=_choose_officer(centre, slot),
                 start_at=slot.start_at,
                 end_at=slot.end_at,
                 status="confirmed",
@@ -341,6 +385,11 @@ def book_slot(request: BookingRequest, *, now: datetime) -> BookingResult:
                 audit.record(created_by, "book", booking, detail=channel, now=now)
             if idempotency is not None:
                 key_row.booking_id = booking.id
+            if invitation is not None:
+                audit.record(
+                    None, "book", booking, detail=f"invitation {invitation.reference}", now=now
+                )
+                invitations.use(invitation, booking, now)
             outbox_ids += notifications.enqueue_confirmation(booking, token, now)
     except DBAPIError as error:
         if not occupancy.is_lost_race(error):
@@ -356,6 +405,14 @@ def book_slot(request: BookingRequest, *, now: datetime) -> BookingResult:
                 return replay
         raise SlotUnavailable() from error
     return BookingResult(booking=booking, manage_token=token)
+
+
+def _replaced_booking(invitation: Invitation | None, now: datetime) -> Booking | None:
+    """The upcoming appointment an "invite again" invitation replaces, if still upcoming."""
+    if invitation is None or invitation.replaces_booking_id is None:
+        return None
+    booking = db.session.get(Booking, invitation.replaces_booking_id)
+    return booking if booking is not None and booking.is_changeable(now) else None
 
 
 def store_response(idempotency: Idempotency, status: int, body: dict) -> None:
@@ -624,14 +681,20 @@ def hand_over(booking: Booking, colleague_id: int, actor: User, *, now: datetime
             colleague = next((c for c in colleagues if c.id == colleague_id), None)
             if colleague is None:
                 raise SlotUnavailable()
+            # A joint appointment hands over the one of the same role.
+            taking_over_officer = colleague.role == OFFICER
+            before = booking.officer if taking_over_officer else booking.counsellor
             audit.record(
                 actor,
                 "hand_over",
                 booking,
-                detail=f"{booking.counsellor.name} -> {colleague.name}",
+                detail=f"{before.name} -> {colleague.name}",
                 now=now,
             )
-            booking.counsellor_id = colleague.id
+            if taking_over_officer:
+                booking.officer_id = colleague.id
+            else:
+                booking.counsellor_id = colleague.id
             booking.kept_despite_conflict_at = None
             outbox_ids += _announce_change(booking, None, now, handed_over=True)
     except DBAPIError as error:

@@ -12,12 +12,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Blueprint, Response, abort
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from booking import feed_tokens, ical
+from booking.clock import request_now
 from booking.extensions import db
-from booking.models import ACTIVE_STATUSES, Booking, User, utcnow
+from booking.models import ACTIVE_STATUSES, Booking, User
 from booking.notifications import booking_event
 
 bp = Blueprint("feeds", __name__)
@@ -39,13 +40,14 @@ def feed_event(booking: Booking, now) -> ical.CalendarEvent:
 
 
 def feed_bytes(user: User, now) -> bytes:
-    """The counsellor's active bookings from 30 days ago to the centre's horizon."""
+    """The active appointments the person holds (as counsellor or as officer) from 30 days
+    ago to the centre's horizon."""
     centre = user.centre
     horizon = timedelta(days=(centre.horizon_days if centre else 56) + 1)
     bookings = db.session.scalars(
         select(Booking)
         .where(
-            Booking.counsellor_id == user.id,
+            or_(Booking.counsellor_id == user.id, Booking.officer_id == user.id),
             Booking.status.in_(ACTIVE_STATUSES),
             Booking.start_at >= now - FEED_PAST,
             Booking.start_at < now + horizon,
@@ -63,7 +65,7 @@ def calendar_feed(token: str):
     if user is None:
         abort(404)
     return Response(
-        feed_bytes(user, utcnow()),
+        feed_bytes(user, request_now()),
         mimetype="text/calendar",
         headers={
             "Cache-Control": "private, no-store",

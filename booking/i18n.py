@@ -22,11 +22,45 @@ from flask_babel import (
     get_locale,
     gettext,
     lazy_gettext,
+    ngettext,
 )
 from jinja2 import pass_eval_context
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BuildError
+
+from booking import messages
+
+# Languages often spoken by the families the centres serve, by ISO 639-1 code: the choices
+# of the language fields (public, intake, staff accounts) before the rest.
+COMMON_LANGUAGES = (
+    "de",
+    "ar",
+    "fa",
+    "tr",
+    "ru",
+    "uk",
+    "ku",
+    "ps",
+    "ti",
+    "so",
+    "ro",
+    "bg",
+    "pl",
+    "sq",
+    "sr",
+    "hr",
+    "bs",
+    "it",
+    "es",
+    "fr",
+    "en",
+    "el",
+    "ur",
+    "ta",
+    "vi",
+    "zh",
+)
 
 # Language names in their own language, for the switcher.
 LANGUAGE_NAMES = {
@@ -214,6 +248,19 @@ STATUS_LABELS = {
 }
 
 
+INVITATION_STATUS_LABELS = {
+    "open": lazy_gettext("open"),
+    "used": lazy_gettext("used"),
+    "expired": lazy_gettext("expired"),
+    "withdrawn": lazy_gettext("withdrawn"),
+}
+
+
+def invitation_status_label(status: str) -> str:
+    """An invitation's status in words of the current language."""
+    return str(INVITATION_STATUS_LABELS.get(status, status))
+
+
 SERVICE_FORMAT_LABELS = {
     "in_person": lazy_gettext("In person at the centre"),
     "phone": lazy_gettext("By phone"),
@@ -332,7 +379,8 @@ def _is_current(po: Path, mo: Path) -> bool:
 
 
 def init_app(app: Flask) -> None:
-    """Template helpers and the <html lang dir> values."""
+    """Template helpers and the <html lang dir> values; the core's messages translated."""
+    messages.install(gettext, ngettext)
 
     @app.context_processor
     def inject_language():
@@ -358,6 +406,7 @@ def init_app(app: Flask) -> None:
         error_title=error_title,
         error_text=error_text,
         status_label=status_label,
+        invitation_status_label=invitation_status_label,
         html_lang=html_lang,
         direction_of=text_direction,
         language_url=language_url,

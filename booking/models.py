@@ -32,15 +32,25 @@ from sqlalchemy.types import TypeDecorator
 from booking.extensions import db
 from booking.phones import normalised as normalised_phone
 
-ROLES = ("admin", "counsellor", "reception")
+ROLES = ("admin", "counsellor", "reception", "school_supervision")
+# The roles an appointment can be held in (booking/slots.py names them too): a service
+# needs a counsellor, and the Seiteneinsteigerberatung also a school supervision officer.
+COUNSELLOR = "counsellor"
+OFFICER = "school_supervision"
 # The roles that hold appointments (and occupancy rows): only they may offer services and
-# are booked, listed in intake, hand-over and calendars (User.holds_appointments, can_hold).
-HOLDING_ROLES = ("counsellor",)
+# are booked (User.holds_appointments, can_hold); intake, hand-over and calendars list the
+# counsellors among them.
+HOLDING_ROLES = (COUNSELLOR, OFFICER)
+INVITATION_STATUSES = ("open", "used", "expired", "withdrawn")
 STATUSES = ("confirmed", "cancelled", "attended", "no_show")
 ACTIVE_STATUSES = ("confirmed", "attended", "no_show")
 CHANNELS = ("online", "phone", "walk_in")
 SERVICE_FORMATS = ("in_person", "phone", "video")
 OUTBOX_STATES = ("pending", "sent", "dead")
+AUDIENCES = ("families", "professionals", "everyone")
+EVENT_STATUSES = ("scheduled", "cancelled")
+REGISTRATION_STATUSES = ("confirmed", "waiting", "cancelled")
+ATTENDANCE = ("attended", "no_show")
 
 
 def utcnow() -> datetime:
@@ -291,6 +301,10 @@ class Service(db.Model):
     descriptions: Mapped[dict] = mapped_column(JSON, default=dict)
     what_to_bring: Mapped[dict] = mapped_column(JSON, default=dict)
     format: Mapped[str] = mapped_column(String(16), default="in_person", server_default="in_person")
+    # The roles one appointment needs, one person of each at once, the counsellor first.
+    roles: Mapped[list] = mapped_column(
+        JSON, default=lambda: [COUNSELLOR], server_default=text("'[\"counsellor\"]'")
+    )
     # Where this consultation takes place when not at the centre's visiting address.
     location: Mapped[str] = mapped_column(String(300), default="", server_default="")
 
@@ -339,8 +353,19 @@ class Service(db.Model):
 
     @property
     def roles_needed(self) -> tuple[str, ...]:
-        """The roles an appointment of this service needs, one person of each (slot rule 3)."""
-        return ("counsellor",)
+        """The roles an appointment of this service needs, one person of each at once, the
+        counsellor first (slot rule 3)."""
+        return tuple(self.roles or (COUNSELLOR,))
+
+    @property
+    def is_joint(self) -> bool:
+        """Held by a counsellor together with a school supervision officer."""
+        return len(self.roles_needed) > 1
+
+    @property
+    def is_by_invitation(self) -> bool:
+        """Booked by invitation and by staff, never from the public list (SPEC "Demo data")."""
+        return OFFICER in self.roles_needed
 
     def buffer_for(self, centre: Centre) -> timedelta:
         minutes = centre.buffer_minutes if self.buffer_minutes is None else self.buffer_minutes
@@ -355,7 +380,7 @@ class User(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    role: Mapped[str] = mapped_column(String(16))
+    role: Mapped[str] = mapped_column(String(32))
     centre_id: Mapped[int | None] = mapped_column(
         ForeignKey("centre.id", ondelete="RESTRICT"), index=True
     )
@@ -480,6 +505,11 @@ class Booking(db.Model):
     centre_id: Mapped[int] = mapped_column(ForeignKey("centre.id", ondelete="RESTRICT"))
     service_id: Mapped[int] = mapped_column(ForeignKey("service.id", ondelete="RESTRICT"))
     counsellor_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id", ondelete="RESTRICT"))
+    # A joint appointment's school supervision officer (SPEC "Invitations and joint
+    # appointments"); None for an appointment with a counsellor alone.
+    officer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="RESTRICT"), index=True
+    )
     # The staff member who took a phone or walk-in booking; None when booked online.
     created_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("staff_user.id", ondelete="SET NULL")
@@ -518,6 +548,7 @@ class Booking(db.Model):
     centre: Mapped[Centre] = relationship()
     service: Mapped[Service] = relationship()
     counsellor: Mapped[User] = relationship(foreign_keys=[counsellor_id])
+    officer: Mapped[User | None] = relationship(foreign_keys=[officer_id])
     # Who the booking makes busy: kept in step by booking/occupancy.py at every flush.
     occupancies: Mapped[list[Occupancy]] = relationship(
         back_populates="booking", cascade="all, delete-orphan", passive_deletes=True
@@ -530,7 +561,8 @@ class Booking(db.Model):
         CheckConstraint("persons BETWEEN 1 AND 10", name="persons"),
         Index("ix_booking_centre_start", "centre_id", "start_at"),
         Index("ix_booking_counsellor_start", "counsellor_id", "start_at"),
-        # No overlap here: the booking's counsellor is busy through its Occupancy row, and
+        # No overlap here: the booking's counsellor (and a joint appointment's officer) is busy
+        # through its Occupancy row, and
         # the occupancy table carries the guarantee for every kind of commitment.
     )
 
@@ -538,6 +570,15 @@ class Booking(db.Model):
     def _keep_phone_normalised(self, _key: str, phone: str | None) -> str | None:
         self.phone_normalised = normalised_phone(phone)
         return phone
+
+    @property
+    def is_joint(self) -> bool:
+        """Held by a counsellor together with a school supervision officer."""
+        return self.officer_id is not None
+
+    def holder_ids(self) -> tuple[int, ...]:
+        """Everyone the appointment makes busy."""
+        return (self.counsellor_id,) + ((self.officer_id,) if self.officer_id else ())
 
     @property
     def is_active(self) -> bool:
@@ -588,18 +629,24 @@ class Occupancy(db.Model):
     end_at: Mapped[datetime] = mapped_column(UTCDateTime)
     is_active: Mapped[bool] = mapped_column(Boolean)
     booking_id: Mapped[int | None] = mapped_column(ForeignKey("booking.id", ondelete="CASCADE"))
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"))
 
     user: Mapped[User] = relationship()
     booking: Mapped[Booking | None] = relationship(back_populates="occupancies")
+    event: Mapped[Event | None] = relationship(back_populates="occupancies")
 
     # Exactly one subject is set: one term per subject column.
-    ONE_SUBJECT = "(CASE WHEN booking_id IS NULL THEN 0 ELSE 1 END) = 1"
+    ONE_SUBJECT = (
+        "(CASE WHEN booking_id IS NULL THEN 0 ELSE 1 END)"
+        " + (CASE WHEN event_id IS NULL THEN 0 ELSE 1 END) = 1"
+    )
 
     __table_args__ = (
         CheckConstraint("start_at < end_at", name="start_before_end"),
         CheckConstraint(ONE_SUBJECT, name="one_subject"),
         # A subject holds a person once.
         UniqueConstraint("booking_id", "user_id", name="uq_occupancy_booking_user"),
+        UniqueConstraint("event_id", "user_id", name="uq_occupancy_event_user"),
         Index("ix_occupancy_user_start", "user_id", "start_at"),
         Index(
             "uq_occupancy_user_start_active",
@@ -705,6 +752,14 @@ class OutboxMessage(db.Model):
     booking_id: Mapped[int | None] = mapped_column(
         ForeignKey("booking.id", ondelete="SET NULL"), index=True
     )
+    # The registration a mail is about (events); retention finds its mails through it.
+    registration_id: Mapped[int | None] = mapped_column(
+        ForeignKey("registration.id", ondelete="SET NULL"), index=True
+    )
+    # A mail about an invitation (the invitation itself, its reminder) belongs to it.
+    invitation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("invitation.id", ondelete="SET NULL"), index=True
+    )
     kind: Mapped[str] = mapped_column(String(32))
     recipient: Mapped[str] = mapped_column(String(254))
     message_id: Mapped[str] = mapped_column(String(200), unique=True)
@@ -724,3 +779,201 @@ class OutboxMessage(db.Model):
         CheckConstraint(_in("state", OUTBOX_STATES), name="state"),
         Index("ix_outbox_message_state_due", "state", "due_at"),
     )
+
+
+event_leader = Table(
+    "event_leader",
+    db.Model.metadata,
+    Column("event_id", ForeignKey("event.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ForeignKey("staff_user.id", ondelete="RESTRICT"), primary_key=True),
+)
+
+
+class Event(db.Model):
+    """A training or an event of a centre (SPEC "Events"): seats, a waiting list, leaders.
+
+    ``titles`` and ``descriptions`` map language code to text, German always present.
+    ``confirmed_persons`` is the persons of its confirmed registrations, kept by the writer
+    (booking/events.py) under the event's lock; the database refuses it above ``seats``.
+    """
+
+    __tablename__ = "event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centre.id", ondelete="RESTRICT"))
+    titles: Mapped[dict] = mapped_column(JSON, default=dict)
+    descriptions: Mapped[dict] = mapped_column(JSON, default=dict)
+    audience: Mapped[str] = mapped_column(String(16), default="everyone")
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    end_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # None: at the centre's address.
+    place: Mapped[str | None] = mapped_column(String(300))
+    seats: Mapped[int] = mapped_column(Integer)
+    confirmed_persons: Mapped[int] = mapped_column(Integer, default=0)
+    has_waiting_list: Mapped[bool] = mapped_column(Boolean, default=True)
+    registration_closes_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Lower-case language codes the event is held in, e.g. ["de", "ar"].
+    languages: Mapped[list] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(16), default="scheduled")
+    cancel_reason: Mapped[str | None] = mapped_column(String(500))
+    # Events made in one step as a series share it.
+    series_key: Mapped[str | None] = mapped_column(String(32), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    centre: Mapped[Centre] = relationship()
+    leaders: Mapped[list[User]] = relationship(secondary=event_leader, order_by="User.name")
+    # Its leaders are busy then: kept in step by booking/occupancy.py at every flush.
+    occupancies: Mapped[list[Occupancy]] = relationship(
+        back_populates="event", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    __table_args__ = (
+        CheckConstraint("start_at < end_at", name="start_before_end"),
+        CheckConstraint("seats BETWEEN 1 AND 500", name="seats"),
+        CheckConstraint("confirmed_persons BETWEEN 0 AND seats", name="not_oversold"),
+        CheckConstraint(_in("audience", AUDIENCES), name="audience"),
+        CheckConstraint(_in("status", EVENT_STATUSES), name="status"),
+        Index("ix_event_centre_start", "centre_id", "start_at"),
+    )
+
+    def title_in(self, language: str, fallback: str = "de") -> str:
+        texts = self.titles or {}
+        return texts.get(language) or texts.get(fallback) or next(iter(texts.values()), "")
+
+    def description_in(self, language: str, fallback: str = "de") -> str:
+        texts = self.descriptions or {}
+        return texts.get(language) or texts.get(fallback) or ""
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.status == "cancelled"
+
+    @property
+    def seats_left(self) -> int:
+        return max(self.seats - self.confirmed_persons, 0)
+
+    def location(self) -> str:
+        """Where it takes place: its own place, else the centre's address."""
+        return self.place or self.centre.address
+
+    def is_open_for_registration(self, now: datetime) -> bool:
+        """Families may still register online (staff may add people until the start)."""
+        return not self.is_cancelled and now < self.registration_closes_at and now < self.start_at
+
+
+class Registration(db.Model):
+    """A person's registration for an event, with the persons coming along (SPEC "Events")."""
+
+    __tablename__ = "registration"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(16), unique=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="RESTRICT"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    attendance: Mapped[str | None] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(16), default="online")
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="SET NULL")
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(254))
+    # The address in lower case: the unique index compares addresses case-insensitively.
+    email_key: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(64))
+    organisation: Mapped[str | None] = mapped_column(String(200))
+    language: Mapped[str | None] = mapped_column(String(35))
+    persons: Mapped[int] = mapped_column(Integer, default=1)
+    consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    locale: Mapped[str] = mapped_column(String(16), default="de")
+    manage_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The iCalendar SEQUENCE of this registration's own invitation.
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    event: Mapped[Event] = relationship()
+
+    __table_args__ = (
+        CheckConstraint(_in("status", REGISTRATION_STATUSES), name="status"),
+        CheckConstraint(
+            "attendance IS NULL OR " + _in("attendance", ATTENDANCE), name="attendance"
+        ),
+        CheckConstraint(_in("channel", CHANNELS), name="channel"),
+        CheckConstraint("persons BETWEEN 1 AND 10", name="persons"),
+        Index("ix_registration_event_status", "event_id", "status", "id"),
+        # One active registration per address and event, whatever the letters' case.
+        Index(
+            "uq_registration_event_email_active",
+            "event_id",
+            "email_key",
+            unique=True,
+            sqlite_where=text("status != 'cancelled' AND email_key IS NOT NULL"),
+            postgresql_where=text("status != 'cancelled' AND email_key IS NOT NULL"),
+        ),
+    )
+
+    @property
+    def is_active(self) -> bool:
+        return self.status != "cancelled"
+
+
+class Invitation(db.Model):
+    """An invitation to book one appointment of a service (SPEC "Invitations and joint
+    appointments"): the family's contacts, their language, the case note for the counsellor
+    and the officer, and a link of single use. Only the link token's hash is stored."""
+
+    __tablename__ = "invitation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(16), unique=True)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centre.id", ondelete="RESTRICT"), index=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("service.id", ondelete="RESTRICT"))
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(64))
+    # The family's language: the page, the mails and the letter speak it.
+    language: Mapped[str] = mapped_column(String(16), default="de")
+    # For the counsellor and the officer: the pupil's first name, age, school form asked.
+    case_note: Mapped[str | None] = mapped_column(Text)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="SET NULL")
+    )
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The booking made through it.
+    booking_id: Mapped[int | None] = mapped_column(
+        ForeignKey("booking.id", ondelete="SET NULL"), index=True
+    )
+    # "Invite again": the appointment the family's new choice replaces (cancelled then).
+    replaces_booking_id: Mapped[int | None] = mapped_column(
+        ForeignKey("booking.id", ondelete="SET NULL")
+    )
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    centre: Mapped[Centre] = relationship()
+    service: Mapped[Service] = relationship()
+    booking: Mapped[Booking | None] = relationship(foreign_keys=[booking_id])
+    replaces_booking: Mapped[Booking | None] = relationship(foreign_keys=[replaces_booking_id])
+    created_by: Mapped[User | None] = relationship()
+
+    __table_args__ = (CheckConstraint("created_at < expires_at", name="created_before_expires"),)
+
+    def status(self, now: datetime) -> str:
+        """open, used, expired or withdrawn, at ``now``."""
+        if self.used_at is not None:
+            return "used"
+        if self.withdrawn_at is not None:
+            return "withdrawn"
+        if self.expires_at <= now:
+            return "expired"
+        return "open"
+
+    def is_open(self, now: datetime) -> bool:
+        return self.status(now) == "open"

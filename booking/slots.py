@@ -10,9 +10,11 @@ only when all of these hold:
 1. it lies wholly inside one opening interval of the centre for that date;
 2. the date is not a public holiday of the centre's region, and the slot
    overlaps no closure;
-3. some counsellor who offers the service (and speaks the requested language)
-   is working then, is not absent, and has no active booking overlapping
-   ``[start - buffer, end + buffer)``;
+3. for every role the service needs (a counsellor; for a joint appointment also a
+   school supervision officer), someone of that role who offers the service (the
+   counsellor speaking the requested language) is working then, is not absent, and is
+   not busy within ``[start - buffer, end + buffer)``: AND across the roles, OR within
+   one;
 4. ``start >= now + min_notice`` and start's local date ``<= today + horizon``;
 5. start is on the grid: every ``slot_step`` minutes from the interval's start.
 
@@ -87,12 +89,21 @@ class CentreRules:
     buffer: timedelta = timedelta(0)
 
 
+# The roles a staff member can hold an appointment in. The counsellor is the one who must
+# speak the family's language; a school supervision officer joins the Seiteneinsteiger-
+# beratung (SPEC "Invitations and joint appointments").
+COUNSELLOR = "counsellor"
+OFFICER = "school_supervision"
+LANGUAGE_ROLE = COUNSELLOR
+
+
 @dataclass(frozen=True)
 class Counsellor:
-    """A counsellor as the engine sees them.
+    """A staff member who can hold appointments, as the engine sees them.
 
+    ``role`` is the role they hold appointments in (COUNSELLOR or OFFICER).
     ``working_hours`` of ``None`` means the centre's opening hours.
-    ``busy`` holds their active bookings; ``absences`` their absences.
+    ``busy`` holds whatever makes them busy; ``absences`` their absences.
     Languages are lower-case primary subtags ("de", "tr", "ar").
     """
 
@@ -102,10 +113,12 @@ class Counsellor:
     working_hours: tuple[WeeklyHours, ...] | None = None
     absences: tuple[Interval, ...] = ()
     busy: tuple[Interval, ...] = ()
+    role: str = COUNSELLOR
 
 
 class Slot(NamedTuple):
-    """An offered slot and the counsellors free for all of it.
+    """An offered slot and who is free for all of it: the counsellors, and for each further
+    role the service needs, that role and its free people.
 
     A named tuple: the engine makes one per offered slot, and it is the cheapest to make.
     """
@@ -113,6 +126,13 @@ class Slot(NamedTuple):
     start_at: datetime
     end_at: datetime
     counsellor_ids: tuple[int, ...] = ()
+    others: tuple[tuple[str, tuple[int, ...]], ...] = ()
+
+    def ids_of(self, role: str) -> tuple[int, ...]:
+        """The people of ``role`` free for the whole slot."""
+        if role == COUNSELLOR:
+            return self.counsellor_ids
+        return next((ids for name, ids in self.others if name == role), ())
 
 
 def available_slots(
@@ -124,8 +144,12 @@ def available_slots(
     date_to: date,
     now: datetime,
     language: str | None = None,
+    roles: tuple[str, ...] = (COUNSELLOR,),
 ) -> list[Slot]:
     """Return the free slots whose local start date lies in ``[date_from, date_to]``, in order.
+
+    ``roles`` are the roles the service needs, one person of each at once; the first must
+    be COUNSELLOR (the one who speaks ``language``).
 
     The grid of candidate starts is laid once for all days; each rule then strikes out
     the starts it forbids, an interval at a time rather than a slot at a time. The wall-time
@@ -137,8 +161,19 @@ def available_slots(
     tz = ZoneInfo(rules.timezone)
     earliest_start_at = _micros(_earliest_start(rules, now))
     first_day, last_day = _bookable_days(rules, tz, now, date_from, date_to)
-    candidates = _counsellors_offering(counsellors, service_slug, language, rules.buffer)
-    if first_day > last_day or not candidates:
+    if not roles or roles[0] != COUNSELLOR or len(set(roles)) != len(roles):
+        raise ValueError("roles must name the counsellor first, each role once")
+    groups = [
+        _counsellors_offering(
+            counsellors,
+            service_slug,
+            language if role == LANGUAGE_ROLE else None,
+            rules.buffer,
+            role,
+        )
+        for role in roles
+    ]
+    if first_day > last_day or not all(groups):
         return []
 
     length = duration // _MICROSECOND
@@ -165,16 +200,36 @@ def available_slots(
         free = [True] * len(grid.starts)
         _strike_overlapping(rules.closures, grid, free)
         grid = grid.where(free)
-    # Rule 3: a row per counsellor, True where they are free for the slot at that start.
-    rows = [candidate.free_at(grid, length, days) for candidate in candidates]
-    ids = [candidate.id for candidate in candidates]
+    # Rule 3: a row per person, True where they are free for the slot at that start.
+    rows = [candidate.free_at(grid, length, days) for candidate in groups[0]]
+    ids = [candidate.id for candidate in groups[0]]
     slots = []
-    # zip(*rows) gives one column per start: which counsellors are free then.
-    columns = zip(*rows, strict=True)
-    for start, end, column in zip(grid.start_ats, grid.end_ats, columns, strict=True):
+    if len(roles) == 1:
+        # zip(*rows) gives one column per start: which counsellors are free then.
+        columns = zip(*rows, strict=True)
+        for start, end, column in zip(grid.start_ats, grid.end_ats, columns, strict=True):
+            free_ids = tuple(compress(ids, column))
+            if free_ids:
+                slots.append(Slot(start, end, free_ids))
+        return slots
+    # Several roles: AND across the roles, OR within one.
+    others = [
+        (role, [c.id for c in group], [c.free_at(grid, length, days) for c in group])
+        for role, group in zip(roles[1:], groups[1:], strict=True)
+    ]
+    columns = [zip(*rows, strict=True)] + [zip(*other, strict=True) for _, _, other in others]
+    for start, end, column, *other_columns in zip(
+        grid.start_ats, grid.end_ats, *columns, strict=True
+    ):
         free_ids = tuple(compress(ids, column))
-        if free_ids:
-            slots.append(Slot(start, end, free_ids))
+        if not free_ids:
+            continue
+        free_others = tuple(
+            (role, tuple(compress(other_ids, other_column)))
+            for (role, other_ids, _), other_column in zip(others, other_columns, strict=True)
+        )
+        if all(free for _, free in free_others):
+            slots.append(Slot(start, end, free_ids, free_others))
     return slots
 
 
@@ -452,13 +507,19 @@ class _Candidate:
 
 
 def _counsellors_offering(
-    counsellors: Sequence[Counsellor], service_slug: str, language: str | None, buffer: timedelta
+    counsellors: Sequence[Counsellor],
+    service_slug: str,
+    language: str | None,
+    buffer: timedelta,
+    role: str = COUNSELLOR,
 ) -> list[_Candidate]:
-    """Rule 3: the counsellors who offer the service and speak the language (``Need.spoken``
-    of booking/needs.py), sorted by id."""
+    """Rule 3: the people of ``role`` who offer the service and speak the language
+    (``Need.spoken`` of booking/needs.py), sorted by id."""
     need = Need(language or None)  # "" asks for no language
     chosen = [
-        c for c in counsellors if service_slug in c.service_slugs and need.is_met_by(c.languages)
+        c
+        for c in counsellors
+        if c.role == role and service_slug in c.service_slugs and need.is_met_by(c.languages)
     ]
     return [_Candidate(c, buffer) for c in sorted(chosen, key=lambda c: c.id)]
 

@@ -2,7 +2,8 @@
 the admin pages (``clean_text``, ``check_year``).
 
 Each check takes the raw value and returns the clean one or raises FieldError with a
-message for the person. ``clean_details`` runs them all and collects every error.
+message for the person (a messages.Message: translated when it is read, no Flask here).
+``clean_details`` runs them all and collects every error.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from email_validator import EmailNotValidError, validate_email
-from flask_babel import gettext as _
-from flask_babel import ngettext
 
+from booking.messages import Message as _  # the name pybabel extracts
+from booking.messages import ngettext
 from booking.phones import ascii_digits
 from booking.text import (
     has_bidi_controls,
@@ -59,7 +60,7 @@ def clean_text(
     max_length: int,
     required: bool = False,
     multiline: bool = False,
-    missing: str | None = None,
+    missing: str | _ | None = None,
 ) -> str | None:
     """The one check of free text for the API, the public forms, staff and admin pages.
 
@@ -247,6 +248,45 @@ def clean_details(
     if errors:
         return None, errors
     return BookingDetails(**clean), {}
+
+
+@dataclass(frozen=True)
+class RegistrationDetails:
+    """What a registrant for an event tells us: nothing more than SPEC "Events" asks."""
+
+    name: str
+    email: str | None
+    phone: str | None = None
+    organisation: str | None = None
+    language: str | None = None
+    persons: int = 1
+
+
+MAX_ORGANISATION = 200
+
+
+def clean_registration(
+    data, email_required: bool = True, from_form: bool = False
+) -> tuple[RegistrationDetails | None, dict]:
+    """The checks of a registration for an event (SPEC "Events"), every error by field."""
+    errors: dict[str, list[str]] = {}
+    clean: dict = {}
+    checks = {
+        "name": clean_name,
+        "email": lambda raw: clean_email(raw, required=email_required),
+        "phone": clean_phone,
+        "organisation": lambda raw: clean_text(raw, max_length=MAX_ORGANISATION),
+        "language": clean_language,
+        "persons": lambda raw: clean_persons(raw, from_form=from_form),
+    }
+    for name, check in checks.items():
+        try:
+            clean[name] = check(data.get(name))
+        except FieldError as error:
+            errors[name] = [str(error)]
+    if errors:
+        return None, errors
+    return RegistrationDetails(**clean), {}
 
 
 class ValidationFailed(Exception):

@@ -246,6 +246,20 @@ def seeded(app):
 
 
 @pytest.fixture
+def make_booking(app):
+    """The booking factory: ``make_booking(start, centre="herne", service="beratung-1",
+    **over)`` books through the writer (bookings.book_slot) at ``start`` (ISO 8601 with
+    offset, e.g. ``at(monday, 9)``); ``over`` are BookingDetails fields, a name and a fresh
+    e-mail address filled in. Returns id, reference, counsellor_id and (manage) token."""
+    from tests.helpers import book_through_writer
+
+    def make(start: str, *, centre: str = "herne", service: str = "beratung-1", **over):
+        return book_through_writer(app, centre, service, start, **over)
+
+    return make
+
+
+@pytest.fixture
 def make_centre(app):
     """A centre open Mon–Fri 08:00–16:00 with services "short" (45) and "long" (60), and
     ``counsellors`` counsellors offering both; returns the centre's slug."""
@@ -289,13 +303,49 @@ def make_centre(app):
     return make
 
 
+@pytest.fixture
+def joint(app, make_centre):
+    """A centre whose service "joint" (60 min) needs a counsellor and an officer; the
+    officer works Tuesdays 10:00–11:00, the counsellors 08:00–16:00."""
+    from datetime import time
+
+    from sqlalchemy import select
+
+    from booking.models import Centre, Service, User, WorkingHours
+
+    slug = make_centre("joint", counsellors=2)
+    with app.app_context():
+        centre = db.session.scalar(select(Centre).where(Centre.slug == slug))
+        service = Service(
+            slug="joint",
+            names={"de": "Gemeinsam", "en": "Joint"},
+            duration_minutes=60,
+            roles=["counsellor", "school_supervision"],
+        )
+        centre.services.append(service)
+        counsellor = db.session.scalar(select(User).where(User.email == "c0@joint.example"))
+        counsellor.services.append(service)
+        officer = User(
+            email="officer@joint.example",
+            name="Officer",
+            role="school_supervision",
+            centre=centre,
+            languages=["de"],
+            services=[service],
+            working_hours=[WorkingHours(weekday=1, opens=time(10), closes=time(11))],
+        )
+        db.session.add(officer)
+        db.session.commit()
+    return slug
+
+
 STAFF_PASSWORD = "Sichere-Beratung-2026"
 
 
 @pytest.fixture
 def make_staff(app):
     """Create a staff account; returns its e-mail. Password: STAFF_PASSWORD."""
-    from booking.administration import create_or_update_user
+    from booking.accounts import create_or_update_user
     from booking.models import utcnow
 
     def make(email: str, role: str, *centre_slugs: str, name: str | None = None) -> str:

@@ -1,5 +1,6 @@
-"""Forms of the admin pages. They parse and check types; booking/administration.py holds
-the rules (ranges, overlaps, uniqueness) and raises per-field messages the views show."""
+"""Forms of the admin pages. They parse and check types; the settings writers
+(centre_settings.py, service_catalogue.py, accounts.py) hold the rules (ranges, overlaps,
+uniqueness) and raise per-field messages the views show."""
 
 from __future__ import annotations
 
@@ -21,8 +22,8 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Optional
 
-from booking.administration import text_field
 from booking.i18n import PUBLIC_LANGUAGES
+from booking.settings_checks import text_field
 
 WHOLE_NUMBER = re.compile(r"^-?[0-9]{1,9}$")
 
@@ -38,7 +39,7 @@ class WholeNumberField(IntegerField):
 
 
 class SettingsForm(FlaskForm):
-    """A form whose fields are named as the arguments of its writer in administration.py."""
+    """A form whose fields are named as the arguments of its writer (centre_settings.py, ...)."""
 
     def values(self) -> dict:
         """Every field's data by name, to pass on as the writer's keyword arguments."""
@@ -103,13 +104,13 @@ class ServiceForm(FlaskForm):
     online_bookable = BooleanField(_l("Families can book it online"))
     is_active = BooleanField(_l("Offered"))
     counsellors = SelectMultipleField(_l("Offered by"), coerce=int)
-    # Choices are set by the view; booking/administration.py checks the format.
+    # Choices are set by the view; booking/service_catalogue.py checks the format.
     format = SelectField(_l("Format"), validate_choice=False)
     # description_<language> and what_to_bring_<language> for each public language: below.
 
 
 # A field per public language for each text families read: the form shows them grouped by
-# language; booking/administration.py keys its messages by the same names (text_field).
+# language; the writers key their messages by the same names (text_field).
 for _code in PUBLIC_LANGUAGES:
     setattr(ServiceForm, text_field("description", _code), TextAreaField(_l("Description")))
     setattr(ServiceForm, text_field("what_to_bring", _code), TextAreaField(_l("What to bring")))
@@ -130,7 +131,7 @@ class LegalForm(SettingsForm):
 
 class StaffEditForm(FlaskForm):
     name = StringField(_l("Name"))
-    # Chosen by name; stored as ISO codes. booking/administration.py checks every code.
+    # Chosen by name; stored as ISO codes. booking/accounts.py checks every code.
     languages = SelectMultipleField(_l("Languages"), validate_choice=False)
     other_languages = StringField(_l("Other languages (codes, optional)"))
     services = SelectMultipleField(_l("Services offered"), coerce=int)
@@ -142,7 +143,7 @@ class StaffEditForm(FlaskForm):
 
 class StaffCreateForm(StaffEditForm):
     email = EmailField(_l("E-mail address"))
-    # Choices are set by the view; booking/administration.py checks the role.
+    # Choices are set by the view; booking/accounts.py checks the role.
     role = SelectField(_l("Role"), validate_choice=False)
     password = PasswordField(_l("Initial password"))
 
@@ -152,3 +153,26 @@ class StaffPasswordForm(SettingsForm):
 
     password = PasswordField(_l("New password"))
     confirm = PasswordField(_l("New password again"))
+
+
+class EventForm(FlaskForm):
+    """An event, or a series of events made in one step (SPEC "Events")."""
+
+    title_de = StringField(_l("Title in German"))
+    title_en = StringField(_l("Title in English (optional)"))
+    description_de = TextAreaField(_l("Description in German (optional)"))
+    description_en = TextAreaField(_l("Description in English (optional)"))
+    audience = SelectField(_l("For whom"), validate_choice=False)
+    date = DateField(_l("Date"), validators=[InputRequired()])
+    starts = TimeField(_l("From"), validators=[InputRequired()])
+    ends = TimeField(_l("Until"), validators=[InputRequired()])
+    place = StringField(_l("Place (empty: the centre)"))
+    leaders = SelectMultipleField(_l("Led by"), coerce=int)
+    seats = WholeNumberField(_l("Seats"), validators=[InputRequired()])
+    has_waiting_list = BooleanField(_l("Keep a waiting list"))
+    closes_hours = WholeNumberField(
+        _l("Registration closes (hours before the start)"), validators=[Optional()]
+    )
+    languages = SelectMultipleField(_l("Held in"), validate_choice=False)
+    repeat = SelectField(_l("Repeat"), validate_choice=False)
+    count = WholeNumberField(_l("Number of events in the series"), validators=[Optional()])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from booking import administration
+from booking import service_catalogue
 from booking.admin import queries
 from booking.admin.blueprint import bp
 from booking.admin.forms import (
@@ -16,7 +16,7 @@ from booking.admin.views import (
     _owned,
     _submit,
 )
-from booking.administration import text_field
+from booking.clock import request_now
 from booking.i18n import (
     PUBLIC_LANGUAGES,
     current_language,
@@ -26,8 +26,8 @@ from booking.i18n import (
 from booking.models import (
     SERVICE_FORMATS,
     Service,
-    utcnow,
 )
+from booking.settings_checks import text_field
 
 # Services.
 
@@ -99,7 +99,7 @@ def _service_form(centre, service: Service | None):
     if request.method == "POST":
         status = _submit(
             form,
-            lambda: administration.save_service(
+            lambda: service_catalogue.save_service(
                 centre,
                 _actor(),
                 service,
@@ -111,8 +111,8 @@ def _service_form(centre, service: Service | None):
                 online_bookable=form.online_bookable.data,
                 is_active=form.is_active.data,
                 counsellor_ids=form.counsellors.data or [],
-                now=utcnow(),
-                texts=administration.ServiceTexts(
+                now=request_now(),
+                texts=service_catalogue.ServiceTexts(
                     format=form.format.data or "in_person",
                     descriptions=_texts(form, "description"),
                     what_to_bring=_texts(form, "what_to_bring"),

@@ -15,36 +15,6 @@ from wtforms import (
     TextAreaField,
 )
 
-# Languages often spoken by the families the centres serve, by ISO 639-1 code.
-COMMON_LANGUAGES = (
-    "de",
-    "ar",
-    "fa",
-    "tr",
-    "ru",
-    "uk",
-    "ku",
-    "ps",
-    "ti",
-    "so",
-    "ro",
-    "bg",
-    "pl",
-    "sq",
-    "sr",
-    "hr",
-    "bs",
-    "it",
-    "es",
-    "fr",
-    "en",
-    "el",
-    "ur",
-    "ta",
-    "vi",
-    "zh",
-)
-
 
 class BookingForm(FlaskForm):
     """The details of SPEC "Bookings", nothing more."""
@@ -75,3 +45,21 @@ class FindBookingForm(FlaskForm):
 
     email = EmailField(_l("E-mail address"))
     reference = StringField(_l("Reference (optional)"))
+
+
+class InvitationBookingForm(FlaskForm):
+    """Booking through an invitation: the centre already knows the family's details."""
+
+    start = HiddenField()
+
+
+class RegistrationForm(FlaskForm):
+    """A registration for an event (SPEC "Events"), nothing more."""
+
+    name = StringField(_l("Your name"))
+    email = EmailField(_l("E-mail address"))
+    phone = TelField(_l("Phone number (optional)"))
+    organisation = StringField(_l("Organisation, school or nursery (optional)"))
+    language = SelectField(_l("Your language (optional)"), choices=[], validate_choice=False)
+    persons = StringField(_l("Number of persons"), default="1")
+    consent = BooleanField(_l("I have read the privacy notice and agree."))

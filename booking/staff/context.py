@@ -17,7 +17,7 @@ from sqlalchemy.orm import selectinload
 
 from booking import bookings
 from booking.extensions import db
-from booking.models import Booking, Centre, User
+from booking.models import OFFICER, Booking, Centre, User
 from booking.validation import FieldError, clean_day
 
 
@@ -52,15 +52,31 @@ def parse_day(raw: str | None, default: date) -> date:
         return default
 
 
+def centre_officers(centre: Centre) -> list[User]:
+    """The active school supervision officers of the centre, by name."""
+    return list(
+        db.session.scalars(
+            select(User)
+            .where(
+                User.centre_id == centre.id,
+                User.role == OFFICER,
+                User.is_active.is_(True),
+            )
+            .order_by(User.name, User.id)
+        )
+    )
+
+
 def centre_counsellors(centre: Centre) -> list[User]:
-    """The active staff of the centre who hold appointments (User.holds_appointments), by
-    name."""
+    """The active counsellors of the centre (who hold appointments alone; the school
+    supervision officers join some: centre_officers), by name."""
     return list(
         db.session.scalars(
             select(User)
             .where(
                 User.centre_id == centre.id,
                 User.holds_appointments,
+                User.role != OFFICER,
                 User.is_active.is_(True),
             )
             .order_by(User.name, User.id)

@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from booking.administration import create_or_update_user
+from booking.accounts import create_or_update_user
 from booking.extensions import db
 from booking.models import Booking, utcnow
 from tests.browser.test_no_dead_ends import Journey

@@ -14,7 +14,7 @@ from sqlalchemy import func, select, update
 from booking.extensions import db
 from booking.models import AuditEntry, Booking, IdempotencyKey, OutboxMessage, utcnow
 from tests.conftest import csrf_from
-from tests.helpers import at, make_booking, next_working_day
+from tests.helpers import at, next_working_day
 
 pytestmark = pytest.mark.backends("sqlite", "pg")
 
@@ -92,13 +92,13 @@ def move_into_past(app, booking_id: int, days: int, status: str = "attended") ->
 
 
 @pytest.fixture
-def past_and_recent(seeded):
+def past_and_recent(seeded, make_booking):
     """One booking that ended 91 days ago (with a sent and a dead mail), one 89 days ago,
     one upcoming."""
     monday = next_working_day(0)
-    old = make_booking(seeded, "herne", "beratung-1", at(monday, 9), **FAMILY)
-    recent = make_booking(seeded, "herne", "beratung-1", at(monday, 10), **FAMILY)
-    upcoming = make_booking(seeded, "herne", "beratung-1", at(monday, 11), **FAMILY)
+    old = make_booking(at(monday, 9), **FAMILY)
+    recent = make_booking(at(monday, 10), **FAMILY)
+    upcoming = make_booking(at(monday, 11), **FAMILY)
     move_into_past(seeded, old.id, 91)
     move_into_past(seeded, recent.id, 89, status="no_show")
     with seeded.app_context():
@@ -133,7 +133,9 @@ def test_purge_erases_personal_data_past_retention_and_keeps_the_rest(
     # A dry run tells the counts, no personal data, and changes nothing.
     dry = runner.invoke(args=["purge", "--dry-run"])
     assert dry.exit_code == 0, dry.output
-    assert re.search(r"Would erase .*: 1 bookings, 3 mail bodies", dry.output), dry.output
+    assert re.search(
+        r"Would erase .*: 1 bookings, 0 event registrations, 3 mail bodies", dry.output
+    ), dry.output
     for secret in ("Zeynep", "Quellenfeld", "example.org", "9876543", old.reference):
         assert secret not in dry.output
     assert snapshot(seeded, old.id) == before[old.id]
@@ -144,7 +146,9 @@ def test_purge_erases_personal_data_past_retention_and_keeps_the_rest(
 
     result = runner.invoke(args=["purge"])
     assert result.exit_code == 0, result.output
-    assert re.search(r"Erased .*: 1 bookings, 3 mail bodies", result.output), result.output
+    assert re.search(
+        r"Erased .*: 1 bookings, 0 event registrations, 3 mail bodies", result.output
+    ), result.output
 
     erased = snapshot(seeded, old.id)
     assert erased["name"] == "" and erased["email"] is None
@@ -183,7 +187,9 @@ def test_purge_erases_personal_data_past_retention_and_keeps_the_rest(
 
     # Idempotent: a second run finds nothing more, and says so in the log too.
     again = runner.invoke(args=["purge"])
-    assert re.search(r": 0 bookings, 0 mail bodies", again.output), again.output
+    assert re.search(r": 0 bookings, 0 event registrations, 0 mail bodies", again.output), (
+        again.output
+    )
     assert snapshot(seeded, old.id) == erased
 
 
@@ -218,9 +224,9 @@ def test_an_erased_dead_mail_cannot_be_sent_again(
         assert db.session.get(OutboxMessage, dead_id).state == "dead"
 
 
-def test_a_family_erases_its_data_after_cancelling(seeded, client):
+def test_a_family_erases_its_data_after_cancelling(seeded, client, make_booking):
     monday = next_working_day(0)
-    booking = make_booking(seeded, "herne", "beratung-1", at(monday, 9), **FAMILY)
+    booking = make_booking(at(monday, 9), **FAMILY)
     manage = f"/b/{booking.token}"
     page = client.get(manage).get_data(as_text=True)
     assert FAMILY["name"] in page and 'id="erase-link"' not in page
@@ -278,10 +284,12 @@ def test_every_subject_a_mail_can_belong_to_is_registered(app):
     assert {kind.subject.name for kind in MAIL_KINDS.values()} <= set(SUBJECTS)
 
 
-def test_purge_erases_a_mail_whose_booking_is_gone_once_past_retention(seeded, runner):
+def test_purge_erases_a_mail_whose_booking_is_gone_once_past_retention(
+    seeded, runner, make_booking
+):
     """SET NULL leaves a mail without its subject: nothing would ever erase it by its
     booking, so purge erases it by its own age."""
-    booking = make_booking(seeded, "herne", "beratung-1", at(next_working_day(0), 9), **FAMILY)
+    booking = make_booking(at(next_working_day(0), 9), **FAMILY)
     with seeded.app_context():
         ids = list(
             db.session.scalars(
@@ -327,7 +335,10 @@ def test_purge_vacuums_the_tables_it_erased_on_postgresql(seeded, runner, past_a
 
     result = runner.invoke(args=["purge"])
     assert result.exit_code == 0, result.output
-    assert "Vacuumed: booking, outbox_message, idempotency_key, sign_in_failure." in result.output
+    assert (
+        "Vacuumed: booking, registration, outbox_message, idempotency_key, sign_in_failure."
+        in result.output
+    )
     with seeded.app_context():
         vacuumed = dict(
             db.session.execute(
