@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import func, select, text
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from booking import audit, availability, notifications, occupancy
@@ -30,8 +30,10 @@ from booking.models import (
     Centre,
     Closure,
     IdempotencyKey,
+    OutboxMessage,
     Service,
     User,
+    hash_token,
 )
 from booking.needs import Need, speaks
 from booking.transactions import commit, committed
@@ -130,11 +132,6 @@ class BookingResult:
     stored_response: tuple[int, dict] | None = None
 
 
-def hash_token(token: str) -> str:
-    """The stored form of a manage token."""
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def new_reference() -> str:
     """A short reference to read out, e.g. "K7PQ-2QXM"."""
     chars = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(8))
@@ -159,7 +156,26 @@ def find_by_token(token: str) -> Booking | None:
     """The booking a manage token belongs to."""
     if not token or len(token) > 128:
         return None
-    return db.session.scalar(select(Booking).where(Booking.manage_token_hash == hash_token(token)))
+    found = hash_token(token)
+    # The booking's own link, or the link a mail minted when it was sent (the reminder).
+    minted = select(OutboxMessage.booking_id).where(OutboxMessage.link_hash == found)
+    return db.session.scalar(
+        select(Booking).where(or_(Booking.manage_token_hash == found, Booking.id.in_(minted)))
+    )
+
+
+def renew_manage_token(booking: Booking) -> str:
+    """A new manage token for ``booking``: every older link stops working, the ones its sent
+    mails minted too. Returns the token, which only the new mail carries."""
+    token = secrets.token_urlsafe(32)
+    booking.manage_token_hash = hash_token(token)
+    db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.booking_id == booking.id, OutboxMessage.link_hash.is_not(None))
+        .values(link_hash=None)
+        .execution_options(synchronize_session=False)
+    )
+    return token
 
 
 def free_slot_at(
@@ -440,8 +456,7 @@ def _announce_change(booking: Booking, manage_token: str | None, now: datetime) 
     the old one stops working."""
     booking.sequence += 1
     if manage_token is None:
-        manage_token = secrets.token_urlsafe(32)
-        booking.manage_token_hash = hash_token(manage_token)
+        manage_token = renew_manage_token(booking)
     db.session.flush()
     return notifications.enqueue_move(booking, manage_token, now)
 
@@ -505,8 +520,7 @@ def send_manage_link(reference: str, email: str, *, now: datetime) -> bool:
         if booking is None:
             db.session.rollback()
             return False
-        token = secrets.token_urlsafe(32)
-        booking.manage_token_hash = hash_token(token)
+        token = renew_manage_token(booking)
         outbox_ids += notifications.enqueue_manage_link(booking, token, now)
     return True
 
