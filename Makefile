@@ -39,8 +39,11 @@ seed: db-upgrade
 run: seed
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
+# The suite on every core (pytest-xdist; tests/conftest.py keeps the workers apart).
+# TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= auto
 test: install-test
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # The property tests long: 5,000 examples each and a random seed, printed; rerun a failure
 # with `make property SEED=<seed>`. (`make test` runs them with fixed seeds.)

@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from booking import audit
 from booking.extensions import db
@@ -45,7 +46,11 @@ def absence_times(
     while (first + timedelta(weeks=week)).date() <= repeat_until:
         if week >= MAX_ABSENCE_REPEATS:
             raise AbsenceInvalid(
-                _("At most %(num)d weeks can be repeated at once.", num=MAX_ABSENCE_REPEATS),
+                ngettext(
+                    "At most %(num)d week can be repeated at once.",
+                    "At most %(num)d weeks can be repeated at once.",
+                    MAX_ABSENCE_REPEATS,
+                ),
                 "repeat_until",
             )
         shift = timedelta(weeks=week)

@@ -630,12 +630,17 @@ def update_legal_details(
     contact_email: str | None,
     accessibility_contact: str | None,
     now: datetime,
+    privacy_officer_contact: str | None = None,
+    visiting_address: str | None = None,
 ) -> None:
-    """Set what the Impressum, privacy notice and accessibility statement say of the centre."""
+    """Set what the Impressum, privacy notice and accessibility statement say of the centre,
+    and where families go when that is not the postal address."""
     errors = _Errors()
     operator = (legal_operator or "").strip()
     person = _clean_text(responsible_person)
     contact = _clean_text(accessibility_contact)
+    officer = _clean_text(privacy_officer_contact)
+    visiting = _clean_text(visiting_address)
     email = _clean_text(contact_email)
     if len(operator) > MAX_LEGAL_TEXT:
         errors.add("legal_operator", _("Use at most %(max)d characters.", max=MAX_LEGAL_TEXT))
@@ -644,6 +649,8 @@ def update_legal_details(
     for field, value, limit in (
         ("responsible_person", person, MAX_NAME),
         ("accessibility_contact", contact, MAX_REASON),
+        ("privacy_officer_contact", officer, MAX_REASON),
+        ("visiting_address", visiting, MAX_REASON),
     ):
         if len(value) > limit:
             errors.add(field, _("Use at most %(max)d characters.", max=limit))
@@ -659,6 +666,10 @@ def update_legal_details(
     centre.responsible_person = person
     centre.contact_email = email or ""
     centre.accessibility_contact = contact
+    if privacy_officer_contact is not None:
+        centre.privacy_officer_contact = officer
+    if visiting_address is not None:
+        centre.visiting_address = visiting
     _commit_change(actor, centre.id, "legal pages changed", now)
 
 

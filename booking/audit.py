@@ -22,6 +22,7 @@ ACTIONS = (
     "password",
     "erase",
     "purge",
+    "invite",
 )
 
 

@@ -124,6 +124,9 @@ class SlotSearch:
         self.counsellors: list[User] = list(db.session.scalars(query).unique())
         # The closures met so far, by id: the week page shows them as notices.
         self.closures: dict[int, Row] = {}
+        # The earliest start offered by any find so far: the clock changes nothing of what
+        # this search has said until that start's notice has passed (see valid_until).
+        self.first_start: datetime | None = None
 
     def find(
         self, date_from: date, date_to: date, now: datetime, need: Need | None = None
@@ -160,7 +163,7 @@ class SlotSearch:
             closures=tuple(closures),
             **({} if self.min_notice is None else {"min_notice": self.min_notice}),
         )
-        return slots.available_slots(
+        found = slots.available_slots(
             rules,
             self.service.slug,
             self.service.duration,
@@ -169,7 +172,18 @@ class SlotSearch:
             date_to,
             now,
             language=need.spoken if need is not None else None,
+            roles=self.service.roles_needed,
         )
+        if found and (self.first_start is None or found[0].start_at < self.first_start):
+            self.first_start = found[0].start_at
+        return found
+
+    def valid_until(self, now: datetime) -> datetime:
+        """Until when everything this search has answered (computed at ``now``) holds by
+        the clock."""
+        notice = self.centre.min_notice if self.min_notice is None else self.min_notice
+        starts = [] if self.first_start is None else [self.first_start]
+        return availability_cache.valid_until(starts, notice, self.centre.timezone, now)
 
     def _busy_times(self, ids: list[int], window: slots.Interval):
         """One query for the staff's busy times (active occupancy, whatever made them busy)
@@ -211,6 +225,14 @@ class SlotSearch:
             Closure.end_at > window.start_at,
         )
         return union_all(busy, absences, closures)
+
+
+def closure_reasons(closure_ids: list[int]) -> dict[int, dict]:
+    """The reasons of these closures in further languages (id -> {code: text})."""
+    rows = db.session.execute(
+        select(Closure.id, Closure.reasons).where(Closure.id.in_(closure_ids))
+    ).all()
+    return {closure_id: reasons or {} for closure_id, reasons in rows}
 
 
 def get_centre(slug: str) -> Centre | None:
@@ -291,6 +313,7 @@ def engine_counsellor(user: User, absences: list[slots.Interval]) -> slots.Couns
     """A staff account as the slot engine sees it (services and bookings left out)."""
     return slots.Counsellor(
         id=user.id,
+        role=user.role,
         languages=frozenset(user.languages or ()),
         working_hours=weekly_hours(user.working_hours) or None,
         absences=tuple(absences),
@@ -308,11 +331,13 @@ def bookings_needing_attention(
     opening_hours: tuple[slots.WeeklyHours, ...] | None = None,
 ) -> list[tuple[Booking, list[str]]]:
     """Upcoming confirmed bookings that today's hours, closures or absences no longer allow,
-    and those of deactivated counsellors; the admin's "bookings to check" and the absence
-    page both list these.
+    and those of deactivated staff; the admin's "bookings to check" and the absence page
+    both list these. A joint appointment is listed when either of its two cannot hold it.
 
     Nothing is cancelled here: the list is for a person to hand over, notify and cancel, or
-    keep. Each entry has the reasons of slots.reasons_unavailable, then COUNSELLOR_INACTIVE.
+    keep. Each entry has the reasons of slots.reasons_unavailable, then COUNSELLOR_INACTIVE,
+    then the officer's (OFFICER_ABSENT, OFFICER_NOT_WORKING, OFFICER_INACTIVE).
+    ``counsellor_id`` asks for the bookings one person holds (as counsellor or officer);
     ``opening_hours`` asks what proposed hours would leave out, before they are saved.
     """
     query = (
@@ -324,12 +349,15 @@ def bookings_needing_attention(
         )
         .options(
             selectinload(Booking.counsellor).selectinload(User.working_hours),
+            selectinload(Booking.officer).selectinload(User.working_hours),
             selectinload(Booking.service),
         )
         .order_by(Booking.start_at)
     )
     if counsellor_id is not None:
-        query = query.where(Booking.counsellor_id == counsellor_id)
+        query = query.where(
+            or_(Booking.counsellor_id == counsellor_id, Booking.officer_id == counsellor_id)
+        )
     bookings = db.session.scalars(query).all()
     if not bookings:
         return []
@@ -339,11 +367,11 @@ def bookings_needing_attention(
             Closure.centre_id == centre.id, Closure.end_at > now, Closure.start_at < last_end
         )
     ).all()
-    counsellor_ids = {b.counsellor_id for b in bookings}
-    away: dict[int, list[slots.Interval]] = {i: [] for i in counsellor_ids}
+    holder_ids = {i for b in bookings for i in b.holder_ids()}
+    away: dict[int, list[slots.Interval]] = {i: [] for i in holder_ids}
     for user_id, start_at, end_at in db.session.execute(
         select(Absence.user_id, Absence.start_at, Absence.end_at).where(
-            Absence.user_id.in_(counsellor_ids), Absence.end_at > now, Absence.start_at < last_end
+            Absence.user_id.in_(holder_ids), Absence.end_at > now, Absence.start_at < last_end
         )
     ):
         away[user_id].append(slots.Interval(start_at, end_at))
@@ -358,9 +386,33 @@ def bookings_needing_attention(
         )
         if not booking.counsellor.is_active:
             reasons = [*reasons, COUNSELLOR_INACTIVE]
+        if booking.officer is not None:
+            reasons += _officer_reasons(rules, booking, away[booking.officer_id])
         if reasons:
             found.append((booking, reasons))
     return found
+
+
+# Why a joint appointment's officer cannot hold it.
+OFFICER_ABSENT = "officer_absent"
+OFFICER_NOT_WORKING = "officer_not_working"
+OFFICER_INACTIVE = "officer_inactive"
+_OFFICER_REASONS = {
+    slots.COUNSELLOR_ABSENT: OFFICER_ABSENT,
+    slots.COUNSELLOR_NOT_WORKING: OFFICER_NOT_WORKING,
+}
+
+
+def _officer_reasons(rules, booking: Booking, absences: list[slots.Interval]) -> list[str]:
+    """The officer's own reasons (the centre's are the counsellor's already)."""
+    officer = booking.officer
+    checked = slots.reasons_unavailable(
+        rules, engine_counsellor(officer, absences), booking.start_at, booking.end_at
+    )
+    reasons = [_OFFICER_REASONS[r] for r in checked if r in _OFFICER_REASONS]
+    if not officer.is_active:
+        reasons.append(OFFICER_INACTIVE)
+    return reasons
 
 
 # Staff book at any notice: the centre's minimum notice is for families online. Never in
@@ -369,11 +421,13 @@ STAFF_MIN_NOTICE = timedelta(0)
 
 
 def free_colleagues(bookings: list[Booking], now: datetime) -> dict[int, list[User]]:
-    """Per booking id, the other active staff who can hold its service (User.can_hold), are
-    free at the booking's very time and meet its need (booking/needs.py): who it can be
-    handed over to.
+    """Per booking id, who it can be handed over to: the other active staff who can hold
+    its service (User.can_hold), are free at the booking's very time and meet its need
+    (booking/needs.py). For a joint appointment whose officer cannot hold it, the other
+    officers free then instead.
 
-    One slot search per service over the days the bookings span, whatever their number.
+    One slot search per service over the days the bookings span, whatever their number;
+    one more per joint appointment (its own holders set free for the search).
     """
     found: dict[int, list[User]] = {b.id: [] for b in bookings}
     upcoming = [b for b in bookings if b.is_changeable(now)]
@@ -381,7 +435,8 @@ def free_colleagues(bookings: list[Booking], now: datetime) -> dict[int, list[Us
         return found
     by_service: dict[int, list[Booking]] = {}
     for booking in upcoming:
-        by_service.setdefault(booking.service_id, []).append(booking)
+        if booking.officer_id is None:
+            by_service.setdefault(booking.service_id, []).append(booking)
     free_ids: dict[int, set[int]] = {}
     for group in by_service.values():
         centre, service = group[0].centre, group[0].service
@@ -393,6 +448,9 @@ def free_colleagues(bookings: list[Booking], now: datetime) -> dict[int, list[Us
         by_start = {s.start_at: set(s.counsellor_ids) for s in slot_list}
         for booking in group:
             free_ids[booking.id] = by_start.get(booking.start_at, set()) - {booking.counsellor_id}
+    for booking in upcoming:
+        if booking.officer_id is not None:
+            free_ids[booking.id] = _joint_replacements(booking, now)
     wanted = set().union(*free_ids.values())
     if not wanted:
         return found
@@ -402,12 +460,53 @@ def free_colleagues(bookings: list[Booking], now: datetime) -> dict[int, list[Us
     for booking in upcoming:
         ids = free_ids.get(booking.id, set())
         need = Need.of_booking(booking)
-        found[booking.id] = [u for u in users if u.id in ids and need.is_met_by(u.languages)]
+        # The language is the counsellor's to speak; an officer joins whatever it is.
+        found[booking.id] = [
+            u
+            for u in users
+            if u.id in ids and (u.role == slots.OFFICER or need.is_met_by(u.languages))
+        ]
     return found
+
+
+def _joint_replacements(booking: Booking, now: datetime) -> set[int]:
+    """Who can take a joint appointment's place: officers when its officer cannot hold it
+    at that time, else counsellors (besides the one holding it)."""
+    day = booking.start_at.astimezone(ZoneInfo(booking.centre.timezone)).date()
+    slot = next(
+        (
+            s
+            for s in find_slots(
+                booking.centre,
+                booking.service,
+                day,
+                day,
+                now,
+                exclude_booking_id=booking.id,
+                min_notice=STAFF_MIN_NOTICE,
+            )
+            if s.start_at == booking.start_at
+        ),
+        None,
+    )
+    if slot is None:
+        return set()
+    officers = set(slot.ids_of(slots.OFFICER))
+    if booking.officer_id not in officers or not booking.officer.is_active:
+        return officers - {booking.officer_id}
+    return set(slot.counsellor_ids) - {booking.counsellor_id}
 
 
 # How many free times the intake and the move page offer at once.
 NEXT_SLOTS = 12
+
+
+PARTS_OF_DAY = ("morning", "afternoon")
+
+
+def part_of(local_start: datetime) -> str:
+    """ "morning" for a start before 12:00 wall time, else "afternoon"."""
+    return "morning" if local_start.hour < 12 else "afternoon"
 
 
 def next_free_slots(
@@ -423,9 +522,11 @@ def next_free_slots(
     weekday: int | None = None,
     after: datetime | None = None,
     min_notice: timedelta | None = None,
+    part_of_day: str | None = None,
 ) -> list:
     """The first ``count`` free slots from ``first_day`` on, up to the centre's horizon;
-    only one counsellor's, only on one weekday, only after ``after`` when asked.
+    only one counsellor's, only on one weekday, only after ``after``, only in the morning
+    (starting before 12:00) or the afternoon (from 12:00) when asked.
 
     Looks a week ahead first, then further: a few queries per window, whatever the count.
     """
@@ -447,6 +548,7 @@ def next_free_slots(
             for slot in search.find(start, end, now, need)
             if (after is None or slot.start_at > after)
             and (weekday is None or slot.start_at.astimezone(zone).weekday() == weekday)
+            and (part_of_day is None or part_of(slot.start_at.astimezone(zone)) == part_of_day)
         ]
         start = end + timedelta(days=1)
     return found[:count]

@@ -9,6 +9,13 @@ with the change and no lock is held while waiting for anything else. A search re
 number first and then looks in this process's cache under it; an answer cached under an
 older number is never found again.
 
+A centre has a number of its own too (``centre_availability_version``): a change that
+touches one centre only (a busy time, an absence, a closure, a service, a counsellor and
+their hours) raises that centre's number instead, so that a booking in Heinsberg keeps Herne's
+answers. A change of a centre's own row or opening hours (which `/` shows for every centre),
+and a bulk statement whose rows are not known, raise the common number. An answer about a
+centre is kept under both numbers; `/` under the common one.
+
 The clock invalidates too. The engine (booking/slots.py) uses ``now`` in rule 4 only:
 a slot is offered when ``start >= now + min_notice`` and its local date is
 ``<= today + horizon``. Neither the grid (laid from each opening interval's start), nor
@@ -30,7 +37,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, g
-from sqlalchemy import event, inspect, select, update
+from sqlalchemy import bindparam, event, inspect, select, text, update
 from sqlalchemy.orm import Session
 
 from booking.extensions import db
@@ -58,7 +65,22 @@ RELEVANT_ATTRIBUTES = {
         {"centre_id", "centre", "is_active", "role", "languages", "services", "working_hours"}
     ),
 }
-_CHANGED = "availability_changed"
+# Where a change of a row belongs: the attributes naming its centre, or its counsellor
+# (whose centre is read when the change commits). A change of any other table of
+# AVAILABILITY_TABLES, or of a row whose centre cannot be told, raises the common number.
+CENTRE_ATTRIBUTES = {
+    "closure": ("centre_id",),
+    "service": ("centre_id",),
+    "staff_user": ("centre_id",),
+}
+COUNSELLOR_ATTRIBUTES = {
+    "occupancy": ("user_id",),
+    "absence": ("user_id",),
+    "working_hours": ("user_id",),
+}
+_CHANGED = "availability_changed"  # the common number
+_CENTRES = "availability_centres"
+_COUNSELLORS = "availability_counsellors"
 # How many answers a process keeps (an 8-week answer of 1,000 slots is ~200 KB).
 DEFAULT_SIZE = 256
 
@@ -79,21 +101,55 @@ def _is_relevant(obj, *, dirty: bool) -> bool:
     table = getattr(inspect(obj).mapper.local_table, "name", None)
     if table not in AVAILABILITY_TABLES:
         return False
-    wanted = RELEVANT_ATTRIBUTES.get(table)
-    if not dirty or wanted is None:
+    if not dirty:
         return True
     state = inspect(obj)
+    # A row whose collections alone changed (a closure added to a centre) is not changed
+    # itself: the rows added or removed are noted on their own. A collection through an
+    # association table (a service's counsellors) has no rows of its own: it counts.
+    wanted = RELEVANT_ATTRIBUTES.get(table) or [
+        *(a.key for a in state.mapper.column_attrs),
+        *(r.key for r in state.mapper.relationships if r.secondary is not None),
+    ]
     return any(state.attrs[name].history.has_changes() for name in wanted)
+
+
+def _values(obj, names: tuple[str, ...]) -> set | None:
+    """The values of the attributes as flushed and before (no SQL is sent to learn them);
+    None if one is unknown."""
+    state = inspect(obj)
+    found = set()
+    for name in names:
+        values = {state.dict.get(name), *state.attrs[name].history.deleted}
+        if None in values:
+            return None
+        found |= values
+    return found
+
+
+def _note_change(session: Session, obj) -> None:
+    """Note which number the change of ``obj`` raises: its centre's, or the common one."""
+    table = inspect(obj).mapper.local_table.name
+    centres = _values(obj, CENTRE_ATTRIBUTES.get(table, ()))
+    counsellors = _values(obj, COUNSELLOR_ATTRIBUTES.get(table, ()))
+    per_centre = table in CENTRE_ATTRIBUTES or table in COUNSELLOR_ATTRIBUTES
+    if not per_centre or centres is None or counsellors is None:
+        session.info[_CHANGED] = True
+    else:
+        session.info.setdefault(_CENTRES, set()).update(centres)
+        session.info.setdefault(_COUNSELLORS, set()).update(counsellors)
 
 
 def _note_flushed(session: Session, flush_context) -> None:
     # Here session.new, .dirty and .deleted still hold what this flush wrote.
     if session.info.get(_CHANGED):
         return
-    if any(_is_relevant(o, dirty=False) for o in (*session.new, *session.deleted)) or any(
-        _is_relevant(o, dirty=True) for o in session.dirty
-    ):
-        session.info[_CHANGED] = True
+    for obj in (*session.new, *session.deleted):
+        if _is_relevant(obj, dirty=False):
+            _note_change(session, obj)
+    for obj in session.dirty:
+        if _is_relevant(obj, dirty=True):
+            _note_change(session, obj)
 
 
 def _note_statement(state) -> None:
@@ -104,28 +160,63 @@ def _note_statement(state) -> None:
         state.session.info[_CHANGED] = True
 
 
+# The centres of the changed rows and of the changed counsellors, each number raised (its
+# row made at 1 if it has none); centres in order, so two commits never wait for each other.
+_RAISE_CENTRES = text(
+    "INSERT INTO centre_availability_version (centre_id, version) "
+    "SELECT id, 1 FROM centre WHERE id IN :centres "
+    "OR id IN (SELECT centre_id FROM staff_user WHERE id IN :counsellors) "
+    "ORDER BY id "
+    "ON CONFLICT (centre_id) DO UPDATE "
+    "SET version = centre_availability_version.version + 1"
+).bindparams(bindparam("centres", expanding=True), bindparam("counsellors", expanding=True))
+
+
 def _bump_before_commit(session: Session) -> None:
     # Flush first, so that the bump is the transaction's last statement before COMMIT.
     session.flush()
+    centres = session.info.pop(_CENTRES, set())
+    counsellors = session.info.pop(_COUNSELLORS, set())
     if session.info.pop(_CHANGED, False):
         session.execute(
             update(availability_version).values(version=availability_version.c.version + 1)
         )
+    elif centres or counsellors:
+        session.execute(
+            _RAISE_CENTRES, {"centres": sorted(centres), "counsellors": sorted(counsellors)}
+        )
 
 
 def _forget(session: Session) -> None:
-    session.info.pop(_CHANGED, None)
+    for name in (_CHANGED, _CENTRES, _COUNSELLORS):
+        session.info.pop(name, None)
 
 
 def has_uncommitted_changes(session: Session) -> bool:
     """Whether this transaction has written availability it has not committed yet: its own
     reads then differ from what every other transaction sees, and must not be cached."""
-    return bool(session.info.get(_CHANGED))
+    return any(session.info.get(name) for name in (_CHANGED, _CENTRES, _COUNSELLORS))
 
 
-def read_version(session: Session) -> int | None:
-    """The committed availability version (None without the row: then nothing is cached)."""
-    return session.scalar(select(availability_version.c.version))
+def read_version(session: Session, centre_slug: str | None = None) -> Version | None:
+    """The committed availability version: the common number, and the number of the centre
+    of this slug (0 before its first change; None when no centre is asked for or none has
+    the slug). None without the common row: then nothing is cached. One statement."""
+    if centre_slug is None:
+        common = session.scalar(select(availability_version.c.version))
+        return None if common is None else (common, None)
+    row = session.execute(_READ_WITH_CENTRE, {"slug": centre_slug}).first()
+    return None if row is None else (row[0], row[1])
+
+
+# A version: the common number, and the centre's (None for answers about no one centre).
+Version = tuple[int, int | None]
+
+_READ_WITH_CENTRE = text(
+    "SELECT v.version, (SELECT COALESCE(MAX(c.version), 0) FROM centre "
+    "LEFT JOIN centre_availability_version c ON c.centre_id = centre.id "
+    "WHERE centre.slug = :slug) FROM availability_version v"
+)
 
 
 def valid_until(
@@ -142,7 +233,7 @@ def valid_until(
 
 @dataclass(frozen=True)
 class _Entry:
-    version: int
+    version: Version
     computed_at: datetime
     valid_until: datetime
     value: object
@@ -156,31 +247,33 @@ class SlotCache:
         self.size = size
         self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
         self._lock = threading.Lock()
-        self._version = -1
 
-    def get(self, version: int, key: Hashable, now: datetime):
-        """The value stored under ``key`` at ``version`` that holds at ``now``, else None."""
+    def get(self, version: Version, key: Hashable, now: datetime):
+        """The value stored under ``key`` at ``version`` that holds at ``now``, else None.
+
+        Versions of one key only rise (a key names one centre, or none), so an entry of an
+        older version is never asked for again and goes."""
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
                 return None
             if entry.version != version or not (entry.computed_at <= now < entry.valid_until):
-                if entry.version <= version and now >= entry.valid_until:
+                if entry.version < version or (
+                    entry.version == version and now >= entry.valid_until
+                ):
                     del self._entries[key]
                 return None
             self._entries.move_to_end(key)
             return entry.value
 
     def put(
-        self, version: int, key: Hashable, now: datetime, until: datetime, value: object
+        self, version: Version, key: Hashable, now: datetime, until: datetime, value: object
     ) -> None:
-        """Keep ``value`` for ``key`` at ``version``, for ``now <= t < until``."""
+        """Keep ``value`` for ``key`` at ``version``, for ``now <= t < until``; an answer of
+        an older version than the one kept (a request that began earlier) is dropped."""
         with self._lock:
-            if version > self._version:
-                # Answers of older versions are never asked for again.
-                self._entries.clear()
-                self._version = version
-            elif version < self._version:
+            kept = self._entries.get(key)
+            if kept is not None and kept.version > version:
                 return
             self._entries[key] = _Entry(version, now, until, value)
             self._entries.move_to_end(key)
@@ -198,38 +291,44 @@ def current_cache() -> SlotCache | None:
     return current_app.extensions.get("availability_cache")
 
 
-def pin_version() -> None:
-    """Read the availability version for this request, before anything a cached answer is
+def pin_version(centre_slug: str | None = None) -> None:
+    """Read the availability version for this request (with the number of the centre of
+    ``centre_slug``, for answers about that centre), before anything a cached answer is
     computed from is read. PostgreSQL's READ COMMITTED gives each statement its own
     snapshot: a centre loaded before the version could be older than the version, and an
     answer computed from it must not be kept under that version. Read first, the version is
     never newer than the data (newer data under an older version is harmless: it is found
     only by requests that began before that change committed)."""
     if "availability_version" not in g:
-        g.availability_version = read_version(db.session)
+        g.availability_version = read_version(db.session, centre_slug)
 
 
-def _pinned(cache: SlotCache | None) -> int | None:
+def _pinned(cache: SlotCache | None, centre_slug: str | None) -> Version | None:
     """The version to keep answers under in this request, or None for "do not cache"."""
     if cache is None:
         return None
-    pin_version()
+    pin_version(centre_slug)
     if has_uncommitted_changes(db.session):
         return None
-    return g.availability_version
+    version = g.availability_version
+    if version is None or (centre_slug is not None and version[1] is None):
+        return None  # pinned without the centre's number: not an answer about it
+    return version
 
 
-def lookup(key: Hashable, now: datetime):
+def lookup(key: Hashable, now: datetime, centre_slug: str | None = None):
     """The answer kept for ``key`` that holds at ``now`` and at this request's version (read
-    here if not yet pinned), else None."""
+    here if not yet pinned), else None. An answer about one centre names its slug."""
     cache = current_cache()
-    version = _pinned(cache)
+    version = _pinned(cache, centre_slug)
     return None if version is None else cache.get(version, key, now)
 
 
-def keep(key: Hashable, now: datetime, until: datetime, value: object) -> None:
+def keep(
+    key: Hashable, now: datetime, until: datetime, value: object, centre_slug: str | None = None
+) -> None:
     """Keep ``value``, computed at ``now`` and holding until ``until``, for ``key``."""
     cache = current_cache()
-    version = _pinned(cache)
+    version = _pinned(cache, centre_slug)
     if version is not None:
         cache.put(version, key, now, until, value)

@@ -21,15 +21,17 @@ from flask import current_app
 from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from booking import audit, availability, notifications, occupancy
+from booking import audit, availability, invitations, notifications, occupancy
 from booking.extensions import db
 from booking.models import (
-    ACTIVE_STATUSES,
+    OFFICER,
     Absence,
     Booking,
     Centre,
     Closure,
     IdempotencyKey,
+    Invitation,
+    Occupancy,
     OutboxMessage,
     Service,
     User,
@@ -117,6 +119,8 @@ class BookingRequest:
     idempotency: Idempotency | None = None
     created_by: User | None = None
     counsellor_id: int | None = None
+    # The invitation the family books through: used up in the booking's transaction.
+    invitation: Invitation | None = None
 
     @property
     def by_staff(self) -> bool:
@@ -208,7 +212,7 @@ def free_slot_at(
 
 def _choose_counsellor(centre: Centre, slot, need: Need, keep: int | None = None) -> int:
     """Keep the current counsellor if free, else prefer speakers of the family's language
-    (even when an interpreter comes), then the one with the fewest bookings that day."""
+    (even when an interpreter comes), then the one least busy that day (occupancy)."""
     candidates = list(slot.counsellor_ids)
     if keep in candidates:
         return keep
@@ -220,18 +224,35 @@ def _choose_counsellor(centre: Centre, slot, need: Need, keep: int | None = None
         ).all()
         speaking = [uid for uid, langs in rows if speaks(langs or (), need.language)]
         candidates = speaking or candidates
+    return _least_loaded(centre, slot, candidates)
+
+
+def _choose_officer(centre: Centre, slot, keep: int | None = None) -> int | None:
+    """A joint slot's officer: the current one if free, else the least loaded that day;
+    None when the service needs no officer."""
+    candidates = list(slot.ids_of(OFFICER))
+    if not candidates:
+        return None
+    if keep in candidates:
+        return keep
+    return _least_loaded(centre, slot, candidates)
+
+
+def _least_loaded(centre: Centre, slot, candidates: list[int]) -> int:
+    """Of ``candidates``, the one with the fewest commitments on the slot's day."""
     zone = ZoneInfo(centre.timezone)
     day_start = datetime.combine(slot.start_at.astimezone(zone).date(), datetime.min.time(), zone)
+    # Whatever keeps them busy that day counts, not only bookings.
     load = dict(
         db.session.execute(
-            select(Booking.counsellor_id, func.count())
+            select(Occupancy.user_id, func.count())
             .where(
-                Booking.counsellor_id.in_(candidates),
-                Booking.status.in_(ACTIVE_STATUSES),
-                Booking.start_at >= day_start,
-                Booking.start_at < day_start + timedelta(days=1),
+                Occupancy.user_id.in_(candidates),
+                Occupancy.is_active.is_(True),
+                Occupancy.start_at >= day_start,
+                Occupancy.start_at < day_start + timedelta(days=1),
             )
-            .group_by(Booking.counsellor_id)
+            .group_by(Occupancy.user_id)
         ).all()
     )
     return min(candidates, key=lambda uid: (load.get(uid, 0), uid))
@@ -307,25 +328,47 @@ def book_slot(request: BookingRequest, *, now: datetime) -> BookingResult:
                 db.session.add(key_row)
                 db.session.flush()
 
-            if channel == "online" and not service.online_bookable:
+            invitation = request.invitation
+            if invitation is not None:
+                # Held until the commit: a second booking through the link finds it used.
+                invitations.lock_open(invitation, now)
+            elif channel == "online" and (not service.online_bookable or service.is_by_invitation):
                 raise NotOnlineBookable()
             if details.email:
                 _lock_email(details.email)
                 if channel == "online":
                     _check_active_limit(centre, details.email, now)
             by_staff = request.by_staff
+            replaced = _replaced_booking(invitation, now)
             need = Need(details.language, details.interpreter_language)
             slot = free_slot_at(
                 centre,
                 service,
                 request.start_at,
                 now,
+                exclude_booking_id=replaced.id if replaced is not None else None,
                 need=need,
                 counsellor_id=request.counsellor_id if by_staff else None,
                 min_notice=availability.STAFF_MIN_NOTICE if by_staff else None,
             )
             if slot is None:
                 raise SlotUnavailable()
+            if replaced is not None:
+                # "Invite again": the family's new choice replaces the old appointment in
+                # this transaction, one change mail (same calendar UID, higher SEQUENCE).
+                token = renew_manage_token(replaced)
+                replaced.counsellor_id = _choose_counsellor(centre, slot, need)
+                replaced.officer_id = _choose_officer(centre, slot)
+                replaced.start_at, replaced.end_at = slot.start_at, slot.end_at
+                replaced.kept_despite_conflict_at = None
+                replaced.sequence += 1
+                db.session.flush()
+                audit.record(
+                    None, "move", replaced, detail=f"invitation {invitation.reference}", now=now
+                )
+                invitations.use(invitation, replaced, now)
+                outbox_ids += notifications.enqueue_move(replaced, token, now)
+                return BookingResult(booking=replaced, manage_token=token)
 
             token = _manage_token(idempotency)
             booking = Booking(
@@ -333,6 +376,7 @@ def book_slot(request: BookingRequest, *, now: datetime) -> BookingResult:
                 centre=centre,
                 service=service,
                 counsellor_id=_choose_counsellor(centre, slot, need),
+                officer_id=_choose_officer(centre, slot),
                 start_at=slot.start_at,
                 end_at=slot.end_at,
                 status="confirmed",
@@ -356,6 +400,11 @@ def book_slot(request: BookingRequest, *, now: datetime) -> BookingResult:
                 audit.record(created_by, "book", booking, detail=channel, now=now)
             if idempotency is not None:
                 key_row.booking_id = booking.id
+            if invitation is not None:
+                audit.record(
+                    None, "book", booking, detail=f"invitation {invitation.reference}", now=now
+                )
+                invitations.use(invitation, booking, now)
             outbox_ids += notifications.enqueue_confirmation(booking, token, now)
     except DBAPIError as error:
         if not occupancy.is_lost_race(error):
@@ -371,6 +420,14 @@ def book_slot(request: BookingRequest, *, now: datetime) -> BookingResult:
                 return replay
         raise SlotUnavailable() from error
     return BookingResult(booking=booking, manage_token=token)
+
+
+def _replaced_booking(invitation: Invitation | None, now: datetime) -> Booking | None:
+    """The upcoming appointment an "invite again" invitation replaces, if still upcoming."""
+    if invitation is None or invitation.replaces_booking_id is None:
+        return None
+    booking = db.session.get(Booking, invitation.replaces_booking_id)
+    return booking if booking is not None and booking.is_changeable(now) else None
 
 
 def store_response(idempotency: Idempotency, status: int, body: dict) -> None:
@@ -391,8 +448,13 @@ def _check_changeable(booking: Booking, now: datetime) -> None:
         raise BookingNotChangeable()
 
 
-def cancel_booking(booking: Booking, *, now: datetime, by_staff: bool = False) -> bool:
-    """Cancel; send a CANCEL invitation. Returns False when it was already cancelled."""
+def cancel_booking(
+    booking: Booking, *, now: datetime, by_staff: bool = False, at_request: bool = False
+) -> bool:
+    """Cancel; send a CANCEL invitation. Returns False when it was already cancelled.
+
+    Staff cancel for the centre (the mail apologises and says why), or ``at_request`` of
+    the family (the mail says it was cancelled as they asked)."""
     with committed() as outbox_ids:
         if booking.is_cancelled:
             db.session.rollback()
@@ -403,8 +465,10 @@ def cancel_booking(booking: Booking, *, now: datetime, by_staff: bool = False) -
         booking.cancelled_at = now
         booking.sequence += 1
         db.session.flush()
-        by_centre = _centre_cancellation(booking, now) if by_staff else None
-        outbox_ids += notifications.enqueue_cancellation(booking, now, by_centre)
+        by_centre = _centre_cancellation(booking, now) if by_staff and not at_request else None
+        outbox_ids += notifications.enqueue_cancellation(
+            booking, now, by_centre, at_request=by_staff and at_request
+        )
     return True
 
 
@@ -450,15 +514,18 @@ def reschedule_booking(
     return booking
 
 
-def _announce_change(booking: Booking, manage_token: str | None, now: datetime) -> list[int]:
+def _announce_change(
+    booking: Booking, manage_token: str | None, now: datetime, *, handed_over: bool = False
+) -> list[int]:
     """A moved or handed-over booking: a higher SEQUENCE and the changed invitation in the
     outbox. Without ``manage_token`` staff changed it: a new link goes out with the change,
-    the old one stops working."""
+    the old one stops working. A hand-over's mail says the time stays, the counsellor
+    changes."""
     booking.sequence += 1
     if manage_token is None:
         manage_token = renew_manage_token(booking)
     db.session.flush()
-    return notifications.enqueue_move(booking, manage_token, now)
+    return notifications.enqueue_move(booking, manage_token, now, handed_over=handed_over)
 
 
 def _centre_cancellation(booking: Booking, now: datetime) -> notifications.CentreCancellation:
@@ -482,7 +549,7 @@ def _centre_cancellation(booking: Booking, now: datetime) -> notifications.Centr
         )
     )
     if closure is not None:
-        cause, reason = "closure", closure.reason
+        cause, reason = "closure", closure.reason_in(booking.locale.split("@")[0])[0]
     else:
         cause, reason = ("absence" if absent is not None else "staff"), ""
     starts = tuple(
@@ -499,30 +566,45 @@ def _centre_cancellation(booking: Booking, now: datetime) -> notifications.Centr
     return notifications.CentreCancellation(cause=cause, closure_reason=reason, next_starts=starts)
 
 
-def send_manage_link(reference: str, email: str, *, now: datetime) -> bool:
-    """Mail a fresh manage link to the booking with this reference and e-mail address.
+# At most this many links go out for one address at once (the centre's own limit of
+# active bookings per address is usually lower).
+MAX_LINKS_PER_ADDRESS = 10
 
-    Only the hash of a token is stored, so the link is renewed (the old one stops working).
-    Returns whether a booking matched; callers must not tell the person (no probing).
+
+def send_manage_link(reference: str | None, email: str, *, now: datetime) -> int:
+    """Mail a fresh manage link to each upcoming booking of this e-mail address; with a
+    reference, to that booking only (past and cancelled ones too, as before).
+
+    Only the hash of a token is stored, so each link is renewed (the old one stops working).
+    Returns how many bookings matched; callers must not tell the person (no probing).
     """
-    reference = "".join((reference or "").split()).upper()
-    if len(reference) == 8 and "-" not in reference:
-        reference = f"{reference[:4]}-{reference[4:]}"
     email = (email or "").strip()
-    if not reference or not email or len(reference) > 16 or len(email) > 254:
-        return False
-    with committed() as outbox_ids:
-        booking = db.session.scalar(
-            select(Booking).where(
-                Booking.reference == reference, func.lower(Booking.email) == email.lower()
-            )
+    if not email or len(email) > 254:
+        return 0
+    same_address = func.lower(Booking.email) == email.lower()
+    if reference:
+        reference = "".join(reference.split()).upper()
+        if len(reference) == 8 and "-" not in reference:
+            reference = f"{reference[:4]}-{reference[4:]}"
+        if len(reference) > 16:
+            return 0
+        query = select(Booking).where(Booking.reference == reference, same_address)
+    else:
+        query = (
+            select(Booking)
+            .where(same_address, Booking.is_changeable(now))
+            .order_by(Booking.start_at, Booking.id)
+            .limit(MAX_LINKS_PER_ADDRESS)
         )
-        if booking is None:
+    with committed() as outbox_ids:
+        found = db.session.scalars(query).all()
+        if not found:
             db.session.rollback()
-            return False
-        token = renew_manage_token(booking)
-        outbox_ids += notifications.enqueue_manage_link(booking, token, now)
-    return True
+            return 0
+        for booking in found:
+            token = renew_manage_token(booking)
+            outbox_ids += notifications.enqueue_manage_link(booking, token, now)
+    return len(found)
 
 
 def keep_despite_conflict(booking: Booking, actor: User, *, now: datetime) -> None:
@@ -554,8 +636,16 @@ def record_view(actor: User, booking: Booking, *, now: datetime) -> None:
 CONFLICT_CANCEL_REASON = "no longer fits hours, closures or absences"
 
 
-def staff_cancel(booking: Booking, actor: User, *, now: datetime, reason: str = "by staff") -> bool:
-    """Staff cancel an upcoming booking for the family; the booker gets a CANCEL mail.
+def staff_cancel(
+    booking: Booking,
+    actor: User,
+    *,
+    now: datetime,
+    reason: str = "by staff",
+    at_family_request: bool = False,
+) -> bool:
+    """Staff cancel an upcoming booking; the booker gets a CANCEL mail that says what
+    happened: cancelled as the family asked, or by the centre (with an apology and why).
 
     The audit entry is added first, so cancel_booking commits both together or neither.
     Returns False when the booking was already cancelled.
@@ -563,8 +653,9 @@ def staff_cancel(booking: Booking, actor: User, *, now: datetime, reason: str = 
     if booking.is_cancelled:
         return False
     _check_changeable(booking, now)
-    audit.record(actor, "cancel", booking, detail=reason, now=now)
-    return cancel_booking(booking, now=now, by_staff=True)
+    detail = "at the family's request" if at_family_request else reason
+    audit.record(actor, "cancel", booking, detail=detail, now=now)
+    return cancel_booking(booking, now=now, by_staff=True, at_request=at_family_request)
 
 
 def staff_move(booking: Booking, new_start_at: datetime, actor: User, *, now: datetime) -> Booking:
@@ -596,16 +687,22 @@ def hand_over(booking: Booking, colleague_id: int, actor: User, *, now: datetime
             colleague = next((c for c in colleagues if c.id == colleague_id), None)
             if colleague is None:
                 raise SlotUnavailable()
+            # A joint appointment hands over the one of the same role.
+            taking_over_officer = colleague.role == OFFICER
+            before = booking.officer if taking_over_officer else booking.counsellor
             audit.record(
                 actor,
                 "hand_over",
                 booking,
-                detail=f"{booking.counsellor.name} -> {colleague.name}",
+                detail=f"{before.name} -> {colleague.name}",
                 now=now,
             )
-            booking.counsellor_id = colleague.id
+            if taking_over_officer:
+                booking.officer_id = colleague.id
+            else:
+                booking.counsellor_id = colleague.id
             booking.kept_despite_conflict_at = None
-            outbox_ids += _announce_change(booking, None, now)
+            outbox_ids += _announce_change(booking, None, now, handed_over=True)
     except DBAPIError as error:
         if not occupancy.is_lost_race(error):
             raise

@@ -1,4 +1,4 @@
-"""Flask commands: seed-demo, outbox send|work, create-user, check, purge."""
+"""Flask commands: seed-demo, outbox send|work, create-user, check, purge, invite."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from booking import invitations
 from booking.administration import AccountError, create_or_update_user
+from booking.availability import get_centre_and_service
 from booking.checks import deployment_findings, workers_from
 from booking.demo import seed_demo
 from booking.models import utcnow
@@ -74,6 +76,7 @@ def init_app(app: Flask) -> None:
         click.echo(
             f"{prefix} (older than {days} days after the appointment): "
             f"{counts.bookings} bookings, {counts.mails} mail bodies; "
+            f"{counts.invitations} invitations; "
             f"{counts.sign_in_records} old sign-in records."
         )
         if not dry_run:
@@ -83,7 +86,11 @@ def init_app(app: Flask) -> None:
 
     @app.cli.command("create-user")
     @click.argument("email")
-    @click.option("--role", type=click.Choice(["admin", "counsellor", "reception"]), required=True)
+    @click.option(
+        "--role",
+        type=click.Choice(["admin", "counsellor", "reception", "school_supervision"]),
+        required=True,
+    )
     @click.option(
         "--centre", "centre_slugs", multiple=True, help="Centre slug; admins may repeat it."
     )
@@ -131,3 +138,62 @@ def init_app(app: Flask) -> None:
             click.echo(f"{len(unsafe)} problem(s): not ready for production.")
             raise SystemExit(1)
         click.echo("Ready for production.")
+
+    @app.cli.command("invite")
+    @click.option("--centre", "centre_slug", required=True, help="The centre's slug.")
+    @click.option("--service", "service_slug", required=True, help="The service's slug.")
+    @click.option("--name", default=None, help="The family's name.")
+    @click.option("--email", default=None, help="Their e-mail address (the link is mailed).")
+    @click.option("--phone", default=None, help="Their phone number.")
+    @click.option("--language", default="de", show_default=True, help="ar, tr, uk, de-easy, ...")
+    @click.option("--case-note", default=None, help="For the counsellor and the officer.")
+    @click.option(
+        "--expires-days", default=str(invitations.VALID_DAYS), show_default=True, help="Validity."
+    )
+    @click.option(
+        "--csv",
+        "csv_file",
+        type=click.File("r", encoding="utf-8-sig"),
+        default=None,
+        help="Invite every row of this file (columns: " + ", ".join(invitations.CSV_COLUMNS) + ").",
+    )
+    def invite_command(
+        centre_slug, service_slug, name, email, phone, language, case_note, expires_days, csv_file
+    ):
+        """Invite a family (or every row of a list) to book; print each link."""
+        centre, service = get_centre_and_service(centre_slug, service_slug)
+        if centre is None or service is None:
+            raise click.ClickException(f"no centre {centre_slug!r} with service {service_slug!r}")
+        now = utcnow()
+        # Links are absolute: SERVER_NAME names the host, else this is http://localhost.
+        with current_app.test_request_context():
+            if csv_file is not None:
+                result = invitations.invite_list(
+                    centre, service, csv_file.read(), actor=None, now=now
+                )
+                for invitation, token in result.invited:
+                    click.echo(
+                        f"{invitation.reference}\t{invitations.invitation_url(invitation, token)}"
+                    )
+                for number, errors in sorted(result.refused.items()):
+                    for field, messages in errors.items():
+                        click.echo(f"row {number}: {field}: {' '.join(messages)}", err=True)
+                click.echo(f"{len(result.invited)} invited, {len(result.refused)} rows refused.")
+                if result.refused:
+                    raise SystemExit(1)
+                return
+            details, errors = invitations.clean_invitation(
+                {
+                    "name": name,
+                    "email": email,
+                    "phone": phone,
+                    "language": language,
+                    "case_note": case_note,
+                    "expires_days": expires_days,
+                }
+            )
+            if errors:
+                text = "; ".join(f"{f}: {' '.join(m)}" for f, m in errors.items())
+                raise click.ClickException(text)
+            invitation, token = invitations.invite(centre, service, details, actor=None, now=now)
+            click.echo(invitations.invitation_url(invitation, token))

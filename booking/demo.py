@@ -13,7 +13,17 @@ from sqlalchemy import func, select
 
 from booking.bookings import new_reference
 from booking.extensions import db
-from booking.models import Booking, Centre, OpeningHours, Service, User, utcnow
+from booking.models import (
+    COUNSELLOR,
+    OFFICER,
+    Booking,
+    Centre,
+    OpeningHours,
+    Service,
+    User,
+    WorkingHours,
+    utcnow,
+)
 
 MON, TUE, WED, THU, FRI = range(5)
 
@@ -22,6 +32,9 @@ CENTRES = [
         "slug": "herne",
         "name": "Kommunales Integrationszentrum Herne",
         "address": "Rademachers Weg 15, 44649 Herne",
+        "visiting_address": "",
+        "privacy_officer": "Datenschutzbeauftragte der Stadt Herne (Demo), "
+        "datenschutz@herne.example",
         "phone": "02325 6589-313",
         "email": "integrationszentrum@herne.example",
         "legal_operator": "Stadt Herne\nKommunales Integrationszentrum\n"
@@ -32,7 +45,11 @@ CENTRES = [
     {
         "slug": "kreis-heinsberg",
         "name": "Kommunales Integrationszentrum Kreis Heinsberg",
-        "address": ("Valkenburger Str. 45, 52525 Heinsberg (Dienstgebäude: Oberbrucher Str. 1)"),
+        # SPEC "Demo data": letters go to Valkenburger Str. 45, families to the Dienstgebäude.
+        "address": "Valkenburger Str. 45, 52525 Heinsberg",
+        "visiting_address": "Dienstgebäude, Oberbrucher Str. 1, 52525 Heinsberg",
+        "privacy_officer": "Datenschutzbeauftragter des Kreises Heinsberg (Demo), "
+        "datenschutz@kreis-heinsberg.example",
         "phone": "02452 13-4222",
         "email": "integrationszentrum@kreis-heinsberg.example",
         "legal_operator": "Kreis Heinsberg\nKommunales Integrationszentrum\n"
@@ -149,6 +166,17 @@ COUNSELLORS = {
 }
 
 
+# The school supervision officer of each centre (invented), Tuesday and Thursday
+# 08:30–12:00, holding the Seiteneinsteigerberatung together with a counsellor.
+OFFICERS = {
+    "herne": "Sabine Becker (Schulaufsicht)",
+    "kreis-heinsberg": "Thomas Wagner (Schulaufsicht)",
+}
+OFFICER_HOURS = ((1, time(8, 30), time(12)), (3, time(8, 30), time(12)))
+# Services held jointly: the roles one appointment needs.
+JOINT_ROLES = {"beratung-4": [COUNSELLOR, OFFICER]}
+
+
 def _demo_email(name: str, centre_slug: str) -> str:
     local = name.lower().replace(" ", ".")
     return f"{local}@{centre_slug}.example"
@@ -180,6 +208,12 @@ def seed_demo(with_bookings: bool = False) -> dict[str, int]:
             ]
             db.session.add(centre)
             created["centres"] += 1
+        if spec["visiting_address"] and not centre.visiting_address:
+            # A centre seeded before the visiting address existed had both in one string.
+            centre.address = spec["address"]
+            centre.visiting_address = spec["visiting_address"]
+        if not centre.privacy_officer_contact:
+            centre.privacy_officer_contact = spec["privacy_officer"]
         if not centre.legal_operator:
             centre.legal_operator = spec["legal_operator"]
             centre.responsible_person = "Leitung des Integrationszentrums (Demo)"
@@ -199,6 +233,8 @@ def seed_demo(with_bookings: bool = False) -> dict[str, int]:
             elif set(names[topic]) - set(services[slug].names or {}):
                 # A language added since: its names join, names already there stay.
                 services[slug].names = {**names[topic], **(services[slug].names or {})}
+            if slug in JOINT_ROLES and services[slug].roles != JOINT_ROLES[slug]:
+                services[slug].roles = JOINT_ROLES[slug]
             service_format, descriptions, bring = SERVICE_DETAILS[topic]
             if not services[slug].descriptions:
                 services[slug].format = service_format
@@ -218,6 +254,24 @@ def seed_demo(with_bookings: bool = False) -> dict[str, int]:
                     )
                 )
                 created["counsellors"] += 1
+        officer_name = OFFICERS[spec["slug"]]
+        email = _demo_email(officer_name.split(" (")[0], spec["slug"])
+        if db.session.scalar(select(User).where(User.email == email)) is None:
+            db.session.add(
+                User(
+                    email=email,
+                    name=officer_name,
+                    role=OFFICER,
+                    centre=centre,
+                    languages=["de"],
+                    services=[s for slug, s in services.items() if slug in JOINT_ROLES],
+                    working_hours=[
+                        WorkingHours(weekday=day, opens=opens, closes=closes)
+                        for day, opens, closes in OFFICER_HOURS
+                    ],
+                )
+            )
+            created["officers"] = created.get("officers", 0) + 1
     db.session.commit()
     if with_bookings:
         for centre in db.session.scalars(select(Centre).where(Centre.slug.in_(DEMO_SLUGS))):
@@ -238,7 +292,7 @@ def _seed_bookings(centre: Centre, now: datetime) -> int:
     chance = random.Random(f"demo:{centre.slug}")  # noqa: S311 - invented data, not security
     zone = ZoneInfo(centre.timezone)
     today = now.astimezone(zone).date()
-    counsellors = [u for u in centre.staff if u.holds_appointments and u.is_active]
+    counsellors = [u for u in centre.staff if u.role == COUNSELLOR and u.is_active]
     taken: set[tuple[int, datetime]] = set()
     count = 0
     for offset in range(-PAST_DAYS, FUTURE_DAYS + 1):
@@ -258,6 +312,8 @@ def _demo_booking(centre, counsellors, day: date, hours, zone, chance, taken, no
     opening = chance.choice(hours)
     counsellor = chance.choice(counsellors)
     service = chance.choice(counsellor.services)
+    if service.is_joint:
+        return None  # joint appointments are made through invitations
     starts = []
     start = datetime.combine(day, opening.opens, zone)
     while start + service.duration <= datetime.combine(day, opening.closes, zone):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Blueprint, Response, abort
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from booking import feed_tokens, ical
@@ -39,13 +39,14 @@ def feed_event(booking: Booking, now) -> ical.CalendarEvent:
 
 
 def feed_bytes(user: User, now) -> bytes:
-    """The counsellor's active bookings from 30 days ago to the centre's horizon."""
+    """The active appointments the person holds (as counsellor or as officer) from 30 days
+    ago to the centre's horizon."""
     centre = user.centre
     horizon = timedelta(days=(centre.horizon_days if centre else 56) + 1)
     bookings = db.session.scalars(
         select(Booking)
         .where(
-            Booking.counsellor_id == user.id,
+            or_(Booking.counsellor_id == user.id, Booking.officer_id == user.id),
             Booking.status.in_(ACTIVE_STATUSES),
             Booking.start_at >= now - FEED_PAST,
             Booking.start_at < now + horizon,

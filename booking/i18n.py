@@ -196,6 +196,19 @@ STATUS_LABELS = {
 }
 
 
+INVITATION_STATUS_LABELS = {
+    "open": lazy_gettext("open"),
+    "used": lazy_gettext("used"),
+    "expired": lazy_gettext("expired"),
+    "withdrawn": lazy_gettext("withdrawn"),
+}
+
+
+def invitation_status_label(status: str) -> str:
+    """An invitation's status in words of the current language."""
+    return str(INVITATION_STATUS_LABELS.get(status, status))
+
+
 SERVICE_FORMAT_LABELS = {
     "in_person": lazy_gettext("In person at the centre"),
     "phone": lazy_gettext("By phone"),
@@ -339,6 +352,7 @@ def init_app(app: Flask) -> None:
         error_title=error_title,
         error_text=error_text,
         status_label=status_label,
+        invitation_status_label=invitation_status_label,
         html_lang=html_lang,
         direction_of=text_direction,
         language_url=language_url,

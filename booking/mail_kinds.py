@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from booking.models import Booking, OutboxMessage
+from booking.models import Booking, Invitation, OutboxMessage
 
 
 @dataclass(frozen=True)
@@ -39,9 +39,13 @@ class MailSubject:
 
 SUBJECTS: dict[str, MailSubject] = {
     subject.name: subject
-    for subject in (MailSubject("booking", Booking, OutboxMessage.booking_id, Booking.erased_at),)
+    for subject in (
+        MailSubject("booking", Booking, OutboxMessage.booking_id, Booking.erased_at),
+        MailSubject("invitation", Invitation, OutboxMessage.invitation_id, Invitation.erased_at),
+    )
 }
 BOOKING = SUBJECTS["booking"]
+INVITATION = SUBJECTS["invitation"]
 
 # (kind, snapshot, message_id, sender) -> the message's bytes; needs an app context.
 Composer = Callable[["MailKind", dict, str, str], bytes]

@@ -39,10 +39,16 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-ROLES = ("admin", "counsellor", "reception")
+ROLES = ("admin", "counsellor", "reception", "school_supervision")
+# The roles an appointment can be held in (booking/slots.py names them too): a service
+# needs a counsellor, and the Seiteneinsteigerberatung also a school supervision officer.
+COUNSELLOR = "counsellor"
+OFFICER = "school_supervision"
 # The roles that hold appointments (and occupancy rows): only they may offer services and
-# are booked, listed in intake, hand-over and calendars (User.holds_appointments, can_hold).
-HOLDING_ROLES = ("counsellor",)
+# are booked (User.holds_appointments, can_hold); intake, hand-over and calendars list the
+# counsellors among them.
+HOLDING_ROLES = (COUNSELLOR, OFFICER)
+INVITATION_STATUSES = ("open", "used", "expired", "withdrawn")
 STATUSES = ("confirmed", "cancelled", "attended", "no_show")
 ACTIVE_STATUSES = ("confirmed", "attended", "no_show")
 CHANNELS = ("online", "phone", "walk_in")
@@ -217,14 +223,20 @@ class Closure(db.Model):
 
     centre: Mapped[Centre] = relationship(back_populates="closures")
 
+    __table_args__ = (CheckConstraint("start_at < end_at", name="start_before_end"),)
+
     def reason_in(self, language: str) -> tuple[str, str]:
         """The reason in ``language`` and the language it is in (German when none given)."""
-        own = (self.reasons or {}).get(language)
-        if own:
-            return own, language
-        return self.reason or "", "de"
+        return closure_reason_in(self.reason, self.reasons, language)
 
-    __table_args__ = (CheckConstraint("start_at < end_at", name="start_before_end"),)
+
+def closure_reason_in(reason: str | None, reasons: dict | None, language: str) -> tuple[str, str]:
+    """A closure's reason in ``language`` when an admin gave one, else the German one; and
+    the language of the text returned."""
+    own = (reasons or {}).get(language)
+    if own:
+        return own, language
+    return reason or "", "de"
 
 
 counsellor_service = Table(
@@ -252,6 +264,23 @@ availability_version = Table(
     Column("version", BigInteger, nullable=False, default=0),
 )
 
+# A number per centre, raised (or its row made) by every transaction that changes what the
+# slot engine sees at that centre only: its bookings, absences, closures, services, working
+# hours and counsellors. A centre's cached answers are kept under both numbers.
+centre_availability_version = Table(
+    "centre_availability_version",
+    db.metadata,
+    Column("centre_id", ForeignKey("centre.id", ondelete="CASCADE"), primary_key=True),
+    Column("version", BigInteger, nullable=False, default=0),
+)
+
+
+def _text_in(texts: dict | None, language: str, fallback: str) -> tuple[str, str]:
+    texts = texts or {}
+    if texts.get(language):
+        return texts[language], language
+    return texts.get(fallback) or "", fallback
+
 
 class Service(db.Model):
     """A kind of consultation a centre offers. ``names`` maps language code to name."""
@@ -275,6 +304,10 @@ class Service(db.Model):
     descriptions: Mapped[dict] = mapped_column(JSON, default=dict)
     what_to_bring: Mapped[dict] = mapped_column(JSON, default=dict)
     format: Mapped[str] = mapped_column(String(16), default="in_person", server_default="in_person")
+    # The roles one appointment needs, one person of each at once, the counsellor first.
+    roles: Mapped[list] = mapped_column(
+        JSON, default=lambda: [COUNSELLOR], server_default=text("'[\"counsellor\"]'")
+    )
     # Where this consultation takes place when not at the centre's visiting address.
     location: Mapped[str] = mapped_column(String(300), default="", server_default="")
 
@@ -292,13 +325,20 @@ class Service(db.Model):
 
     def description_in(self, language: str, fallback: str = "de") -> str:
         """What the consultation is about, in ``language`` or ``fallback``; "" without one."""
-        texts = self.descriptions or {}
-        return texts.get(language) or texts.get(fallback) or ""
+        return self.description_with_language(language, fallback)[0]
 
     def what_to_bring_in(self, language: str, fallback: str = "de") -> str:
         """What to bring along, in ``language`` or ``fallback``; "" without one."""
-        texts = self.what_to_bring or {}
-        return texts.get(language) or texts.get(fallback) or ""
+        return self.what_to_bring_with_language(language, fallback)[0]
+
+    def description_with_language(self, language: str, fallback: str = "de") -> tuple[str, str]:
+        """The description and the language it is in (``fallback`` when none in
+        ``language``), so a German text inside another language's page is marked."""
+        return _text_in(self.descriptions, language, fallback)
+
+    def what_to_bring_with_language(self, language: str, fallback: str = "de") -> tuple[str, str]:
+        """What to bring, and the language it is in."""
+        return _text_in(self.what_to_bring, language, fallback)
 
     def name_in(self, language: str, fallback: str = "de") -> str:
         """The service's name in ``language``, else in ``fallback``, else any."""
@@ -316,8 +356,19 @@ class Service(db.Model):
 
     @property
     def roles_needed(self) -> tuple[str, ...]:
-        """The roles an appointment of this service needs, one person of each (slot rule 3)."""
-        return ("counsellor",)
+        """The roles an appointment of this service needs, one person of each at once, the
+        counsellor first (slot rule 3)."""
+        return tuple(self.roles or (COUNSELLOR,))
+
+    @property
+    def is_joint(self) -> bool:
+        """Held by a counsellor together with a school supervision officer."""
+        return len(self.roles_needed) > 1
+
+    @property
+    def is_by_invitation(self) -> bool:
+        """Booked by invitation and by staff, never from the public list (SPEC "Demo data")."""
+        return OFFICER in self.roles_needed
 
     def buffer_for(self, centre: Centre) -> timedelta:
         minutes = centre.buffer_minutes if self.buffer_minutes is None else self.buffer_minutes
@@ -332,7 +383,7 @@ class User(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    role: Mapped[str] = mapped_column(String(16))
+    role: Mapped[str] = mapped_column(String(32))
     centre_id: Mapped[int | None] = mapped_column(
         ForeignKey("centre.id", ondelete="RESTRICT"), index=True
     )
@@ -457,6 +508,11 @@ class Booking(db.Model):
     centre_id: Mapped[int] = mapped_column(ForeignKey("centre.id", ondelete="RESTRICT"))
     service_id: Mapped[int] = mapped_column(ForeignKey("service.id", ondelete="RESTRICT"))
     counsellor_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id", ondelete="RESTRICT"))
+    # A joint appointment's school supervision officer (SPEC "Invitations and joint
+    # appointments"); None for an appointment with a counsellor alone.
+    officer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="RESTRICT"), index=True
+    )
     # The staff member who took a phone or walk-in booking; None when booked online.
     created_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("staff_user.id", ondelete="SET NULL")
@@ -495,6 +551,7 @@ class Booking(db.Model):
     centre: Mapped[Centre] = relationship()
     service: Mapped[Service] = relationship()
     counsellor: Mapped[User] = relationship(foreign_keys=[counsellor_id])
+    officer: Mapped[User | None] = relationship(foreign_keys=[officer_id])
     # Who the booking makes busy: kept in step by booking/occupancy.py at every flush.
     occupancies: Mapped[list[Occupancy]] = relationship(
         back_populates="booking", cascade="all, delete-orphan", passive_deletes=True
@@ -507,7 +564,8 @@ class Booking(db.Model):
         CheckConstraint("persons BETWEEN 1 AND 10", name="persons"),
         Index("ix_booking_centre_start", "centre_id", "start_at"),
         Index("ix_booking_counsellor_start", "counsellor_id", "start_at"),
-        # No overlap here: the booking's counsellor is busy through its Occupancy row, and
+        # No overlap here: the booking's counsellor (and a joint appointment's officer) is busy
+        # through its Occupancy row, and
         # the occupancy table carries the guarantee for every kind of commitment.
     )
 
@@ -515,6 +573,15 @@ class Booking(db.Model):
     def _keep_phone_normalised(self, _key: str, phone: str | None) -> str | None:
         self.phone_normalised = normalised_phone(phone)
         return phone
+
+    @property
+    def is_joint(self) -> bool:
+        """Held by a counsellor together with a school supervision officer."""
+        return self.officer_id is not None
+
+    def holder_ids(self) -> tuple[int, ...]:
+        """Everyone the appointment makes busy."""
+        return (self.counsellor_id,) + ((self.officer_id,) if self.officer_id else ())
 
     @property
     def is_active(self) -> bool:
@@ -682,6 +749,10 @@ class OutboxMessage(db.Model):
     booking_id: Mapped[int | None] = mapped_column(
         ForeignKey("booking.id", ondelete="SET NULL"), index=True
     )
+    # A mail about an invitation (the invitation itself, its reminder) belongs to it.
+    invitation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("invitation.id", ondelete="SET NULL"), index=True
+    )
     kind: Mapped[str] = mapped_column(String(32))
     recipient: Mapped[str] = mapped_column(String(254))
     message_id: Mapped[str] = mapped_column(String(200), unique=True)
@@ -704,3 +775,61 @@ class OutboxMessage(db.Model):
         CheckConstraint(_in("state", OUTBOX_STATES), name="state"),
         Index("ix_outbox_message_state_due", "state", "due_at"),
     )
+
+
+class Invitation(db.Model):
+    """An invitation to book one appointment of a service (SPEC "Invitations and joint
+    appointments"): the family's contacts, their language, the case note for the counsellor
+    and the officer, and a link of single use. Only the link token's hash is stored."""
+
+    __tablename__ = "invitation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(16), unique=True)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centre.id", ondelete="RESTRICT"), index=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("service.id", ondelete="RESTRICT"))
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(64))
+    # The family's language: the page, the mails and the letter speak it.
+    language: Mapped[str] = mapped_column(String(16), default="de")
+    # For the counsellor and the officer: the pupil's first name, age, school form asked.
+    case_note: Mapped[str | None] = mapped_column(Text)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="SET NULL")
+    )
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The booking made through it.
+    booking_id: Mapped[int | None] = mapped_column(
+        ForeignKey("booking.id", ondelete="SET NULL"), index=True
+    )
+    # "Invite again": the appointment the family's new choice replaces (cancelled then).
+    replaces_booking_id: Mapped[int | None] = mapped_column(
+        ForeignKey("booking.id", ondelete="SET NULL")
+    )
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    centre: Mapped[Centre] = relationship()
+    service: Mapped[Service] = relationship()
+    booking: Mapped[Booking | None] = relationship(foreign_keys=[booking_id])
+    replaces_booking: Mapped[Booking | None] = relationship(foreign_keys=[replaces_booking_id])
+    created_by: Mapped[User | None] = relationship()
+
+    __table_args__ = (CheckConstraint("created_at < expires_at", name="created_before_expires"),)
+
+    def status(self, now: datetime) -> str:
+        """open, used, expired or withdrawn, at ``now``."""
+        if self.used_at is not None:
+            return "used"
+        if self.withdrawn_at is not None:
+            return "withdrawn"
+        if self.expires_at <= now:
+            return "expired"
+        return "open"
+
+    def is_open(self, now: datetime) -> bool:
+        return self.status(now) == "open"

@@ -64,7 +64,8 @@ def booking_event(
         end_at=booking.end_at,
         timezone=centre.timezone,
         summary=summary,
-        location=centre.address,
+        # Where to go: the service's own place, or the centre's visiting address.
+        location=getattr(booking.service, "place", None) or centre.address,
         organizer_name=centre.name,
         organizer_email=centre.email,
         attendee_name=booking.name if with_attendee else None,
@@ -96,6 +97,7 @@ def manage_url(token: str) -> str:
 def _snapshot(booking: Booking, now: datetime, **links) -> dict:
     """What the mail will say, as plain JSON: nothing in it is read again at sending."""
     centre, service, locale = booking.centre, booking.service, booking.locale
+    bring, bring_lang = service.what_to_bring_with_language(locale)
     return {
         "locale": locale,
         "date": now.isoformat(),
@@ -119,8 +121,10 @@ def _snapshot(booking: Booking, now: datetime, **links) -> dict:
         },
         "service": {
             "name": service.name_in(locale),
-            "what_to_bring": service.what_to_bring_in(locale),
+            "what_to_bring": bring,
+            "what_to_bring_lang": bring_lang,
             "format": service.format,
+            "place": service.place,
         },
         "links": links,
     }
@@ -178,7 +182,9 @@ def _reminder(booking: Booking, now: datetime) -> list[OutboxMessage]:
     return [_row(booking, REMINDER, key, snapshot, due_at=due_at)]
 
 
-def _enqueue_invitation(booking: Booking, token: str, now: datetime, *, moved: bool) -> list[int]:
+def _enqueue_invitation(
+    booking: Booking, token: str, now: datetime, *, moved: bool, handed_over: bool = False
+) -> list[int]:
     """A REQUEST invitation with the booking's current SEQUENCE, and a fresh reminder."""
     if not booking.email:
         return []
@@ -186,6 +192,9 @@ def _enqueue_invitation(booking: Booking, token: str, now: datetime, *, moved: b
         _drop_pending_reminders(booking)
     kind = CHANGE if moved else CONFIRMATION
     snapshot = _snapshot(booking, now, manage_url=manage_url(token))
+    if handed_over:
+        # Same time, another counsellor: the mail says so, not "moved to another time".
+        snapshot["handed_over"] = True
     key = f"booking:{booking.id}:seq{booking.sequence}:request"
     row = _row(booking, kind, key, snapshot, due_at=now)
     return _store([row, *_reminder(booking, now)])
@@ -196,9 +205,12 @@ def enqueue_confirmation(booking: Booking, token: str, now: datetime) -> list[in
     return _enqueue_invitation(booking, token, now, moved=False)
 
 
-def enqueue_move(booking: Booking, token: str, now: datetime) -> list[int]:
-    """The same UID with a higher SEQUENCE, so calendars move the event; a new reminder."""
-    return _enqueue_invitation(booking, token, now, moved=True)
+def enqueue_move(
+    booking: Booking, token: str, now: datetime, *, handed_over: bool = False
+) -> list[int]:
+    """The same UID with a higher SEQUENCE, so calendars move the event; a new reminder.
+    ``handed_over``: the same time with another counsellor."""
+    return _enqueue_invitation(booking, token, now, moved=True, handed_over=handed_over)
 
 
 @dataclass(frozen=True)
@@ -225,7 +237,11 @@ def book_again_url(booking: Booking) -> str:
 
 
 def enqueue_cancellation(
-    booking: Booking, now: datetime, by_centre: CentreCancellation | None = None
+    booking: Booking,
+    now: datetime,
+    by_centre: CentreCancellation | None = None,
+    *,
+    at_request: bool = False,
 ) -> list[int]:
     """METHOD:CANCEL with a higher SEQUENCE, so calendars remove the event.
 
@@ -236,6 +252,9 @@ def enqueue_cancellation(
     if not booking.email:
         return []
     snapshot = _snapshot(booking, now, book_again_url=book_again_url(booking))
+    if at_request:
+        # Staff cancelled because the family asked (by phone, at the desk): no apology.
+        snapshot["at_request"] = True
     if by_centre is not None:
         snapshot["by_centre"] = {
             "cause": by_centre.cause,
@@ -316,6 +335,16 @@ def _by_centre_of(snapshot: dict) -> CentreCancellation | None:
     )
 
 
+# A hand-over is a change of kind, said in its own subject line: the time stays.
+HANDED_OVER_SUBJECT = _l("Your appointment at %(centre)s: another counsellor")
+
+
+def _subject_line(kind: MailKind, snapshot: dict):
+    if kind.name == "change" and snapshot.get("handed_over"):
+        return HANDED_OVER_SUBJECT
+    return kind.subject_line
+
+
 def _compose_booking_mail(kind: MailKind, snapshot: dict, message_id: str, sender: str) -> bytes:
     """A mail about a booking, from its snapshot: templates, subject line and calendar part
     are the kind's."""
@@ -335,9 +364,11 @@ def _compose_booking_mail(kind: MailKind, snapshot: dict, message_id: str, sende
             "centre": booking.centre,
             "service": booking.service,
             "by_centre": _by_centre_of(snapshot),
+            "handed_over": snapshot.get("handed_over", False),
+            "at_request": snapshot.get("at_request", False),
         }
         message = compose_message(
-            subject=kind.subject_line % {"centre": booking.centre.name},
+            subject=_subject_line(kind, snapshot) % {"centre": booking.centre.name},
             sender=sender,
             to=format_address(booking.name, booking.email),
             text=render_template(f"email/{kind.template}.txt", **context),

@@ -27,7 +27,7 @@ from sqlalchemy import event, exists, inspect, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from booking.models import Booking, Occupancy, User
+from booking.models import COUNSELLOR, OFFICER, Booking, Occupancy, User
 
 # SQLSTATEs of a lost race on PostgreSQL: exclusion_violation, unique_violation,
 # deadlock_detected (two overlapping inserts waiting on each other under the exclusion
@@ -84,8 +84,12 @@ def _changed_holder(obj, id_attr: str, relation: str) -> int | User | None:
 
 
 def booking_holds(booking: Booking) -> list[Hold]:
-    """Whom a booking makes busy: its counsellor."""
-    return [Hold("counsellor", _changed_holder(booking, "counsellor_id", "counsellor"))]
+    """Whom a booking makes busy: its counsellor, and a joint appointment's officer."""
+    holds = [Hold(COUNSELLOR, _changed_holder(booking, "counsellor_id", "counsellor"))]
+    officer = _changed_holder(booking, "officer_id", "officer")
+    if officer is not None:
+        holds.append(Hold(OFFICER, officer))
+    return holds
 
 
 def booking_span(booking: Booking) -> tuple[datetime, datetime, bool]:
@@ -96,7 +100,9 @@ SUBJECTS: tuple[Subject, ...] = (
     Subject(
         model=Booking,
         rows="occupancies",
-        watched=frozenset({"start_at", "end_at", "status", "counsellor_id", "counsellor"}),
+        watched=frozenset(
+            {"start_at", "end_at", "status", "counsellor_id", "counsellor", "officer_id", "officer"}
+        ),
         holds=booking_holds,
         span=booking_span,
     ),

@@ -335,3 +335,62 @@ def stacked_bar_chart_svg(
         )
     parts.append("</svg>")
     return "\n".join(parts)
+
+
+# Invitations (SPEC "Invitations and joint appointments"): how many, how they ended, and how
+# long a family took from the invitation to the appointment.
+
+
+@dataclass(frozen=True)
+class InvitationFact:
+    """What a report may know of one invitation: its dates, never whom it invited."""
+
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None
+    withdrawn_at: datetime | None
+    appointment_at: datetime | None  # the start of the appointment booked through it
+
+
+@dataclass(frozen=True)
+class InvitationSummary:
+    invited: int
+    booked: int
+    expired: int
+    withdrawn: int
+    open: int
+    # Whole days from the invitation to the appointment, over the booked ones; None if none.
+    median_days: float | None
+    mean_days: float | None
+
+
+def invitation_summary(facts: Iterable[InvitationFact], now: datetime) -> InvitationSummary:
+    """Count the invitations by outcome at ``now`` and the days to the appointment."""
+    counts = Counter()
+    days = []
+    for fact in facts:
+        counts["invited"] += 1
+        if fact.used_at is not None:
+            counts["booked"] += 1
+            if fact.appointment_at is not None:
+                days.append((fact.appointment_at - fact.created_at).total_seconds() / 86400)
+        elif fact.withdrawn_at is not None:
+            counts["withdrawn"] += 1
+        elif fact.expires_at <= now:
+            counts["expired"] += 1
+        else:
+            counts["open"] += 1
+    days.sort()
+    median = None
+    if days:
+        middle = len(days) // 2
+        median = days[middle] if len(days) % 2 else (days[middle - 1] + days[middle]) / 2
+    return InvitationSummary(
+        invited=counts["invited"],
+        booked=counts["booked"],
+        expired=counts["expired"],
+        withdrawn=counts["withdrawn"],
+        open=counts["open"],
+        median_days=round(median, 1) if median is not None else None,
+        mean_days=round(sum(days) / len(days), 1) if days else None,
+    )

@@ -28,8 +28,15 @@ from sqlalchemy import and_, case, delete, func, or_, select, update
 
 from booking import audit, throttling
 from booking.extensions import db
-from booking.mail_kinds import BOOKING, SUBJECTS, subject_columns
-from booking.models import Booking, Centre, IdempotencyKey, OutboxMessage, SignInFailure
+from booking.mail_kinds import BOOKING, INVITATION, SUBJECTS, subject_columns
+from booking.models import (
+    Booking,
+    Centre,
+    IdempotencyKey,
+    Invitation,
+    OutboxMessage,
+    SignInFailure,
+)
 
 ERASED_NAME = ""
 
@@ -45,12 +52,13 @@ class PurgeCounts:
     bookings: int = 0
     mails: int = 0
     sign_in_records: int = 0
+    invitations: int = 0
     per_centre: Counter = field(default_factory=Counter)
 
     def describe(self) -> str:
         return (
-            f"{self.bookings} bookings erased, {self.mails} mail bodies erased, "
-            f"{self.sign_in_records} old sign-in records deleted"
+            f"{self.bookings} bookings erased, {self.invitations} invitations erased, "
+            f"{self.mails} mail bodies erased, {self.sign_in_records} old sign-in records deleted"
         )
 
 
@@ -118,6 +126,35 @@ def _erase(booking_ids, now: datetime, *, waiting_too: bool = False) -> int:
     return mails
 
 
+def _erase_invitations(cutoff: datetime, now: datetime) -> int:
+    """Invitations past retention: unused ones expired before ``cutoff``, used ones whose
+    appointment ended before it (or is gone). Names, contacts and the case note go; the
+    dates the reports count stay. Their mails are erased with them. Returns how many."""
+    appointment_ended = select(Booking.id).where(Booking.end_at < cutoff)
+    due = select(Invitation.id).where(
+        Invitation.erased_at.is_(None),
+        or_(
+            and_(Invitation.used_at.is_(None), Invitation.expires_at < cutoff),
+            and_(
+                Invitation.used_at.is_not(None),
+                or_(Invitation.booking_id.is_(None), Invitation.booking_id.in_(appointment_ended)),
+                Invitation.used_at < cutoff,
+            ),
+        ),
+    )
+    ids = list(db.session.scalars(due))
+    if not ids:
+        return 0
+    db.session.execute(
+        update(Invitation)
+        .where(Invitation.id.in_(ids))
+        .values(name=ERASED_NAME, email=None, phone=None, case_note=None, erased_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    _erase_mails(INVITATION.column.in_(ids), waiting_too=True)
+    return len(ids)
+
+
 def _erase_late_mails(cutoff: datetime) -> int:
     """Mails of every subject (mail_kinds.SUBJECTS) erased before, sent since; and mails
     whose subject was deleted, once older than the retention time. Returns how many."""
@@ -143,6 +180,7 @@ def purge(now: datetime, retention_days: int, *, dry_run: bool = False) -> Purge
     ).all()
     counts = PurgeCounts(bookings=len(due), per_centre=Counter(c for _id, c in due))
     counts.mails = _erase([i for i, _c in due], now, waiting_too=True)
+    counts.invitations = _erase_invitations(cutoff, now)
     counts.mails += _erase_late_mails(cutoff)
     counts.sign_in_records = db.session.execute(
         delete(SignInFailure)

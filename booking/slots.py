@@ -10,9 +10,11 @@ only when all of these hold:
 1. it lies wholly inside one opening interval of the centre for that date;
 2. the date is not a public holiday of the centre's region, and the slot
    overlaps no closure;
-3. some counsellor who offers the service (and speaks the requested language)
-   is working then, is not absent, and has no active booking overlapping
-   ``[start - buffer, end + buffer)``;
+3. for every role the service needs (a counsellor; for a joint appointment also a
+   school supervision officer), someone of that role who offers the service (the
+   counsellor speaking the requested language) is working then, is not absent, and is
+   not busy within ``[start - buffer, end + buffer)``: AND across the roles, OR within
+   one;
 4. ``start >= now + min_notice`` and start's local date ``<= today + horizon``;
 5. start is on the grid: every ``slot_step`` minutes from the interval's start.
 
@@ -38,7 +40,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from itertools import compress
+from itertools import compress, repeat
+from operator import add, attrgetter, lt, sub
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -86,12 +89,21 @@ class CentreRules:
     buffer: timedelta = timedelta(0)
 
 
+# The roles a staff member can hold an appointment in. The counsellor is the one who must
+# speak the family's language; a school supervision officer joins the Seiteneinsteiger-
+# beratung (SPEC "Invitations and joint appointments").
+COUNSELLOR = "counsellor"
+OFFICER = "school_supervision"
+LANGUAGE_ROLE = COUNSELLOR
+
+
 @dataclass(frozen=True)
 class Counsellor:
-    """A counsellor as the engine sees them.
+    """A staff member who can hold appointments, as the engine sees them.
 
+    ``role`` is the role they hold appointments in (COUNSELLOR or OFFICER).
     ``working_hours`` of ``None`` means the centre's opening hours.
-    ``busy`` holds their active bookings; ``absences`` their absences.
+    ``busy`` holds whatever makes them busy; ``absences`` their absences.
     Languages are lower-case primary subtags ("de", "tr", "ar").
     """
 
@@ -101,10 +113,12 @@ class Counsellor:
     working_hours: tuple[WeeklyHours, ...] | None = None
     absences: tuple[Interval, ...] = ()
     busy: tuple[Interval, ...] = ()
+    role: str = COUNSELLOR
 
 
 class Slot(NamedTuple):
-    """An offered slot and the counsellors free for all of it.
+    """An offered slot and who is free for all of it: the counsellors, and for each further
+    role the service needs, that role and its free people.
 
     A named tuple: the engine makes one per offered slot, and it is the cheapest to make.
     """
@@ -112,6 +126,13 @@ class Slot(NamedTuple):
     start_at: datetime
     end_at: datetime
     counsellor_ids: tuple[int, ...] = ()
+    others: tuple[tuple[str, tuple[int, ...]], ...] = ()
+
+    def ids_of(self, role: str) -> tuple[int, ...]:
+        """The people of ``role`` free for the whole slot."""
+        if role == COUNSELLOR:
+            return self.counsellor_ids
+        return next((ids for name, ids in self.others if name == role), ())
 
 
 def available_slots(
@@ -123,20 +144,36 @@ def available_slots(
     date_to: date,
     now: datetime,
     language: str | None = None,
+    roles: tuple[str, ...] = (COUNSELLOR,),
 ) -> list[Slot]:
     """Return the free slots whose local start date lies in ``[date_from, date_to]``, in order.
 
+    ``roles`` are the roles the service needs, one person of each at once; the first must
+    be COUNSELLOR (the one who speaks ``language``).
+
     The grid of candidate starts is laid once for all days; each rule then strikes out
-    the starts it forbids, an interval at a time rather than a slot at a time. Inside,
-    instants are whole microseconds since the epoch (UTC): they compare and add faster
-    than datetimes.
+    the starts it forbids, an interval at a time rather than a slot at a time. The wall-time
+    rules place the grid in whole microseconds since the epoch (UTC); closures, absences and
+    bookings are compared as the datetimes they are with the grid's start and end datetimes,
+    so that none of them is converted.
     """
     _check_arguments(rules, duration, now)
     tz = ZoneInfo(rules.timezone)
     earliest_start_at = _micros(_earliest_start(rules, now))
     first_day, last_day = _bookable_days(rules, tz, now, date_from, date_to)
-    candidates = _counsellors_offering(counsellors, service_slug, language, rules.buffer)
-    if first_day > last_day or not candidates:
+    if not roles or roles[0] != COUNSELLOR or len(set(roles)) != len(roles):
+        raise ValueError("roles must name the counsellor first, each role once")
+    groups = [
+        _counsellors_offering(
+            counsellors,
+            service_slug,
+            language if role == LANGUAGE_ROLE else None,
+            rules.buffer,
+            role,
+        )
+        for role in roles
+    ]
+    if first_day > last_day or not all(groups):
         return []
 
     length = duration // _MICROSECOND
@@ -146,27 +183,53 @@ def available_slots(
         for day in _days(first_day, last_day)
         if not _is_public_holiday(rules.holiday_region, day)  # rule 2
     ]
-    # Rules 1, 4 and 5 give the candidate starts, each once, ascending; rule 2 strikes out
-    # those overlapping a closure.
-    starts = sorted(
-        {
-            start_at
-            for day in days
-            for opening in _spans_on(rules.opening_hours, day)
-            for start_at in _opening_starts(opening, day, step, length, earliest_start_at)
-        }
+    # Rules 1, 4 and 5 give the candidate starts, each once, ascending.
+    grid = _Grid(
+        sorted(
+            {
+                start_at
+                for day in days
+                for opening in _spans_on(rules.opening_hours, day)
+                for start_at in _opening_starts(opening, day, step, length, earliest_start_at)
+            }
+        ),
+        duration,
     )
-    starts = _Timeline(rules.closures).without_overlapping(starts, length)
-    # Rule 3: a row per counsellor, True where they are free for the slot at that start.
-    rows = [candidate.free_at(starts, length, days) for candidate in candidates]
-    ids = [candidate.id for candidate in candidates]
+    # Rule 2: no slot overlapping a closure.
+    if rules.closures:
+        free = [True] * len(grid.starts)
+        _strike_overlapping(rules.closures, grid, free)
+        grid = grid.where(free)
+    # Rule 3: a row per person, True where they are free for the slot at that start.
+    rows = [candidate.free_at(grid, length, days) for candidate in groups[0]]
+    ids = [candidate.id for candidate in groups[0]]
     slots = []
-    # zip(*rows) gives one column per start: which counsellors are free then.
-    for start_at, column in zip(starts, zip(*rows, strict=True), strict=True):
+    if len(roles) == 1:
+        # zip(*rows) gives one column per start: which counsellors are free then.
+        columns = zip(*rows, strict=True)
+        for start, end, column in zip(grid.start_ats, grid.end_ats, columns, strict=True):
+            free_ids = tuple(compress(ids, column))
+            if free_ids:
+                slots.append(Slot(start, end, free_ids))
+        return slots
+    # Several roles: AND across the roles, OR within one.
+    others = [
+        (role, [c.id for c in group], [c.free_at(grid, length, days) for c in group])
+        for role, group in zip(roles[1:], groups[1:], strict=True)
+    ]
+    columns = [zip(*rows, strict=True)] + [zip(*other, strict=True) for _, _, other in others]
+    for start, end, column, *other_columns in zip(
+        grid.start_ats, grid.end_ats, *columns, strict=True
+    ):
         free_ids = tuple(compress(ids, column))
-        if free_ids:
-            start = _instant(start_at)
-            slots.append(Slot(start, start + duration, free_ids))
+        if not free_ids:
+            continue
+        free_others = tuple(
+            (role, tuple(compress(other_ids, other_column)))
+            for (role, other_ids, _), other_column in zip(others, other_columns, strict=True)
+        )
+        if all(free for _, free in free_others):
+            slots.append(Slot(start, end, free_ids, free_others))
     return slots
 
 
@@ -186,16 +249,14 @@ _MICROSECOND = timedelta(microseconds=1)
 _MICROS_PER_MINUTE = 60_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NAIVE_EPOCH = datetime(1970, 1, 1)
+_NO_TIME = timedelta(0)
+_START_AT = attrgetter("start_at")
+_END_AT = attrgetter("end_at")
 
 
 def _micros(instant: datetime) -> int:
     """An aware datetime as microseconds since the epoch."""
     return (instant - _EPOCH) // _MICROSECOND
-
-
-def _instant(micros: int) -> datetime:
-    """Microseconds since the epoch as an aware datetime in UTC."""
-    return _EPOCH + micros * _MICROSECOND
 
 
 def _micros_of_day(wall: time) -> int:
@@ -357,61 +418,78 @@ def _public_holidays(region: str, year: int) -> frozenset[date]:
     return frozenset(table)
 
 
-class _Timeline:
-    """Intervals in microseconds since the epoch, for striking out the slots they overlap."""
+class _Grid:
+    """The candidate starts, ascending: as microseconds since the epoch (for the wall-time
+    rules) and as the aware UTC datetimes of each slot's start and end.
 
-    def __init__(self, intervals: Iterable[Interval], widen_by: timedelta = timedelta(0)) -> None:
-        """Take ``intervals``, each widened by ``widen_by`` on both sides; empty ones block
-        nothing and are left out."""
-        widen = widen_by // _MICROSECOND
-        self.spans = [
-            (start_at - widen, end_at + widen)
-            for start_at, end_at in [
-                # _micros written out: this runs for every booking of every counsellor.
-                ((i.start_at - _EPOCH) // _MICROSECOND, (i.end_at - _EPOCH) // _MICROSECOND)
-                for i in intervals
-            ]
-            if start_at < end_at
-        ]
+    Closures, absences and bookings are compared with the datetimes as they come: an
+    interval is never converted, which is most of the engine's work with many bookings.
+    """
 
-    def overlaps(self, start_at: int, end_at: int) -> bool:
-        """Half-open overlap: some interval has ``start < end_at`` and ``start_at < end``."""
-        return any(start < end_at and start_at < end for start, end in self.spans)
+    def __init__(self, starts: list[int], duration: timedelta) -> None:
+        self.starts = starts
+        self.start_ats = [_EPOCH + start_at * _MICROSECOND for start_at in starts]
+        self.end_ats = [start + duration for start in self.start_ats]
 
-    def strike_overlapping(self, starts: list[int], length: int, free: list[bool]) -> None:
-        """Set ``free[k]`` to False for each slot ``[starts[k], starts[k] + length)`` that
-        overlaps an interval; ``starts`` ascending, so each interval strikes out a run."""
-        for start_at, end_at in self.spans:
-            low = bisect_right(starts, start_at - length)  # slots ending after it starts
-            high = bisect_left(starts, end_at)  # slots starting before it ends
-            if low < high:
-                free[low:high] = [False] * (high - low)
+    def where(self, keep: list[bool]) -> _Grid:
+        """The starts whose ``keep`` is true."""
+        grid = _Grid.__new__(_Grid)
+        grid.starts = list(compress(self.starts, keep))
+        grid.start_ats = list(compress(self.start_ats, keep))
+        grid.end_ats = list(compress(self.end_ats, keep))
+        return grid
 
-    def without_overlapping(self, starts: list[int], length: int) -> list[int]:
-        """The starts whose slots overlap no interval."""
-        if not self.spans:
-            return starts
-        free = [True] * len(starts)
-        self.strike_overlapping(starts, length, free)
-        return [start_at for start_at, is_free in zip(starts, free, strict=True) if is_free]
+
+def _strike_overlapping(
+    intervals: Sequence[Interval], grid: _Grid, free: list[bool], widen_by: timedelta = _NO_TIME
+) -> None:
+    """Set ``free[k]`` to False for each slot of the grid that overlaps an interval, each
+    widened by ``widen_by`` on both sides (half-open; an empty interval blocks nothing).
+    The slots are ascending, so an interval strikes out a run: those ending after it starts
+    and starting before it ends. The bounds are read and looked up by map(), without a
+    Python step per interval; only a run to strike out costs one."""
+    if not intervals:
+        return
+    starts = list(map(_START_AT, intervals))
+    ends = list(map(_END_AT, intervals))
+    if not all(map(lt, starts, ends)):
+        kept = [(start, end) for start, end in zip(starts, ends, strict=True) if start < end]
+        starts = [start for start, _ in kept]
+        ends = [end for _, end in kept]
+    if widen_by:
+        starts = map(sub, starts, repeat(widen_by))
+        ends = map(add, ends, repeat(widen_by))
+    lows = map(bisect_right, repeat(grid.end_ats), starts)  # slots ending after it starts
+    highs = map(bisect_left, repeat(grid.start_ats), ends)  # slots starting before it ends
+    for low, high in zip(lows, highs, strict=True):
+        if low < high:
+            free[low:high] = [False] * (high - low)
+
+
+def _overlaps(intervals: Iterable[Interval], start_at: datetime, end_at: datetime) -> bool:
+    """Half-open overlap with some non-empty interval."""
+    return any(
+        i.start_at < i.end_at and i.start_at < end_at and start_at < i.end_at for i in intervals
+    )
 
 
 # Rule 3: counsellors.
 
 
 class _Candidate:
-    """A counsellor who offers the service, with their times prepared for fast checks."""
+    """A counsellor who offers the service."""
 
     def __init__(self, counsellor: Counsellor, buffer: timedelta) -> None:
         self.id = counsellor.id
         self.working_hours = counsellor.working_hours
-        self.absences = _Timeline(counsellor.absences)
-        # Widening each booking by the buffer is the same as widening the slot.
-        self.busy = _Timeline(counsellor.busy, widen_by=buffer)
+        self.absences = counsellor.absences
+        self.busy = counsellor.busy
+        self.buffer = buffer
 
-    def free_at(self, starts: list[int], length: int, days: list[_Day]) -> list[bool]:
-        """Rule 3, for each of the ascending ``starts``: working for the whole slot, not
-        absent, and no booking within the buffer of it."""
+    def free_at(self, grid: _Grid, length: int, days: list[_Day]) -> list[bool]:
+        """Rule 3, for each start of the grid: working for the whole slot, not absent, and
+        no booking within the buffer of it."""
+        starts = grid.starts
         if self.working_hours is None:
             # Rule 1 has already placed each slot inside an opening interval.
             free = [True] * len(starts)
@@ -422,19 +500,26 @@ class _Candidate:
                     low = bisect_left(starts, span.start_at)
                     high = bisect_right(starts, span.end_at - length)
                     free[low:high] = [True] * (high - low)
-        self.absences.strike_overlapping(starts, length, free)
-        self.busy.strike_overlapping(starts, length, free)
+        _strike_overlapping(self.absences, grid, free)
+        # Widening each booking by the buffer is the same as widening the slot.
+        _strike_overlapping(self.busy, grid, free, self.buffer)
         return free
 
 
 def _counsellors_offering(
-    counsellors: Sequence[Counsellor], service_slug: str, language: str | None, buffer: timedelta
+    counsellors: Sequence[Counsellor],
+    service_slug: str,
+    language: str | None,
+    buffer: timedelta,
+    role: str = COUNSELLOR,
 ) -> list[_Candidate]:
-    """Rule 3: the counsellors who offer the service and speak the language (``Need.spoken``
-    of booking/needs.py), sorted by id."""
+    """Rule 3: the people of ``role`` who offer the service and speak the language
+    (``Need.spoken`` of booking/needs.py), sorted by id."""
     need = Need(language or None)  # "" asks for no language
     chosen = [
-        c for c in counsellors if service_slug in c.service_slugs and need.is_met_by(c.languages)
+        c
+        for c in counsellors
+        if c.role == role and service_slug in c.service_slugs and need.is_met_by(c.languages)
     ]
     return [_Candidate(c, buffer) for c in sorted(chosen, key=lambda c: c.id)]
 
@@ -491,12 +576,12 @@ def reasons_unavailable(
         reasons.append(OUTSIDE_OPENING_HOURS)
     if _is_public_holiday(rules.holiday_region, local_day):
         reasons.append(PUBLIC_HOLIDAY)
-    if _Timeline(rules.closures).overlaps(start, end):
+    if _overlaps(rules.closures, start_at, end_at):
         reasons.append(CLOSURE)
     if counsellor.working_hours is not None and not any(
         _is_within(s, start, end) for s in _spans_on(counsellor.working_hours, day)
     ):
         reasons.append(COUNSELLOR_NOT_WORKING)
-    if _Timeline(counsellor.absences).overlaps(start, end):
+    if _overlaps(counsellor.absences, start_at, end_at):
         reasons.append(COUNSELLOR_ABSENT)
     return reasons

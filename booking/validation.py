@@ -13,6 +13,7 @@ from datetime import date, datetime
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from booking.phones import ascii_digits
 from booking.text import (
@@ -91,7 +92,13 @@ def clean_text(
     if is_invisible(value):
         raise FieldError(_("Please enter visible text, not only spaces or invisible characters."))
     if len(value) > max_length:
-        raise FieldError(_("Please use at most %(max)d characters.", max=max_length))
+        raise FieldError(
+            ngettext(
+                "Please use at most %(num)d character.",
+                "Please use at most %(num)d characters.",
+                max_length,
+            )
+        )
     return value
 
 
@@ -174,7 +181,7 @@ def clean_message(raw) -> str | None:
 def clean_consent(raw) -> bool:
     if raw is True or (isinstance(raw, str) and raw.lower() in {"y", "yes", "on", "true", "1"}):
         return True
-    raise FieldError(_("Please agree to the privacy notice so that we can book your appointment."))
+    raise FieldError(_("Please confirm that you have read the privacy notice."))
 
 
 def clean_start(raw) -> datetime:

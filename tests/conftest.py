@@ -4,16 +4,25 @@ The schema is made by the migrations, once per run and database: SQLite copies a
 template file for each test; PostgreSQL truncates every table between tests.
 Set TEST_DATABASE_URL to run the PostgreSQL cases. KI_REQUIRED_SUITES=pg,redis,browser,deploy
 turns the skip of a missing suite into a failure (CI sets it).
+
+In parallel (pytest-xdist, `make test` runs `-n 2 --dist loadgroup`) each worker has its own
+PostgreSQL database beside TEST_DATABASE_URL's (``<name>_gw0``, ``<name>_gw1``, made through
+the same server), its own temporary folders and free ports. A test that empties the Redis
+database holds a lock while it uses it (`redis_to_ourselves`), and a file whose fixtures are
+module-scoped runs whole on one worker (group: the module), so that such a fixture is made
+once.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
+from contextlib import contextmanager
 
 import pytest
 from hypothesis import settings as hypothesis_settings
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from booking import create_app
 from booking.config import TestConfig
@@ -30,6 +39,8 @@ hypothesis_settings.register_profile("property", max_examples=5000, deadline=Non
 hypothesis_settings.load_profile("ci")
 
 REQUIRED_SUITES = {s for s in os.environ.get("KI_REQUIRED_SUITES", "").split(",") if s}
+# "gw0", "gw1", ... in a pytest-xdist worker; None in a run without workers.
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
 
 
 def skip_or_fail(suite: str, reason: str) -> None:
@@ -43,6 +54,37 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "backends(*names): run the test on each database named (sqlite, pg)"
     )
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(config, items):
+    """Groups for `--dist loadgroup`: what must not run on two workers at once."""
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        if info and any(
+            d.scope == "module" for defs in info.name2fixturedefs.values() for d in defs
+        ):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+
+def worker_database_url(url: str) -> str:
+    """TEST_DATABASE_URL itself, or in a pytest-xdist worker a database of the worker's own
+    on the same server (created when missing)."""
+    if not XDIST_WORKER:
+        return url
+    base = make_url(url)
+    name = f"{base.database}_{XDIST_WORKER}"
+    engine = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            exists = conn.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            )
+            if not exists:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
 
 
 def pytest_generate_tests(metafunc):
@@ -83,15 +125,17 @@ def pg_url(tmp_path_factory):
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:
         skip_or_fail("pg", "TEST_DATABASE_URL is not set (PostgreSQL suite)")
-    engine = create_engine(url)
     try:
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
+        url = worker_database_url(url)
+        engine = create_engine(url)
+        try:
+            with engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+                conn.execute(text("CREATE SCHEMA public"))
+        finally:
+            engine.dispose()
     except Exception as error:  # noqa: BLE001 - any connection failure means "no PostgreSQL"
         skip_or_fail("pg", f"PostgreSQL at TEST_DATABASE_URL is not reachable: {error}")
-    finally:
-        engine.dispose()
     app = create_app(
         TestConfig, instance_path=str(tmp_path_factory.mktemp("pg")), SQLALCHEMY_DATABASE_URI=url
     )
@@ -113,9 +157,25 @@ def emptied_redis_url(suite: str = "redis") -> str:
     return url
 
 
+@contextmanager
+def redis_to_ourselves(tmp_path_factory):
+    """While it is held, no other worker of this run uses TEST_REDIS_URL (one database, that
+    each user empties first): an exclusive lock on a file of the run's own temporary root."""
+    if not XDIST_WORKER:
+        yield
+        return
+    with (tmp_path_factory.getbasetemp().parent / "redis.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 @pytest.fixture
-def redis_url():
-    return emptied_redis_url()
+def redis_url(tmp_path_factory):
+    with redis_to_ourselves(tmp_path_factory):
+        yield emptied_redis_url()
 
 
 def empty_pg_tables(url: str) -> None:
@@ -227,6 +287,42 @@ def make_centre(app):
         return slug
 
     return make
+
+
+@pytest.fixture
+def joint(app, make_centre):
+    """A centre whose service "joint" (60 min) needs a counsellor and an officer; the
+    officer works Tuesdays 10:00–11:00, the counsellors 08:00–16:00."""
+    from datetime import time
+
+    from sqlalchemy import select
+
+    from booking.models import Centre, Service, User, WorkingHours
+
+    slug = make_centre("joint", counsellors=2)
+    with app.app_context():
+        centre = db.session.scalar(select(Centre).where(Centre.slug == slug))
+        service = Service(
+            slug="joint",
+            names={"de": "Gemeinsam", "en": "Joint"},
+            duration_minutes=60,
+            roles=["counsellor", "school_supervision"],
+        )
+        centre.services.append(service)
+        counsellor = db.session.scalar(select(User).where(User.email == "c0@joint.example"))
+        counsellor.services.append(service)
+        officer = User(
+            email="officer@joint.example",
+            name="Officer",
+            role="school_supervision",
+            centre=centre,
+            languages=["de"],
+            services=[service],
+            working_hours=[WorkingHours(weekday=1, opens=time(10), closes=time(11))],
+        )
+        db.session.add(officer)
+        db.session.commit()
+    return slug
 
 
 STAFF_PASSWORD = "Sichere-Beratung-2026"

@@ -19,6 +19,7 @@ from booking.models import (
 )
 from booking.staff.context import (
     ROW_DECISIONS,
+    bulk_confirmation,
     posted_bulk_action,
     posted_colleagues,
     settle_flash,
@@ -63,6 +64,14 @@ def attention_bulk(centre_slug: str):
         else:
             # Every booking is checked first: one of another centre, nothing done.
             chosen = [_owned(Booking, i, centre.id) for i in dict.fromkeys(ids)]
+            confirm = bulk_confirmation(
+                action,
+                chosen,
+                request.form,
+                url_for("admin.attention", centre_slug=centre.slug),
+            )
+            if confirm is not None:
+                return confirm
             settle_flash(
                 bookings.settle_conflicts(
                     chosen,

@@ -104,6 +104,8 @@ class LegalForm(SettingsForm):
     responsible_person = StringField(_l("Responsible for the content"))
     contact_email = EmailField(_l("Contact e-mail for the legal pages and data protection"))
     accessibility_contact = StringField(_l("Feedback contact for accessibility"))
+    privacy_officer_contact = StringField(_l("Data-protection officer (name and contact)"))
+    visiting_address = StringField(_l("Where families go (visiting address)"))
 
 
 class StaffEditForm(FlaskForm):

@@ -3,6 +3,7 @@ and closures."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 
 from flask import flash, g, redirect, render_template, request, url_for
@@ -93,31 +94,54 @@ def _preview_hours(centre, row: OpeningHours, form: OpeningHoursEditForm) -> lis
     return [b for b, _why in hit if b.id not in already]
 
 
+def _fingerprint(form: OpeningHoursEditForm) -> str:
+    """The values a preview was shown for: Save applies exactly those, or previews again."""
+    values = (
+        form.weekday.data,
+        form.opens.data,
+        form.closes.data,
+        form.valid_from.data,
+        form.valid_until.data,
+        form.change_from.data,
+    )
+    return hashlib.sha256(repr(values).encode()).hexdigest()[:24]
+
+
 @bp.route("/centres/<centre_slug>/hours/<int:hours_id>", methods=["GET", "POST"])
 def hours_edit(centre_slug: str, hours_id: int):
+    """Changing hours goes through the preview of the bookings it would hit: "Save"
+    appears with the preview and saves the values previewed; changed values preview
+    again."""
     centre = g.centre
     row = _owned(OpeningHours, hours_id, centre.id)
     form = OpeningHoursEditForm(obj=row)
     form.weekday.choices = _weekday_choices()
     status = 200
     preview = None
-    if request.method == "POST" and "preview" in request.form:
-        # Nothing is saved: the page shows what saving would do.
-        if form.validate_on_submit():
+    previewed = None
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            status = 422
+        elif "save" in request.form and request.form.get("previewed") == _fingerprint(form):
+            status = _submit(form, lambda: _save_hours(row, form))
+            if status is None:
+                return _after_change(centre, url_for("admin.hours", centre_slug=centre.slug))
+        else:
+            # Nothing is saved: the page shows what saving would do.
             try:
                 preview = _preview_hours(centre, row, form)
+                previewed = _fingerprint(form)
             except administration.SettingsInvalid as error:
                 for name, messages in error.errors.items():
                     form[name].errors = [*form[name].errors, *messages]
                 status = 422
-        else:
-            status = 422
-    elif request.method == "POST":
-        status = _submit(form, lambda: _save_hours(row, form))
-        if status is None:
-            return _after_change(centre, url_for("admin.hours", centre_slug=centre.slug))
     return render_template(
-        "admin/hours_edit.html", centre=centre, form=form, row=row, preview=preview
+        "admin/hours_edit.html",
+        centre=centre,
+        form=form,
+        row=row,
+        preview=preview,
+        previewed=previewed,
     ), status
 
 

@@ -110,6 +110,9 @@ def report_page(centre_slug: str):
         dimension_labels=dimension_labels,
         key_labels=key_labels,
         chart=Markup(chart),  # noqa: S704 - built by reports.py, every text in it escaped
+        invitations=reports.invitation_summary(
+            queries.invitation_facts(centre, report.year), utcnow()
+        ),
     )
 
 

@@ -94,6 +94,8 @@ def _role_choices() -> list[tuple[str, str]]:
         ("counsellor", _("Counsellor")),
         ("reception", _("Reception")),
         ("admin", _("Administrator")),
+        # Holds the Seiteneinsteigerberatung with a counsellor; sees nothing else.
+        ("school_supervision", _("School supervision")),
     ]
 
 

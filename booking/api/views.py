@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import orjson
 from flask import Response, abort, current_app, jsonify, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from werkzeug.exceptions import BadRequest
 
 from booking import availability, availability_cache, bookings
@@ -69,6 +70,7 @@ def list_centres():
                 "name": c.name,
                 "timezone": c.timezone,
                 "address": c.address,
+                "visiting_address": c.visiting_address or c.address,
                 "phone": c.phone,
                 "email": c.email,
                 "opening_hours": current_hours(c, c.today(utcnow())),
@@ -89,7 +91,8 @@ def list_services(centre_slug: str):
                 "slug": s.slug,
                 "name": s.name_in(language),
                 "duration_minutes": s.duration_minutes,
-                "online_bookable": s.online_bookable,
+                # By invitation (and by staff) only: not bookable from the public list.
+                "online_bookable": s.online_bookable and not s.is_by_invitation,
             }
             for s in services
         ]
@@ -120,7 +123,7 @@ def list_slots(centre_slug: str):
     # availability version name the same centre and service and pass the same checks. The
     # lookup reads the version before the centre and service are read (see pin_version).
     key = ("slots-json", centre_slug, service_slug, *map(request.args.get, SLOTS_ARGS))
-    kept = availability_cache.lookup(key, now)
+    kept = availability_cache.lookup(key, now, centre_slug)
     if kept is not None:
         return Response(kept, mimetype="application/json")
     centre, service = centre_and_service_or_404(centre_slug, service_slug)
@@ -134,7 +137,11 @@ def list_slots(centre_slug: str):
             errors.setdefault("to", []).append(_("The end date lies before the start date."))
         elif (date_to - date_from) > timedelta(days=MAX_RANGE_DAYS):
             errors.setdefault("to", []).append(
-                _("At most %(days)d days can be asked for at once.", days=MAX_RANGE_DAYS)
+                ngettext(
+                    "At most %(num)d day can be asked for at once.",
+                    "At most %(num)d days can be asked for at once.",
+                    MAX_RANGE_DAYS,
+                )
             )
     language = parse_language(request.args.get("language"), "language", errors)
     if errors:
@@ -153,7 +160,8 @@ def list_slots(centre_slug: str):
         ],
     }
     data = orjson.dumps(body, option=orjson.OPT_SORT_KEYS) + b"\n"
-    availability_cache.keep(key, now, availability.slots_valid_until(centre, found, now), data)
+    until = availability.slots_valid_until(centre, found, now)
+    availability_cache.keep(key, now, until, data, centre_slug)
     return Response(data, mimetype="application/json")
 
 

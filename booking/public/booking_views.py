@@ -24,6 +24,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from werkzeug.exceptions import NotFound
 
 from booking import availability, bookings, ical, notifications, retention
@@ -60,7 +61,7 @@ REFERENCE_PATTERN = re.compile(r"[A-Z2-9]{4}-?[A-Z2-9]{4}")
 
 def _centre_and_service(centre_slug: str, service_slug: str) -> tuple[Centre, Service]:
     centre, service = centre_and_service_or_404(centre_slug, service_slug)
-    if service is None or not service.online_bookable:
+    if service is None or not service.online_bookable or service.is_by_invitation:
         abort(404, description=_("This centre offers no service of this name."))
     return centre, service
 
@@ -185,10 +186,12 @@ def book(centre_slug: str, service_slug: str):
         )
     except bookings.TooManyActiveBookings:
         form.email.errors = [
-            _(
-                "This e-mail address already has %(count)d upcoming appointments. "
-                "Please cancel one first, or call us.",
-                count=centre.max_active_bookings_per_email,
+            ngettext(
+                "This e-mail address already has %(num)d upcoming appointment, the most "
+                "allowed. Please cancel it first, or call us.",
+                "This e-mail address already has %(num)d upcoming appointments, the most "
+                "allowed. Please cancel one first, or call us.",
+                centre.max_active_bookings_per_email,
             )
         ]
         return _render_form(centre, service, form, start_at, status=409)
@@ -441,10 +444,17 @@ def _find_key(field: str) -> str:
 
 @bp.route("/find", methods=["GET", "POST"])
 @limiter.limit(FIND_LIMIT, methods=["POST"])
-@limiter.limit(FIND_TARGET_LIMIT, methods=["POST"], key_func=lambda: _find_key("reference"))
+@limiter.limit(
+    FIND_TARGET_LIMIT,
+    methods=["POST"],
+    key_func=lambda: _find_key("reference"),
+    # The e-mail address alone finds a family's bookings: no reference, no shared key.
+    exempt_when=lambda: not "".join((request.form.get("reference") or "").split()),
+)
 @limiter.limit(FIND_TARGET_LIMIT, methods=["POST"], key_func=lambda: _find_key("email"))
 def find_booking():
-    """A lost manage link: the family gives reference and e-mail, the link goes by mail.
+    """A lost manage link: the family gives the e-mail address (the reference, if at hand,
+    narrows it to one booking); the links of its upcoming bookings go by mail.
 
     The page answers the same whether a booking matched or not, so nobody can probe
     which references or addresses exist; the link is never shown here.
@@ -456,21 +466,27 @@ def find_booking():
         flash(_("The form has expired. Please try again."), "error")
         return render_template("public/find.html", form=form, sent=False), 400
     reference = "".join((form.reference.data or "").split()).upper()
-    if not REFERENCE_PATTERN.fullmatch(reference):
+    if reference and not REFERENCE_PATTERN.fullmatch(reference):
         form.reference.errors = [_("Please enter the reference from your e-mail, e.g. K7PQ-2QXM.")]
     try:
         email = clean_email(form.email.data)
+        if email is None:
+            raise FieldError(_("Please enter your e-mail address."))
     except FieldError as error:
         form.email.errors = [str(error)]
     if form.reference.errors or form.email.errors:
         return render_template("public/find.html", form=form, sent=False), 422
-    bookings.send_manage_link(reference, email, now=utcnow())
+    bookings.send_manage_link(reference or None, email, now=utcnow())
     return render_template("public/find.html", form=form, sent=True)
 
 
 @bp.get("/privacy")
 def privacy():
-    return render_template("public/privacy.html", centres=availability.all_centres())
+    return render_template(
+        "public/privacy.html",
+        centres=availability.all_centres(),
+        retention_days=current_app.config["RETENTION_DAYS"],
+    )
 
 
 @bp.get("/impressum")

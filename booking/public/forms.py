@@ -63,7 +63,7 @@ class BookingForm(FlaskForm):
     )
     persons = StringField(_l("Number of persons"), default="1")
     message = TextAreaField(_l("Short message (optional)"))
-    consent = BooleanField(_l("I have read the privacy notice and agree."))
+    consent = BooleanField(_l("I have read the privacy notice."))
 
 
 class MoveForm(FlaskForm):
@@ -71,7 +71,14 @@ class MoveForm(FlaskForm):
 
 
 class FindBookingForm(FlaskForm):
-    """Reference and e-mail address of a booking whose link was lost."""
+    """The e-mail address of a booking whose link was lost, and its reference if known."""
 
-    reference = StringField(_l("Reference"))
     email = EmailField(_l("E-mail address"))
+    reference = StringField(_l("Reference (optional)"))
+
+
+class InvitationBookingForm(FlaskForm):
+    """Booking through an invitation: the centre already knows the family's details."""
+
+    start = HiddenField()
+    consent = BooleanField(_l("I have read the privacy notice and agree."))

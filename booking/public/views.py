@@ -9,14 +9,15 @@ from typing import NamedTuple
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
-from flask import abort, redirect, render_template, request, url_for
+from flask import abort, redirect, render_template, request, session, url_for
 from flask_babel import format_time
 from flask_babel import gettext as _
+from markupsafe import Markup
 
-from booking import availability
-from booking.i18n import current_language, day_label, language_name
+from booking import availability, availability_cache
+from booking.i18n import current_language, day_label, html_lang, language_name
 from booking.lookups import centre_and_service_or_404, centre_or_404
-from booking.models import Centre, Closure, utcnow
+from booking.models import Centre, Closure, closure_reason_in, utcnow
 from booking.needs import Need
 from booking.public.blueprint import bp
 from booking.public.forms import COMMON_LANGUAGES
@@ -31,19 +32,45 @@ def weekly_hours_by_day(centre: Centre, today: date) -> list[tuple[int, list]]:
     return sorted(by_day.items())
 
 
+def page_key(name: str) -> tuple | None:
+    """What a page is kept under in the availability cache: its address with the query and
+    the language it is shown in. None when the page would show something of this visitor's
+    own (a message waiting in the session): such a page is neither served from the cache nor
+    kept."""
+    if session.get("_flashes"):
+        return None
+    return (name, current_language(), request.path, request.query_string)
+
+
 @bp.get("/")
 def index():
+    now = utcnow()
+    key = page_key("index")
+    kept = key and availability_cache.lookup(key, now)
+    if kept:
+        return kept
     centres = availability.all_centres()
-    return render_template(
+    page = render_template(
         "public/index.html",
-        centres=[(c, weekly_hours_by_day(c, c.today(utcnow()))) for c in centres],
+        centres=[(c, weekly_hours_by_day(c, c.today(now))) for c in centres],
     )
+    if key:
+        # The hours shown are those valid today: the page holds until a centre's midnight.
+        # Kept under the common number alone: a change of a centre's row or opening hours
+        # raises it, a booking does not.
+        until = min(
+            (availability_cache.valid_until([], c.min_notice, c.timezone, now) for c in centres),
+            default=now + timedelta(hours=1),
+        )
+        availability_cache.keep(key, now, until, page)
+    return page
 
 
 @bp.get("/centres/<centre_slug>")
 def centre_page(centre_slug: str):
     centre = centre_or_404(centre_slug)
-    services = availability.active_services(centre)
+    # A service booked by invitation (and by staff) is not on the public list.
+    services = [s for s in availability.active_services(centre) if not s.is_by_invitation]
     return render_template(
         "public/centre.html",
         centre=centre,
@@ -62,7 +89,7 @@ def _week_start(raw: str | None, default: date) -> date:
     return chosen - timedelta(days=chosen.weekday())
 
 
-def closure_notice(closure: Closure, zone: ZoneInfo) -> str:
+def closure_notice(closure: Closure, zone: ZoneInfo, reasons: dict | None = None) -> Markup:
     """What families read about a closure: "Closed on Wednesday, 24. December: reason"."""
     start = closure.start_at.astimezone(zone)
     end = closure.end_at.astimezone(zone)
@@ -96,7 +123,13 @@ def closure_notice(closure: Closure, zone: ZoneInfo) -> str:
             first=day(first_day) + ("" if from_midnight else f" {start:%H:%M}"),
             last=day(last_day) + ("" if to_midnight else f" {end:%H:%M}"),
         )
-    return f"{text}: {closure.reason}" if closure.reason else text
+    reason, reason_language = closure_reason_in(closure.reason, reasons, current_language())
+    if not reason:
+        return Markup.escape(text)
+    if html_lang(reason_language) != html_lang(current_language()):
+        # The reason was given in German only: marked so inside another language's page.
+        return Markup('%s: <span lang="%s">%s</span>') % (text, html_lang(reason_language), reason)
+    return Markup("%s: %s") % (text, reason)
 
 
 def week_closures(search: availability.SlotSearch, monday: date) -> list[str]:
@@ -109,7 +142,11 @@ def week_closures(search: availability.SlotSearch, monday: date) -> list[str]:
         (c for c in search.closures.values() if c.start_at < week_end and c.end_at > week_start),
         key=lambda c: c.start_at,
     )
-    return [closure_notice(c, zone) for c in closures]
+    # The reasons in other languages are read only when there is a closure to tell of on a
+    # page in another language than German (the German reason is in the closure's row).
+    wanted = closures and html_lang(current_language()) != "de"
+    reasons = availability.closure_reasons([c.owner_id for c in closures]) if wanted else {}
+    return [closure_notice(c, zone, reasons.get(c.owner_id)) for c in closures]
 
 
 class WeekSlot(NamedTuple):
@@ -159,6 +196,7 @@ def build_week(
     slot_url: Callable[[str], str],
     slot_label: str,
     current_start: datetime | None = None,
+    now: datetime | None = None,
 ) -> dict:
     """What a week of free slots shows: days with their slots and the neighbouring weeks.
 
@@ -170,7 +208,8 @@ def build_week(
     label, with %(day)s and %(time)s. At most two reads of busy times, whatever the data.
     """
     centre, service = search.centre, search.service
-    today = centre.today(utcnow())
+    now = now or utcnow()  # one instant for every search: the page is one answer
+    today = centre.today(now)
     monday = _week_start(week_raw, today)
     last_bookable = today + timedelta(days=centre.horizon_days)
     # Weeks before this one or past the horizon have nothing to offer; clamp to the range.
@@ -183,7 +222,7 @@ def build_week(
         return slot.start_at.astimezone(zone).date()
 
     def search_days(first: date, last: date) -> list:
-        found = search.find(first, last, utcnow(), need)
+        found = search.find(first, last, now, need)
         return [s for s in found if s.start_at != current_start]
 
     found = search_days(monday, sunday)
@@ -265,6 +304,25 @@ def url_keeping_query(endpoint: str, known: tuple[str, ...], **values) -> str:
 
 @bp.get("/centres/<centre_slug>/<service_slug>")
 def service_week(centre_slug: str, service_slug: str):
+    """The week page; kept in the availability cache by its address, query and language
+    (read before the centre and service are: see availability_cache.pin_version), until the
+    clock could change it. Only pages of 200 are kept."""
+    now = utcnow()
+    key = page_key("week")
+    kept = key and availability_cache.lookup(key, now, centre_slug)
+    if kept:
+        return kept
+    result = _service_week(centre_slug, service_slug, now)
+    if not isinstance(result, tuple):
+        return result  # a redirect
+    page, search = result
+    if key:
+        availability_cache.keep(key, now, search.valid_until(now), page, centre_slug)
+    return page
+
+
+def _service_week(centre_slug: str, service_slug: str, now: datetime):
+    """The week page, with the search it was made from; or a redirect."""
     centre, service = centre_and_service_or_404(centre_slug, service_slug)
     if service is None:
         abort(404, description=_("This centre offers no service of this name."))
@@ -280,6 +338,8 @@ def service_week(centre_slug: str, service_slug: str):
         )
     if not service.online_bookable:
         abort(404, description=_("This consultation is booked by phone only."))
+    if service.is_by_invitation:
+        abort(404, description=_("This centre offers no service of this name."))
     errors: dict[str, list[str]] = {}
     language = parse_language(request.args.get("language"), "language", errors)
     interpreter = parse_language(request.args.get("interpreter"), "interpreter", errors)
@@ -295,6 +355,12 @@ def service_week(centre_slug: str, service_slug: str):
         "spoken_languages": spoken,
         "interpreter_languages": interpreter_languages(spoken, language or interpreter),
     }
+    # The interpreter list preselects only the page's own language (when no counsellor
+    # speaks it), never the alphabetically first: one tap must not book the wrong one.
+    own = current_language().split("@")[0]
+    context["interpreter_default"] = own if own in context["interpreter_languages"] else ""
+    if "interpreter" in request.args and not request.args["interpreter"].strip():
+        context["language_error"] = _("Please choose a language.")
     if interpreter and interpreter in spoken:
         # A counsellor speaks it: no interpreter needed, and the times are theirs.
         language, interpreter = interpreter, None
@@ -306,7 +372,7 @@ def service_week(centre_slug: str, service_slug: str):
         context["language"] = None
     if not language and not interpreter:
         # The first step: the language of the consultation.
-        return render_template("public/week.html", choose_language=True, **context)
+        return render_template("public/week.html", choose_language=True, **context), search
     choice = {"language": language} if language else {"interpreter": interpreter}
     week = build_week(
         search,
@@ -323,9 +389,10 @@ def service_week(centre_slug: str, service_slug: str):
             "public.book", centre_slug=centre.slug, service_slug=service.slug, **choice
         ),
         slot_label=_("Book %(day)s at %(time)s"),
+        now=now,
     )
     context.update(week)
-    return render_template(
+    page = render_template(
         "public/week.html",
         choose_language=False,
         choice=choice,
@@ -334,3 +401,4 @@ def service_week(centre_slug: str, service_slug: str):
         ),
         **context,
     )
+    return page, search

@@ -9,6 +9,7 @@ from booking.staff import (
     absences,
     bookings,
     intake,
+    invitation_pages,
     search,
     views,
     workspace,
@@ -16,6 +17,6 @@ from booking.staff import (
 from booking.staff.blueprint import bp
 
 # The modules whose routes make up the blueprint (importing one adds its routes to bp).
-ROUTE_MODULES = (absences, bookings, intake, search, views, workspace)
+ROUTE_MODULES = (absences, bookings, intake, invitation_pages, search, views, workspace)
 
 __all__ = ["bp"]

@@ -25,7 +25,9 @@ from booking.staff.bookings import load_booking
 from booking.staff.context import (
     ROW_DECISIONS,
     acting_user,
+    bulk_confirmation,
     centre_counsellors,
+    centre_officers,
     pick_centre,
     posted_bulk_action,
     posted_colleagues,
@@ -102,7 +104,8 @@ def _absence_times(form: AbsenceForm, centre: Centre) -> dict[str, datetime]:
 
 def _managed_counsellors(user: User, centre: Centre) -> list[User]:
     if access.runs_centre_absences(user):
-        return centre_counsellors(centre)
+        # Officers too: their absence puts their joint appointments on the list.
+        return centre_counsellors(centre) + centre_officers(centre)
     return [user]
 
 
@@ -228,6 +231,12 @@ def conflicts_bulk():
         return _back(centre, centres)
     # Every booking is checked before any is changed: one not allowed, nothing done.
     chosen = [load_booking(booking_id, change=True) for booking_id in dict.fromkeys(ids)]
+    args = {"centre": centre.slug} if len(centres) > 1 else {}
+    confirm = bulk_confirmation(
+        action, chosen, request.form, url_for("staff.absences", **args) + "#conflicts"
+    )
+    if confirm is not None:
+        return confirm
     done = bookings.settle_conflicts(
         chosen, action, user, now=utcnow(), colleagues=posted_colleagues(request.form, ids)
     )

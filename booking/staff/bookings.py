@@ -3,7 +3,7 @@ details, move, cancel, attendance. booking/access.py decides who sees what."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -13,7 +13,7 @@ from sqlalchemy.orm import selectinload
 from booking import access, availability, bookings
 from booking.extensions import db
 from booking.forms import EmptyForm
-from booking.models import Booking, User, utcnow
+from booking.models import OFFICER, Absence, Booking, Centre, Invitation, User, utcnow
 from booking.needs import Need
 from booking.staff.blueprint import bp
 from booking.staff.context import (
@@ -29,6 +29,25 @@ from booking.validation import FieldError, clean_start
 VIEWS = ("day", "week")
 
 
+def _absences_on(centre: Centre, absences: list[Absence], day: date) -> list[dict]:
+    """The absences reaching into ``day``: who, and from when to when that day (None for
+    the whole day)."""
+    day_start = centre.local_midnight(day)
+    day_end = centre.local_midnight(day + timedelta(days=1))
+    found = []
+    for absence in absences:
+        if absence.start_at >= day_end or absence.end_at <= day_start:
+            continue
+        found.append(
+            {
+                "absence": absence,
+                "start": absence.start_at if absence.start_at > day_start else None,
+                "end": absence.end_at if absence.end_at < day_end else None,
+            }
+        )
+    return found
+
+
 @bp.get("/calendar")
 def calendar():
     user = acting_user()
@@ -40,7 +59,8 @@ def calendar():
     length = 7 if view == "week" else 1
     with_cancelled = request.args.get("cancelled") == "1"
 
-    counsellors = centre_counsellors(centre)
+    # An officer sees their own joint appointments and no list of the centre's staff.
+    counsellors = centre_counsellors(centre) if user.role != OFFICER else []
     raw = request.args.get("counsellor")
     if raw is None and user.holds_appointments:
         raw = str(user.id)
@@ -58,6 +78,7 @@ def calendar():
         .options(selectinload(Booking.service), selectinload(Booking.counsellor))
         .order_by(Booking.start_at, Booking.id)
     )
+    query = query.where(access.visible_bookings(user))
     if not with_cancelled:
         query = query.where(Booking.status != "cancelled")
     if chosen is not None:
@@ -74,6 +95,19 @@ def calendar():
     by_day = dict(group_by_day(centre, rows, key=lambda r: r["booking"].start_at))
     dates = [first + timedelta(days=i) for i in range(length)]
     days = [(d, by_day.get(d, [])) for d in dates]
+    # Absences of the counsellors shown, so a sick day does not read "No appointments".
+    absent_ids = [chosen.id] if chosen is not None else [c.id for c in counsellors]
+    away = db.session.scalars(
+        select(Absence)
+        .where(
+            Absence.user_id.in_(absent_ids),
+            Absence.start_at < end_at,
+            Absence.end_at > start_at,
+        )
+        .options(selectinload(Absence.user))
+        .order_by(Absence.start_at, Absence.id)
+    ).all()
+    absences_by_day = {d: _absences_on(centre, away, d) for d in dates}
 
     def link(**over):
         args = {
@@ -96,6 +130,7 @@ def calendar():
         view=view,
         day=day,
         days=days,
+        absences_by_day=absences_by_day,
         counsellors=counsellors,
         chosen=chosen,
         with_cancelled=with_cancelled,
@@ -127,9 +162,13 @@ def booking_detail(booking_id: int):
     booking = load_booking(booking_id)
     now = utcnow()
     created_by = db.session.get(User, booking.created_by_id) if booking.created_by_id else None
+    invitation = db.session.scalar(select(Invitation).where(Invitation.booking_id == booking.id))
     page = render_template(
         "staff/booking.html",
         booking=booking,
+        invitation=invitation,
+        see_case_note=invitation is not None and access.can_see_case_note(user, booking),
+        see_contacts=access.can_see_contacts(user, booking),
         centre=booking.centre,
         created_by=created_by,
         see_message=access.can_see_message(user, booking),
@@ -230,8 +269,15 @@ def booking_cancel(booking_id: int):
         # A cancellation mails the family at once: one stray click must not do it.
         flash(_("Please tick the box to confirm the cancellation."), "error")
         return _back(booking)
+    asked_by = request.form.get("asked_by")
+    if asked_by not in ("family", "centre"):
+        # The mail says what happened: as the family asked, or the centre's apology.
+        flash(_("Please say who wants the appointment cancelled."), "error")
+        return _back(booking)
     try:
-        cancelled = bookings.staff_cancel(booking, user, now=utcnow())
+        cancelled = bookings.staff_cancel(
+            booking, user, now=utcnow(), at_family_request=asked_by == "family"
+        )
     except bookings.BookingNotChangeable:
         flash(_("Only upcoming confirmed appointments can be cancelled."), "error")
         return _back(booking)

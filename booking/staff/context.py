@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from flask import abort, flash
+from flask import abort, flash, render_template
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
@@ -17,7 +17,7 @@ from sqlalchemy.orm import selectinload
 
 from booking import bookings
 from booking.extensions import db
-from booking.models import Booking, Centre, User
+from booking.models import OFFICER, Booking, Centre, User
 from booking.validation import FieldError, clean_day
 
 
@@ -52,15 +52,31 @@ def parse_day(raw: str | None, default: date) -> date:
         return default
 
 
+def centre_officers(centre: Centre) -> list[User]:
+    """The active school supervision officers of the centre, by name."""
+    return list(
+        db.session.scalars(
+            select(User)
+            .where(
+                User.centre_id == centre.id,
+                User.role == OFFICER,
+                User.is_active.is_(True),
+            )
+            .order_by(User.name, User.id)
+        )
+    )
+
+
 def centre_counsellors(centre: Centre) -> list[User]:
-    """The active staff of the centre who hold appointments (User.holds_appointments), by
-    name."""
+    """The active counsellors of the centre (who hold appointments alone; the school
+    supervision officers join some: centre_officers), by name."""
     return list(
         db.session.scalars(
             select(User)
             .where(
                 User.centre_id == centre.id,
                 User.holds_appointments,
+                User.role != OFFICER,
                 User.is_active.is_(True),
             )
             .order_by(User.name, User.id)
@@ -91,6 +107,27 @@ def posted_bulk_action(form) -> tuple[str, list[int]]:
     if action not in bookings.CONFLICT_ACTIONS:
         abort(400)
     return action, posted_ids(form.getlist(field))
+
+
+def bulk_confirmation(action: str, chosen: list[Booking], form, back_url: str):
+    """The page that names how many appointments a bulk decision changes and how many
+    families it mails, before anything happens; None once the person confirmed it."""
+    if form.get("confirmed") == "yes":
+        return None
+    carried = [
+        (name, value)
+        for name, value in form.items(multi=True)
+        if name not in ("csrf_token", "confirmed")
+    ]
+    return render_template(
+        "staff/confirm_bulk.html",
+        action=action,
+        chosen=chosen,
+        told=[b for b in chosen if b.email],
+        unreachable=[b for b in chosen if not b.email],
+        carried=carried,
+        back_url=back_url,
+    )
 
 
 def posted_colleagues(form, booking_ids: list[int]) -> dict[int, int]:

@@ -7,6 +7,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     EmailField,
+    FileField,
     HiddenField,
     PasswordField,
     SelectField,
@@ -55,3 +56,24 @@ class AbsenceForm(FlaskForm):
     end = StringField(_l("Until"), widget=DateTimeLocalInput())
     repeat_until = StringField(_l("Repeat every week until (optional)"), widget=DateInput())
     note = StringField(_l("Note (optional)"))
+
+
+class InvitationForm(FlaskForm):
+    """One family invited (SPEC "Invitations"); booking/invitations.py checks the values."""
+
+    centre = HiddenField()
+    service = SelectField(_l("Consultation"), choices=[], validate_choice=False)
+    name = StringField(_l("Family name"))
+    email = EmailField(_l("E-mail address (optional)"))
+    phone = TelField(_l("Phone number (optional)"))
+    language = SelectField(_l("Language of the invitation"), choices=[], validate_choice=False)
+    case_note = TextAreaField(_l("Case note (pupil's first name, age, school form asked)"))
+    expires_days = StringField(_l("Valid for days"), default="14")
+
+
+class InvitationListForm(FlaskForm):
+    """The school authority's list as a CSV file."""
+
+    centre = HiddenField()
+    service = SelectField(_l("Consultation"), choices=[], validate_choice=False)
+    file = FileField(_l("CSV file (columns: name, email, phone, language, case_note)"))

@@ -18,7 +18,7 @@ from sqlalchemy.orm import selectinload
 from booking import access, availability, bookings
 from booking.extensions import db
 from booking.i18n import language_name
-from booking.models import Booking, Centre, Service, User, utcnow
+from booking.models import OFFICER, Booking, Centre, Service, User, utcnow
 from booking.needs import Need
 from booking.public.forms import COMMON_LANGUAGES
 from booking.staff.blueprint import bp
@@ -43,6 +43,7 @@ class SlotFilter:
     first_day: date | None = None
     weekday: int | None = None
     counsellor: User | None = None
+    part_of_day: str | None = None
     after: datetime | None = None
     errors: dict[str, str] = field(default_factory=dict)
 
@@ -55,6 +56,8 @@ class SlotFilter:
             found["weekday"] = str(self.weekday)
         if self.counsellor is not None:
             found["counsellor"] = str(self.counsellor.id)
+        if self.part_of_day is not None:
+            found["part"] = self.part_of_day
         return found
 
 
@@ -79,6 +82,12 @@ def _read_filter(centre: Centre, service: Service | None, values, today: date) -
         )
         if chosen.counsellor is None:
             chosen.errors["counsellor"] = _("Please choose a counsellor from the list.")
+    raw_part = (values.get("part") or "").strip()
+    if raw_part:
+        if raw_part in availability.PARTS_OF_DAY:
+            chosen.part_of_day = raw_part
+        else:
+            chosen.errors["part"] = _("Please choose morning or afternoon from the list.")
     raw_after = (values.get("after") or "").strip()
     if raw_after:
         try:
@@ -103,7 +112,10 @@ BOOKED_KEY = "intake_booked"
 def _spoken_languages(centre: Centre) -> list[str]:
     rows = db.session.scalars(
         select(User.languages).where(
-            User.centre_id == centre.id, User.holds_appointments, User.is_active.is_(True)
+            User.centre_id == centre.id,
+            User.holds_appointments,
+            User.role != OFFICER,  # the family's language is the counsellor's to speak
+            User.is_active.is_(True),
         )
     )
     return sorted({code for languages in rows for code in (languages or [])})
@@ -161,6 +173,7 @@ def _page(
             need=Need(language),
             counsellor_id=chosen.counsellor.id if chosen.counsellor else None,
             weekday=chosen.weekday,
+            part_of_day=chosen.part_of_day,
             after=chosen.after,
             min_notice=availability.STAFF_MIN_NOTICE,
         )
@@ -177,7 +190,8 @@ def _page(
         )
     starts = [s.start_at.isoformat() for s in slots]
     if chosen_start not in starts:
-        chosen_start = starts[0] if starts else None
+        # Nothing preselected: "Book" without choosing a time must not book the first one.
+        chosen_start = None
     form.interpreter_language.choices = _interpreter_choices()
     return (
         render_template(

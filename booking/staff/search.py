@@ -8,6 +8,7 @@ import re
 
 from flask import make_response, render_template, request
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
@@ -77,7 +78,11 @@ def search():
         if len(text) < MIN_QUERY:
             error = _("Please enter at least %(num)d characters.", num=MIN_QUERY)
         elif len(text) > MAX_QUERY:
-            error = _("Please use at most %(max)d characters.", max=MAX_QUERY)
+            error = ngettext(
+                "Please use at most %(num)d character.",
+                "Please use at most %(num)d characters.",
+                MAX_QUERY,
+            )
         elif has_control_characters(text) or has_unreadable_characters(text):
             # NUL and lone surrogates no database takes: a message, not a 500.
             error = _("Please use a single line without line breaks or control characters.")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import abort, make_response, render_template, request, url_for
+import re
+
+from flask import abort, flash, make_response, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -26,14 +28,19 @@ def feed():
     if request.method == "POST":
         if not form.validate_on_submit():
             abort(400)
-        token = feed_tokens.renew_feed_token(user, user, now=utcnow())
-        # Shown this once: only the token's hash is kept.
-        feed_url = url_for("feeds.calendar_feed", token=token, _external=True)
+        if user.feed_token_hash is not None and request.form.get("confirm") != "yes":
+            # The address in use stops working: one stray click must not do it.
+            flash(_("Please tick the box: the address you use now would stop working."), "error")
+        else:
+            token = feed_tokens.renew_feed_token(user, user, now=utcnow())
+            # Shown this once: only the token's hash is kept.
+            feed_url = url_for("feeds.calendar_feed", token=token, _external=True)
     response = make_response(
         render_template(
             "staff/feed.html",
             has_feed=user.feed_token_hash is not None,
             feed_url=feed_url,
+            webcal_url=re.sub(r"^https?://", "webcal://", feed_url) if feed_url else None,
             form=form,
         )
     )

@@ -90,7 +90,10 @@ def test_a_family_asking_for_arabic_gets_an_arabic_speaker(
     journey.click(page.locator('a.language-choice[href$="language=ar"]'))
     expect(page.locator("#chosen-language")).to_contain_text("Arabisch")
     journey.click(first_slot(page))
-    expect(page.locator("#language")).to_have_value("ar")  # kept, not asked again
+    # Kept, and not asked again: said in words, with a link to change it.
+    expect(page.locator("#language")).to_have_count(0)
+    expect(page.locator("input[type=hidden][name=language]")).to_have_value("ar")
+    expect(page.locator("#chosen-language")).to_contain_text("Arabisch")
     fill_and_book(journey, "layla@example.org")
     journey.report("book in Arabic")
     assert journey.clicks <= 8 and journey.keys == len(NAME) + len("layla@example.org")
@@ -103,6 +106,23 @@ def test_a_family_asking_for_arabic_gets_an_arabic_speaker(
     assert "Sprache: Arabisch" in confirmation
 
 
+def test_the_interpreter_list_preselects_no_other_language(page: Page, live_server):
+    """A Turkish mother must not book "Arabic, with an interpreter" with one tap: the list
+    preselects the page's own language when nobody speaks it, else nothing, and sending
+    it empty says to choose."""
+    # beratung-1 at Herne: nobody speaks Arabic, Aylin speaks Turkish.
+    page.goto(f"{live_server}/centres/herne/beratung-1?lang=ar")
+    expect(page.locator("#interpreter")).to_have_value("ar")
+    page.goto(f"{live_server}/centres/herne/beratung-1?lang=tr")
+    expect(page.locator("#interpreter")).to_have_value("")
+    expect(page.locator("#interpreter option:checked")).to_have_text("Lütfen bir dil seçin")
+    with page.expect_navigation():
+        page.locator(".language-step form button[type=submit]").click()
+    expect(page.locator("#language-error")).to_be_visible()
+    expect(page.locator("#interpreter")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("a.slot")).to_have_count(0)
+
+
 def test_an_interpreter_is_recorded_and_shown(page: Page, live_server, live_app, outbox_dir):
     # At Herne nobody who offers "beratung-1" speaks Arabic: the family asks for an interpreter.
     journey = Journey(page)
@@ -112,7 +132,8 @@ def test_an_interpreter_is_recorded_and_shown(page: Page, live_server, live_app,
     journey.click(page.locator(".language-step form button[type=submit]"))
     expect(page.locator("#chosen-language")).to_contain_text("mit Dolmetscher")
     journey.click(first_slot(page))
-    expect(page.locator("#interpreter_language")).to_have_value("ar")
+    expect(page.locator("#interpreter_language")).to_have_count(0)
+    expect(page.locator("input[type=hidden][name=interpreter_language]")).to_have_value("ar")
     fill_and_book(journey, "interpreter@example.org")
     journey.report("book with an interpreter")
 
@@ -205,12 +226,15 @@ def test_a_lost_link_is_found_again_by_mail(page: Page, live_server, outbox_dir)
     reference = page.locator("dd.reference").inner_text()
     old_link = page.url
 
-    # The family has lost the mail; from any page, the footer leads to "find my booking".
+    # The family has lost the mail and the reference with it. On a phone, the link to
+    # "find my booking" is at the top of every page, visible without scrolling.
     journey = Journey(page)
+    page.set_viewport_size({"width": 320, "height": 640})
     page.goto(f"{live_server}/")
-    journey.click(page.locator('footer a[href="/find"]'))
+    link = page.locator("#find-my-booking")
+    expect(link).to_be_in_viewport()
+    journey.click(link)
     assert not axe_problems(page, "find my booking")
-    journey.type(page.locator("#reference"), reference)
     journey.type(page.locator("#email"), "lost@example.org")
     journey.click(page.locator("form button[type=submit]"))
     expect(page.locator("#find-sent")).to_be_visible()

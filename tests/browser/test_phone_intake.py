@@ -67,9 +67,9 @@ def test_phone_booking_by_keyboard_only(page: Page, live_server, live_app, recep
     page.wait_for_url(re.compile(r".*/staff/intake\?.*service=beratung-3.*"))
     assert "name=" not in page.url and "phone=" not in page.url
 
-    # The first free time is chosen and focused; arrows move through the radio group.
+    # The first free time is focused, not chosen; arrows choose in the radio group.
     first, second = page.locator("#slot-0"), page.locator("#slot-1")
-    expect(first).to_be_checked()
+    expect(first).not_to_be_checked()
     expect_focus(page, "slot-0")
     page.keyboard.press("ArrowDown")
     expect(second).to_be_checked()
@@ -105,6 +105,7 @@ def test_intake_works_without_javascript(new_context, live_server, reception):
     page.locator("#service").select_option("beratung-1")
     with page.expect_navigation():
         page.locator("#show-times").click()
+    page.locator("#slot-0").check()
     page.locator("#name").fill("Walk In")
     page.locator("#channel-walk_in").check()
     with page.expect_navigation():

@@ -87,8 +87,9 @@ def test_reception_finds_a_booking_by_phone_and_cancels_it(
     count = Counter(page)
     with page.expect_navigation():
         count.click(page.locator("nav.staff-nav a[href='/staff/search']"))
-    # The caller says the number with other spaces than were typed at booking.
-    count.type(page.locator("#q"), "01712345678")
+    # The caller gives the number in its international spelling ("+49 171 ..."), stored
+    # as "0171 234 56 78" at booking.
+    count.type(page.locator("#q"), "+49 171 2345678")
     with page.expect_navigation():
         count.press("Enter")
     results = page.locator("#search-results tbody tr")
@@ -96,12 +97,14 @@ def test_reception_finds_a_booking_by_phone_and_cancels_it(
     expect(results.first.locator(".reference")).to_have_text(wanted.reference)
     with page.expect_navigation():
         count.click(results.first.locator(".reference a"))
+    # The family asked for it: the mail says so, without the centre's apology.
+    count.click(page.locator("#asked-by-family"))
     count.click(page.locator("#confirm-cancel"))
     with page.expect_navigation():
         count.click(page.locator("#cancel-button"))
     expect(page.locator(".status")).to_have_class(re.compile("status-cancelled"))
     print(f"\nsearch and cancel: {count.clicks} clicks, {count.keys} keystrokes")
-    assert count.clicks + count.keys <= 5 + len("01712345678")
+    assert count.clicks + count.keys <= 6 + len("+49 171 2345678")
 
     with live_app.app_context():
         assert db.session.get(Booking, wanted.id).status == "cancelled"
@@ -187,7 +190,10 @@ def test_reception_books_a_caller_who_can_only_come_on_thursdays(
     with page.expect_navigation():
         count.click(page.locator("#show-filtered"))
     times = page.locator("input[name='start']")
-    expect(times.first).to_be_checked()
+    # Nothing is preselected: the caller's time is chosen.
+    expect(page.locator("input[name='start']:checked")).to_have_count(0)
+    times.first.check()
+    count.clicks += 1
     chosen = times.first.get_attribute("value")
     count.type(page.locator("#name"), "Dilan Kaya")
     count.type(page.locator("#phone"), "0171 7654321")
@@ -199,3 +205,123 @@ def test_reception_books_a_caller_who_can_only_come_on_thursdays(
         booking = db.session.scalar(select(Booking).where(Booking.name == "Dilan Kaya"))
         assert booking.start_at.isoformat() == chosen
         assert booking.start_at.astimezone(BERLIN).weekday() == 3
+
+
+def test_reception_enters_an_absence_and_hands_the_day_over(
+    page: Page, live_server, live_app, accounts, outbox_dir
+):
+    """Aylin phones in sick at 7:45: reception enters her day and hands it over."""
+    monday = next_working_day(0)
+    # Turkish with a Turkish interpreter: Aylin's, and a colleague without Turkish may take it.
+    first, second = (
+        make_booking(
+            live_app,
+            "herne",
+            "beratung-1",
+            at(monday, hour),
+            name=name,
+            language="tr",
+            interpreter_language="tr",
+        )
+        for hour, name in ((9, "Omar Nassar"), (11, "Lina Second"))
+    )
+    with live_app.app_context():
+        aylin = db.session.scalar(select(User.id).where(User.name == "Aylin Demir"))
+        assert {db.session.get(Booking, b.id).counsellor_id for b in (first, second)} == {aylin}
+    sign_in(page, live_server, RECEPTION)
+
+    count = Counter(page)
+    with page.expect_navigation():
+        count.click(page.locator("nav.staff-nav a[href='/staff/absences']"))
+    page.locator("#counsellor").select_option(str(aylin))
+    count.clicks += 2
+    page.locator("#first_day").fill(monday.isoformat())
+    count.keys += 8
+    with page.expect_navigation():
+        count.click(page.locator("#save-absence"))
+    expect(page.locator("tr.conflict")).to_have_count(2)
+    # "Hand over all that can be" first names what will happen.
+    with page.expect_navigation():
+        count.click(page.locator("#bulk-hand-over-all"))
+    expect(page.locator("#families-told")).to_contain_text("2 families will be told by e-mail")
+    with page.expect_navigation():
+        count.click(page.locator("#bulk-confirm-button"))
+    expect(page.locator("#no-conflicts")).to_be_visible()
+    print(f"\nabsence and hand-over as reception: {count.clicks} clicks, {count.keys} keystrokes")
+    with live_app.app_context():
+        owners = {db.session.get(Booking, b.id).counsellor_id for b in (first, second)}
+    assert aylin not in owners
+    changed = [t for t in calendar_texts(outbox_dir) if "SEQUENCE:1" in t and "METHOD:REQUEST" in t]
+    assert len(changed) == 2
+
+
+def test_bulk_cancel_asks_first_naming_how_many_families_are_told(
+    page: Page, live_server, live_app, accounts, outbox_dir
+):
+    monday = next_working_day(0)
+    ids = [
+        make_booking(
+            live_app,
+            "herne",
+            "beratung-1",
+            at(monday, h),
+            name=f"Family {h}",
+            language="tr",
+            interpreter_language="tr",
+        ).id
+        for h in (9, 10)
+    ]
+    sign_in(page, live_server, AYLIN)
+    page.goto(f"{live_server}/staff/absences")
+    page.locator("#first_day").fill(monday.isoformat())
+    with page.expect_navigation():
+        page.locator("#save-absence").click()
+    for booking_id in ids:
+        page.locator(f"#select-{booking_id}").check()
+    with page.expect_navigation():
+        page.locator("#bulk-cancel").click()
+    expect(page.locator("#bulk-confirm")).to_contain_text("2 appointments will be cancelled.")
+    expect(page.locator("#families-told")).to_contain_text("2 families will be told by e-mail.")
+    with live_app.app_context():
+        assert {db.session.get(Booking, i).status for i in ids} == {"confirmed"}
+    assert not [t for t in calendar_texts(outbox_dir) if "METHOD:CANCEL" in t]
+    # "Back" changes nothing; confirming cancels both.
+    with page.expect_navigation():
+        page.locator("#bulk-back").click()
+    expect(page.locator("tr.conflict")).to_have_count(2)
+    for booking_id in ids:
+        page.locator(f"#select-{booking_id}").check()
+    with page.expect_navigation():
+        page.locator("#bulk-cancel").click()
+    with page.expect_navigation():
+        page.locator("#bulk-confirm-button").click()
+    with live_app.app_context():
+        assert {db.session.get(Booking, i).status for i in ids} == {"cancelled"}
+    assert len([t for t in calendar_texts(outbox_dir) if "METHOD:CANCEL" in t]) == 2
+
+
+def test_the_feed_page_offers_the_calendar_app_and_copy_not_destruction(
+    page: Page, live_server, live_app, accounts
+):
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    sign_in(page, live_server, AYLIN)
+    page.goto(f"{live_server}/staff/feed")
+    with page.expect_navigation():
+        page.locator("#renew-feed").click()
+    address = page.locator("#feed-url").input_value()
+    assert re.fullmatch(r"https?://[^/]+/calendar/[\w-]{43}\.ics", address)
+    opener = page.locator("#open-feed")
+    expect(opener).to_have_attribute("href", re.sub(r"^https?://", "webcal://", address))
+    expect(opener).to_have_class(re.compile(r"\bbutton\b"))
+    copy = page.locator("#copy-feed")
+    expect(copy).to_be_visible()
+    copy.click()
+    expect(page.locator("#copy-status")).not_to_be_empty()
+    assert page.evaluate("navigator.clipboard.readText()") == address
+    # Right under the new address, renewing is secondary and asks first: without the
+    # tick the browser does not send the form, and the address keeps working.
+    renew = page.locator("#renew-feed")
+    expect(renew).to_have_class(re.compile(r"\bsecondary\b"))
+    renew.click()
+    expect(page.locator("#feed-url")).to_have_value(address)
+    assert page.request.get(address).status == 200

@@ -25,7 +25,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from tests.browser.conftest import CHROMIUM_ARGS, find_chromium
-from tests.conftest import emptied_redis_url, empty_pg_tables, skip_or_fail
+from tests.conftest import emptied_redis_url, empty_pg_tables, redis_to_ourselves, skip_or_fail
 from tests.helpers import Inbox, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -176,6 +176,13 @@ def _stop(process: subprocess.Popen, sig: int) -> None:
 
 
 @pytest.fixture(scope="module")
+def stack_redis_url(tmp_path_factory):
+    """TEST_REDIS_URL, emptied, and no other worker's while the stack runs."""
+    with redis_to_ourselves(tmp_path_factory):
+        yield emptied_redis_url("deploy")
+
+
+@pytest.fixture(scope="module")
 def stack(request, tmp_path_factory):
     nginx = shutil.which("nginx") or (
         "/usr/sbin/nginx" if Path("/usr/sbin/nginx").is_file() else None
@@ -186,7 +193,7 @@ def stack(request, tmp_path_factory):
     _need(bool(os.environ.get("TEST_DATABASE_URL")), "TEST_DATABASE_URL is not set")
     database_url = request.getfixturevalue("pg_url")
     empty_pg_tables(database_url)
-    redis_url = emptied_redis_url("deploy")
+    redis_url = request.getfixturevalue("stack_redis_url")
 
     folder = tmp_path_factory.mktemp("deploy")
     logs = folder / "logs"

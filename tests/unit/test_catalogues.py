@@ -38,6 +38,7 @@ STAFF_ONLY_PREFIXES = (
     "booking/auth.py",
     "booking/reports.py",
     "booking/audit.py",
+    "booking/invitations.py",
     "booking/feeds.py",
     "booking/cli.py",
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import xml.etree.ElementTree as ET
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -241,3 +241,27 @@ def test_svg_of_an_empty_year_draws_no_bars():
 def test_svg_needs_twelve_months():
     with pytest.raises(ValueError):
         reports.stacked_bar_chart_svg(months()[:11], [], "t", "d")
+
+
+def test_invitations_are_counted_by_outcome_with_the_days_to_the_appointment():
+    from booking.reports import InvitationFact, invitation_summary
+
+    day = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    facts = [
+        InvitationFact(
+            day, day + timedelta(days=14), day + timedelta(days=1), None, day + timedelta(days=4)
+        ),
+        InvitationFact(
+            day, day + timedelta(days=14), day + timedelta(days=2), None, day + timedelta(days=10)
+        ),
+        InvitationFact(day, day + timedelta(days=14), None, None, None),  # expired by now
+        InvitationFact(day, day + timedelta(days=14), None, day + timedelta(days=3), None),
+        InvitationFact(day + timedelta(days=20), day + timedelta(days=34), None, None, None),
+    ]
+
+    summary = invitation_summary(facts, now=day + timedelta(days=21))
+
+    assert (summary.invited, summary.booked, summary.expired) == (5, 2, 1)
+    assert (summary.withdrawn, summary.open) == (1, 1)
+    assert (summary.median_days, summary.mean_days) == (7.0, 7.0)
+    assert invitation_summary([], now=day).median_days is None

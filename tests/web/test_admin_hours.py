@@ -190,10 +190,14 @@ def test_changed_hours_list_bookings_outside_them_without_cancelling(app, admin)
     assert attention_ids(admin) == []
 
     # Monday now closes at 14:00.
+    values = {"weekday": "0", "opens": "08:00", "closes": "14:00", "valid_from": ""}
+    url = f"/admin/centres/herne/hours/{monday_hours_id(app)}"
+    shown = post(admin, url, {**values, "valid_until": "", "preview": "1"})
+    previewed = re.search(r'name="previewed" value="([^"]+)"', shown.get_data(as_text=True))
     response = post(
         admin,
-        f"/admin/centres/herne/hours/{monday_hours_id(app)}",
-        {"weekday": "0", "opens": "08:00", "closes": "14:00", "valid_from": "", "valid_until": ""},
+        url,
+        {**values, "valid_until": "", "save": "1", "previewed": previewed.group(1)},
     )
     assert response.status_code == 303
     assert response.headers["Location"].endswith("/admin/centres/herne/attention")

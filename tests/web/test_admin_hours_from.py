@@ -45,10 +45,18 @@ def friday_hours(app) -> list[tuple]:
 
 
 def edit(client, row_id: int, **fields):
+    """Change the interval as the page does: the preview first ("preview" in ``fields``
+    stops there), then "Save" with the values previewed."""
     url = f"/admin/centres/herne/hours/{row_id}"
     token = csrf_from(client.get(url).get_data(as_text=True))
-    data = {"csrf_token": token, "weekday": "4", "opens": "08:00", "closes": "13:00"}
-    return client.post(url + "?lang=en", data={**data, **fields})
+    data = {"csrf_token": token, "weekday": "4", "opens": "08:00", "closes": "13:00", **fields}
+    shown = client.post(url + "?lang=en", data={**data, "preview": "1"})
+    previewed = re.search(r'name="previewed" value="([^"]+)"', shown.get_data(as_text=True))
+    if "preview" in fields or previewed is None:
+        return shown
+    return client.post(
+        url + "?lang=en", data={**data, "save": "1", "previewed": previewed.group(1)}
+    )
 
 
 def test_friday_hours_change_from_a_date_in_one_step(seeded, admin):
@@ -74,6 +82,34 @@ def test_a_change_date_after_the_validity_is_refused_next_to_the_field(seeded, a
     assert response.status_code == 422
     assert 'id="change_from-error"' in response.get_data(as_text=True)
     assert len(friday_hours(seeded)) == 1
+
+
+def test_save_goes_through_the_preview_of_the_values_saved(seeded, admin):
+    """December's Fridays: "Save" without the preview, or with values changed after it,
+    shows the preview and saves nothing; the date fields of the validity are folded."""
+    friday = next_working_day(4)
+    late = make_booking(seeded, "herne", "beratung-1", at(friday, 12))
+    url = f"/admin/centres/herne/hours/{friday_row(seeded)}"
+    page = admin.get(url + "?lang=en").get_data(as_text=True)
+    assert 'id="save-hours"' not in page
+    assert re.search(r'<details class="validity">', page)
+    token = csrf_from(page)
+    data = {"csrf_token": token, "weekday": "4", "opens": "08:00", "closes": "12:00"}
+    blind = admin.post(url + "?lang=en", data={**data, "save": "1"})
+    assert blind.status_code == 200
+    html = blind.get_data(as_text=True)
+    assert f'<li data-booking-id="{late.id}"' in html and 'id="save-hours"' in html
+    assert friday_hours(seeded) == [(time(8), time(13), None, None)]
+    previewed = re.search(r'name="previewed" value="([^"]+)"', html).group(1)
+    # Values changed after the preview: previewed again, not saved.
+    changed = admin.post(
+        url + "?lang=en", data={**data, "closes": "11:00", "save": "1", "previewed": previewed}
+    )
+    assert changed.status_code == 200 and 'id="preview"' in changed.get_data(as_text=True)
+    assert friday_hours(seeded) == [(time(8), time(13), None, None)]
+    saved = admin.post(url + "?lang=en", data={**data, "save": "1", "previewed": previewed})
+    assert saved.status_code == 303
+    assert friday_hours(seeded) == [(time(8), time(12), None, None)]
 
 
 def test_the_preview_counts_the_bookings_a_change_would_hit_and_saves_nothing(seeded, admin):

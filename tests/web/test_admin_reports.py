@@ -276,7 +276,8 @@ def test_the_report_query_count_does_not_grow_with_the_bookings(app, admin, book
     assert found["report-service"]["total"][-1] == 5 + 48
     assert found["report-language"]["ru"][-1] == 48
     csv_response = admin.get(f"/admin/centres/herne/reports.csv?year={day.year}")
-    assert int(csv_response.headers["X-Query-Count"]) == few
+    # The page also counts the year's invitations, in one query of its own.
+    assert int(csv_response.headers["X-Query-Count"]) == few - 1
 
 
 def test_the_report_survives_the_purge_of_personal_data(app, admin, bookings):

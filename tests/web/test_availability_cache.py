@@ -56,13 +56,12 @@ def _counsellors() -> list[User]:
 def cached_find_slots(centre, service, date_from, date_to, now):
     """find_slots through the cache, as the slots API uses it (there for the JSON bytes)."""
     key = ("test-slots", centre.id, service.id, date_from, date_to)
-    kept = availability_cache.lookup(key, now)
+    kept = availability_cache.lookup(key, now, centre.slug)
     if kept is not None:
         return list(kept)
     found = availability.find_slots(centre, service, date_from, date_to, now)
-    availability_cache.keep(
-        key, now, availability.slots_valid_until(centre, found, now), tuple(found)
-    )
+    until = availability.slots_valid_until(centre, found, now)
+    availability_cache.keep(key, now, until, tuple(found), centre.slug)
     return found
 
 
@@ -81,7 +80,7 @@ def other_app(app, database_url, tmp_path):
 def answers(app, day, now):
     """(cached answer, fresh answer) for the day and the week after, in one request."""
     with app.test_request_context():
-        availability_cache.pin_version()
+        availability_cache.pin_version(SLUG)
         centre, service = _objects()
         window = (day, day + timedelta(days=7))
         cached = cached_find_slots(centre, service, *window, now)
@@ -95,7 +94,7 @@ def warm(app, day, now):
     assert cached == fresh
     assert cached, "the window should offer free times"
     with app.test_request_context(), counted_statements(app) as statements:
-        availability_cache.pin_version()
+        availability_cache.pin_version(SLUG)
         centre, service = _objects()
         statements.clear()
         again = cached_find_slots(centre, service, day, day + timedelta(days=7), now)
@@ -295,12 +294,13 @@ def test_an_answer_is_not_served_for_an_earlier_now(app, centre):
     warm(app, day, now)
     with app.app_context():
         cache = app.extensions["availability_cache"]
-        version = availability_cache.read_version(db.session)
+        version = availability_cache.read_version(db.session, SLUG)
         key = ("some", "key")
         cache.put(version, key, now, now + timedelta(hours=1), "kept")
         assert cache.get(version, key, now) == "kept"
         assert cache.get(version, key, now - timedelta(seconds=1)) is None
-        assert cache.get(version + 1, key, now) is None
+        assert cache.get((version[0], version[1] + 1), key, now) is None
+        assert cache.get((version[0] + 1, version[1]), key, now) is None
 
 
 def test_uncommitted_writes_are_neither_served_nor_cached(app, centre):
@@ -308,7 +308,7 @@ def test_uncommitted_writes_are_neither_served_nor_cached(app, centre):
     now = utcnow()
     before = warm(app, day, now)
     with app.test_request_context():
-        availability_cache.pin_version()
+        availability_cache.pin_version(SLUG)
         centre_row, service = _objects()
         first = _counsellors()[0]
         first.is_active = False
@@ -332,14 +332,19 @@ def test_the_cache_can_be_switched_off(app, centre):
 def test_the_cache_is_bounded():
     cache = availability_cache.SlotCache(size=3)
     now = datetime(2026, 3, 2, tzinfo=UTC)
+    hour = now + timedelta(hours=1)
     for i in range(5):
-        cache.put(1, i, now, now + timedelta(hours=1), i)
+        cache.put((1, 1), i, now, hour, i)
     assert len(cache) == 3
-    assert cache.get(1, 0, now) is None
-    assert cache.get(1, 4, now) == 4
-    # A newer version empties it: older answers are never asked for again.
-    cache.put(2, "x", now, now + timedelta(hours=1), "x")
-    assert len(cache) == 1
+    assert cache.get((1, 1), 0, now) is None
+    assert cache.get((1, 1), 4, now) == 4
+    # Asked for at a newer version, an answer goes: it is never asked for again.
+    assert cache.get((1, 2), 4, now) is None
+    assert len(cache) == 2
+    # An answer of an older version, come late, does not replace a newer one.
+    cache.put((2, 1), "x", now, hour, "newer")
+    cache.put((1, 7), "x", now, hour, "older")
+    assert cache.get((2, 1), "x", now) == "newer"
 
 
 def test_the_api_answers_from_the_cache_in_one_query(app, client, centre):
@@ -373,9 +378,228 @@ def test_a_change_committed_between_the_version_and_the_data_is_not_kept_stale(
     now = utcnow()
     warm(app, day, now)
     with app.test_request_context():
-        availability_cache.pin_version()
+        availability_cache.pin_version(SLUG)
         centre_row, service = _objects()  # the hours as they were
         write_hours(other_app, day, None)  # commits in its own connection, raises the version
         cached_find_slots(centre_row, service, day, day + timedelta(days=7), now)
     cached, fresh = answers(app, day, now)
     assert cached == fresh
+
+
+# --- The week page and `/`, kept under the same discipline -------------------------------
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The pages' clock, set by the test: ``clock.now`` (None is the real one)."""
+    from booking.public import views
+
+    class Clock:
+        now: datetime | None = None
+
+    clock = Clock()
+    monkeypatch.setattr(views, "utcnow", lambda: clock.now or utcnow())
+    return clock
+
+
+def week_url(day, language: str = "de") -> str:
+    monday = day - timedelta(days=day.weekday())
+    return f"/centres/{SLUG}/short?language={language}&week={monday.isoformat()}"
+
+
+def page(app, url: str, *, cached: bool = True, lang: str = "de"):
+    """The page's HTML and the statements that made it, with the cache on or off."""
+    app.config["AVAILABILITY_CACHE"] = cached
+    try:
+        with counted_statements(app) as statements:
+            response = app.test_client().get(url, headers={"Accept-Language": lang})
+    finally:
+        app.config["AVAILABILITY_CACHE"] = True
+    assert response.status_code == 200, url
+    return response.get_data(as_text=True), list(statements)
+
+
+def warm_page(app, url: str) -> str:
+    """Keep the page, and check that the next request is answered from the cache: the
+    version read and nothing else."""
+    first, _ = page(app, url)
+    again, statements = page(app, url)
+    assert again == first
+    assert len(statements) == 1 and "availability_version" in statements[0], statements
+    return first
+
+
+def assert_as_fresh(app, url: str) -> str:
+    served, _ = page(app, url)
+    fresh, _ = page(app, url, cached=False)
+    assert served == fresh
+    return served
+
+
+# Of the centre's two counsellors the first speaks Turkish (and German), the second Arabic
+# (and German): the week page in Turkish shows the first one's free times, in Arabic the
+# second one's, so that every write changes one of them (in German, the other counsellor
+# often still covers a time one of them lost).
+PAGE_LANGUAGES = ("tr", "ar")
+
+
+def warm_pages(app, day) -> dict[str, str]:
+    return {language: warm_page(app, week_url(day, language)) for language in PAGE_LANGUAGES}
+
+
+def assert_pages_as_fresh(app, day, before: dict[str, str]) -> None:
+    """Each page is what a fresh computation gives, and some page shows the write."""
+    after = {lang: assert_as_fresh(app, week_url(day, lang)) for lang in PAGE_LANGUAGES}
+    assert after != before
+
+
+@pytest.mark.parametrize("kind", list(WRITES))
+def test_a_write_is_seen_by_the_next_week_page(app, centre, kind, clock):
+    day = centre
+    clock.now = utcnow()
+    prepared = _book(app, day) if kind in NEEDS_BOOKING else None
+    before = warm_pages(app, day)
+    WRITES[kind](app, day, prepared)
+    assert_pages_as_fresh(app, day, before)
+
+
+@pytest.mark.parametrize("kind", ["hours", "rules", "book"])
+def test_a_write_is_seen_by_the_next_index_page(app, centre, kind, clock):
+    day = centre
+    clock.now = utcnow()
+    before = warm_page(app, "/")
+    WRITES[kind](app, day, None)
+    after = assert_as_fresh(app, "/")
+    if kind == "hours":
+        assert after != before
+
+
+def test_pages_are_kept_per_language_and_query(app, centre, clock):
+    day = centre
+    clock.now = utcnow()
+    german = warm_page(app, week_url(day))
+    turkish = warm_page(app, week_url(day) + "&lang=tr")
+    assert german != turkish
+    # Asked for in Turkish by the browser's language, the German page is not served.
+    by_browser = page(app, week_url(day), lang="tr")[0]
+    assert by_browser != german
+    assert by_browser == page(app, week_url(day), cached=False, lang="tr")[0]
+    later = warm_page(app, week_url(day + timedelta(days=7)))
+    assert later != german
+    assert warm_page(app, "/") != warm_page(app, "/?lang=ar")
+
+
+def test_a_page_with_a_message_for_the_visitor_is_neither_served_nor_kept(app, centre, clock):
+    day = centre
+    clock.now = utcnow()
+    kept = warm_page(app, week_url(day))
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["_flashes"] = [("success", "Ihr Termin wurde abgesagt.")]
+    shown = client.get(week_url(day)).get_data(as_text=True)
+    assert "Ihr Termin wurde abgesagt." in shown
+    # The message is shown once, and was not kept for anyone else.
+    assert page(app, week_url(day))[0] == kept
+    assert "Ihr Termin wurde abgesagt." not in client.get(week_url(day)).get_data(as_text=True)
+
+
+def test_a_page_write_through_another_app_is_seen(app, centre, other_app, clock):
+    day = centre
+    clock.now = utcnow()
+    before = warm_pages(app, day)
+    warm_pages(other_app, day)
+    _book(other_app, day)
+    assert_pages_as_fresh(app, day, before)
+    assert_pages_as_fresh(other_app, day, before)
+
+
+def test_a_page_is_not_served_once_the_clock_passes_valid_until(app, centre, clock):
+    day = centre
+    clock.now = utcnow()
+    before = warm_page(app, week_url(day))
+    with app.app_context():
+        centre_row, service = _objects()
+        monday = day - timedelta(days=day.weekday())
+        found = availability.find_slots(
+            centre_row, service, monday, monday + timedelta(days=6), clock.now
+        )
+        until = availability_cache.valid_until(
+            [found[0].start_at], centre_row.min_notice, centre_row.timezone, clock.now
+        )
+    clock.now = until - timedelta(microseconds=1)
+    served, statements = page(app, week_url(day))
+    assert served == before and len(statements) == 1
+    assert served == page(app, week_url(day), cached=False)[0]
+    clock.now = until
+    served, statements = page(app, week_url(day))
+    assert len(statements) > 1  # computed anew
+    assert served == page(app, week_url(day), cached=False)[0]
+
+
+def test_the_index_page_holds_until_the_next_local_midnight(app, centre, clock):
+    clock.now = datetime(2030, 3, 4, 21, 0, tzinfo=UTC)  # 22:00 in Berlin
+    before = warm_page(app, "/")
+    clock.now = datetime(2030, 3, 4, 22, 59, 59, tzinfo=UTC)
+    served, statements = page(app, "/")
+    assert served == before and len(statements) == 1
+    clock.now = datetime(2030, 3, 4, 23, 0, tzinfo=UTC)  # midnight in Berlin
+    served, statements = page(app, "/")
+    assert len(statements) > 1
+    assert served == page(app, "/", cached=False)[0]
+
+
+# --- A number per centre ---------------------------------------------------------------
+
+OTHER = "other"
+# Writes that touch the centre's own row or opening hours, or a bulk statement: these raise
+# the common number; every other write raises its centre's number alone.
+COMMON = {"hours", "rules", "core_update"}
+
+
+@pytest.mark.parametrize("kind", list(WRITES))
+def test_a_write_at_one_centre_keeps_the_other_centres_answers(
+    app, centre, make_centre, kind, clock
+):
+    day = centre
+    make_centre(OTHER, counsellors=1)
+    clock.now = utcnow()
+    prepared = _book(app, day) if kind in NEEDS_BOOKING else None
+    other_url = f"/centres/{OTHER}/short?language=de&week={day - timedelta(days=day.weekday())}"
+    other_before = warm_page(app, other_url)
+    before = warm_pages(app, day)
+    WRITES[kind](app, day, prepared)
+    assert_pages_as_fresh(app, day, before)
+    served, statements = page(app, other_url)
+    assert served == page(app, other_url, cached=False)[0]
+    if kind in COMMON:
+        assert len(statements) > 1  # computed anew
+    else:
+        assert served == other_before and len(statements) == 1  # still kept
+
+
+def test_the_index_page_is_kept_when_a_booking_is_made(app, centre, clock):
+    clock.now = utcnow()
+    before = warm_page(app, "/")
+    _book(app, centre)
+    served, statements = page(app, "/")
+    assert served == before and len(statements) == 1
+
+
+def test_a_counsellor_moved_to_another_centre_changes_both(app, centre, make_centre, clock):
+    day = centre
+    make_centre(OTHER, counsellors=1)
+    clock.now = utcnow()
+    other_url = f"/centres/{OTHER}/short?language=ar&week={day - timedelta(days=day.weekday())}"
+    other_before = page(app, other_url)[0]  # the language step: no one there speaks Arabic
+    before = warm_pages(app, day)
+    with app.test_request_context():
+        other = db.session.scalar(select(Centre).where(Centre.slug == OTHER))
+        other_service = db.session.scalar(
+            select(Service).where(Service.centre_id == other.id, Service.slug == "short")
+        )
+        moved = _counsellors()[1]  # the one who speaks Arabic
+        moved.centre = other
+        moved.services = [other_service]
+        db.session.commit()
+    assert_pages_as_fresh(app, day, before)
+    assert assert_as_fresh(app, other_url) != other_before

@@ -65,7 +65,11 @@ def book_through_pages(client, start: str, query: str = "", **over) -> str:
 
 
 def selected(html: str, name: str) -> str:
-    select_html = re.search(rf'<select[^>]*name="{name}".*?</select>', html, re.S).group(0)
+    """The value a select sends, or the hidden field's when the form does not ask again."""
+    found = re.search(rf'<select[^>]*name="{name}".*?</select>', html, re.S)
+    if found is None:
+        return hidden(html, name)
+    select_html = found.group(0)
     match = re.search(
         r'<option selected value="([^"]*)"|<option value="([^"]*)" selected', select_html
     )
@@ -387,7 +391,7 @@ def test_an_absence_cancellation_says_the_counsellor_cannot_come(
     away(app, counsellor, booking.start_at, booking.end_at)
     staff_cancel(app, booking.id)
     (mail,) = mails(app, "cancellation")
-    assert "we are sorry" in mail
+    assert "We are sorry" in mail
     assert "your counsellor cannot be there at this time" in mail
     assert "next free times" in mail
     assert token
@@ -399,8 +403,8 @@ def test_a_family_cancelling_itself_gets_no_apology(app, client, centre, monday)
     html = page(client, f"/b/{token}/cancel")
     client.post(f"/b/{token}/cancel", data={"csrf_token": hidden(html, "csrf_token")})
     (mail,) = mails(app, "cancellation")
-    assert "sorry" not in mail
-    assert "your appointment has been cancelled" in mail
+    assert "sorry" not in mail.lower()
+    assert "Your appointment has been cancelled" in mail
 
 
 # --- find my booking ----------------------------------------------------------------------
@@ -430,11 +434,47 @@ def test_find_my_booking_mails_a_new_link_and_shows_nothing(app, client, centre,
 
 
 def test_find_my_booking_checks_its_fields(app, client, centre):
-    response = find(client, "", "not an address")
+    response = find(client, "K7PQ", "not an address")
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert 'id="reference-error"' in html and 'id="email-error"' in html
+    empty = find(client, "", "")
+    assert empty.status_code == 422
+    html = empty.get_data(as_text=True)
+    assert 'id="email-error"' in html and 'id="reference-error"' not in html
     assert mails(app) == []
+
+
+def test_the_e_mail_address_alone_finds_every_upcoming_booking(app, client, centre, monday):
+    """A family that lost the mail has no reference: the address is enough. The page
+    answers the same whether the address matched; past and cancelled bookings get no link."""
+    first = make_booking(app, "test", "short", at(monday, 10), email="Omar@Example.org")
+    second = make_booking(app, "test", "short", at(monday, 12), email="omar@example.org")
+    cancelled = make_booking(app, "test", "short", at(monday, 14), email="omar@example.org")
+    with app.app_context():
+        db.session.get(Booking, cancelled.id).status = "cancelled"
+        db.session.commit()
+    found = find(client, "", "omar@example.org")
+    unknown = find(client, "", "nobody@example.org")
+    assert found.status_code == unknown.status_code == 200
+    assert found.get_data(as_text=True) == unknown.get_data(as_text=True)
+    sent = mails(app, "manage_link")
+    assert len(sent) == 2
+    links = {re.search(r"http://[^\s\"<]+/b/([\w-]+)", m).group(1) for m in sent}
+    for link in links:
+        assert page(client, f"/b/{link}")
+    for old in (first.token, second.token):
+        assert client.get(f"/b/{old}").status_code == 404
+
+
+def test_find_my_booking_is_linked_at_the_top_of_every_public_page(seeded, client):
+    """Not only in the footer, 2,800 px down on a phone: in the header, before the
+    language list and the page's content."""
+    for url in ("/", "/centres/herne", "/centres/herne/beratung-1", "/privacy", "/b/unknown"):
+        html = client.get(url).get_data(as_text=True)
+        header = html.split("</header>")[0]
+        assert 'href="/find" id="find-my-booking"' in header, url
+    assert 'id="find-my-booking"' not in page(client, "/find")
 
 
 def test_find_my_booking_is_rate_limited(database_url, tmp_path):
@@ -455,6 +495,37 @@ def test_find_my_booking_is_rate_limited(database_url, tmp_path):
     ]
     assert statuses == [200] * 5 + [429]
     # Per reference and per address too, whichever client asks: test_rate_limit.py.
+
+
+def test_finding_by_e_mail_alone_shares_no_limit_between_families(database_url, tmp_path):
+    """Without a reference there is no per-reference count: four families asking by their
+    own addresses alone (from different clients) are not stopped by each other."""
+    from booking import create_app
+    from booking.config import TestConfig
+
+    app = create_app(
+        TestConfig,
+        instance_path=str(tmp_path / "instance"),
+        SQLALCHEMY_DATABASE_URI=database_url,
+        RATELIMIT_ENABLED=True,
+        RATELIMIT_STORAGE_URI="memory://",
+    )
+    statuses = []
+    for number in range(5):
+        client = app.test_client()
+        html = page(client, "/find")
+        statuses.append(
+            client.post(
+                "/find",
+                data={
+                    "csrf_token": hidden(html, "csrf_token"),
+                    "reference": "",
+                    "email": f"family{number}@example.org",
+                },
+                environ_base={"REMOTE_ADDR": f"192.0.2.{number + 1}"},
+            ).status_code
+        )
+    assert statuses == [200] * 5
 
 
 # --- services and legal pages -------------------------------------------------------------

@@ -119,6 +119,11 @@ def test_an_absent_counsellors_booking_is_handed_to_a_free_colleague(
     assert "SEQUENCE:1" in changed and "METHOD:REQUEST" in changed
     dtstart = re.search(r"^DTSTART.*$", first, re.M).group(0)
     assert re.search(r"^DTSTART.*$", changed, re.M).group(0) == dtstart
+    # The mail says what happened: the same time, another counsellor; not "moved".
+    change = next(m for k, m in mails if k == "change")
+    body = change.get_body(preferencelist=("plain",)).get_content()
+    assert "bleibt zur selben Zeit" in body and "verschoben" not in body
+    assert "andere Beraterin oder ein anderer Berater" in str(change["Subject"])
 
 
 def test_booking_start_is_kept_on_hand_over(seeded, monday, client, make_staff, sign_in):
@@ -216,6 +221,7 @@ def test_several_conflicts_are_handed_over_in_one_post(seeded, monday, client, m
             "action": "hand_over",
             "booking": [str(i) for i in ids[:2]],
             "listed": [str(i) for i in ids],
+            "confirmed": "yes",
         },
     )
     assert response.status_code == 303
@@ -226,7 +232,12 @@ def test_several_conflicts_are_handed_over_in_one_post(seeded, monday, client, m
     # "All that can be": the rest.
     client.post(
         "/staff/absences/conflicts",
-        data={"csrf_token": token, "action": "hand_over_all", "listed": [str(ids[2])]},
+        data={
+            "csrf_token": token,
+            "action": "hand_over_all",
+            "listed": [str(ids[2])],
+            "confirmed": "yes",
+        },
     )
     with seeded.app_context():
         assert db.session.get(Booking, ids[2]).counsellor_id == olena
@@ -243,9 +254,31 @@ def test_bulk_cancel_and_nothing_selected(seeded, monday, client, make_staff, si
     token = absent_all_day(client, monday.isoformat())
     client.post("/staff/absences/conflicts", data={"csrf_token": token, "action": "cancel"})
     assert "Please select at least one" in client.get("/staff/absences").get_data(as_text=True)
-    response = client.post(
+    # First the numbers: how many are cancelled, how many families are told; nothing yet.
+    asked = client.post(
         "/staff/absences/conflicts",
         data={"csrf_token": token, "action": "cancel", "booking": [str(i) for i in ids]},
+    )
+    assert asked.status_code == 200
+    page = asked.get_data(as_text=True)
+    assert "2 appointments will be cancelled." in page
+    assert "2 families will be told by e-mail." in page
+    assert "Yes, cancel 2 appointments" in page
+    with seeded.app_context():
+        assert {db.session.get(Booking, i).status for i in ids} == {"confirmed"}
+        assert not db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == "cancellation")
+        ).all()
+    carried = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page))
+    assert carried["action"] == "cancel" and carried["confirmed"] == "yes"
+    response = client.post(
+        "/staff/absences/conflicts",
+        data={
+            "csrf_token": token,
+            "action": "cancel",
+            "booking": [str(i) for i in ids],
+            "confirmed": "yes",
+        },
     )
     assert response.status_code == 303
     with seeded.app_context():
@@ -290,7 +323,12 @@ def test_admin_hands_over_a_deactivated_counsellors_bookings(
     token = csrf_from(page)
     response = client.post(
         "/admin/centres/herne/attention/bulk",
-        data={"csrf_token": token, "action": "hand_over_all", "listed": [str(i) for i in ids]},
+        data={
+            "csrf_token": token,
+            "action": "hand_over_all",
+            "listed": [str(i) for i in ids],
+            "confirmed": "yes",
+        },
     )
     assert response.status_code == 303
     olena = user_id(seeded, "Olena Koval")

@@ -372,7 +372,15 @@ def test_a_snapshot_that_cannot_be_composed_is_retried_then_dead(
 def test_every_mail_kind_is_registered_once_with_its_templates(app):
     from booking.mail_kinds import MAIL_KINDS, register_kind
 
-    assert set(MAIL_KINDS) == {"confirmation", "change", "cancellation", "reminder", "manage_link"}
+    assert set(MAIL_KINDS) == {
+        "confirmation",
+        "change",
+        "cancellation",
+        "reminder",
+        "manage_link",
+        "invitation",
+        "invitation_reminder",
+    }
     for kind in MAIL_KINDS.values():
         for suffix in ("txt", "html"):
             assert app.jinja_env.get_template(f"email/{kind.template}.{suffix}")

@@ -166,3 +166,15 @@ def test_migration_0009_keeps_every_booking_busy_on_a_lived_in_database(app, db_
             )
             assert constraints == {"ex_occupancy_user_overlap"}
         db.session.remove()
+
+
+def test_a_booking_goes_to_the_counsellor_least_busy_that_day(app, make_centre, db_backend):
+    """Both free at 12:00: the one who holds nothing yet that day gets it; at a tie, the
+    first by id."""
+    make_centre(counsellors=2)
+    monday = next_working_day(0)
+    first = make_booking(app, "test", "short", at(monday, 10))
+    second = make_booking(app, "test", "short", at(monday, 12))
+    third = make_booking(app, "test", "short", at(monday, 14))
+    assert second.counsellor_id != first.counsellor_id
+    assert third.counsellor_id == min(first.counsellor_id, second.counsellor_id)

@@ -49,7 +49,15 @@ def snapshot(app, booking_id: int) -> dict:
         booking = db.session.get(Booking, booking_id)
         return {
             name: getattr(booking, name)
-            for name in (*KEPT, "name", "email", "phone", "message", "erased_at")
+            for name in (
+                *KEPT,
+                "name",
+                "email",
+                "phone",
+                "phone_normalised",
+                "message",
+                "erased_at",
+            )
         }
 
 
@@ -144,6 +152,8 @@ def test_purge_erases_personal_data_past_retention_and_keeps_the_rest(
     erased = snapshot(seeded, old.id)
     assert erased["name"] == "" and erased["email"] is None
     assert erased["phone"] is None and erased["message"] is None
+    # The searchable form of the phone number goes with it.
+    assert erased["phone_normalised"] is None
     assert erased["erased_at"] is not None
     assert {k: erased[k] for k in KEPT} == {k: before[old.id][k] for k in KEPT}
     assert mails_of(seeded, old.id) and all(

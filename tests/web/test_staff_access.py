@@ -97,7 +97,10 @@ def attempts(client, booking_id: int, token: str) -> list[tuple[str, int]]:
         ),
         (
             "cancel",
-            client.post(f"{base}/cancel", data={"csrf_token": token, "confirm": "yes"}).status_code,
+            client.post(
+                f"{base}/cancel",
+                data={"csrf_token": token, "confirm": "yes", "asked_by": "family"},
+            ).status_code,
         ),
         (
             "attended",

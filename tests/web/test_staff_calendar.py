@@ -170,6 +170,56 @@ def test_cancelled_bookings_show_only_when_asked(seeded, week, client, sign_in):
     assert 'class="status status-cancelled"' in html
 
 
+def test_absences_show_in_the_calendar_as_whole_days_or_times(seeded, week, client, sign_in):
+    """A sick day reads "absent all day", not "No appointments"; a few hours read as times."""
+    from booking import absences as absence_writer
+    from booking.models import Absence
+
+    monday, ids = week
+    tuesday, wednesday = monday + timedelta(days=1), monday + timedelta(days=2)
+    with seeded.test_request_context():
+        aylin = db.session.get(User, ids["aylin"])
+        centre = aylin.centre
+        absence_writer.add_absence(
+            aylin,
+            centre.local_midnight(tuesday),
+            centre.local_midnight(tuesday + timedelta(days=1)),
+            "krank",
+            aylin,
+            now=utcnow(),
+        )
+        absence_writer.add_absence(
+            aylin,
+            centre.local_midnight(wednesday) + timedelta(hours=13),
+            centre.local_midnight(wednesday) + timedelta(hours=15),
+            "",
+            aylin,
+            now=utcnow(),
+        )
+        assert len(db.session.scalars(select(Absence)).all()) == 2
+    sign_in(client, "admin@herne.example")
+    html = client.get(f"/staff/calendar?view=week&date={monday.isoformat()}").get_data(as_text=True)
+
+    def day_section(day):
+        return re.search(
+            rf'<section class="calendar-day"[^>]*data-date="{day.isoformat()}">.*?</section>',
+            html,
+            re.S,
+        ).group(0)
+
+    tuesday_html = day_section(tuesday)
+    assert "calendar-absence" in tuesday_html and "Aylin Demir" in tuesday_html
+    assert "ganztägig abwesend" in tuesday_html and "(krank)" in tuesday_html
+    assert "00:00" not in tuesday_html
+    assert "abwesend 13:00–15:00 Uhr" in day_section(wednesday)
+    assert "calendar-absence" not in day_section(monday)
+    # Karim's own calendar shows none of Aylin's absences.
+    karim = client.get(
+        f"/staff/calendar?view=week&date={monday.isoformat()}&counsellor={ids['karim']}"
+    ).get_data(as_text=True)
+    assert "calendar-absence" not in karim
+
+
 def test_calendar_query_count_does_not_grow_with_bookings(seeded, week, client, sign_in):
     monday, ids = week
     sign_in(client, "admin@herne.example")
@@ -197,8 +247,15 @@ def test_staff_cancel_notifies_the_booker_and_is_audited(db_backend, seeded, wee
     )
     assert unconfirmed.status_code == 303
     assert get_booking(seeded, ids["aylin_mon"]).status == "confirmed"
-    response = client.post(
+    # Nor without saying who wants it cancelled (the mail depends on it).
+    unsaid = client.post(
         f"/staff/bookings/{ids['aylin_mon']}/cancel", data={"csrf_token": token, "confirm": "yes"}
+    )
+    assert unsaid.status_code == 303
+    assert get_booking(seeded, ids["aylin_mon"]).status == "confirmed"
+    response = client.post(
+        f"/staff/bookings/{ids['aylin_mon']}/cancel",
+        data={"csrf_token": token, "confirm": "yes", "asked_by": "centre"},
     )
     assert response.status_code == 303
     booking = get_booking(seeded, ids["aylin_mon"])
@@ -209,12 +266,33 @@ def test_staff_cancel_notifies_the_booker_and_is_audited(db_backend, seeded, wee
         ("view", "Ada Admin"),
         ("cancel", "Ada Admin"),
     ]
+    assert "tut uns leid" in mail
     # A second cancel changes nothing and sends nothing.
     client.post(
-        f"/staff/bookings/{ids['aylin_mon']}/cancel", data={"csrf_token": token, "confirm": "yes"}
+        f"/staff/bookings/{ids['aylin_mon']}/cancel",
+        data={"csrf_token": token, "confirm": "yes", "asked_by": "centre"},
     )
     assert len(outbox(seeded, ids["aylin_mon"], "cancellation")) == 1
     assert get_booking(seeded, ids["aylin_mon"]).sequence == 1
+
+
+def test_a_cancellation_the_family_asked_for_says_so_without_an_apology(
+    seeded, week, client, sign_in
+):
+    """Reception cancels because the family phoned: "as you asked", not "we are sorry,
+    we had to cancel"."""
+    _, ids = week
+    sign_in(client, "rez@herne.example")
+    token = csrf_from(client.get(f"/staff/bookings/{ids['aylin_mon']}").get_data(as_text=True))
+    response = client.post(
+        f"/staff/bookings/{ids['aylin_mon']}/cancel",
+        data={"csrf_token": token, "confirm": "yes", "asked_by": "family"},
+    )
+    assert response.status_code == 303
+    assert get_booking(seeded, ids["aylin_mon"]).status == "cancelled"
+    (mail,) = outbox(seeded, ids["aylin_mon"], "cancellation")
+    assert "wie Sie es gewünscht haben" in mail
+    assert "tut uns leid" not in mail and "METHOD:CANCEL" in mail
 
 
 @pytest.mark.backends("sqlite", "pg")

@@ -40,12 +40,17 @@ def book(app, service_slug, start, **details) -> SimpleNamespace:
 
 def new_feed_url(client) -> str:
     page = client.get("/staff/feed").get_data(as_text=True)
-    response = client.post("/staff/feed", data={"csrf_token": csrf_from(page)})
+    response = client.post("/staff/feed", data={"csrf_token": csrf_from(page), "confirm": "yes"})
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
-    match = re.search(r'id="feed-url" class="feed-url" value="([^"]+)"', response.get_data(True))
+    html = response.get_data(True)
+    match = re.search(r'id="feed-url" class="feed-url" value="([^"]+)"', html)
     assert match
     url = match.group(1)
+    # The primary action under the new address opens it in the calendar app (webcal:).
+    webcal = re.search(r'<a class="button" id="open-feed" href="([^"]+)"', html).group(1)
+    assert webcal == url.replace("http://", "webcal://", 1)
+    assert '<button type="submit" class="secondary" id="renew-feed">' in html
     assert re.fullmatch(r"http://localhost/calendar/[A-Za-z0-9_-]{43}\.ics", url), url
     return url.removeprefix("http://localhost")
 
@@ -132,6 +137,10 @@ def test_renewing_ends_the_old_url(db_backend, seeded, karim):
     page = karim.get("/staff/feed").get_data(as_text=True)
     # The URL is shown once only: the page no longer holds it.
     assert first not in page and 'id="feed-exists"' in page
+    # Without the tick, the address in use is kept.
+    refused = karim.post("/staff/feed", data={"csrf_token": csrf_from(page)})
+    assert 'id="feed-url"' not in refused.get_data(as_text=True)
+    assert seeded.test_client().get(first).status_code == 200
     second = new_feed_url(karim)
     assert second != first
     assert seeded.test_client().get(first).status_code == 404

@@ -103,8 +103,10 @@ def test_first_load_autofocuses_the_service_select_and_lists_times_on_choice(
         datetime.fromisoformat(s) for s in starts
     )
     assert all(datetime.fromisoformat(s) > utcnow() for s in starts)
-    # The first time is chosen and has the focus: arrow keys move from there.
-    assert re.search(r'id="slot-0" value="[^"]+" checked autofocus', html)
+    # No time is chosen (pressing "Book" must not book the first one); the first has the
+    # focus, so arrow keys choose from there.
+    assert re.search(r'id="slot-0" value="[^"]+" autofocus', html)
+    assert " checked autofocus" not in html and not re.search(r'name="start"[^>]* checked', html)
     assert 'id="slot-1" value="' in html
     assert not re.search(r'<select id="service" name="service" autofocus', html)
 
@@ -362,3 +364,56 @@ def test_a_counsellor_booking_for_a_colleague_sees_the_reference(
     assert f'class="readout-reference">{booking.reference}<' in html
     # The details stay Karim's: no link to them.
     assert f'href="/staff/bookings/{booking.id}"' not in html
+
+
+def test_book_without_choosing_a_time_books_nothing(app, reception):
+    """The issue's Monday 08:00: "Buchen" without a time chosen says so, books nothing."""
+    html, starts = slot_list(reception)
+    assert starts
+    response = intake_post(reception, html, "", name="Kim", phone="0171 1234567")
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert (
+        'id="start-error"' in page
+        or "Please choose a time" in page
+        or "Bitte wählen Sie eine Zeit" in page
+    )
+    assert not re.search(r'name="start"[^>]* checked', page)
+    assert bookings(app) == []
+
+
+def test_intake_filters_mornings_and_afternoons(app, reception):
+    from booking.i18n import local_time
+
+    morning_html, mornings = slot_list(reception, part="morning")
+    _html, afternoons = slot_list(reception, part="afternoon")
+    assert mornings and afternoons
+    assert all(local_time(datetime.fromisoformat(s), "Europe/Berlin").hour < 12 for s in mornings)
+    assert all(
+        local_time(datetime.fromisoformat(s), "Europe/Berlin").hour >= 12 for s in afternoons
+    )
+    assert '<option value="morning" selected>' in morning_html
+    # "Later times" keeps the filter.
+    later = re.search(r'href="([^"]+)" rel="next"', morning_html)
+    if later:
+        assert "part=morning" in later.group(1).replace("&amp;", "&")
+    refused = reception.get("/staff/intake?service=beratung-1&part=evening")
+    assert refused.status_code in (200, 422)
+    assert 'id="part-error"' in refused.get_data(as_text=True)
+
+
+def test_the_staff_move_page_preselects_no_time(app, reception):
+    """Moving by phone: nothing is chosen until reception chooses; "Move" without a time
+    moves nothing."""
+    html, starts = slot_list(reception)
+    intake_post(reception, html, starts[0], name="Kim", phone="0171 1234567")
+    (booking,) = bookings(app)
+    page = reception.get(f"/staff/bookings/{booking.id}/move").get_data(as_text=True)
+    assert 'name="start"' in page
+    assert not re.search(r'name="start"[^>]* checked', page)
+    response = reception.post(
+        f"/staff/bookings/{booking.id}/move", data={"csrf_token": csrf_from(page)}
+    )
+    assert response.status_code == 422
+    (same,) = bookings(app)
+    assert same.start_at == booking.start_at
