@@ -31,10 +31,11 @@ def create_app(
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     _fill_defaults(app)
 
-    from booking import auth, availability_cache, db_events, i18n, occupancy, serving
+    from booking import auth, availability_cache, clock, db_events, i18n, occupancy, serving
     from booking.extensions import babel, csrf, db, limiter, migrate
 
     db.init_app(app)
+    clock.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     csrf.init_app(app)
     i18n.compile_stale_catalogues(app)

@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from zxcvbn import zxcvbn
 
 from booking import notifications, throttling, transactions
+from booking.clock import request_now
 from booking.extensions import db, login_manager
 from booking.models import SignInFailure, StaffSession, User, utcnow
 
@@ -306,9 +307,9 @@ def end_other_sessions(user: User) -> None:
     )
 
 
-def load_user(token: str) -> User | None:
+def load_user(token: str, now: datetime | None = None) -> User | None:
     """Flask-Login's loader: the active account behind an unexpired session token."""
-    now = utcnow()
+    now = now or utcnow()
     row = db.session.scalar(
         select(StaffSession).where(StaffSession.token_hash == _hash(token or ""))
     )
@@ -328,7 +329,8 @@ def load_user(token: str) -> User | None:
 
 def init_app(app: Flask) -> None:
     login_manager.init_app(app)
-    login_manager.user_loader(load_user)
+    # The request's own time (clock.py): the loader runs inside the request.
+    login_manager.user_loader(lambda token: load_user(token, request_now()))
     login_manager.login_view = "staff.login"
     login_manager.login_message = None
     login_manager.session_protection = None  # the server-side session row is the protection

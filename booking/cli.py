@@ -7,7 +7,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from booking import invitations
-from booking.administration import AccountError, create_or_update_user
+from booking.accounts import AccountError, create_or_update_user
 from booking.availability import get_centre_and_service
 from booking.checks import deployment_findings, workers_from
 from booking.demo import seed_demo

@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import logging
-import traceback
-
 from flask import Flask, g, render_template, request
 from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
+from booking.error_log import log_error
 from booking.extensions import login_manager
 from booking.i18n import error_text, error_title
-from booking.problems import problem_response
-
-
-def log_error(logger: logging.Logger, error: BaseException, message: str, *args) -> None:
-    """Log an error by its class and where it happened, never by its text: the text can
-    hold what a person typed (an address, a name), and logs keep no personal data."""
-    frames = "".join(traceback.format_tb(error.__traceback__))
-    logger.error(message + ": %s\n%s", *args, type(error).__name__, frames.rstrip())
-
+from booking.json_provider import problem_response
 
 # Seconds a client is asked to wait after a 503 for an unreachable database.
 DATABASE_RETRY_AFTER = 5

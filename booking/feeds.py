@@ -16,8 +16,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from booking import feed_tokens, ical
+from booking.clock import request_now
 from booking.extensions import db
-from booking.models import ACTIVE_STATUSES, Booking, User, utcnow
+from booking.models import ACTIVE_STATUSES, Booking, User
 from booking.notifications import booking_event
 
 bp = Blueprint("feeds", __name__)
@@ -64,7 +65,7 @@ def calendar_feed(token: str):
     if user is None:
         abort(404)
     return Response(
-        feed_bytes(user, utcnow()),
+        feed_bytes(user, request_now()),
         mimetype="text/calendar",
         headers={
             "Cache-Control": "private, no-store",

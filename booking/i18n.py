@@ -22,11 +22,45 @@ from flask_babel import (
     get_locale,
     gettext,
     lazy_gettext,
+    ngettext,
 )
 from jinja2 import pass_eval_context
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BuildError
+
+from booking import messages
+
+# Languages often spoken by the families the centres serve, by ISO 639-1 code: the choices
+# of the language fields (public, intake, staff accounts) before the rest.
+COMMON_LANGUAGES = (
+    "de",
+    "ar",
+    "fa",
+    "tr",
+    "ru",
+    "uk",
+    "ku",
+    "ps",
+    "ti",
+    "so",
+    "ro",
+    "bg",
+    "pl",
+    "sq",
+    "sr",
+    "hr",
+    "bs",
+    "it",
+    "es",
+    "fr",
+    "en",
+    "el",
+    "ur",
+    "ta",
+    "vi",
+    "zh",
+)
 
 # Language names in their own language, for the switcher.
 LANGUAGE_NAMES = {
@@ -326,7 +360,8 @@ def _is_current(po: Path, mo: Path) -> bool:
 
 
 def init_app(app: Flask) -> None:
-    """Template helpers and the <html lang dir> values."""
+    """Template helpers and the <html lang dir> values; the core's messages translated."""
+    messages.install(gettext, ngettext)
 
     @app.context_processor
     def inject_language():

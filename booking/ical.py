@@ -294,8 +294,9 @@ def _cn(value: str, field: str) -> str:
     # Readers trim an unquoted parameter value; trimming here makes the CN read back as sent.
     # RFC 5545 has no backslash escapes in parameters, yet icalendar's own parser (and
     # other lenient readers) take ``a\;ROLE=...`` as an escaped ';' and lose the next
-    # parameter, so a backslash is shown as its full-width look-alike.
-    return _text(value, field).strip().replace("\\", FULLWIDTH_BACKSLASH)
+    # parameter, so a backslash is shown as its full-width look-alike. icalendar's parser
+    # also drops a tab before "=" ("0<TAB>=" reads "0="): a tab is shown as a space.
+    return _text(value, field).strip().replace("\t", " ").replace("\\", FULLWIDTH_BACKSLASH)
 
 
 def _zone(tzid: str) -> ZoneInfo:

@@ -1,4 +1,4 @@
-"""JSON in and out: request bodies must be I-JSON (RFC 7493).
+"""JSON in and out: request bodies must be I-JSON (RFC 7493); problem+json responses.
 
 Python's parser accepts NaN, Infinity and lone UTF-16 surrogates ("\\ud800"), none of which a
 database, a mail or another JSON parser can take; a body nested 100,000 deep raises
@@ -11,7 +11,11 @@ import json
 import math
 from typing import Any
 
+from flask import Response
+from flask import json as flask_json
 from flask.json.provider import DefaultJSONProvider
+
+from booking import problems
 
 
 class NotIJSON(ValueError):
@@ -63,3 +67,15 @@ class StrictJSONProvider(DefaultJSONProvider):
             raise NotIJSON("nested too deeply") from error
         _check_strings(value)
         return value
+
+
+def problem_response(**fields) -> Response:
+    """A problem+json response (problems.problem takes the fields) in I-JSON."""
+    found = problems.problem(**fields)
+    response = Response(
+        flask_json.dumps(found.body, ensure_ascii=False),
+        status=found.status,
+        mimetype=problems.MEDIA_TYPE,
+    )
+    response.headers.update(found.headers)
+    return response

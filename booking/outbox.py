@@ -33,11 +33,11 @@ from flask import Flask, current_app
 from sqlalchemy import delete, func, inspect, or_, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from booking import mail_kinds
+from booking import audit, mail_kinds
 from booking.db_events import end_session
-from booking.errors import log_error
+from booking.error_log import log_error
 from booking.extensions import db
-from booking.models import OutboxMessage, WorkerHeartbeat, hash_token, utcnow
+from booking.models import Booking, OutboxMessage, User, WorkerHeartbeat, hash_token, utcnow
 
 MAX_ATTEMPTS = 8
 CLAIM_FOR = timedelta(minutes=5)
@@ -369,4 +369,22 @@ def requeue_dead(row: OutboxMessage, *, now: datetime) -> bool:
     row.attempts = 0
     row.due_at = now
     row.claimed_until = None
+    return True
+
+
+def requeue_mail(message: OutboxMessage, booking: Booking, actor: User, *, now: datetime) -> bool:
+    """An admin sends a dead mail again (requeue_dead), recorded in the audit log; commits.
+    False if it was not dead."""
+    if not requeue_dead(message, now=now):
+        db.session.rollback()
+        return False
+    audit.record(
+        actor, "settings", booking, detail=f"{message.kind} mail {message.id} requeued", now=now
+    )
+    # The outbox commits its own rows (transactions.py sends through it); nothing to send.
+    try:
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
     return True

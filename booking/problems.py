@@ -1,13 +1,23 @@
-"""Problem details (RFC 9457) for the JSON API."""
+"""Problem details (RFC 9457) for the JSON API: the body and headers, pure (no Flask);
+json_provider.problem_response makes the response."""
 
 from __future__ import annotations
 
-from flask import Response, json
+from typing import NamedTuple
 
 PROBLEM_BASE = "/api/v1/problems/"
+MEDIA_TYPE = "application/problem+json"
+# The only headers a problem carries (405 names what is allowed, 503 when to come back).
+PASSED_HEADERS = {"allow", "retry-after"}
 
 
-def problem_response(
+class Problem(NamedTuple):
+    status: int
+    body: dict
+    headers: dict[str, str]
+
+
+def problem(
     *,
     status: int,
     title: str,
@@ -16,8 +26,8 @@ def problem_response(
     errors: dict[str, list[str]] | None = None,
     headers: dict[str, str] | None = None,
     **extra,
-) -> Response:
-    """A problem+json response; ``type`` defaults to about:blank as the RFC says."""
+) -> Problem:
+    """A problem's body and headers; ``type`` defaults to about:blank as the RFC says."""
     body = {
         "type": PROBLEM_BASE + type_ if type_ else "about:blank",
         "status": status,
@@ -27,10 +37,7 @@ def problem_response(
     if errors:
         body["errors"] = errors
     body.update(extra)
-    response = Response(
-        json.dumps(body, ensure_ascii=False), status=status, mimetype="application/problem+json"
-    )
-    for name, value in (headers or {}).items():
-        if name.lower() in {"allow", "retry-after"}:
-            response.headers[name] = value
-    return response
+    kept = {
+        name: value for name, value in (headers or {}).items() if name.lower() in PASSED_HEADERS
+    }
+    return Problem(status, body, kept)

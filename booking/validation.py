@@ -2,7 +2,8 @@
 the admin pages (``clean_text``, ``check_year``).
 
 Each check takes the raw value and returns the clean one or raises FieldError with a
-message for the person. ``clean_details`` runs them all and collects every error.
+message for the person (a messages.Message: translated when it is read, no Flask here).
+``clean_details`` runs them all and collects every error.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from email_validator import EmailNotValidError, validate_email
-from flask_babel import gettext as _
-from flask_babel import ngettext
 
+from booking.messages import Message as _  # the name pybabel extracts
+from booking.messages import ngettext
 from booking.phones import ascii_digits
 from booking.text import (
     has_bidi_controls,
@@ -59,7 +60,7 @@ def clean_text(
     max_length: int,
     required: bool = False,
     multiline: bool = False,
-    missing: str | None = None,
+    missing: str | _ | None = None,
 ) -> str | None:
     """The one check of free text for the API, the public forms, staff and admin pages.
 

@@ -246,6 +246,20 @@ def seeded(app):
 
 
 @pytest.fixture
+def make_booking(app):
+    """The booking factory: ``make_booking(start, centre="herne", service="beratung-1",
+    **over)`` books through the writer (bookings.book_slot) at ``start`` (ISO 8601 with
+    offset, e.g. ``at(monday, 9)``); ``over`` are BookingDetails fields, a name and a fresh
+    e-mail address filled in. Returns id, reference, counsellor_id and (manage) token."""
+    from tests.helpers import book_through_writer
+
+    def make(start: str, *, centre: str = "herne", service: str = "beratung-1", **over):
+        return book_through_writer(app, centre, service, start, **over)
+
+    return make
+
+
+@pytest.fixture
 def make_centre(app):
     """A centre open Mon–Fri 08:00–16:00 with services "short" (45) and "long" (60), and
     ``counsellors`` counsellors offering both; returns the centre's slug."""
@@ -331,7 +345,7 @@ STAFF_PASSWORD = "Sichere-Beratung-2026"
 @pytest.fixture
 def make_staff(app):
     """Create a staff account; returns its e-mail. Password: STAFF_PASSWORD."""
-    from booking.administration import create_or_update_user
+    from booking.accounts import create_or_update_user
     from booking.models import utcnow
 
     def make(email: str, role: str, *centre_slugs: str, name: str | None = None) -> str:

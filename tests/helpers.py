@@ -49,8 +49,10 @@ def booking_payload(start: str, service: str = "short", **over) -> dict:
     return payload
 
 
-def make_booking(app, centre_slug: str, service_slug: str, start: str, **details):
+def book_through_writer(app, centre_slug: str, service_slug: str, start: str, **details):
     """Book through bookings.book_slot; returns id, reference, counsellor_id and token.
+    The body of the ``make_booking`` fixture (tests/conftest.py), which tests use; called
+    directly only for an app that is not the ``app`` fixture (a live server, a second app).
 
     ``details`` are BookingDetails fields; name and a fresh e-mail address are filled in.
     """

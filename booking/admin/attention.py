@@ -13,9 +13,9 @@ from booking.admin.views import (
     _button_pressed,
     _owned,
 )
+from booking.clock import request_now
 from booking.models import (
     Booking,
-    utcnow,
 )
 from booking.staff.context import (
     ROW_DECISIONS,
@@ -30,7 +30,7 @@ from booking.staff.context import (
 @bp.get("/centres/<centre_slug>/attention")
 def attention(centre_slug: str):
     centre = g.centre
-    now = utcnow()
+    now = request_now()
     entries = availability.bookings_needing_attention(centre, now)
     return render_template(
         "admin/attention.html",
@@ -49,7 +49,7 @@ def attention_action(centre_slug: str, booking_id: int, action: str):
     if action not in ROW_DECISIONS:
         abort(404)
     if _button_pressed():
-        settle_one(booking, action, _actor(), request.form, now=utcnow())
+        settle_one(booking, action, _actor(), request.form, now=request_now())
     return redirect(url_for("admin.attention", centre_slug=centre.slug), code=303)
 
 
@@ -77,7 +77,7 @@ def attention_bulk(centre_slug: str):
                     chosen,
                     action,
                     _actor(),
-                    now=utcnow(),
+                    now=request_now(),
                     colleagues=posted_colleagues(request.form, ids),
                 )
             )

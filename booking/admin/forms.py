@@ -1,5 +1,6 @@
-"""Forms of the admin pages. They parse and check types; booking/administration.py holds
-the rules (ranges, overlaps, uniqueness) and raises per-field messages the views show."""
+"""Forms of the admin pages. They parse and check types; the settings writers
+(centre_settings.py, service_catalogue.py, accounts.py) hold the rules (ranges, overlaps,
+uniqueness) and raise per-field messages the views show."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ class WholeNumberField(IntegerField):
 
 
 class SettingsForm(FlaskForm):
-    """A form whose fields are named as the arguments of its writer in administration.py."""
+    """A form whose fields are named as the arguments of its writer (centre_settings.py, ...)."""
 
     def values(self) -> dict:
         """Every field's data by name, to pass on as the writer's keyword arguments."""
@@ -89,7 +90,7 @@ class ServiceForm(FlaskForm):
     online_bookable = BooleanField(_l("Families can book it online"))
     is_active = BooleanField(_l("Offered"))
     counsellors = SelectMultipleField(_l("Offered by"), coerce=int)
-    # Choices are set by the view; booking/administration.py checks the format.
+    # Choices are set by the view; booking/service_catalogue.py checks the format.
     format = SelectField(_l("Format"), validate_choice=False)
     description_de = TextAreaField(_l("Description in German (optional)"))
     description_en = TextAreaField(_l("Description in English (optional)"))
@@ -110,7 +111,7 @@ class LegalForm(SettingsForm):
 
 class StaffEditForm(FlaskForm):
     name = StringField(_l("Name"))
-    # Chosen by name; stored as ISO codes. booking/administration.py checks every code.
+    # Chosen by name; stored as ISO codes. booking/accounts.py checks every code.
     languages = SelectMultipleField(_l("Languages"), validate_choice=False)
     other_languages = StringField(_l("Other languages (codes, optional)"))
     services = SelectMultipleField(_l("Services offered"), coerce=int)
@@ -122,7 +123,7 @@ class StaffEditForm(FlaskForm):
 
 class StaffCreateForm(StaffEditForm):
     email = EmailField(_l("E-mail address"))
-    # Choices are set by the view; booking/administration.py checks the role.
+    # Choices are set by the view; booking/accounts.py checks the role.
     role = SelectField(_l("Role"), validate_choice=False)
     password = PasswordField(_l("Initial password"))
 

@@ -10,7 +10,7 @@ from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from booking import administration, availability
+from booking import availability, centre_settings, settings_checks
 from booking.admin.blueprint import bp
 from booking.admin.forms import (
     ClosureForm,
@@ -26,12 +26,12 @@ from booking.admin.views import (
     _submit,
     _weekday_choices,
 )
+from booking.clock import request_now
 from booking.extensions import db
 from booking.models import (
     Booking,
     Closure,
     OpeningHours,
-    utcnow,
 )
 
 # Opening hours.
@@ -46,8 +46,8 @@ def hours(centre_slug: str):
     if request.method == "POST":
         status = _submit(
             form,
-            lambda: administration.add_opening_hours(
-                centre, _actor(), _interval(form), now=utcnow()
+            lambda: centre_settings.add_opening_hours(
+                centre, _actor(), _interval(form), now=request_now()
             ),
         )
         if status is None:
@@ -59,11 +59,11 @@ def hours(centre_slug: str):
 
 def _save_hours(row: OpeningHours, form: OpeningHoursEditForm) -> None:
     if form.change_from.data is not None:
-        administration.change_opening_hours_from(
-            row, _actor(), _interval(form), form.change_from.data, now=utcnow()
+        centre_settings.change_opening_hours_from(
+            row, _actor(), _interval(form), form.change_from.data, now=request_now()
         )
     else:
-        administration.update_opening_hours(row, _actor(), _interval(form), now=utcnow())
+        centre_settings.update_opening_hours(row, _actor(), _interval(form), now=request_now())
 
 
 def _preview_hours(centre, row: OpeningHours, form: OpeningHoursEditForm) -> list[Booking]:
@@ -71,7 +71,7 @@ def _preview_hours(centre, row: OpeningHours, form: OpeningHoursEditForm) -> lis
     interval = _interval(form)
     others = [h for h in centre.opening_hours if h.id != row.id]
     if form.change_from.data is not None:
-        parts = administration.split_opening_hours(row, form.change_from.data)
+        parts = centre_settings.split_opening_hours(row, form.change_from.data)
         if parts is None:
             proposed = [
                 *others,
@@ -86,7 +86,7 @@ def _preview_hours(centre, row: OpeningHours, form: OpeningHoursEditForm) -> lis
             ]
     else:
         proposed = [*others, interval]
-    now = utcnow()
+    now = request_now()
     already = {b.id for b, _why in availability.bookings_needing_attention(centre, now)}
     hit = availability.bookings_needing_attention(
         centre, now, opening_hours=availability.weekly_hours(proposed)
@@ -131,7 +131,7 @@ def hours_edit(centre_slug: str, hours_id: int):
             try:
                 preview = _preview_hours(centre, row, form)
                 previewed = _fingerprint(form)
-            except administration.SettingsInvalid as error:
+            except settings_checks.SettingsInvalid as error:
                 for name, messages in error.errors.items():
                     form[name].errors = [*form[name].errors, *messages]
                 status = 422
@@ -152,7 +152,7 @@ def hours_delete(centre_slug: str, hours_id: int):
     back = url_for("admin.hours", centre_slug=centre.slug)
     if not _button_pressed():
         return redirect(back, code=303)
-    administration.delete_opening_hours(row, _actor(), now=utcnow())
+    centre_settings.delete_opening_hours(row, _actor(), now=request_now())
     return _after_change(centre, back)
 
 
@@ -167,11 +167,13 @@ def closures(centre_slug: str):
     if request.method == "POST":
         status = _submit(
             form,
-            lambda: administration.add_closure(centre, _actor(), now=utcnow(), **form.values()),
+            lambda: centre_settings.add_closure(
+                centre, _actor(), now=request_now(), **form.values()
+            ),
         )
         if status is None:
             return _after_change(centre, url_for("admin.closures", centre_slug=centre.slug))
-    now = utcnow()
+    now = request_now()
     upcoming = db.session.scalars(
         select(Closure)
         .where(Closure.centre_id == centre.id, Closure.end_at > now)
@@ -187,6 +189,6 @@ def closure_delete(centre_slug: str, closure_id: int):
     centre = g.centre
     closure = _owned(Closure, closure_id, centre.id)
     if _button_pressed():
-        administration.delete_closure(closure, _actor(), now=utcnow())
+        centre_settings.delete_closure(closure, _actor(), now=request_now())
         flash(_("The closure is deleted."), "success")
     return redirect(url_for("admin.closures", centre_slug=centre.slug), code=303)

@@ -5,17 +5,15 @@ from __future__ import annotations
 from flask import abort, flash, g, redirect, render_template, url_for
 from flask_babel import gettext as _
 
-from booking import administration
 from booking.admin import queries
 from booking.admin.blueprint import bp
 from booking.admin.views import (
     _actor,
     _button_pressed,
 )
+from booking.clock import request_now
 from booking.forms import EmptyForm
-from booking.models import (
-    utcnow,
-)
+from booking.outbox import requeue_mail
 
 # Mails that could not be sent.
 
@@ -47,7 +45,7 @@ def outbox_requeue(centre_slug: str, message_id: int):
         abort(404)
     message, booking = found
     if _button_pressed():
-        if administration.requeue_mail(message, booking, _actor(), now=utcnow()):
+        if requeue_mail(message, booking, _actor(), now=request_now()):
             flash(_("The mail will be sent again shortly."), "success")
         else:
             flash(_("This mail is no longer waiting to be sent again."), "error")

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from booking import reports
 from booking.admin import queries
 from booking.admin.blueprint import bp
+from booking.clock import request_now
 from booking.extensions import db
 from booking.i18n import (
     current_language,
@@ -22,7 +23,6 @@ from booking.i18n import (
 )
 from booking.models import (
     Service,
-    utcnow,
 )
 
 FIRST_REPORT_YEAR, LAST_REPORT_YEAR = 2000, 2100
@@ -34,7 +34,7 @@ FIRST_REPORT_YEAR, LAST_REPORT_YEAR = 2000, 2100
 def _report_year(centre) -> int:
     raw = request.args.get("year")
     if not raw:
-        return utcnow().astimezone(ZoneInfo(centre.timezone)).year
+        return request_now().astimezone(ZoneInfo(centre.timezone)).year
     if not raw.isdigit() or not FIRST_REPORT_YEAR <= int(raw) <= LAST_REPORT_YEAR:
         abort(400, description=_("Give the year as a number, e.g. 2026."))
     return int(raw)
@@ -111,7 +111,7 @@ def report_page(centre_slug: str):
         key_labels=key_labels,
         chart=Markup(chart),  # noqa: S704 - built by reports.py, every text in it escaped
         invitations=reports.invitation_summary(
-            queries.invitation_facts(centre, report.year), utcnow()
+            queries.invitation_facts(centre, report.year), request_now()
         ),
     )
 

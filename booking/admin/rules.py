@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from booking import administration
+from booking import centre_settings
 from booking.admin.blueprint import bp
 from booking.admin.forms import (
     LegalForm,
@@ -16,7 +16,7 @@ from booking.admin.views import (
     _after_change,
     _submit,
 )
-from booking.models import utcnow
+from booking.clock import request_now
 
 # Rules.
 
@@ -29,7 +29,9 @@ def rules(centre_slug: str):
     if request.method == "POST":
         status = _submit(
             form,
-            lambda: administration.update_rules(centre, _actor(), now=utcnow(), **form.values()),
+            lambda: centre_settings.update_rules(
+                centre, _actor(), now=request_now(), **form.values()
+            ),
         )
         if status is None:
             return _after_change(centre, url_for("admin.rules", centre_slug=centre.slug))
@@ -47,8 +49,8 @@ def legal(centre_slug: str):
     if request.method == "POST":
         status = _submit(
             form,
-            lambda: administration.update_legal_details(
-                centre, _actor(), now=utcnow(), **form.values()
+            lambda: centre_settings.update_legal_details(
+                centre, _actor(), now=request_now(), **form.values()
             ),
         )
         if status is None:

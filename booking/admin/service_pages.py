@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from booking import administration
+from booking import service_catalogue
 from booking.admin import queries
 from booking.admin.blueprint import bp
 from booking.admin.forms import (
@@ -16,6 +16,7 @@ from booking.admin.views import (
     _owned,
     _submit,
 )
+from booking.clock import request_now
 from booking.i18n import (
     current_language,
     service_format_label,
@@ -23,7 +24,6 @@ from booking.i18n import (
 from booking.models import (
     SERVICE_FORMATS,
     Service,
-    utcnow,
 )
 
 # Services.
@@ -78,7 +78,7 @@ def _service_form(centre, service: Service | None):
     if request.method == "POST":
         status = _submit(
             form,
-            lambda: administration.save_service(
+            lambda: service_catalogue.save_service(
                 centre,
                 _actor(),
                 service,
@@ -90,8 +90,8 @@ def _service_form(centre, service: Service | None):
                 online_bookable=form.online_bookable.data,
                 is_active=form.is_active.data,
                 counsellor_ids=form.counsellors.data or [],
-                now=utcnow(),
-                texts=administration.ServiceTexts(
+                now=request_now(),
+                texts=service_catalogue.ServiceTexts(
                     format=form.format.data or "in_person",
                     description_de=form.description_de.data or "",
                     description_en=form.description_en.data or "",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from booking import access, administration
+from booking import access, accounts, settings_checks
 from booking.admin import queries
 from booking.admin.blueprint import bp
 from booking.admin.forms import (
@@ -26,6 +26,7 @@ from booking.admin.views import (
     _submit,
     _weekday_choices,
 )
+from booking.clock import request_now
 from booking.forms import EmptyForm
 from booking.i18n import (
     current_language,
@@ -33,7 +34,6 @@ from booking.i18n import (
 from booking.models import (
     User,
     WorkingHours,
-    utcnow,
 )
 
 # Staff.
@@ -67,7 +67,7 @@ def staff_new(centre_slug: str):
         status = _submit(
             form,
             lambda: created.append(
-                administration.create_staff(
+                accounts.create_staff(
                     centre,
                     _actor(),
                     email=form.email.data,
@@ -76,7 +76,7 @@ def staff_new(centre_slug: str):
                     languages=form.language_codes(),
                     service_ids=form.services.data or [],
                     password=form.password.data,
-                    now=utcnow(),
+                    now=request_now(),
                 )
             ),
         )
@@ -139,13 +139,13 @@ def staff_edit(centre_slug: str, user_id: int):
         access.require_account_change(_actor(), user)
         status = _submit(
             form,
-            lambda: administration.update_staff(
+            lambda: accounts.update_staff(
                 user,
                 _actor(),
                 name=form.name.data,
                 languages=form.language_codes(),
                 service_ids=form.services.data or [],
-                now=utcnow(),
+                now=request_now(),
             ),
         )
         if status is None:
@@ -163,8 +163,8 @@ def staff_hours_add(centre_slug: str, user_id: int):
     form, hours_form = _staff_forms(centre, user)
     status = _submit(
         hours_form,
-        lambda: administration.add_working_hours(
-            user, _actor(), _interval(hours_form), now=utcnow()
+        lambda: accounts.add_working_hours(
+            user, _actor(), _interval(hours_form), now=request_now()
         ),
     )
     if status is None:
@@ -182,7 +182,7 @@ def staff_hours_delete(centre_slug: str, user_id: int, hours_id: int):
     back = url_for("admin.staff_edit", centre_slug=centre.slug, user_id=user.id)
     if not _button_pressed():
         return redirect(back, code=303)
-    administration.delete_working_hours(row, _actor(), now=utcnow())
+    accounts.delete_working_hours(row, _actor(), now=request_now())
     return _after_change(centre, back)
 
 
@@ -194,8 +194,8 @@ def staff_deactivate(centre_slug: str, user_id: int):
     if not _button_pressed():
         return redirect(back, code=303)
     try:
-        administration.deactivate_staff(user, _actor(), now=utcnow())
-    except administration.SettingsRefused as error:
+        accounts.deactivate_staff(user, _actor(), now=request_now())
+    except settings_checks.SettingsRefused as error:
         flash(str(error), "error")
         return redirect(back, code=303)
     return _after_change(centre, back)
@@ -206,7 +206,7 @@ def staff_reactivate(centre_slug: str, user_id: int):
     centre = g.centre
     user = _changeable_staff(user_id, centre.id)
     if _button_pressed():
-        administration.reactivate_staff(user, _actor(), now=utcnow())
+        accounts.reactivate_staff(user, _actor(), now=request_now())
         flash(_("The account is active again."), "success")
     return redirect(url_for("admin.staff_edit", centre_slug=centre.slug, user_id=user.id), code=303)
 
@@ -218,8 +218,8 @@ def staff_password(centre_slug: str, user_id: int):
     password_form = StaffPasswordForm()
     status = _submit(
         password_form,
-        lambda: administration.set_staff_password(
-            user, _actor(), now=utcnow(), **password_form.values()
+        lambda: accounts.set_staff_password(
+            user, _actor(), now=request_now(), **password_form.values()
         ),
     )
     if status is None:

@@ -3,8 +3,9 @@ admin's home and a centre's overview, and the helpers the topic modules use (hou
 rules.py, service_pages.py, staff_accounts.py, attention.py, report_pages.py,
 outbox_pages.py).
 
-Views parse forms and show results; booking/administration.py checks the rules and
-writes. A centre that is not the admin's is a 404, checked once in before_request.
+Views parse forms and show results; the settings writers (centre_settings.py,
+service_catalogue.py, accounts.py) check the rules and write. A centre that is not the
+admin's is a 404, checked once in before_request.
 """
 
 from __future__ import annotations
@@ -13,23 +14,23 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from booking import access, administration, availability
+from booking import access, availability, settings_checks
 from booking.admin import queries
 from booking.admin.blueprint import bp
 from booking.admin.forms import (
     WeeklyHoursForm,
 )
+from booking.clock import request_now
 from booking.extensions import db
 from booking.forms import EmptyForm
 from booking.i18n import (
+    COMMON_LANGUAGES,
     language_name,
     weekday_name,
 )
 from booking.models import (
     User,
-    utcnow,
 )
-from booking.public.forms import COMMON_LANGUAGES
 
 
 @bp.before_request
@@ -58,7 +59,7 @@ def _submit(form, action) -> int | None:
         return 422
     try:
         action()
-    except administration.SettingsInvalid as error:
+    except settings_checks.SettingsInvalid as error:
         for name, messages in error.errors.items():
             if name in form:
                 form[name].errors = [*form[name].errors, *messages]
@@ -78,7 +79,7 @@ def _button_pressed() -> bool:
 
 def _after_change(centre, fallback: str):
     """After hours, closures or rules changed: settle the bookings that no longer fit."""
-    if availability.bookings_needing_attention(centre, utcnow()):
+    if availability.bookings_needing_attention(centre, request_now()):
         flash(
             _(
                 "Saved. Some upcoming bookings no longer fit. They are not cancelled: "
@@ -95,8 +96,8 @@ def _weekday_choices() -> list[tuple[int, str]]:
     return [(day, weekday_name(day)) for day in range(7)]
 
 
-def _interval(form: WeeklyHoursForm) -> administration.WeeklyInterval:
-    return administration.WeeklyInterval(
+def _interval(form: WeeklyHoursForm) -> settings_checks.WeeklyInterval:
+    return settings_checks.WeeklyInterval(
         form.weekday.data,
         form.opens.data,
         form.closes.data,
@@ -131,7 +132,7 @@ def centre(centre_slug: str):
     return render_template(
         "admin/centre.html",
         centre=g.centre,
-        attention_count=len(availability.bookings_needing_attention(g.centre, utcnow())),
+        attention_count=len(availability.bookings_needing_attention(g.centre, request_now())),
         dead_count=queries.dead_mail_counts([g.centre]).get(g.centre.id, 0),
     )
 

@@ -18,10 +18,11 @@ from booking.api.views import (
     _parse_date,
     booking_body,
 )
+from booking.clock import request_now
 from booking.extensions import limiter
-from booking.models import OFFICER, Invitation, utcnow
+from booking.json_provider import problem_response
+from booking.models import OFFICER, Invitation
 from booking.needs import Need
-from booking.problems import problem_response
 from booking.validation import FieldError, ValidationFailed, clean_consent, clean_start
 
 
@@ -46,7 +47,7 @@ def _invitation(token: str, *, open_only: bool) -> Invitation:
     invitation = invitations.find_by_token(token)
     if invitation is None:
         abort(404, description=_("No invitation belongs to this token."))
-    status = invitation.status(utcnow())
+    status = invitation.status(request_now())
     if open_only and status != "open":
         raise invitations.InvitationGone(invitation, status)
     return invitation
@@ -69,7 +70,7 @@ def get_invitation(token: str):
             "service": invitation.service.slug,
             "language": invitation.language,
             "expires_at": invitation.expires_at.astimezone(zone).isoformat(),
-            "status": invitation.status(utcnow()),
+            "status": invitation.status(request_now()),
         }
     )
 
@@ -93,7 +94,7 @@ def invitation_slots(token: str):
     search = availability.SlotSearch(centre, service)
     details = _details(invitation, search)
     need = Need(details.language, details.interpreter_language)
-    found = search.find(date_from, date_to, utcnow(), need)
+    found = search.find(date_from, date_to, request_now(), need)
     zone = ZoneInfo(centre.timezone)
     return jsonify(
         {
@@ -136,6 +137,6 @@ def invitation_booking(token: str):
         locale=invitation.language,
         invitation=invitation,
     )
-    result = bookings.book_slot(asked, now=utcnow())
+    result = bookings.book_slot(asked, now=request_now())
     location = url_for("api.get_booking", token=result.manage_token, _external=True)
     return jsonify(booking_body(result.booking, result.manage_token)), 201, {"Location": location}

@@ -18,12 +18,13 @@ from werkzeug.exceptions import BadRequest
 
 from booking import availability, availability_cache, bookings
 from booking.api.blueprint import bp
+from booking.clock import request_now
 from booking.extensions import limiter, new_booking_limit
 from booking.i18n import current_language, error_title
+from booking.json_provider import problem_response
 from booking.lookups import centre_and_service_or_404, centre_or_404
-from booking.models import Booking, Centre, utcnow
+from booking.models import Booking, Centre
 from booking.needs import Need
-from booking.problems import problem_response
 from booking.validation import (
     FieldError,
     ValidationFailed,
@@ -73,7 +74,7 @@ def list_centres():
                 "visiting_address": c.visiting_address or c.address,
                 "phone": c.phone,
                 "email": c.email,
-                "opening_hours": current_hours(c, c.today(utcnow())),
+                "opening_hours": current_hours(c, c.today(request_now())),
             }
             for c in centres
         ]
@@ -118,7 +119,7 @@ SLOTS_ARGS = ("from", "to", "language")
 @bp.get("/centres/<centre_slug>/slots")
 def list_slots(centre_slug: str):
     service_slug = request.args.get("service", "").strip()
-    now = utcnow()
+    now = request_now()
     # Only answers of 200 are kept, by the request's own words: the same words at the same
     # availability version name the same centre and service and pass the same checks. The
     # lookup reads the version before the centre and service are read (see pin_version).
@@ -284,7 +285,7 @@ def create_booking(centre_slug: str):
     asked = bookings.BookingRequest(
         centre, service, start_at, details, locale=current_language(), idempotency=idempotency
     )
-    result = bookings.book_slot(asked, now=utcnow())
+    result = bookings.book_slot(asked, now=request_now())
     if result.replayed and result.stored_response:
         # A repeat answers without the manage link and its Location: whoever else sends the
         # same key and body gets no working link; the first client has it, and the mail.
@@ -316,7 +317,7 @@ def get_booking(token: str):
 @limiter.limit(_booking_limit)
 def cancel_booking(token: str):
     booking = _booking_by_token(token)
-    bookings.cancel_booking(booking, now=utcnow())
+    bookings.cancel_booking(booking, now=request_now())
     return jsonify(booking_body(booking, token))
 
 
@@ -329,7 +330,7 @@ def reschedule_booking(token: str):
         start_at = clean_start(data.get("start"))
     except FieldError as error:
         raise ValidationFailed({"start": [str(error)]}) from error
-    bookings.reschedule_booking(booking, start_at, now=utcnow(), manage_token=token)
+    bookings.reschedule_booking(booking, start_at, now=request_now(), manage_token=token)
     return jsonify(booking_body(booking, token))
 
 

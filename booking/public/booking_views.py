@@ -28,11 +28,12 @@ from flask_babel import ngettext
 from werkzeug.exceptions import NotFound
 
 from booking import availability, bookings, ical, notifications, retention
+from booking.clock import request_now
 from booking.extensions import limiter, new_booking_limit
 from booking.forms import EmptyForm
 from booking.i18n import current_language, language_name
 from booking.lookups import centre_and_service_or_404
-from booking.models import Booking, Centre, Service, utcnow
+from booking.models import Booking, Centre, Service
 from booking.needs import Need
 from booking.public.blueprint import bp
 from booking.public.forms import BookingForm, FindBookingForm, MoveForm
@@ -95,7 +96,7 @@ def _taken_page(
         centre,
         service,
         start_at,
-        utcnow(),
+        request_now(),
         need=Need(language, interpreter),
     )
     return (
@@ -149,7 +150,7 @@ def book(centre_slug: str, service_slug: str):
         form.start.data = start_at.isoformat()
         form.nonce.data = secrets.token_urlsafe(24)
         need = Need(form.language.data, interpreter)
-        if bookings.free_slot_at(centre, service, start_at, utcnow(), need=need) is None:
+        if bookings.free_slot_at(centre, service, start_at, request_now(), need=need) is None:
             return _taken_page(centre, service, start_at, form.language.data, interpreter)
         return _render_form(centre, service, form, start_at)
 
@@ -179,7 +180,7 @@ def book(centre_slug: str, service_slug: str):
         asked = bookings.BookingRequest(
             centre, service, start_at, details, locale=current_language(), idempotency=idempotency
         )
-        result = bookings.book_slot(asked, now=utcnow())
+        result = bookings.book_slot(asked, now=request_now())
     except bookings.SlotUnavailable:
         return _taken_page(
             centre, service, start_at, details.language, details.interpreter_language
@@ -250,7 +251,7 @@ def unknown_manage_link(error):
 @bp.get("/b/<token>")
 def manage(token: str):
     booking = _booking_or_404(token)
-    now = utcnow()
+    now = request_now()
     service = booking.service
     return _service_page(
         "public/manage.html",
@@ -276,7 +277,7 @@ def invite(token: str):
     booking = _booking_or_404(token)
     if booking.is_cancelled:
         body = (
-            ical.build_cancel(notifications.calendar_event(booking, utcnow(), None))
+            ical.build_cancel(notifications.calendar_event(booking, request_now(), None))
             if booking.email
             else b""
         )
@@ -284,7 +285,7 @@ def invite(token: str):
             abort(404)
     else:
         body = ical.build_feed(
-            [notifications.calendar_event(booking, utcnow(), None)], booking.centre.name
+            [notifications.calendar_event(booking, request_now(), None)], booking.centre.name
         )
     return Response(
         body,
@@ -300,7 +301,7 @@ def cancel(token: str):
     form = EmptyForm()
     if request.method == "POST" and form.validate_on_submit():
         try:
-            bookings.cancel_booking(booking, now=utcnow())
+            bookings.cancel_booking(booking, now=request_now())
         except bookings.BookingNotChangeable:
             flash(_("This appointment can no longer be cancelled online. Please call us."), "error")
         else:
@@ -323,7 +324,7 @@ def erase(token: str):
     form = EmptyForm()
     if request.method == "POST" and form.validate_on_submit():
         try:
-            retention.erase_booking(booking, utcnow())
+            retention.erase_booking(booking, request_now())
         except retention.NotErasable:
             flash(_("Please cancel the appointment first."), "error")
         else:
@@ -343,7 +344,7 @@ def move(token: str):
     """
     booking = _booking_or_404(token)
     centre, service = booking.centre, booking.service
-    now = utcnow()
+    now = request_now()
     if not booking.is_changeable(now):
         flash(_("This appointment can no longer be changed online. Please call us."), "error")
         return redirect(url_for("public.manage", token=token), code=303)
@@ -476,7 +477,7 @@ def find_booking():
         form.email.errors = [str(error)]
     if form.reference.errors or form.email.errors:
         return render_template("public/find.html", form=form, sent=False), 422
-    bookings.send_manage_link(reference or None, email, now=utcnow())
+    bookings.send_manage_link(reference or None, email, now=request_now())
     return render_template("public/find.html", form=form, sent=True)
 
 

@@ -15,36 +15,6 @@ from wtforms import (
     TextAreaField,
 )
 
-# Languages often spoken by the families the centres serve, by ISO 639-1 code.
-COMMON_LANGUAGES = (
-    "de",
-    "ar",
-    "fa",
-    "tr",
-    "ru",
-    "uk",
-    "ku",
-    "ps",
-    "ti",
-    "so",
-    "ro",
-    "bg",
-    "pl",
-    "sq",
-    "sr",
-    "hr",
-    "bs",
-    "it",
-    "es",
-    "fr",
-    "en",
-    "el",
-    "ur",
-    "ta",
-    "vi",
-    "zh",
-)
-
 
 class BookingForm(FlaskForm):
     """The details of SPEC "Bookings", nothing more."""

@@ -13,9 +13,10 @@ from flask import abort, flash, redirect, render_template, request, session, url
 from flask_babel import gettext as _
 
 from booking import availability, bookings, invitations
+from booking.clock import request_now
 from booking.extensions import limiter
 from booking.i18n import current_language, url_code
-from booking.models import OFFICER, Invitation, utcnow
+from booking.models import OFFICER, Invitation
 from booking.needs import Need
 from booking.public.blueprint import bp
 from booking.public.forms import InvitationBookingForm
@@ -30,7 +31,7 @@ def _open_invitation(token: str) -> tuple[Invitation, str] | tuple[Invitation, N
     invitation = invitations.find_by_token(token)
     if invitation is None:
         abort(404, description=_("This invitation link is not valid. Please call us."))
-    return invitation, invitation.status(utcnow())
+    return invitation, invitation.status(request_now())
 
 
 def _gone(invitation: Invitation, status: str):
@@ -80,7 +81,7 @@ def invitation(token: str):
         "interpreter": details.interpreter_language,
     }
     if start_at is not None:
-        slot = bookings.free_slot_at(centre, service, start_at, utcnow(), need=need)
+        slot = bookings.free_slot_at(centre, service, start_at, request_now(), need=need)
         if slot is None:
             flash(_("This time was just taken. Please choose another one."), "error")
         else:
@@ -147,7 +148,7 @@ def invitation_book(token: str):
         centre, service, start_at, details, locale=current_language(), invitation=invitation
     )
     try:
-        result = bookings.book_slot(asked, now=utcnow())
+        result = bookings.book_slot(asked, now=request_now())
     except invitations.InvitationGone as gone:
         return _gone(gone.invitation, gone.invitation_status)
     except bookings.SlotUnavailable:

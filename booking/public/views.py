@@ -15,12 +15,12 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 
 from booking import availability, availability_cache
-from booking.i18n import current_language, day_label, html_lang, language_name
+from booking.clock import request_now
+from booking.i18n import COMMON_LANGUAGES, current_language, day_label, html_lang, language_name
 from booking.lookups import centre_and_service_or_404, centre_or_404
-from booking.models import Centre, Closure, closure_reason_in, utcnow
+from booking.models import Centre, Closure, closure_reason_in
 from booking.needs import Need
 from booking.public.blueprint import bp
-from booking.public.forms import COMMON_LANGUAGES
 from booking.validation import FieldError, clean_day, parse_language
 
 
@@ -44,7 +44,7 @@ def page_key(name: str) -> tuple | None:
 
 @bp.get("/")
 def index():
-    now = utcnow()
+    now = request_now()
     key = page_key("index")
     kept = key and availability_cache.lookup(key, now)
     if kept:
@@ -74,7 +74,7 @@ def centre_page(centre_slug: str):
     return render_template(
         "public/centre.html",
         centre=centre,
-        hours=weekly_hours_by_day(centre, centre.today(utcnow())),
+        hours=weekly_hours_by_day(centre, centre.today(request_now())),
         services=services,
         language=current_language(),
     )
@@ -208,7 +208,7 @@ def build_week(
     label, with %(day)s and %(time)s. At most two reads of busy times, whatever the data.
     """
     centre, service = search.centre, search.service
-    now = now or utcnow()  # one instant for every search: the page is one answer
+    now = now or request_now()  # one instant for every search: the page is one answer
     today = centre.today(now)
     monday = _week_start(week_raw, today)
     last_bookable = today + timedelta(days=centre.horizon_days)
@@ -307,7 +307,7 @@ def service_week(centre_slug: str, service_slug: str):
     """The week page; kept in the availability cache by its address, query and language
     (read before the centre and service are: see availability_cache.pin_version), until the
     clock could change it. Only pages of 200 are kept."""
-    now = utcnow()
+    now = request_now()
     key = page_key("week")
     kept = key and availability_cache.lookup(key, now, centre_slug)
     if kept:

@@ -17,9 +17,10 @@ from sqlalchemy.orm import selectinload
 
 from booking import absences as absence_writer
 from booking import access, availability, bookings
+from booking.clock import request_now
 from booking.extensions import db
 from booking.forms import EmptyForm
-from booking.models import Absence, Centre, Service, User, utcnow
+from booking.models import Absence, Centre, Service, User
 from booking.staff.blueprint import bp
 from booking.staff.bookings import load_booking
 from booking.staff.context import (
@@ -123,7 +124,7 @@ def absences():
     form = AbsenceForm()
     form.counsellor.choices = [(str(c.id), c.name) for c in counsellors]
     status = 200
-    now = utcnow()
+    now = request_now()
 
     if request.method == "POST":
         if not form.validate_on_submit():
@@ -198,7 +199,7 @@ def absence_delete(absence_id: int):
         abort(400)
     centres = staff_centres(user)
     centre = pick_centre(centres, request.form.get("centre"))
-    absence_writer.delete_absence(absence, user, now=utcnow())
+    absence_writer.delete_absence(absence, user, now=request_now())
     flash(_("The absence is deleted."), "success")
     return _back(centre, centres)
 
@@ -213,7 +214,7 @@ def conflict_action(booking_id: int, action: str):
         abort(400)
     centres = staff_centres(user)
     centre = pick_centre(centres, booking.centre.slug)
-    settle_one(booking, action, user, request.form, now=utcnow())
+    settle_one(booking, action, user, request.form, now=request_now())
     return _back(centre, centres)
 
 
@@ -238,7 +239,7 @@ def conflicts_bulk():
     if confirm is not None:
         return confirm
     done = bookings.settle_conflicts(
-        chosen, action, user, now=utcnow(), colleagues=posted_colleagues(request.form, ids)
+        chosen, action, user, now=request_now(), colleagues=posted_colleagues(request.form, ids)
     )
     settle_flash(done)
     return _back(centre, centres)

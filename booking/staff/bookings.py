@@ -11,9 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from booking import access, availability, bookings
+from booking.clock import request_now
 from booking.extensions import db
 from booking.forms import EmptyForm
-from booking.models import OFFICER, Absence, Booking, Centre, Invitation, User, utcnow
+from booking.models import OFFICER, Absence, Booking, Centre, Invitation, User
 from booking.needs import Need
 from booking.staff.blueprint import bp
 from booking.staff.context import (
@@ -54,7 +55,7 @@ def calendar():
     centres = staff_centres(user)
     centre = pick_centre(centres, request.args.get("centre"))
     view = request.args.get("view") if request.args.get("view") in VIEWS else "day"
-    day = parse_day(request.args.get("date"), centre.today(utcnow()))
+    day = parse_day(request.args.get("date"), centre.today(request_now()))
     first = day - timedelta(days=day.weekday()) if view == "week" else day
     length = 7 if view == "week" else 1
     with_cancelled = request.args.get("cancelled") == "1"
@@ -137,7 +138,7 @@ def calendar():
         booking_count=len(rows),
         previous_url=link(date=(day - step).isoformat()),
         next_url=link(date=(day + step).isoformat()),
-        today_url=link(date=centre.today(utcnow()).isoformat()),
+        today_url=link(date=centre.today(request_now()).isoformat()),
         other_view_url=link(view="day" if view == "week" else "week"),
     )
 
@@ -160,7 +161,7 @@ def load_booking(booking_id: int, *, change: bool = False) -> Booking:
 def booking_detail(booking_id: int):
     user = acting_user()
     booking = load_booking(booking_id)
-    now = utcnow()
+    now = request_now()
     created_by = db.session.get(User, booking.created_by_id) if booking.created_by_id else None
     invitation = db.session.scalar(select(Invitation).where(Invitation.booking_id == booking.id))
     page = render_template(
@@ -196,7 +197,7 @@ def booking_move(booking_id: int):
     user = acting_user()
     booking = load_booking(booking_id, change=True)
     centre = booking.centre
-    now = utcnow()
+    now = request_now()
     if not booking.is_changeable(now):
         flash(_("This appointment can no longer be moved."), "error")
         return _back(booking)
@@ -276,7 +277,7 @@ def booking_cancel(booking_id: int):
         return _back(booking)
     try:
         cancelled = bookings.staff_cancel(
-            booking, user, now=utcnow(), at_family_request=asked_by == "family"
+            booking, user, now=request_now(), at_family_request=asked_by == "family"
         )
     except bookings.BookingNotChangeable:
         flash(_("Only upcoming confirmed appointments can be cancelled."), "error")
@@ -304,7 +305,7 @@ def booking_attendance(booking_id: int):
             code=303,
         )
     try:
-        bookings.mark_attendance(booking, status, user, now=utcnow())
+        bookings.mark_attendance(booking, status, user, now=request_now())
     except bookings.AttendanceNotPossible:
         flash(_("Attendance can be marked only once the appointment has begun."), "error")
         return back

@@ -16,11 +16,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from booking import access, availability, bookings
+from booking.clock import request_now
 from booking.extensions import db
-from booking.i18n import language_name
-from booking.models import OFFICER, Booking, Centre, Service, User, utcnow
+from booking.i18n import COMMON_LANGUAGES, language_name
+from booking.models import OFFICER, Booking, Centre, Service, User
 from booking.needs import Need
-from booking.public.forms import COMMON_LANGUAGES
 from booking.staff.blueprint import bp
 from booking.staff.context import (
     acting_user,
@@ -159,7 +159,7 @@ def _page(
     problem: str | None = None,
     chosen: SlotFilter | None = None,
 ):
-    now = utcnow()
+    now = request_now()
     today = centre.today(now)
     chosen = chosen or SlotFilter()
     slots = []
@@ -239,7 +239,7 @@ def intake():
     user = acting_user()
     centres = staff_centres(user)
     centre, service, language = _selection(centres, request.args)
-    chosen = _read_filter(centre, service, request.args, centre.today(utcnow()))
+    chosen = _read_filter(centre, service, request.args, centre.today(request_now()))
     form = IntakeForm()
     form.nonce.data = secrets.token_urlsafe(24)
     booked = _last_booking(user)
@@ -263,7 +263,7 @@ def intake_book():
     form = IntakeForm()
     channel = request.form.get("channel", "phone")
     raw_start = request.form.get("start")
-    chosen = _read_filter(centre, service, request.form, centre.today(utcnow()))
+    chosen = _read_filter(centre, service, request.form, centre.today(request_now()))
     render = {
         "service": service,
         "language": language,
@@ -336,7 +336,7 @@ def intake_book():
             created_by=user,
             counsellor_id=chosen.counsellor.id if chosen.counsellor else None,
         )
-        result = bookings.book_slot(asked, now=utcnow())
+        result = bookings.book_slot(asked, now=request_now())
     except bookings.SlotUnavailable:
         return _page(
             centre,

@@ -15,10 +15,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from booking import access, availability, invitations
+from booking.clock import request_now
 from booking.extensions import db
 from booking.forms import EmptyForm
 from booking.i18n import LANGUAGE_NAMES, current_language
-from booking.models import Booking, Centre, Invitation, Service, utcnow
+from booking.models import Booking, Centre, Invitation, Service
 from booking.staff.blueprint import bp
 from booking.staff.context import acting_user, pick_centre, staff_centres
 from booking.staff.forms import InvitationForm, InvitationListForm
@@ -49,7 +50,7 @@ def _invitations_of(centre: Centre, status: str | None) -> list[Invitation]:
         .order_by(Invitation.created_at.desc(), Invitation.id.desc())
         .limit(500)
     ).all()
-    now = utcnow()
+    now = request_now()
     return [i for i in rows if status is None or i.status(now) == status]
 
 
@@ -70,7 +71,7 @@ def _page(centre, centres, form=None, list_form=None, status=None, code=200, **c
             statuses=STATUS_FILTERS,
             invitations=_invitations_of(centre, status),
             action_form=EmptyForm(),
-            now=utcnow(),
+            now=request_now(),
             **context,
         ),
         code,
@@ -112,7 +113,7 @@ def invitation_create():
                 form[name].errors = list(messages)
         return _page(centre, centres, form=form, code=422)
     invitation, token = invitations.invite(
-        centre, service, details, actor=acting_user(), now=utcnow()
+        centre, service, details, actor=acting_user(), now=request_now()
     )
     return _made(invitation, token)
 
@@ -139,7 +140,7 @@ def invitation_upload():
             form.file.errors = [_("Please save the file as CSV in UTF-8.")]
     if form.errors or form.service.errors or form.file.errors or text is None:
         return _page(centre, centres, list_form=form, code=422)
-    result = invitations.invite_list(centre, service, text, actor=acting_user(), now=utcnow())
+    result = invitations.invite_list(centre, service, text, actor=acting_user(), now=request_now())
     if result.invited:
         flash(
             _("%(count)d families invited.", count=len(result.invited)),
@@ -166,7 +167,7 @@ def invitation_withdraw(invitation_id: int):
     invitation = _own_invitation(invitation_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    if invitations.withdraw(invitation, acting_user(), now=utcnow()):
+    if invitations.withdraw(invitation, acting_user(), now=request_now()):
         flash(
             _("The invitation %(reference)s was withdrawn.", reference=invitation.reference),
             "success",
@@ -183,7 +184,7 @@ def invitation_renew(invitation_id: int):
     invitation = _own_invitation(invitation_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    token = invitations.renew(invitation, acting_user(), now=utcnow())
+    token = invitations.renew(invitation, acting_user(), now=request_now())
     if token is None:
         flash(_("A used invitation cannot be renewed."), "error")
         centre, centres = _centre_from({"centre": invitation.centre.slug})
@@ -200,7 +201,7 @@ def invite_again(booking_id: int):
     )
     if not EmptyForm().validate_on_submit():
         abort(400)
-    if not booking.is_changeable(utcnow()):
+    if not booking.is_changeable(request_now()):
         abort(409)
     first = db.session.scalar(select(Invitation).where(Invitation.booking_id == booking.id))
     language = booking.locale if booking.locale in invitations.public_languages() else "de"
@@ -224,7 +225,7 @@ def invite_again(booking_id: int):
         booking.service,
         details,
         actor=acting_user(),
-        now=utcnow(),
+        now=request_now(),
         replaces=booking,
     )
     return _made(invitation, token)

@@ -13,8 +13,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from booking import access, bookings
+from booking.clock import request_now
 from booking.extensions import db
-from booking.models import Booking, User, utcnow
+from booking.models import Booking, User
 from booking.phones import ascii_digits, search_forms
 from booking.staff.blueprint import bp
 from booking.staff.context import acting_user, staff_centres
@@ -99,11 +100,13 @@ def search():
         more=more,
         fields=access.search_fields(user),
         show_centre=len(centres) > 1,
-        now=utcnow(),
+        now=request_now(),
     )
     if shown is not None:
         # Recorded once the page is made: the commit would expire what the page reads.
-        bookings.record_search(user, centres[0].id if centres else None, len(shown), now=utcnow())
+        bookings.record_search(
+            user, centres[0].id if centres else None, len(shown), now=request_now()
+        )
     response = make_response(page, 422 if error else 200)
     response.headers["Cache-Control"] = "no-store"
     return response

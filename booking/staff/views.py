@@ -12,10 +12,11 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from booking import access, administration, auth
+from booking import access, accounts, auth
+from booking.clock import request_now
 from booking.extensions import db
 from booking.forms import EmptyForm
-from booking.models import Booking, utcnow
+from booking.models import Booking
 from booking.staff.blueprint import bp
 from booking.staff.context import (
     acting_user,
@@ -62,7 +63,7 @@ def login():
         form.next.data = request.args.get("next", "")
         return render_template("staff/login.html", form=form)
     if form.validate_on_submit():
-        email, now = form.email.data or "", utcnow()
+        email, now = form.email.data or "", request_now()
         address = request.remote_addr or ""
         blocked_until = auth.sign_in_blocked_until(email, address, now)
         if blocked_until is not None:
@@ -73,7 +74,7 @@ def login():
             # Checked before the session row is written: a bad next= must not fail after it.
             target = _safe_next(form.next.data)
             auth.clear_failed_sign_ins(email, address)
-            auth.start_session(user)
+            auth.start_session(user, now)
             return redirect(target, code=303)
         db.session.rollback()
         auth.record_failed_sign_in(email, address, now)
@@ -98,7 +99,7 @@ def home():
     if not centres:
         return render_template("staff/home.html", centre=None)
     centre = pick_centre(centres, request.args.get("centre"))
-    now = utcnow()
+    now = request_now()
     day = parse_day(request.args.get("date"), centre.today(now))
     query = (
         select(Booking)
@@ -153,7 +154,7 @@ def change_password():
             flash(_("The form has expired. Please try again."), "error")
             status = 400
         else:
-            user, now, address = acting_user(), utcnow(), request.remote_addr or ""
+            user, now, address = acting_user(), request_now(), request.remote_addr or ""
             blocked_until = auth.sign_in_blocked_until(user.email, address, now)
             if blocked_until is not None:
                 # A stolen session guessing the current password waits like a sign-in.
@@ -161,14 +162,14 @@ def change_password():
                     form, form.current, "staff/password.html", now, blocked_until
                 )
             try:
-                administration.change_own_password(
+                accounts.change_own_password(
                     user,
                     current=form.current.data or "",
                     new=form.new.data or "",
                     confirm=form.confirm.data or "",
-                    now=utcnow(),
+                    now=now,
                 )
-            except administration.PasswordChangeInvalid as error:
+            except accounts.PasswordChangeInvalid as error:
                 if "current" in error.errors:
                     auth.record_failed_sign_in(user.email, address, now)
                 for name, messages in error.errors.items():

@@ -9,9 +9,10 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from booking import feed_tokens
+from booking.clock import request_now
 from booking.extensions import db
 from booking.forms import EmptyForm
-from booking.models import AuditEntry, utcnow
+from booking.models import AuditEntry
 from booking.staff.blueprint import bp
 from booking.staff.context import acting_user, staff_centres
 
@@ -32,7 +33,7 @@ def feed():
             # The address in use stops working: one stray click must not do it.
             flash(_("Please tick the box: the address you use now would stop working."), "error")
         else:
-            token = feed_tokens.renew_feed_token(user, user, now=utcnow())
+            token = feed_tokens.renew_feed_token(user, user, now=request_now())
             # Shown this once: only the token's hash is kept.
             feed_url = url_for("feeds.calendar_feed", token=token, _external=True)
     response = make_response(

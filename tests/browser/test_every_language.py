@@ -16,7 +16,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from booking.administration import create_or_update_user
+from booking.accounts import create_or_update_user
 from booking.config import Config
 from booking.extensions import db
 from booking.models import Booking, Centre, OpeningHours, Service, User, utcnow

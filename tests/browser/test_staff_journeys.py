@@ -15,11 +15,11 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from booking.administration import create_or_update_user
+from booking.accounts import create_or_update_user
 from booking.extensions import db
 from booking.models import Booking, User, utcnow
 from tests.conftest import STAFF_PASSWORD
-from tests.helpers import BERLIN, at, make_booking, next_working_day
+from tests.helpers import BERLIN, at, book_through_writer, next_working_day
 
 RECEPTION = "rezeption@herne.example"
 AYLIN = "aylin.demir@herne.example"
@@ -78,10 +78,12 @@ def test_reception_finds_a_booking_by_phone_and_cancels_it(
     page: Page, live_server, live_app, accounts, outbox_dir
 ):
     monday = next_working_day(0)
-    wanted = make_booking(
+    wanted = book_through_writer(
         live_app, "herne", "beratung-3", at(monday, 10), name="Omar Nassar", phone="0171 234 56 78"
     )
-    make_booking(live_app, "herne", "beratung-3", at(monday, 11), name="Other", phone="0157 999")
+    book_through_writer(
+        live_app, "herne", "beratung-3", at(monday, 11), name="Other", phone="0157 999"
+    )
     sign_in(page, live_server, RECEPTION)
 
     count = Counter(page)
@@ -115,7 +117,9 @@ def test_an_absence_is_handed_over_to_a_colleague(
     page: Page, live_server, live_app, accounts, outbox_dir
 ):
     monday = next_working_day(0)
-    booking = make_booking(live_app, "herne", "beratung-1", at(monday, 9), name="Omar Nassar")
+    booking = book_through_writer(
+        live_app, "herne", "beratung-1", at(monday, 9), name="Omar Nassar"
+    )
     with live_app.app_context():
         before = db.session.get(Booking, booking.id)
         start, end = before.start_at, before.end_at
@@ -160,7 +164,9 @@ def test_an_absence_is_handed_over_to_a_colleague(
 
 def test_the_day_list_prints_without_menus_and_buttons(page: Page, live_server, live_app, accounts):
     monday = next_working_day(0)
-    booking = make_booking(live_app, "herne", "beratung-1", at(monday, 9), name="Omar Nassar")
+    booking = book_through_writer(
+        live_app, "herne", "beratung-1", at(monday, 9), name="Omar Nassar"
+    )
     sign_in(page, live_server, RECEPTION)
     page.goto(f"{live_server}/staff/?date={monday.isoformat()}")
     row = page.locator(f"#row-{booking.id}")
@@ -214,7 +220,7 @@ def test_reception_enters_an_absence_and_hands_the_day_over(
     monday = next_working_day(0)
     # Turkish with a Turkish interpreter: Aylin's, and a colleague without Turkish may take it.
     first, second = (
-        make_booking(
+        book_through_writer(
             live_app,
             "herne",
             "beratung-1",
@@ -260,7 +266,7 @@ def test_bulk_cancel_asks_first_naming_how_many_families_are_told(
 ):
     monday = next_working_day(0)
     ids = [
-        make_booking(
+        book_through_writer(
             live_app,
             "herne",
             "beratung-1",

@@ -139,20 +139,22 @@ def test_concurrent_bookings_of_one_address_stop_at_the_cap(app, make_centre, db
 
 
 @pytest.mark.backends("pg")
-def test_two_outbox_workers_at_once_never_send_a_mail_twice(app, make_centre, db_backend):
+def test_two_outbox_workers_at_once_never_send_a_mail_twice(
+    app, make_centre, db_backend, make_booking
+):
     """Two workers claim at the same moment: FOR UPDATE SKIP LOCKED gives each row to one."""
     from aiosmtpd.controller import Controller
 
     from booking import outbox
     from booking.models import OutboxMessage, utcnow
-    from tests.helpers import Inbox, free_port, make_booking
+    from tests.helpers import Inbox, free_port
 
     app.config["OUTBOX_SEND_AFTER_COMMIT"] = "off"
     make_centre(counsellors=2)
     days = [next_working_day(d) for d in range(5)]
     for day in days:
         for hour in range(8, 14):
-            make_booking(app, "test", "short", at(day, hour))
+            make_booking(at(day, hour), centre="test", service="short")
     with app.app_context():
         due = db.session.scalar(
             select(func.count())

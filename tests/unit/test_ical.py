@@ -380,8 +380,16 @@ def test_any_printable_text_round_trips(summary, name, description):
     assert max(len(line) for line in data.split(b"\r\n")) <= 75
     event = only_event(data)
     assert str(event["SUMMARY"]) == summary
-    assert event["ATTENDEE"].params["CN"] == name.strip().replace("\\", FULLWIDTH_BACKSLASH)
+    assert event["ATTENDEE"].params["CN"] == name.strip().replace("\t", " ").replace(
+        "\\", FULLWIDTH_BACKSLASH
+    )
     assert str(event["DESCRIPTION"]) == (description or "x")
+
+
+def test_regression_a_tab_before_an_equals_sign_in_cn_is_kept_as_a_space():
+    """Found by `make property`: icalendar read the CN "0<TAB>=" back as "0="."""
+    event = only_event(build_request(make_event(attendee_name="0\t=")))
+    assert event["ATTENDEE"].params["CN"] == "0 ="
 
 
 @pytest.mark.parametrize("name", ["a\\", "\\", 'x\\"y', "x\\;y"])

@@ -19,7 +19,7 @@ from booking import auth
 from booking.extensions import db
 from booking.models import AuditEntry, Centre, SignInFailure, StaffSession, User
 from tests.conftest import STAFF_PASSWORD, csrf_from
-from tests.helpers import at, mail_of, make_booking, next_working_day
+from tests.helpers import at, mail_of, next_working_day
 
 pytestmark = pytest.mark.backends("sqlite", "pg")
 
@@ -145,12 +145,12 @@ def feed_summaries(client, url) -> list[str]:
 
 
 def test_feed_summaries_are_neutral_unless_the_centre_turns_the_topic_on(
-    seeded, herne_admin, make_staff, sign_in
+    seeded, herne_admin, make_staff, sign_in, make_booking
 ):
     seeded.config["OUTBOX_SEND_AFTER_COMMIT"] = "off"
     monday = next_working_day(0)
     # Karim offers "beratung-2" (upbringing and psychosocial conflicts) at Herne.
-    booking = make_booking(seeded, "herne", "beratung-2", at(monday, 9), language="ar")
+    booking = make_booking(at(monday, 9), service="beratung-2", language="ar")
     counsellor = seeded.test_client()
     sign_in(counsellor, make_staff(KARIM, "counsellor", "herne"))
     assert user_id(seeded, KARIM) == booking.counsellor_id

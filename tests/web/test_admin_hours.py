@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from booking.extensions import db
 from booking.models import AuditEntry, Booking, Centre, Closure, OpeningHours, OutboxMessage
 from tests.conftest import csrf_from
-from tests.helpers import at, booking_payload, local, mail_of, next_working_day
+from tests.helpers import at, local, mail_of, next_working_day
 
 pytestmark = pytest.mark.backends("sqlite", "pg")
 
@@ -51,14 +51,6 @@ def slot_ends(client, day, service="beratung-1") -> list[str]:
         query_string={"service": service, "from": day.isoformat(), "to": day.isoformat()},
     )
     return [local(s["end"]).strftime("%H:%M") for s in response.get_json()["slots"]]
-
-
-def book(client, start: str, service="beratung-1", email="familie@example.org") -> dict:
-    response = client.post(
-        "/api/v1/centres/herne/bookings", json=booking_payload(start, service, email=email)
-    )
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
 
 
 def booking_row(app, reference: str) -> Booking:
@@ -178,14 +170,13 @@ def test_a_closure_over_several_days_and_its_deletion(app, admin):
     assert slot_starts(admin, monday)
 
 
-def test_changed_hours_list_bookings_outside_them_without_cancelling(app, admin):
+def test_changed_hours_list_bookings_outside_them_without_cancelling(app, admin, make_booking):
     monday = next_working_day(0)
-    late = book(admin, at(monday, 15), email="late@example.org")
-    later = book(admin, at(monday, 14, 30), "beratung-3", email="later@example.org")
-    early = book(admin, at(monday, 9), email="early@example.org")
+    late = make_booking(at(monday, 15), email="late@example.org")
+    later = make_booking(at(monday, 14, 30), service="beratung-3", email="later@example.org")
+    early = make_booking(at(monday, 9), email="early@example.org")
     ids = {
-        ref: booking_row(app, ref).id
-        for ref in (late["reference"], later["reference"], early["reference"])
+        ref: booking_row(app, ref).id for ref in (late.reference, later.reference, early.reference)
     }
     assert attention_ids(admin) == []
 
@@ -202,10 +193,10 @@ def test_changed_hours_list_bookings_outside_them_without_cancelling(app, admin)
     assert response.status_code == 303
     assert response.headers["Location"].endswith("/admin/centres/herne/attention")
     listed = attention_ids(admin)
-    assert listed == [ids[later["reference"]], ids[late["reference"]]]  # by start, early not
+    assert listed == [ids[later.reference], ids[late.reference]]  # by start, early not
     page = admin.get("/admin/centres/herne/attention").get_data(as_text=True)
     assert 'class="reason-outside_opening_hours"' in page
-    assert late["reference"] in page
+    assert late.reference in page
     for ref in ids:
         assert booking_row(app, ref).status == "confirmed"  # nothing was cancelled
     with app.app_context():
@@ -216,19 +207,19 @@ def test_changed_hours_list_bookings_outside_them_without_cancelling(app, admin)
         )
 
     # Keep one: it leaves the list and stays confirmed.
-    keep_id = ids[later["reference"]]
+    keep_id = ids[later.reference]
     response = post(admin, f"/admin/centres/herne/attention/{keep_id}/keep")
     assert response.status_code == 303
-    assert attention_ids(admin) == [ids[late["reference"]]]
-    kept = booking_row(app, later["reference"])
+    assert attention_ids(admin) == [ids[late.reference]]
+    kept = booking_row(app, later.reference)
     assert kept.status == "confirmed" and kept.kept_despite_conflict_at is not None
 
     # Notify and cancel the other: cancelled, and the family gets a CANCEL mail.
-    cancel_id = ids[late["reference"]]
+    cancel_id = ids[late.reference]
     response = post(admin, f"/admin/centres/herne/attention/{cancel_id}/cancel")
     assert response.status_code == 303
     assert attention_ids(admin) == []
-    assert booking_row(app, late["reference"]).status == "cancelled"
+    assert booking_row(app, late.reference).status == "cancelled"
     with app.app_context():
         mail = db.session.scalar(
             select(OutboxMessage).where(
@@ -249,7 +240,7 @@ def test_changed_hours_list_bookings_outside_them_without_cancelling(app, admin)
             )
         )
         assert {"cancel", "settings"} <= actions
-    assert booking_row(app, early["reference"]).status == "confirmed"
+    assert booking_row(app, early.reference).status == "confirmed"
     # A second click changes nothing and sends nothing more.
     post(admin, f"/admin/centres/herne/attention/{cancel_id}/cancel")
     with app.app_context():
@@ -263,9 +254,9 @@ def test_changed_hours_list_bookings_outside_them_without_cancelling(app, admin)
         )
 
 
-def test_a_closure_over_a_booking_lists_it(app, admin):
+def test_a_closure_over_a_booking_lists_it(app, admin, make_booking):
     monday = next_working_day(0)
-    booking = book(admin, at(monday, 10))
+    booking = make_booking(at(monday, 10))
     response = post(
         admin,
         "/admin/centres/herne/closures",
@@ -274,18 +265,18 @@ def test_a_closure_over_a_booking_lists_it(app, admin):
     assert response.status_code == 303
     assert response.headers["Location"].endswith("/admin/centres/herne/attention")
     page = admin.get("/admin/centres/herne/attention").get_data(as_text=True)
-    assert booking["reference"] in page and 'class="reason-closure"' in page
-    assert booking_row(app, booking["reference"]).status == "confirmed"
+    assert booking.reference in page and 'class="reason-closure"' in page
+    assert booking_row(app, booking.reference).status == "confirmed"
 
 
 def test_attention_actions_need_the_csrf_token_and_the_admins_centre(
-    app, admin, make_staff, sign_in
+    app, admin, make_staff, sign_in, make_booking
 ):
     monday = next_working_day(0)
-    booking = book(admin, at(monday, 15))
-    booking_id = booking_row(app, booking["reference"]).id
+    booking = make_booking(at(monday, 15))
+    booking_id = booking_row(app, booking.reference).id
     assert admin.post(f"/admin/centres/herne/attention/{booking_id}/cancel").status_code == 400
-    assert booking_row(app, booking["reference"]).status == "confirmed"
+    assert booking_row(app, booking.reference).status == "confirmed"
     # An admin of another centre does not see Herne at all.
     other = app.test_client()
     sign_in(other, make_staff("admin@heinsberg.example", "admin", "kreis-heinsberg"))
@@ -296,4 +287,4 @@ def test_attention_actions_need_the_csrf_token_and_the_admins_centre(
         data={"csrf_token": token},
     )
     assert response.status_code == 404
-    assert booking_row(app, booking["reference"]).status == "confirmed"
+    assert booking_row(app, booking.reference).status == "confirmed"

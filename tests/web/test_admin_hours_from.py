@@ -12,7 +12,7 @@ from sqlalchemy import select
 from booking.extensions import db
 from booking.models import Booking, Centre, OpeningHours
 from tests.conftest import csrf_from
-from tests.helpers import at, make_booking, next_working_day
+from tests.helpers import at, next_working_day
 
 ADMIN = "admin@herne.example"
 
@@ -84,11 +84,11 @@ def test_a_change_date_after_the_validity_is_refused_next_to_the_field(seeded, a
     assert len(friday_hours(seeded)) == 1
 
 
-def test_save_goes_through_the_preview_of_the_values_saved(seeded, admin):
+def test_save_goes_through_the_preview_of_the_values_saved(seeded, admin, make_booking):
     """December's Fridays: "Save" without the preview, or with values changed after it,
     shows the preview and saves nothing; the date fields of the validity are folded."""
     friday = next_working_day(4)
-    late = make_booking(seeded, "herne", "beratung-1", at(friday, 12))
+    late = make_booking(at(friday, 12))
     url = f"/admin/centres/herne/hours/{friday_row(seeded)}"
     page = admin.get(url + "?lang=en").get_data(as_text=True)
     assert 'id="save-hours"' not in page
@@ -112,12 +112,14 @@ def test_save_goes_through_the_preview_of_the_values_saved(seeded, admin):
     assert friday_hours(seeded) == [(time(8), time(12), None, None)]
 
 
-def test_the_preview_counts_the_bookings_a_change_would_hit_and_saves_nothing(seeded, admin):
+def test_the_preview_counts_the_bookings_a_change_would_hit_and_saves_nothing(
+    seeded, admin, make_booking
+):
     friday = next_working_day(4)
-    early = make_booking(seeded, "herne", "beratung-1", at(friday, 9))
-    late = make_booking(seeded, "herne", "beratung-1", at(friday, 12))
+    early = make_booking(at(friday, 9))
+    late = make_booking(at(friday, 12))
     later_friday = friday + timedelta(days=7)
-    late_next_week = make_booking(seeded, "herne", "beratung-1", at(later_friday, 12))
+    late_next_week = make_booking(at(later_friday, 12))
 
     response = edit(admin, friday_row(seeded), closes="12:00", preview="1")
     assert response.status_code == 200

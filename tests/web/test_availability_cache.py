@@ -1,5 +1,5 @@
 """The cache of computed free slots answers as a fresh computation would: after every kind
-of write that changes availability (through the real service and administration paths),
+of write that changes availability (through the real booking and settings writers),
 across two app instances with separate caches on one database, and as the clock moves.
 
 Each write test warms the cache, checks that the warm answer comes from the cache (no query
@@ -14,11 +14,20 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from booking import absences, administration, availability, availability_cache, bookings, create_app
+from booking import (
+    absences,
+    accounts,
+    availability,
+    availability_cache,
+    bookings,
+    centre_settings,
+    create_app,
+    settings_checks,
+)
 from booking.config import TestConfig
 from booking.extensions import db
 from booking.models import Booking, Centre, Service, User, utcnow
-from tests.helpers import BERLIN, at, local, make_booking, next_working_day
+from tests.helpers import BERLIN, at, book_through_writer, local, next_working_day
 from tests.web.test_query_count import counted_statements
 
 pytestmark = pytest.mark.backends("sqlite", "pg")
@@ -104,7 +113,7 @@ def warm(app, day, now):
 
 
 def _book(app, day):
-    return make_booking(app, SLUG, "short", at(day, 10))
+    return book_through_writer(app, SLUG, "short", at(day, 10))
 
 
 def write_book(app, day, prepared):
@@ -133,10 +142,10 @@ def write_hours(app, day, prepared):
     with app.test_request_context():
         centre, _ = _objects()
         hours = next(h for h in centre.opening_hours if h.weekday == day.weekday())
-        administration.update_opening_hours(
+        centre_settings.update_opening_hours(
             hours,
             _actor(),
-            administration.WeeklyInterval(day.weekday(), time(9), time(12)),
+            settings_checks.WeeklyInterval(day.weekday(), time(9), time(12)),
             now=utcnow(),
         )
 
@@ -144,7 +153,7 @@ def write_hours(app, day, prepared):
 def write_closure(app, day, prepared):
     with app.test_request_context():
         centre, _ = _objects()
-        administration.add_closure(
+        centre_settings.add_closure(
             centre, _actor(), start_date=day, start_time=time(8), end_time=time(11), now=utcnow()
         )
 
@@ -159,7 +168,7 @@ def write_absence(app, day, prepared):
 def write_rules(app, day, prepared):
     with app.test_request_context():
         centre, _ = _objects()
-        administration.update_rules(
+        centre_settings.update_rules(
             centre,
             _actor(),
             min_notice_hours=centre.min_notice_minutes // 60,
@@ -177,7 +186,7 @@ def write_counsellor_services(app, day, prepared):
         centre, short = _objects()
         user = _counsellors()[0]
         others = [s.id for s in user.services if s.id != short.id]
-        administration.update_staff(
+        accounts.update_staff(
             user,
             _actor(),
             name=user.name,
@@ -189,15 +198,15 @@ def write_counsellor_services(app, day, prepared):
 
 def write_counsellor_deactivated(app, day, prepared):
     with app.test_request_context():
-        administration.deactivate_staff(_counsellors()[1], _actor(), now=utcnow())
+        accounts.deactivate_staff(_counsellors()[1], _actor(), now=utcnow())
 
 
 def write_working_hours(app, day, prepared):
     with app.test_request_context():
-        administration.add_working_hours(
+        accounts.add_working_hours(
             _counsellors()[0],
             _actor(),
-            administration.WeeklyInterval(day.weekday(), time(12), time(16)),
+            settings_checks.WeeklyInterval(day.weekday(), time(12), time(16)),
             now=utcnow(),
         )
 
@@ -391,14 +400,15 @@ def test_a_change_committed_between_the_version_and_the_data_is_not_kept_stale(
 
 @pytest.fixture
 def clock(monkeypatch):
-    """The pages' clock, set by the test: ``clock.now`` (None is the real one)."""
-    from booking.public import views
+    """The requests' clock (booking/clock.py), set by the test: ``clock.now`` (None is the
+    real one)."""
+    from booking import clock as request_clock
 
     class Clock:
         now: datetime | None = None
 
     clock = Clock()
-    monkeypatch.setattr(views, "utcnow", lambda: clock.now or utcnow())
+    monkeypatch.setattr(request_clock, "utcnow", lambda: clock.now or utcnow())
     return clock
 
 

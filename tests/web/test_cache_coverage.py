@@ -20,7 +20,7 @@ from booking.availability_cache import AVAILABILITY_TABLES
 from booking.extensions import db
 from booking.models import Absence, Booking, Centre, Closure, Service, User, utcnow
 from booking.needs import Need
-from tests.helpers import at, local, make_booking, next_working_day
+from tests.helpers import at, local, next_working_day
 
 pytestmark = pytest.mark.backends("sqlite", "pg")
 
@@ -57,13 +57,13 @@ def tables_read(app, action: Callable[[], object]) -> set[str]:
 
 
 @pytest.fixture
-def lived_in(seeded):
+def lived_in(seeded, make_booking):
     """Herne with a booking, an absence and a closure in the week searched."""
     app = seeded
     app.config["OUTBOX_SEND_AFTER_COMMIT"] = "off"
     app.config["AVAILABILITY_CACHE"] = False  # every search computes, reading everything
     monday = next_working_day(0)
-    make_booking(app, "herne", "beratung-1", at(monday, 10), language="tr")
+    make_booking(at(monday, 10), language="tr")
     with app.app_context():
         centre = db.session.scalar(select(Centre).where(Centre.slug == "herne"))
         olena = db.session.scalar(select(User).where(User.name == "Olena Koval"))

@@ -68,7 +68,7 @@ def test_seed_demo_invents_bookings_once_and_within_the_rules(app, runner):
         assert max(b.start_at for b in bookings) < utcnow() + timedelta(days=12)
 
 
-def test_create_user_writes_through_administration_and_is_audited(app, runner, seeded):
+def test_create_user_writes_through_the_accounts_writer_and_is_audited(app, runner, seeded):
     from booking.models import AuditEntry
 
     def create_user(role: str, *centres: str):

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from booking.extensions import db
 from booking.models import Absence, Booking, Centre, Closure, OutboxMessage, Service, User
-from tests.helpers import BERLIN, at, berlin_today, mail_of, make_booking, next_working_day
+from tests.helpers import BERLIN, at, berlin_today, mail_of, next_working_day
 
 
 @pytest.fixture
@@ -145,9 +145,9 @@ def test_times_in_a_language_are_only_those_of_its_speakers(app, client, centre,
 
 
 def test_arabic_is_never_booked_with_a_counsellor_who_does_not_speak_it(
-    app, client, centre, monday
+    app, client, centre, monday, make_booking
 ):
-    first = make_booking(app, "test", "short", at(monday, 10), language="ar")
+    first = make_booking(at(monday, 10), centre="test", service="short", language="ar")
     assert "ar" in counsellor_languages(app, first.id)
     # Only the Turkish speaker is free at 10:00 now: a family asking for Arabic is not
     # silently given them, but shown the nearest times of an Arabic speaker.
@@ -157,8 +157,10 @@ def test_arabic_is_never_booked_with_a_counsellor_who_does_not_speak_it(
         assert db.session.scalar(select(func.count()).select_from(Booking)) == 1
 
 
-def test_the_api_refuses_a_language_only_non_speakers_are_free_for(app, client, centre, monday):
-    make_booking(app, "test", "short", at(monday, 10), language="ar")
+def test_the_api_refuses_a_language_only_non_speakers_are_free_for(
+    app, client, centre, monday, make_booking
+):
+    make_booking(at(monday, 10), centre="test", service="short", language="ar")
     payload = {
         "service": "short",
         "start": at(monday, 10),
@@ -261,11 +263,13 @@ def test_an_unknown_link_explains_and_gives_every_centres_phone(client, centre, 
     assert 'href="/find"' in html
 
 
-def test_a_link_replaced_by_a_staff_move_is_explained(app, client, centre, monday, make_staff):
+def test_a_link_replaced_by_a_staff_move_is_explained(
+    app, client, centre, monday, make_staff, make_booking
+):
     from booking import bookings
     from booking.models import utcnow
 
-    made = make_booking(app, "test", "short", at(monday, 10))
+    made = make_booking(at(monday, 10), centre="test", service="short")
     make_staff("empfang@test.example", "reception", "test")
     with app.test_request_context():
         booking = db.session.get(Booking, made.id)
@@ -275,8 +279,10 @@ def test_a_link_replaced_by_a_staff_move_is_explained(app, client, centre, monda
     assert "This link no longer works" in html and "tel:" in html
 
 
-def test_a_past_appointment_offers_no_calendar_and_a_new_booking(app, client, centre, monday):
-    made = make_booking(app, "test", "short", at(monday, 10))
+def test_a_past_appointment_offers_no_calendar_and_a_new_booking(
+    app, client, centre, monday, make_booking
+):
+    made = make_booking(at(monday, 10), centre="test", service="short")
     with app.app_context():
         booking = db.session.get(Booking, made.id)
         booking.start_at = datetime.now(UTC) - timedelta(days=2)
@@ -289,8 +295,8 @@ def test_a_past_appointment_offers_no_calendar_and_a_new_booking(app, client, ce
     assert f'href="/b/{made.token}/cancel' not in html
 
 
-def test_a_cancelled_appointment_offers_to_book_again(app, client, centre, monday):
-    made = make_booking(app, "test", "short", at(monday, 10), language="tr")
+def test_a_cancelled_appointment_offers_to_book_again(app, client, centre, monday, make_booking):
+    made = make_booking(at(monday, 10), centre="test", service="short", language="tr")
     html = page(client, f"/b/{made.token}/cancel")
     client.post(f"/b/{made.token}/cancel", data={"csrf_token": hidden(html, "csrf_token")})
     html = page(client, f"/b/{made.token}?lang=en")
@@ -303,8 +309,10 @@ def test_a_cancelled_appointment_offers_to_book_again(app, client, centre, monda
 # --- moving, with a confirmation step --------------------------------------------------
 
 
-def test_choosing_a_new_time_asks_before_anything_changes(app, client, centre, monday):
-    made = make_booking(app, "test", "short", at(monday, 10))
+def test_choosing_a_new_time_asks_before_anything_changes(
+    app, client, centre, monday, make_booking
+):
+    made = make_booking(at(monday, 10), centre="test", service="short")
     week = page(client, f"/b/{made.token}/move?lang=en")
     # The current time is marked, and is not a link.
     current = re.search(r'<span class="slot slot-current" id="current-time">(.*?)</span>', week)
@@ -331,10 +339,12 @@ def test_choosing_a_new_time_asks_before_anything_changes(app, client, centre, m
     assert len(mails(app, "change")) == 1
 
 
-def test_a_time_no_longer_free_is_not_offered_for_confirmation(app, client, centre, monday):
-    made = make_booking(app, "test", "short", at(monday, 10))
+def test_a_time_no_longer_free_is_not_offered_for_confirmation(
+    app, client, centre, monday, make_booking
+):
+    made = make_booking(at(monday, 10), centre="test", service="short")
     for _ in range(2):
-        make_booking(app, "test", "short", at(monday, 14))
+        make_booking(at(monday, 14), centre="test", service="short")
     html = page(client, f"/b/{made.token}/move?start={quote(at(monday, 14))}&lang=en")
     assert "Move the appointment?" not in html
     assert "This time is no longer free." in html
@@ -354,10 +364,10 @@ def staff_cancel(app, booking_id: int) -> None:
 
 
 def test_a_closure_cancellation_mail_gives_the_reason_apology_and_next_times(
-    app, centre, monday, make_staff
+    app, centre, monday, make_staff, make_booking
 ):
     make_staff("admin@test.example", "admin", "test")
-    made = make_booking(app, "test", "short", at(monday, 10), language="ar")
+    made = make_booking(at(monday, 10), centre="test", service="short", language="ar")
     with app.app_context():
         centre_row = db.session.scalar(select(Centre).where(Centre.slug == "test"))
         day = datetime(monday.year, monday.month, monday.day, tzinfo=BERLIN)
@@ -418,8 +428,10 @@ def find(client, reference: str, address: str):
     )
 
 
-def test_find_my_booking_mails_a_new_link_and_shows_nothing(app, client, centre, monday):
-    made = make_booking(app, "test", "short", at(monday, 10), email="Omar@Example.org")
+def test_find_my_booking_mails_a_new_link_and_shows_nothing(
+    app, client, centre, monday, make_booking
+):
+    made = make_booking(at(monday, 10), centre="test", service="short", email="Omar@Example.org")
     found = find(client, made.reference.lower().replace("-", ""), "omar@example.org")
     unknown = find(client, "ABCD-EFGH", "omar@example.org")
     wrong_mail = find(client, made.reference, "someone@example.org")
@@ -445,12 +457,16 @@ def test_find_my_booking_checks_its_fields(app, client, centre):
     assert mails(app) == []
 
 
-def test_the_e_mail_address_alone_finds_every_upcoming_booking(app, client, centre, monday):
+def test_the_e_mail_address_alone_finds_every_upcoming_booking(
+    app, client, centre, monday, make_booking
+):
     """A family that lost the mail has no reference: the address is enough. The page
     answers the same whether the address matched; past and cancelled bookings get no link."""
-    first = make_booking(app, "test", "short", at(monday, 10), email="Omar@Example.org")
-    second = make_booking(app, "test", "short", at(monday, 12), email="omar@example.org")
-    cancelled = make_booking(app, "test", "short", at(monday, 14), email="omar@example.org")
+    first = make_booking(at(monday, 10), centre="test", service="short", email="Omar@Example.org")
+    second = make_booking(at(monday, 12), centre="test", service="short", email="omar@example.org")
+    cancelled = make_booking(
+        at(monday, 14), centre="test", service="short", email="omar@example.org"
+    )
     with app.app_context():
         db.session.get(Booking, cancelled.id).status = "cancelled"
         db.session.commit()

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from booking.extensions import db
 from booking.models import AuditEntry, Booking, OutboxMessage, User
 from tests.conftest import csrf_from
-from tests.helpers import at, mail_of, make_booking, next_working_day
+from tests.helpers import at, mail_of, next_working_day
 
 AYLIN = "aylin.demir@herne.example"
 ADMIN = "admin@herne.example"
@@ -40,12 +40,10 @@ def row(html: str, booking_id: int) -> str:
     return match.group(1)
 
 
-def aylins_booking(app, start: str, name: str) -> int:
+def aylins_booking(make_booking, app, start: str, name: str) -> int:
     """A "beratung-1" booking that goes to Aylin: Turkish, with a Turkish interpreter coming
     (so a colleague who speaks no Turkish can take it over)."""
-    booking = make_booking(
-        app, "herne", "beratung-1", start, name=name, language="tr", interpreter_language="tr"
-    )
+    booking = make_booking(start, name=name, language="tr", interpreter_language="tr")
     assert booking.counsellor_id == user_id(app, "Aylin Demir")
     return booking.id
 
@@ -82,9 +80,9 @@ def ical_of(message) -> str:
 
 @pytest.mark.backends("sqlite", "pg")
 def test_an_absent_counsellors_booking_is_handed_to_a_free_colleague(
-    db_backend, seeded, monday, client, make_staff, sign_in
+    db_backend, seeded, monday, client, make_staff, sign_in, make_booking
 ):
-    booking = make_booking(seeded, "herne", "beratung-1", at(monday, 9), name="Omar Nassar")
+    booking = make_booking(at(monday, 9), name="Omar Nassar")
     aylin, olena = user_id(seeded, "Aylin Demir"), user_id(seeded, "Olena Koval")
     assert booking.counsellor_id == aylin
     sign_in(client, make_staff(AYLIN, "counsellor", "herne"))
@@ -126,8 +124,10 @@ def test_an_absent_counsellors_booking_is_handed_to_a_free_colleague(
     assert "andere Beraterin oder ein anderer Berater" in str(change["Subject"])
 
 
-def test_booking_start_is_kept_on_hand_over(seeded, monday, client, make_staff, sign_in):
-    booking = make_booking(seeded, "herne", "beratung-1", at(monday, 10), name="Omar Nassar")
+def test_booking_start_is_kept_on_hand_over(
+    seeded, monday, client, make_staff, sign_in, make_booking
+):
+    booking = make_booking(at(monday, 10), name="Omar Nassar")
     with seeded.app_context():
         before = db.session.get(Booking, booking.id)
         start, end = before.start_at, before.end_at
@@ -144,28 +144,15 @@ def test_booking_start_is_kept_on_hand_over(seeded, monday, client, make_staff, 
 
 
 def test_a_colleague_who_does_not_speak_the_language_is_not_offered(
-    seeded, monday, client, make_staff, sign_in
+    seeded, monday, client, make_staff, sign_in, make_booking
 ):
     # Turkish: only Aylin speaks it among the "beratung-1" counsellors.
     turkish = make_booking(
-        seeded,
-        "herne",
-        "beratung-1",
-        at(monday, 9),
-        name="Ayşe Öztürk",
-        language="tr",
-        email=None,
-        phone="0171 1234567",
+        at(monday, 9), name="Ayşe Öztürk", language="tr", email=None, phone="0171 1234567"
     )
     # With an interpreter coming, any free colleague can take it.
     interpreted = make_booking(
-        seeded,
-        "herne",
-        "beratung-1",
-        at(monday, 11),
-        name="Ali Kaya",
-        language="tr",
-        interpreter_language="tr",
+        at(monday, 11), name="Ali Kaya", language="tr", interpreter_language="tr"
     )
     aylin = user_id(seeded, "Aylin Demir")
     assert interpreted.counsellor_id == aylin
@@ -190,10 +177,10 @@ def test_a_colleague_who_does_not_speak_the_language_is_not_offered(
         assert not db.session.scalar(select(AuditEntry).where(AuditEntry.action == "hand_over"))
 
 
-def test_a_busy_colleague_is_not_offered(seeded, monday, client, make_staff, sign_in):
-    booking = make_booking(seeded, "herne", "beratung-1", at(monday, 9), name="Omar Nassar")
+def test_a_busy_colleague_is_not_offered(seeded, monday, client, make_staff, sign_in, make_booking):
+    booking = make_booking(at(monday, 9), name="Omar Nassar")
     # Olena is busy at 9:00 with another "beratung-1" booking.
-    busy = make_booking(seeded, "herne", "beratung-1", at(monday, 9), name="Lina Busy")
+    busy = make_booking(at(monday, 9), name="Lina Busy")
     olena = user_id(seeded, "Olena Koval")
     assert busy.counsellor_id == olena
     sign_in(client, make_staff(AYLIN, "counsellor", "herne"))
@@ -209,8 +196,13 @@ def test_a_busy_colleague_is_not_offered(seeded, monday, client, make_staff, sig
         assert db.session.get(Booking, booking.id).counsellor_id != olena
 
 
-def test_several_conflicts_are_handed_over_in_one_post(seeded, monday, client, make_staff, sign_in):
-    ids = [aylins_booking(seeded, at(monday, hour), f"Family {hour}") for hour in (9, 10, 11)]
+def test_several_conflicts_are_handed_over_in_one_post(
+    seeded, monday, client, make_staff, sign_in, make_booking
+):
+    ids = [
+        aylins_booking(make_booking, seeded, at(monday, hour), f"Family {hour}")
+        for hour in (9, 10, 11)
+    ]
     sign_in(client, make_staff(AYLIN, "counsellor", "herne"))
     token = absent_all_day(client, monday.isoformat())
     # Only the first two are selected.
@@ -248,8 +240,12 @@ def test_several_conflicts_are_handed_over_in_one_post(seeded, monday, client, m
     assert 'id="no-conflicts"' in client.get("/staff/absences").get_data(as_text=True)
 
 
-def test_bulk_cancel_and_nothing_selected(seeded, monday, client, make_staff, sign_in):
-    ids = [aylins_booking(seeded, at(monday, hour), f"Family {hour}") for hour in (9, 10)]
+def test_bulk_cancel_and_nothing_selected(
+    seeded, monday, client, make_staff, sign_in, make_booking
+):
+    ids = [
+        aylins_booking(make_booking, seeded, at(monday, hour), f"Family {hour}") for hour in (9, 10)
+    ]
     sign_in(client, make_staff(AYLIN, "counsellor", "herne"))
     token = absent_all_day(client, monday.isoformat())
     client.post("/staff/absences/conflicts", data={"csrf_token": token, "action": "cancel"})
@@ -293,10 +289,10 @@ def test_bulk_cancel_and_nothing_selected(seeded, monday, client, make_staff, si
 
 
 def test_a_bulk_post_with_a_booking_of_another_centre_changes_nothing(
-    seeded, monday, client, make_staff, sign_in
+    seeded, monday, client, make_staff, sign_in, make_booking
 ):
-    ours = make_booking(seeded, "herne", "beratung-1", at(monday, 9), name="Omar Nassar").id
-    theirs = make_booking(seeded, "kreis-heinsberg", "beratung-1", at(monday, 9), name="Hanna").id
+    ours = make_booking(at(monday, 9), name="Omar Nassar").id
+    theirs = make_booking(at(monday, 9), centre="kreis-heinsberg", name="Hanna").id
     sign_in(client, make_staff(ADMIN, "admin", "herne"))
     token = csrf_from(client.get("/staff/absences").get_data(as_text=True))
     response = client.post(
@@ -310,9 +306,11 @@ def test_a_bulk_post_with_a_booking_of_another_centre_changes_nothing(
 
 
 def test_admin_hands_over_a_deactivated_counsellors_bookings(
-    seeded, monday, client, make_staff, sign_in
+    seeded, monday, client, make_staff, sign_in, make_booking
 ):
-    ids = [aylins_booking(seeded, at(monday, hour), f"Family {hour}") for hour in (9, 10)]
+    ids = [
+        aylins_booking(make_booking, seeded, at(monday, hour), f"Family {hour}") for hour in (9, 10)
+    ]
     aylin = user_id(seeded, "Aylin Demir")
     with seeded.app_context():
         db.session.get(User, aylin).is_active = False
@@ -339,7 +337,7 @@ def test_admin_hands_over_a_deactivated_counsellors_bookings(
     )
 
     # The single-row hand-over needs a colleague chosen; another centre's admin gets 404.
-    other = make_booking(seeded, "herne", "beratung-1", at(monday, 11), name="Late").id
+    other = make_booking(at(monday, 11), name="Late").id
     response = client.post(
         f"/admin/centres/herne/attention/{other}/hand_over", data={"csrf_token": token}
     )
@@ -349,13 +347,13 @@ def test_admin_hands_over_a_deactivated_counsellors_bookings(
 
 
 def test_both_pages_list_the_same_bookings_needing_attention(
-    seeded, monday, client, make_staff, sign_in
+    seeded, monday, client, make_staff, sign_in, make_booking
 ):
     """One query for the admin's "bookings to check" and the absence page: a deactivated
     counsellor's bookings and those an absence no longer allows show on both, in one table."""
-    orphaned = aylins_booking(seeded, at(monday, 9), "Family Demir")
-    absent = make_booking(seeded, "herne", "beratung-3", at(monday, 10), name="Family Koval")
-    fits = make_booking(seeded, "herne", "beratung-3", at(monday, 11), name="Family Yilmaz").id
+    orphaned = aylins_booking(make_booking, seeded, at(monday, 9), "Family Demir")
+    absent = make_booking(at(monday, 10), service="beratung-3", name="Family Koval")
+    fits = make_booking(at(monday, 11), service="beratung-3", name="Family Yilmaz").id
     with seeded.app_context():
         db.session.get(User, user_id(seeded, "Aylin Demir")).is_active = False
         db.session.commit()
@@ -386,8 +384,10 @@ def test_both_pages_list_the_same_bookings_needing_attention(
         assert f'id="booking-{fits}"' not in page
 
 
-def test_select_all_ticks_every_row(seeded, monday, client, make_staff, sign_in):
-    ids = [aylins_booking(seeded, at(monday, hour), f"Family {hour}") for hour in (9, 10)]
+def test_select_all_ticks_every_row(seeded, monday, client, make_staff, sign_in, make_booking):
+    ids = [
+        aylins_booking(make_booking, seeded, at(monday, hour), f"Family {hour}") for hour in (9, 10)
+    ]
     sign_in(client, make_staff(AYLIN, "counsellor", "herne"))
     absent_all_day(client, monday.isoformat())
     html = client.get("/staff/absences").get_data(as_text=True)

@@ -31,7 +31,7 @@ from booking.models import (
     WorkingHours,
 )
 from tests.conftest import csrf_from
-from tests.helpers import at, make_booking, next_working_day
+from tests.helpers import at, next_working_day
 
 PROBLEM = "application/problem+json"
 ADMIN = "hostile-admin@herne.example"
@@ -167,14 +167,14 @@ class Tally:
 
 
 @pytest.fixture
-def world(seeded, make_staff):
+def world(seeded, make_staff, make_booking):
     """Herne from the demo, one booking to act on, and an admin, counsellor and reception."""
     seeded.config["OUTBOX_SEND_AFTER_COMMIT"] = "off"
     make_staff(ADMIN, "admin", "herne", name="Hanna Admin")
     make_staff(COUNSELLOR, "counsellor", "herne", name="Cem Berater")
     make_staff(RECEPTION, "reception", "herne", name="Rita Rezeption")
     monday = next_working_day(0, min_days_ahead=8)
-    booking = make_booking(seeded, "herne", "beratung-1", at(monday, 10))
+    booking = make_booking(at(monday, 10))
     with seeded.app_context():
         herne_id = db.session.scalar(select(User.centre_id).where(User.email == ADMIN))
         service_ids = {

@@ -18,21 +18,16 @@ def test_migrations_match_models(app):
     assert diff == []
 
 
-def test_migration_0011_fills_the_normalised_phone_of_existing_bookings(seeded):
+def test_migration_0011_fills_the_normalised_phone_of_existing_bookings(seeded, make_booking):
     """Bookings made before 0011 are found by phone in any spelling after the upgrade."""
     from flask_migrate import downgrade, upgrade
     from sqlalchemy import text
 
-    from tests.helpers import at, make_booking, next_working_day
+    from tests.helpers import at, next_working_day
 
     seeded.config["OUTBOX_SEND_AFTER_COMMIT"] = "off"
     booking = make_booking(
-        seeded,
-        "herne",
-        "beratung-5",
-        at(next_working_day(0), 11),
-        name="Omar Nassar",
-        phone="02325/883412",
+        at(next_working_day(0), 11), service="beratung-5", name="Omar Nassar", phone="02325/883412"
     )
     with seeded.app_context():
         downgrade(revision="0008")

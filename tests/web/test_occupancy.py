@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from booking import bookings, retention
 from booking.extensions import db
 from booking.models import Booking, Occupancy, User, utcnow
-from tests.helpers import at, local, make_booking, next_working_day
+from tests.helpers import at, local, next_working_day
 
 pytestmark = pytest.mark.backends("sqlite", "pg")
 
@@ -46,13 +46,13 @@ def assert_in_step() -> None:
     assert occupancy_rows() == expected_rows()
 
 
-def test_occupancy_never_drifts_from_the_bookings(app, make_centre, db_backend):
+def test_occupancy_never_drifts_from_the_bookings(app, make_centre, db_backend, make_booking):
     """Book, move, hand over, attendance, cancel, erase, delete: after each, the rows say
     exactly who the bookings make busy."""
     make_centre(counsellors=2)
     monday, tuesday = next_working_day(0), next_working_day(1)
-    first = make_booking(app, "test", "short", at(monday, 10))
-    second = make_booking(app, "test", "long", at(monday, 10))
+    first = make_booking(at(monday, 10), centre="test", service="short")
+    second = make_booking(at(monday, 10), centre="test", service="long")
     with app.test_request_context():
         assert_in_step()
         assert len(occupancy_rows()) == 2
@@ -82,25 +82,29 @@ def test_occupancy_never_drifts_from_the_bookings(app, make_centre, db_backend):
         assert len(occupancy_rows()) == 1
 
 
-def test_a_cancelled_booking_frees_its_time_for_the_slot_search(app, make_centre, db_backend):
+def test_a_cancelled_booking_frees_its_time_for_the_slot_search(
+    app, make_centre, db_backend, make_booking
+):
     make_centre()
     monday = next_working_day(0)
-    made = make_booking(app, "test", "short", at(monday, 10))
+    made = make_booking(at(monday, 10), centre="test", service="short")
     with pytest.raises(bookings.SlotUnavailable):
-        make_booking(app, "test", "short", at(monday, 10))
+        make_booking(at(monday, 10), centre="test", service="short")
     with app.test_request_context():
         bookings.cancel_booking(db.session.get(Booking, made.id), now=utcnow())
-    again = make_booking(app, "test", "short", at(monday, 10))
+    again = make_booking(at(monday, 10), centre="test", service="short")
     assert again.counsellor_id == made.counsellor_id
 
 
-def test_an_overlap_written_past_the_slot_search_is_refused(app, make_centre, db_backend):
+def test_an_overlap_written_past_the_slot_search_is_refused(
+    app, make_centre, db_backend, make_booking
+):
     """Two overlapping bookings of one counsellor written straight through the session (no
     slot search): the occupancy check (SQLite) or the exclusion constraint (PostgreSQL)
     refuses the second; touching ones and a cancelled one are fine."""
     make_centre()
     monday = next_working_day(0)
-    made = make_booking(app, "test", "short", at(monday, 10))
+    made = make_booking(at(monday, 10), centre="test", service="short")
     with app.test_request_context():
         first = db.session.get(Booking, made.id)
 
@@ -168,13 +172,15 @@ def test_migration_0009_keeps_every_booking_busy_on_a_lived_in_database(app, db_
         db.session.remove()
 
 
-def test_a_booking_goes_to_the_counsellor_least_busy_that_day(app, make_centre, db_backend):
+def test_a_booking_goes_to_the_counsellor_least_busy_that_day(
+    app, make_centre, db_backend, make_booking
+):
     """Both free at 12:00: the one who holds nothing yet that day gets it; at a tie, the
     first by id."""
     make_centre(counsellors=2)
     monday = next_working_day(0)
-    first = make_booking(app, "test", "short", at(monday, 10))
-    second = make_booking(app, "test", "short", at(monday, 12))
-    third = make_booking(app, "test", "short", at(monday, 14))
+    first = make_booking(at(monday, 10), centre="test", service="short")
+    second = make_booking(at(monday, 12), centre="test", service="short")
+    third = make_booking(at(monday, 14), centre="test", service="short")
     assert second.counsellor_id != first.counsellor_id
     assert third.counsellor_id == min(first.counsellor_id, second.counsellor_id)

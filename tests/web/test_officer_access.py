@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from booking.extensions import db
 from booking.models import Booking
-from tests.helpers import at, make_booking, next_working_day
+from tests.helpers import at, next_working_day
 from tests.web.test_invitations import confirm_page_csrf, invite, post_booking
 
 pytestmark = pytest.mark.backends("sqlite", "pg")
@@ -28,14 +28,16 @@ OFFICER_PAGES = {
 
 
 @pytest.fixture
-def held(app, client, runner, joint, make_staff):
+def held(app, client, runner, joint, make_staff, make_booking):
     """A joint appointment booked through an invitation with a case note, a one-to-one
     booking of another family, and the officer's password set."""
     token = invite(runner, "--email", "haddad@example.org", "--case-note", "Lina, 11, Gymnasium")
     start = at(next_working_day(1), 10)
     csrf = confirm_page_csrf(client, token, start)
     assert post_booking(client, token, start, csrf).status_code == 303
-    other = make_booking(app, "joint", "short", at(next_working_day(1), 8), name="Other Family")
+    other = make_booking(
+        at(next_working_day(1), 8), centre="joint", service="short", name="Other Family"
+    )
     make_staff("officer@joint.example", "school_supervision", "joint", name="Officer")
     with app.app_context():
         joint_id = db.session.scalar(select(Booking.id).where(Booking.officer_id.is_not(None)))

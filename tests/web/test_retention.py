@@ -14,7 +14,7 @@ from sqlalchemy import func, select, update
 from booking.extensions import db
 from booking.models import AuditEntry, Booking, IdempotencyKey, OutboxMessage, utcnow
 from tests.conftest import csrf_from
-from tests.helpers import at, make_booking, next_working_day
+from tests.helpers import at, next_working_day
 
 pytestmark = pytest.mark.backends("sqlite", "pg")
 
@@ -92,13 +92,13 @@ def move_into_past(app, booking_id: int, days: int, status: str = "attended") ->
 
 
 @pytest.fixture
-def past_and_recent(seeded):
+def past_and_recent(seeded, make_booking):
     """One booking that ended 91 days ago (with a sent and a dead mail), one 89 days ago,
     one upcoming."""
     monday = next_working_day(0)
-    old = make_booking(seeded, "herne", "beratung-1", at(monday, 9), **FAMILY)
-    recent = make_booking(seeded, "herne", "beratung-1", at(monday, 10), **FAMILY)
-    upcoming = make_booking(seeded, "herne", "beratung-1", at(monday, 11), **FAMILY)
+    old = make_booking(at(monday, 9), **FAMILY)
+    recent = make_booking(at(monday, 10), **FAMILY)
+    upcoming = make_booking(at(monday, 11), **FAMILY)
     move_into_past(seeded, old.id, 91)
     move_into_past(seeded, recent.id, 89, status="no_show")
     with seeded.app_context():
@@ -221,9 +221,9 @@ def test_an_erased_dead_mail_cannot_be_sent_again(
         assert db.session.get(OutboxMessage, dead_id).state == "dead"
 
 
-def test_a_family_erases_its_data_after_cancelling(seeded, client):
+def test_a_family_erases_its_data_after_cancelling(seeded, client, make_booking):
     monday = next_working_day(0)
-    booking = make_booking(seeded, "herne", "beratung-1", at(monday, 9), **FAMILY)
+    booking = make_booking(at(monday, 9), **FAMILY)
     manage = f"/b/{booking.token}"
     page = client.get(manage).get_data(as_text=True)
     assert FAMILY["name"] in page and 'id="erase-link"' not in page
@@ -281,10 +281,12 @@ def test_every_subject_a_mail_can_belong_to_is_registered(app):
     assert {kind.subject.name for kind in MAIL_KINDS.values()} <= set(SUBJECTS)
 
 
-def test_purge_erases_a_mail_whose_booking_is_gone_once_past_retention(seeded, runner):
+def test_purge_erases_a_mail_whose_booking_is_gone_once_past_retention(
+    seeded, runner, make_booking
+):
     """SET NULL leaves a mail without its subject: nothing would ever erase it by its
     booking, so purge erases it by its own age."""
-    booking = make_booking(seeded, "herne", "beratung-1", at(next_working_day(0), 9), **FAMILY)
+    booking = make_booking(at(next_working_day(0), 9), **FAMILY)
     with seeded.app_context():
         ids = list(
             db.session.scalars(

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from tests.helpers import at, make_booking, next_working_day
+from tests.helpers import at, next_working_day
 
 SEED = 20261130
 MAX_EXAMPLES = 10
@@ -28,10 +28,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def served_api(seeded):
+def served_api(seeded, make_booking):
     """The app with the demo data and a booking, served on a free port; (url, token)."""
     seeded.config["OUTBOX_SEND_AFTER_COMMIT"] = "off"
-    booking = make_booking(seeded, "herne", "beratung-1", at(next_working_day(0, 8), 10))
+    booking = make_booking(at(next_working_day(0, 8), 10))
     server = make_server("127.0.0.1", 0, seeded, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -13,7 +13,7 @@ from booking.extensions import db
 from booking.models import Booking, OpeningHours, OutboxMessage, Service, User, utcnow
 from booking.serving import CACHEABLE_ENDPOINTS
 from tests.conftest import csrf_from
-from tests.helpers import at, booking_payload, make_booking, next_working_day
+from tests.helpers import at, booking_payload, next_working_day
 
 HTTPS = "https://termine.example.org"
 PROBLEM = "application/problem+json"
@@ -214,11 +214,11 @@ PERSONAL_PAGES = {
 
 
 @pytest.fixture
-def walk_values(seeded, make_staff, sign_in, client):
+def walk_values(seeded, make_staff, sign_in, client, make_booking):
     """Real values for every URL argument, and an admin signed in on ``client``."""
     seeded.config["OUTBOX_SEND_AFTER_COMMIT"] = "off"
     monday = next_working_day(0)
-    booked = make_booking(seeded, "herne", "beratung-1", at(monday, 10), email="walk@example.org")
+    booked = make_booking(at(monday, 10), email="walk@example.org")
     sign_in(client, make_staff("admin@herne.example", "admin", "herne"))
     with seeded.test_request_context():
         booking = db.session.get(Booking, booked.id)
@@ -278,3 +278,18 @@ def test_every_route_but_the_public_ones_is_no_store(seeded, client, walk_values
     assert walked - CACHEABLE_ENDPOINTS, "the walk met no personal page"
     # The public pages are public: no personal route is listed as cacheable.
     assert not CACHEABLE_ENDPOINTS & PERSONAL_PAGES
+
+
+def test_the_clock_is_read_once_per_request(app):
+    """clock.py: every view of a request sees the same ``now``, read before the request."""
+    from flask import g
+
+    from booking.clock import request_now
+
+    with app.test_request_context("/"):
+        app.preprocess_request()
+        first = g.now
+        assert request_now() is first and request_now() is first
+    with app.test_request_context("/"):
+        app.preprocess_request()
+        assert g.now >= first

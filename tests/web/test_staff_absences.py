@@ -13,14 +13,10 @@ from sqlalchemy import select
 from booking.extensions import db
 from booking.models import Absence, AuditEntry, Booking, Centre, OutboxMessage, utcnow
 from tests.conftest import csrf_from
-from tests.helpers import BERLIN, at, mail_of, make_booking, next_working_day
+from tests.helpers import BERLIN, at, mail_of, next_working_day
 
 KARIM = "karim.haddad@herne.example"
 AYLIN = "aylin.demir@herne.example"
-
-
-def book(app, service_slug, start, name="Omar Nassar") -> int:
-    return make_booking(app, "herne", service_slug, start, name=name).id
 
 
 def free_starts(client, day, service="beratung-5") -> list[str]:
@@ -51,11 +47,11 @@ def monday(seeded):
 
 @pytest.mark.backends("sqlite", "pg")
 def test_an_absence_takes_the_slots_away_and_lists_the_bookings_it_hits(
-    db_backend, seeded, monday, client, make_staff, sign_in
+    db_backend, seeded, monday, client, make_staff, sign_in, make_booking
 ):
     # Karim is the only Herne counsellor for "beratung-5".
-    first = book(seeded, "beratung-5", at(monday, 9))
-    second = book(seeded, "beratung-5", at(monday, 13), name="Lina Second")
+    first = make_booking(at(monday, 9), service="beratung-5").id
+    second = make_booking(at(monday, 13), service="beratung-5", name="Lina Second").id
     assert free_starts(client, monday)
     sign_in(client, make_staff(KARIM, "counsellor", "herne"))
 
@@ -341,14 +337,14 @@ ABSENCE_ROUTES = ("absences", "add", "conflict_keep", "conflict_cancel", "bulk",
     ],
 )
 def test_absence_and_conflict_routes_for_each_role(
-    role, expected, seeded, monday, client, make_staff, sign_in
+    role, expected, seeded, monday, client, make_staff, sign_in, make_booking
 ):
     """Route by route: what reception, an admin and a colleague of Karim may do with his
     absences and the bookings they hit (booking/access.py PAGE_ROLES)."""
     karim = make_staff(KARIM, "counsellor", "herne")
-    first = book(seeded, "beratung-5", at(monday, 9))
-    second = book(seeded, "beratung-5", at(monday, 11), name="Lina Second")
-    third = book(seeded, "beratung-5", at(monday, 13), name="Tom Third")
+    first = make_booking(at(monday, 9), service="beratung-5").id
+    second = make_booking(at(monday, 11), service="beratung-5", name="Lina Second").id
+    third = make_booking(at(monday, 13), service="beratung-5", name="Tom Third").id
     karim_client = seeded.test_client()
     sign_in(karim_client, karim)
     day = monday.isoformat()

@@ -15,52 +15,40 @@ from sqlalchemy import func, select
 from booking.extensions import db
 from booking.models import AuditEntry, Booking, OutboxMessage, utcnow
 from tests.conftest import csrf_from
-from tests.helpers import at, make_booking, next_working_day
+from tests.helpers import at, next_working_day
 
 SECRET_MESSAGE = "Bitte nur mit Frau Demir sprechen 7Q"
 AYLIN = "aylin.demir@herne.example"
 KARIM = "karim.haddad@herne.example"
 
 
-def book(app, centre_slug, service_slug, start, *, name, language=None, message=None):
-    """A booking made through the service layer; returns its id."""
+def family(name: str, **over) -> dict:
+    """A family's details as these tests book them: the e-mail address follows the name."""
     email = f"{name.split()[-1].lower().encode('ascii', 'ignore').decode()}@example.org"
-    return make_booking(
-        app,
-        centre_slug,
-        service_slug,
-        start,
-        name=name,
-        email=email,
-        phone="0171 555 0101",
-        language=language,
-        message=message,
-    ).id
+    return {"name": name, "email": email, "phone": "0171 555 0101", **over}
 
 
 @pytest.fixture
-def world(seeded, make_staff):
+def world(seeded, make_staff, make_booking):
     """Bookings of Aylin (Herne), of Karim (Herne) and of Heinsberg; accounts for each role."""
     app = seeded
     app.config["OUTBOX_SEND_AFTER_COMMIT"] = "off"
     monday = next_working_day(0)
     ids = {
         # Turkish: Aylin is the Herne counsellor for "beratung-1" who speaks it.
-        "aylin": book(
-            app,
-            "herne",
-            "beratung-1",
+        "aylin": make_booking(
             at(monday, 9),
-            name="Ayşe Öztürk",
-            language="tr",
-            message=SECRET_MESSAGE,
-        ),
+            service="beratung-1",
+            **family("Ayşe Öztürk", language="tr", message=SECRET_MESSAGE),
+        ).id,
         # Only Karim offers "beratung-5" at Herne.
-        "karim": book(app, "herne", "beratung-5", at(monday, 11), name="Omar Nassar"),
-        "heinsberg": book(app, "kreis-heinsberg", "beratung-1", at(monday, 9), name="Hanna Berg"),
+        "karim": make_booking(at(monday, 11), service="beratung-5", **family("Omar Nassar")).id,
+        "heinsberg": make_booking(
+            at(monday, 9), centre="kreis-heinsberg", service="beratung-1", **family("Hanna Berg")
+        ).id,
     }
     # A past booking of Karim's, for the attendance routes.
-    ids["karim_past"] = book(app, "herne", "beratung-5", at(monday, 14), name="Pia Past")
+    ids["karim_past"] = make_booking(at(monday, 14), service="beratung-5", **family("Pia Past")).id
     with app.app_context():
         past = db.session.get(Booking, ids["karim_past"])
         past.start_at = utcnow() - timedelta(days=2)

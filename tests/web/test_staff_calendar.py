@@ -14,15 +14,7 @@ from booking import audit, bookings
 from booking.extensions import db
 from booking.models import AuditEntry, Booking, OutboxMessage, User, utcnow
 from tests.conftest import csrf_from
-from tests.helpers import (
-    NRW_HOLIDAYS,
-    at,
-    berlin_today,
-    local,
-    mail_of,
-    make_booking,
-    next_working_day,
-)
+from tests.helpers import NRW_HOLIDAYS, at, berlin_today, local, mail_of, next_working_day
 
 AYLIN = "aylin.demir@herne.example"
 KARIM = "karim.haddad@herne.example"
@@ -34,14 +26,6 @@ def monday_with_free_wednesday():
     while monday + timedelta(days=2) in NRW_HOLIDAYS:
         monday = next_working_day(0, (monday - berlin_today()).days + 1)
     return monday
-
-
-def book(app, service_slug, start, *, name, language=None, centre_slug="herne"):
-    """Book through the service layer; returns (booking id, manage token)."""
-    made = make_booking(
-        app, centre_slug, service_slug, start, name=name, phone="0171 777", language=language
-    )
-    return made.id, made.token
 
 
 def mail_text(raw: bytes) -> str:
@@ -88,21 +72,31 @@ def listed(html: str) -> set[int]:
 
 
 @pytest.fixture
-def week(seeded, make_staff):
+def week(seeded, make_staff, make_booking):
     seeded.config["OUTBOX_SEND_AFTER_COMMIT"] = "off"
     monday = monday_with_free_wednesday()
     wednesday = monday + timedelta(days=2)
     ids = {
-        "aylin_mon": book(seeded, "beratung-1", at(monday, 9), name="Ayşe Öztürk", language="tr")[
-            0
-        ],
-        "aylin_wed": book(seeded, "beratung-1", at(wednesday, 10), name="Cem Kaya", language="tr")[
-            0
-        ],
-        "karim_mon": book(seeded, "beratung-5", at(monday, 11), name="Omar Nassar")[0],
-        "heinsberg": book(
-            seeded, "beratung-1", at(monday, 9), name="Hanna Berg", centre_slug="kreis-heinsberg"
-        )[0],
+        "aylin_mon": make_booking(
+            at(monday, 9), service="beratung-1", name="Ayşe Öztürk", language="tr", phone="0171 777"
+        ).id,
+        "aylin_wed": make_booking(
+            at(wednesday, 10),
+            service="beratung-1",
+            name="Cem Kaya",
+            language="tr",
+            phone="0171 777",
+        ).id,
+        "karim_mon": make_booking(
+            at(monday, 11), service="beratung-5", name="Omar Nassar", phone="0171 777"
+        ).id,
+        "heinsberg": make_booking(
+            at(monday, 9),
+            centre="kreis-heinsberg",
+            service="beratung-1",
+            name="Hanna Berg",
+            phone="0171 777",
+        ).id,
     }
     make_staff("admin@herne.example", "admin", "herne", name="Ada Admin")
     make_staff("rez@herne.example", "reception", "herne", name="Rita Rezeption")
@@ -220,14 +214,26 @@ def test_absences_show_in_the_calendar_as_whole_days_or_times(seeded, week, clie
     assert "calendar-absence" not in karim
 
 
-def test_calendar_query_count_does_not_grow_with_bookings(seeded, week, client, sign_in):
+def test_calendar_query_count_does_not_grow_with_bookings(
+    seeded, week, client, sign_in, make_booking
+):
     monday, ids = week
     sign_in(client, "admin@herne.example")
     url = f"/staff/calendar?view=week&date={monday.isoformat()}"
     few = int(client.get(url).headers["X-Query-Count"])
     for hour in (13, 14, 15):
-        book(seeded, "beratung-3", at(monday + timedelta(days=2), hour), name=f"N{hour}")
-        book(seeded, "beratung-2", at(monday + timedelta(days=3), hour), name=f"E{hour}")
+        make_booking(
+            at(monday + timedelta(days=2), hour),
+            service="beratung-3",
+            name=f"N{hour}",
+            phone="0171 777",
+        )
+        make_booking(
+            at(monday + timedelta(days=3), hour),
+            service="beratung-2",
+            name=f"E{hour}",
+            phone="0171 777",
+        )
     response = client.get(url)
     assert len(listed(response.get_data(as_text=True))) == 9
     many = int(response.headers["X-Query-Count"])
@@ -297,10 +303,11 @@ def test_a_cancellation_the_family_asked_for_says_so_without_an_apology(
 
 @pytest.mark.backends("sqlite", "pg")
 def test_staff_move_sends_a_new_link_and_the_old_one_stops(
-    db_backend, seeded, week, client, sign_in
+    db_backend, seeded, week, client, sign_in, make_booking
 ):
     monday, _ = week
-    booking_id, old_token = book(seeded, "beratung-1", at(monday, 13), name="Mia Move")
+    made = make_booking(at(monday, 13), service="beratung-1", name="Mia Move", phone="0171 777")
+    booking_id, old_token = made.id, made.token
     assert client.get(f"/b/{old_token}").status_code == 200
     sign_in(client, "rez@herne.example")
 
@@ -329,13 +336,13 @@ def test_staff_move_sends_a_new_link_and_the_old_one_stops(
     assert ("move", "Rita Rezeption") in actions
 
 
-def test_a_taken_time_on_the_move_page_is_a_message(seeded, week, client, sign_in):
+def test_a_taken_time_on_the_move_page_is_a_message(seeded, week, client, sign_in, make_booking):
     monday, ids = week
     sign_in(client, "admin@herne.example")
     html = client.get(f"/staff/bookings/{ids['karim_mon']}/move").get_data(as_text=True)
     target = re.findall(r'name="start" id="slot-\d+" value="([^"]+)"', html)[0]
     # Karim is the only counsellor for "beratung-5": someone else takes the time first.
-    book(seeded, "beratung-5", target, name="Quick")
+    make_booking(target, service="beratung-5", name="Quick", phone="0171 777")
     response = client.post(
         f"/staff/bookings/{ids['karim_mon']}/move",
         data={"csrf_token": csrf_from(html), "start": target},

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from booking.extensions import db
 from booking.models import AuditEntry, Booking, utcnow
 from tests.conftest import csrf_from
-from tests.helpers import BERLIN, at, make_booking, next_working_day
+from tests.helpers import BERLIN, at, next_working_day
 
 RECEPTION = "rezeption@herne.example"
 AYLIN = "aylin.demir@herne.example"
@@ -31,19 +31,17 @@ def row_html(html: str, booking_id: int) -> str:
 
 
 @pytest.fixture
-def day(seeded, make_staff):
+def day(seeded, make_staff, make_booking):
     """Three Herne bookings on one day, the first begun five minutes ago, the second in 25
     minutes; the third cancelled."""
     seeded.config["OUTBOX_SEND_AFTER_COMMIT"] = "off"
     monday = next_working_day(0)
     ids = {
-        "begun": make_booking(
-            seeded, "herne", "beratung-1", at(monday, 9), name="Ayşe Begun", phone="0171 1"
-        ),
+        "begun": make_booking(at(monday, 9), name="Ayşe Begun", phone="0171 1"),
         "later": make_booking(
-            seeded, "herne", "beratung-3", at(monday, 9, 30), name="Omar Later", persons=3
+            at(monday, 9, 30), service="beratung-3", name="Omar Later", persons=3
         ),
-        "cancelled": make_booking(seeded, "herne", "beratung-3", at(monday, 14), name="Lina Gone"),
+        "cancelled": make_booking(at(monday, 14), service="beratung-3", name="Lina Gone"),
     }
     with seeded.app_context():
         # Move the day's bookings to now, so that the first has just begun.

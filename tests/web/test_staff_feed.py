@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from types import SimpleNamespace
 
 import pytest
 from icalendar import Calendar
@@ -14,7 +13,7 @@ from booking import bookings
 from booking.extensions import db
 from booking.models import AuditEntry, Booking, User, utcnow
 from tests.conftest import csrf_from
-from tests.helpers import at, make_booking, next_working_day
+from tests.helpers import at, next_working_day
 
 KARIM = "karim.haddad@herne.example"
 FAMILY = {
@@ -24,18 +23,10 @@ FAMILY = {
 }
 
 
-def book(app, service_slug, start, **details) -> SimpleNamespace:
-    return make_booking(
-        app,
-        "herne",
-        service_slug,
-        start,
-        name=details.get("name", FAMILY["name"]),
-        email=details.get("email", FAMILY["email"]),
-        phone=details.get("phone", FAMILY["phone"]),
-        message="Unser Sohn Emre hat Probleme in der Schule",
-        language=details.get("language", "ar"),
-    )
+def family(**over) -> dict:
+    """A family's details as these tests book them (make_booking's overrides)."""
+    message = "Unser Sohn Emre hat Probleme in der Schule"
+    return {**FAMILY, "message": message, "language": "ar", **over}
 
 
 def new_feed_url(client) -> str:
@@ -63,28 +54,34 @@ def karim(seeded, client, make_staff, sign_in):
 
 
 @pytest.mark.backends("sqlite", "pg")
-def test_the_feed_lists_the_counsellors_bookings_without_family_data(db_backend, seeded, karim):
+def test_the_feed_lists_the_counsellors_bookings_without_family_data(
+    db_backend, seeded, karim, make_booking
+):
     monday = next_working_day(0)
     # Karim is the only Herne counsellor for "beratung-5"; Aylin takes "beratung-1" in Turkish.
     mine = [
-        book(seeded, "beratung-5", at(monday, 9)),
-        book(
-            seeded,
-            "beratung-5",
+        make_booking(at(monday, 9), service="beratung-5", **family()),
+        make_booking(
             at(monday, 11),
-            name="Lale <Ünal> & Co",
-            email="lale@example.org",
+            service="beratung-5",
+            **family(name="Lale <Ünal> & Co", email="lale@example.org"),
         ),
     ]
-    cancelled = book(seeded, "beratung-5", at(monday, 14), email="gone@example.org")
+    cancelled = make_booking(
+        at(monday, 14), service="beratung-5", **family(email="gone@example.org")
+    )
     with seeded.test_request_context():
         bookings.cancel_booking(db.session.get(Booking, cancelled.id), now=utcnow())
-    other = book(seeded, "beratung-1", at(monday, 9), email="other@example.org", language="tr")
+    other = make_booking(
+        at(monday, 9), service="beratung-1", **family(email="other@example.org", language="tr")
+    )
     with seeded.app_context():
         assert db.session.get(User, other.counsellor_id).email != KARIM
         # Last month's appointments stay in the feed; older ones drop out.
-        past = book(seeded, "beratung-5", at(monday, 13), email="past@example.org")
-        old = book(seeded, "beratung-5", at(monday, 15), email="old@example.org")
+        past = make_booking(
+            at(monday, 13), service="beratung-5", **family(email="past@example.org")
+        )
+        old = make_booking(at(monday, 15), service="beratung-5", **family(email="old@example.org"))
         for booking, days in ((past, 10), (old, 40)):
             row = db.session.get(Booking, booking.id)
             row.start_at = utcnow() - timedelta(days=days)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from booking.extensions import db
 from booking.models import AuditEntry, Booking, utcnow
-from tests.helpers import at, make_booking, next_working_day
+from tests.helpers import at, next_working_day
 
 AYLIN = "aylin.demir@herne.example"
 KARIM = "karim.haddad@herne.example"
@@ -25,15 +25,12 @@ def found(html: str) -> set[int]:
 
 
 @pytest.fixture
-def world(seeded, make_staff):
+def world(seeded, make_staff, make_booking):
     app = seeded
     app.config["OUTBOX_SEND_AFTER_COMMIT"] = "off"
     monday = next_working_day(0)
     ids = {
         "aylin": make_booking(
-            app,
-            "herne",
-            "beratung-1",
             at(monday, 9),
             name="Ayşe Öztürk",
             email="ayse.oeztuerk@example.org",
@@ -42,15 +39,10 @@ def world(seeded, make_staff):
             message="Geheim 7Q",
         ),
         "karim": make_booking(
-            app, "herne", "beratung-5", at(monday, 11), name="Omar Nassar", phone="02325 99 88"
+            at(monday, 11), service="beratung-5", name="Omar Nassar", phone="02325 99 88"
         ),
         "heinsberg": make_booking(
-            app,
-            "kreis-heinsberg",
-            "beratung-1",
-            at(monday, 9),
-            name="Hanna Öztürk",
-            phone="0171 2345678",
+            at(monday, 9), centre="kreis-heinsberg", name="Hanna Öztürk", phone="0171 2345678"
         ),
     }
     make_staff(RECEPTION, "reception", "herne", name="Rita Rezeption")
@@ -89,26 +81,16 @@ def test_reception_finds_by_phone_in_any_spelling_and_by_name_and_reference(worl
 
 @pytest.mark.backends("sqlite", "pg")
 def test_a_national_number_is_found_by_every_international_spelling(
-    seeded, client, make_staff, sign_in
+    seeded, client, make_staff, sign_in, make_booking
 ):
     """Stored as "02325/883412": found by "+49 2325 883412" and its cousins, and by the
     last digits; Eastern Arabic digits typed on an Arabic keyboard read as 0-9."""
     seeded.config["OUTBOX_SEND_AFTER_COMMIT"] = "off"
     booking = make_booking(
-        seeded,
-        "herne",
-        "beratung-5",
-        at(next_working_day(0), 11),
-        name="Omar Nassar",
-        phone="02325/883412",
+        at(next_working_day(0), 11), service="beratung-5", name="Omar Nassar", phone="02325/883412"
     )
     other = make_booking(
-        seeded,
-        "herne",
-        "beratung-5",
-        at(next_working_day(0), 13),
-        name="Pia Anders",
-        phone="02325 883411",
+        at(next_working_day(0), 13), service="beratung-5", name="Pia Anders", phone="02325 883411"
     )
     make_staff(RECEPTION, "reception", "herne")
     sign_in(client, RECEPTION)

@@ -16,7 +16,7 @@ from booking import outbox
 from booking.extensions import db
 from booking.models import Centre, OutboxMessage, Service
 from tests.conftest import csrf_from
-from tests.helpers import at, make_booking, next_working_day
+from tests.helpers import at, next_working_day
 
 VISIT = "Dienstgebäude, Oberbrucher Str. 1, 52525 Heinsberg"
 POSTAL = "Valkenburger Str. 45, 52525 Heinsberg"
@@ -51,11 +51,9 @@ def test_kreis_heinsberg_has_a_postal_and_a_visiting_address(seeded, client):
     assert herne_api["visiting_address"] == herne_api["address"]
 
 
-def test_mails_and_invitations_name_where_to_go(seeded):
+def test_mails_and_invitations_name_where_to_go(seeded, make_booking):
     seeded.config["OUTBOX_SEND_AFTER_COMMIT"] = "off"
-    booking = make_booking(
-        seeded, "kreis-heinsberg", "beratung-1", at(next_working_day(1), 9), name="Hanna Berg"
-    )
+    booking = make_booking(at(next_working_day(1), 9), centre="kreis-heinsberg", name="Hanna Berg")
     with seeded.app_context():
         row = db.session.scalar(
             select(OutboxMessage).where(

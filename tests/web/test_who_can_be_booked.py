@@ -17,7 +17,7 @@ from sqlalchemy import select
 from booking.extensions import db
 from booking.models import Booking, Centre, Service, User
 from tests.conftest import STAFF_PASSWORD, csrf_from
-from tests.helpers import at, local, make_booking, next_working_day
+from tests.helpers import at, local, next_working_day
 
 pytestmark = pytest.mark.backends("sqlite", "pg")
 
@@ -46,11 +46,11 @@ def booking_start(app, booking_id: int) -> datetime:
         return db.session.get(Booking, booking_id).start_at
 
 
-def russian_bookings(app, monday, **need) -> tuple:
+def russian_bookings(make_booking, app, monday, **need) -> tuple:
     """A Russian booking at 09:00 (the one to move) and another at 11:00: both Olena's,
     so at 11:00 only Aylin is free, and she speaks no Russian."""
-    moving = make_booking(app, "herne", "beratung-1", at(monday, 9), language="ru", **need)
-    other = make_booking(app, "herne", "beratung-1", at(monday, 11), language="ru")
+    moving = make_booking(at(monday, 9), language="ru", **need)
+    other = make_booking(at(monday, 11), language="ru")
     olena = user_id(app, "Olena Koval")
     assert moving.counsellor_id == olena and other.counsellor_id == olena
     return moving, other
@@ -69,18 +69,20 @@ def staff_move_starts(client, booking_id: int, day) -> set[datetime]:
     return offered_starts(page.get_data(as_text=True))
 
 
-def test_staff_move_offers_a_russian_booking_only_russian_speakers_times(app, staff, monday):
+def test_staff_move_offers_a_russian_booking_only_russian_speakers_times(
+    app, staff, monday, make_booking
+):
     """Regression: the staff move page listed times without the booking's language, so a
     Russian booking was offered Aylin's 11:00, which the writer then refused as taken."""
-    moving, _other = russian_bookings(app, monday)
+    moving, _other = russian_bookings(make_booking, app, monday)
     offered = staff_move_starts(staff, moving.id, monday)
     assert local(at(monday, 10)) in offered  # Olena is free then
     assert local(at(monday, 11)) not in offered  # only Aylin is
     assert local(at(monday, 10, 30)) not in offered  # would overlap Olena's 11:00
 
 
-def test_staff_move_offers_anyone_free_when_an_interpreter_comes(app, staff, monday):
-    moving, _other = russian_bookings(app, monday, interpreter_language="ru")
+def test_staff_move_offers_anyone_free_when_an_interpreter_comes(app, staff, monday, make_booking):
+    moving, _other = russian_bookings(make_booking, app, monday, interpreter_language="ru")
     aylin = user_id(app, "Aylin Demir")
     offered = staff_move_starts(staff, moving.id, monday)
     assert local(at(monday, 11)) in offered
@@ -95,8 +97,8 @@ def test_staff_move_offers_anyone_free_when_an_interpreter_comes(app, staff, mon
         assert moved.counsellor_id == aylin
 
 
-def test_staff_move_to_a_time_without_a_speaker_is_refused(app, staff, monday):
-    moving, _other = russian_bookings(app, monday)
+def test_staff_move_to_a_time_without_a_speaker_is_refused(app, staff, monday, make_booking):
+    moving, _other = russian_bookings(make_booking, app, monday)
     token = csrf_from(staff.get(f"/staff/bookings/{moving.id}/move").get_data(as_text=True))
     response = staff.post(
         f"/staff/bookings/{moving.id}/move", data={"csrf_token": token, "start": at(monday, 11)}
@@ -105,8 +107,8 @@ def test_staff_move_to_a_time_without_a_speaker_is_refused(app, staff, monday):
     assert booking_start(app, moving.id) == local(at(monday, 9))
 
 
-def test_api_reschedule_keeps_the_language(app, client, monday):
-    moving, _other = russian_bookings(app, monday)
+def test_api_reschedule_keeps_the_language(app, client, monday, make_booking):
+    moving, _other = russian_bookings(make_booking, app, monday)
     response = client.post(
         f"/api/v1/bookings/{moving.token}/reschedule", json={"start": at(monday, 11)}
     )
@@ -118,8 +120,8 @@ def test_api_reschedule_keeps_the_language(app, client, monday):
     assert booking_start(app, moving.id) == local(at(monday, 10))
 
 
-def test_family_move_keeps_the_language(app, client, monday):
-    moving, _other = russian_bookings(app, monday)
+def test_family_move_keeps_the_language(app, client, monday, make_booking):
+    moving, _other = russian_bookings(make_booking, app, monday)
     token = moving.token
     week = client.get(f"/b/{token}/move?week={monday.isoformat()}").get_data(as_text=True)
     offered = {datetime.fromisoformat(unquote(v)) for v in re.findall(r"start=([^&\"]+)", week)}
@@ -161,15 +163,15 @@ def spanish_slots(client, day, service: str = "beratung-1") -> list[datetime]:
     return [local(s["start"]) for s in response.get_json()["slots"]]
 
 
-def test_an_admin_given_a_service_is_never_booked(app, staff, monday):
+def test_an_admin_given_a_service_is_never_booked(app, staff, monday, make_booking):
     """Before, the slot search had no role filter: the admin "offered" beratung-1 to
     Spanish-speaking families and received the bookings, but appeared nowhere in intake,
     hand-over or the calendars."""
     give_admin_a_service(app)
     assert spanish_slots(staff, monday) == []
     # Both counsellors busy at 10:00: the admin is free then, and still not offered.
-    make_booking(app, "herne", "beratung-1", at(monday, 10), language="tr")
-    make_booking(app, "herne", "beratung-1", at(monday, 10), language="ru")
+    make_booking(at(monday, 10), language="tr")
+    make_booking(at(monday, 10), language="ru")
     response = staff.get(
         "/api/v1/centres/herne/slots",
         query_string={
