@@ -30,6 +30,8 @@ from booking.text import has_control_characters
 
 PRODID = "-//ki-booking//ki-booking//EN"
 FULLWIDTH_BACKSLASH = "\uff3c"
+ZERO_WIDTH_NO_BREAK_SPACE = "\ufeff"
+WORD_JOINER = "\u2060"
 
 # Everything str.splitlines() breaks on; icalendar escapes only CR and LF, and a bare
 # U+2028 or NEL splits a line in some readers (icalendar's own parser among them).
@@ -283,6 +285,9 @@ def _state(zone: ZoneInfo, timestamp: int) -> tuple[timedelta | None, timedelta 
 def _text(value: str, field: str) -> str:
     """``value`` with every kind of line break as LF, which icalendar escapes; no other controls."""
     value = _LINE_BREAKS.sub("\n", value)
+    # icalendar drops a leading U+FEFF as if it were a byte order mark; U+2060 (word joiner)
+    # is what Unicode asks for in its place as the invisible no-break character.
+    value = value.replace(ZERO_WIDTH_NO_BREAK_SPACE, WORD_JOINER)
     if has_control_characters(value, allow_line_breaks=True):
         # Only the field's name: the value is a person's data and ends up in logs.
         raise ValueError(f"{field} contains a control character")

@@ -1,8 +1,8 @@
 """The registry of mail kinds, and of the subjects a mail belongs to.
 
-A **subject** is what a mail is about and belongs to: a booking today (a registration and an
-invitation next). Each has its own column on ``outbox_message`` (a foreign key), and says
-when its personal data was erased; retention (retention.py) erases the mails of every
+A **subject** is what a mail is about and belongs to: a booking, a registration for an
+event (an invitation next). Each has its own column on ``outbox_message`` (a foreign key),
+and says when its personal data was erased; retention (retention.py) erases the mails of every
 subject registered here, so no subject's mail outlives its erasure.
 
 A **kind** is one mail an event sends (indico's ``notify_<event>``): its name (stored in
@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from booking.models import Booking, Invitation, OutboxMessage
+from booking.models import Booking, Invitation, OutboxMessage, Registration
 
 
 @dataclass(frozen=True)
@@ -42,10 +42,14 @@ SUBJECTS: dict[str, MailSubject] = {
     for subject in (
         MailSubject("booking", Booking, OutboxMessage.booking_id, Booking.erased_at),
         MailSubject("invitation", Invitation, OutboxMessage.invitation_id, Invitation.erased_at),
+        MailSubject(
+            "registration", Registration, OutboxMessage.registration_id, Registration.erased_at
+        ),
     )
 }
 BOOKING = SUBJECTS["booking"]
 INVITATION = SUBJECTS["invitation"]
+REGISTRATION = SUBJECTS["registration"]
 
 # (kind, snapshot, message_id, sender) -> the message's bytes; needs an app context.
 Composer = Callable[["MailKind", dict, str, str], bytes]

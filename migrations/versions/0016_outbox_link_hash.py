@@ -1,7 +1,7 @@
 """outbox_message.link_hash: the hash of the manage token a mail minted when it was sent
 
 Revision ID: 0016
-Revises: 0013
+Revises: 0012
 
 A reminder mints its manage link when it is sent, so no waiting mail holds a working link;
 the row keeps only the token's hash (bookings.find_by_token reads it).
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0016'
-down_revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

@@ -379,11 +379,24 @@ def test_any_printable_text_round_trips(summary, name, description):
     )
     assert max(len(line) for line in data.split(b"\r\n")) <= 75
     event = only_event(data)
-    assert str(event["SUMMARY"]) == summary
-    assert event["ATTENDEE"].params["CN"] == name.strip().replace("\t", " ").replace(
+    assert str(event["SUMMARY"]) == shown(summary)
+    assert event["ATTENDEE"].params["CN"] == shown(name).strip().replace("\t", " ").replace(
         "\\", FULLWIDTH_BACKSLASH
     )
-    assert str(event["DESCRIPTION"]) == (description or "x")
+    assert str(event["DESCRIPTION"]) == shown(description or "x")
+
+
+def shown(text: str) -> str:
+    """``text`` as the invitation shows it: U+FEFF as U+2060 (see booking/ical.py)."""
+    return text.replace("\ufeff", "\u2060")
+
+
+@pytest.mark.parametrize("text", ["\ufeff", "\ufeffBeratung", "a\ufeffb"])
+def test_regression_a_leading_zero_width_no_break_space_is_not_lost(text):
+    """Found by `make property`: icalendar read a SUMMARY of only U+FEFF back as ''."""
+    event = only_event(build_request(make_event(summary=text, description=text)))
+    assert str(event["SUMMARY"]) == text.replace("\ufeff", "\u2060")
+    assert str(event["DESCRIPTION"]) == text.replace("\ufeff", "\u2060")
 
 
 def test_regression_a_tab_before_an_equals_sign_in_cn_is_kept_as_a_space():

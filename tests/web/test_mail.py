@@ -372,7 +372,7 @@ def test_a_snapshot_that_cannot_be_composed_is_retried_then_dead(
 def test_every_mail_kind_is_registered_once_with_its_templates(app):
     from booking.mail_kinds import MAIL_KINDS, register_kind
 
-    assert set(MAIL_KINDS) == {
+    bookings = {
         "confirmation",
         "change",
         "cancellation",
@@ -381,10 +381,24 @@ def test_every_mail_kind_is_registered_once_with_its_templates(app):
         "invitation",
         "invitation_reminder",
     }
+    registrations = {
+        "event_confirmation",
+        "event_seat",
+        "event_waiting",
+        "event_moved",
+        "event_cancelled",
+        "event_cancelled_waiting",
+        "registration_cancelled",
+        "registration_cancelled_waiting",
+        "event_reminder",
+        "event_message",
+    }
+    assert set(MAIL_KINDS) == bookings | registrations
     for kind in MAIL_KINDS.values():
         for suffix in ("txt", "html"):
             assert app.jinja_env.get_template(f"email/{kind.template}.{suffix}")
-        assert "%(centre)s" in str(kind.subject_line)
+        placeholder = "%(title)s" if kind.subject.name == "registration" else "%(centre)s"
+        assert placeholder in str(kind.subject_line)
     with pytest.raises(ValueError, match="registered already"):
         register_kind(MAIL_KINDS["reminder"])
 
