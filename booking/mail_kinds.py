@@ -65,6 +65,23 @@ class MailKind:
     subject_line: Any  # a lazy_gettext string; may use %(centre)s
     compose: Composer
     calendar_method: str | None = None  # "REQUEST", "CANCEL" or no calendar part
+    # The mail's links carry LINK_TOKEN in place of a manage token: the outbox mints one when
+    # it sends the mail (a waiting mail holds no working link), and keeps only its hash.
+    mints_link: bool = False
+
+
+# Stands for the manage token in the links of a kind that mints its link (URL-safe, so it
+# passes through url_for unchanged).
+LINK_TOKEN = "link-token-minted-when-sent"  # noqa: S105 - a placeholder, not a secret
+
+
+def with_link_token(snapshot: dict, token: str) -> dict:
+    """The snapshot with ``token`` in its links in place of LINK_TOKEN."""
+    links = {
+        name: value.replace(LINK_TOKEN, token) if isinstance(value, str) else value
+        for name, value in snapshot["links"].items()
+    }
+    return {**snapshot, "links": links}
 
 
 MAIL_KINDS: dict[str, MailKind] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -31,6 +32,12 @@ from sqlalchemy.types import TypeDecorator
 
 from booking.extensions import db
 from booking.phones import normalised as normalised_phone
+
+
+def hash_token(token: str) -> str:
+    """The stored form of a manage token (the token itself is never stored)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
 
 ROLES = ("admin", "counsellor", "reception", "school_supervision")
 # The roles an appointment can be held in (booking/slots.py names them too): a service
@@ -767,6 +774,9 @@ class OutboxMessage(db.Model):
     # ``raw`` when it is sent, then cleared. Empty ``raw`` and no snapshot: erased.
     snapshot: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
     raw: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
+    # A mail whose kind mints its own manage link (the reminder) keeps the hash of the token
+    # it was sent with: the link works beside the booking's own (bookings.find_by_token).
+    link_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     state: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
