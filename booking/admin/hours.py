@@ -75,19 +75,17 @@ def _preview_hours(centre, row: OpeningHours, form: OpeningHoursEditForm) -> lis
     if form.change_from.data is not None:
         parts = centre_settings.split_opening_hours(row, form.change_from.data)
         if parts is None:
-            proposed = [
-                *others,
-                replace(interval, valid_from=row.valid_from, valid_until=row.valid_until),
-            ]
+            changed = replace(interval, valid_from=row.valid_from, valid_until=row.valid_until)
+            kept = others
         else:
             before, after = parts
-            proposed = [
-                *others,
-                before,
-                replace(interval, valid_from=after.valid_from, valid_until=after.valid_until),
-            ]
+            changed = replace(interval, valid_from=after.valid_from, valid_until=after.valid_until)
+            kept = [*others, before]
     else:
-        proposed = [*others, interval]
+        changed, kept = interval, others
+    # The preview refuses what saving would refuse (an overlap), next to the field.
+    settings_checks.check_interval(changed, kept)
+    proposed = [*kept, changed]
     now = request_now()
     already = {b.id for b, _why in availability.bookings_needing_attention(centre, now)}
     hit = availability.bookings_needing_attention(

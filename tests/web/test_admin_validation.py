@@ -158,7 +158,11 @@ def test_overlap_counts_only_where_validity_periods_meet(app, admin):
 def test_editing_an_interval_does_not_overlap_itself_but_others(app, admin):
     monday = hours_id(app, 0)
     url = f"/admin/centres/herne/hours/{monday}"
-    response = post(admin, url, {**HOURS, "weekday": "0", "opens": "09:00", "closes": "16:00"})
+    changed = {**HOURS, "weekday": "0", "opens": "09:00", "closes": "16:00"}
+    # Saving goes through the preview (booking/admin/hours.py): Save applies what was shown.
+    shown = post(admin, url, {**changed, "preview": "1"})
+    previewed = re.search(r'name="previewed" value="([^"]+)"', shown.get_data(as_text=True))
+    response = post(admin, url, {**changed, "save": "1", "previewed": previewed.group(1)})
     assert response.status_code == 303
     tuesday_url = f"/admin/centres/herne/hours/{hours_id(app, 1)}"
     moved_onto_monday = {**HOURS, "weekday": "0", "opens": "07:00", "closes": "10:00"}
