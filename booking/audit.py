@@ -22,6 +22,8 @@ ACTIONS = (
     "password",
     "erase",
     "purge",
+    "event",
+    "registration",
     "invite",
 )
 

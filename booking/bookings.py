@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import func, select, text
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from booking import audit, availability, invitations, notifications, occupancy
@@ -32,8 +32,10 @@ from booking.models import (
     IdempotencyKey,
     Invitation,
     Occupancy,
+    OutboxMessage,
     Service,
     User,
+    hash_token,
 )
 from booking.needs import Need, speaks
 from booking.transactions import commit, committed
@@ -134,11 +136,6 @@ class BookingResult:
     stored_response: tuple[int, dict] | None = None
 
 
-def hash_token(token: str) -> str:
-    """The stored form of a manage token."""
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def new_reference() -> str:
     """A short reference to read out, e.g. "K7PQ-2QXM"."""
     chars = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(8))
@@ -163,7 +160,26 @@ def find_by_token(token: str) -> Booking | None:
     """The booking a manage token belongs to."""
     if not token or len(token) > 128:
         return None
-    return db.session.scalar(select(Booking).where(Booking.manage_token_hash == hash_token(token)))
+    found = hash_token(token)
+    # The booking's own link, or the link a mail minted when it was sent (the reminder).
+    minted = select(OutboxMessage.booking_id).where(OutboxMessage.link_hash == found)
+    return db.session.scalar(
+        select(Booking).where(or_(Booking.manage_token_hash == found, Booking.id.in_(minted)))
+    )
+
+
+def renew_manage_token(booking: Booking) -> str:
+    """A new manage token for ``booking``: every older link stops working, the ones its sent
+    mails minted too. Returns the token, which only the new mail carries."""
+    token = secrets.token_urlsafe(32)
+    booking.manage_token_hash = hash_token(token)
+    db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.booking_id == booking.id, OutboxMessage.link_hash.is_not(None))
+        .values(link_hash=None)
+        .execution_options(synchronize_session=False)
+    )
+    return token
 
 
 def free_slot_at(
@@ -340,13 +356,12 @@ def book_slot(request: BookingRequest, *, now: datetime) -> BookingResult:
             if replaced is not None:
                 # "Invite again": the family's new choice replaces the old appointment in
                 # this transaction, one change mail (same calendar UID, higher SEQUENCE).
-                token = secrets.token_urlsafe(32)
+                token = renew_manage_token(replaced)
                 replaced.counsellor_id = _choose_counsellor(centre, slot, need)
                 replaced.officer_id = _choose_officer(centre, slot)
                 replaced.start_at, replaced.end_at = slot.start_at, slot.end_at
                 replaced.kept_despite_conflict_at = None
                 replaced.sequence += 1
-                replaced.manage_token_hash = hash_token(token)
                 db.session.flush()
                 audit.record(
                     None, "move", replaced, detail=f"invitation {invitation.reference}", now=now
@@ -508,8 +523,7 @@ def _announce_change(
     changes."""
     booking.sequence += 1
     if manage_token is None:
-        manage_token = secrets.token_urlsafe(32)
-        booking.manage_token_hash = hash_token(manage_token)
+        manage_token = renew_manage_token(booking)
     db.session.flush()
     return notifications.enqueue_move(booking, manage_token, now, handed_over=handed_over)
 
@@ -588,8 +602,7 @@ def send_manage_link(reference: str | None, email: str, *, now: datetime) -> int
             db.session.rollback()
             return 0
         for booking in found:
-            token = secrets.token_urlsafe(32)
-            booking.manage_token_hash = hash_token(token)
+            token = renew_manage_token(booking)
             outbox_ids += notifications.enqueue_manage_link(booking, token, now)
     return len(found)
 

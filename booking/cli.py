@@ -27,12 +27,12 @@ def init_app(app: Flask) -> None:
         help="Also invent bookings of the last months and next days (for calendars, reports).",
     )
     def seed_demo_command(bookings: bool) -> None:
-        """Create the demo centres, services and counsellors (idempotent)."""
+        """Create the demo centres, services, counsellors and events (idempotent)."""
 
         created = seed_demo(with_bookings=bookings)
         click.echo(
             "Demo data: {centres} centres, {services} services, {counsellors} counsellors, "
-            "{bookings} bookings created.".format(**created)
+            "{bookings} bookings, {events} events created.".format(**created)
         )
 
     outbox_group = AppGroup("outbox", help="Send the mails waiting in the outbox.")
@@ -68,14 +68,16 @@ def init_app(app: Flask) -> None:
         help="Days after the appointment (default: RETENTION_DAYS, 90).",
     )
     def purge_command(dry_run: bool, days: int | None) -> None:
-        """Erase names, contacts, messages and mail bodies of bookings past retention."""
+        """Erase names, contacts, messages and mail bodies of bookings and event
+        registrations past retention."""
 
         days = days or current_app.config["RETENTION_DAYS"]
         counts = purge(utcnow(), days, dry_run=dry_run)
         prefix = "Would erase" if dry_run else "Erased"
         click.echo(
             f"{prefix} (older than {days} days after the appointment): "
-            f"{counts.bookings} bookings, {counts.mails} mail bodies; "
+            f"{counts.bookings} bookings, {counts.registrations} event registrations, "
+            f"{counts.mails} mail bodies; "
             f"{counts.invitations} invitations; "
             f"{counts.sign_in_records} old sign-in records."
         )

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
+from booking import event_rules, events
 from booking.bookings import new_reference
 from booking.extensions import db
 from booking.models import (
@@ -188,7 +189,7 @@ def seed_demo(with_bookings: bool = False) -> dict[str, int]:
     ``with_bookings`` adds invented bookings of the last months and the next days to a
     centre that has none yet, so that calendars and reports have something to show.
     """
-    created = {"centres": 0, "services": 0, "counsellors": 0, "bookings": 0}
+    created = {"centres": 0, "services": 0, "counsellors": 0, "bookings": 0, "events": 0}
     names = service_names()
     for spec in CENTRES:
         centre = db.session.scalar(select(Centre).where(Centre.slug == spec["slug"]))
@@ -273,6 +274,7 @@ def seed_demo(with_bookings: bool = False) -> dict[str, int]:
             )
             created["officers"] = created.get("officers", 0) + 1
     db.session.commit()
+    created["events"] = _seed_events(utcnow())
     if with_bookings:
         for centre in db.session.scalars(select(Centre).where(Centre.slug.in_(DEMO_SLUGS))):
             created["bookings"] += _seed_bookings(centre, utcnow())
@@ -352,3 +354,103 @@ def _demo_booking(centre, counsellors, day: date, hours, zone, chance, taken, no
         cancelled_at=start_at - timedelta(days=2) if status == "cancelled" else None,
         created_at=start_at - timedelta(days=chance.randint(2, 20)),
     )
+
+
+# SPEC "Demo data": (centre, German title, English title, audience, seats, waiting list,
+# weekday, weeks ahead, start, end, German description).
+DEMO_EVENTS = (
+    (
+        "herne",
+        "Fortbildung: Interkulturelle Kompetenz im Schulalltag",
+        "Training: intercultural competence in everyday school life",
+        "professionals",
+        16,
+        True,
+        1,
+        3,
+        time(14),
+        time(16, 30),
+        "Für Lehrkräfte, Erzieherinnen und Erzieher und Fachkräfte der Sozialarbeit: "
+        "Fallbeispiele aus dem Schulalltag, Kommunikation mit Familien, Angebote des "
+        "Integrationszentrums.",
+    ),
+    (
+        "herne",
+        "Elterncafé: Das Schulsystem in NRW",
+        "Parents' café: the school system in NRW",
+        "families",
+        12,
+        True,
+        3,
+        2,
+        time(10),
+        time(11, 30),
+        "Wie funktionieren Grundschule, Gymnasium, Gesamtschule und Berufskolleg? "
+        "Bei Kaffee und Tee beantworten wir Ihre Fragen. Kinder sind willkommen.",
+    ),
+    (
+        "kreis-heinsberg",
+        "Infoabend für neu zugewanderte Familien",
+        "Information evening for newly arrived families",
+        "families",
+        20,
+        False,
+        1,
+        4,
+        time(15),
+        time(16, 30),
+        "Ankommen im Kreis Heinsberg: Schule, Kita, Beratung und Sprachkurse. "
+        "Dolmetscherinnen für Arabisch und Ukrainisch sind da.",
+    ),
+)
+
+
+def _seed_events(now: datetime) -> int:
+    """The three demo events, dated from today; one that is still ahead is not made again."""
+    made = 0
+    for (
+        slug,
+        title,
+        title_en,
+        audience,
+        seats,
+        waiting,
+        weekday,
+        weeks,
+        starts,
+        ends,
+        text,
+    ) in DEMO_EVENTS:
+        centre = db.session.scalar(select(Centre).where(Centre.slug == slug))
+        if centre is None:
+            continue
+        existing = [
+            e
+            for e in events.upcoming_events([centre.id], now, include_cancelled=True)
+            if e.titles.get("de") == title
+        ]
+        if existing:
+            continue
+        day = centre.today(now) + timedelta(weeks=weeks)
+        day += timedelta(days=(weekday - day.weekday()) % 7)
+        times = event_rules.series_times(day, starts, ends, centre.timezone)
+        leader = db.session.scalar(
+            select(User)
+            .where(User.centre_id == centre.id, User.role == "counsellor")
+            .order_by(User.name)
+            .limit(1)
+        )
+        details = events.EventDetails(
+            titles={"de": title, "en": title_en},
+            descriptions={"de": text},
+            audience=audience,
+            seats=seats,
+            has_waiting_list=waiting,
+            languages=("de", "ar", "uk") if audience == "families" else ("de",),
+        )
+        try:
+            events.create_events(centre, details, times, [leader] if leader else [], None, now=now)
+        except events.LeaderBusy:
+            events.create_events(centre, details, times, [], None, now=now)
+        made += 1
+    return made

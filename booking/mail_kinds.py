@@ -1,8 +1,8 @@
 """The registry of mail kinds, and of the subjects a mail belongs to.
 
-A **subject** is what a mail is about and belongs to: a booking today (a registration and an
-invitation next). Each has its own column on ``outbox_message`` (a foreign key), and says
-when its personal data was erased; retention (retention.py) erases the mails of every
+A **subject** is what a mail is about and belongs to: a booking, a registration for an
+event (an invitation next). Each has its own column on ``outbox_message`` (a foreign key),
+and says when its personal data was erased; retention (retention.py) erases the mails of every
 subject registered here, so no subject's mail outlives its erasure.
 
 A **kind** is one mail an event sends (indico's ``notify_<event>``): its name (stored in
@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from booking.models import Booking, Invitation, OutboxMessage
+from booking.models import Booking, Invitation, OutboxMessage, Registration
 
 
 @dataclass(frozen=True)
@@ -42,10 +42,14 @@ SUBJECTS: dict[str, MailSubject] = {
     for subject in (
         MailSubject("booking", Booking, OutboxMessage.booking_id, Booking.erased_at),
         MailSubject("invitation", Invitation, OutboxMessage.invitation_id, Invitation.erased_at),
+        MailSubject(
+            "registration", Registration, OutboxMessage.registration_id, Registration.erased_at
+        ),
     )
 }
 BOOKING = SUBJECTS["booking"]
 INVITATION = SUBJECTS["invitation"]
+REGISTRATION = SUBJECTS["registration"]
 
 # (kind, snapshot, message_id, sender) -> the message's bytes; needs an app context.
 Composer = Callable[["MailKind", dict, str, str], bytes]
@@ -61,6 +65,23 @@ class MailKind:
     subject_line: Any  # a lazy_gettext string; may use %(centre)s
     compose: Composer
     calendar_method: str | None = None  # "REQUEST", "CANCEL" or no calendar part
+    # The mail's links carry LINK_TOKEN in place of a manage token: the outbox mints one when
+    # it sends the mail (a waiting mail holds no working link), and keeps only its hash.
+    mints_link: bool = False
+
+
+# Stands for the manage token in the links of a kind that mints its link (URL-safe, so it
+# passes through url_for unchanged).
+LINK_TOKEN = "link-token-minted-when-sent"  # noqa: S105 - a placeholder, not a secret
+
+
+def with_link_token(snapshot: dict, token: str) -> dict:
+    """The snapshot with ``token`` in its links in place of LINK_TOKEN."""
+    links = {
+        name: value.replace(LINK_TOKEN, token) if isinstance(value, str) else value
+        for name, value in snapshot["links"].items()
+    }
+    return {**snapshot, "links": links}
 
 
 MAIL_KINDS: dict[str, MailKind] = {}

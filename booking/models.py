@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -32,6 +33,12 @@ from sqlalchemy.types import TypeDecorator
 from booking.extensions import db
 from booking.phones import normalised as normalised_phone
 
+
+def hash_token(token: str) -> str:
+    """The stored form of a manage token (the token itself is never stored)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 ROLES = ("admin", "counsellor", "reception", "school_supervision")
 # The roles an appointment can be held in (booking/slots.py names them too): a service
 # needs a counsellor, and the Seiteneinsteigerberatung also a school supervision officer.
@@ -47,6 +54,10 @@ ACTIVE_STATUSES = ("confirmed", "attended", "no_show")
 CHANNELS = ("online", "phone", "walk_in")
 SERVICE_FORMATS = ("in_person", "phone", "video")
 OUTBOX_STATES = ("pending", "sent", "dead")
+AUDIENCES = ("families", "professionals", "everyone")
+EVENT_STATUSES = ("scheduled", "cancelled")
+REGISTRATION_STATUSES = ("confirmed", "waiting", "cancelled")
+ATTENDANCE = ("attended", "no_show")
 
 
 def utcnow() -> datetime:
@@ -625,18 +636,24 @@ class Occupancy(db.Model):
     end_at: Mapped[datetime] = mapped_column(UTCDateTime)
     is_active: Mapped[bool] = mapped_column(Boolean)
     booking_id: Mapped[int | None] = mapped_column(ForeignKey("booking.id", ondelete="CASCADE"))
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"))
 
     user: Mapped[User] = relationship()
     booking: Mapped[Booking | None] = relationship(back_populates="occupancies")
+    event: Mapped[Event | None] = relationship(back_populates="occupancies")
 
     # Exactly one subject is set: one term per subject column.
-    ONE_SUBJECT = "(CASE WHEN booking_id IS NULL THEN 0 ELSE 1 END) = 1"
+    ONE_SUBJECT = (
+        "(CASE WHEN booking_id IS NULL THEN 0 ELSE 1 END)"
+        " + (CASE WHEN event_id IS NULL THEN 0 ELSE 1 END) = 1"
+    )
 
     __table_args__ = (
         CheckConstraint("start_at < end_at", name="start_before_end"),
         CheckConstraint(ONE_SUBJECT, name="one_subject"),
         # A subject holds a person once.
         UniqueConstraint("booking_id", "user_id", name="uq_occupancy_booking_user"),
+        UniqueConstraint("event_id", "user_id", name="uq_occupancy_event_user"),
         Index("ix_occupancy_user_start", "user_id", "start_at"),
         Index(
             "uq_occupancy_user_start_active",
@@ -742,6 +759,10 @@ class OutboxMessage(db.Model):
     booking_id: Mapped[int | None] = mapped_column(
         ForeignKey("booking.id", ondelete="SET NULL"), index=True
     )
+    # The registration a mail is about (events); retention finds its mails through it.
+    registration_id: Mapped[int | None] = mapped_column(
+        ForeignKey("registration.id", ondelete="SET NULL"), index=True
+    )
     # A mail about an invitation (the invitation itself, its reminder) belongs to it.
     invitation_id: Mapped[int | None] = mapped_column(
         ForeignKey("invitation.id", ondelete="SET NULL"), index=True
@@ -753,6 +774,9 @@ class OutboxMessage(db.Model):
     # ``raw`` when it is sent, then cleared. Empty ``raw`` and no snapshot: erased.
     snapshot: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
     raw: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
+    # A mail whose kind mints its own manage link (the reminder) keeps the hash of the token
+    # it was sent with: the link works beside the booking's own (bookings.find_by_token).
+    link_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     state: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -765,6 +789,146 @@ class OutboxMessage(db.Model):
         CheckConstraint(_in("state", OUTBOX_STATES), name="state"),
         Index("ix_outbox_message_state_due", "state", "due_at"),
     )
+
+
+event_leader = Table(
+    "event_leader",
+    db.Model.metadata,
+    Column("event_id", ForeignKey("event.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ForeignKey("staff_user.id", ondelete="RESTRICT"), primary_key=True),
+)
+
+
+class Event(db.Model):
+    """A training or an event of a centre (SPEC "Events"): seats, a waiting list, leaders.
+
+    ``titles`` and ``descriptions`` map language code to text, German always present.
+    ``confirmed_persons`` is the persons of its confirmed registrations, kept by the writer
+    (booking/events.py) under the event's lock; the database refuses it above ``seats``.
+    """
+
+    __tablename__ = "event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centre.id", ondelete="RESTRICT"))
+    titles: Mapped[dict] = mapped_column(JSON, default=dict)
+    descriptions: Mapped[dict] = mapped_column(JSON, default=dict)
+    audience: Mapped[str] = mapped_column(String(16), default="everyone")
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    end_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # None: at the centre's address.
+    place: Mapped[str | None] = mapped_column(String(300))
+    seats: Mapped[int] = mapped_column(Integer)
+    confirmed_persons: Mapped[int] = mapped_column(Integer, default=0)
+    has_waiting_list: Mapped[bool] = mapped_column(Boolean, default=True)
+    registration_closes_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Lower-case language codes the event is held in, e.g. ["de", "ar"].
+    languages: Mapped[list] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(16), default="scheduled")
+    cancel_reason: Mapped[str | None] = mapped_column(String(500))
+    # Events made in one step as a series share it.
+    series_key: Mapped[str | None] = mapped_column(String(32), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    centre: Mapped[Centre] = relationship()
+    leaders: Mapped[list[User]] = relationship(secondary=event_leader, order_by="User.name")
+    # Its leaders are busy then: kept in step by booking/occupancy.py at every flush.
+    occupancies: Mapped[list[Occupancy]] = relationship(
+        back_populates="event", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    __table_args__ = (
+        CheckConstraint("start_at < end_at", name="start_before_end"),
+        CheckConstraint("seats BETWEEN 1 AND 500", name="seats"),
+        CheckConstraint("confirmed_persons BETWEEN 0 AND seats", name="not_oversold"),
+        CheckConstraint(_in("audience", AUDIENCES), name="audience"),
+        CheckConstraint(_in("status", EVENT_STATUSES), name="status"),
+        Index("ix_event_centre_start", "centre_id", "start_at"),
+    )
+
+    def title_in(self, language: str, fallback: str = "de") -> str:
+        texts = self.titles or {}
+        return texts.get(language) or texts.get(fallback) or next(iter(texts.values()), "")
+
+    def description_in(self, language: str, fallback: str = "de") -> str:
+        texts = self.descriptions or {}
+        return texts.get(language) or texts.get(fallback) or ""
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.status == "cancelled"
+
+    @property
+    def seats_left(self) -> int:
+        return max(self.seats - self.confirmed_persons, 0)
+
+    def location(self) -> str:
+        """Where it takes place: its own place, else the centre's address."""
+        return self.place or self.centre.address
+
+    def is_open_for_registration(self, now: datetime) -> bool:
+        """Families may still register online (staff may add people until the start)."""
+        return not self.is_cancelled and now < self.registration_closes_at and now < self.start_at
+
+
+class Registration(db.Model):
+    """A person's registration for an event, with the persons coming along (SPEC "Events")."""
+
+    __tablename__ = "registration"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(16), unique=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="RESTRICT"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    attendance: Mapped[str | None] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(16), default="online")
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="SET NULL")
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(254))
+    # The address in lower case: the unique index compares addresses case-insensitively.
+    email_key: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(64))
+    organisation: Mapped[str | None] = mapped_column(String(200))
+    language: Mapped[str | None] = mapped_column(String(35))
+    persons: Mapped[int] = mapped_column(Integer, default=1)
+    consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    locale: Mapped[str] = mapped_column(String(16), default="de")
+    manage_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The iCalendar SEQUENCE of this registration's own invitation.
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    event: Mapped[Event] = relationship()
+
+    __table_args__ = (
+        CheckConstraint(_in("status", REGISTRATION_STATUSES), name="status"),
+        CheckConstraint(
+            "attendance IS NULL OR " + _in("attendance", ATTENDANCE), name="attendance"
+        ),
+        CheckConstraint(_in("channel", CHANNELS), name="channel"),
+        CheckConstraint("persons BETWEEN 1 AND 10", name="persons"),
+        Index("ix_registration_event_status", "event_id", "status", "id"),
+        # One active registration per address and event, whatever the letters' case.
+        Index(
+            "uq_registration_event_email_active",
+            "event_id",
+            "email_key",
+            unique=True,
+            sqlite_where=text("status != 'cancelled' AND email_key IS NOT NULL"),
+            postgresql_where=text("status != 'cancelled' AND email_key IS NOT NULL"),
+        ),
+    )
+
+    @property
+    def is_active(self) -> bool:
+        return self.status != "cancelled"
 
 
 class Invitation(db.Model):

@@ -5,7 +5,8 @@ The kinds of mail about a booking are registered here (mail_kinds.py), one entry
 The ``enqueue_*`` functions run inside the booking's transaction. They write an outbox row
 with a snapshot (plain JSON: the booking's fields as they are at that moment, the links with
 the raw manage token, the reason of a cancellation) and no message, so a booking request
-renders no template. ``_compose_booking_mail`` turns a snapshot into the message, in the
+renders no template; a reminder's link is minted when it is sent (mail_kinds.LINK_TOKEN).
+``_compose_booking_mail`` turns a snapshot into the message, in the
 booking's language, when the outbox sends it (through the registry); the Date is the time of
 the event, not of sending.
 Subjects and the calendar SUMMARY name the centre only, never the person or the topic of
@@ -30,7 +31,7 @@ from booking import ical
 from booking.emails import compose_message, format_address
 from booking.extensions import db
 from booking.i18n import html_lang
-from booking.mail_kinds import BOOKING, MailKind, new_outbox_row, register_kind
+from booking.mail_kinds import BOOKING, LINK_TOKEN, MailKind, new_outbox_row, register_kind
 from booking.models import Booking, OutboxMessage
 
 # A reminder goes out this long before the appointment, and only if that is still ahead.
@@ -165,16 +166,17 @@ def _drop_pending_reminders(booking: Booking) -> None:
     )
 
 
-def _reminder(booking: Booking, token: str, now: datetime) -> list[OutboxMessage]:
-    """The reminder, composed when it is due; none when that would be too late."""
+def _reminder(booking: Booking, now: datetime) -> list[OutboxMessage]:
+    """The reminder, composed when it is due; none when that would be too late. Its link is
+    minted when it is sent (mail_kinds.LINK_TOKEN): a waiting reminder holds no working link."""
     due_at = booking.start_at - REMINDER_BEFORE
     if due_at < now + REMINDER_MIN_LEAD:
         return []
     snapshot = _snapshot(
         booking,
         now,
-        manage_url=manage_url(token),
-        cancel_url=url_for("public.cancel", token=token, _external=True),
+        manage_url=manage_url(LINK_TOKEN),
+        cancel_url=url_for("public.cancel", token=LINK_TOKEN, _external=True),
     )
     key = f"booking:{booking.id}:seq{booking.sequence}:reminder"
     return [_row(booking, REMINDER, key, snapshot, due_at=due_at)]
@@ -195,7 +197,7 @@ def _enqueue_invitation(
         snapshot["handed_over"] = True
     key = f"booking:{booking.id}:seq{booking.sequence}:request"
     row = _row(booking, kind, key, snapshot, due_at=now)
-    return _store([row, *_reminder(booking, token, now)])
+    return _store([row, *_reminder(booking, now)])
 
 
 def enqueue_confirmation(booking: Booking, token: str, now: datetime) -> list[int]:
@@ -264,17 +266,13 @@ def enqueue_cancellation(
 
 
 def enqueue_manage_link(booking: Booking, token: str, now: datetime) -> list[int]:
-    """The manage link again, for a family that lost it ("find my booking")."""
+    """The manage link again, for a family that lost it ("find my booking"). A waiting
+    reminder stays: it mints its own link when it is sent."""
     if not booking.email:
         return []
-    _drop_pending_reminders(booking)
     snapshot = _snapshot(booking, now, manage_url=manage_url(token))
     key = f"booking:{booking.id}:link:{uuid.uuid4().hex}"
-    rows = [_row(booking, MANAGE_LINK, key, snapshot, due_at=now)]
-    # The unsent reminder carried the old link; the new one replaces it.
-    if booking.status == "confirmed":
-        rows += _reminder(booking, token, now)
-    return _store(rows)
+    return _store([_row(booking, MANAGE_LINK, key, snapshot, due_at=now)])
 
 
 def enqueue_account_notice(
@@ -388,7 +386,9 @@ def _compose_booking_mail(kind: MailKind, snapshot: dict, message_id: str, sende
 # The kinds of mail about a booking: one entry each.
 
 
-def _booking_kind(name: str, template: str, subject_line, calendar_method=None) -> MailKind:
+def _booking_kind(
+    name: str, template: str, subject_line, calendar_method=None, *, mints_link: bool = False
+) -> MailKind:
     return register_kind(
         MailKind(
             name,
@@ -397,6 +397,7 @@ def _booking_kind(name: str, template: str, subject_line, calendar_method=None) 
             subject_line,
             compose=_compose_booking_mail,
             calendar_method=calendar_method,
+            mints_link=mints_link,
         )
     )
 
@@ -410,7 +411,9 @@ CHANGE = _booking_kind(
 CANCELLATION = _booking_kind(
     "cancellation", "cancelled", _l("Your appointment at %(centre)s has been cancelled"), "CANCEL"
 )
-REMINDER = _booking_kind("reminder", "reminder", _l("Reminder: your appointment at %(centre)s"))
+REMINDER = _booking_kind(
+    "reminder", "reminder", _l("Reminder: your appointment at %(centre)s"), mints_link=True
+)
 MANAGE_LINK = _booking_kind(
     "manage_link", "manage_link", _l("The link to your appointment at %(centre)s")
 )

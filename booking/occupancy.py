@@ -1,6 +1,6 @@
 """The only writer of the occupancy table: who is busy when, whatever made them busy.
 
-A subject (a booking today) says whom it holds, in which role, and when; at every flush
+A subject (a booking, an event) says whom it holds, in which role, and when; at every flush
 this module brings the subject's Occupancy rows in step with it, in the same transaction
 as the subject's own change, so the two never drift whichever writer changed the subject
 (book, move, cancel, hand over, attendance). The database has the last word on overlaps
@@ -27,7 +27,7 @@ from sqlalchemy import event, exists, inspect, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from booking.models import COUNSELLOR, OFFICER, Booking, Occupancy, User
+from booking.models import COUNSELLOR, OFFICER, Booking, Event, Occupancy, User
 
 # SQLSTATEs of a lost race on PostgreSQL: exclusion_violation, unique_violation,
 # deadlock_detected (two overlapping inserts waiting on each other under the exclusion
@@ -96,6 +96,15 @@ def booking_span(booking: Booking) -> tuple[datetime, datetime, bool]:
     return booking.start_at, booking.end_at, not booking.is_cancelled
 
 
+def event_holds(event: Event) -> list[Hold]:
+    """Whom an event makes busy: its leaders."""
+    return [Hold("leader", user) for user in event.leaders]
+
+
+def event_span(event: Event) -> tuple[datetime, datetime, bool]:
+    return event.start_at, event.end_at, not event.is_cancelled
+
+
 SUBJECTS: tuple[Subject, ...] = (
     Subject(
         model=Booking,
@@ -105,6 +114,13 @@ SUBJECTS: tuple[Subject, ...] = (
         ),
         holds=booking_holds,
         span=booking_span,
+    ),
+    Subject(
+        model=Event,
+        rows="occupancies",
+        watched=frozenset({"start_at", "end_at", "status", "leaders"}),
+        holds=event_holds,
+        span=event_span,
     ),
 )
 _BY_MODEL = {s.model: s for s in SUBJECTS}

@@ -1,9 +1,11 @@
 """The outbox: claim due mails, compose them, send them, retry with backoff, never lose one.
 
-A row arrives with the snapshot its transaction wrote (notifications.py); the first attempt
-composes the message from it with its kind's composer (mail_kinds.py) and keeps the bytes,
-so every retry sends the same message. A snapshot that cannot be composed fails like a send:
-retried, then dead.
+A row arrives with the snapshot its transaction wrote (notifications.py); every attempt
+composes the message from it with its kind's composer (mail_kinds.py), with the row's
+Message-ID and the event's Date, so every retry says the same. A snapshot that cannot be
+composed fails like a send: retried, then dead. Once sent, neither snapshot nor message is
+kept: no working manage link stays in the database (a reminder mints its link as it is sent,
+and the row keeps only that token's hash).
 
 Rows are claimed for a while before sending, so several workers never send the same row:
 on PostgreSQL with ``FOR UPDATE SKIP LOCKED``; on SQLite every transaction already holds
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import smtplib
 import socket
 import threading
@@ -34,7 +37,7 @@ from booking import audit, mail_kinds
 from booking.db_events import end_session
 from booking.error_log import log_error
 from booking.extensions import db
-from booking.models import Booking, OutboxMessage, User, WorkerHeartbeat, utcnow
+from booking.models import Booking, OutboxMessage, User, WorkerHeartbeat, hash_token, utcnow
 
 MAX_ATTEMPTS = 8
 CLAIM_FOR = timedelta(minutes=5)
@@ -101,7 +104,7 @@ def release_claim(ids: list[int], until: datetime) -> int:
     return result.rowcount
 
 
-def deliver(app: Flask, row: OutboxMessage) -> None:
+def deliver(app: Flask, row: OutboxMessage, message: bytes) -> None:
     """Hand one message to the mail server, or write it as an .eml file; raise on failure."""
     config = app.config
     if not config.get("MAIL_SERVER"):
@@ -109,7 +112,7 @@ def deliver(app: Flask, row: OutboxMessage) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         name = f"{row.created_at:%Y%m%d-%H%M%S}-{row.id:06d}-{row.kind}.eml"
         partial = folder / (name + ".part")
-        partial.write_bytes(row.raw)
+        partial.write_bytes(message)
         partial.replace(folder / name)
         return
     smtp_class = smtplib.SMTP_SSL if config.get("MAIL_USE_SSL") else smtplib.SMTP
@@ -121,27 +124,38 @@ def deliver(app: Flask, row: OutboxMessage) -> None:
             smtp.starttls()
         if config.get("MAIL_USERNAME"):
             smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"] or "")
-        smtp.sendmail(envelope_from, [row.recipient], row.raw)
+        smtp.sendmail(envelope_from, [row.recipient], message)
 
 
-def message_of(app: Flask, row: OutboxMessage) -> bytes:
-    """The row's message: the bytes sent, or what its snapshot composes to (not stored)."""
+def message_of(app: Flask, row: OutboxMessage, *, link_token: str | None = None) -> bytes:
+    """What a waiting row's message is: its body (a mail composed when queued), or what its
+    snapshot composes to (not stored). A sent mail is no longer in the database.
+    ``link_token`` goes into the links of a kind that mints its link."""
     if row.raw:
         return row.raw
     if row.snapshot is None:
-        raise ValueError("the mail was erased; there is nothing to send")
+        raise ValueError("the mail was sent or erased; there is nothing to compose")
+    snapshot = row.snapshot
+    if link_token is not None:
+        snapshot = mail_kinds.with_link_token(snapshot, link_token)
     return mail_kinds.compose(
         row.kind,
-        row.snapshot,
+        snapshot,
         message_id=row.message_id,
         sender=app.config["MAIL_DEFAULT_SENDER"],
     )
 
 
-def compose(app: Flask, row: OutboxMessage) -> None:
-    """Compose the row's message from its snapshot, once; then the snapshot is dropped."""
-    row.raw = message_of(app, row)
-    row.snapshot = None
+def compose(app: Flask, row: OutboxMessage) -> tuple[bytes, str | None]:
+    """This attempt's message, and the hash of the manage token it minted (a kind that mints
+    its link gets a fresh token on every attempt; only the hash is kept, once it is sent).
+    Every attempt composes from the snapshot with the row's Message-ID and the event's Date,
+    so a retry says the same."""
+    token = None
+    if not row.raw and mail_kinds.kind_of(row.kind).mints_link:
+        token = secrets.token_urlsafe(32)
+    message = message_of(app, row, link_token=token)
+    return message, (hash_token(token) if token else None)
 
 
 _ENHANCED_STATUS = re.compile(rb"\b[245]\.\d{1,3}\.\d{1,3}\b")
@@ -208,8 +222,8 @@ def send_due(
     claimed = claim(app, now, limit=limit, ids=ids)
     for position, row in enumerate(claimed):
         try:
-            compose(app, row)
-            deliver(app, row)
+            message, link_hash = compose(app, row)
+            deliver(app, row, message)
         except (OperationalError, InterfaceError):
             # The database went away before this mail left (its snapshot or body is read from
             # the row): nothing of the rest was sent, so their claim is taken back once it answers.
@@ -222,13 +236,13 @@ def send_due(
             _record_failure(app, row, now, base, error)
         else:
             sent += 1
-            composed = row.raw
 
-            def success(row: OutboxMessage, composed: bytes = composed) -> None:
-                # After a rollback (the database was away) the row is read again as stored,
-                # without the composed bytes: keep them, they are what was sent.
-                row.raw = composed
+            def success(row: OutboxMessage, link_hash: str | None = link_hash) -> None:
+                # What was sent is not kept: its links work, and the mail server and the
+                # family have it. The minted link's hash is kept so that link works.
+                row.raw = b""
                 row.snapshot = None
+                row.link_hash = link_hash
                 row.state = "sent"
                 row.sent_at = now
                 row.claimed_until = None

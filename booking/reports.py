@@ -337,6 +337,92 @@ def stacked_bar_chart_svg(
     return "\n".join(parts)
 
 
+def table_csv(header: Sequence[str], rows: Sequence[Sequence], delimiter: str = ";") -> str:
+    """Any table as CSV for spreadsheets: a BOM first (so they read UTF-8), ``;`` by
+    default, CRLF line ends, and no cell a spreadsheet would take for a formula."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
+    writer.writerow([_safe_cell(str(h)) for h in header])
+    for row in rows:
+        writer.writerow(
+            [cell if isinstance(cell, int) else _safe_cell(str(cell or "")) for cell in row]
+        )
+    return "\ufeff" + buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class RegistrationFact:
+    """What a report counts of one registration: kept after retention."""
+
+    status: str  # confirmed, waiting, cancelled
+    persons: int
+    attendance: str | None  # attended, no_show or not marked
+
+
+@dataclass(frozen=True)
+class EventFact:
+    """What a report counts of one event; ``month`` is 1–12 in the centre's time."""
+
+    audience: str
+    month: int
+    is_cancelled: bool
+    registrations: tuple[RegistrationFact, ...] = ()
+
+
+@dataclass(frozen=True)
+class EventRow:
+    """One line of the events report: an audience in a month."""
+
+    audience: str
+    month: int
+    events: int = 0
+    cancelled_events: int = 0
+    registrations: int = 0
+    persons: int = 0
+    attended_persons: int = 0
+    waiting: int = 0
+
+
+def event_report(facts: Sequence[EventFact]) -> list[EventRow]:
+    """Events, registrations, persons, attendance and waiting lists per audience and month
+    (SPEC "Events"). Registrations and persons count the confirmed ones of events held;
+    ``waiting`` the registrations still waiting; cancelled events are counted apart."""
+    rows: dict[tuple[str, int], dict[str, int]] = {}
+    for fact in facts:
+        counts = rows.setdefault(
+            (fact.audience, fact.month),
+            dict.fromkeys(
+                ("events", "cancelled_events", "registrations", "persons", "attended", "waiting"),
+                0,
+            ),
+        )
+        if fact.is_cancelled:
+            counts["cancelled_events"] += 1
+            continue
+        counts["events"] += 1
+        for registration in fact.registrations:
+            if registration.status == "confirmed":
+                counts["registrations"] += 1
+                counts["persons"] += registration.persons
+                if registration.attendance == "attended":
+                    counts["attended"] += registration.persons
+            elif registration.status == "waiting":
+                counts["waiting"] += 1
+    return [
+        EventRow(
+            audience,
+            month,
+            events=c["events"],
+            cancelled_events=c["cancelled_events"],
+            registrations=c["registrations"],
+            persons=c["persons"],
+            attended_persons=c["attended"],
+            waiting=c["waiting"],
+        )
+        for (audience, month), c in sorted(rows.items(), key=lambda item: (item[0][1], item[0][0]))
+    ]
+
+
 # Invitations (SPEC "Invitations and joint appointments"): how many, how they ended, and how
 # long a family took from the invitation to the appointment.
 

@@ -28,13 +28,15 @@ from sqlalchemy import and_, case, delete, func, or_, select, update
 
 from booking import audit, throttling
 from booking.extensions import db
-from booking.mail_kinds import BOOKING, INVITATION, SUBJECTS, subject_columns
+from booking.mail_kinds import BOOKING, INVITATION, REGISTRATION, SUBJECTS, subject_columns
 from booking.models import (
     Booking,
     Centre,
+    Event,
     IdempotencyKey,
     Invitation,
     OutboxMessage,
+    Registration,
     SignInFailure,
 )
 
@@ -50,6 +52,7 @@ class PurgeCounts:
     """What a purge erased (or would erase): counts, never personal data."""
 
     bookings: int = 0
+    registrations: int = 0
     mails: int = 0
     sign_in_records: int = 0
     invitations: int = 0
@@ -58,6 +61,7 @@ class PurgeCounts:
     def describe(self) -> str:
         return (
             f"{self.bookings} bookings erased, {self.invitations} invitations erased, "
+            f"{self.registrations} event registrations erased, "
             f"{self.mails} mail bodies erased, {self.sign_in_records} old sign-in records deleted"
         )
 
@@ -181,6 +185,8 @@ def purge(now: datetime, retention_days: int, *, dry_run: bool = False) -> Purge
     counts = PurgeCounts(bookings=len(due), per_centre=Counter(c for _id, c in due))
     counts.mails = _erase([i for i, _c in due], now, waiting_too=True)
     counts.invitations = _erase_invitations(cutoff, now)
+    counts.registrations, registration_mails = _erase_registrations(cutoff, now)
+    counts.mails += registration_mails
     counts.mails += _erase_late_mails(cutoff)
     counts.sign_in_records = db.session.execute(
         delete(SignInFailure)
@@ -206,9 +212,45 @@ def purge(now: datetime, retention_days: int, *, dry_run: bool = False) -> Purge
     return counts
 
 
+def _erase_registrations(cutoff: datetime, now: datetime) -> tuple[int, int]:
+    """Erase the registrants of events that ended before ``cutoff`` (SPEC "Events"): name,
+    contacts, organisation, and the mails about them; persons, status and attendance stay
+    for the reports. Returns the registrations and mails erased."""
+    due = list(
+        db.session.scalars(
+            select(Registration.id)
+            .join(Event, Event.id == Registration.event_id)
+            .where(Event.end_at < cutoff, Registration.erased_at.is_(None))
+        )
+    )
+    if not due:
+        return 0, 0
+    db.session.execute(
+        update(Registration)
+        .where(Registration.id.in_(due))
+        .values(
+            name=ERASED_NAME,
+            email=None,
+            email_key=None,
+            phone=None,
+            organisation=None,
+            erased_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    mails = _erase_mails(REGISTRATION.column.in_(due), waiting_too=True)
+    return len(due), mails
+
+
 # The tables whose rows a purge blanks: on PostgreSQL the old row versions keep the erased
 # values in the table files until VACUUM makes their space reusable.
-_ERASED_TABLES = ("booking", "outbox_message", "idempotency_key", "sign_in_failure")
+_ERASED_TABLES = (
+    "booking",
+    "registration",
+    "outbox_message",
+    "idempotency_key",
+    "sign_in_failure",
+)
 
 
 def vacuum_erased() -> list[str]:

@@ -250,6 +250,45 @@ def clean_details(
     return BookingDetails(**clean), {}
 
 
+@dataclass(frozen=True)
+class RegistrationDetails:
+    """What a registrant for an event tells us: nothing more than SPEC "Events" asks."""
+
+    name: str
+    email: str | None
+    phone: str | None = None
+    organisation: str | None = None
+    language: str | None = None
+    persons: int = 1
+
+
+MAX_ORGANISATION = 200
+
+
+def clean_registration(
+    data, email_required: bool = True, from_form: bool = False
+) -> tuple[RegistrationDetails | None, dict]:
+    """The checks of a registration for an event (SPEC "Events"), every error by field."""
+    errors: dict[str, list[str]] = {}
+    clean: dict = {}
+    checks = {
+        "name": clean_name,
+        "email": lambda raw: clean_email(raw, required=email_required),
+        "phone": clean_phone,
+        "organisation": lambda raw: clean_text(raw, max_length=MAX_ORGANISATION),
+        "language": clean_language,
+        "persons": lambda raw: clean_persons(raw, from_form=from_form),
+    }
+    for name, check in checks.items():
+        try:
+            clean[name] = check(data.get(name))
+        except FieldError as error:
+            errors[name] = [str(error)]
+    if errors:
+        return None, errors
+    return RegistrationDetails(**clean), {}
+
+
 class ValidationFailed(Exception):
     """Input was invalid; ``errors`` maps each field to its messages."""
 

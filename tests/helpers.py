@@ -101,3 +101,18 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def mail_of(app, row) -> bytes:
+    """The message of an outbox row as the family gets it: a sent mail from the .eml file the
+    outbox wrote (the database keeps no sent message), a waiting one composed from its
+    snapshot."""
+    from pathlib import Path
+
+    from booking import outbox
+
+    if row.state == "sent":
+        found = sorted(Path(app.config["OUTBOX_DIR"]).glob(f"*-{row.id:06d}-{row.kind}.eml"))
+        assert len(found) == 1, f"no .eml file of sent mail {row.id}"
+        return found[0].read_bytes()
+    return outbox.message_of(app, row)

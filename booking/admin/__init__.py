@@ -1,10 +1,11 @@
-"""Admin pages: opening hours, closures, services, staff, rules, reports, outbox.
+"""Admin pages: opening hours, closures, services, staff, rules, events, reports, outbox.
 
 The whole blueprint needs a signed-in admin, checked once in blueprint.py's before_request.
 """
 
 from booking.admin import (
     attention,
+    event_pages,
     hours,
     outbox_pages,
     report_pages,
@@ -25,6 +26,7 @@ ROUTE_MODULES = (
     attention,
     report_pages,
     outbox_pages,
+    event_pages,
 )
 
 __all__ = ["bp"]

@@ -133,3 +133,26 @@ class StaffPasswordForm(SettingsForm):
 
     password = PasswordField(_l("New password"))
     confirm = PasswordField(_l("New password again"))
+
+
+class EventForm(FlaskForm):
+    """An event, or a series of events made in one step (SPEC "Events")."""
+
+    title_de = StringField(_l("Title in German"))
+    title_en = StringField(_l("Title in English (optional)"))
+    description_de = TextAreaField(_l("Description in German (optional)"))
+    description_en = TextAreaField(_l("Description in English (optional)"))
+    audience = SelectField(_l("For whom"), validate_choice=False)
+    date = DateField(_l("Date"), validators=[InputRequired()])
+    starts = TimeField(_l("From"), validators=[InputRequired()])
+    ends = TimeField(_l("Until"), validators=[InputRequired()])
+    place = StringField(_l("Place (empty: the centre)"))
+    leaders = SelectMultipleField(_l("Led by"), coerce=int)
+    seats = WholeNumberField(_l("Seats"), validators=[InputRequired()])
+    has_waiting_list = BooleanField(_l("Keep a waiting list"))
+    closes_hours = WholeNumberField(
+        _l("Registration closes (hours before the start)"), validators=[Optional()]
+    )
+    languages = SelectMultipleField(_l("Held in"), validate_choice=False)
+    repeat = SelectField(_l("Repeat"), validate_choice=False)
+    count = WholeNumberField(_l("Number of events in the series"), validators=[Optional()])

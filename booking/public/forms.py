@@ -51,4 +51,15 @@ class InvitationBookingForm(FlaskForm):
     """Booking through an invitation: the centre already knows the family's details."""
 
     start = HiddenField()
+
+
+class RegistrationForm(FlaskForm):
+    """A registration for an event (SPEC "Events"), nothing more."""
+
+    name = StringField(_l("Your name"))
+    email = EmailField(_l("E-mail address"))
+    phone = TelField(_l("Phone number (optional)"))
+    organisation = StringField(_l("Organisation, school or nursery (optional)"))
+    language = SelectField(_l("Your language (optional)"), choices=[], validate_choice=False)
+    persons = StringField(_l("Number of persons"), default="1")
     consent = BooleanField(_l("I have read the privacy notice and agree."))

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from booking.accounts import create_or_update_user
 from booking.config import Config
 from booking.extensions import db
-from booking.models import Booking, Centre, OpeningHours, Service, User, utcnow
+from booking.models import Booking, Centre, Event, OpeningHours, Service, User, utcnow
 from tests.browser.test_booking_flow import (
     NAME,
     assert_no_horizontal_scroll,
@@ -270,6 +270,9 @@ def route_arguments(app) -> dict[str, object]:
                 select(User.id).where(User.role == "counsellor").order_by(User.id).limit(1)
             ),
             "booking_id": db.session.scalar(select(Booking.id).order_by(Booking.id).limit(1)),
+            "event_id": db.session.scalar(
+                select(Event.id).where(Event.centre_id == centre.id).order_by(Event.id).limit(1)
+            ),
         }
 
 

@@ -19,7 +19,7 @@ from booking import auth
 from booking.extensions import db
 from booking.models import AuditEntry, Centre, SignInFailure, StaffSession, User
 from tests.conftest import STAFF_PASSWORD, csrf_from
-from tests.helpers import at, next_working_day
+from tests.helpers import at, mail_of, next_working_day
 
 pytestmark = pytest.mark.backends("sqlite", "pg")
 
@@ -400,13 +400,12 @@ def notices_to(app, email: str) -> list[bytes]:
     from booking.models import OutboxMessage
 
     with app.app_context():
-        return list(
-            db.session.scalars(
-                select(OutboxMessage.raw).where(
-                    OutboxMessage.recipient == email, OutboxMessage.kind == "account_notice"
-                )
+        rows = db.session.scalars(
+            select(OutboxMessage).where(
+                OutboxMessage.recipient == email, OutboxMessage.kind == "account_notice"
             )
-        )
+        ).all()
+        return [mail_of(app, row) for row in rows]
 
 
 def test_guesses_spread_over_many_addresses_make_the_account_wait_and_tell_its_owner(

@@ -14,11 +14,10 @@ from email import policy
 import pytest
 from sqlalchemy import func, select
 
-from booking import outbox
 from booking.extensions import db
 from booking.models import AuditEntry, Booking, Centre, Closure, OpeningHours, OutboxMessage
 from tests.conftest import csrf_from
-from tests.helpers import at, local, next_working_day
+from tests.helpers import at, local, mail_of, next_working_day
 
 pytestmark = pytest.mark.backends("sqlite", "pg")
 
@@ -230,9 +229,7 @@ def test_changed_hours_list_bookings_outside_them_without_cancelling(app, admin,
         assert mail is not None and mail.recipient == "late@example.org"
         calendar = next(
             part
-            for part in email.message_from_bytes(
-                outbox.message_of(app, mail), policy=policy.default
-            ).walk()
+            for part in email.message_from_bytes(mail_of(app, mail), policy=policy.default).walk()
             if part.get_content_type() == "text/calendar"
         )
         assert calendar.get_param("method") == "CANCEL"

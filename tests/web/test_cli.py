@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import func, select
 
 from booking.extensions import db
 from booking.models import Centre, OpeningHours, Service, User
+from tests.helpers import BERLIN
 
 
 def counts():
@@ -23,9 +26,51 @@ def test_seed_demo_is_idempotent(app, runner):
     second = runner.invoke(args=["seed-demo"])
     assert second.exit_code == 0
     assert "0 centres, 0 services, 0 counsellors" in second.output
+    assert "0 events created" in second.output
     with app.app_context():
         assert counts() == after_first
         assert after_first[0] == 2 and after_first[2] == 10
+
+
+def test_seed_demo_adds_the_three_demo_events_ahead(app, runner):
+    from booking.models import Event, utcnow
+
+    assert "3 events created" in runner.invoke(args=["seed-demo"]).output
+    runner.invoke(args=["seed-demo"])
+    with app.app_context():
+        found = {
+            (
+                e.centre.slug,
+                e.titles["de"],
+                e.audience,
+                e.seats,
+                e.has_waiting_list,
+                e.start_at.astimezone(BERLIN).strftime("%a %H:%M"),
+            )
+            for e in db.session.scalars(select(Event))
+        }
+        assert found == {
+            (
+                "herne",
+                "Fortbildung: Interkulturelle Kompetenz im Schulalltag",
+                "professionals",
+                16,
+                True,
+                "Tue 14:00",
+            ),
+            ("herne", "Elterncafé: Das Schulsystem in NRW", "families", 12, True, "Thu 10:00"),
+            (
+                "kreis-heinsberg",
+                "Infoabend für neu zugewanderte Familien",
+                "families",
+                20,
+                False,
+                "Tue 15:00",
+            ),
+        }
+        assert all(
+            e.start_at > utcnow() + timedelta(days=13) for e in db.session.scalars(select(Event))
+        )
 
 
 def test_demo_counsellors_cover_every_service_in_several_languages(seeded):
@@ -48,7 +93,7 @@ def test_seed_demo_invents_bookings_once_and_within_the_rules(app, runner):
 
     assert runner.invoke(args=["seed-demo"]).exit_code == 0
     second = runner.invoke(args=["seed-demo"])
-    assert "0 bookings created" in second.output
+    assert "0 bookings," in second.output
     with app.app_context():
         bookings = db.session.scalars(select(Booking)).all()
         assert len(bookings) > 50

@@ -13,10 +13,9 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import func, select
 
-from booking import outbox
 from booking.extensions import db
 from booking.models import Absence, Booking, Centre, Closure, OutboxMessage, Service, User
-from tests.helpers import BERLIN, at, berlin_today, next_working_day
+from tests.helpers import BERLIN, at, berlin_today, mail_of, next_working_day
 
 
 @pytest.fixture
@@ -98,7 +97,7 @@ def mails(app, kind: str | None = None) -> list[str]:
         rows = db.session.scalars(query).all()
         found = []
         for row in rows:
-            message = email.message_from_bytes(outbox.message_of(app, row), policy=policy.default)
+            message = email.message_from_bytes(mail_of(app, row), policy=policy.default)
             parts = [
                 part.get_content()
                 for part in message.walk()

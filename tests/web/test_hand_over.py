@@ -11,11 +11,10 @@ from email import policy
 import pytest
 from sqlalchemy import select
 
-from booking import outbox
 from booking.extensions import db
 from booking.models import AuditEntry, Booking, OutboxMessage, User
 from tests.conftest import csrf_from
-from tests.helpers import at, next_working_day
+from tests.helpers import at, mail_of, next_working_day
 
 AYLIN = "aylin.demir@herne.example"
 ADMIN = "admin@herne.example"
@@ -68,8 +67,7 @@ def invitation(app, booking_id: int) -> list[str]:
             .order_by(OutboxMessage.id)
         ).all()
         return [
-            (r.kind, email.message_from_bytes(outbox.message_of(app, r), policy=policy.default))
-            for r in rows
+            (r.kind, email.message_from_bytes(mail_of(app, r), policy=policy.default)) for r in rows
         ]
 
 

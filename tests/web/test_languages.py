@@ -15,12 +15,12 @@ from babel.dates import format_date
 from babel.messages.pofile import read_po
 from sqlalchemy import select
 
-from booking import bookings, outbox
+from booking import bookings
 from booking.config import Config
 from booking.extensions import db
 from booking.models import Booking, Centre, OutboxMessage, Service, utcnow
 from booking.validation import BookingDetails
-from tests.helpers import at, local, next_working_day
+from tests.helpers import at, local, mail_of, next_working_day
 from tests.unit.test_catalogues import POT, ROOT, is_public
 
 LANGUAGES = tuple(Config.LANGUAGES)
@@ -289,7 +289,7 @@ def mails_in(app, make_centre):
                     select(OutboxMessage).where(OutboxMessage.booking_id == booking.id)
                 )
                 for row in rows:
-                    kinds.setdefault(row.kind, decoded_parts(outbox.message_of(app, row)))
+                    kinds.setdefault(row.kind, decoded_parts(mail_of(app, row)))
 
             collect()
             bookings.reschedule_booking(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import email
 import email.utils
+import json
+import re
 from datetime import UTC, timedelta
 from email import policy
 
@@ -15,6 +17,7 @@ from sqlalchemy import select
 from booking import outbox
 from booking.extensions import db
 from booking.models import OutboxMessage, utcnow
+from tests.conftest import csrf_from
 from tests.helpers import Inbox, at, booking_payload, free_port, local, next_working_day
 
 
@@ -230,8 +233,9 @@ def test_reminder_is_due_a_day_before_and_offers_i_cant_come(
         assert outbox.send_due(app, now=reminder.due_at) == (1, 0)
     _, message = smtp.messages[-1]
     text = next(p for p in message.walk() if p.get_content_type() == "text/plain").get_content()
-    token = body["manage_url"].rsplit("/", 1)[1]
-    assert f"/b/{token}/cancel" in text
+    # The reminder's link was minted when it was sent: its own token, beside the booking's.
+    (token,) = re.findall(r"/b/([A-Za-z0-9_-]+)/cancel", text)
+    assert token != body["manage_url"].rsplit("/", 1)[1]
     # The link is one click, then a confirmation: following it changes nothing.
     page = client.get(f"/b/{token}/cancel")
     assert page.status_code == 200
@@ -313,8 +317,8 @@ def test_the_booking_writes_a_snapshot_and_any_worker_composes_it_after_a_crash(
         assert outbox.send_due(app, now=later) == (1, 0)
         assert outbox.send_due(app, now=later) == (0, 0)
         sent = db.session.get(OutboxMessage, row_id)
-        # The bytes sent are kept (a retry would send the same); the snapshot is gone.
-        assert sent.state == "sent" and sent.raw and sent.snapshot is None
+        # Once sent, neither the bytes nor the snapshot (which held the link) are kept.
+        assert sent.state == "sent" and sent.raw == b"" and sent.snapshot is None
     ((_, message),) = smtp.messages
     assert message["Message-ID"] == f"<{message_id}>"
     # "-0000": UTC, parsed without a zone.
@@ -336,7 +340,7 @@ def test_the_reminder_is_composed_only_when_it_is_due(app, client, make_centre, 
         assert outbox.send_due(app, now=reminder.due_at - timedelta(seconds=1)) == (0, 0)
         assert reminder.raw == b""
         assert outbox.send_due(app, now=reminder.due_at) == (1, 0)
-        assert reminder.raw and reminder.snapshot is None
+        assert (reminder.raw, reminder.snapshot) == (b"", None) and reminder.link_hash
 
 
 def test_a_snapshot_that_cannot_be_composed_is_retried_then_dead(
@@ -368,7 +372,7 @@ def test_a_snapshot_that_cannot_be_composed_is_retried_then_dead(
 def test_every_mail_kind_is_registered_once_with_its_templates(app):
     from booking.mail_kinds import MAIL_KINDS, register_kind
 
-    assert set(MAIL_KINDS) == {
+    bookings = {
         "confirmation",
         "change",
         "cancellation",
@@ -377,9 +381,82 @@ def test_every_mail_kind_is_registered_once_with_its_templates(app):
         "invitation",
         "invitation_reminder",
     }
+    registrations = {
+        "event_confirmation",
+        "event_seat",
+        "event_waiting",
+        "event_moved",
+        "event_cancelled",
+        "event_cancelled_waiting",
+        "registration_cancelled",
+        "registration_cancelled_waiting",
+        "event_reminder",
+        "event_message",
+    }
+    assert set(MAIL_KINDS) == bookings | registrations
     for kind in MAIL_KINDS.values():
         for suffix in ("txt", "html"):
             assert app.jinja_env.get_template(f"email/{kind.template}.{suffix}")
-        assert "%(centre)s" in str(kind.subject_line)
+        placeholder = "%(title)s" if kind.subject.name == "registration" else "%(centre)s"
+        assert placeholder in str(kind.subject_line)
     with pytest.raises(ValueError, match="registered already"):
         register_kind(MAIL_KINDS["reminder"])
+
+
+def _rows_holding(app, secret: str) -> list[str]:
+    """Every table and column whose value (text, JSON or bytes) holds ``secret``."""
+    found = []
+    with app.app_context():
+        for table in db.metadata.sorted_tables:
+            for row in db.session.execute(table.select()).mappings():
+                for column, value in row.items():
+                    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+                    if secret in json.dumps(text, default=str, ensure_ascii=False):
+                        found.append(f"{table.name}.{column}")
+    return found
+
+
+def _tokens(message) -> set[str]:
+    text = next(p for p in message.walk() if p.get_content_type() == "text/plain").get_content()
+    return set(re.findall(r"/b/([A-Za-z0-9_-]{20,})", text))
+
+
+@pytest.mark.backends("sqlite", "pg")
+def test_no_working_manage_link_is_kept_in_the_database(app, client, make_centre, smtp, monday):
+    """After sending, no column of any table holds a working manage token: not the sent
+    confirmation, not the waiting reminder (it mints its link when it is sent), not the sent
+    reminder, not the link "find my booking" mailed. Every link mailed works until a new
+    link is asked for, which ends all of them."""
+    make_centre()
+    body = client.post(
+        "/api/v1/centres/test/bookings",
+        json=booking_payload(at(monday, 10), email="ayse@example.org"),
+    ).get_json()
+    (confirmation_token,) = _tokens(smtp.messages[-1][1])
+    assert confirmation_token == body["manage_url"].rsplit("/", 1)[1]
+    assert _rows_holding(app, confirmation_token) == []  # the reminder waits without it
+    with app.app_context():
+        due = db.session.scalar(
+            select(OutboxMessage.due_at).where(OutboxMessage.kind == "reminder")
+        )
+        assert outbox.send_due(app, now=due) == (1, 0)
+    (reminder_token,) = _tokens(smtp.messages[-1][1])
+    for token in (confirmation_token, reminder_token):
+        assert client.get(f"/api/v1/bookings/{token}").status_code == 200
+        assert _rows_holding(app, token) == []
+
+    page = client.get("/find")
+    assert client.post(
+        "/find",
+        data={
+            "reference": body["reference"],
+            "email": "ayse@example.org",
+            "csrf_token": csrf_from(page.get_data(as_text=True)),
+        },
+    ).status_code in (200, 302, 303)
+    (new_token,) = _tokens(smtp.messages[-1][1])
+    assert new_token not in (confirmation_token, reminder_token)
+    assert _rows_holding(app, new_token) == []
+    assert client.get(f"/api/v1/bookings/{new_token}").status_code == 200
+    for old in (confirmation_token, reminder_token):
+        assert client.get(f"/api/v1/bookings/{old}").status_code == 404

@@ -127,13 +127,18 @@ def test_purge_erases_personal_data_past_retention_and_keeps_the_rest(
     # The confirmation was sent, the reminder still waits, one mail was given up.
     states = sorted(state for state, _raw, _to in mails_of(seeded, old.id))
     assert states == ["dead", "pending", "sent"]
-    # Each holds the name: the waiting reminder in its snapshot, the others as messages.
-    assert all(FAMILY["name"].encode() in raw for _s, raw, _to in mails_of(seeded, old.id))
+    # The waiting reminder holds the name in its snapshot, the dead one as its message; the
+    # sent confirmation keeps neither (only its recipient).
+    assert {
+        state: FAMILY["name"].encode() in raw for state, raw, _to in mails_of(seeded, old.id)
+    } == {"dead": True, "pending": True, "sent": False}
 
     # A dry run tells the counts, no personal data, and changes nothing.
     dry = runner.invoke(args=["purge", "--dry-run"])
     assert dry.exit_code == 0, dry.output
-    assert re.search(r"Would erase .*: 1 bookings, 3 mail bodies", dry.output), dry.output
+    assert re.search(
+        r"Would erase .*: 1 bookings, 0 event registrations, 3 mail bodies", dry.output
+    ), dry.output
     for secret in ("Zeynep", "Quellenfeld", "example.org", "9876543", old.reference):
         assert secret not in dry.output
     assert snapshot(seeded, old.id) == before[old.id]
@@ -144,7 +149,9 @@ def test_purge_erases_personal_data_past_retention_and_keeps_the_rest(
 
     result = runner.invoke(args=["purge"])
     assert result.exit_code == 0, result.output
-    assert re.search(r"Erased .*: 1 bookings, 3 mail bodies", result.output), result.output
+    assert re.search(
+        r"Erased .*: 1 bookings, 0 event registrations, 3 mail bodies", result.output
+    ), result.output
 
     erased = snapshot(seeded, old.id)
     assert erased["name"] == "" and erased["email"] is None
@@ -183,7 +190,9 @@ def test_purge_erases_personal_data_past_retention_and_keeps_the_rest(
 
     # Idempotent: a second run finds nothing more, and says so in the log too.
     again = runner.invoke(args=["purge"])
-    assert re.search(r": 0 bookings, 0 mail bodies", again.output), again.output
+    assert re.search(r": 0 bookings, 0 event registrations, 0 mail bodies", again.output), (
+        again.output
+    )
     assert snapshot(seeded, old.id) == erased
 
 
@@ -329,7 +338,10 @@ def test_purge_vacuums_the_tables_it_erased_on_postgresql(seeded, runner, past_a
 
     result = runner.invoke(args=["purge"])
     assert result.exit_code == 0, result.output
-    assert "Vacuumed: booking, outbox_message, idempotency_key, sign_in_failure." in result.output
+    assert (
+        "Vacuumed: booking, registration, outbox_message, idempotency_key, sign_in_failure."
+        in result.output
+    )
     with seeded.app_context():
         vacuumed = dict(
             db.session.execute(

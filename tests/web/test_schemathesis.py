@@ -29,26 +29,37 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def served_api(seeded, make_booking):
-    """The app with the demo data and a booking, served on a free port; (url, token)."""
+    """The app with the demo data and a booking, served on a free port; (url, token, the id
+    of a demo event of Herne)."""
+    from sqlalchemy import select
+
+    from booking.extensions import db
+    from booking.models import Centre, Event
+
     seeded.config["OUTBOX_SEND_AFTER_COMMIT"] = "off"
     booking = make_booking(at(next_working_day(0, 8), 10))
+    with seeded.app_context():
+        event_id = db.session.scalar(
+            select(Event.id).join(Centre).where(Centre.slug == "herne").order_by(Event.id)
+        )
     server = make_server("127.0.0.1", 0, seeded, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}", booking.token
+        yield f"http://127.0.0.1:{server.server_port}", booking.token, event_id
     finally:
         server.shutdown()
         thread.join(timeout=10)
 
 
 def test_api_against_its_openapi_document(served_api, tmp_path):
-    url, token = served_api
+    url, token, event_id = served_api
     st = Path(sys.executable).with_name("st")
     env = {
         **os.environ,
         "SCHEMATHESIS_HOOKS": "tests.web.schemathesis_hooks",
         "KI_SCHEMATHESIS_TOKEN": token,
+        "KI_SCHEMATHESIS_EVENT": str(event_id),
         "PYTHONPATH": str(ROOT),
         "NO_COLOR": "1",
     }

@@ -10,11 +10,10 @@ from email import policy
 import pytest
 from sqlalchemy import select
 
-from booking import outbox
 from booking.extensions import db
 from booking.models import Absence, AuditEntry, Booking, Centre, OutboxMessage, utcnow
 from tests.conftest import csrf_from
-from tests.helpers import BERLIN, at, next_working_day
+from tests.helpers import BERLIN, at, mail_of, next_working_day
 
 KARIM = "karim.haddad@herne.example"
 AYLIN = "aylin.demir@herne.example"
@@ -97,7 +96,7 @@ def test_an_absence_takes_the_slots_away_and_lists_the_bookings_it_hits(
                 OutboxMessage.booking_id == second, OutboxMessage.kind == "cancellation"
             )
         ).all()
-        raw = outbox.message_of(seeded, row)
+        raw = mail_of(seeded, row)
     message = email.message_from_bytes(raw, policy=policy.default)
     calendar = next(p for p in message.walk() if p.get_content_type() == "text/calendar")
     assert "METHOD:CANCEL" in calendar.get_content()

@@ -13,9 +13,8 @@ from sqlalchemy import select
 from booking import audit, bookings
 from booking.extensions import db
 from booking.models import AuditEntry, Booking, OutboxMessage, User, utcnow
-from booking.outbox import message_of
 from tests.conftest import csrf_from
-from tests.helpers import NRW_HOLIDAYS, at, berlin_today, local, next_working_day
+from tests.helpers import NRW_HOLIDAYS, at, berlin_today, local, mail_of, next_working_day
 
 AYLIN = "aylin.demir@herne.example"
 KARIM = "karim.haddad@herne.example"
@@ -46,7 +45,7 @@ def outbox(app, booking_id: int, kind: str) -> list[str]:
                 OutboxMessage.booking_id == booking_id, OutboxMessage.kind == kind
             )
         ).all()
-        return [mail_text(message_of(app, row)) for row in rows]
+        return [mail_text(mail_of(app, row)) for row in rows]
 
 
 def audit_actions(app, booking_id: int) -> list[tuple[str, str]]:

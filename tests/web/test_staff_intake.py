@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from booking import outbox
 from booking.bookings import BookingRequest, book_slot
 from booking.extensions import db
 from booking.models import AuditEntry, Booking, Centre, OutboxMessage, Service, User, utcnow
 from booking.validation import BookingDetails
 from tests.conftest import csrf_from
+from tests.helpers import mail_of
 
 RECEPTION = "rez@herne.example"
 
@@ -80,7 +80,7 @@ def bookings(app) -> list[Booking]:
 def message_of(app, row: OutboxMessage) -> bytes:
     """The row's message, composed from its snapshot if it was not sent yet."""
     with app.app_context():
-        return outbox.message_of(app, row)
+        return mail_of(app, row)
 
 
 def outbox_rows(app) -> list[OutboxMessage]:

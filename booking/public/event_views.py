@@ -1,0 +1,214 @@
+"""Families' and professionals' event pages: the lists, an event with its registration
+form, and the manage page of a registration (cancel, add to calendar).
+
+Views check input and show results; booking/events.py decides and writes. A GET never
+changes anything.
+"""
+
+from __future__ import annotations
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from werkzeug.exceptions import NotFound
+
+from booking import availability, event_mail, events, ical
+from booking.extensions import db, limiter
+from booking.forms import EmptyForm
+from booking.i18n import COMMON_LANGUAGES, current_language, language_name
+from booking.lookups import centre_or_404
+from booking.models import AUDIENCES, Event, Registration, utcnow
+from booking.public.blueprint import bp
+from booking.public.booking_views import BOOKING_LIMIT
+from booking.public.forms import RegistrationForm
+from booking.validation import FieldError, clean_consent, clean_registration
+
+
+def _audience_filter() -> str | None:
+    audience = request.args.get("audience")
+    return audience if audience in ("families", "professionals") else None
+
+
+def _list_page(centre=None):
+    now = utcnow()
+    audience = _audience_filter()
+    centres = availability.all_centres()
+    found = events.upcoming_events(
+        [centre.id] if centre is not None else None, now, audience=audience
+    )
+    return render_template(
+        "public/events.html",
+        centre=centre,
+        centres=centres,
+        events=found,
+        waiting=events.waiting_persons([e.id for e in found]),
+        audience=audience,
+        audiences=AUDIENCES,
+        language=current_language(),
+        now=now,
+    )
+
+
+@bp.get("/events")
+def all_events():
+    return _list_page()
+
+
+@bp.get("/centres/<centre_slug>/events")
+def centre_events(centre_slug: str):
+    return _list_page(centre_or_404(centre_slug))
+
+
+def _event_or_404(centre_slug: str, event_id: int) -> Event:
+    centre = centre_or_404(centre_slug)
+    event = db.session.get(Event, event_id)
+    if event is None or event.centre_id != centre.id:
+        abort(404)
+    return event
+
+
+def _language_choices(event: Event) -> list[tuple[str, str]]:
+    codes = list(dict.fromkeys([*(event.languages or []), *COMMON_LANGUAGES]))
+    return [("", _("No preference")), *((c, language_name(c)) for c in codes)]
+
+
+def _event_page(event: Event, form: RegistrationForm, status: int = 200):
+    return (
+        render_template(
+            "public/event.html",
+            event=event,
+            centre=event.centre,
+            form=form,
+            language=current_language(),
+            is_open=event.is_open_for_registration(utcnow()),
+            asks_organisation=event.audience != "families",
+        ),
+        status,
+    )
+
+
+@bp.route("/centres/<centre_slug>/events/<int:event_id>", methods=["GET", "POST"])
+@limiter.limit(BOOKING_LIMIT, methods=["POST"])
+def event_page(centre_slug: str, event_id: int):
+    event = _event_or_404(centre_slug, event_id)
+    form = RegistrationForm()
+    form.language.choices = _language_choices(event)
+    if request.method == "GET":
+        form.language.data = current_language().split("@")[0]
+        return _event_page(event, form)
+    if not form.validate_on_submit():
+        flash(_("The form has expired. Please try again."), "error")
+        return _event_page(event, form, 400)
+    details, errors = clean_registration(request.form, from_form=True)
+    try:
+        clean_consent(request.form.get("consent"))
+    except FieldError as error:
+        errors["consent"] = [str(error)]
+    if errors:
+        for name, messages in errors.items():
+            form[name].errors = list(messages)
+        return _event_page(event, form, 422)
+    try:
+        result = events.register(event, details, now=utcnow(), locale=current_language())
+    except events.AlreadyRegistered:
+        form.email.errors = [
+            _(
+                "This e-mail address is already registered for this event. The link in "
+                "your confirmation mail shows the registration."
+            )
+        ]
+        return _event_page(event, form, 409)
+    except events.EventFull:
+        flash(_("Sorry, the event is full."), "error")
+        return _event_page(event, form, 409)
+    except events.RegistrationClosed:
+        flash(_("Registration has closed. Please call us."), "error")
+        return _event_page(event, form, 409)
+    if result.registration.status == "confirmed":
+        flash(_("You are registered. We have sent you a confirmation by e-mail."), "success")
+    else:
+        flash(
+            _(
+                "The event is full: you are on the waiting list at position %(position)d.",
+                position=result.waiting_position,
+            ),
+            "success",
+        )
+    return redirect(url_for("public.registration", token=result.manage_token), code=303)
+
+
+class UnknownRegistrationLink(NotFound):
+    """A registration link that matches no registration (old, mistyped or replaced)."""
+
+
+def _registration_or_404(token: str) -> Registration:
+    registration = events.find_by_token(token)
+    if registration is None:
+        raise UnknownRegistrationLink()
+    return registration
+
+
+@bp.errorhandler(UnknownRegistrationLink)
+def unknown_registration_link(error):
+    return render_template("public/unknown_link.html", centres=availability.all_centres()), 404
+
+
+@bp.get("/r/<token>")
+def registration(token: str):
+    registration = _registration_or_404(token)
+    event = registration.event
+    now = utcnow()
+    return render_template(
+        "public/registration.html",
+        registration=registration,
+        event=event,
+        centre=event.centre,
+        token=token,
+        language=current_language(),
+        position=events.waiting_position(registration),
+        can_cancel=registration.status != "cancelled" and now < event.start_at,
+    )
+
+
+@bp.route("/r/<token>/cancel", methods=["GET", "POST"])
+@limiter.limit(BOOKING_LIMIT, methods=["POST"])
+def cancel_registration(token: str):
+    registration = _registration_or_404(token)
+    form = EmptyForm()
+    if request.method == "POST" and form.validate_on_submit():
+        try:
+            events.cancel_registration(registration, now=utcnow())
+        except events.RegistrationNotChangeable:
+            flash(
+                _("This registration can no longer be cancelled online. Please call us."), "error"
+            )
+        else:
+            flash(_("Your registration is cancelled. Thank you for letting us know."), "success")
+        return redirect(url_for("public.registration", token=token), code=303)
+    return render_template(
+        "public/registration_cancel.html",
+        registration=registration,
+        event=registration.event,
+        centre=registration.event.centre,
+        form=form,
+        token=token,
+        language=current_language(),
+    )
+
+
+@bp.get("/r/<token>/invite.ics")
+def registration_invite(token: str):
+    """This registration's own invitation (or its cancellation), for "add to calendar"."""
+    registration = _registration_or_404(token)
+    if registration.status == "waiting" or not registration.email:
+        abort(404)
+    parts = event_mail.calendar_parts(registration)
+    calendar_event = event_mail.calendar_event(*parts, utcnow(), None)
+    if registration.status == "cancelled":
+        body = ical.build_cancel(calendar_event)
+    else:
+        body = ical.build_request(calendar_event)
+    return Response(
+        body,
+        mimetype="text/calendar",
+        headers={"Content-Disposition": 'attachment; filename="event.ics"'},
+    )
