@@ -747,6 +747,7 @@ def seed_state() -> None:
         OFFICER,
         Booking,
         Centre,
+        Occupancy,
         OpeningHours,
         Service,
         User,
@@ -816,12 +817,15 @@ def seed_state() -> None:
                 )  # fmt: skip
             db.session.add_all(counsellors)
             db.session.flush()
-            # The demo's own bookings (seed-demo) stay; the month is written around them.
+            # What seed-demo made (bookings, events) stays; the month is written around it.
             busy = defaultdict(list)
-            for booking in db.session.scalars(
-                select(Booking).where(Booking.centre_id == centre.id, Booking.status != "cancelled")
+            for user_id, start, end in db.session.execute(
+                select(Occupancy.user_id, Occupancy.start_at, Occupancy.end_at).where(
+                    Occupancy.user_id.in_([c.id for c in counsellors]),
+                    Occupancy.is_active.is_(True),
+                )
             ):
-                busy[booking.counsellor_id].append((booking.start_at, booking.end_at))
+                busy[user_id].append((start, end))
             zone = ZoneInfo(centre.timezone)
             today = now.astimezone(zone).date()
             for offset in STATE_DAYS:
