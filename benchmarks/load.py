@@ -919,6 +919,7 @@ def main(state: bool = False) -> int:
             # Every client is 127.0.0.1: the per-address limits are raised, not switched off.
             API_RATELIMIT="1000000 per minute",
             API_BOOKING_RATELIMIT="1000000 per minute",
+            NEW_BOOKINGS_PER_ADDRESS="1000000 per day",
             MAIL_SERVER="127.0.0.1",
             MAIL_PORT=str(mail.port),
             MAIL_TIMEOUT="5",
