@@ -549,9 +549,11 @@ def _centre_cancellation(booking: Booking, now: datetime) -> notifications.Centr
         )
     )
     if closure is not None:
-        cause, reason = "closure", closure.reason_in(booking.locale.split("@")[0])[0]
+        # In the family's language (Leichte Sprache too) when an admin gave it, else German.
+        cause, (reason, reason_language) = "closure", closure.reason_in(booking.locale)
+
     else:
-        cause, reason = ("absence" if absent is not None else "staff"), ""
+        cause, reason, reason_language = ("absence" if absent is not None else "staff"), "", ""
     starts = tuple(
         s.start_at
         for s in availability.next_free_slots(
@@ -563,7 +565,12 @@ def _centre_cancellation(booking: Booking, now: datetime) -> notifications.Centr
             count=3,
         )
     )
-    return notifications.CentreCancellation(cause=cause, closure_reason=reason, next_starts=starts)
+    return notifications.CentreCancellation(
+        cause=cause,
+        closure_reason=reason,
+        closure_reason_lang=reason_language,
+        next_starts=starts,
+    )
 
 
 # At most this many links go out for one address at once (the centre's own limit of

@@ -10,6 +10,7 @@ fits (availability.bookings_needing_attention) for a person to decide.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from functools import cache
@@ -19,6 +20,7 @@ import holidays
 from flask_babel import gettext as _
 
 from booking.extensions import db
+from booking.i18n import PUBLIC_LANGUAGES
 from booking.models import Centre, Closure, OpeningHours, User
 from booking.settings_checks import (
     BUFFER_MINUTES,
@@ -40,6 +42,8 @@ from booking.settings_checks import (
     check_year_field,
     clean_input,
     commit_change,
+    german_needed,
+    text_field,
 )
 from booking.validation import FieldError, clean_email, has_control_characters
 
@@ -135,11 +139,15 @@ def add_closure(
     end_date: date | None = None,
     end_time: time | None = None,
     reason: str = "",
+    reasons: Mapping[str, str] | None = None,
     now: datetime,
 ) -> Closure:
     """Close the centre, in its local time: a day (start date only), a range of days (and
     an end date), or part of a day (with times). Without a start time the closure starts
-    at midnight; without an end time it lasts to the end of the end date."""
+    at midnight; without an end time it lasts to the end of the end date.
+
+    ``reason`` is the German reason families read; ``reasons`` the reason in further
+    public languages (code -> text), German needed once one of them is given."""
     errors = FieldErrors()
     reason = clean_input(reason)
     if start_date is None:
@@ -147,6 +155,12 @@ def add_closure(
     check_year_field(errors, "start_date", start_date)
     check_year_field(errors, "end_date", end_date)
     check_text(errors, "reason", reason, MAX_REASON)
+    further = {code: clean_input(text) for code, text in (reasons or {}).items()}
+    for code, text in further.items():
+        if code not in PUBLIC_LANGUAGES or code == "de":
+            raise ValueError(f"not a further public language: {code!r}")
+        check_text(errors, text_field("reason", code), text, MAX_REASON)
+    german_needed(errors, "reason", reason, further.values())
     errors.raise_if_any()
     end_date = end_date or start_date
     start_at = local_instant(start_date, start_time or time(0), centre.timezone)
@@ -159,7 +173,13 @@ def add_closure(
     elif end_at <= start_at:
         errors.add("end_time", _("The end must be after the start."))
     errors.raise_if_any()
-    closure = Closure(centre=centre, start_at=start_at, end_at=end_at, reason=reason)
+    closure = Closure(
+        centre=centre,
+        start_at=start_at,
+        end_at=end_at,
+        reason=reason,
+        reasons={code: text for code, text in further.items() if text},
+    )
     db.session.add(closure)
     commit_change(
         actor, centre.id, f"closure added: {start_at.isoformat()}..{end_at.isoformat()}", now

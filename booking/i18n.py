@@ -76,6 +76,9 @@ LANGUAGE_NAMES = {
     "ro": "Română",
 }
 RTL_LANGUAGES = frozenset({"ar", "fa", "he", "ur"})
+# The languages families read, in the order admin forms offer texts in them (German first:
+# the text every other language falls back to).
+PUBLIC_LANGUAGES = ("de", "en", "tr", "ar", "fa", "uk", "ru", "bg", "ro", "de@easy")
 # Staff and admin pages speak German and English only.
 STAFF_LANGUAGES = ("de", "en")
 STAFF_BLUEPRINTS = frozenset({"staff", "admin", "feeds"})
@@ -94,6 +97,21 @@ def from_url_code(value: str | None, supported) -> str | None:
         if value in (code, url_code(code)):
             return code
     return None
+
+
+def field_suffix(code: str) -> str:
+    """A language code as part of a form field's name: "de@easy" -> "de_easy"."""
+    return code.replace("@", "_")
+
+
+def language_label(code: str, in_language: str) -> str:
+    """The name of language ``code`` in ``in_language`` ("Türkisch" in German), for staff."""
+    if code == "de@easy":
+        return LANGUAGE_NAMES[code]
+    try:
+        return Locale.parse(code).get_display_name(Locale.parse(html_lang(in_language))) or code
+    except (UnknownLocaleError, ValueError):
+        return LANGUAGE_NAMES.get(code, code)
 
 
 def html_lang(code: str) -> str:
@@ -319,11 +337,12 @@ def left_to_right(value, autoescape: bool = True) -> str:
 
 
 def time_range(start_at: datetime, end_at: datetime, timezone: str) -> str:
-    """ "10:00–10:45" in the centre's wall time and the current language's digits."""
-    return (
-        format_time(local_time(start_at, timezone).time(), "HH:mm")
-        + "–"
-        + format_time(local_time(end_at, timezone).time(), "HH:mm")
+    """ "10:00–10:45" in the centre's wall time and the current language's digits, by the
+    language's own pattern: Leichte Sprache reads "10:00 bis 10:45 Uhr"."""
+    return gettext(
+        "%(start)s–%(end)s",
+        start=format_time(local_time(start_at, timezone).time(), "HH:mm"),
+        end=format_time(local_time(end_at, timezone).time(), "HH:mm"),
     )
 
 

@@ -220,6 +220,8 @@ class CentreCancellation:
     # "closure" (with the closure's own reason, may be ""), "absence" or "staff".
     cause: str
     closure_reason: str = ""
+    # The language the reason is in: the family's, or "de" when none was given in theirs.
+    closure_reason_lang: str = ""
     next_starts: tuple[datetime, ...] = ()
 
 
@@ -259,6 +261,7 @@ def enqueue_cancellation(
         snapshot["by_centre"] = {
             "cause": by_centre.cause,
             "closure_reason": by_centre.closure_reason,
+            "closure_reason_lang": by_centre.closure_reason_lang,
             "next_starts": [start.isoformat() for start in by_centre.next_starts],
         }
     key = f"booking:{booking.id}:seq{booking.sequence}:cancel"
@@ -331,6 +334,8 @@ def _by_centre_of(snapshot: dict) -> CentreCancellation | None:
     return CentreCancellation(
         cause=found["cause"],
         closure_reason=found["closure_reason"],
+        # Mails put in the outbox before the reason had a language of its own: German.
+        closure_reason_lang=found.get("closure_reason_lang") or "de",
         next_starts=tuple(datetime.fromisoformat(s) for s in found["next_starts"]),
     )
 

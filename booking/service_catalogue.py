@@ -5,14 +5,16 @@ service; accounts.py sets a person's services through ``set_services_of``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import date, datetime, time
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from booking.extensions import db
+from booking.i18n import PUBLIC_LANGUAGES
 from booking.models import SERVICE_FORMATS, Centre, Service, User
 from booking.settings_checks import (
     BUFFER_MINUTES,
@@ -24,6 +26,8 @@ from booking.settings_checks import (
     check_text,
     clean_input,
     commit_change,
+    german_needed,
+    text_field,
 )
 from booking.validation import has_control_characters
 
@@ -47,34 +51,53 @@ MAX_SERVICE_TEXT = 1000
 
 @dataclass(frozen=True)
 class ServiceTexts:
-    """What families read about a service besides its name, and how it takes place."""
+    """What families read about a service besides its name, and how it takes place.
+
+    ``descriptions`` and ``what_to_bring`` map a public language to its text; a language
+    given with "" loses its text, a language not given keeps it."""
 
     format: str = "in_person"
-    description_de: str = ""
-    description_en: str = ""
-    what_to_bring_de: str = ""
-    what_to_bring_en: str = ""
+    descriptions: Mapping[str, str] = dataclass_field(default_factory=dict)
+    what_to_bring: Mapping[str, str] = dataclass_field(default_factory=dict)
+
+
+def _check_texts_per_language(
+    errors: FieldErrors, prefix: str, texts: Mapping[str, str]
+) -> dict[str, str]:
+    """Each language's text cleaned and checked (messages at ``text_field(prefix, code)``);
+    German needed once another language has a text."""
+    cleaned = {}
+    for language, value in texts.items():
+        if language not in PUBLIC_LANGUAGES:
+            raise ValueError(f"not a public language: {language!r}")
+        name = text_field(prefix, language)
+        value = (value or "").strip()
+        if len(value) > MAX_SERVICE_TEXT:
+            errors.add(name, _("Use at most %(max)d characters.", max=MAX_SERVICE_TEXT))
+        elif has_control_characters(value, allow_line_breaks=True):
+            errors.add(name, _("Please use plain text without special characters."))
+        cleaned[language] = value
+    if "de" in cleaned:
+        others = (text for code, text in cleaned.items() if code != "de")
+        german_needed(errors, text_field(prefix, "de"), cleaned["de"], others)
+    return cleaned
 
 
 def _check_service_texts(errors: FieldErrors, texts: ServiceTexts) -> ServiceTexts:
     if texts.format not in SERVICE_FORMATS:
         errors.add("format", _("Please choose one of the formats."))
-    cleaned = {}
-    for field in ("description_de", "description_en", "what_to_bring_de", "what_to_bring_en"):
-        value = (getattr(texts, field) or "").strip()
-        if len(value) > MAX_SERVICE_TEXT:
-            errors.add(field, _("Use at most %(max)d characters.", max=MAX_SERVICE_TEXT))
-        elif has_control_characters(value, allow_line_breaks=True):
-            errors.add(field, _("Please use plain text without special characters."))
-        cleaned[field] = value
-    return ServiceTexts(format=texts.format, **cleaned)
+    return ServiceTexts(
+        format=texts.format,
+        descriptions=_check_texts_per_language(errors, "description", texts.descriptions),
+        what_to_bring=_check_texts_per_language(errors, "what_to_bring", texts.what_to_bring),
+    )
 
 
-def _with_texts(current: dict | None, de: str, en: str) -> dict:
-    """``current`` with the German and English text set (or removed when empty); the
-    texts of other languages are kept."""
+def _with_texts(current: dict | None, given: Mapping[str, str]) -> dict:
+    """``current`` with the texts of the languages given set (or removed when empty); the
+    texts of languages not given are kept."""
     merged = dict(current or {})
-    for language, value in (("de", de), ("en", en)):
+    for language, value in given.items():
         if value:
             merged[language] = value
         else:
@@ -196,12 +219,8 @@ def save_service(
     service.counsellors = [staff[i] for i in sorted(wanted_ids)]
     if texts is not None:
         service.format = texts.format
-        service.descriptions = _with_texts(
-            service.descriptions, texts.description_de, texts.description_en
-        )
-        service.what_to_bring = _with_texts(
-            service.what_to_bring, texts.what_to_bring_de, texts.what_to_bring_en
-        )
+        service.descriptions = _with_texts(service.descriptions, texts.descriptions)
+        service.what_to_bring = _with_texts(service.what_to_bring, texts.what_to_bring)
     db.session.flush()
     commit_change(
         actor,

@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 
 from booking import audit
 from booking.extensions import db
+from booking.i18n import field_suffix
 from booking.models import User, WeeklyHoursMixin
 from booking.transactions import commit
 from booking.validation import FieldError, check_year, clean_text
@@ -79,6 +80,21 @@ def check_text(errors: FieldErrors, field: str, value: str, max_length: int) -> 
         clean_text(value, max_length=max_length)
     except FieldError as error:
         errors.add(field, str(error))
+
+
+def text_field(prefix: str, language: str) -> str:
+    """The form field of a text in one language: ("description", "de@easy") ->
+    "description_de_easy"; the writers key their messages about such texts so."""
+    return f"{prefix}_{field_suffix(language)}"
+
+
+def german_needed(errors: FieldErrors, field: str, german: str, others: Iterable[str]) -> None:
+    """German is what every language without its own text reads: needed once another
+    language has a text."""
+    if not german and any(others):
+        errors.add(
+            field, _("Give the German text too: it is shown in every language without its own.")
+        )
 
 
 def check_year_field(errors: FieldErrors, field: str, value: date | None) -> None:

@@ -17,16 +17,17 @@ from booking.admin import queries
 from booking.admin.blueprint import bp
 from booking.admin.forms import EventForm
 from booking.admin.views import _actor
+from booking.clock import request_now
 from booking.extensions import db
 from booking.i18n import COMMON_LANGUAGES, language_name
-from booking.models import AUDIENCES, Event, utcnow
+from booking.models import AUDIENCES, Event
 from booking.staff.events import _event_error_text
 from booking.validation import FieldError, check_year, clean_text
 
 
 @bp.get("/centres/<centre_slug>/events")
 def events_admin(centre_slug: str):
-    now = utcnow()
+    now = request_now()
     return render_template(
         "admin/events.html",
         centre=g.centre,
@@ -179,7 +180,7 @@ def event_new(centre_slug: str):
             else:
                 try:
                     made = events.create_events(
-                        centre, details, times, leaders, _actor(), now=utcnow()
+                        centre, details, times, leaders, _actor(), now=request_now()
                     )
                 except events.EventError as error:
                     form.leaders.errors = [_event_error_text(error)]
@@ -215,7 +216,13 @@ def event_edit(centre_slug: str, event_id: int):
             else:
                 try:
                     told = events.change_event(
-                        event, details, times[0][0], times[0][1], leaders, _actor(), now=utcnow()
+                        event,
+                        details,
+                        times[0][0],
+                        times[0][1],
+                        leaders,
+                        _actor(),
+                        now=request_now(),
                     )
                 except events.EventError as error:
                     flash(_event_error_text(error), "error")

@@ -22,6 +22,9 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Optional
 
+from booking.i18n import PUBLIC_LANGUAGES
+from booking.settings_checks import text_field
+
 WHOLE_NUMBER = re.compile(r"^-?[0-9]{1,9}$")
 
 
@@ -65,6 +68,17 @@ class ClosureForm(SettingsForm):
     end_date = DateField(_l("Last day (optional)"), validators=[Optional()])
     end_time = TimeField(_l("Until (optional)"), validators=[Optional()])
     reason = StringField(_l("Reason shown to families"))
+    # reason_<language> for each further public language: below.
+
+    def values(self) -> dict:
+        """The writer's arguments: the German reason, and the others as ``reasons``."""
+        values = super().values()
+        values["reasons"] = {
+            code: values.pop(text_field("reason", code)) or ""
+            for code in PUBLIC_LANGUAGES
+            if code != "de"
+        }
+        return values
 
 
 class RulesForm(SettingsForm):
@@ -92,10 +106,16 @@ class ServiceForm(FlaskForm):
     counsellors = SelectMultipleField(_l("Offered by"), coerce=int)
     # Choices are set by the view; booking/service_catalogue.py checks the format.
     format = SelectField(_l("Format"), validate_choice=False)
-    description_de = TextAreaField(_l("Description in German (optional)"))
-    description_en = TextAreaField(_l("Description in English (optional)"))
-    what_to_bring_de = TextAreaField(_l("What to bring, in German (optional)"))
-    what_to_bring_en = TextAreaField(_l("What to bring, in English (optional)"))
+    # description_<language> and what_to_bring_<language> for each public language: below.
+
+
+# A field per public language for each text families read: the form shows them grouped by
+# language; the writers key their messages by the same names (text_field).
+for _code in PUBLIC_LANGUAGES:
+    setattr(ServiceForm, text_field("description", _code), TextAreaField(_l("Description")))
+    setattr(ServiceForm, text_field("what_to_bring", _code), TextAreaField(_l("What to bring")))
+    if _code != "de":
+        setattr(ClosureForm, text_field("reason", _code), StringField(_l("Reason")))
 
 
 class LegalForm(SettingsForm):

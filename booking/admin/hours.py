@@ -28,11 +28,13 @@ from booking.admin.views import (
 )
 from booking.clock import request_now
 from booking.extensions import db
+from booking.i18n import PUBLIC_LANGUAGES, current_language, language_label
 from booking.models import (
     Booking,
     Closure,
     OpeningHours,
 )
+from booking.settings_checks import text_field
 
 # Opening hours.
 
@@ -159,6 +161,15 @@ def hours_delete(centre_slug: str, hours_id: int):
 # Closures.
 
 
+def _reason_languages(form: ClosureForm) -> list[tuple[str, str]]:
+    """The further public languages and their names, each reason field labelled so."""
+    page = current_language()
+    languages = [(code, language_label(code, page)) for code in PUBLIC_LANGUAGES if code != "de"]
+    for code, label in languages:
+        form[text_field("reason", code)].label.text = _("Reason (%(language)s)", language=label)
+    return languages
+
+
 @bp.route("/centres/<centre_slug>/closures", methods=["GET", "POST"])
 def closures(centre_slug: str):
     centre = g.centre
@@ -180,7 +191,11 @@ def closures(centre_slug: str):
         .order_by(Closure.start_at)
     ).all()
     return render_template(
-        "admin/closures.html", centre=centre, form=form, closures=upcoming
+        "admin/closures.html",
+        centre=centre,
+        form=form,
+        closures=upcoming,
+        languages=_reason_languages(form),
     ), status
 
 

@@ -18,13 +18,16 @@ from booking.admin.views import (
 )
 from booking.clock import request_now
 from booking.i18n import (
+    PUBLIC_LANGUAGES,
     current_language,
+    language_label,
     service_format_label,
 )
 from booking.models import (
     SERVICE_FORMATS,
     Service,
 )
+from booking.settings_checks import text_field
 
 # Services.
 
@@ -52,6 +55,25 @@ def services_list(centre_slug: str):
     )
 
 
+def _texts(form: ServiceForm, prefix: str) -> dict[str, str]:
+    """The form's text of each public language (``prefix``: "description", ...)."""
+    return {code: form[text_field(prefix, code)].data or "" for code in PUBLIC_LANGUAGES}
+
+
+def _languages(form: ServiceForm) -> list[tuple[str, str]]:
+    """Each public language and its name in the page's language, for the fieldsets; each
+    text field labelled with its language (also in the list of errors above the form)."""
+    languages = [(code, language_label(code, current_language())) for code in PUBLIC_LANGUAGES]
+    for code, label in languages:
+        form[text_field("description", code)].label.text = _(
+            "Description (%(language)s)", language=label
+        )
+        form[text_field("what_to_bring", code)].label.text = _(
+            "What to bring (%(language)s)", language=label
+        )
+    return languages
+
+
 def _service_form(centre, service: Service | None):
     if service is None:
         data = {"online_bookable": True, "is_active": True}
@@ -66,11 +88,10 @@ def _service_form(centre, service: Service | None):
             "is_active": service.is_active,
             "counsellors": [u.id for u in service.counsellors],
             "format": service.format,
-            "description_de": (service.descriptions or {}).get("de", ""),
-            "description_en": (service.descriptions or {}).get("en", ""),
-            "what_to_bring_de": (service.what_to_bring or {}).get("de", ""),
-            "what_to_bring_en": (service.what_to_bring or {}).get("en", ""),
         }
+        for code in PUBLIC_LANGUAGES:
+            data[text_field("description", code)] = (service.descriptions or {}).get(code, "")
+            data[text_field("what_to_bring", code)] = (service.what_to_bring or {}).get(code, "")
     form = ServiceForm(data=data)
     form.counsellors.choices = _staff_choices(centre, service)
     form.format.choices = [(code, service_format_label(code)) for code in SERVICE_FORMATS]
@@ -93,10 +114,8 @@ def _service_form(centre, service: Service | None):
                 now=request_now(),
                 texts=service_catalogue.ServiceTexts(
                     format=form.format.data or "in_person",
-                    description_de=form.description_de.data or "",
-                    description_en=form.description_en.data or "",
-                    what_to_bring_de=form.what_to_bring_de.data or "",
-                    what_to_bring_en=form.what_to_bring_en.data or "",
+                    descriptions=_texts(form, "description"),
+                    what_to_bring=_texts(form, "what_to_bring"),
                 ),
             ),
         )
@@ -113,7 +132,11 @@ def _service_form(centre, service: Service | None):
                 )
             return redirect(url_for("admin.services_list", centre_slug=centre.slug), code=303)
     return render_template(
-        "admin/service_form.html", centre=centre, form=form, service=service
+        "admin/service_form.html",
+        centre=centre,
+        form=form,
+        service=service,
+        languages=_languages(form),
     ), status
 
 

@@ -11,11 +11,12 @@ from flask_babel import gettext as _
 from booking import events
 from booking.api.blueprint import bp
 from booking.api.views import _booking_limit, _iso, _json_object, _parse_date
+from booking.clock import request_now
 from booking.extensions import db, limiter
 from booking.i18n import current_language
 from booking.json_provider import problem_response
 from booking.lookups import centre_or_404
-from booking.models import Event, Registration, utcnow
+from booking.models import Event, Registration
 from booking.validation import FieldError, ValidationFailed, clean_consent, clean_registration
 
 
@@ -81,7 +82,9 @@ def list_events(centre_slug: str):
     if errors:
         raise ValidationFailed(errors)
     language = current_language()
-    found = events.upcoming_events([centre.id], utcnow(), start_from=start_from, start_to=start_to)
+    found = events.upcoming_events(
+        [centre.id], request_now(), start_from=start_from, start_to=start_to
+    )
     return jsonify([event_body(e, language) for e in found])
 
 
@@ -132,7 +135,7 @@ def create_registration(centre_slug: str, event_id: int):
         errors["consent"] = [str(error)]
     if errors:
         raise ValidationFailed(errors)
-    result = events.register(event, details, now=utcnow(), locale=current_language())
+    result = events.register(event, details, now=request_now(), locale=current_language())
     location = url_for("api.get_registration", token=result.manage_token, _external=True)
     return (
         jsonify(registration_body(result.registration, result.manage_token)),
@@ -157,5 +160,5 @@ def get_registration(token: str):
 @limiter.limit(_booking_limit)
 def cancel_registration(token: str):
     registration = _registration_or_404(token)
-    events.cancel_registration(registration, now=utcnow())
+    events.cancel_registration(registration, now=request_now())
     return jsonify(registration_body(registration, token))

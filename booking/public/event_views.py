@@ -12,11 +12,12 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import NotFound
 
 from booking import availability, event_mail, events, ical
+from booking.clock import request_now
 from booking.extensions import db, limiter
 from booking.forms import EmptyForm
 from booking.i18n import COMMON_LANGUAGES, current_language, language_name
 from booking.lookups import centre_or_404
-from booking.models import AUDIENCES, Event, Registration, utcnow
+from booking.models import AUDIENCES, Event, Registration
 from booking.public.blueprint import bp
 from booking.public.booking_views import BOOKING_LIMIT
 from booking.public.forms import RegistrationForm
@@ -29,7 +30,7 @@ def _audience_filter() -> str | None:
 
 
 def _list_page(centre=None):
-    now = utcnow()
+    now = request_now()
     audience = _audience_filter()
     centres = availability.all_centres()
     found = events.upcoming_events(
@@ -79,7 +80,7 @@ def _event_page(event: Event, form: RegistrationForm, status: int = 200):
             centre=event.centre,
             form=form,
             language=current_language(),
-            is_open=event.is_open_for_registration(utcnow()),
+            is_open=event.is_open_for_registration(request_now()),
             asks_organisation=event.audience != "families",
         ),
         status,
@@ -108,7 +109,7 @@ def event_page(centre_slug: str, event_id: int):
             form[name].errors = list(messages)
         return _event_page(event, form, 422)
     try:
-        result = events.register(event, details, now=utcnow(), locale=current_language())
+        result = events.register(event, details, now=request_now(), locale=current_language())
     except events.AlreadyRegistered:
         form.email.errors = [
             _(
@@ -156,7 +157,7 @@ def unknown_registration_link(error):
 def registration(token: str):
     registration = _registration_or_404(token)
     event = registration.event
-    now = utcnow()
+    now = request_now()
     return render_template(
         "public/registration.html",
         registration=registration,
@@ -176,7 +177,7 @@ def cancel_registration(token: str):
     form = EmptyForm()
     if request.method == "POST" and form.validate_on_submit():
         try:
-            events.cancel_registration(registration, now=utcnow())
+            events.cancel_registration(registration, now=request_now())
         except events.RegistrationNotChangeable:
             flash(
                 _("This registration can no longer be cancelled online. Please call us."), "error"
@@ -202,7 +203,7 @@ def registration_invite(token: str):
     if registration.status == "waiting" or not registration.email:
         abort(404)
     parts = event_mail.calendar_parts(registration)
-    calendar_event = event_mail.calendar_event(*parts, utcnow(), None)
+    calendar_event = event_mail.calendar_event(*parts, request_now(), None)
     if registration.status == "cancelled":
         body = ical.build_cancel(calendar_event)
     else:

@@ -143,8 +143,9 @@ def week_closures(search: availability.SlotSearch, monday: date) -> list[str]:
         key=lambda c: c.start_at,
     )
     # The reasons in other languages are read only when there is a closure to tell of on a
-    # page in another language than German (the German reason is in the closure's row).
-    wanted = closures and html_lang(current_language()) != "de"
+    # page in another language than German (the German reason is in the closure's row;
+    # Leichte Sprache has its own).
+    wanted = closures and current_language() != "de"
     reasons = availability.closure_reasons([c.owner_id for c in closures]) if wanted else {}
     return [closure_notice(c, zone, reasons.get(c.owner_id)) for c in closures]
 

@@ -11,10 +11,11 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from flask_babel import gettext as _
 
 from booking import events, reports
+from booking.clock import request_now
 from booking.extensions import db
 from booking.forms import EmptyForm
 from booking.i18n import language_name
-from booking.models import Event, Registration, utcnow
+from booking.models import Event, Registration
 from booking.staff.blueprint import bp
 from booking.staff.context import acting_user, staff_centres
 from booking.validation import (
@@ -39,7 +40,7 @@ def _event_or_404(event_id: int) -> Event:
 def events_list():
     user = acting_user()
     centres = staff_centres(user)
-    now = utcnow()
+    now = request_now()
     found = events.upcoming_events(
         [c.id for c in centres], now, start_from=now - timedelta(days=30), include_cancelled=True
     )
@@ -64,7 +65,7 @@ def event_registrations(event_id: int):
         rows=rows,
         positions={rid: i + 1 for i, rid in enumerate(waiting)},
         form=EmptyForm(),
-        now=utcnow(),
+        now=request_now(),
     )
 
 
@@ -139,7 +140,7 @@ def event_attendance(event_id: int):
     ):
         abort(404)
     try:
-        events.mark_attendance(registration, value, acting_user(), now=utcnow())
+        events.mark_attendance(registration, value, acting_user(), now=request_now())
     except events.RegistrationNotChangeable:
         flash(_("Attendance is marked for confirmed registrations only."), "error")
     else:
@@ -166,7 +167,7 @@ def event_register(event_id: int):
                 result = events.register(
                     event,
                     details,
-                    now=utcnow(),
+                    now=request_now(),
                     locale=details.language if details.language in _locales() else "de",
                     channel=channel,
                     created_by=acting_user(),
@@ -244,7 +245,7 @@ def event_message(event_id: int):
             error = str(problem)
             text = request.form.get("message", "")[:MAX_MESSAGE]
         else:
-            count = events.message_registrants(event, text, acting_user(), now=utcnow())
+            count = events.message_registrants(event, text, acting_user(), now=request_now())
             flash(_("The message goes to %(count)d registrants.", count=count), "success")
             return redirect(url_for("staff.event_registrations", event_id=event.id), code=303)
     return render_template(
@@ -341,7 +342,7 @@ def event_move(event_id: int):
                         times[1],
                         list(event.leaders),
                         acting_user(),
-                        now=utcnow(),
+                        now=request_now(),
                     )
                 except events.EventError as error:
                     flash(_event_error_text(error), "error")
@@ -381,7 +382,7 @@ def event_cancel(event_id: int):
             error = str(problem)
         else:
             try:
-                told = events.cancel_event(event, reason, acting_user(), now=utcnow())
+                told = events.cancel_event(event, reason, acting_user(), now=request_now())
             except events.EventError as problem:
                 flash(_event_error_text(problem), "error")
             else:

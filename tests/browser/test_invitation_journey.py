@@ -10,10 +10,10 @@ import re
 from datetime import datetime
 
 import pytest
-from booking.administration import create_or_update_user
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
+from booking.accounts import create_or_update_user
 from booking.extensions import db
 from booking.models import Booking, Invitation, utcnow
 from tests.browser.test_booking_flow import assert_no_horizontal_scroll, tab_to

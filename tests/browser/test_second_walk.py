@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from booking.administration import create_or_update_user
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
+from booking.accounts import create_or_update_user
 from booking.extensions import db
 from booking.models import Booking, utcnow
 from tests.browser.test_no_dead_ends import Journey

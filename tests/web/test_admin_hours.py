@@ -98,6 +98,25 @@ def test_summer_hours_apply_inside_their_validity_period_only(admin):
     assert slot_starts(admin, saturday - timedelta(days=7)) == []
 
 
+def test_the_add_page_folds_the_validity_as_the_edit_page_does(admin):
+    """Adding hours shows weekday and times; the validity dates sit in a closed <details>,
+    as on the edit page, and it opens by itself when one of its dates is refused."""
+    page = admin.get("/admin/centres/herne/hours?lang=en").get_data(as_text=True)
+    folded = re.search(r'<details class="validity">(.*?)</details>', page, re.S)
+    assert folded is not None
+    assert 'name="valid_from"' in folded.group(1) and 'name="valid_until"' in folded.group(1)
+    assert page.count('name="valid_from"') == 1
+    refused = post(
+        admin,
+        "/admin/centres/herne/hours?lang=en",
+        {"weekday": "5", "opens": "10:00", "closes": "14:00", "valid_from": "1850-01-01"},
+    )
+    assert refused.status_code == 422
+    html = refused.get_data(as_text=True)
+    assert re.search(r'<details class="validity" open>', html)
+    assert 'id="valid_from-error"' in html
+
+
 def test_deleting_an_interval_removes_its_slots(app, admin):
     monday = next_working_day(0)
     assert slot_starts(admin, monday)
