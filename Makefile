@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install install-test translations extract-messages db-upgrade seed lint format property bench bench-booking page-weight load wheel clean
+.PHONY: run test install install-test translations extract-messages db-upgrade seed lint format property bench bench-booking page-weight load load-state wheel clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,7 @@ bench: install-test
 	$(BIN)/python benchmarks/bench_http.py
 	$(BIN)/python benchmarks/bench_booking.py
 	$(BIN)/python benchmarks/bench_peer.py
+	$(BIN)/python benchmarks/load.py --state
 
 wheel: install-test
 	$(BIN)/python -m build --wheel --outdir dist .
@@ -87,3 +88,8 @@ page-weight: install-test
 # checks that nothing was lost (see benchmarks/load.py); LOAD_SECONDS per phase, default 60.
 load: install-test
 	$(BIN)/python benchmarks/load.py
+
+# The same stack at the scale of a state (54 centres × 10 counsellors, a month of bookings,
+# about 2,000 a weekday), one phase of LOAD_SECONDS of mixed traffic; part of `make bench`.
+load-state: install-test
+	$(BIN)/python benchmarks/load.py --state

@@ -65,6 +65,25 @@ MAIL_KINDS = ("confirmation", "change", "cancellation")
 # this long after it ended.
 RESTART_GRACE = 5.0
 DRAIN_SECONDS = 90.0
+# `make load-state` (``--state``): the scale of issue 21, every integration centre of NRW on
+# one deployment: the two demo centres and 52 more, 10 counsellors each, a month of bookings
+# (the 15 days before today and the 14 after) at about 2,000 a weekday across the state.
+STATE_CENTRES, STATE_COUNSELLORS, STATE_PER_DAY = 54, 10, 2000
+STATE_DAYS = range(-15, 15)
+STATE_BROWSERS = 6
+STATE_PLACES = (
+    "Aachen", "Bielefeld", "Bochum", "Bonn", "Bottrop", "Dortmund", "Duisburg", "Düsseldorf",
+    "Essen", "Gelsenkirchen", "Hagen", "Hamm", "Köln", "Krefeld", "Leverkusen",
+    "Mönchengladbach", "Mülheim an der Ruhr", "Münster", "Oberhausen", "Remscheid", "Solingen",
+    "Wuppertal", "Kreis Borken", "Kreis Coesfeld", "Kreis Düren", "Ennepe-Ruhr-Kreis",
+    "Kreis Euskirchen", "Kreis Gütersloh", "Kreis Herford", "Hochsauerlandkreis",
+    "Kreis Höxter", "Kreis Kleve", "Kreis Lippe", "Märkischer Kreis", "Kreis Mettmann",
+    "Kreis Minden-Lübbecke", "Oberbergischer Kreis", "Kreis Olpe", "Kreis Paderborn",
+    "Kreis Recklinghausen", "Rhein-Erft-Kreis", "Rhein-Kreis Neuss",
+    "Rheinisch-Bergischer Kreis", "Rhein-Sieg-Kreis", "Kreis Siegen-Wittgenstein",
+    "Kreis Soest", "Kreis Steinfurt", "Kreis Unna", "Kreis Viersen", "Kreis Warendorf",
+    "Kreis Wesel", "Städteregion Aachen",
+)  # fmt: skip
 
 
 def log(message: str) -> None:
@@ -262,6 +281,8 @@ class Shared:
     # right, so only their existence is checked.
     uncertain: set[str] = field(default_factory=set)
     hot_day: int = 1
+    # The centres families browse and book at (`make load`: Herne; `make load-state`: all).
+    centres: list[str] = field(default_factory=lambda: [CENTRE])
 
     def call(self, session: requests.Session, route: str, method: str, url: str, **kwargs):
         started = time.monotonic()
@@ -296,12 +317,14 @@ def week_of(offset_days: int) -> tuple[date, date]:
     return monday, monday + timedelta(days=6)
 
 
-def slots(shared: Shared, session, service: str, first: date, last: date) -> list[str]:
+def slots(
+    shared: Shared, session, service: str, first: date, last: date, centre: str = CENTRE
+) -> list[str]:
     response = shared.call(
         session,
         "GET slots JSON",
         "GET",
-        f"/api/v1/centres/{CENTRE}/slots",
+        f"/api/v1/centres/{centre}/slots",
         params={"service": service, "from": first.isoformat(), "to": last.isoformat()},
     )
     if response is None or response.status_code != 200:
@@ -314,22 +337,23 @@ def browse(shared: Shared) -> None:
     session = requests.Session()
     while not shared.stop.is_set():
         service = random.choice(shared.services)
+        centre = random.choice(shared.centres)
         monday, sunday = week_of(7 * random.randrange(8))
         choice = random.random()
         if choice < 0.15:
             shared.call(session, "GET /", "GET", "/")
         elif choice < 0.3:
-            shared.call(session, "GET centre", "GET", f"/centres/{CENTRE}")
+            shared.call(session, "GET centre", "GET", f"/centres/{centre}")
         elif choice < 0.7:
             shared.call(
                 session,
                 "GET week page",
                 "GET",
-                f"/centres/{CENTRE}/{service}",
+                f"/centres/{centre}/{service}",
                 params={"language": "de", "week": monday.isoformat()},
             )
         else:
-            slots(shared, session, service, monday, sunday)
+            slots(shared, session, service, monday, sunday, centre)
 
 
 def book(shared: Shared, number: int) -> None:
@@ -338,8 +362,9 @@ def book(shared: Shared, number: int) -> None:
     session = requests.Session()
     service = shared.services[0]
     while not shared.stop.is_set():
+        centre = random.choice(shared.centres)
         day = date.today() + timedelta(days=shared.hot_day)
-        free = slots(shared, session, service, day, day)
+        free = slots(shared, session, service, day, day, centre)
         if not free:
             with shared.lock:
                 if shared.hot_day < 60:
@@ -354,7 +379,7 @@ def book(shared: Shared, number: int) -> None:
             "consent": True,
         }
         response = shared.call(
-            session, "POST booking (API)", "POST", f"/api/v1/centres/{CENTRE}/bookings",
+            session, "POST booking (API)", "POST", f"/api/v1/centres/{centre}/bookings",
             json=payload,
         )  # fmt: skip
         if response is None or response.status_code != 201:
@@ -375,7 +400,7 @@ def book(shared: Shared, number: int) -> None:
                 shared.uncertain.add(reference)
         elif choice < 0.7:
             later = date.today() + timedelta(days=shared.hot_day + 1 + random.randrange(14))
-            other = slots(shared, session, service, later, later)
+            other = slots(shared, session, service, later, later, centre)
             if other:
                 moved = shared.call(
                     session,
@@ -466,10 +491,12 @@ def take_calls(shared: Shared) -> None:
                 shared.intakes.append(name)
 
 
-def drive(base: str, services: list[str], seconds: float, events=()) -> Shared:
+def drive(
+    base: str, services: list[str], seconds: float, events=(), centres=(CENTRE,), browsers=BROWSERS
+) -> Shared:
     """Run every client for ``seconds``; ``events`` are (at_second, callable) run meanwhile."""
-    shared = Shared(base=base, services=services, stop=threading.Event())
-    clients = [(browse, (shared,))] * BROWSERS
+    shared = Shared(base=base, services=services, stop=threading.Event(), centres=list(centres))
+    clients = [(browse, (shared,))] * browsers
     clients += [(book, (shared, n)) for n in range(BOOKERS)]
     clients += [(take_calls, (shared,))] * RECEPTIONISTS
     # Daemon threads: an interrupted run never waits for a client stuck in a request.
@@ -502,16 +529,17 @@ def latency_table(records: list[Record], seconds: float) -> str:
     for record in records:
         by_route[record.route].append(record)
     lines = [
-        "| route | requests | statuses | p50 ms | p95 ms | p99 ms |",
-        "|---|---:|---|---:|---:|---:|",
+        "| route | requests | req/s | statuses | p50 ms | p95 ms | p99 ms |",
+        "|---|---:|---:|---|---:|---:|---:|",
     ]
     for route in sorted(by_route):
         rows = by_route[route]
         times = [r.ms for r in rows]
         statuses = ", ".join(f"{s}×{n}" for s, n in sorted(Counter(r.status for r in rows).items()))
+        p50, p95, p99 = statistics.median(times), percentile(times, 0.95), percentile(times, 0.99)
         lines.append(
-            f"| {route} | {len(rows)} | {statuses} | {statistics.median(times):.0f} "
-            f"| {percentile(times, 0.95):.0f} | {percentile(times, 0.99):.0f} |"
+            f"| {route} | {len(rows)} | {len(rows) / seconds:.1f} | {statuses} "
+            f"| {p50:.0f} | {p95:.0f} | {p99:.0f} |"
         )
     lines.append(f"\n{len(records)} requests in {seconds:.0f} s = {len(records) / seconds:.0f}/s")
     return "\n".join(lines)
@@ -628,7 +656,18 @@ def check(
 # --- the run ------------------------------------------------------------------------------
 
 
-def run_phase(name, stack, pg, sink, mail, services, seconds, chaos: bool) -> tuple[str, bool]:
+def run_phase(
+    name,
+    stack,
+    pg,
+    sink,
+    mail,
+    services,
+    seconds,
+    chaos: bool,
+    centres=(CENTRE,),
+    browsers=BROWSERS,
+) -> tuple[str, bool]:
     with psycopg.connect(pg.dsn) as conn:
         since_id = conn.execute("SELECT coalesce(max(id), 0) FROM outbox_message").fetchone()[0]
         since_booking = conn.execute("SELECT coalesce(max(id), 0) FROM booking").fetchone()[0]
@@ -653,7 +692,7 @@ def run_phase(name, stack, pg, sink, mail, services, seconds, chaos: bool) -> tu
 
         events = [(seconds / 3, restart_db), (2 * seconds / 3, mail_outage)]
     log(f"{name}: {seconds:.0f} s of traffic")
-    shared = drive(stack.base, services, seconds, events)
+    shared = drive(stack.base, services, seconds, events, centres, browsers)
     waited = drain(pg.dsn, since_id)
     failures = check(pg.dsn, shared, sink, since_id, (window[0], window[1]) if window else None)
     kinds = Counter(kind for kind, _, _ in shared.done)
@@ -689,7 +728,154 @@ def run_phase(name, stack, pg, sink, mail, services, seconds, chaos: bool) -> tu
     return "\n".join(report), not failures
 
 
-def main() -> int:
+def seed_state() -> None:
+    """Run inside the stack's environment (after ``seed-demo``): the centres, services,
+    counsellors and bookings of the state, written through the models, so the occupancy
+    writer makes every booking's busy time as in production. Seeded bookings send no mail."""
+    import hashlib
+    from datetime import time as clock
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy import func, select
+
+    from booking import create_app
+    from booking.bookings import new_reference
+    from booking.demo import JOINT_ROLES, OFFICER_HOURS, SERVICE_DETAILS, SERVICES, service_names
+    from booking.extensions import db
+    from booking.models import (
+        COUNSELLOR,
+        OFFICER,
+        Booking,
+        Centre,
+        Occupancy,
+        OpeningHours,
+        Service,
+        User,
+        WorkingHours,
+        utcnow,
+    )  # fmt: skip
+
+    chance = random.Random("load-state")  # noqa: S311 - invented data, not security
+    languages = (["de", "tr"], ["de", "ar", "fa"], ["de", "ru", "uk"], ["de", "en"], ["de", "ro"])
+    umlauts = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", " ": "-"})
+    app = create_app()
+    with app.app_context():
+        names = service_names()
+        for place in STATE_PLACES[: STATE_CENTRES - 2]:
+            slug = place.lower().translate(umlauts)
+            if db.session.scalar(select(Centre).where(Centre.slug == slug)) is not None:
+                continue
+            centre = Centre(
+                slug=slug,
+                name=f"Kommunales Integrationszentrum {place}",
+                address=f"Rathausplatz 1, {place}",
+                phone="0211 000-0",
+                email=f"integrationszentrum@{slug}.example",
+                privacy_officer_contact=f"datenschutz@{slug}.example",
+                legal_operator=f"{place}\nKommunales Integrationszentrum",
+                responsible_person="Leitung des Integrationszentrums (Last)",
+                accessibility_contact=f"integrationszentrum@{slug}.example",
+            )
+            centre.opening_hours = [
+                OpeningHours(weekday=day, opens=clock(8), closes=clock(16)) for day in range(4)
+            ] + [OpeningHours(weekday=4, opens=clock(8), closes=clock(13))]
+            for position, (service_slug, topic, minutes) in enumerate(SERVICES):
+                service_format, descriptions, bring = SERVICE_DETAILS[topic]
+                centre.services.append(
+                    Service(
+                        slug=service_slug, former_slug=topic, names=names[topic],
+                        duration_minutes=minutes, position=position, format=service_format,
+                        descriptions=descriptions, what_to_bring=bring,
+                        roles=JOINT_ROLES.get(service_slug, [COUNSELLOR]),
+                    )
+                )  # fmt: skip
+            officer = User(
+                email=f"schulaufsicht@{slug}.example", name=f"Schulaufsicht {place}",
+                role=OFFICER, centre=centre, languages=["de"],
+                services=[s for s in centre.services if s.slug in JOINT_ROLES],
+                working_hours=[WorkingHours(weekday=d, opens=o, closes=c)
+                               for d, o, c in OFFICER_HOURS],
+            )  # fmt: skip
+            db.session.add_all([centre, officer])
+        db.session.commit()
+        made = 0
+        per_centre = STATE_PER_DAY // STATE_CENTRES
+        now = utcnow()
+        for centre_id in db.session.scalars(select(Centre.id).order_by(Centre.id)).all():
+            centre = db.session.get(Centre, centre_id)
+            services = [s for s in centre.services if not s.is_joint]
+            counsellors = [u for u in centre.staff if u.role == COUNSELLOR]
+            for number in range(len(counsellors), STATE_COUNSELLORS):
+                counsellors.append(
+                    User(
+                        email=f"beratung-{number}@{centre.slug}.example",
+                        name=f"Beraterin {number} {centre.slug}", role=COUNSELLOR,
+                        centre=centre, languages=languages[number % len(languages)],
+                        services=[services[number % len(services)],
+                                  services[(number + 1) % len(services)]],
+                    )
+                )  # fmt: skip
+            db.session.add_all(counsellors)
+            db.session.flush()
+            # What seed-demo made (bookings, events) stays; the month is written around it.
+            busy = defaultdict(list)
+            for user_id, start, end in db.session.execute(
+                select(Occupancy.user_id, Occupancy.start_at, Occupancy.end_at).where(
+                    Occupancy.user_id.in_([c.id for c in counsellors]),
+                    Occupancy.is_active.is_(True),
+                )
+            ):
+                busy[user_id].append((start, end))
+            zone = ZoneInfo(centre.timezone)
+            today = now.astimezone(zone).date()
+            for offset in STATE_DAYS:
+                day = today + timedelta(days=offset)
+                hours = [h for h in centre.opening_hours if h.weekday == day.weekday()]
+                if offset == 0 or not hours:
+                    continue
+                # Hourly starts of every counsellor: never two bookings of one at once.
+                places = [
+                    (counsellor, datetime.combine(day, h.opens, zone) + timedelta(hours=n), h)
+                    for counsellor in counsellors
+                    for h in hours
+                    for n in range(24)
+                    if datetime.combine(day, h.opens, zone) + timedelta(hours=n)
+                    < datetime.combine(day, h.closes, zone)
+                ]
+                chance.shuffle(places)
+                for counsellor, start_at, h in places[:per_centre]:
+                    service = chance.choice([s for s in counsellor.services if not s.is_joint])
+                    end_at = start_at + service.duration
+                    if end_at > datetime.combine(day, h.closes, zone) or any(
+                        start < end_at and start_at < end for start, end in busy[counsellor.id]
+                    ):
+                        continue
+                    made += 1
+                    past = start_at < now
+                    status = chance.choice(["attended"] * 8 + ["no_show", "cancelled"])
+                    db.session.add(
+                        Booking(
+                            reference=new_reference(), centre=centre, service=service,
+                            counsellor=counsellor, start_at=start_at,
+                            end_at=start_at + service.duration,
+                            status=status if past else "confirmed",
+                            channel=chance.choice(["online"] * 3 + ["phone", "walk_in"]),
+                            name=f"Familie {made}", email=f"state-{made}@example.org",
+                            language=chance.choice(counsellor.languages),
+                            manage_token_hash=hashlib.sha256(f"state:{made}".encode()).hexdigest(),
+                            cancelled_at=start_at - timedelta(days=1)
+                            if past and status == "cancelled" else None,
+                            created_at=start_at - timedelta(days=chance.randint(1, 20)),
+                        )
+                    )  # fmt: skip
+            db.session.commit()
+            db.session.expunge_all()
+        centres = db.session.scalar(select(func.count()).select_from(Centre))
+        staff = db.session.scalar(select(func.count()).where(User.role == COUNSELLOR))
+        print(f"{centres} centres, {staff} counsellors, {made} bookings", flush=True)
+
+
+def main(state: bool = False) -> int:
     folder = Path(tempfile.mkdtemp(prefix="ki-load-"))
     folder.chmod(0o755)
     pg = Postgres(folder)
@@ -733,6 +919,7 @@ def main() -> int:
             # Every client is 127.0.0.1: the per-address limits are raised, not switched off.
             API_RATELIMIT="1000000 per minute",
             API_BOOKING_RATELIMIT="1000000 per minute",
+            NEW_BOOKINGS_PER_ADDRESS="1000000 per day",
             MAIL_SERVER="127.0.0.1",
             MAIL_PORT=str(mail.port),
             MAIL_TIMEOUT="5",
@@ -748,6 +935,18 @@ def main() -> int:
         log("migrate, seed the demo, create the reception account")
         stack.flask("db", "upgrade")
         stack.flask("seed-demo")
+        if state:
+            log(f"seed the state: {STATE_CENTRES} centres × {STATE_COUNSELLORS} counsellors, "
+                f"{STATE_PER_DAY} bookings a weekday for {STATE_DAYS} days")  # fmt: skip
+            began = time.monotonic()
+            with (folder / "seed.log").open("w") as out:
+                subprocess.run(
+                    [sys.executable, str(Path(__file__).resolve()), "seed-state"],
+                    cwd=ROOT, env=env, check=True, timeout=1800, stdout=out,
+                    stderr=subprocess.STDOUT,
+                )  # fmt: skip
+            log(f"seeded in {time.monotonic() - began:.0f} s: "
+                + (folder / "seed.log").read_text().strip().splitlines()[-1])  # fmt: skip
         stack.flask(
             "create-user", RECEPTION, "--role", "reception", "--centre", CENTRE,
             "--password-stdin", stdin=RECEPTION_PASSWORD + "\n",
@@ -766,11 +965,17 @@ def main() -> int:
         log(f"{WORKERS} gunicorn workers, 2 outbox workers, services {', '.join(services)}")
 
         reports, passed = [], True
-        for name, chaos in (
-            ("Steady", False),
-            ("With a PostgreSQL restart and a mail-server outage", True),
-        ):
-            report, ok = run_phase(name, stack, pg, sink, mail, services, SECONDS, chaos)
+        phases = [("Steady", False), ("With a PostgreSQL restart and a mail-server outage", True)]
+        centres, browsers = [CENTRE], BROWSERS
+        if state:
+            phases = [(f"The state: {STATE_CENTRES} centres, mixed traffic", False)]
+            with psycopg.connect(pg.dsn) as conn:
+                centres = [slug for (slug,) in conn.execute("SELECT slug FROM centre")]
+            browsers = STATE_BROWSERS
+        for name, chaos in phases:
+            report, ok = run_phase(
+                name, stack, pg, sink, mail, services, SECONDS, chaos, centres, browsers
+            )
             reports.append(report)
             passed = passed and ok
             print("\n" + report + "\n", flush=True)
@@ -796,4 +1001,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    if sys.argv[1:] == ["seed-state"]:
+        seed_state()
+        sys.exit(0)
+    sys.exit(main(state=sys.argv[1:] == ["--state"]))

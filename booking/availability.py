@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, and_, cast, literal, null, or_, select, union_all
+from sqlalchemy import Integer, Row, and_, bindparam, cast, literal, null, or_, select, union_all
 from sqlalchemy.orm import joinedload, selectinload
 
 from booking import availability_cache, slots
@@ -141,7 +141,7 @@ class SlotSearch:
         busy: dict[int, list[slots.Interval]] = {i: [] for i in ids}
         away: dict[int, list[slots.Interval]] = {i: [] for i in ids}
         closures = []
-        for row in db.session.execute(self._busy_times(ids, window)):
+        for row in db.session.execute(*self._busy_times(ids, window)):
             interval = slots.Interval(row.start_at, row.end_at)
             if row.kind == "busy":
                 busy[row.owner_id].append(interval)
@@ -186,45 +186,66 @@ class SlotSearch:
         return availability_cache.valid_until(starts, notice, self.centre.timezone, now)
 
     def _busy_times(self, ids: list[int], window: slots.Interval):
-        """One query for the staff's busy times (active occupancy, whatever made them busy)
-        and absences and the centre's closures that reach into ``window``: rows of kind,
-        owner_id, start_at, end_at, reason (owner_id is the staff member's, or the closure's
-        own id)."""
-        no_reason = cast(null(), Closure.reason.type)
-        busy = select(
-            literal("busy").label("kind"),
-            Occupancy.user_id.label("owner_id"),
-            Occupancy.start_at,
-            Occupancy.end_at,
-            no_reason.label("reason"),
-        ).where(
-            Occupancy.user_id.in_(ids),
-            Occupancy.is_active.is_(True),
-            Occupancy.start_at < window.end_at,
-            Occupancy.end_at > window.start_at,
-        )
-        if self.exclude_booking_id is not None:
-            busy = busy.where(
-                or_(
-                    Occupancy.booking_id.is_(None),
-                    Occupancy.booking_id != self.exclude_booking_id,
-                )
+        """The staff's busy times (active occupancy, whatever made them busy), absences and
+        the centre's closures that reach into ``window``, in one query (``BUSY_TIMES``)."""
+        statement = BUSY_TIMES if self.exclude_booking_id is None else BUSY_TIMES_EXCLUDING
+        return statement, {
+            "ids": ids,
+            "window_start": window.start_at,
+            "window_end": window.end_at,
+            "centre_id": self.centre.id,
+            "exclude_booking_id": self.exclude_booking_id,
+        }
+
+
+def _busy_times_statement(excluding: bool):
+    """Rows of kind, owner_id, start_at, end_at, reason (owner_id is the staff member's, or
+    the closure's own id) for the parameters ids, window_start, window_end, centre_id (and
+    exclude_booking_id: one booking left out of the busy times, when ``excluding``)."""
+    ids = bindparam("ids", expanding=True)
+    window_start = bindparam("window_start", type_=Occupancy.start_at.type)
+    window_end = bindparam("window_end", type_=Occupancy.end_at.type)
+    no_reason = cast(null(), Closure.reason.type)
+    busy = select(
+        literal("busy").label("kind"),
+        Occupancy.user_id.label("owner_id"),
+        Occupancy.start_at,
+        Occupancy.end_at,
+        no_reason.label("reason"),
+    ).where(
+        Occupancy.user_id.in_(ids),
+        Occupancy.is_active.is_(True),
+        Occupancy.start_at < window_end,
+        Occupancy.end_at > window_start,
+    )
+    if excluding:
+        busy = busy.where(
+            or_(
+                Occupancy.booking_id.is_(None),
+                Occupancy.booking_id != bindparam("exclude_booking_id", type_=Integer),
             )
-        absences = select(
-            literal("absence"), Absence.user_id, Absence.start_at, Absence.end_at, no_reason
-        ).where(
-            Absence.user_id.in_(ids),
-            Absence.start_at < window.end_at,
-            Absence.end_at > window.start_at,
         )
-        closures = select(
-            literal("closure"), Closure.id, Closure.start_at, Closure.end_at, Closure.reason
-        ).where(
-            Closure.centre_id == self.centre.id,
-            Closure.start_at < window.end_at,
-            Closure.end_at > window.start_at,
-        )
-        return union_all(busy, absences, closures)
+    absences = select(
+        literal("absence"), Absence.user_id, Absence.start_at, Absence.end_at, no_reason
+    ).where(
+        Absence.user_id.in_(ids),
+        Absence.start_at < window_end,
+        Absence.end_at > window_start,
+    )
+    closures = select(
+        literal("closure"), Closure.id, Closure.start_at, Closure.end_at, Closure.reason
+    ).where(
+        Closure.centre_id == bindparam("centre_id", type_=Integer),
+        Closure.start_at < window_end,
+        Closure.end_at > window_start,
+    )
+    return union_all(busy, absences, closures)
+
+
+# Built once per process: a cold slot search (the first after a write) binds its values
+# instead of building the statement and its cache key again.
+BUSY_TIMES = _busy_times_statement(excluding=False)
+BUSY_TIMES_EXCLUDING = _busy_times_statement(excluding=True)
 
 
 def closure_reasons(closure_ids: list[int]) -> dict[int, dict]:
