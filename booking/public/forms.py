@@ -51,6 +51,7 @@ class InvitationBookingForm(FlaskForm):
     """Booking through an invitation: the centre already knows the family's details."""
 
     start = HiddenField()
+    consent = BooleanField(_l("I have read the privacy notice."))
 
 
 class RegistrationForm(FlaskForm):

@@ -151,6 +151,8 @@ def test_reception_books_for_a_caller_and_signs_out(stack, https_context):
         page.locator("#show-times").click()
     page.locator("#name").fill("Anrufer Deploy")
     page.locator("#phone").fill("0171 7654321")
+    # Nothing is preselected: reception chooses the time the caller wants.
+    page.locator("#slot-0").check()
     with page.expect_navigation():
         page.locator("#book-button").click()
     expect(page.locator("#booked-reference")).to_have_text(re.compile(r"^[A-Z2-9]{4}-[A-Z2-9]{4}$"))
@@ -166,6 +168,7 @@ def test_admin_changes_the_hours(stack, https_context):
     page.locator("#weekday").select_option("5")
     page.locator("#opens").fill("10:00")
     page.locator("#closes").fill("14:00")
+    page.locator("details.validity > summary").click()  # the validity dates are folded
     page.locator("#valid_from").fill(saturday.isoformat())
     page.locator("#valid_until").fill((saturday + timedelta(days=1)).isoformat())
     with page.expect_navigation():

@@ -57,6 +57,7 @@ def url_of(rule, held) -> str:
         "centre_slug": "joint",
         "booking_id": held["other"],
         "invitation_id": 1,
+        "event_id": 1,
         "absence_id": 1,
         "hours_id": 1,
         "closure_id": 1,

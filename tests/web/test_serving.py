@@ -10,7 +10,16 @@ from sqlalchemy import select
 
 from booking import feed_tokens
 from booking.extensions import db
-from booking.models import Booking, Event, OpeningHours, OutboxMessage, Service, User, utcnow
+from booking.models import (
+    Booking,
+    Event,
+    Invitation,
+    OpeningHours,
+    OutboxMessage,
+    Service,
+    User,
+    utcnow,
+)
 from booking.serving import CACHEABLE_ENDPOINTS
 from tests.conftest import csrf_from
 from tests.helpers import at, booking_payload, next_working_day
@@ -241,6 +250,7 @@ def walk_values(seeded, make_staff, sign_in, client, make_booking):
             "event_id": db.session.scalar(
                 select(Event.id).where(Event.centre_id == booking.centre_id).limit(1)
             ),
+            "invitation_id": db.session.scalar(select(Invitation.id).limit(1)) or 1,
             "closure_id": 1,
             "absence_id": 1,
             "action": "keep",

@@ -202,8 +202,8 @@ ROLE_ONLY = {
     "admin": {"admin"},
     "staff.audit_log": {"admin"},
     "staff.feed": {"counsellor"},
-    "staff.absences": {"admin", "counsellor"},
-    "staff.conflicts_bulk": {"admin", "counsellor"},
+    "staff.absences": {"admin", "counsellor", "reception"},
+    "staff.conflicts_bulk": {"admin", "counsellor", "reception"},
 }
 
 
