@@ -52,6 +52,7 @@ def served_api(seeded, make_booking):
         thread.join(timeout=10)
 
 
+@pytest.mark.slow
 def test_api_against_its_openapi_document(served_api, tmp_path):
     url, token, event_id = served_api
     st = Path(sys.executable).with_name("st")
