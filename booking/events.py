@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import selectinload
 
 from booking import audit, event_mail, event_rules
 from booking.bookings import hash_token, new_reference
@@ -167,6 +168,31 @@ def upcoming_events(
         query = query.where(Event.centre_id.in_(centre_ids))
     if audience in ("families", "professionals"):
         query = query.where(Event.audience.in_((audience, "everyone")))
+    if not include_cancelled:
+        query = query.where(Event.status == "scheduled")
+    return list(db.session.scalars(query))
+
+
+def events_between(
+    centre_ids: list[int] | None,
+    start_at: datetime,
+    end_at: datetime,
+    *,
+    leader_id: int | None = None,
+    include_cancelled: bool = False,
+) -> list[Event]:
+    """Events overlapping ``[start_at, end_at)``, soonest first, each once (however many
+    leaders, occupancy rows or registrations it has); ``leader_id``: only those they lead."""
+    query = (
+        select(Event)
+        .where(Event.start_at < end_at, Event.end_at > start_at)
+        .options(selectinload(Event.leaders), selectinload(Event.centre))
+        .order_by(Event.start_at, Event.id)
+    )
+    if centre_ids is not None:
+        query = query.where(Event.centre_id.in_(centre_ids))
+    if leader_id is not None:
+        query = query.where(Event.leaders.any(User.id == leader_id))
     if not include_cancelled:
         query = query.where(Event.status == "scheduled")
     return list(db.session.scalars(query))
