@@ -8,6 +8,7 @@ names another registrant: a snapshot holds this registration's fields and the ev
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 
@@ -141,6 +142,20 @@ def enqueue_waiting(
     )
     key = f"registration:{registration.id}:waiting"
     return _store([_row(registration, "event_waiting", key, snapshot, now)])
+
+
+def enqueue_moved_waiting(
+    registration: Registration, token: str, position: int, now: datetime
+) -> list[int]:
+    """The event moved while this registration waits: the new time, its place in line; no
+    invitation, since it holds no seat."""
+    if not registration.email:
+        return []
+    snapshot = _snapshot(
+        registration, "event_moved_waiting", now, manage_url=manage_url(token), position=position
+    )
+    key = f"registration:{registration.id}:moved-waiting:{uuid.uuid4().hex}"
+    return _store([_row(registration, "event_moved_waiting", key, snapshot, now)])
 
 
 def enqueue_registration_cancelled(
@@ -301,6 +316,7 @@ KINDS: dict[str, MailKind] = {
         _kind("event_seat", _l("Your registration: %(title)s"), "REQUEST"),
         _kind("event_waiting", _l("Waiting list: %(title)s")),
         _kind("event_moved", _l("Changed: %(title)s"), "REQUEST"),
+        _kind("event_moved_waiting", _l("Changed: %(title)s")),
         _kind("event_cancelled", _l("Cancelled: %(title)s"), "CANCEL"),
         _kind("event_cancelled_waiting", _l("Cancelled: %(title)s")),
         _kind("registration_cancelled", _l("Your registration is cancelled: %(title)s"), "CANCEL"),

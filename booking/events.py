@@ -253,6 +253,17 @@ def _recount(event: Event) -> int:
     )
 
 
+def _waiting(event: Event) -> list[Registration]:
+    """The waiting list, first in line first."""
+    return list(
+        db.session.scalars(
+            select(Registration)
+            .where(Registration.event_id == event.id, Registration.status == "waiting")
+            .order_by(Registration.id)
+        )
+    )
+
+
 def _fill_from_waiting_list(event: Event, now: datetime) -> list[int]:
     """Confirm the earliest waiting registrations that fit; their mails. Under the lock."""
     confirmed = _recount(event)
@@ -260,13 +271,7 @@ def _fill_from_waiting_list(event: Event, now: datetime) -> list[int]:
     if free <= 0 or event.is_cancelled:
         event.confirmed_persons = confirmed
         return []
-    waiting = list(
-        db.session.scalars(
-            select(Registration)
-            .where(Registration.event_id == event.id, Registration.status == "waiting")
-            .order_by(Registration.id)
-        )
-    )
+    waiting = _waiting(event)
     chosen = set(event_rules.promote(free, [event_rules.Waiting(r.id, r.persons) for r in waiting]))
     outbox_ids: list[int] = []
     for registration in waiting:
@@ -521,8 +526,9 @@ def change_event(
     now: datetime,
 ) -> list[int]:
     """Change an event; commits. A new time or place sends every confirmed registration its
-    invitation again (same UID, higher SEQUENCE), all in this one transaction; more seats
-    confirm waiting registrations. Returns the ids of the registrations told of a move."""
+    invitation again (same UID, higher SEQUENCE) and every waiting one a mail with the new
+    time and its place in line, all in this one transaction; more seats confirm waiting
+    registrations. Returns the ids of the registrations told of a move."""
     try:
         return _change_event(event, details, start_at, end_at, leaders, actor, now=now)
     except DBAPIError as error:
@@ -564,6 +570,16 @@ def _change_event(event, details, start_at, end_at, leaders, actor, *, now) -> l
                 db.session.flush()
                 outbox_ids += event_mail.enqueue_moved(registration, _new_token(registration), now)
         outbox_ids += _fill_from_waiting_list(event, now)
+        if moved:
+            # Those still waiting hold no seat and no invitation: a mail with the new time,
+            # their place in line unchanged.
+            for position, registration in enumerate(_waiting(event), start=1):
+                told.append(registration.id)
+                if registration.email:
+                    token = _new_token(registration)
+                    outbox_ids += event_mail.enqueue_moved_waiting(
+                        registration, token, position, now
+                    )
         _audit(actor, event, "moved" if moved else "changed", now)
     return told
 

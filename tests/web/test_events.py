@@ -177,7 +177,11 @@ def test_moved_event_sends_request_with_higher_sequence_cancel_sends_cancel(
     register(client, event_id, email="one@example.org")
     register(client, event_id, email="two@example.org")
     register(client, event_id, email="wait@example.org")  # waiting: no invitation
-    first = {m["To"].addresses[0].addr_spec: calendar_of(m)[0] for _t, m in smtp.messages}
+    first = {
+        m["To"].addresses[0].addr_spec: calendar_of(m)[0]
+        for _t, m in smtp.messages
+        if calendar_of(m)[0] is not None
+    }
     sent = len(smtp.messages)
     with app.test_request_context():
         event = db.session.get(Event, event_id)
@@ -193,9 +197,10 @@ def test_moved_event_sends_request_with_higher_sequence_cancel_sends_cancel(
             None,
             now=utcnow(),
         )
-        assert len(told) == 2
+        assert len(told) == 3
     moved = {m["To"].addresses[0].addr_spec: calendar_of(m) for _t, m in smtp.messages[sent:]}
-    assert set(moved) == {"one@example.org", "two@example.org"}
+    assert set(moved) == {"one@example.org", "two@example.org", "wait@example.org"}
+    assert moved.pop("wait@example.org") == (None, None)  # told, but holds no invitation
     for address, (vevent, method) in moved.items():
         assert method == "REQUEST"
         assert vevent["uid"] == first[address]["uid"]
@@ -332,3 +337,71 @@ def test_a_leader_busy_with_an_appointment_cannot_lead_then_and_occupancy_has_th
     with app.test_request_context():
         events.cancel_event(db.session.get(Event, event_id), "", None, now=utcnow())
         assert [r.is_active for r in db.session.get(Event, event_id).occupancies] == [False]
+
+
+@pytest.mark.backends("sqlite", "pg")
+def test_a_move_tells_the_waiting_list_the_new_time_in_their_language_and_keeps_their_place(
+    app, client, make_centre, smtp, db_backend
+):
+    """Waiting registrants get a mail with the new date and time and their unchanged place
+    in line, in their own language, without an invitation; written with the move."""
+    from tests.helpers import BERLIN
+
+    make_centre()
+    event_id = make_event(app, seats=1)
+    register(client, event_id, email="seat@example.org")
+    first = client.post(
+        event_url(event_id),
+        json=registration_payload(name="Amal Saleh", email="amal@example.org"),
+        headers={"Accept-Language": "ar"},
+    )
+    second = client.post(
+        event_url(event_id),
+        json=registration_payload(name="Bogdan Ionescu", email="bogdan@example.org"),
+        headers={"Accept-Language": "ro"},
+    )
+    assert first.json["waiting_position"] == 1 and second.json["waiting_position"] == 2
+    old_token = first.json["manage_url"].rsplit("/", 1)[1]
+    sent = len(smtp.messages)
+    app.config["OUTBOX_SEND_AFTER_COMMIT"] = "off"
+    with app.test_request_context():
+        event = db.session.get(Event, event_id)
+        new_start = event.start_at + timedelta(days=2, hours=1)
+        details = events.EventDetails(
+            titles=event.titles, seats=event.seats, has_waiting_list=True, languages=("de",)
+        )
+        events.change_event(
+            event, details, new_start, new_start + timedelta(hours=2), [], None, now=utcnow()
+        )
+        # Written in the move's own transaction, before anything is sent.
+        rows = db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == "event_moved_waiting")
+        ).all()
+        assert sorted(r.recipient for r in rows) == ["amal@example.org", "bogdan@example.org"]
+        assert all(r.state == "pending" for r in rows)
+        statuses = dict(db.session.execute(select(Registration.email, Registration.status)).all())
+        assert statuses["amal@example.org"] == statuses["bogdan@example.org"] == "waiting"
+    from booking import outbox
+
+    with app.app_context():
+        assert outbox.send_due(app, now=utcnow()) == (3, 0)
+    after = {m["To"].addresses[0].addr_spec: m for _t, m in smtp.messages[sent:]}
+    assert set(after) == {"seat@example.org", "amal@example.org", "bogdan@example.org"}
+    local = new_start.astimezone(BERLIN)
+    for address, words, position in (
+        ("amal@example.org", "تبقى على قائمة الانتظار في المرتبة", "1"),
+        ("bogdan@example.org", "Rămâneți pe lista de așteptare, pe poziția", "2"),
+    ):
+        message = after[address]
+        assert calendar_of(message) == (None, None)
+        assert not any(p.get_filename() for p in message.walk())
+        text = text_of(message)
+        assert words in text and f"{words} {position}" in text, text
+        assert local.strftime("%H:%M") in text and str(local.day) in text
+        assert "Amal" not in text if address != "amal@example.org" else "Bogdan" not in text
+    # The mail's link is the registration's link now; the old one stops working.
+    import re
+
+    (token,) = set(re.findall(r"/r/([A-Za-z0-9_-]{40,})", text_of(after["amal@example.org"])))
+    assert client.get(f"/api/v1/registrations/{token}").json["waiting_position"] == 1
+    assert client.get(f"/api/v1/registrations/{old_token}").status_code == 404
