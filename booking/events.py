@@ -21,11 +21,18 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import selectinload
 
 from booking import audit, event_mail, event_rules
-from booking.bookings import hash_token, new_reference
+from booking.bookings import (
+    Idempotency,
+    IdempotencyMismatch,
+    hash_token,
+    manage_token_for,
+    new_reference,
+)
 from booking.extensions import db
 from booking.models import (
     Centre,
     Event,
+    IdempotencyKey,
     Occupancy,
     Registration,
     User,
@@ -108,6 +115,8 @@ class RegistrationResult:
     registration: Registration
     manage_token: str
     waiting_position: int | None = None
+    # A repeated form (the same nonce): the first registration, nothing written.
+    replayed: bool = False
 
 
 # --- reads -------------------------------------------------------------------------
@@ -305,16 +314,32 @@ def register(
     locale: str = "de",
     channel: str = "online",
     created_by: User | None = None,
+    idempotency: Idempotency | None = None,
 ) -> RegistrationResult:
     """Register ``details`` for ``event``: confirmed when the whole party fits, else waiting
     (or EventFull); commits and sends the mail.
 
     Families register until registration closes; staff (``created_by``) until the start,
-    and without an e-mail address. Raises RegistrationClosed, EventFull, AlreadyRegistered.
+    and without an e-mail address. Raises RegistrationClosed, EventFull, AlreadyRegistered,
+    IdempotencyMismatch. A repeated form (the same ``idempotency`` key) returns the first
+    registration and writes nothing, as a repeated booking form does (bookings.book_slot).
     """
-    token = secrets.token_urlsafe(32)
+    token = manage_token_for(idempotency)
     try:
         with committed(keep_loaded=True) as outbox_ids:
+            if idempotency is not None:
+                replay = _replay(idempotency)
+                if replay is not None:
+                    db.session.rollback()
+                    return replay
+                # Claim the key first: a concurrent twin waits on it, then replays.
+                key_row = IdempotencyKey(
+                    scope=idempotency.scope,
+                    key=idempotency.key,
+                    request_hash=idempotency.fingerprint,
+                )
+                db.session.add(key_row)
+                db.session.flush()
             _lock(event)
             if event.is_cancelled or now >= event.start_at:
                 raise RegistrationClosed()
@@ -354,6 +379,8 @@ def register(
                 details.persons if decision == "confirmed" else 0
             )
             db.session.flush()
+            if idempotency is not None:
+                key_row.registration_id = registration.id
             position = waiting_position(registration)
             if created_by is not None:
                 _audit(created_by, event, f"registered {registration.reference} ({channel})", now)
@@ -362,6 +389,12 @@ def register(
             else:
                 outbox_ids += event_mail.enqueue_waiting(registration, token, position, now)
     except IntegrityError as error:
+        if idempotency is not None and "idempotency" in str(error.orig).lower():
+            # A twin of this very form committed meanwhile: answer with its registration.
+            replay = _replay(idempotency)
+            db.session.rollback()
+            if replay is not None:
+                return replay
         # The unique index saw a twin of this address that committed meanwhile.
         if "email_key" in str(error.orig).lower() or "uq_registration_event_email" in str(
             error.orig
@@ -369,6 +402,26 @@ def register(
             raise AlreadyRegistered() from error
         raise
     return RegistrationResult(registration, token, position)
+
+
+def _replay(idempotency: Idempotency) -> RegistrationResult | None:
+    """The first registration of a repeated form, or None the first time."""
+    row = db.session.scalar(
+        select(IdempotencyKey).where(
+            IdempotencyKey.scope == idempotency.scope, IdempotencyKey.key == idempotency.key
+        )
+    )
+    if row is None:
+        return None
+    if row.request_hash != idempotency.fingerprint or row.registration_id is None:
+        raise IdempotencyMismatch()
+    registration = db.session.get(Registration, row.registration_id)
+    return RegistrationResult(
+        registration,
+        manage_token_for(idempotency),
+        waiting_position(registration),
+        replayed=True,
+    )
 
 
 def _has_active(event: Event, email: str) -> bool:

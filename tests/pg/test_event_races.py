@@ -112,3 +112,45 @@ def test_40_concurrent_registrations_for_the_last_seats(app, make_centre, db_bac
         f"[{db_backend}] a cancel of one person confirmed registration {expected} "
         f"(position {waiting.index(expected) + 1}), 1 mail"
     )
+
+
+@pytest.mark.backends("pg", "sqlite")
+def test_the_same_form_sent_eight_times_at_once_registers_once(app, make_centre, db_backend):
+    """Twins of one form (one nonce) racing: one registration, one confirmation, and every
+    answer leads to that registration's page."""
+    app.config.update(OUTBOX_SEND_AFTER_COMMIT="off", WTF_CSRF_ENABLED=False)
+    make_centre()
+    event_id = make_event(app, seats=SEATS)
+    url = f"/centres/test/events/{event_id}"
+    form = {
+        "nonce": "one-nonce-for-all-twins",
+        "name": "Noor Al-Sayed",
+        "email": "noor@example.org",
+        "persons": "2",
+        "consent": "y",
+    }
+    twins = 8
+    barrier = threading.Barrier(twins)
+    answers: list[tuple[int, str | None]] = []
+    lock = threading.Lock()
+
+    def one():
+        client = app.test_client()
+        barrier.wait()
+        response = client.post(url, data=form)
+        with lock:
+            answers.append((response.status_code, response.headers.get("Location")))
+
+    threads = [threading.Thread(target=one) for _ in range(twins)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert len(answers) == twins
+    assert {status for status, _location in answers} == {303}, answers
+    assert len({location for _status, location in answers}) == 1
+    with app.app_context():
+        assert len(db.session.scalars(select(Registration)).all()) == 1
+        kinds = Counter(db.session.scalars(select(OutboxMessage.kind)))
+        assert kinds == Counter({"event_confirmation": 1, "event_reminder": 1})
+        assert db.session.get(Event, event_id).confirmed_persons == 2

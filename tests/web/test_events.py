@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from booking import events
 from booking.extensions import db
-from booking.models import Event, OutboxMessage, Registration, utcnow
+from booking.models import Event, IdempotencyKey, OutboxMessage, Registration, utcnow
 from tests.events_helpers import event_url, make_event, registration_payload
 from tests.helpers import Inbox, free_port
 
@@ -293,20 +293,34 @@ def test_purge_erases_registrants_and_keeps_what_reports_count(
         organisation="Grundschule Mitte",
     )
     register(client, event_id, email="late@example.org", persons=2)  # waiting
+    from tests.conftest import csrf_from
+
+    url = f"/centres/test/events/{event_id}"
+    page = client.get(url).get_data(as_text=True)
+    form = {"name": "Form Nutzer", "email": "form@example.org", "persons": "1", "consent": "y"}
+    form.update(csrf_token=csrf_from(page), nonce=nonce_from(page))
+    assert client.post(url, data=form).status_code == 303
     with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(IdempotencyKey)) == 1
         event = db.session.get(Event, event_id)
         event.start_at -= timedelta(days=200)
         event.end_at -= timedelta(days=200)
         event.registration_closes_at -= timedelta(days=200)
         db.session.commit()
     result = runner.invoke(args=["purge"])
-    assert "2 event registrations" in result.output, result.output
+    assert "3 event registrations" in result.output, result.output
     with app.app_context():
         rows = db.session.scalars(select(Registration).order_by(Registration.id)).all()
         assert [(r.name, r.email, r.phone, r.organisation) for r in rows] == [
             ("", None, None, None)
-        ] * 2
-        assert [(r.status, r.persons) for r in rows] == [("confirmed", 2), ("waiting", 2)]
+        ] * 3
+        assert [(r.status, r.persons) for r in rows] == [
+            ("confirmed", 2),
+            ("waiting", 2),
+            ("confirmed", 1),
+        ]
+        # The form's stored key (a hash of the registrant's details) goes with them.
+        assert db.session.scalar(select(func.count()).select_from(IdempotencyKey)) == 0
         mails = db.session.scalars(select(OutboxMessage)).all()
         assert mails and all(
             m.snapshot is None and m.raw == b"" and m.recipient == "" for m in mails
@@ -405,3 +419,66 @@ def test_a_move_tells_the_waiting_list_the_new_time_in_their_language_and_keeps_
     (token,) = set(re.findall(r"/r/([A-Za-z0-9_-]{40,})", text_of(after["amal@example.org"])))
     assert client.get(f"/api/v1/registrations/{token}").json["waiting_position"] == 1
     assert client.get(f"/api/v1/registrations/{old_token}").status_code == 404
+
+
+def nonce_from(html: str) -> str:
+    import re
+
+    return re.search(r'name="nonce"[^>]*value="([^"]+)"', html).group(1)
+
+
+@pytest.mark.backends("sqlite", "pg")
+def test_the_same_registration_form_sent_twice_shows_the_first_registration(
+    app, client, make_centre, db_backend
+):
+    """A double submit (the same form nonce) writes one registration and one mail, and the
+    second answer is the first one's page, not an error; a new form is a new request."""
+    from tests.conftest import csrf_from
+
+    app.config["OUTBOX_SEND_AFTER_COMMIT"] = "off"
+    make_centre()
+    event_id = make_event(app, seats=1)
+    url = f"/centres/test/events/{event_id}"
+    page = client.get(url).get_data(as_text=True)
+    form = {
+        "csrf_token": csrf_from(page),
+        "nonce": nonce_from(page),
+        "name": "Noor Al-Sayed",
+        "email": "noor@example.org",
+        "persons": "1",
+        "consent": "y",
+    }
+    first = client.post(url, data=form)
+    second = client.post(url, data=form)
+    assert first.status_code == second.status_code == 303
+    assert first.headers["Location"] == second.headers["Location"]
+    shown = client.get(second.headers["Location"])
+    assert shown.status_code == 200 and "Noor Al-Sayed" in shown.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Registration)) == 1
+        assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 2
+        # The confirmation and its reminder, once.
+        kinds = sorted(db.session.scalars(select(OutboxMessage.kind)))
+        assert kinds == ["event_confirmation", "event_reminder"]
+    # The event is full now: a waiting registration sent twice is shown twice as waiting.
+    page = client.get(url).get_data(as_text=True)
+    waiting = {**form, "nonce": nonce_from(page), "email": "wait@example.org"}
+    answers = [client.post(url, data=waiting) for _ in range(2)]
+    assert {a.status_code for a in answers} == {303}
+    assert len({a.headers["Location"] for a in answers}) == 1
+    with app.app_context():
+        statuses = sorted(db.session.scalars(select(Registration.status)))
+        assert statuses == ["confirmed", "waiting"]
+    # The same nonce with other details (the form was changed and sent again) writes nothing.
+    changed = client.post(url, data={**waiting, "email": "other@example.org"})
+    assert changed.status_code == 400
+    html = changed.get_data(as_text=True)
+    assert nonce_from(html) != waiting["nonce"]
+    # A new form from the same address is a new request: the address is registered already.
+    page = client.get(url).get_data(as_text=True)
+    again = client.post(
+        url, data={**form, "csrf_token": csrf_from(page), "nonce": nonce_from(page)}
+    )
+    assert again.status_code == 409 and 'id="email-error"' in again.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Registration)) == 2
