@@ -507,6 +507,16 @@ def _busy_leaders(
     return sorted(u.name for u in leaders if u.id in busy)
 
 
+def _race_winners(
+    leaders: list[User], times: list[tuple[datetime, datetime]], exclude_event_id: int | None
+) -> list[str]:
+    """After a lost race (rolled back): the leaders whom the other transaction made busy,
+    read now that it has committed; all of them if it has since let go again."""
+    names = _busy_leaders(leaders, times, exclude_event_id) or sorted(u.name for u in leaders)
+    db.session.rollback()  # only read: end the transaction the reading began
+    return names
+
+
 def create_events(
     centre: Centre,
     details: EventDetails,
@@ -522,7 +532,7 @@ def create_events(
         return _create_events(centre, details, times, leaders, actor, now=now)
     except DBAPIError as error:
         if is_lost_race(error):
-            raise LeaderBusy([]) from error
+            raise LeaderBusy(_race_winners(leaders, times, None)) from error
         raise
 
 
@@ -586,7 +596,7 @@ def change_event(
         return _change_event(event, details, start_at, end_at, leaders, actor, now=now)
     except DBAPIError as error:
         if is_lost_race(error):
-            raise LeaderBusy([]) from error
+            raise LeaderBusy(_race_winners(leaders, [(start_at, end_at)], event.id)) from error
         raise
 
 
