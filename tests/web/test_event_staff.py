@@ -208,3 +208,45 @@ def test_the_report_counts_events_per_audience_and_month(app, admin, db_backend)
     row = page.split(f'data-audience="families" data-month="{start.month}"')[1].split("</tr>")[0]
     numbers = [int(n) for n in re.findall(r'<td class="num">(\d+)</td>', row)]
     assert numbers == [1, 0, 1, 2, 0, 1]  # events, cancelled, registrations, persons, came, waiting
+
+
+@pytest.mark.backends("sqlite", "pg")
+def test_the_events_report_downloads_as_csv(app, admin, client, make_staff, db_backend):
+    families = make_event(app, seats=3, audience="families")
+    make_event(app, audience="professionals", title="Fortbildung")
+    for n, persons in enumerate((2, 2)):
+        admin.post(
+            event_url(families),
+            json=registration_payload(email=f"r{n}@example.org", persons=persons),
+        )
+    with app.app_context():
+        start = db.session.get(Event, families).start_at.astimezone(BERLIN)
+    page = admin.get(f"/admin/centres/test/events/report?year={start.year}&lang=en")
+    link = re.search(r'<a href="([^"]+)" id="events-csv-link"', page.get_data(as_text=True))
+    response = admin.get(link.group(1).replace("&amp;", "&"))
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert response.headers["Content-Disposition"] == (
+        f'attachment; filename="events-test-{start.year}.csv"'
+    )
+    body = response.get_data()
+    assert body.startswith("\ufeff".encode())
+    lines = body.decode("utf-8-sig").splitlines()
+    assert lines[0] == (
+        "Month;For whom;Events;Cancelled events;Registrations;Persons;Persons attended;Waiting list"
+    )
+    month = start.month
+    assert f"{month};Families;1;0;1;2;0;1" in lines
+    assert f"{month};Professionals (schools, nurseries, agencies);1;0;0;0;0;0" in lines
+    assert lines[-1] == "Total;;2;0;1;2;0;1"
+    assert admin.get("/admin/centres/test/events/report.csv?year=abc").status_code == 400
+    assert admin.get("/admin/centres/other/events/report.csv").status_code == 404
+    reception = app.test_client()
+    make_staff("rez@test.example", "reception", "test")
+    from tests.conftest import STAFF_PASSWORD
+
+    token = csrf_from(reception.get("/staff/login").get_data(as_text=True))
+    reception.post(
+        "/staff/login",
+        data={"csrf_token": token, "email": "rez@test.example", "password": STAFF_PASSWORD},
+    )
+    assert reception.get("/admin/centres/test/events/report.csv").status_code == 403
