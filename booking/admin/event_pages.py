@@ -136,7 +136,7 @@ def _read(form: EventForm, centre) -> tuple[events.EventDetails | None, list, li
     if form.audience.data not in AUDIENCES:
         errors["audience"] = [_("Choose one of the list.")]
     seats = form.seats.data
-    if seats is None or not 1 <= seats <= event_rules.MAX_SEATS:
+    if not form.seats.errors and (seats is None or not 1 <= seats <= event_rules.MAX_SEATS):
         errors["seats"] = [_("Enter a number from %(low)d to %(high)d.", low=1, high=500)]
     hours = form.closes_hours.data if form.closes_hours.data is not None else 24
     if not 0 <= hours <= 24 * 60:
@@ -148,18 +148,21 @@ def _read(form: EventForm, centre) -> tuple[events.EventDetails | None, list, li
     count = form.count.data or 1
     if repeat not in (None, *event_rules.SERIES_INTERVALS):
         errors["repeat"] = [_("Choose one of the list.")]
-    if repeat and not 2 <= count <= event_rules.MAX_SERIES:
+    if repeat and not form.count.errors and not 2 <= count <= event_rules.MAX_SERIES:
         errors["count"] = [
             _("Enter a number from %(low)d to %(high)d.", low=2, high=event_rules.MAX_SERIES)
         ]
     times = []
-    try:
-        check_year(form.date.data)
-    except FieldError as error:
-        errors["date"] = [str(error)]
+    if form.date.data is not None:
+        try:
+            check_year(form.date.data)
+        except FieldError as error:
+            errors["date"] = [str(error)]
     if form.starts.data and form.ends.data and form.ends.data <= form.starts.data:
         errors["ends"] = [_("The end must be after the start.")]
-    if not errors:
+    # The fields' own checks (a date, a time, a number) have put their messages already.
+    parsed = not any(f.errors for f in form)
+    if not errors and parsed:
         times = event_rules.series_times(
             form.date.data,
             form.starts.data,
@@ -172,7 +175,7 @@ def _read(form: EventForm, centre) -> tuple[events.EventDetails | None, list, li
     leaders = [u for u in queries.staff_of(centre) if u.id in ids]
     for name, messages in errors.items():
         form[name].errors = [*form[name].errors, *messages]
-    if errors:
+    if errors or not parsed:
         return None, [], []
     details = events.EventDetails(
         titles=titles,
@@ -193,11 +196,11 @@ def event_new(centre_slug: str):
     form = _form(centre, None)
     status = 200
     if request.method == "POST":
-        if not form.validate_on_submit():
-            status = 400 if form.csrf_token.errors else 422
-            if form.csrf_token.errors:
-                flash(_("The form has expired. Please try again."), "error")
+        if not form.validate_on_submit() and form.csrf_token.errors:
+            status = 400
+            flash(_("The form has expired. Please try again."), "error")
         else:
+            # Every field's message at once: the texts are read although a date failed.
             details, times, leaders = _read(form, centre)
             if details is None:
                 status = 422
@@ -234,10 +237,9 @@ def event_edit(centre_slug: str, event_id: int):
     form = _form(centre, event)
     status = 200
     if request.method == "POST":
-        if not form.validate_on_submit():
-            status = 400 if form.csrf_token.errors else 422
-            if form.csrf_token.errors:
-                flash(_("The form has expired. Please try again."), "error")
+        if not form.validate_on_submit() and form.csrf_token.errors:
+            status = 400
+            flash(_("The form has expired. Please try again."), "error")
         else:
             form.repeat.data = ""
             details, times, leaders = _read(form, centre)
