@@ -19,7 +19,7 @@ from booking import availability, event_mail, event_rules, events, ical
 from booking.clock import request_now
 from booking.extensions import db, limiter
 from booking.forms import EmptyForm
-from booking.i18n import COMMON_LANGUAGES, current_language, language_name
+from booking.i18n import COMMON_LANGUAGES, current_language, language_name, url_code
 from booking.lookups import centre_or_404
 from booking.models import AUDIENCES, Event, Registration
 from booking.public.blueprint import bp
@@ -73,6 +73,18 @@ def _date_filter() -> DateFilter:
     return found
 
 
+# A weekly series alone may hold 52 events: the lists show this many a page.
+EVENTS_PER_PAGE = 20
+
+
+def _page_number() -> int:
+    """``page`` from the query; anything but a small whole number is the first page."""
+    raw = request.args.get("page", "")
+    if raw.isascii() and raw.isdigit() and len(raw) <= 5:
+        return max(int(raw), 1)
+    return 1
+
+
 def _list_page(centre=None):
     now = request_now()
     audience = _audience_filter()
@@ -90,12 +102,23 @@ def _list_page(centre=None):
         )
     ]
     kept = {**({"audience": audience} if audience else {}), **dates.query()}
+    pages = max(1, -(-len(found) // EVENTS_PER_PAGE))
+    page = min(_page_number(), pages)
+    shown = found[(page - 1) * EVENTS_PER_PAGE : page * EVENTS_PER_PAGE]
     return render_template(
         "public/events.html",
         centre=centre,
         centres=centres,
-        events=found,
-        waiting=events.waiting_persons([e.id for e in found]),
+        events=shown,
+        page=page,
+        pages=pages,
+        # The other pages of this list: the same centre, filters and language.
+        list_args={
+            **({"centre_slug": centre.slug} if centre is not None else {}),
+            **kept,
+            "lang": url_code(current_language()),
+        },
+        waiting=events.waiting_persons([e.id for e in shown]),
         audience=audience,
         audiences=AUDIENCES,
         dates=dates,

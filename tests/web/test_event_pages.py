@@ -299,7 +299,10 @@ def test_admins_write_titles_in_every_public_language(
     arabic = client.get(url + "?lang=ar").get_data(as_text=True)
     assert "<h1><bdi>مقهى الآباء</bdi></h1>" in arabic and "تبادل الأحاديث مع القهوة." in arabic
     turkish = client.get(url + "?lang=tr").get_data(as_text=True)
-    assert "<h1><bdi>Elterncafé</bdi></h1>" in turkish and "Austausch bei Kaffee." in turkish
+    # The German text read on a Turkish page is marked as German (screen readers, hyphens).
+    assert '<h1><bdi lang="de">Elterncafé</bdi></h1>' in turkish
+    assert '<bdi lang="de">Austausch bei Kaffee.' in turkish
+    assert '<bdi lang="de">Elterncafé</bdi>' in client.get("/events?lang=tr").get_data(as_text=True)
     api = client.get("/api/v1/centres/test/events", headers={"Accept-Language": "ar"})
     assert api.get_json()[0]["title"] == "مقهى الآباء"
     api = client.get("/api/v1/centres/test/events", headers={"Accept-Language": "ru"})
@@ -343,3 +346,54 @@ def test_the_admin_legal_page_refuses_bidi_controls_in_single_lines(
     with app.app_context():
         assert db.session.scalar(select(Centre.responsible_person)) in ("", None)
     assert client.post("/admin/centres/test/legal", data=data).status_code == 303
+
+
+@pytest.mark.backends("sqlite")
+def test_the_lists_pages_keep_the_filter_and_the_language(
+    app, client, make_centre, db_backend, monkeypatch
+):
+    from booking.public import event_views
+
+    monkeypatch.setattr(event_views, "EVENTS_PER_PAGE", 2)
+    make_centre()
+    for days, title in ((3, "Eins"), (10, "Zwei"), (11, "Drei"), (12, "Vier")):
+        make_event(app, title=title, start_at=days_ahead(days), audience="families")
+    first = days_ahead(5).date().isoformat()
+    query = {"from": first, "audience": "families", "lang": "ar"}
+    html = client.get("/centres/test/events", query_string=query).get_data(as_text=True)
+    assert "Zwei" in html and "Drei" in html and "Vier" not in html and "Eins" not in html
+    assert "الصفحة 1 من 2" in html
+    following = re.search(r'<a rel="next" href="([^"]+)"', html).group(1).replace("&amp;", "&")
+    for part in (f"from={first}", "audience=families", "lang=ar", "page=2"):
+        assert part in following, part
+    second = client.get(following).get_data(as_text=True)
+    assert "Vier" in second and "Zwei" not in second and 'rel="prev"' in second
+    for page in ("x", "0", "-1", "99999999", "٢"):
+        answer = client.get("/centres/test/events", query_string={**query, "page": page})
+        assert answer.status_code == 200
+
+
+@pytest.mark.backends("sqlite")
+def test_the_admin_event_form_shows_every_message_at_once(
+    app, client, make_centre, make_staff, sign_in, db_backend
+):
+    make_centre()
+    sign_in(client, make_staff("admin@test.example", "admin", "test"))
+    page = client.get("/admin/centres/test/events/new").get_data(as_text=True)
+    response = client.post(
+        "/admin/centres/test/events/new",
+        data={
+            "csrf_token": csrf_from(page),
+            "title_de": "",
+            "title_fa": "قهوه\u2067خانه",
+            "date": "",
+            "starts": "15:00",
+            "ends": "16:00",
+            "seats": "x",
+        },
+    )
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    for name in ("title_de", "title_fa", "date", "seats"):
+        assert f'id="{name}-error"' in html, name
+    assert html.count("Enter a number from 1 to 500.") == 0  # one message for seats

@@ -852,6 +852,7 @@ EVENT_LIST_QUERIES = {
     "to": FORM_BAD_DATES + ["2026-13-01", "\u202e"],
     "audience": ["\ud800", "x" * 5000, "everyone"],
     "lang": ["\ud800", "x" * 5000, "ar\n"],
+    "page": ["\ud800", "9" * 20, "-1", "0", "Infinity", "٣"],
 }
 
 
