@@ -7,6 +7,7 @@ changes anything.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from datetime import date
 from zoneinfo import ZoneInfo
@@ -15,7 +16,7 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from flask_babel import gettext as _
 from werkzeug.exceptions import NotFound
 
-from booking import availability, event_mail, event_rules, events, ical
+from booking import availability, bookings, event_mail, event_rules, events, ical
 from booking.clock import request_now
 from booking.extensions import db, limiter
 from booking.forms import EmptyForm
@@ -174,6 +175,7 @@ def event_page(centre_slug: str, event_id: int):
     form.language.choices = _language_choices(event)
     if request.method == "GET":
         form.language.data = current_language().split("@")[0]
+        form.nonce.data = secrets.token_urlsafe(24)
         return _event_page(event, form)
     if not form.validate_on_submit():
         flash(_("The form has expired. Please try again."), "error")
@@ -187,8 +189,23 @@ def event_page(centre_slug: str, event_id: int):
         for name, messages in errors.items():
             form[name].errors = list(messages)
         return _event_page(event, form, 422)
+    # The same form sent twice (a double click, a reload) answers with the first result.
+    idempotency = bookings.Idempotency.of_form(
+        "event-form",
+        form.nonce.data,
+        str(event.id),
+        details.email or "",
+        details.name,
+        str(details.persons),
+    )
     try:
-        result = events.register(event, details, now=request_now(), locale=current_language())
+        result = events.register(
+            event, details, now=request_now(), locale=current_language(), idempotency=idempotency
+        )
+    except bookings.IdempotencyMismatch:
+        flash(_("The form has expired. Please try again."), "error")
+        form.nonce.data = secrets.token_urlsafe(24)
+        return _event_page(event, form, 400)
     except events.AlreadyRegistered:
         form.email.errors = [
             _(

@@ -57,6 +57,8 @@ class InvitationBookingForm(FlaskForm):
 class RegistrationForm(FlaskForm):
     """A registration for an event (SPEC "Events"), nothing more."""
 
+    # One per form shown: a second submit of the same form shows the first registration.
+    nonce = HiddenField()
     name = StringField(_l("Your name"))
     email = EmailField(_l("E-mail address"))
     phone = TelField(_l("Phone number (optional)"))
