@@ -54,6 +54,7 @@ def _snapshot(registration: Registration, kind: str, now: datetime, **extra) -> 
             "start_at": event.start_at.isoformat(),
             "end_at": event.end_at.isoformat(),
             "location": event.location(),
+            "languages": list(event.languages or []),
         },
         "centre": {
             "name": centre.name,

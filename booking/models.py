@@ -860,6 +860,15 @@ class Event(db.Model):
         texts = self.descriptions or {}
         return texts.get(language) or texts.get(fallback) or ""
 
+    def title_with_language(self, language: str, fallback: str = "de") -> tuple[str, str]:
+        """The title and the language it is in (``fallback`` when none in ``language``), so
+        a German title on another language's page is marked as German."""
+        return _text_in(self.titles, language, fallback)
+
+    def description_with_language(self, language: str, fallback: str = "de") -> tuple[str, str]:
+        """The description and the language it is in."""
+        return _text_in(self.descriptions, language, fallback)
+
     @property
     def is_cancelled(self) -> bool:
         return self.status == "cancelled"

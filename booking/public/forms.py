@@ -65,4 +65,4 @@ class RegistrationForm(FlaskForm):
     organisation = StringField(_l("Organisation, school or nursery (optional)"))
     language = SelectField(_l("Your language (optional)"), choices=[], validate_choice=False)
     persons = StringField(_l("Number of persons"), default="1")
-    consent = BooleanField(_l("I have read the privacy notice and agree."))
+    consent = BooleanField(_l("I have read the privacy notice."))
