@@ -341,45 +341,42 @@ def get_centre_and_service(
     centre_slug: str, service_slug: str
 ) -> tuple[Centre | None, Service | None]:
     """A centre with its opening hours and one of its active services, by slugs (the
-    service also by its former slug, for old links); one query, or none when kept."""
+    service also by its former slug, for old links); one query, or none when kept.
+
+    Kept per centre with all its active services, never per slug asked for: a slug that
+    names no service (or a centre that does not exist) keeps nothing, so that requests
+    for made-up names cannot push useful reads out of the bounded cache."""
 
     def load():
-        centre, service = _load_centre_and_service(centre_slug, service_slug)
-        return None if centre is None else _kept_copies(centre, service)
+        centre, services = _load_centre_and_services(centre_slug)
+        return None if centre is None else _kept_copies(centre, *services)
 
-    kept = availability_cache.remembered(
-        ("centre+service", centre_slug, service_slug), load, centre_slug
-    )
+    kept = availability_cache.remembered(("centre+services", centre_slug), load, centre_slug)
     if kept is None:
         return None, None
-    return _attached(kept[0]), _attached(kept[1])
+    centre, *services = kept
+    # The service of this slug comes before one that had it as its former slug.
+    service = next((s for s in services if s.slug == service_slug), None) or next(
+        (s for s in services if s.former_slug == service_slug), None
+    )
+    return _attached(centre), _attached(service)
 
 
-def _load_centre_and_service(
-    centre_slug: str, service_slug: str
-) -> tuple[Centre | None, Service | None]:
+def _load_centre_and_services(centre_slug: str) -> tuple[Centre | None, list[Service]]:
     rows = (
         db.session.execute(
             select(Centre, Service)
-            .outerjoin(
-                Service,
-                and_(
-                    Service.centre_id == Centre.id,
-                    Service.is_active.is_(True),
-                    or_(Service.slug == service_slug, Service.former_slug == service_slug),
-                ),
-            )
+            .outerjoin(Service, and_(Service.centre_id == Centre.id, Service.is_active.is_(True)))
             .where(Centre.slug == centre_slug)
             .options(joinedload(Centre.opening_hours))
+            .order_by(Service.id)
         )
         .unique()
         .all()
     )
     if not rows:
-        return None, None
-    # The service of this slug comes before one that had it as its former slug.
-    found = sorted((s for _, s in rows if s is not None), key=lambda s: s.slug != service_slug)
-    return rows[0][0], (found[0] if found else None)
+        return None, []
+    return rows[0][0], [s for _, s in rows if s is not None]
 
 
 def all_centres() -> list[Centre]:

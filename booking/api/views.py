@@ -112,21 +112,30 @@ def _parse_date(name: str, errors: dict[str, list[str]]) -> date | None:
         return None
 
 
-# The query parameters a slots answer depends on (besides the service).
-SLOTS_ARGS = ("from", "to", "language")
+def _answered_days(centre: Centre, date_from: date, date_to: date, now: datetime) -> tuple:
+    """The days of ``date_from..date_to`` that can have a free slot at ``now``: from the
+    centre's today to today + its horizon (booking/slots.py, rule 4); (None, None) when none
+    can. Asked for wider, the answer is the same."""
+    today = centre.today(now)
+    first = max(date_from, today)
+    last = min(date_to, today + timedelta(days=centre.horizon_days))
+    return (first, last) if first <= last else (None, None)
+
+
+# In a slots answer's key: a language that none of the service's counsellors speaks (the
+# answer is the same for every such language). No language code has this form.
+UNSPOKEN = "-"
 
 
 @bp.get("/centres/<centre_slug>/slots")
 def list_slots(centre_slug: str):
     service_slug = request.args.get("service", "").strip()
     now = request_now()
-    # Only answers of 200 are kept, by the request's own words: the same words at the same
-    # availability version name the same centre and service and pass the same checks. The
-    # lookup reads the version before the centre and service are read (see pin_version).
-    key = ("slots-json", centre_slug, service_slug, *map(request.args.get, SLOTS_ARGS))
-    kept = availability_cache.lookup(key, now, centre_slug)
-    if kept is not None:
-        return Response(kept, mimetype="application/json")
+    # Everything is checked before anything is looked up or kept: only answers of 200 are
+    # kept, under the resolved values (centre and service by id, the days that can have
+    # slots, the language as one of those spoken or none), so that made-up or differently
+    # written values add no entries. The centre, service and counsellors are read through
+    # availability_cache.remembered, which pins the version before reading (pin_version).
     centre, service = centre_and_service_or_404(centre_slug, service_slug)
     errors: dict[str, list[str]] = {}
     if not service_slug:
@@ -150,8 +159,21 @@ def list_slots(centre_slug: str):
 
     if service is None:
         abort(404, description=_("This centre offers no service of this name."))
+    search = availability.SlotSearch(centre, service)
+    need = Need(language)
+    spoken = language is None or any(need.is_met_by(c.languages) for c in search.counsellors)
+    key = (
+        "slots-json",
+        centre.id,
+        service.id,
+        *_answered_days(centre, date_from, date_to, now),
+        language if spoken else UNSPOKEN,
+    )
+    kept = availability_cache.lookup(key, now, centre_slug)
+    if kept is not None:
+        return Response(kept, mimetype="application/json")
     zone = ZoneInfo(centre.timezone)
-    found = availability.find_slots(centre, service, date_from, date_to, now, Need(language))
+    found = search.find(date_from, date_to, now, need)
     # orjson writes the datetimes itself (as isoformat() would), many times faster than
     # isoformat() and json per slot; keys sorted and a final newline, as jsonify gives them.
     body = {

@@ -378,6 +378,55 @@ def test_the_api_answers_from_the_cache_in_one_query(app, client, centre):
     assert client.get(path).data == third.data
 
 
+def test_slots_asked_with_made_up_names_keep_nothing_and_evict_nothing(app, client, centre):
+    """Requests naming no service, written differently, or asking for days and languages
+    that cannot have slots are refused or answered without new entries: the known answer
+    stays in the cache and is still served from it."""
+    day = centre
+    base = f"/api/v1/centres/{SLUG}/slots"
+    # To the horizon's last day (56 days from today): asked for further, the same answer.
+    last = datetime.now(BERLIN).date() + timedelta(days=56)
+    window = f"from={day}&to={last}"
+    known = client.get(f"{base}?service=short&{window}")
+    assert known.status_code == 200 and known.get_json()["slots"]
+    answers_kept = len(app.extensions["availability_cache"])
+    reads_kept = len(app.extensions["availability_reads"])
+    for i in range(300):
+        response = client.get(f"{base}?service=made-up-{i}&{window}")
+        assert response.status_code == 404
+        assert response.mimetype == "application/problem+json"
+    for asked in ("SHORT", "Short", "short%00", "made-up", ""):
+        response = client.get(f"{base}?service={asked}&{window}")
+        assert response.status_code in (404, 422), asked
+        assert response.mimetype == "application/problem+json"
+    assert client.get(f"/api/v1/centres/made-up/slots?service=short&{window}").status_code == 404
+    # The same question in another order, with spaces around the service, or with its
+    # days reaching beyond the horizon, is the same entry.
+    same = [
+        f"{base}?{window}&service=short",
+        f"{base}?to={last}&service=%20short%20&from={day}",
+        f"{base}?service=short&from={day}&to={last + timedelta(days=20)}",
+    ]
+    for path in same:
+        assert client.get(path).data == known.data, path
+    assert len(app.extensions["availability_cache"]) == answers_kept
+    assert len(app.extensions["availability_reads"]) == reads_kept
+    # Languages nobody speaks (or that name no language) share one answer, kept once.
+    for language in ("zu", "qq", "xyz", "QQ-abc", "sw"):
+        response = client.get(f"{base}?service=short&{window}&language={language}")
+        assert response.status_code == 200 and response.get_json()["slots"] == []
+    # Days that cannot have slots (past, or beyond the horizon) share one answer too.
+    for year in range(2000, 2010):
+        response = client.get(f"{base}?service=short&from={year}-01-01&to={year}-02-01")
+        assert response.status_code == 200 and response.get_json()["slots"] == []
+    assert len(app.extensions["availability_cache"]) == answers_kept + 2
+    assert len(app.extensions["availability_reads"]) == reads_kept
+    with counted_statements(app) as statements:
+        again = client.get(f"{base}?service=short&{window}")
+    assert again.data == known.data
+    assert len(statements) == 1, statements  # the version: served from the cache
+
+
 @pytest.mark.backends("pg")
 def test_a_change_committed_between_the_version_and_the_data_is_not_kept_stale(
     app, centre, other_app
