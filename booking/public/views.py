@@ -16,12 +16,20 @@ from markupsafe import Markup
 
 from booking import availability, availability_cache
 from booking.clock import request_now
-from booking.i18n import COMMON_LANGUAGES, current_language, day_label, html_lang, language_name
+from booking.i18n import (
+    COMMON_LANGUAGES,
+    current_language,
+    day_label,
+    from_url_code,
+    html_lang,
+    language_name,
+    offered_languages,
+)
 from booking.lookups import centre_and_service_or_404, centre_or_404
 from booking.models import Centre, Closure, closure_reason_in
 from booking.needs import Need
 from booking.public.blueprint import bp
-from booking.validation import FieldError, clean_day, parse_language
+from booking.validation import FieldError, clean_day, clean_language, parse_language
 
 
 def weekly_hours_by_day(centre: Centre, today: date) -> list[tuple[int, list]]:
@@ -32,20 +40,48 @@ def weekly_hours_by_day(centre: Centre, today: date) -> list[tuple[int, list]]:
     return sorted(by_day.items())
 
 
-def page_key(name: str) -> tuple | None:
+def page_key(name: str, known: tuple[str, ...] = ()) -> tuple | None:
     """What a page is kept under in the availability cache: its address with the query and
     the language it is shown in. None when the page would show something of this visitor's
-    own (a message waiting in the session): such a page is neither served from the cache nor
-    kept."""
-    if session.get("_flashes"):
+    own (a message waiting in the session), or when its query holds anything but the
+    arguments in ``known``, once each, written as the page itself writes them: such a page
+    is neither served from the cache nor kept, so that made-up queries (which the language
+    links repeat) cannot push useful pages out of the bounded cache."""
+    if session.get("_flashes") or not _is_plain_query(known):
         return None
     return (name, current_language(), request.path, request.query_string)
+
+
+def _is_plain_query(known: tuple[str, ...]) -> bool:
+    for name, values in request.args.lists():
+        if name not in known or len(values) != 1:
+            return False
+        value = values[0]
+        if name == "lang":
+            plain = from_url_code(value, offered_languages()) is not None
+        elif name == "week":
+            plain = _is_monday(value)
+        else:  # a language
+            try:
+                plain = value == clean_language(value) and value is not None
+            except FieldError:
+                plain = False
+        if not plain:
+            return False
+    return True
+
+
+def _is_monday(value: str) -> bool:
+    try:
+        return clean_day(value).weekday() == 0 and value == clean_day(value).isoformat()
+    except FieldError:
+        return False
 
 
 @bp.get("/")
 def index():
     now = request_now()
-    key = page_key("index")
+    key = page_key("index", ("lang",))
     kept = key and availability_cache.lookup(key, now)
     if kept:
         return kept
@@ -309,7 +345,7 @@ def service_week(centre_slug: str, service_slug: str):
     (read before the centre and service are: see availability_cache.pin_version), until the
     clock could change it. Only pages of 200 are kept."""
     now = request_now()
-    key = page_key("week")
+    key = page_key("week", WEEK_ARGUMENTS)
     kept = key and availability_cache.lookup(key, now, centre_slug)
     if kept:
         return kept

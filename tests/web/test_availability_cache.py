@@ -566,6 +566,34 @@ def test_pages_are_kept_per_language_and_query(app, centre, clock):
     assert warm_page(app, "/") != warm_page(app, "/?lang=ar")
 
 
+def test_pages_asked_with_made_up_queries_keep_nothing_and_evict_nothing(app, centre, clock):
+    """The language links repeat a page's query, so a page is kept only for a query of its
+    own arguments as it writes them: made-up arguments and values are answered afresh and
+    push no kept page out."""
+    day = centre
+    clock.now = utcnow()
+    week = week_url(day)
+    kept_index = warm_page(app, "/")
+    kept_week = warm_page(app, week)
+    entries = len(app.extensions["availability_cache"])
+    asked = [
+        *(f"/?made-up={i}" for i in range(50)),
+        *(f"/?lang=xx{i}" for i in range(20)),
+        "/?lang=tr&lang=ar",
+        *(f"{week}&made-up={i}" for i in range(50)),
+        *(f"{week}&week=20{i:02d}-13-01" for i in range(20)),
+        f"{week}&week={day - timedelta(days=day.weekday() - 1)}",  # a Tuesday
+        week.replace("language=de", "language=DE"),
+        week.replace("language=de", "language=de-AT"),
+    ]
+    for url in asked:
+        served, _ = page(app, url)
+        assert served == page(app, url, cached=False)[0], url
+    assert len(app.extensions["availability_cache"]) == entries
+    assert warm_page(app, "/") == kept_index
+    assert warm_page(app, week) == kept_week
+
+
 def test_a_page_with_a_message_for_the_visitor_is_neither_served_nor_kept(app, centre, clock):
     day = centre
     clock.now = utcnow()
