@@ -346,8 +346,16 @@ class Service(db.Model):
 
     def name_in(self, language: str, fallback: str = "de") -> str:
         """The service's name in ``language``, else in ``fallback``, else any."""
+        return self.name_with_language(language, fallback)[0]
+
+    def name_with_language(self, language: str, fallback: str = "de") -> tuple[str, str]:
+        """The name and the language it is in, so that a German name inside another
+        language's page is marked as German."""
         names = self.names or {}
-        return names.get(language) or names.get(fallback) or next(iter(names.values()), self.slug)
+        for code in (language, fallback, *names):
+            if names.get(code):
+                return names[code], code
+        return self.slug, fallback
 
     @property
     def place(self) -> str:
