@@ -39,7 +39,7 @@ def main(requests: int) -> None:
             Config,
             instance_path=folder,
             SQLALCHEMY_DATABASE_URI=url,
-            SECRET_KEY="bench",
+            SECRET_KEY="bench",  # noqa: S106 - a throw-away database
             RATELIMIT_ENABLED=False,
             OUTBOX_SEND_AFTER_COMMIT="off",
             WTF_CSRF_ENABLED=False,
