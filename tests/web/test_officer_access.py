@@ -117,9 +117,7 @@ def test_the_officer_sees_their_joint_appointment_and_its_case_note_only(
     assert "/staff/intake" not in nav and "/staff/search" not in nav and "/admin" not in nav
 
 
-def test_the_officer_sees_no_phone_in_the_day_list_or_the_calendar(
-    app, held, make_staff, sign_in
-):
+def test_the_officer_sees_no_phone_in_the_day_list_or_the_calendar(app, held, make_staff, sign_in):
     """Both pages ask access.can_see_contacts, as the booking's page does: the officer sees
     the joint appointment but never the family's phone; the centre's reception does."""
     with app.app_context():
