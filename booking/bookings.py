@@ -142,7 +142,7 @@ def new_reference() -> str:
     return f"{chars[:4]}-{chars[4:]}"
 
 
-def _manage_token(idempotency: Idempotency | None) -> str:
+def manage_token_for(idempotency: Idempotency | None) -> str:
     """A fresh random token; derived from the key when the request can be repeated.
 
     Only the token's hash is stored. A repeated request must answer with the same manage
@@ -296,7 +296,7 @@ def _replay(idempotency: Idempotency) -> BookingResult | None:
     stored = (row.response_status, row.response_body) if row.response_status else None
     return BookingResult(
         booking=booking,
-        manage_token=_manage_token(idempotency),
+        manage_token=manage_token_for(idempotency),
         replayed=True,
         stored_response=stored,
     )
@@ -370,7 +370,7 @@ def book_slot(request: BookingRequest, *, now: datetime) -> BookingResult:
                 outbox_ids += notifications.enqueue_move(replaced, token, now)
                 return BookingResult(booking=replaced, manage_token=token)
 
-            token = _manage_token(idempotency)
+            token = manage_token_for(idempotency)
             booking = Booking(
                 reference=new_reference(),
                 centre=centre,

@@ -1,7 +1,7 @@
 """find_request: "find my booking" requests waiting for the outbox worker
 
-Revision ID: 0017
-Revises: 0016
+Revision ID: 0018
+Revises: 0017
 
 The /find page writes one row whether or not a booking matches (keyed hashes of the
 address and the reference, never the values); the worker looks the booking up, mails the
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0017'
-down_revision = "0016"
+revision = '0018'
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
