@@ -6,7 +6,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from booking import invitations
+from booking import find_requests, invitations
 from booking.accounts import AccountError, create_or_update_user
 from booking.availability import get_centre_and_service
 from booking.checks import deployment_findings, workers_from
@@ -41,10 +41,12 @@ def init_app(app: Flask) -> None:
     @outbox_group.command("send")
     @click.option("--limit", default=100, show_default=True, help="At most this many mails.")
     def outbox_send(limit: int) -> None:
-        """Send what is due, once."""
+        """Answer waiting "find my booking" requests and send what is due, once."""
 
-        sent, failed = send_due(current_app._get_current_object(), now=utcnow(), limit=limit)
-        click.echo(f"Outbox: {sent} sent, {failed} failed.")
+        app, now = current_app._get_current_object(), utcnow()
+        answered = find_requests.resolve_pending(app, now=now)
+        sent, failed = send_due(app, now=now, limit=limit)
+        click.echo(f"Outbox: {sent} sent, {failed} failed; {answered} link requests answered.")
 
     @outbox_group.command("work")
     @click.option("--poll", default=5.0, show_default=True, help="Seconds between rounds.")
@@ -53,7 +55,11 @@ def init_app(app: Flask) -> None:
 
         click.echo("Outbox worker running; Ctrl+C stops it.")
         try:
-            work(current_app._get_current_object(), poll_seconds=poll)
+            work(
+                current_app._get_current_object(),
+                poll_seconds=poll,
+                before_sending=find_requests.resolve_pending,
+            )
         except KeyboardInterrupt:
             click.echo("Outbox worker stopped.")
 
@@ -79,7 +85,8 @@ def init_app(app: Flask) -> None:
             f"{counts.bookings} bookings, {counts.registrations} event registrations, "
             f"{counts.mails} mail bodies; "
             f"{counts.invitations} invitations; "
-            f"{counts.sign_in_records} old sign-in records."
+            f"{counts.sign_in_records} old sign-in records; "
+            f"{counts.find_requests} unanswered link requests."
         )
         if not dry_run:
             vacuumed = vacuum_erased()
