@@ -6,7 +6,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from booking import invitations
+from booking import bookings, invitations
 from booking.accounts import AccountError, create_or_update_user
 from booking.availability import get_centre_and_service
 from booking.checks import deployment_findings, workers_from
@@ -41,9 +41,11 @@ def init_app(app: Flask) -> None:
     @outbox_group.command("send")
     @click.option("--limit", default=100, show_default=True, help="At most this many mails.")
     def outbox_send(limit: int) -> None:
-        """Send what is due, once."""
+        """Release the holds that ran out and send what is due, once."""
 
-        sent, failed = send_due(current_app._get_current_object(), now=utcnow(), limit=limit)
+        now = utcnow()
+        bookings.expire_holds(now)
+        sent, failed = send_due(current_app._get_current_object(), now=now, limit=limit)
         click.echo(f"Outbox: {sent} sent, {failed} failed.")
 
     @outbox_group.command("work")
@@ -53,7 +55,11 @@ def init_app(app: Flask) -> None:
 
         click.echo("Outbox worker running; Ctrl+C stops it.")
         try:
-            work(current_app._get_current_object(), poll_seconds=poll)
+            work(
+                current_app._get_current_object(),
+                poll_seconds=poll,
+                sweep=bookings.expire_holds,
+            )
         except KeyboardInterrupt:
             click.echo("Outbox worker stopped.")
 

@@ -332,9 +332,16 @@ def last_heartbeat() -> datetime | None:
     return db.session.scalar(select(func.max(WorkerHeartbeat.seen_at)))
 
 
-def work(app: Flask, *, poll_seconds: float = 5.0, max_rounds: int | None = None) -> None:
+def work(
+    app: Flask,
+    *,
+    poll_seconds: float = 5.0,
+    max_rounds: int | None = None,
+    sweep: Callable[[datetime], object] | None = None,
+) -> None:
     """Keep sending: one round, then sleep when nothing was due. Every HEARTBEAT_EVERY the
-    worker records that it runs (``flask check`` reads it)."""
+    worker records that it runs (``flask check`` reads it). ``sweep(now)`` runs first in
+    every round (bookings.expire_holds: holds that ran out release their time)."""
     rounds = 0
     worker, beaten = worker_name(), None
     while max_rounds is None or rounds < max_rounds:
@@ -345,6 +352,8 @@ def work(app: Flask, *, poll_seconds: float = 5.0, max_rounds: int | None = None
             if beaten is None or now - beaten >= HEARTBEAT_EVERY:
                 beat(worker, now)
                 beaten = now
+            if sweep is not None:
+                sweep(now)
             sent, failed = send_due(app, now=now)
         except (OperationalError, InterfaceError) as error:
             # The database is restarting or unreachable: nothing was marked sent that was not
