@@ -364,9 +364,7 @@ def confirm_hold(booking: Booking, *, now: datetime) -> bool:
     only here, to whoever has the mail)."""
     with committed() as outbox_ids:
         if db.session.get_bind().dialect.name == "postgresql":
-            db.session.execute(
-                select(Booking.id).where(Booking.id == booking.id).with_for_update()
-            )
+            db.session.execute(select(Booking.id).where(Booking.id == booking.id).with_for_update())
             db.session.refresh(booking)
         if booking.status == "confirmed":
             db.session.rollback()

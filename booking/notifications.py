@@ -211,7 +211,7 @@ def enqueue_confirmation(booking: Booking, token: str | None, now: datetime) -> 
 
 
 def enqueue_hold_request(booking: Booking, now: datetime) -> list[int]:
-    """"Please confirm by HH:MM" for a held booking: the confirmation link is minted when
+    """ "Please confirm by HH:MM" for a held booking: the confirmation link is minted when
     the mail is sent (only its hash is kept); no invitation yet."""
     if not booking.email:
         return []
