@@ -179,7 +179,12 @@ def renew_manage_token(booking: Booking) -> str:
     booking.manage_token_hash = hash_token(token)
     db.session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.booking_id == booking.id, OutboxMessage.link_hash.is_not(None))
+        .where(
+            OutboxMessage.booking_id == booking.id,
+            OutboxMessage.link_hash.is_not(None),
+            # A hold's confirmation link is no manage link: it keeps working.
+            OutboxMessage.kind != notifications.HOLD_REQUEST.name,
+        )
         .values(link_hash=None)
         .execution_options(synchronize_session=False)
     )

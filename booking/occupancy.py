@@ -12,6 +12,11 @@ models.Occupancy (and a migration), a relationship from the subject to its rows,
 (e.g. an event: its leaders, start and end, whether it is cancelled). A booking that holds
 two people (a joint appointment) returns both from its ``holds``.
 
+A held booking (waiting for the family's confirmation) is busy like any other, but its rows
+carry ``expires_at``: from then on the slot search counts them free, and writers mark such
+holds expired (bookings.release_expired_holds) before they write, so the constraint never
+meets a hold that ran out.
+
 A writer that lost a race (the constraint, a deadlock between two inserts, a serialization
 failure) asks ``is_lost_race`` and answers as for a time no longer free.
 """

@@ -346,3 +346,21 @@ def test_the_booking_form_holds_and_the_staff_calendar_marks_it(
     calendar = staff.get(f"/staff/calendar?centre=test&date={monday.isoformat()}")
     html = calendar.get_data(as_text=True)
     assert "status-held" in html and "wartet auf Bestätigung" in html
+
+
+def test_a_new_manage_link_leaves_the_confirmation_link_working(app, client, holding, smtp, monday):
+    body = book(client, at(monday, 10)).get_json()
+    token = confirm_token(smtp.messages[0][1])
+    page = client.get("/find")
+    found = client.post(
+        "/find",
+        data={
+            "reference": body["reference"],
+            "email": "ayse@example.org",
+            "csrf_token": csrf_from(page.get_data(as_text=True)),
+        },
+    )
+    assert found.status_code == 200
+    assert len(smtp.messages) == 2
+    assert confirm(client, token).status_code == 303
+    assert booking_row(app, body["reference"])[0] == "confirmed"
