@@ -20,7 +20,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from booking import audit, event_mail, event_rules
-from booking.bookings import hash_token, new_reference
+from booking.bookings import hash_token, new_reference, release_expired_holds
 from booking.extensions import db
 from booking.models import (
     Centre,
@@ -444,6 +444,7 @@ def create_events(
 
 def _create_events(centre, details, times, leaders, actor, *, now) -> list[Event]:
     with committed(keep_loaded=True):
+        release_expired_holds(now)  # a booking's hold that ran out does not keep a leader
         busy = _busy_leaders(leaders, times, None)
         if busy:
             raise LeaderBusy(busy)
@@ -510,6 +511,7 @@ def _change_event(event, details, start_at, end_at, leaders, actor, *, now) -> l
         _lock(event)
         if event.is_cancelled or now >= event.end_at:
             raise EventNotChangeable()
+        release_expired_holds(now)
         busy = _busy_leaders(leaders, [(start_at, end_at)], event.id)
         if busy:
             raise LeaderBusy(busy)

@@ -364,3 +364,23 @@ def test_a_new_manage_link_leaves_the_confirmation_link_working(app, client, hol
     assert len(smtp.messages) == 2
     assert confirm(client, token).status_code == 303
     assert booking_row(app, body["reference"])[0] == "confirmed"
+
+
+@pytest.mark.backends("sqlite", "pg")
+def test_an_event_takes_a_leader_whose_hold_ran_out_before_the_sweep(
+    app, client, holding, smtp, monday, clock
+):
+    from booking import events
+
+    body = book(client, at(monday, 10)).get_json()
+    with app.test_request_context():
+        leader = db.session.scalar(select(User).where(User.role == "counsellor"))
+        centre = db.session.scalar(select(Centre).where(Centre.slug == "test"))
+        times = [(local(at(monday, 10)), local(at(monday, 11)))]
+        details = events.EventDetails(titles={"de": "Elterncafé"})
+        with pytest.raises(events.LeaderBusy):
+            events.create_events(centre, details, times, [leader], None, now=clock.now)
+        later = clock.now + timedelta(minutes=30)
+        (event,) = events.create_events(centre, details, times, [leader], None, now=later)
+        assert event.id is not None
+    assert booking_row(app, body["reference"])[0] == "expired"
