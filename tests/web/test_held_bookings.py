@@ -384,3 +384,15 @@ def test_an_event_takes_a_leader_whose_hold_ran_out_before_the_sweep(
         (event,) = events.create_events(centre, details, times, [leader], None, now=later)
         assert event.id is not None
     assert booking_row(app, body["reference"])[0] == "expired"
+
+
+def test_the_outbox_worker_sweeps_every_round(app, client, holding, smtp, monday):
+    body = book(client, at(monday, 10)).get_json()
+    with app.app_context():
+        outbox.work(
+            app,
+            poll_seconds=0,
+            max_rounds=1,
+            sweep=lambda now: bookings.expire_holds(now + timedelta(minutes=31)),
+        )
+    assert booking_row(app, body["reference"])[0] == "expired"
