@@ -312,19 +312,15 @@ def release_expired_holds(now: datetime) -> int:
         .order_by(Booking.id)
     )
     if db.session.get_bind().dialect.name == "postgresql":
-        # A confirmation of the same booking commits first, or waits for this one.
-        query = query.with_for_update()
+        # A hold another transaction has locked (a confirmation with an earlier clock, or
+        # another writer releasing it) is left to it: a booking over its time then waits
+        # at the exclusion constraint for that transaction, and is refused or goes ahead.
+        query = query.with_for_update(skip_locked=True)
     expired = db.session.scalars(query).all()
     for booking in expired:
         booking.status = "expired"
     if expired:
-        db.session.execute(
-            delete(OutboxMessage).where(
-                OutboxMessage.booking_id.in_([b.id for b in expired]),
-                OutboxMessage.kind == notifications.HOLD_REQUEST.name,
-                OutboxMessage.state == "pending",
-            )
-        )
+        _drop_hold_requests([b.id for b in expired])
         db.session.flush()
     return len(expired)
 
@@ -375,8 +371,10 @@ def confirm_hold(booking: Booking, *, now: datetime) -> bool:
             db.session.rollback()
             return False
         if booking.status != "held" or booking.is_hold_over(now):
-            release_expired_holds(now)
-            db.session.commit()
+            if booking.is_held:  # ran out, not yet swept: marked here (its row is locked)
+                booking.status = "expired"
+                _drop_hold_requests([booking.id])
+                db.session.commit()
             raise HoldExpired()
         if booking.email:
             _lock_email(booking.email)
@@ -582,7 +580,7 @@ def cancel_booking(
             booking.status = "cancelled"
             booking.cancelled_at = now
             booking.hold_expires_at = None
-            _drop_hold_request(booking)
+            _drop_hold_requests([booking.id])
             return True
         if not by_staff:
             _check_changeable(booking, now)
@@ -597,10 +595,11 @@ def cancel_booking(
     return True
 
 
-def _drop_hold_request(booking: Booking) -> None:
+def _drop_hold_requests(booking_ids: list[int]) -> None:
+    """A "please confirm" mail not yet sent is pointless once the hold ended."""
     db.session.execute(
         delete(OutboxMessage).where(
-            OutboxMessage.booking_id == booking.id,
+            OutboxMessage.booking_id.in_(booking_ids),
             OutboxMessage.kind == notifications.HOLD_REQUEST.name,
             OutboxMessage.state == "pending",
         )
