@@ -396,3 +396,18 @@ def test_the_outbox_worker_sweeps_every_round(app, client, holding, smtp, monday
             sweep=lambda now: bookings.expire_holds(now + timedelta(minutes=31)),
         )
     assert booking_row(app, body["reference"])[0] == "expired"
+
+
+def test_reports_count_a_hold_only_once_it_is_confirmed(app, client, holding, smtp, monday):
+    from booking.admin import queries
+
+    book(client, at(monday, 10))
+    book(client, at(monday, 12), email="other@example.org")
+    with app.app_context():
+        centre = db.session.scalar(select(Centre).where(Centre.slug == "test"))
+        assert queries.report_facts(centre, monday.year) == []
+    assert confirm(client, confirm_token(smtp.messages[0][1])).status_code == 303
+    with app.app_context():
+        centre = db.session.scalar(select(Centre).where(Centre.slug == "test"))
+        (fact,) = queries.report_facts(centre, monday.year)
+        assert fact.status == "confirmed"
