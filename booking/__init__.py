@@ -47,6 +47,11 @@ def create_app(
     i18n.init_app(app)
     auth.init_app(app)
 
+    from booking.lookups import RowId
+
+    # Before the blueprints: their rules are built with the converters known then.
+    app.url_map.converters["int"] = RowId
+
     from booking.admin import bp as admin_bp
     from booking.api import bp as api_bp
     from booking.feeds import bp as feeds_bp

@@ -4,10 +4,23 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, Row, and_, bindparam, cast, literal, null, or_, select, union_all
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy import (
+    Integer,
+    Row,
+    and_,
+    bindparam,
+    cast,
+    inspect,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from booking import availability_cache, slots
 from booking.extensions import db
@@ -109,20 +122,13 @@ class SlotSearch:
         self.exclude_booking_id = exclude_booking_id
         self.min_notice = min_notice
         self.buffer = service.buffer_for(centre)
-        query = (
-            select(User)
-            .where(
-                User.centre_id == centre.id,
-                User.is_active.is_(True),
-                User.can_hold(service),
-            )
-            # Joined, not a second query: the week page and the API stay at four queries.
-            .options(joinedload(User.working_hours))
-            .order_by(User.id)
+        # Who can hold the service, kept per process under the centre's availability
+        # version (their rows, services and hours raise it).
+        self.counsellors: tuple[Holder, ...] = availability_cache.remembered(
+            ("holders", centre.id, service.id, counsellor_id),
+            lambda: _holders(centre, service, counsellor_id),
+            centre.slug,
         )
-        if counsellor_id is not None:
-            query = query.where(User.id == counsellor_id)
-        self.counsellors: list[User] = list(db.session.scalars(query).unique())
         # The closures met so far, by id: the week page shows them as notices.
         self.closures: dict[int, Row] = {}
         # The earliest start offered by any find so far: the clock changes nothing of what
@@ -158,10 +164,12 @@ class SlotSearch:
             else:
                 closures.append(interval)
                 self.closures[row.owner_id] = row
+        slugs = frozenset({self.service.slug})
         engine_counsellors = [
             replace(
-                engine_counsellor(c, away[c.id]),
-                service_slugs=frozenset({self.service.slug}),
+                c.counsellor,
+                service_slugs=slugs,
+                absences=tuple(away[c.id]),
                 busy=tuple(busy[c.id]),
             )
             for c in self.counsellors
@@ -206,6 +214,37 @@ class SlotSearch:
             "exclude_booking_id": self.exclude_booking_id,
             "now": now,
         }
+
+
+class Holder(NamedTuple):
+    """A staff member who can hold a service, as a search keeps them: their id, role and
+    languages, and the engine's view of them without busy times and absences."""
+
+    id: int
+    role: str
+    languages: tuple[str, ...]
+    counsellor: slots.Counsellor
+
+
+def _holders(centre: Centre, service: Service, counsellor_id: int | None) -> tuple[Holder, ...]:
+    """The active staff of ``centre`` who can hold ``service`` (User.can_hold), by id; only
+    ``counsellor_id`` when given. One query."""
+    query = (
+        select(User)
+        .where(
+            User.centre_id == centre.id,
+            User.is_active.is_(True),
+            User.can_hold(service),
+        )
+        .options(joinedload(User.working_hours))
+        .order_by(User.id)
+    )
+    if counsellor_id is not None:
+        query = query.where(User.id == counsellor_id)
+    return tuple(
+        Holder(user.id, user.role, tuple(user.languages or ()), engine_counsellor(user, []))
+        for user in db.session.scalars(query).unique()
+    )
 
 
 def _busy_times_statement(excluding: bool):
@@ -271,8 +310,39 @@ def closure_reasons(closure_ids: list[int]) -> dict[int, dict]:
     return {closure_id: reasons or {} for closure_id, reasons in rows}
 
 
+# Centres and services are kept per process under the availability version as copies that
+# belong to no session (see _kept_copies), and merged into each request's session without a
+# query: the request gets instances of its own, to read, change and refer to as if loaded.
+
+
+def _kept_copies(*objects):
+    """Copies of loaded instances with what is loaded of them (their loaded relationships
+    too), belonging to no session; None for None."""
+    holder = Session()
+    copies = tuple(None if o is None else holder.merge(o, load=False) for o in objects)
+    holder.expunge_all()
+    return copies
+
+
+def _attached(copy):
+    """The request session's instance of a kept copy: the one it has already (as fresh as
+    this transaction), else the copy merged in without a query."""
+    if copy is None:
+        return None
+    session = db.session
+    found = session.identity_map.get(inspect(copy).identity_key)
+    return found if found is not None else session.merge(copy, load=False)
+
+
 def get_centre(slug: str) -> Centre | None:
-    """A centre with its opening hours, by slug; one query."""
+    """A centre with its opening hours, by slug; one query, or none when kept."""
+    kept = availability_cache.remembered(
+        ("centre", slug), lambda: _kept_copies(_load_centre(slug))[0] or None, slug
+    )
+    return _attached(kept)
+
+
+def _load_centre(slug: str) -> Centre | None:
     return (
         db.session.scalars(
             select(Centre).where(Centre.slug == slug).options(joinedload(Centre.opening_hours))
@@ -286,7 +356,23 @@ def get_centre_and_service(
     centre_slug: str, service_slug: str
 ) -> tuple[Centre | None, Service | None]:
     """A centre with its opening hours and one of its active services, by slugs (the
-    service also by its former slug, for old links); one query."""
+    service also by its former slug, for old links); one query, or none when kept."""
+
+    def load():
+        centre, service = _load_centre_and_service(centre_slug, service_slug)
+        return None if centre is None else _kept_copies(centre, service)
+
+    kept = availability_cache.remembered(
+        ("centre+service", centre_slug, service_slug), load, centre_slug
+    )
+    if kept is None:
+        return None, None
+    return _attached(kept[0]), _attached(kept[1])
+
+
+def _load_centre_and_service(
+    centre_slug: str, service_slug: str
+) -> tuple[Centre | None, Service | None]:
     rows = (
         db.session.execute(
             select(Centre, Service)
@@ -312,23 +398,34 @@ def get_centre_and_service(
 
 
 def all_centres() -> list[Centre]:
-    """Every centre, by name, with its opening hours loaded; one query."""
-    return list(
-        db.session.scalars(
-            select(Centre).options(joinedload(Centre.opening_hours)).order_by(Centre.name)
-        ).unique()
-    )
+    """Every centre, by name, with its opening hours loaded; one query, or none when kept
+    (under the common number: a centre's row and hours raise it)."""
+
+    def load():
+        return _kept_copies(
+            *db.session.scalars(
+                select(Centre).options(joinedload(Centre.opening_hours)).order_by(Centre.name)
+            ).unique()
+        )
+
+    return [_attached(c) for c in availability_cache.remembered(("centres",), load)]
 
 
 def active_services(centre: Centre) -> list[Service]:
-    """The services of the centre families and staff may book, in the centre's order."""
-    return list(
-        db.session.scalars(
-            select(Service)
-            .where(Service.centre_id == centre.id, Service.is_active.is_(True))
-            .order_by(Service.position, Service.slug)
+    """The services of the centre families and staff may book, in the centre's order; one
+    query, or none when kept."""
+
+    def load():
+        return _kept_copies(
+            *db.session.scalars(
+                select(Service)
+                .where(Service.centre_id == centre.id, Service.is_active.is_(True))
+                .order_by(Service.position, Service.slug)
+            )
         )
-    )
+
+    kept = availability_cache.remembered(("services", centre.id), load, centre.slug)
+    return [_attached(s) for s in kept]
 
 
 def get_service(centre: Centre, slug: str) -> Service | None:

@@ -31,12 +31,12 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, has_app_context
 from sqlalchemy import bindparam, event, inspect, select, text, update
 from sqlalchemy.orm import Session
 
@@ -81,19 +81,25 @@ COUNSELLOR_ATTRIBUTES = {
 _CHANGED = "availability_changed"  # the common number
 _CENTRES = "availability_centres"
 _COUNSELLORS = "availability_counsellors"
+_RAISED = "availability_raised"  # a number was raised by this commit
 # How many answers a process keeps (an 8-week answer of 1,000 slots is ~200 KB).
 DEFAULT_SIZE = 256
+# How many reads of centres, services and counsellors (availability.py) a process keeps:
+# a few per service of every centre of a state (54 centres, ~10 services each).
+DEFAULT_READS_SIZE = 2048
 
 
 def init_app(app: Flask) -> None:
     """Give the app its own cache, and hook the version bump into every session once."""
     size = int(app.config.get("AVAILABILITY_CACHE_SIZE") or DEFAULT_SIZE)
     app.extensions["availability_cache"] = SlotCache(size)
+    reads = int(app.config.get("AVAILABILITY_READS_CACHE_SIZE") or DEFAULT_READS_SIZE)
+    app.extensions["availability_reads"] = SlotCache(reads)
     if not event.contains(Session, "before_commit", _bump_before_commit):
         event.listen(Session, "after_flush", _note_flushed)
         event.listen(Session, "do_orm_execute", _note_statement)
         event.listen(Session, "before_commit", _bump_before_commit)
-        event.listen(Session, "after_commit", _forget)
+        event.listen(Session, "after_commit", _after_commit)
         event.listen(Session, "after_rollback", _forget)
 
 
@@ -181,14 +187,25 @@ def _bump_before_commit(session: Session) -> None:
         session.execute(
             update(availability_version).values(version=availability_version.c.version + 1)
         )
+        session.info[_RAISED] = True
     elif centres or counsellors:
         session.execute(
             _RAISE_CENTRES, {"centres": sorted(centres), "counsellors": sorted(counsellors)}
         )
+        session.info[_RAISED] = True
+
+
+def _after_commit(session: Session) -> None:
+    # A request that has committed a change of availability reads the version anew: what it
+    # reads from now on is newer than the version it pinned before.
+    if session.info.pop(_RAISED, False) and has_app_context():
+        g.pop("availability_version", None)
+        g.pop("availability_slug", None)
+    _forget(session)
 
 
 def _forget(session: Session) -> None:
-    for name in (_CHANGED, _CENTRES, _COUNSELLORS):
+    for name in (_CHANGED, _CENTRES, _COUNSELLORS, _RAISED):
         session.info.pop(name, None)
 
 
@@ -301,6 +318,7 @@ def pin_version(centre_slug: str | None = None) -> None:
     only by requests that began before that change committed)."""
     if "availability_version" not in g:
         g.availability_version = read_version(db.session, centre_slug)
+        g.availability_slug = centre_slug
 
 
 def _pinned(cache: SlotCache | None, centre_slug: str | None) -> Version | None:
@@ -332,3 +350,44 @@ def keep(
     version = _pinned(cache, centre_slug)
     if version is not None:
         cache.put(version, key, now, until, value)
+
+
+# The span of ``now`` a read kept by ``remembered`` holds for: all of it (the clock changes
+# none of them).
+_ALWAYS = (datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC))
+
+
+def remembered(key: Hashable, compute: Callable[[], object], centre_slug: str | None = None):
+    """``compute()``, kept in this process under the availability version pinned for this
+    request: the common number, and the number of the centre of ``centre_slug`` for a read
+    about that centre. For reads of the tables of AVAILABILITY_TABLES that do not depend on
+    the clock (centres with their hours, services, counsellors); what ``compute`` returns
+    must not be changed by its callers, and it is not kept when it is None.
+
+    Computed, and not kept, when the cache is off, when this transaction has written
+    availability (or holds changes not yet flushed), and when the request's version was
+    pinned for another centre."""
+    if not current_app.config.get("AVAILABILITY_CACHE", True):
+        return compute()
+    cache: SlotCache = current_app.extensions["availability_reads"]
+    session = db.session
+    pin_version(centre_slug)
+    version = g.availability_version
+    if (
+        version is None
+        or has_uncommitted_changes(session)
+        or session.new
+        or session.dirty
+        or session.deleted
+    ):
+        return compute()
+    if centre_slug is None:
+        version = (version[0], None)
+    elif g.get("availability_slug") != centre_slug or version[1] is None:
+        return compute()
+    value = cache.get(version, key, _ALWAYS[0])
+    if value is None:
+        value = compute()
+        if value is not None:
+            cache.put(version, key, _ALWAYS[0], _ALWAYS[1], value)
+    return value

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import delete, func, or_, select, text, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from booking import audit, availability, invitations, notifications, occupancy
@@ -142,7 +142,7 @@ def new_reference() -> str:
     return f"{chars[:4]}-{chars[4:]}"
 
 
-def _manage_token(idempotency: Idempotency | None) -> str:
+def manage_token_for(idempotency: Idempotency | None) -> str:
     """A fresh random token; derived from the key when the request can be repeated.
 
     Only the token's hash is stored. A repeated request must answer with the same manage
@@ -319,8 +319,8 @@ def release_expired_holds(now: datetime) -> int:
     expired = db.session.scalars(query).all()
     for booking in expired:
         booking.status = "expired"
+        notifications.drop_hold_request(booking.id)
     if expired:
-        _drop_hold_requests([b.id for b in expired])
         db.session.flush()
     return len(expired)
 
@@ -373,7 +373,7 @@ def confirm_hold(booking: Booking, *, now: datetime) -> bool:
         if booking.status != "held" or booking.is_hold_over(now):
             if booking.is_held:  # ran out, not yet swept: marked here (its row is locked)
                 booking.status = "expired"
-                _drop_hold_requests([booking.id])
+                notifications.drop_hold_request(booking.id)
                 db.session.commit()
             raise HoldExpired()
         if booking.email:
@@ -400,7 +400,7 @@ def _replay(idempotency: Idempotency) -> BookingResult | None:
     stored = (row.response_status, row.response_body) if row.response_status else None
     return BookingResult(
         booking=booking,
-        manage_token=_manage_token(idempotency),
+        manage_token=manage_token_for(idempotency),
         replayed=True,
         stored_response=stored,
     )
@@ -479,7 +479,7 @@ def book_slot(request: BookingRequest, *, now: datetime) -> BookingResult:
                 outbox_ids += notifications.enqueue_move(replaced, token, now)
                 return BookingResult(booking=replaced, manage_token=token)
 
-            token = _manage_token(idempotency)
+            token = manage_token_for(idempotency)
             booking = Booking(
                 reference=new_reference(),
                 centre=centre,
@@ -580,7 +580,7 @@ def cancel_booking(
             booking.status = "cancelled"
             booking.cancelled_at = now
             booking.hold_expires_at = None
-            _drop_hold_requests([booking.id])
+            notifications.drop_hold_request(booking.id)
             return True
         if not by_staff:
             _check_changeable(booking, now)
@@ -593,17 +593,6 @@ def cancel_booking(
             booking, now, by_centre, at_request=by_staff and at_request
         )
     return True
-
-
-def _drop_hold_requests(booking_ids: list[int]) -> None:
-    """A "please confirm" mail not yet sent is pointless once the hold ended."""
-    db.session.execute(
-        delete(OutboxMessage).where(
-            OutboxMessage.booking_id.in_(booking_ids),
-            OutboxMessage.kind == notifications.HOLD_REQUEST.name,
-            OutboxMessage.state == "pending",
-        )
-    )
 
 
 def reschedule_booking(

@@ -46,7 +46,7 @@ from booking.settings_checks import (
     german_needed,
     text_field,
 )
-from booking.validation import FieldError, clean_email, has_control_characters
+from booking.validation import FieldError, clean_email, clean_text
 
 # Opening hours.
 
@@ -300,26 +300,26 @@ def update_legal_details(
     """Set what the Impressum, privacy notice and accessibility statement say of the centre,
     and where families go when that is not the postal address."""
     errors = FieldErrors()
-    operator = (legal_operator or "").strip()
+    try:
+        # Several lines; the shared check refuses controls and unreadable characters.
+        operator = clean_text(legal_operator, max_length=MAX_LEGAL_TEXT, multiline=True) or ""
+    except FieldError as error:
+        errors.add("legal_operator", str(error))
+        operator = ""
     person = clean_input(responsible_person)
     contact = clean_input(accessibility_contact)
     officer = clean_input(privacy_officer_contact)
     visiting = clean_input(visiting_address)
     email = clean_input(contact_email)
-    if len(operator) > MAX_LEGAL_TEXT:
-        errors.add("legal_operator", _("Use at most %(max)d characters.", max=MAX_LEGAL_TEXT))
-    elif has_control_characters(operator, allow_line_breaks=True):
-        errors.add("legal_operator", _("Please use plain text without special characters."))
     for field, value, limit in (
         ("responsible_person", person, MAX_NAME),
         ("accessibility_contact", contact, MAX_REASON),
         ("privacy_officer_contact", officer, MAX_REASON),
         ("visiting_address", visiting, MAX_REASON),
     ):
-        if len(value) > limit:
-            errors.add(field, _("Use at most %(max)d characters.", max=limit))
-        elif has_control_characters(value):
-            errors.add(field, _("Please use a single line without special characters."))
+        # The shared check of a single line: no line breaks, controls, bidirectional
+        # overrides or isolates (they turn the Impressum's text around), nothing invisible.
+        check_text(errors, field, value, limit)
     if email:
         try:
             email = clean_email(email)

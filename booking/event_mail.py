@@ -8,6 +8,7 @@ names another registrant: a snapshot holds this registration's fields and the ev
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 
@@ -15,11 +16,9 @@ from flask import render_template, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete
 
-from booking import ical
+from booking import ical, outbox
 from booking.emails import compose_message, format_address
-from booking.extensions import db
 from booking.i18n import html_lang
 from booking.mail_kinds import REGISTRATION, MailKind, new_outbox_row, register_kind
 from booking.models import OutboxMessage, Registration
@@ -55,6 +54,7 @@ def _snapshot(registration: Registration, kind: str, now: datetime, **extra) -> 
             "start_at": event.start_at.isoformat(),
             "end_at": event.end_at.isoformat(),
             "location": event.location(),
+            "languages": list(event.languages or []),
         },
         "centre": {
             "name": centre.name,
@@ -78,22 +78,6 @@ def _row(registration: Registration, kind: str, key: str, snapshot: dict, due_at
     )
 
 
-def _store(rows: list[OutboxMessage]) -> list[int]:
-    db.session.add_all(rows)
-    db.session.flush()
-    return [row.id for row in rows]
-
-
-def _drop_pending_reminders(registration: Registration) -> None:
-    db.session.execute(
-        delete(OutboxMessage).where(
-            OutboxMessage.registration_id == registration.id,
-            OutboxMessage.kind == "event_reminder",
-            OutboxMessage.state == "pending",
-        )
-    )
-
-
 def _reminder(registration: Registration, token: str, now: datetime) -> list[OutboxMessage]:
     """The reminder the day before, composed when due; none when that would be too late."""
     due_at = registration.event.start_at - REMINDER_BEFORE
@@ -107,10 +91,10 @@ def _reminder(registration: Registration, token: str, now: datetime) -> list[Out
 def _invitation(registration: Registration, kind: str, token: str, now: datetime) -> list[int]:
     if not registration.email:
         return []
-    _drop_pending_reminders(registration)
+    outbox.drop_pending(KINDS["event_reminder"], registration.id)
     snapshot = _snapshot(registration, kind, now, manage_url=manage_url(token))
     key = f"registration:{registration.id}:seq{registration.sequence}:{kind}"
-    return _store(
+    return outbox.store(
         [_row(registration, kind, key, snapshot, now), *_reminder(registration, token, now)]
     )
 
@@ -140,33 +124,47 @@ def enqueue_waiting(
         registration, "event_waiting", now, manage_url=manage_url(token), position=position
     )
     key = f"registration:{registration.id}:waiting"
-    return _store([_row(registration, "event_waiting", key, snapshot, now)])
+    return outbox.store([_row(registration, "event_waiting", key, snapshot, now)])
+
+
+def enqueue_moved_waiting(
+    registration: Registration, token: str, position: int, now: datetime
+) -> list[int]:
+    """The event moved while this registration waits: the new time, its place in line; no
+    invitation, since it holds no seat."""
+    if not registration.email:
+        return []
+    snapshot = _snapshot(
+        registration, "event_moved_waiting", now, manage_url=manage_url(token), position=position
+    )
+    key = f"registration:{registration.id}:moved-waiting:{uuid.uuid4().hex}"
+    return outbox.store([_row(registration, "event_moved_waiting", key, snapshot, now)])
 
 
 def enqueue_registration_cancelled(
     registration: Registration, was_confirmed: bool, now: datetime
 ) -> list[int]:
     """The registrant's own cancel: a CANCEL to them alone (a note when they were waiting)."""
-    _drop_pending_reminders(registration)
+    outbox.drop_pending(KINDS["event_reminder"], registration.id)
     if not registration.email:
         return []
     kind = "registration_cancelled" if was_confirmed else "registration_cancelled_waiting"
     snapshot = _snapshot(registration, kind, now)
     key = f"registration:{registration.id}:seq{registration.sequence}:cancel"
-    return _store([_row(registration, kind, key, snapshot, now)])
+    return outbox.store([_row(registration, kind, key, snapshot, now)])
 
 
 def enqueue_event_cancelled(
     registration: Registration, was_confirmed: bool, reason: str, now: datetime
 ) -> list[int]:
     """The centre cancelled the event: a CANCEL with the reason (a note to those waiting)."""
-    _drop_pending_reminders(registration)
+    outbox.drop_pending(KINDS["event_reminder"], registration.id)
     if not registration.email:
         return []
     kind = "event_cancelled" if was_confirmed else "event_cancelled_waiting"
     snapshot = _snapshot(registration, kind, now, reason=reason)
     key = f"registration:{registration.id}:seq{registration.sequence}:event-cancel"
-    return _store([_row(registration, kind, key, snapshot, now)])
+    return outbox.store([_row(registration, kind, key, snapshot, now)])
 
 
 def enqueue_message(registration: Registration, text: str, key: str, now: datetime) -> list[int]:
@@ -175,7 +173,7 @@ def enqueue_message(registration: Registration, text: str, key: str, now: dateti
         return []
     snapshot = _snapshot(registration, "event_message", now, message=text)
     row_key = f"registration:{registration.id}:message:{key}"
-    return _store([_row(registration, "event_message", row_key, snapshot, now)])
+    return outbox.store([_row(registration, "event_message", row_key, snapshot, now)])
 
 
 # --- composing, when the outbox sends ------------------------------------------------
@@ -301,6 +299,7 @@ KINDS: dict[str, MailKind] = {
         _kind("event_seat", _l("Your registration: %(title)s"), "REQUEST"),
         _kind("event_waiting", _l("Waiting list: %(title)s")),
         _kind("event_moved", _l("Changed: %(title)s"), "REQUEST"),
+        _kind("event_moved_waiting", _l("Changed: %(title)s")),
         _kind("event_cancelled", _l("Cancelled: %(title)s"), "CANCEL"),
         _kind("event_cancelled_waiting", _l("Cancelled: %(title)s")),
         _kind("registration_cancelled", _l("Your registration is cancelled: %(title)s"), "CANCEL"),

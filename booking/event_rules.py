@@ -51,6 +51,22 @@ def waiting_position(registration_id: int, waiting_ids: Iterable[int]) -> int:
     return sum(1 for other in waiting_ids if other < registration_id) + 1
 
 
+def date_window(
+    first: date | None, last: date | None, zone: ZoneInfo
+) -> tuple[datetime | None, datetime | None]:
+    """The instants that bound the days ``first`` to ``last`` (both included, either may be
+    None) in the centre's wall time: midnight of ``first``, midnight after ``last``."""
+    start = datetime.combine(first, time.min, zone) if first else None
+    end = datetime.combine(last + timedelta(days=1), time.min, zone) if last else None
+    return start, end
+
+
+def starts_in_window(start_at: datetime, window: tuple[datetime | None, datetime | None]) -> bool:
+    """True when an event starting at ``start_at`` starts on the days of date_window."""
+    start, end = window
+    return (start is None or start_at >= start) and (end is None or start_at < end)
+
+
 def default_closing(start_at: datetime) -> datetime:
     """Registration closes 24 hours before the start."""
     return start_at - DEFAULT_CLOSING

@@ -18,13 +18,22 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import selectinload
 
 from booking import audit, event_mail, event_rules
-from booking.bookings import hash_token, new_reference, release_expired_holds
+from booking.bookings import (
+    Idempotency,
+    IdempotencyMismatch,
+    hash_token,
+    manage_token_for,
+    new_reference,
+    release_expired_holds,
+)
 from booking.extensions import db
 from booking.models import (
     Centre,
     Event,
+    IdempotencyKey,
     Occupancy,
     Registration,
     User,
@@ -107,6 +116,8 @@ class RegistrationResult:
     registration: Registration
     manage_token: str
     waiting_position: int | None = None
+    # A repeated form (the same nonce): the first registration, nothing written.
+    replayed: bool = False
 
 
 # --- reads -------------------------------------------------------------------------
@@ -172,6 +183,31 @@ def upcoming_events(
     return list(db.session.scalars(query))
 
 
+def events_between(
+    centre_ids: list[int] | None,
+    start_at: datetime,
+    end_at: datetime,
+    *,
+    leader_id: int | None = None,
+    include_cancelled: bool = False,
+) -> list[Event]:
+    """Events overlapping ``[start_at, end_at)``, soonest first, each once (however many
+    leaders, occupancy rows or registrations it has); ``leader_id``: only those they lead."""
+    query = (
+        select(Event)
+        .where(Event.start_at < end_at, Event.end_at > start_at)
+        .options(selectinload(Event.leaders), selectinload(Event.centre))
+        .order_by(Event.start_at, Event.id)
+    )
+    if centre_ids is not None:
+        query = query.where(Event.centre_id.in_(centre_ids))
+    if leader_id is not None:
+        query = query.where(Event.leaders.any(User.id == leader_id))
+    if not include_cancelled:
+        query = query.where(Event.status == "scheduled")
+    return list(db.session.scalars(query))
+
+
 def registrations_of(event: Event, *, active_only: bool = False) -> list[Registration]:
     """An event's registrations: confirmed first, then the waiting list in order, then the
     cancelled ones."""
@@ -227,6 +263,17 @@ def _recount(event: Event) -> int:
     )
 
 
+def _waiting(event: Event) -> list[Registration]:
+    """The waiting list, first in line first."""
+    return list(
+        db.session.scalars(
+            select(Registration)
+            .where(Registration.event_id == event.id, Registration.status == "waiting")
+            .order_by(Registration.id)
+        )
+    )
+
+
 def _fill_from_waiting_list(event: Event, now: datetime) -> list[int]:
     """Confirm the earliest waiting registrations that fit; their mails. Under the lock."""
     confirmed = _recount(event)
@@ -234,13 +281,7 @@ def _fill_from_waiting_list(event: Event, now: datetime) -> list[int]:
     if free <= 0 or event.is_cancelled:
         event.confirmed_persons = confirmed
         return []
-    waiting = list(
-        db.session.scalars(
-            select(Registration)
-            .where(Registration.event_id == event.id, Registration.status == "waiting")
-            .order_by(Registration.id)
-        )
-    )
+    waiting = _waiting(event)
     chosen = set(event_rules.promote(free, [event_rules.Waiting(r.id, r.persons) for r in waiting]))
     outbox_ids: list[int] = []
     for registration in waiting:
@@ -274,16 +315,32 @@ def register(
     locale: str = "de",
     channel: str = "online",
     created_by: User | None = None,
+    idempotency: Idempotency | None = None,
 ) -> RegistrationResult:
     """Register ``details`` for ``event``: confirmed when the whole party fits, else waiting
     (or EventFull); commits and sends the mail.
 
     Families register until registration closes; staff (``created_by``) until the start,
-    and without an e-mail address. Raises RegistrationClosed, EventFull, AlreadyRegistered.
+    and without an e-mail address. Raises RegistrationClosed, EventFull, AlreadyRegistered,
+    IdempotencyMismatch. A repeated form (the same ``idempotency`` key) returns the first
+    registration and writes nothing, as a repeated booking form does (bookings.book_slot).
     """
-    token = secrets.token_urlsafe(32)
+    token = manage_token_for(idempotency)
     try:
         with committed(keep_loaded=True) as outbox_ids:
+            if idempotency is not None:
+                replay = _replay(idempotency)
+                if replay is not None:
+                    db.session.rollback()
+                    return replay
+                # Claim the key first: a concurrent twin waits on it, then replays.
+                key_row = IdempotencyKey(
+                    scope=idempotency.scope,
+                    key=idempotency.key,
+                    request_hash=idempotency.fingerprint,
+                )
+                db.session.add(key_row)
+                db.session.flush()
             _lock(event)
             if event.is_cancelled or now >= event.start_at:
                 raise RegistrationClosed()
@@ -323,6 +380,8 @@ def register(
                 details.persons if decision == "confirmed" else 0
             )
             db.session.flush()
+            if idempotency is not None:
+                key_row.registration_id = registration.id
             position = waiting_position(registration)
             if created_by is not None:
                 _audit(created_by, event, f"registered {registration.reference} ({channel})", now)
@@ -331,6 +390,12 @@ def register(
             else:
                 outbox_ids += event_mail.enqueue_waiting(registration, token, position, now)
     except IntegrityError as error:
+        if idempotency is not None and "idempotency" in str(error.orig).lower():
+            # A twin of this very form committed meanwhile: answer with its registration.
+            replay = _replay(idempotency)
+            db.session.rollback()
+            if replay is not None:
+                return replay
         # The unique index saw a twin of this address that committed meanwhile.
         if "email_key" in str(error.orig).lower() or "uq_registration_event_email" in str(
             error.orig
@@ -338,6 +403,26 @@ def register(
             raise AlreadyRegistered() from error
         raise
     return RegistrationResult(registration, token, position)
+
+
+def _replay(idempotency: Idempotency) -> RegistrationResult | None:
+    """The first registration of a repeated form, or None the first time."""
+    row = db.session.scalar(
+        select(IdempotencyKey).where(
+            IdempotencyKey.scope == idempotency.scope, IdempotencyKey.key == idempotency.key
+        )
+    )
+    if row is None:
+        return None
+    if row.request_hash != idempotency.fingerprint or row.registration_id is None:
+        raise IdempotencyMismatch()
+    registration = db.session.get(Registration, row.registration_id)
+    return RegistrationResult(
+        registration,
+        manage_token_for(idempotency),
+        waiting_position(registration),
+        replayed=True,
+    )
 
 
 def _has_active(event: Event, email: str) -> bool:
@@ -423,6 +508,16 @@ def _busy_leaders(
     return sorted(u.name for u in leaders if u.id in busy)
 
 
+def _race_winners(
+    leaders: list[User], times: list[tuple[datetime, datetime]], exclude_event_id: int | None
+) -> list[str]:
+    """After a lost race (rolled back): the leaders whom the other transaction made busy,
+    read now that it has committed; all of them if it has since let go again."""
+    names = _busy_leaders(leaders, times, exclude_event_id) or sorted(u.name for u in leaders)
+    db.session.rollback()  # only read: end the transaction the reading began
+    return names
+
+
 def create_events(
     centre: Centre,
     details: EventDetails,
@@ -438,7 +533,7 @@ def create_events(
         return _create_events(centre, details, times, leaders, actor, now=now)
     except DBAPIError as error:
         if is_lost_race(error):
-            raise LeaderBusy([]) from error
+            raise LeaderBusy(_race_winners(leaders, times, None)) from error
         raise
 
 
@@ -496,13 +591,14 @@ def change_event(
     now: datetime,
 ) -> list[int]:
     """Change an event; commits. A new time or place sends every confirmed registration its
-    invitation again (same UID, higher SEQUENCE), all in this one transaction; more seats
-    confirm waiting registrations. Returns the ids of the registrations told of a move."""
+    invitation again (same UID, higher SEQUENCE) and every waiting one a mail with the new
+    time and its place in line, all in this one transaction; more seats confirm waiting
+    registrations. Returns the ids of the registrations told of a move."""
     try:
         return _change_event(event, details, start_at, end_at, leaders, actor, now=now)
     except DBAPIError as error:
         if is_lost_race(error):
-            raise LeaderBusy([]) from error
+            raise LeaderBusy(_race_winners(leaders, [(start_at, end_at)], event.id)) from error
         raise
 
 
@@ -540,6 +636,16 @@ def _change_event(event, details, start_at, end_at, leaders, actor, *, now) -> l
                 db.session.flush()
                 outbox_ids += event_mail.enqueue_moved(registration, _new_token(registration), now)
         outbox_ids += _fill_from_waiting_list(event, now)
+        if moved:
+            # Those still waiting hold no seat and no invitation: a mail with the new time,
+            # their place in line unchanged.
+            for position, registration in enumerate(_waiting(event), start=1):
+                told.append(registration.id)
+                if registration.email:
+                    token = _new_token(registration)
+                    outbox_ids += event_mail.enqueue_moved_waiting(
+                        registration, token, position, now
+                    )
         _audit(actor, event, "moved" if moved else "changed", now)
     return told
 

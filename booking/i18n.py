@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_datetime, get_day_names, match_skeleton
+from babel.lists import format_list
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, current_app, has_request_context, request, session, url_for
@@ -192,6 +193,15 @@ def language_name(code: str) -> str:
         return Locale.parse(code).get_display_name(get_locale()) or code
     except (ValueError, UnknownLocaleError):
         return code
+
+
+def language_list(codes) -> str:
+    """Languages by name in the current language, joined as its locale joins a list:
+    "Deutsch und Arabisch", "الألمانية والعربية" (never a Latin comma in Arabic)."""
+    names = [language_name(code) for code in codes or ()]
+    if not names:
+        return ""
+    return format_list(names, locale=get_locale() or "de")
 
 
 def day_label(day: date) -> str:
@@ -402,6 +412,7 @@ def init_app(app: Flask) -> None:
     # Globals rather than context, so that imported macros see them too.
     app.jinja_env.globals.update(
         language_name=language_name,
+        language_list=language_list,
         weekday_name=weekday_name,
         day_label=day_label,
         format_date=format_date,

@@ -23,14 +23,14 @@ from flask import current_app, render_template, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, select, text
+from sqlalchemy import select, text
 
-from booking import audit
+from booking import audit, outbox
 from booking.emails import compose_message, format_address
 from booking.extensions import db
 from booking.i18n import html_lang, url_code
 from booking.mail_kinds import INVITATION, MailKind, new_outbox_row, register_kind
-from booking.models import Booking, Centre, Invitation, OutboxMessage, Service, User
+from booking.models import Booking, Centre, Invitation, Service, User
 from booking.transactions import committed
 from booking.validation import (
     MAX_MESSAGE,
@@ -304,7 +304,7 @@ def withdraw(invitation: Invitation, actor: User, *, now: datetime) -> bool:
             db.session.rollback()
             return False
         invitation.withdrawn_at = now
-        _drop_pending_reminder(invitation)
+        outbox.drop_pending(INVITATION_REMINDER, invitation.id)
         audit.record(
             actor,
             "invite",
@@ -329,7 +329,7 @@ def renew(
         invitation.token_hash = hash_token(token)
         invitation.expires_at = now + timedelta(days=days)
         invitation.withdrawn_at = None
-        _drop_pending_reminder(invitation)
+        outbox.drop_pending(INVITATION_REMINDER, invitation.id)
         audit.record(
             actor,
             "invite",
@@ -359,7 +359,7 @@ def use(invitation: Invitation, booking: Booking, now: datetime) -> None:
     """Inside the booking's transaction: the invitation is used up by ``booking``."""
     invitation.used_at = now
     invitation.booking_id = booking.id
-    _drop_pending_reminder(invitation)
+    outbox.drop_pending(INVITATION_REMINDER, invitation.id)
 
 
 def status_of(invitation: Invitation, now: datetime) -> str:
@@ -367,16 +367,6 @@ def status_of(invitation: Invitation, now: datetime) -> str:
 
 
 # Mails.
-
-
-def _drop_pending_reminder(invitation: Invitation) -> None:
-    db.session.execute(
-        delete(OutboxMessage).where(
-            OutboxMessage.invitation_id == invitation.id,
-            OutboxMessage.kind == "invitation_reminder",
-            OutboxMessage.state == "pending",
-        )
-    )
 
 
 def _enqueue_mails(
@@ -391,8 +381,7 @@ def _enqueue_mails(
     reminder_at = now + REMINDER_AFTER
     if reminder_at < invitation.expires_at:
         rows.append(_mail_row(INVITATION_REMINDER, invitation, url, now, due_at=reminder_at))
-    db.session.add_all(rows)
-    db.session.flush()
+    outbox.store(rows)
     return [row.id for row in rows if row.due_at <= now]
 
 

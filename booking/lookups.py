@@ -4,9 +4,21 @@ from __future__ import annotations
 
 from flask import abort
 from flask_babel import gettext as _
+from werkzeug.routing import IntegerConverter
 
 from booking import availability
 from booking.models import Centre, Service
+
+# The largest key of a table (PostgreSQL's integer); the API's document names it too.
+MAX_ROW_ID = 2**31 - 1
+
+
+class RowId(IntegerConverter):
+    """``<int:...>`` in every route: a number that fits a table's key, else no match (404).
+    A longer one would overflow the database's integer (a 500) when it is looked up."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=MAX_ROW_ID, signed=False):
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 
 def centre_or_404(slug: str) -> Centre:

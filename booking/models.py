@@ -777,6 +777,10 @@ class IdempotencyKey(db.Model):
     key: Mapped[str] = mapped_column(String(200))
     request_hash: Mapped[str] = mapped_column(String(64))
     booking_id: Mapped[int | None] = mapped_column(ForeignKey("booking.id", ondelete="CASCADE"))
+    # The event registration a repeated registration form answers with.
+    registration_id: Mapped[int | None] = mapped_column(
+        ForeignKey("registration.id", ondelete="CASCADE")
+    )
     response_status: Mapped[int | None] = mapped_column(Integer)
     response_body: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -901,6 +905,15 @@ class Event(db.Model):
     def description_in(self, language: str, fallback: str = "de") -> str:
         texts = self.descriptions or {}
         return texts.get(language) or texts.get(fallback) or ""
+
+    def title_with_language(self, language: str, fallback: str = "de") -> tuple[str, str]:
+        """The title and the language it is in (``fallback`` when none in ``language``), so
+        a German title on another language's page is marked as German."""
+        return _text_in(self.titles, language, fallback)
+
+    def description_with_language(self, language: str, fallback: str = "de") -> tuple[str, str]:
+        """The description and the language it is in."""
+        return _text_in(self.descriptions, language, fallback)
 
     @property
     def is_cancelled(self) -> bool:

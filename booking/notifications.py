@@ -25,11 +25,9 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import escape
-from sqlalchemy import delete
 
-from booking import ical
+from booking import ical, outbox
 from booking.emails import compose_message, format_address
-from booking.extensions import db
 from booking.i18n import html_lang
 from booking.mail_kinds import BOOKING, LINK_TOKEN, MailKind, new_outbox_row, register_kind
 from booking.models import Booking, OutboxMessage
@@ -148,24 +146,6 @@ def _row(
     )
 
 
-def _store(rows: list[OutboxMessage]) -> list[int]:
-    # One flush for all of them: on PostgreSQL one INSERT ... RETURNING.
-    db.session.add_all(rows)
-    db.session.flush()
-    return [row.id for row in rows]
-
-
-def _drop_pending_reminders(booking: Booking) -> None:
-    # An unsent reminder of an old time is obsolete, not lost: the new mail replaces it.
-    db.session.execute(
-        delete(OutboxMessage).where(
-            OutboxMessage.booking_id == booking.id,
-            OutboxMessage.kind == REMINDER.name,
-            OutboxMessage.state == "pending",
-        )
-    )
-
-
 def _reminder(booking: Booking, now: datetime) -> list[OutboxMessage]:
     """The reminder, composed when it is due; none when that would be too late. Its link is
     minted when it is sent (mail_kinds.LINK_TOKEN): a waiting reminder holds no working link."""
@@ -191,7 +171,7 @@ def _enqueue_invitation(
     if not booking.email:
         return []
     if moved:  # a new booking has no reminder to replace
-        _drop_pending_reminders(booking)
+        outbox.drop_pending(REMINDER, booking.id)
     kind = CHANGE if moved else CONFIRMATION
     if token is None:
         kind, token = HELD_CONFIRMATION, LINK_TOKEN
@@ -201,7 +181,7 @@ def _enqueue_invitation(
         snapshot["handed_over"] = True
     key = f"booking:{booking.id}:seq{booking.sequence}:request"
     row = _row(booking, kind, key, snapshot, due_at=now)
-    return _store([row, *_reminder(booking, now)])
+    return outbox.store([row, *_reminder(booking, now)])
 
 
 def enqueue_confirmation(booking: Booking, token: str | None, now: datetime) -> list[int]:
@@ -222,7 +202,12 @@ def enqueue_hold_request(booking: Booking, now: datetime) -> list[int]:
     )
     snapshot["hold_expires_at"] = booking.hold_expires_at.isoformat()
     key = f"booking:{booking.id}:hold"
-    return _store([_row(booking, HOLD_REQUEST, key, snapshot, due_at=now)])
+    return outbox.store([_row(booking, HOLD_REQUEST, key, snapshot, due_at=now)])
+
+
+def drop_hold_request(booking_id: int) -> None:
+    """A "please confirm" mail not yet sent is pointless once the hold ended."""
+    outbox.drop_pending(HOLD_REQUEST, booking_id)
 
 
 def enqueue_move(
@@ -270,7 +255,7 @@ def enqueue_cancellation(
     When the centre cancelled (``by_centre``), the mail says why, apologises and offers
     the next free times of the same service.
     """
-    _drop_pending_reminders(booking)
+    outbox.drop_pending(REMINDER, booking.id)
     if not booking.email:
         return []
     snapshot = _snapshot(booking, now, book_again_url=book_again_url(booking))
@@ -285,7 +270,7 @@ def enqueue_cancellation(
             "next_starts": [start.isoformat() for start in by_centre.next_starts],
         }
     key = f"booking:{booking.id}:seq{booking.sequence}:cancel"
-    return _store([_row(booking, CANCELLATION, key, snapshot, due_at=now)])
+    return outbox.store([_row(booking, CANCELLATION, key, snapshot, due_at=now)])
 
 
 def enqueue_manage_link(booking: Booking, token: str, now: datetime) -> list[int]:
@@ -295,7 +280,7 @@ def enqueue_manage_link(booking: Booking, token: str, now: datetime) -> list[int
         return []
     snapshot = _snapshot(booking, now, manage_url=manage_url(token))
     key = f"booking:{booking.id}:link:{uuid.uuid4().hex}"
-    return _store([_row(booking, MANAGE_LINK, key, snapshot, due_at=now)])
+    return outbox.store([_row(booking, MANAGE_LINK, key, snapshot, due_at=now)])
 
 
 def enqueue_account_notice(
@@ -328,7 +313,7 @@ def enqueue_account_notice(
         state="pending",
         due_at=now,
     )
-    return _store([row])
+    return outbox.store([row])
 
 
 # Composing, when the outbox sends: from the snapshot alone, no query.

@@ -48,6 +48,33 @@ BACKOFF_MAX = timedelta(hours=6)
 RECORD_PATIENCE = timedelta(seconds=60)
 
 
+# --- what a writer's transaction puts in the outbox ------------------------------------
+
+
+def store(rows: list[OutboxMessage]) -> list[int]:
+    """Add the mails a transaction writes; their ids, to send after its commit."""
+    # One flush for all of them: on PostgreSQL one INSERT ... RETURNING.
+    db.session.add_all(rows)
+    db.session.flush()
+    return [row.id for row in rows]
+
+
+def drop_pending(kind: mail_kinds.MailKind, subject_id: int) -> None:
+    """Delete the unsent mails of ``kind`` about one subject (a booking, a registration, an
+    invitation): an unsent reminder of an old time is obsolete, not lost, and the mail
+    written with it replaces it."""
+    db.session.execute(
+        delete(OutboxMessage).where(
+            kind.subject.column == subject_id,
+            OutboxMessage.kind == kind.name,
+            OutboxMessage.state == "pending",
+        )
+    )
+
+
+# --- sending ---------------------------------------------------------------------------
+
+
 def backoff(attempts: int, base: timedelta = BACKOFF_BASE) -> timedelta:
     """Wait after the ``attempts``-th failure: base, 2 × base, 4 × base, ... at most 6 hours
     (1, 2, 4, ... minutes by default)."""

@@ -239,6 +239,12 @@ def _erase_registrations(cutoff: datetime, now: datetime) -> tuple[int, int]:
         .execution_options(synchronize_session=False)
     )
     mails = _erase_mails(REGISTRATION.column.in_(due), waiting_too=True)
+    # The stored hash of a submitted registration form is derived from personal data.
+    db.session.execute(
+        delete(IdempotencyKey)
+        .where(IdempotencyKey.registration_id.in_(due))
+        .execution_options(synchronize_session=False)
+    )
     return len(due), mails
 
 

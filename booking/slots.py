@@ -39,7 +39,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
+from functools import lru_cache, partial
 from itertools import compress, repeat
 from operator import add, attrgetter, lt, sub
 from typing import NamedTuple
@@ -135,6 +135,10 @@ class Slot(NamedTuple):
         return next((ids for name, ids in self.others if name == role), ())
 
 
+# A Slot from a tuple of its four fields, made without a Python step.
+_new_slot = partial(tuple.__new__, Slot)
+
+
 def available_slots(
     rules: CentreRules,
     service_slug: str,
@@ -177,24 +181,17 @@ def available_slots(
         return []
 
     length = duration // _MICROSECOND
-    step = rules.slot_step_minutes * _MICROS_PER_MINUTE
-    days = [
-        _Day(day, tz)
-        for day in _days(first_day, last_day)
-        if not _is_public_holiday(rules.holiday_region, day)  # rule 2
-    ]
-    # Rules 1, 4 and 5 give the candidate starts, each once, ascending.
-    grid = _Grid(
-        sorted(
-            {
-                start_at
-                for day in days
-                for opening in _spans_on(rules.opening_hours, day)
-                for start_at in _opening_starts(opening, day, step, length, earliest_start_at)
-            }
-        ),
+    days, grid = _laid_grid(
+        rules.opening_hours,
+        rules.timezone,
+        rules.holiday_region,
+        first_day,
+        last_day,
+        rules.slot_step_minutes,
         duration,
     )
+    # Rule 4: no start before the notice.
+    grid = grid.from_start(earliest_start_at)
     # Rule 2: no slot overlapping a closure.
     if rules.closures:
         free = [True] * len(grid.starts)
@@ -203,15 +200,23 @@ def available_slots(
     # Rule 3: a row per person, True where they are free for the slot at that start.
     rows = [candidate.free_at(grid, length, days) for candidate in groups[0]]
     ids = [candidate.id for candidate in groups[0]]
-    slots = []
     if len(roles) == 1:
-        # zip(*rows) gives one column per start: which counsellors are free then.
-        columns = zip(*rows, strict=True)
-        for start, end, column in zip(grid.start_ats, grid.end_ats, columns, strict=True):
-            free_ids = tuple(compress(ids, column))
-            if free_ids:
-                slots.append(Slot(start, end, free_ids))
-        return slots
+        # zip(*rows) gives one column per start: which counsellors are free then; a start
+        # with someone free is a slot. (Built by map() and compress(), without a Python
+        # step per start.)
+        free_ids = list(map(tuple, map(compress, repeat(ids), zip(*rows, strict=True))))
+        return list(
+            map(
+                _new_slot,
+                zip(
+                    compress(grid.start_ats, free_ids),
+                    compress(grid.end_ats, free_ids),
+                    compress(free_ids, free_ids),
+                    repeat(()),
+                ),
+            )
+        )
+    slots = []
     # Several roles: AND across the roles, OR within one.
     others = [
         (role, [c.id for c in group], [c.free_at(grid, length, days) for c in group])
@@ -352,15 +357,46 @@ def _grid(span: _Span, day: _Day, step: int) -> list[int]:
     return [start_at for wall in walls if (start_at := day.wall_to_utc(wall)) is not None]
 
 
-def _opening_starts(
-    opening: _Span, day: _Day, step: int, length: int, earliest_start_at: int
-) -> list[int]:
-    """Rules 1, 4 and 5: the grid starts whose slot lies inside the opening interval and
-    that are late enough for the notice; a run of the ascending grid."""
+def _opening_starts(opening: _Span, day: _Day, step: int, length: int) -> list[int]:
+    """Rules 1 and 5: the grid starts whose slot lies inside the opening interval; a run of
+    the ascending grid."""
     grid = _grid(opening, day, step)
-    first = bisect_left(grid, max(opening.start_at, earliest_start_at))
+    first = bisect_left(grid, opening.start_at)
     last = bisect_right(grid, opening.end_at - length)
     return grid[first:last]
+
+
+@lru_cache(maxsize=128)
+def _laid_grid(
+    opening_hours: tuple[WeeklyHours, ...],
+    timezone: str,
+    holiday_region: str,
+    first_day: date,
+    last_day: date,
+    slot_step_minutes: int,
+    duration: timedelta,
+) -> tuple[tuple[_Day, ...], _Grid]:
+    """Rules 1, 2 (public holidays) and 5 for the dates ``first_day..last_day``: the dates
+    that are not public holidays, and the candidate starts, each once, ascending.
+
+    Kept per process, as a function of these values alone (neither is ever changed): a
+    search of the same service and weeks lays the same grid, whatever ``now`` and the
+    bookings are."""
+    tz = ZoneInfo(timezone)
+    step = slot_step_minutes * _MICROS_PER_MINUTE
+    length = duration // _MICROSECOND
+    days = tuple(
+        _Day(day, tz)
+        for day in _days(first_day, last_day)
+        if not _is_public_holiday(holiday_region, day)  # rule 2
+    )
+    starts = {
+        start_at
+        for day in days
+        for opening in _spans_on(opening_hours, day)
+        for start_at in _opening_starts(opening, day, step, length)
+    }
+    return days, _Grid(sorted(starts), duration)
 
 
 def _wall_to_utc(wall: datetime, tz: ZoneInfo) -> datetime | None:
@@ -427,17 +463,30 @@ class _Grid:
     """
 
     def __init__(self, starts: list[int], duration: timedelta) -> None:
-        self.starts = starts
-        self.start_ats = [_EPOCH + start_at * _MICROSECOND for start_at in starts]
-        self.end_ats = [start + duration for start in self.start_ats]
+        self.starts = tuple(starts)
+        self.start_ats = tuple(_EPOCH + start_at * _MICROSECOND for start_at in starts)
+        self.end_ats = tuple(start + duration for start in self.start_ats)
+
+    @staticmethod
+    def _of(starts, start_ats, end_ats) -> _Grid:
+        grid = _Grid.__new__(_Grid)
+        grid.starts, grid.start_ats, grid.end_ats = tuple(starts), tuple(start_ats), tuple(end_ats)
+        return grid
 
     def where(self, keep: list[bool]) -> _Grid:
         """The starts whose ``keep`` is true."""
-        grid = _Grid.__new__(_Grid)
-        grid.starts = list(compress(self.starts, keep))
-        grid.start_ats = list(compress(self.start_ats, keep))
-        grid.end_ats = list(compress(self.end_ats, keep))
-        return grid
+        return self._of(
+            compress(self.starts, keep),
+            compress(self.start_ats, keep),
+            compress(self.end_ats, keep),
+        )
+
+    def from_start(self, earliest_start_at: int) -> _Grid:
+        """The starts at or after ``earliest_start_at``."""
+        first = bisect_left(self.starts, earliest_start_at)
+        if first == 0:
+            return self
+        return self._of(self.starts[first:], self.start_ats[first:], self.end_ats[first:])
 
 
 def _strike_overlapping(

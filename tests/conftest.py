@@ -58,13 +58,19 @@ def pytest_configure(config):
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config, items):
-    """Groups for `--dist loadgroup`: what must not run on two workers at once."""
+    """Groups for `--dist loadgroup`: what must not run on two workers at once. Then the
+    files with a test marked slow first: a long test started last keeps one worker busy
+    while the other has nothing left to do (xdist hands out the groups of several tests
+    first, the largest first, then the others in this order). Whole files move, so that
+    a module's fixtures are still made once in a run without workers."""
     for item in items:
         info = getattr(item, "_fixtureinfo", None)
         if info and any(
             d.scope == "module" for defs in info.name2fixturedefs.values() for d in defs
         ):
             item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+    slow_files = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.nodeid.split("::")[0] not in slow_files)
 
 
 def worker_database_url(url: str) -> str:

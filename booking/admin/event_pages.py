@@ -19,8 +19,15 @@ from booking.admin.forms import EventForm
 from booking.admin.views import _actor
 from booking.clock import request_now
 from booking.extensions import db
-from booking.i18n import COMMON_LANGUAGES, language_name
+from booking.i18n import (
+    COMMON_LANGUAGES,
+    PUBLIC_LANGUAGES,
+    current_language,
+    language_label,
+    language_name,
+)
 from booking.models import AUDIENCES, Event
+from booking.settings_checks import text_field
 from booking.staff.events import _event_error_text
 from booking.validation import FieldError, check_year, clean_text
 
@@ -59,10 +66,6 @@ def _form(centre, event: Event | None) -> EventForm:
     else:
         start = event.start_at.astimezone(zone)
         data = {
-            "title_de": event.titles.get("de", ""),
-            "title_en": event.titles.get("en", ""),
-            "description_de": event.descriptions.get("de", ""),
-            "description_en": event.descriptions.get("en", ""),
             "audience": event.audience,
             "date": start.date(),
             "starts": start.time(),
@@ -76,6 +79,9 @@ def _form(centre, event: Event | None) -> EventForm:
             ),
             "languages": list(event.languages or []),
         }
+        for code in PUBLIC_LANGUAGES:
+            data[text_field("title", code)] = (event.titles or {}).get(code, "")
+            data[text_field("description", code)] = (event.descriptions or {}).get(code, "")
     form = EventForm(data=data)
     form.audience.choices = [(a, _audience_label(a)) for a in AUDIENCES]
     form.leaders.choices = [
@@ -88,6 +94,18 @@ def _form(centre, event: Event | None) -> EventForm:
         ("fortnightly", _("Every second week")),
     ]
     return form
+
+
+def event_languages(form: EventForm) -> list[tuple[str, str]]:
+    """Each public language and its name in the page's language, for the fieldsets; each
+    text field labelled with its language (also in the list of errors above the form)."""
+    languages = [(code, language_label(code, current_language())) for code in PUBLIC_LANGUAGES]
+    for code, label in languages:
+        form[text_field("title", code)].label.text = _("Title (%(language)s)", language=label)
+        form[text_field("description", code)].label.text = _(
+            "Description (%(language)s)", language=label
+        )
+    return languages
 
 
 def _read(form: EventForm, centre) -> tuple[events.EventDetails | None, list, list]:
@@ -103,39 +121,48 @@ def _read(form: EventForm, centre) -> tuple[events.EventDetails | None, list, li
             errors[name] = [str(error)]
             return None
 
-    titles = {"de": text("title_de", required=True)}
-    if title_en := text("title_en"):
-        titles["en"] = title_en
-    descriptions = {}
-    for code in ("de", "en"):
-        if value := text(f"description_{code}", multiline=True, max_length=2000):
-            descriptions[code] = value
+    titles, descriptions = {}, {}
+    for code in PUBLIC_LANGUAGES:
+        if title := text(text_field("title", code), required=code == "de"):
+            titles[code] = title
+        description = text(text_field("description", code), multiline=True, max_length=2000)
+        if description:
+            descriptions[code] = description
+    if descriptions and "de" not in descriptions and "description_de" not in errors:
+        errors["description_de"] = [
+            _("Give the German text too: it is shown in every language without its own.")
+        ]
     place = text("place", max_length=300)
     if form.audience.data not in AUDIENCES:
         errors["audience"] = [_("Choose one of the list.")]
     seats = form.seats.data
-    if seats is None or not 1 <= seats <= event_rules.MAX_SEATS:
+    if not form.seats.errors and (seats is None or not 1 <= seats <= event_rules.MAX_SEATS):
         errors["seats"] = [_("Enter a number from %(low)d to %(high)d.", low=1, high=500)]
     hours = form.closes_hours.data if form.closes_hours.data is not None else 24
     if not 0 <= hours <= 24 * 60:
         errors["closes_hours"] = [_("Enter a number from %(low)d to %(high)d.", low=0, high=1440)]
-    languages = [c for c in form.languages.data or [] if c in COMMON_LANGUAGES]
+    languages = list(dict.fromkeys(form.languages.data or []))
+    if any(code not in COMMON_LANGUAGES for code in languages):
+        errors["languages"] = [_("Choose one of the list.")]
     repeat = form.repeat.data or None
     count = form.count.data or 1
     if repeat not in (None, *event_rules.SERIES_INTERVALS):
         errors["repeat"] = [_("Choose one of the list.")]
-    if repeat and not 2 <= count <= event_rules.MAX_SERIES:
+    if repeat and not form.count.errors and not 2 <= count <= event_rules.MAX_SERIES:
         errors["count"] = [
             _("Enter a number from %(low)d to %(high)d.", low=2, high=event_rules.MAX_SERIES)
         ]
     times = []
-    try:
-        check_year(form.date.data)
-    except FieldError as error:
-        errors["date"] = [str(error)]
+    if form.date.data is not None:
+        try:
+            check_year(form.date.data)
+        except FieldError as error:
+            errors["date"] = [str(error)]
     if form.starts.data and form.ends.data and form.ends.data <= form.starts.data:
         errors["ends"] = [_("The end must be after the start.")]
-    if not errors:
+    # The fields' own checks (a date, a time, a number) have put their messages already.
+    parsed = not any(f.errors for f in form)
+    if not errors and parsed:
         times = event_rules.series_times(
             form.date.data,
             form.starts.data,
@@ -148,7 +175,7 @@ def _read(form: EventForm, centre) -> tuple[events.EventDetails | None, list, li
     leaders = [u for u in queries.staff_of(centre) if u.id in ids]
     for name, messages in errors.items():
         form[name].errors = [*form[name].errors, *messages]
-    if errors:
+    if errors or not parsed:
         return None, [], []
     details = events.EventDetails(
         titles=titles,
@@ -169,11 +196,11 @@ def event_new(centre_slug: str):
     form = _form(centre, None)
     status = 200
     if request.method == "POST":
-        if not form.validate_on_submit():
-            status = 400 if form.csrf_token.errors else 422
-            if form.csrf_token.errors:
-                flash(_("The form has expired. Please try again."), "error")
+        if not form.validate_on_submit() and form.csrf_token.errors:
+            status = 400
+            flash(_("The form has expired. Please try again."), "error")
         else:
+            # Every field's message at once: the texts are read although a date failed.
             details, times, leaders = _read(form, centre)
             if details is None:
                 status = 422
@@ -190,7 +217,13 @@ def event_new(centre_slug: str):
                     return redirect(
                         url_for("admin.events_admin", centre_slug=centre.slug), code=303
                     )
-    return render_template("admin/event_form.html", centre=centre, form=form, event=None), status
+    return render_template(
+        "admin/event_form.html",
+        centre=centre,
+        form=form,
+        event=None,
+        languages=event_languages(form),
+    ), status
 
 
 @bp.route("/centres/<centre_slug>/events/<int:event_id>", methods=["GET", "POST"])
@@ -204,10 +237,9 @@ def event_edit(centre_slug: str, event_id: int):
     form = _form(centre, event)
     status = 200
     if request.method == "POST":
-        if not form.validate_on_submit():
-            status = 400 if form.csrf_token.errors else 422
-            if form.csrf_token.errors:
-                flash(_("The form has expired. Please try again."), "error")
+        if not form.validate_on_submit() and form.csrf_token.errors:
+            status = 400
+            flash(_("The form has expired. Please try again."), "error")
         else:
             form.repeat.data = ""
             details, times, leaders = _read(form, centre)
@@ -235,7 +267,13 @@ def event_edit(centre_slug: str, event_id: int):
                     return redirect(
                         url_for("admin.events_admin", centre_slug=centre.slug), code=303
                     )
-    return render_template("admin/event_form.html", centre=centre, form=form, event=event), status
+    return render_template(
+        "admin/event_form.html",
+        centre=centre,
+        form=form,
+        event=event,
+        languages=event_languages(form),
+    ), status
 
 
 @bp.get("/centres/<centre_slug>/events/report")

@@ -164,10 +164,7 @@ class StaffPasswordForm(SettingsForm):
 class EventForm(FlaskForm):
     """An event, or a series of events made in one step (SPEC "Events")."""
 
-    title_de = StringField(_l("Title in German"))
-    title_en = StringField(_l("Title in English (optional)"))
-    description_de = TextAreaField(_l("Description in German (optional)"))
-    description_en = TextAreaField(_l("Description in English (optional)"))
+    # title_<language> and description_<language> for each public language: below.
     audience = SelectField(_l("For whom"), validate_choice=False)
     date = DateField(_l("Date"), validators=[InputRequired()])
     starts = TimeField(_l("From"), validators=[InputRequired()])
@@ -182,3 +179,8 @@ class EventForm(FlaskForm):
     languages = SelectMultipleField(_l("Held in"), validate_choice=False)
     repeat = SelectField(_l("Repeat"), validate_choice=False)
     count = WholeNumberField(_l("Number of events in the series"), validators=[Optional()])
+
+
+for _code in PUBLIC_LANGUAGES:
+    setattr(EventForm, text_field("title", _code), StringField(_l("Title")))
+    setattr(EventForm, text_field("description", _code), TextAreaField(_l("Description")))

@@ -137,3 +137,35 @@ def report_csv(centre_slug: str):
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+@bp.get("/centres/<centre_slug>/events/report.csv")
+def event_report_csv(centre_slug: str):
+    """The events report as CSV: one line per month and audience, then the totals."""
+    from booking.admin.event_pages import _audience_label
+
+    centre = g.centre
+    year = _report_year(centre)
+    rows = reports.event_report(queries.event_facts(centre, year))
+    header = [
+        _("Month"),
+        _("For whom"),
+        _("Events"),
+        _("Cancelled events"),
+        _("Registrations"),
+        _("Persons"),
+        _("Persons attended"),
+        _("Waiting list"),
+    ]
+    counts = [
+        [r.events, r.cancelled_events, r.registrations, r.persons, r.attended_persons, r.waiting]
+        for r in rows
+    ]
+    totals = [sum(column) for column in zip(*counts, strict=True)] if counts else [0] * 6
+    lines = [[r.month, _audience_label(r.audience), *c] for r, c in zip(rows, counts, strict=True)]
+    body = reports.table_csv(header, [*lines, [_("Total"), "", *totals]])
+    return Response(
+        body.encode("utf-8"),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="events-{centre.slug}-{year}.csv"'},
+    )

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import abort, jsonify, request, url_for
 from flask_babel import gettext as _
 
-from booking import events
+from booking import event_rules, events
 from booking.api.blueprint import bp
 from booking.api.views import _booking_limit, _iso, _json_object, _parse_date
 from booking.clock import request_now
@@ -70,21 +69,21 @@ def list_events(centre_slug: str):
     centre = centre_or_404(centre_slug)
     zone = ZoneInfo(centre.timezone)
     errors: dict[str, list[str]] = {}
-    start_from = start_to = None
-    if "from" in request.args:
-        day = _parse_date("from", errors)
-        start_from = datetime.combine(day, time.min, zone) if day else None
-    if "to" in request.args:
-        day = _parse_date("to", errors)
-        start_to = datetime.combine(day + timedelta(days=1), time.min, zone) if day else None
+    first = _parse_date("from", errors) if "from" in request.args else None
+    last = _parse_date("to", errors) if "to" in request.args else None
+    start_from, start_to = event_rules.date_window(first, last, zone)
     if start_from and start_to and start_from >= start_to:
         errors.setdefault("to", []).append(_("The end date lies before the start date."))
     if errors:
         raise ValidationFailed(errors)
     language = current_language()
-    found = events.upcoming_events(
-        [centre.id], request_now(), start_from=start_from, start_to=start_to
-    )
+    # Not yet over, and starting on the days asked for (the public lists read it so too).
+    window = (start_from, start_to)
+    found = [
+        event
+        for event in events.upcoming_events([centre.id], request_now())
+        if event_rules.starts_in_window(event.start_at, window)
+    ]
     return jsonify([event_body(e, language) for e in found])
 
 

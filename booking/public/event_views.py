@@ -7,21 +7,26 @@ changes anything.
 
 from __future__ import annotations
 
+import secrets
+from dataclasses import dataclass, field
+from datetime import date
+from zoneinfo import ZoneInfo
+
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.exceptions import NotFound
 
-from booking import availability, event_mail, events, ical
+from booking import availability, bookings, event_mail, event_rules, events, ical
 from booking.clock import request_now
 from booking.extensions import db, limiter
 from booking.forms import EmptyForm
-from booking.i18n import COMMON_LANGUAGES, current_language, language_name
+from booking.i18n import COMMON_LANGUAGES, current_language, language_name, url_code
 from booking.lookups import centre_or_404
 from booking.models import AUDIENCES, Event, Registration
 from booking.public.blueprint import bp
 from booking.public.booking_views import BOOKING_LIMIT
 from booking.public.forms import RegistrationForm
-from booking.validation import FieldError, clean_consent, clean_registration
+from booking.validation import FieldError, clean_consent, clean_day, clean_registration
 
 
 def _audience_filter() -> str | None:
@@ -29,21 +34,96 @@ def _audience_filter() -> str | None:
     return audience if audience in ("families", "professionals") else None
 
 
+@dataclass
+class DateFilter:
+    """The days asked for (``from`` and ``to``, both included, as the API names them), the
+    text typed, and a message per field for what could not be read."""
+
+    first: date | None = None
+    last: date | None = None
+    typed: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def query(self) -> dict[str, str]:
+        """The readable bounds, for links that keep the filter."""
+        return {
+            name: day.isoformat()
+            for name, day in (("from", self.first), ("to", self.last))
+            if day is not None
+        }
+
+
+def _date_filter() -> DateFilter:
+    """``from`` and ``to`` from the query; a bound that cannot be read is left out and gets
+    its message, shown next to its field."""
+    found = DateFilter()
+    days = {}
+    for name in ("from", "to"):
+        raw = request.args.get(name, "")
+        found.typed[name] = raw[:40]
+        days[name] = None
+        if raw.strip():
+            try:
+                days[name] = clean_day(raw)
+            except FieldError as error:
+                found.errors[name] = str(error)
+    if days["from"] and days["to"] and days["to"] < days["from"]:
+        found.errors["to"] = _("The end date lies before the start date.")
+        days["to"] = None
+    found.first, found.last = days["from"], days["to"]
+    return found
+
+
+# A weekly series alone may hold 52 events: the lists show this many a page.
+EVENTS_PER_PAGE = 20
+
+
+def _page_number() -> int:
+    """``page`` from the query; anything but a small whole number is the first page."""
+    raw = request.args.get("page", "")
+    if raw.isascii() and raw.isdigit() and len(raw) <= 5:
+        return max(int(raw), 1)
+    return 1
+
+
 def _list_page(centre=None):
     now = request_now()
     audience = _audience_filter()
+    dates = _date_filter()
     centres = availability.all_centres()
-    found = events.upcoming_events(
-        [centre.id] if centre is not None else None, now, audience=audience
-    )
+    found = [
+        event
+        for event in events.upcoming_events(
+            [centre.id] if centre is not None else None, now, audience=audience
+        )
+        # Each event's days are its own centre's.
+        if event_rules.starts_in_window(
+            event.start_at,
+            event_rules.date_window(dates.first, dates.last, ZoneInfo(event.centre.timezone)),
+        )
+    ]
+    kept = {**({"audience": audience} if audience else {}), **dates.query()}
+    pages = max(1, -(-len(found) // EVENTS_PER_PAGE))
+    page = min(_page_number(), pages)
+    shown = found[(page - 1) * EVENTS_PER_PAGE : page * EVENTS_PER_PAGE]
     return render_template(
         "public/events.html",
         centre=centre,
         centres=centres,
-        events=found,
-        waiting=events.waiting_persons([e.id for e in found]),
+        events=shown,
+        page=page,
+        pages=pages,
+        # The other pages of this list: the same centre, filters and language.
+        list_args={
+            **({"centre_slug": centre.slug} if centre is not None else {}),
+            **kept,
+            "lang": url_code(current_language()),
+        },
+        waiting=events.waiting_persons([e.id for e in shown]),
         audience=audience,
         audiences=AUDIENCES,
+        dates=dates,
+        kept=kept,
         language=current_language(),
         now=now,
     )
@@ -95,6 +175,7 @@ def event_page(centre_slug: str, event_id: int):
     form.language.choices = _language_choices(event)
     if request.method == "GET":
         form.language.data = current_language().split("@")[0]
+        form.nonce.data = secrets.token_urlsafe(24)
         return _event_page(event, form)
     if not form.validate_on_submit():
         flash(_("The form has expired. Please try again."), "error")
@@ -108,8 +189,23 @@ def event_page(centre_slug: str, event_id: int):
         for name, messages in errors.items():
             form[name].errors = list(messages)
         return _event_page(event, form, 422)
+    # The same form sent twice (a double click, a reload) answers with the first result.
+    idempotency = bookings.Idempotency.of_form(
+        "event-form",
+        form.nonce.data,
+        str(event.id),
+        details.email or "",
+        details.name,
+        str(details.persons),
+    )
     try:
-        result = events.register(event, details, now=request_now(), locale=current_language())
+        result = events.register(
+            event, details, now=request_now(), locale=current_language(), idempotency=idempotency
+        )
+    except bookings.IdempotencyMismatch:
+        flash(_("The form has expired. Please try again."), "error")
+        form.nonce.data = secrets.token_urlsafe(24)
+        return _event_page(event, form, 400)
     except events.AlreadyRegistered:
         form.email.errors = [
             _(

@@ -57,10 +57,12 @@ class InvitationBookingForm(FlaskForm):
 class RegistrationForm(FlaskForm):
     """A registration for an event (SPEC "Events"), nothing more."""
 
+    # One per form shown: a second submit of the same form shows the first registration.
+    nonce = HiddenField()
     name = StringField(_l("Your name"))
     email = EmailField(_l("E-mail address"))
     phone = TelField(_l("Phone number (optional)"))
     organisation = StringField(_l("Organisation, school or nursery (optional)"))
     language = SelectField(_l("Your language (optional)"), choices=[], validate_choice=False)
     persons = StringField(_l("Number of persons"), default="1")
-    consent = BooleanField(_l("I have read the privacy notice and agree."))
+    consent = BooleanField(_l("I have read the privacy notice."))

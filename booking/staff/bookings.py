@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from booking import access, availability, bookings
+from booking import access, availability, bookings, events
 from booking.clock import request_now
 from booking.extensions import db
 from booking.forms import EmptyForm
@@ -112,6 +112,16 @@ def calendar():
         .order_by(Absence.start_at, Absence.id)
     ).all()
     absences_by_day = {d: _absences_on(centre, away, d) for d in dates}
+    # The events the counsellor shown leads (an officer: their own), or all of the centre.
+    leader = user if user.role == OFFICER else chosen
+    led = events.events_between(
+        [centre.id],
+        start_at,
+        end_at,
+        leader_id=leader.id if leader is not None else None,
+        include_cancelled=with_cancelled,
+    )
+    events_by_day = dict(group_by_day(centre, led))
 
     def link(**over):
         args = {
@@ -135,6 +145,7 @@ def calendar():
         day=day,
         days=days,
         absences_by_day=absences_by_day,
+        events_by_day=events_by_day,
         counsellors=counsellors,
         chosen=chosen,
         with_cancelled=with_cancelled,

@@ -12,11 +12,11 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from booking import access, accounts, auth
+from booking import access, accounts, auth, events
 from booking.clock import request_now
 from booking.extensions import db
 from booking.forms import EmptyForm
-from booking.models import Booking
+from booking.models import OFFICER, Booking
 from booking.staff.blueprint import bp
 from booking.staff.context import (
     acting_user,
@@ -122,6 +122,13 @@ def home():
         }
         for b in db.session.scalars(query)
     ]
+    # The events of the day: those a counsellor or officer leads, or all of the centre's.
+    led = events.events_between(
+        [centre.id],
+        centre.local_midnight(day),
+        centre.local_midnight(day + timedelta(days=1)),
+        leader_id=user.id if user.role in ("counsellor", OFFICER) else None,
+    )
     counts = dict.fromkeys(("confirmed", "attended", "no_show"), 0)
     for row in rows:
         counts[row["booking"].status] += 1
@@ -133,6 +140,7 @@ def home():
         day=day,
         is_today=day == centre.today(now),
         rows=rows,
+        events_today=led,
         counts=counts,
         persons=sum(r["booking"].persons for r in rows if r["person"]),
         form=EmptyForm(),

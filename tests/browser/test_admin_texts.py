@@ -135,3 +135,28 @@ def test_an_admin_gives_a_closure_reason_in_persian_by_keyboard(
         assert closure is not None
         assert (closure.reason, closure.reasons) == ("Betriebsausflug", {"fa": "گردش کارکنان"})
     assert not problems, "\n".join(problems)
+
+
+def test_an_admin_gives_an_event_an_arabic_title_by_keyboard(
+    page: Page, live_server, live_app, admin
+):
+    path = "/admin/centres/herne/events/new"
+    sign_in_by_keyboard(page, live_server, path)
+    problems = serious_axe_violations(page, "event form folded")
+    further = page.locator("#event-texts-further")
+    expect(further).not_to_have_attribute("open", "")
+    tab_to(page, "event-texts-further-summary")
+    page.keyboard.press("Enter")
+    expect(further).to_have_attribute("open", "")
+    problems += serious_axe_violations(page, "event form unfolded")
+    for name in ("title_ar", "description_ar"):
+        expect(page.locator(f"#{name}")).to_have_attribute("lang", "ar")
+        expect(page.locator(f"#{name}")).to_have_attribute("dir", "rtl")
+    tab_to(page, "title_ar")
+    page.keyboard.type("مقهى الآباء")
+    # Without the German title the form comes back with the message at its field.
+    with page.expect_navigation():
+        page.locator("#save-event").click()
+    expect(page.locator("#title_de-error")).to_be_visible()
+    problems += serious_axe_violations(page, "event form with errors")
+    assert not problems, "\n".join(problems)

@@ -89,6 +89,9 @@ def test_axe_no_violations_on_event_pages_in_every_language(new_context, live_se
         problems += axe_violations(page, f"{code} all events")
         page.goto(f"{live_server}/centres/herne/events?audience=families")
         problems += axe_violations(page, f"{code} centre events")
+        page.goto(f"{live_server}/centres/herne/events?from=2026-02-30&to=x")
+        expect(page.locator("#date-from-error")).to_be_visible()
+        problems += axe_violations(page, f"{code} centre events with date errors")
         page.goto(f"{live_server}/centres/herne/events/{event_id}")
         problems += axe_violations(page, f"{code} event")
         with page.expect_navigation():

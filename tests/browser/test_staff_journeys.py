@@ -331,3 +331,35 @@ def test_the_feed_page_offers_the_calendar_app_and_copy_not_destruction(
     renew.click()
     expect(page.locator("#feed-url")).to_have_value(address)
     assert page.request.get(address).status == 200
+
+
+def test_a_leader_finds_the_event_in_the_calendar_and_day_list_and_opens_it(
+    page: Page, live_server, live_app, accounts
+):
+    """The event a counsellor leads is one entry on the day list and in the week, no axe
+    violation on either; its link opens the event's staff page."""
+    from tests.browser.test_every_language import axe_violations
+    from tests.events_helpers import make_event
+    from tests.helpers import local
+
+    wednesday = next_working_day(2)
+    event_id = make_event(
+        live_app,
+        "herne",
+        start_at=local(at(wednesday, 14)),
+        leaders=(AYLIN,),
+        title="Elterncafé am Mittwoch",
+    )
+    sign_in(page, live_server, AYLIN)
+    problems = []
+    for path in (f"/staff/?date={wednesday}", f"/staff/calendar?view=week&date={wednesday}"):
+        page.goto(f"{live_server}{path}&lang=de")
+        entries = page.locator(f'li.calendar-event[data-event-id="{event_id}"]')
+        expect(entries).to_have_count(1)
+        expect(entries).to_contain_text("Elterncafé am Mittwoch")
+        expect(entries).to_contain_text("14:00")
+        problems += axe_violations(page, path)
+    assert not problems, "\n".join(problems)
+    page.locator(f'li.calendar-event[data-event-id="{event_id}"] a').click()
+    page.wait_for_url(re.compile(rf".*/staff/events/{event_id}$"))
+    expect(page.locator(".breadcrumb")).to_contain_text("Elterncafé am Mittwoch")

@@ -596,3 +596,24 @@ def test_existing_appointment_ignores_notice_and_grid():
         )
         == []
     )
+
+
+def test_a_grid_laid_for_one_now_answers_for_another_as_laid_anew():
+    """The grid of a week is kept per process whatever ``now``: the notice (rule 4) still
+    cuts it at each ``now``, as a grid laid anew would."""
+    from booking import slots as engine
+
+    counsellors = [Counsellor(id=1, service_slugs=frozenset({"s"}))]
+    rules = make_rules(min_notice=timedelta(hours=2))
+
+    def search(now: datetime) -> list[Slot]:
+        return available_slots(rules, "s", ERZIEHUNG, counsellors, MONDAY, FRIDAY, now)
+
+    for now in (local(MONDAY, 9, 10), local(TUESDAY, 13, 59), local(FRIDAY, 9)):
+        engine._laid_grid.cache_clear()
+        earlier = search(now - timedelta(hours=1))  # lays the grid of these days
+        kept = search(now)
+        assert engine._laid_grid.cache_info().hits == 1  # the grid laid for the earlier now
+        engine._laid_grid.cache_clear()
+        assert kept == search(now)  # laid anew
+        assert kept != earlier and kept[0].start_at >= now + timedelta(hours=2)

@@ -9,9 +9,12 @@ computation and differs from the answer before the write (so the write mattered)
 
 from __future__ import annotations
 
+import re
+from contextlib import contextmanager
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
+from flask import template_rendered
 from sqlalchemy import select, update
 
 from booking import (
@@ -429,6 +432,21 @@ def page(app, url: str, *, cached: bool = True, lang: str = "de"):
     return response.get_data(as_text=True), list(statements)
 
 
+@contextmanager
+def rendered(app):
+    """The names of the templates rendered while the block runs."""
+    names: list[str] = []
+
+    def record(sender, template, context, **extra):
+        names.append(template.name)
+
+    template_rendered.connect(record, app)
+    try:
+        yield names
+    finally:
+        template_rendered.disconnect(record, app)
+
+
 def warm_page(app, url: str) -> str:
     """Keep the page, and check that the next request is answered from the cache: the
     version read and nothing else."""
@@ -553,8 +571,9 @@ def test_the_index_page_holds_until_the_next_local_midnight(app, centre, clock):
     served, statements = page(app, "/")
     assert served == before and len(statements) == 1
     clock.now = datetime(2030, 3, 4, 23, 0, tzinfo=UTC)  # midnight in Berlin
-    served, statements = page(app, "/")
-    assert len(statements) > 1
+    with rendered(app) as templates:
+        served, statements = page(app, "/")
+    assert templates == ["public/index.html"]  # computed anew (from the centres kept)
     assert served == page(app, "/", cached=False)[0]
 
 
@@ -613,3 +632,93 @@ def test_a_counsellor_moved_to_another_centre_changes_both(app, centre, make_cen
         db.session.commit()
     assert_pages_as_fresh(app, day, before)
     assert assert_as_fresh(app, other_url) != other_before
+
+
+# --- Reads kept per process: centres, services, who can hold them ----------------------
+
+KEPT_TABLES = re.compile(r"\bFROM (centre|service|staff_user|opening_hours|working_hours)\b")
+
+
+def reads_of_kept_tables(statements: list[str]) -> list[str]:
+    """The statements reading what is kept (the version read aside)."""
+    return [s for s in statements if KEPT_TABLES.search(s) and "availability_version" not in s]
+
+
+def made_from_kept_reads(app, url: str) -> str:
+    """A page not kept itself (rendered anew) but made from the centre, service and
+    counsellors kept under the current version: no query of theirs; and it is what a fresh
+    computation gives."""
+    with rendered(app) as templates:
+        served, statements = page(app, url)
+    assert templates, "rendered anew"
+    assert not reads_of_kept_tables(statements), statements
+    assert served == page(app, url, cached=False)[0]
+    return served
+
+
+def centre_and_api_urls(day) -> list[str]:
+    return [
+        f"/centres/{SLUG}",
+        f"/api/v1/centres/{SLUG}/slots?service=short&from={day}&to={day + timedelta(days=2)}",
+    ]
+
+
+@pytest.mark.parametrize("kind", list(WRITES))
+def test_a_write_is_seen_by_pages_made_from_kept_reads(app, centre, kind, clock):
+    day = centre
+    clock.now = utcnow()
+    prepared = _book(app, day) if kind in NEEDS_BOOKING else None
+    before = warm_pages(app, day)  # the reads are kept too
+    for url in centre_and_api_urls(day):
+        page(app, url)
+    WRITES[kind](app, day, prepared)
+    assert_pages_as_fresh(app, day, before)  # reads again, and keeps them
+    after = {lang: made_from_kept_reads(app, week_url(day, lang) + "&v=2") for lang in before}
+    assert after != before
+    for url in centre_and_api_urls(day):
+        if not url.startswith("/api/"):
+            # (The API's answer is kept by the range; a page it has not kept reads again.)
+            assert_as_fresh(app, url)
+
+
+@pytest.mark.parametrize("kind", ["counsellor_services", "hours", "working_hours"])
+def test_reads_kept_by_one_app_follow_a_write_through_another(app, centre, other_app, kind, clock):
+    day = centre
+    clock.now = utcnow()
+    before = warm_pages(app, day)
+    WRITES[kind](other_app, day, None)
+    after = {lang: assert_as_fresh(app, week_url(day, lang) + "&v=2") for lang in before}
+    assert after != before
+    for url in centre_and_api_urls(day):
+        assert_as_fresh(app, url)
+
+
+def test_kept_reads_stay_with_their_centre(app, centre, make_centre, clock):
+    """A booking at another centre keeps this centre's reads; a new version of this
+    centre reads them again."""
+    day = centre
+    make_centre(OTHER, counsellors=1)
+    clock.now = utcnow()
+    warm_pages(app, day)
+    book_through_writer(app, OTHER, "short", at(day, 10))
+    made_from_kept_reads(app, week_url(day, "tr") + "&v=2")
+    _book(app, day)
+    with counted_statements(app) as statements:
+        app.test_client().get(week_url(day, "tr") + "&v=3")
+    assert reads_of_kept_tables(statements)
+
+
+def test_reads_are_not_kept_by_a_transaction_that_wrote(app, centre):
+    with app.test_request_context():
+        centre_row = availability.get_centre(SLUG)
+        hours = centre_row.opening_hours[0]
+        hours.closes = time(10, 30)
+        # Not yet flushed: the read asks the database (whose autoflush sends the change).
+        again = availability.get_centre(SLUG)
+        assert again is centre_row
+        assert availability.all_centres()  # read, not kept
+        db.session.rollback()
+    with app.test_request_context():
+        fresh = availability.get_centre(SLUG)
+        assert fresh.opening_hours[0].closes != time(10, 30)
+    assert len(app.extensions["availability_reads"]) == 1  # the last read alone

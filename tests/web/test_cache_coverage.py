@@ -9,14 +9,19 @@ reader joins (events, invitations, ...) fails this test until the bump covers it
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import event, select
 from sqlalchemy.sql.util import find_tables
 
-from booking import availability, bookings
-from booking.availability_cache import AVAILABILITY_TABLES
+from booking import availability, availability_cache, bookings
+from booking.availability_cache import (
+    AVAILABILITY_TABLES,
+    CENTRE_ATTRIBUTES,
+    COUNSELLOR_ATTRIBUTES,
+)
 from booking.extensions import db
 from booking.models import Absence, Booking, Centre, Closure, Service, User, utcnow
 from booking.needs import Need
@@ -126,3 +131,99 @@ def test_a_reader_of_another_table_would_be_caught(lived_in):
 
     read = tables_read(app, reading_bookings_too) - CACHE_OWN
     assert read - AVAILABILITY_TABLES == {"booking"}
+
+
+# --- The reads kept per process (availability_cache.remembered) ------------------------
+
+# Tables whose changes raise a centre's number alone (availability_cache): a read kept under
+# the common number alone must not depend on them.
+PER_CENTRE = set(CENTRE_ATTRIBUTES) | set(COUNSELLOR_ATTRIBUTES)
+
+
+@pytest.fixture
+def kept_reads(monkeypatch):
+    """Per kind of read kept (the key's first part): whether it was kept under a centre's
+    number, and the tables its computation read."""
+    found: dict[str, tuple[bool, set[str]]] = {}
+    remembered = availability_cache.remembered
+
+    def recording(key, compute, centre_slug=None):
+        def computing():
+            tables = found.setdefault(key[0], (centre_slug is not None, set()))[1]
+            with recorded_tables(db.engine, tables):
+                return compute()
+
+        return remembered(key, computing, centre_slug)
+
+    monkeypatch.setattr(availability_cache, "remembered", recording)
+    return found
+
+
+@contextmanager
+def recorded_tables(engine, seen: set[str]):
+    def record(conn, clauseelement, multiparams, params, execution_options):
+        seen.update(
+            table.name
+            for table in find_tables(
+                clauseelement,
+                check_columns=True,
+                include_aliases=True,
+                include_joins=True,
+                include_selects=True,
+                include_crud=True,
+            )
+            if hasattr(table, "name")
+        )
+
+    event.listen(engine, "before_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_execute", record)
+
+
+def every_kept_read(app, monday) -> None:
+    """The pages and API calls that read centres, services and counsellors through the
+    cache, each kind at least once (asserted by the test)."""
+    app.config["AVAILABILITY_CACHE"] = True
+    client = app.test_client()
+    for url in (
+        "/",
+        "/centres/herne",
+        f"/centres/herne/beratung-1?language=tr&week={monday.isoformat()}",
+        f"/api/v1/centres/herne/slots?service=beratung-1&from={monday}&to={monday}",
+        "/api/v1/centres",
+        "/api/v1/centres/herne/services",
+    ):
+        assert client.get(url).status_code == 200, url
+
+
+KEPT_KINDS = {"centre", "centre+service", "centres", "services", "holders"}
+
+
+def test_the_version_bump_covers_every_table_a_kept_read_reads(lived_in, kept_reads):
+    app, monday = lived_in
+    every_kept_read(app, monday)
+    assert set(kept_reads) == KEPT_KINDS
+    for kind, (per_centre, tables) in kept_reads.items():
+        assert tables, kind  # the recorder saw its statements
+        assert tables <= AVAILABILITY_TABLES, f"{kind}: not covered {tables - AVAILABILITY_TABLES}"
+        if not per_centre:
+            # Kept under the common number: none of its tables raises a centre's alone.
+            assert not tables & PER_CENTRE, f"{kind}: {tables & PER_CENTRE}"
+
+
+def test_a_kept_read_of_another_table_would_be_caught(lived_in, kept_reads):
+    """The check fails for a kept read of a table the bump does not cover, and for a read
+    kept under the common number of a table that raises a centre's number alone."""
+    app, monday = lived_in
+    with app.test_request_context():
+        availability_cache.remembered(
+            ("bookings",), lambda: db.session.scalars(select(Booking.id)).all() or ["none"], "herne"
+        )
+        availability_cache.remembered(
+            ("services-everywhere",), lambda: db.session.scalars(select(Service.id)).all()
+        )
+    assert kept_reads["bookings"][1] - AVAILABILITY_TABLES == {"booking"}
+    assert kept_reads["services-everywhere"] == (False, {"service"})
+    assert {"service"} & PER_CENTRE

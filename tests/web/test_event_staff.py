@@ -78,7 +78,7 @@ def test_admin_form_shows_errors_at_the_fields(app, admin, db_backend):
         assert db.session.scalar(select(Event.id)) is None
 
 
-@pytest.mark.backends("sqlite")
+@pytest.mark.backends("sqlite", "pg")
 def test_registration_list_csv_attendance_caller_and_message(app, admin, db_backend):
     event_id = make_event(app, seats=4)
     admin.post(event_url(event_id), json=registration_payload(name="Ada", email="ada@example.org"))
@@ -127,10 +127,12 @@ def test_registration_list_csv_attendance_caller_and_message(app, admin, db_back
         assert [r.recipient for r in rows] == ["ada@example.org"]
 
 
-@pytest.mark.backends("sqlite")
+@pytest.mark.backends("sqlite", "pg")
 def test_move_and_cancel_preview_who_will_be_told(app, admin, db_backend):
-    event_id = make_event(app, seats=4)
+    app.config["OUTBOX_SEND_AFTER_COMMIT"] = "off"
+    event_id = make_event(app, seats=1)
     admin.post(event_url(event_id), json=registration_payload(name="Bea", email="bea@example.org"))
+    admin.post(event_url(event_id), json=registration_payload(name="Cem", email="cem@example.org"))
     page = admin.get(f"/staff/events/{event_id}/move").get_data(as_text=True)
     with app.app_context():
         start = db.session.get(Event, event_id).start_at.astimezone(BERLIN)
@@ -143,7 +145,10 @@ def test_move_and_cancel_preview_who_will_be_told(app, admin, db_backend):
         "place": "",
     }
     preview = admin.post(f"/staff/events/{event_id}/move", data=form)
-    assert preview.status_code == 200 and "Bea" in preview.get_data(as_text=True)
+    assert preview.status_code == 200
+    told = re.search(r'<ul class="told-by-mail">(.*?)</ul>', preview.get_data(as_text=True), re.S)
+    assert "Bea" in told.group(1) and "Cem" in told.group(1)  # the waiting list is told too
+    assert "Wartende erfahren die neue Zeit" in preview.get_data(as_text=True)
     with app.app_context():
         assert db.session.get(Event, event_id).start_at.astimezone(BERLIN) == start  # not yet
     done = admin.post(f"/staff/events/{event_id}/move", data={**form, "confirm": "yes"})
@@ -151,14 +156,36 @@ def test_move_and_cancel_preview_who_will_be_told(app, admin, db_backend):
     with app.app_context():
         moved = db.session.get(Event, event_id).start_at.astimezone(BERLIN)
         assert (moved.date().isoformat(), moved.time()) == (new_day, time(17))
+        kinds = dict(
+            db.session.execute(
+                select(OutboxMessage.recipient, OutboxMessage.kind).where(
+                    OutboxMessage.kind.like("event_moved%")
+                )
+            ).all()
+        )
+        assert kinds == {"bea@example.org": "event_moved", "cem@example.org": "event_moved_waiting"}
     cancel_page = admin.get(f"/staff/events/{event_id}/cancel").get_data(as_text=True)
-    assert "Bea" in cancel_page
-    admin.post(
+    assert "Bea" in cancel_page and "Cem" in cancel_page
+    done = admin.post(
         f"/staff/events/{event_id}/cancel",
         data={"csrf_token": csrf_from(cancel_page), "reason": "Krankheit"},
     )
+    assert done.status_code == 303
     with app.app_context():
         assert db.session.get(Event, event_id).status == "cancelled"
+        kinds = dict(
+            db.session.execute(
+                select(OutboxMessage.recipient, OutboxMessage.kind).where(
+                    OutboxMessage.kind.like("event_cancelled%")
+                )
+            ).all()
+        )
+        assert kinds == {
+            "bea@example.org": "event_cancelled",
+            "cem@example.org": "event_cancelled_waiting",
+        }
+        statuses = {r.status for r in db.session.scalars(select(Registration))}
+        assert statuses == {"cancelled"}
 
 
 @pytest.mark.backends("sqlite")
@@ -181,3 +208,45 @@ def test_the_report_counts_events_per_audience_and_month(app, admin, db_backend)
     row = page.split(f'data-audience="families" data-month="{start.month}"')[1].split("</tr>")[0]
     numbers = [int(n) for n in re.findall(r'<td class="num">(\d+)</td>', row)]
     assert numbers == [1, 0, 1, 2, 0, 1]  # events, cancelled, registrations, persons, came, waiting
+
+
+@pytest.mark.backends("sqlite", "pg")
+def test_the_events_report_downloads_as_csv(app, admin, client, make_staff, db_backend):
+    families = make_event(app, seats=3, audience="families")
+    make_event(app, audience="professionals", title="Fortbildung")
+    for n, persons in enumerate((2, 2)):
+        admin.post(
+            event_url(families),
+            json=registration_payload(email=f"r{n}@example.org", persons=persons),
+        )
+    with app.app_context():
+        start = db.session.get(Event, families).start_at.astimezone(BERLIN)
+    page = admin.get(f"/admin/centres/test/events/report?year={start.year}&lang=en")
+    link = re.search(r'<a href="([^"]+)" id="events-csv-link"', page.get_data(as_text=True))
+    response = admin.get(link.group(1).replace("&amp;", "&"))
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert response.headers["Content-Disposition"] == (
+        f'attachment; filename="events-test-{start.year}.csv"'
+    )
+    body = response.get_data()
+    assert body.startswith("\ufeff".encode())
+    lines = body.decode("utf-8-sig").splitlines()
+    assert lines[0] == (
+        "Month;For whom;Events;Cancelled events;Registrations;Persons;Persons attended;Waiting list"
+    )
+    month = start.month
+    assert f"{month};Families;1;0;1;2;0;1" in lines
+    assert f"{month};Professionals (schools, nurseries, agencies);1;0;0;0;0;0" in lines
+    assert lines[-1] == "Total;;2;0;1;2;0;1"
+    assert admin.get("/admin/centres/test/events/report.csv?year=abc").status_code == 400
+    assert admin.get("/admin/centres/other/events/report.csv").status_code == 404
+    reception = app.test_client()
+    make_staff("rez@test.example", "reception", "test")
+    from tests.conftest import STAFF_PASSWORD
+
+    token = csrf_from(reception.get("/staff/login").get_data(as_text=True))
+    reception.post(
+        "/staff/login",
+        data={"csrf_token": token, "email": "rez@test.example", "password": STAFF_PASSWORD},
+    )
+    assert reception.get("/admin/centres/test/events/report.csv").status_code == 403

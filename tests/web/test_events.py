@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from booking import events
 from booking.extensions import db
-from booking.models import Event, OutboxMessage, Registration, utcnow
+from booking.models import Event, IdempotencyKey, OutboxMessage, Registration, utcnow
 from tests.events_helpers import event_url, make_event, registration_payload
 from tests.helpers import Inbox, free_port
 
@@ -177,7 +177,11 @@ def test_moved_event_sends_request_with_higher_sequence_cancel_sends_cancel(
     register(client, event_id, email="one@example.org")
     register(client, event_id, email="two@example.org")
     register(client, event_id, email="wait@example.org")  # waiting: no invitation
-    first = {m["To"].addresses[0].addr_spec: calendar_of(m)[0] for _t, m in smtp.messages}
+    first = {
+        m["To"].addresses[0].addr_spec: calendar_of(m)[0]
+        for _t, m in smtp.messages
+        if calendar_of(m)[0] is not None
+    }
     sent = len(smtp.messages)
     with app.test_request_context():
         event = db.session.get(Event, event_id)
@@ -193,9 +197,10 @@ def test_moved_event_sends_request_with_higher_sequence_cancel_sends_cancel(
             None,
             now=utcnow(),
         )
-        assert len(told) == 2
+        assert len(told) == 3
     moved = {m["To"].addresses[0].addr_spec: calendar_of(m) for _t, m in smtp.messages[sent:]}
-    assert set(moved) == {"one@example.org", "two@example.org"}
+    assert set(moved) == {"one@example.org", "two@example.org", "wait@example.org"}
+    assert moved.pop("wait@example.org") == (None, None)  # told, but holds no invitation
     for address, (vevent, method) in moved.items():
         assert method == "REQUEST"
         assert vevent["uid"] == first[address]["uid"]
@@ -288,20 +293,34 @@ def test_purge_erases_registrants_and_keeps_what_reports_count(
         organisation="Grundschule Mitte",
     )
     register(client, event_id, email="late@example.org", persons=2)  # waiting
+    from tests.conftest import csrf_from
+
+    url = f"/centres/test/events/{event_id}"
+    page = client.get(url).get_data(as_text=True)
+    form = {"name": "Form Nutzer", "email": "form@example.org", "persons": "1", "consent": "y"}
+    form.update(csrf_token=csrf_from(page), nonce=nonce_from(page))
+    assert client.post(url, data=form).status_code == 303
     with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(IdempotencyKey)) == 1
         event = db.session.get(Event, event_id)
         event.start_at -= timedelta(days=200)
         event.end_at -= timedelta(days=200)
         event.registration_closes_at -= timedelta(days=200)
         db.session.commit()
     result = runner.invoke(args=["purge"])
-    assert "2 event registrations" in result.output, result.output
+    assert "3 event registrations" in result.output, result.output
     with app.app_context():
         rows = db.session.scalars(select(Registration).order_by(Registration.id)).all()
         assert [(r.name, r.email, r.phone, r.organisation) for r in rows] == [
             ("", None, None, None)
-        ] * 2
-        assert [(r.status, r.persons) for r in rows] == [("confirmed", 2), ("waiting", 2)]
+        ] * 3
+        assert [(r.status, r.persons) for r in rows] == [
+            ("confirmed", 2),
+            ("waiting", 2),
+            ("confirmed", 1),
+        ]
+        # The form's stored key (a hash of the registrant's details) goes with them.
+        assert db.session.scalar(select(func.count()).select_from(IdempotencyKey)) == 0
         mails = db.session.scalars(select(OutboxMessage)).all()
         assert mails and all(
             m.snapshot is None and m.raw == b"" and m.recipient == "" for m in mails
@@ -332,3 +351,134 @@ def test_a_leader_busy_with_an_appointment_cannot_lead_then_and_occupancy_has_th
     with app.test_request_context():
         events.cancel_event(db.session.get(Event, event_id), "", None, now=utcnow())
         assert [r.is_active for r in db.session.get(Event, event_id).occupancies] == [False]
+
+
+@pytest.mark.backends("sqlite", "pg")
+def test_a_move_tells_the_waiting_list_the_new_time_in_their_language_and_keeps_their_place(
+    app, client, make_centre, smtp, db_backend
+):
+    """Waiting registrants get a mail with the new date and time and their unchanged place
+    in line, in their own language, without an invitation; written with the move."""
+    from tests.helpers import BERLIN
+
+    make_centre()
+    event_id = make_event(app, seats=1)
+    register(client, event_id, email="seat@example.org")
+    first = client.post(
+        event_url(event_id),
+        json=registration_payload(name="Amal Saleh", email="amal@example.org"),
+        headers={"Accept-Language": "ar"},
+    )
+    second = client.post(
+        event_url(event_id),
+        json=registration_payload(name="Bogdan Ionescu", email="bogdan@example.org"),
+        headers={"Accept-Language": "ro"},
+    )
+    assert first.json["waiting_position"] == 1 and second.json["waiting_position"] == 2
+    old_token = first.json["manage_url"].rsplit("/", 1)[1]
+    sent = len(smtp.messages)
+    app.config["OUTBOX_SEND_AFTER_COMMIT"] = "off"
+    with app.test_request_context():
+        event = db.session.get(Event, event_id)
+        new_start = event.start_at + timedelta(days=2, hours=1)
+        details = events.EventDetails(
+            titles=event.titles, seats=event.seats, has_waiting_list=True, languages=("de",)
+        )
+        events.change_event(
+            event, details, new_start, new_start + timedelta(hours=2), [], None, now=utcnow()
+        )
+        # Written in the move's own transaction, before anything is sent.
+        rows = db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == "event_moved_waiting")
+        ).all()
+        assert sorted(r.recipient for r in rows) == ["amal@example.org", "bogdan@example.org"]
+        assert all(r.state == "pending" for r in rows)
+        statuses = dict(db.session.execute(select(Registration.email, Registration.status)).all())
+        assert statuses["amal@example.org"] == statuses["bogdan@example.org"] == "waiting"
+    from booking import outbox
+
+    with app.app_context():
+        assert outbox.send_due(app, now=utcnow()) == (3, 0)
+    after = {m["To"].addresses[0].addr_spec: m for _t, m in smtp.messages[sent:]}
+    assert set(after) == {"seat@example.org", "amal@example.org", "bogdan@example.org"}
+    local = new_start.astimezone(BERLIN)
+    for address, words, position in (
+        ("amal@example.org", "تبقى على قائمة الانتظار في المرتبة", "1"),
+        ("bogdan@example.org", "Rămâneți pe lista de așteptare, pe poziția", "2"),
+    ):
+        message = after[address]
+        assert calendar_of(message) == (None, None)
+        assert not any(p.get_filename() for p in message.walk())
+        text = text_of(message)
+        assert words in text and f"{words} {position}" in text, text
+        assert local.strftime("%H:%M") in text and str(local.day) in text
+        assert "Amal" not in text if address != "amal@example.org" else "Bogdan" not in text
+    # The mail's link is the registration's link now; the old one stops working.
+    import re
+
+    (token,) = set(re.findall(r"/r/([A-Za-z0-9_-]{40,})", text_of(after["amal@example.org"])))
+    assert client.get(f"/api/v1/registrations/{token}").json["waiting_position"] == 1
+    assert client.get(f"/api/v1/registrations/{old_token}").status_code == 404
+
+
+def nonce_from(html: str) -> str:
+    import re
+
+    return re.search(r'name="nonce"[^>]*value="([^"]+)"', html).group(1)
+
+
+@pytest.mark.backends("sqlite", "pg")
+def test_the_same_registration_form_sent_twice_shows_the_first_registration(
+    app, client, make_centre, db_backend
+):
+    """A double submit (the same form nonce) writes one registration and one mail, and the
+    second answer is the first one's page, not an error; a new form is a new request."""
+    from tests.conftest import csrf_from
+
+    app.config["OUTBOX_SEND_AFTER_COMMIT"] = "off"
+    make_centre()
+    event_id = make_event(app, seats=1)
+    url = f"/centres/test/events/{event_id}"
+    page = client.get(url).get_data(as_text=True)
+    form = {
+        "csrf_token": csrf_from(page),
+        "nonce": nonce_from(page),
+        "name": "Noor Al-Sayed",
+        "email": "noor@example.org",
+        "persons": "1",
+        "consent": "y",
+    }
+    first = client.post(url, data=form)
+    second = client.post(url, data=form)
+    assert first.status_code == second.status_code == 303
+    assert first.headers["Location"] == second.headers["Location"]
+    shown = client.get(second.headers["Location"])
+    assert shown.status_code == 200 and "Noor Al-Sayed" in shown.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Registration)) == 1
+        assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 2
+        # The confirmation and its reminder, once.
+        kinds = sorted(db.session.scalars(select(OutboxMessage.kind)))
+        assert kinds == ["event_confirmation", "event_reminder"]
+    # The event is full now: a waiting registration sent twice is shown twice as waiting.
+    page = client.get(url).get_data(as_text=True)
+    waiting = {**form, "nonce": nonce_from(page), "email": "wait@example.org"}
+    answers = [client.post(url, data=waiting) for _ in range(2)]
+    assert {a.status_code for a in answers} == {303}
+    assert len({a.headers["Location"] for a in answers}) == 1
+    with app.app_context():
+        statuses = sorted(db.session.scalars(select(Registration.status)))
+        assert statuses == ["confirmed", "waiting"]
+    # The same nonce with other details (the form was changed and sent again) writes nothing.
+    changed = client.post(url, data={**waiting, "email": "other@example.org"})
+    assert changed.status_code == 400
+    html = changed.get_data(as_text=True)
+    assert nonce_from(html) != waiting["nonce"]
+    # A new form from the same address is a new request: the address is registered already.
+    page = client.get(url).get_data(as_text=True)
+    again = client.post(
+        url, data={**form, "csrf_token": csrf_from(page), "nonce": nonce_from(page)}
+    )
+    assert again.status_code == 409 and 'id="email-error"' in again.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Registration)) == 2

@@ -23,8 +23,11 @@ from booking.models import (
     AuditEntry,
     Booking,
     Closure,
+    Event,
+    Invitation,
     OpeningHours,
     OutboxMessage,
+    Registration,
     Service,
     StaffSession,
     User,
@@ -47,6 +50,9 @@ COUNTED = (
     User,
     AuditEntry,
     OutboxMessage,
+    Event,
+    Registration,
+    Invitation,
 )
 
 # --- The values ----------------------------------------------------------------------
@@ -82,6 +88,9 @@ JSON_BAD_START = [
 # literal text (test_lone_surrogate_in_a_form_arrives_as_text); U+FFFD is what other
 # decoders (multipart) leave of bytes that are not UTF-8, and is refused in free text.
 FORM_BAD_TEXT = ["\ufffd", "Ay\ufffdse", "\u200b\u202e", "\u00ad", "a\x00b", "x" * 5000]
+# What a single line refuses besides: a line feed, and bidirectional overrides and isolates
+# inside visible text (they turn the text around where staff and mail read it).
+FORM_BAD_LINE = ["Ay\nse", "Ay\r\nse", "Ay\u202ese", "Ay\u2066se\u2069", "\u202bAyşe"]
 FORM_BAD_NUMBERS = ["Infinity", "NaN", "-5", "9" * 20, "٣٣", "５", "1e3", "\ud800"]
 FORM_BAD_DATES = ["0001-01-01", "9999-12-31", "9" * 20, "\ud800", "Infinity"]
 FORM_BAD_DATETIMES = ["0001-01-01T00:00", "9999-12-31T23:59", "\ud800", "x" * 5000]
@@ -762,3 +771,277 @@ def test_an_unexpected_error_is_logged_without_its_text(app, client, caplog):
     assert "RuntimeError" in logged and "boom" in logged
     assert "ayse.private" not in logged and "Öztürk" not in logged
     assert "ayse.private" not in response.get_data(as_text=True)
+
+
+# --- Events and invitations ----------------------------------------------------------
+
+
+def herne_event_id(app) -> int:
+    """The demo's training at Herne (for professionals: its form asks for an organisation)."""
+    with app.app_context():
+        return db.session.scalar(
+            select(Event.id).where(Event.audience == "professionals").order_by(Event.id)
+        )
+
+
+REGISTRATION_FIELDS = {
+    "name": FORM_BAD_TEXT + FORM_BAD_LINE + ["\u3000", "x" * 201],
+    "email": FORM_BAD_TEXT + FORM_BAD_LINE + ["Ä@example.org", "\u3000", "a@b@example.org"],
+    "phone": FORM_BAD_TEXT + FORM_BAD_LINE + ["12abc"],
+    "organisation": FORM_BAD_TEXT + FORM_BAD_LINE + ["x" * 201],
+    "language": FORM_BAD_TEXT + FORM_BAD_LINE + ["<script>"],
+    "persons": FORM_BAD_NUMBERS + ["0", "11", "x", "1 2"],
+}
+
+
+def registration_base(html: str) -> dict:
+    return {
+        "csrf_token": csrf_from(html),
+        "name": "Ayşe Öztürk",
+        "email": "ayse.event@example.org",
+        "phone": "",
+        "organisation": "",
+        "language": "",
+        "persons": "1",
+        "consent": "y",
+    }
+
+
+def test_every_field_of_the_event_registration_form(world, client):
+    app = world["app"]
+    tally = Tally("public event registration form", app)
+    url = f"/centres/herne/events/{herne_event_id(app)}"
+    base = registration_base(client.get(url).get_data(as_text=True))
+    tally.start()
+    for field, values in {**REGISTRATION_FIELDS, "consent": ["", "no", "\ud800"]}.items():
+        for value in values:
+            response = post_form(client, url, {**base, field: value})
+            tally.check(response, f"{field}={value[:20]!r}", html=True)
+            shown = response.get_data(as_text=True)
+            if response.status_code in (200, 422) and f'id="{field}-error"' not in shown:
+                tally.failures.append(f"{field}={value[:20]!r}: no message at the field")
+    for csrf_value in ["\ud800", "x" * 5000, ""]:
+        response = post_form(client, url, {**base, "csrf_token": csrf_value})
+        tally.check(response, f"csrf={csrf_value[:10]!r}", html=True)
+        if response.status_code != 400:
+            tally.failures.append(f"csrf={csrf_value[:10]!r}: {response.status_code}, not 400")
+    without = {k: v for k, v in base.items() if k != "csrf_token"}
+    tally.check(post_form(client, url, without), "no csrf", html=True)
+    for event_id in ("9" * 20, "-1", "%ED%A0%80"):
+        tally.check(client.get(f"/centres/herne/events/{event_id}"), f"event {event_id}", page=True)
+    tally.finish()
+
+
+def test_html_in_a_registration_is_kept_as_text_and_escaped(world, client):
+    """Names may hold any printable character: kept, and never markup where shown."""
+    app = world["app"]
+    url = f"/centres/herne/events/{herne_event_id(app)}"
+    base = registration_base(client.get(url).get_data(as_text=True))
+    name = '<script>alert("x")</script> & Ayşe'
+    response = post_form(client, url, {**base, "name": name, "organisation": "<b>Schule</b>"})
+    assert response.status_code == 303
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "<script>alert" not in page
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; Ayşe" in page
+    with app.app_context():
+        assert db.session.scalar(select(Registration.name)) == name
+
+
+EVENT_LIST_QUERIES = {
+    "from": FORM_BAD_DATES + ["2026-02-30", "", "x" * 5000],
+    "to": FORM_BAD_DATES + ["2026-13-01", "\u202e"],
+    "audience": ["\ud800", "x" * 5000, "everyone"],
+    "lang": ["\ud800", "x" * 5000, "ar\n"],
+    "page": ["\ud800", "9" * 20, "-1", "0", "Infinity", "٣"],
+}
+
+
+def test_query_strings_of_the_event_lists(world, client):
+    tally = Tally("event list query strings", world["app"])
+    for url in ("/events", "/centres/herne/events", "/api/v1/centres/herne/events"):
+        for name, values in EVENT_LIST_QUERIES.items():
+            for value in values:
+                query = urlencode({name: value}, errors="surrogatepass")
+                tally.check(client.get(f"{url}?{query}"), f"{url} {name}={value[:20]!r}", page=True)
+    tally.finish()
+
+
+def test_the_invitation_answer_form(world, client, runner):
+    app = world["app"]
+    tally = Tally("invitation answer form", app)
+    result = runner.invoke(
+        args=[
+            *("invite", "--centre", "herne", "--service", "beratung-4"),
+            *("--name", "Familie Haddad", "--email", "haddad.hostile@example.org"),
+            *("--language", "ar"),
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    token = re.search(r"/i/([A-Za-z0-9_-]{40,})", result.output).group(1)
+    week = client.get(f"/i/{token}?lang=de").get_data(as_text=True)
+    start = re.findall(r'<time datetime="([^"]+)"', week)[0]
+    confirm = client.get(f"/i/{token}", query_string={"start": start}).get_data(as_text=True)
+    base = {"csrf_token": csrf_from(confirm), "start": start, "consent": "y"}
+    tally.start()
+    fields = {
+        "start": FORM_BAD_DATETIMES
+        + ["0001-01-01T00:00:00+00:00", "9999-12-31T23:59:59-12:00", "2026-02-30T10:00:00+01:00"],
+        "consent": ["", "no", "\ud800", "x" * 5000],
+        "csrf_token": ["\ud800", "x" * 5000, ""],
+    }
+    for field, values in fields.items():
+        for value in values:
+            response = post_form(client, f"/i/{token}", {**base, field: value})
+            tally.check(response, f"{field}={value[:20]!r}", html=True)
+    tally.check(
+        post_form(client, f"/i/{token}", {k: v for k, v in base.items() if k != "csrf_token"}),
+        "no csrf",
+        html=True,
+    )
+    for value in FORM_BAD_DATETIMES + FORM_BAD_DATES:
+        query = urlencode({"start": value, "week": value}, errors="surrogatepass")
+        tally.check(client.get(f"/i/{token}?{query}"), f"GET {value[:20]!r}", page=True)
+    with app.app_context():
+        assert invitations_open(token)
+    tally.finish()
+
+
+def invitations_open(token: str) -> bool:
+    from booking import invitations
+
+    return invitations.find_by_token(token).used_at is None
+
+
+def test_staff_caller_registration(world, sign_in):
+    app = world["app"]
+    tally = Tally("staff caller registration", app)
+    client = signed_in(app, sign_in, RECEPTION)
+    url = f"/staff/events/{herne_event_id(app)}/register"
+    html = client.get(url).get_data(as_text=True)
+    base = {
+        "csrf_token": csrf_from(html),
+        "name": "Omar Nassar",
+        "phone": "02325 123456",
+        "email": "",
+        "organisation": "",
+        "language": "",
+        "persons": "1",
+        "channel": "phone",
+    }
+    tally.start()
+    # The address is optional here: a blank one (U+3000 is a space) registers without.
+    fields = {
+        **REGISTRATION_FIELDS,
+        "email": [v for v in REGISTRATION_FIELDS["email"] if v != "\u3000"],
+        "channel": FORM_BAD_CHOICES,
+    }
+    for field, values in fields.items():
+        for value in values:
+            response = post_form(client, url, {**base, field: value})
+            tally.check(response, f"{field}={value[:20]!r}", html=True)
+    for csrf_value in ["\ud800", "x" * 5000, ""]:
+        response = post_form(client, url, {**base, "csrf_token": csrf_value})
+        tally.check(response, f"csrf={csrf_value[:10]!r}", html=True)
+    tally.finish()
+
+
+def event_form_base(world) -> dict:
+    return {
+        "title_de": "Elterncafé",
+        "audience": "families",
+        "date": world["monday"].isoformat(),
+        "starts": "15:00",
+        "ends": "16:30",
+        "seats": "12",
+        "has_waiting_list": "y",
+        "closes_hours": "24",
+        "languages": "de",
+    }
+
+
+EVENT_FIELDS = {
+    "title_de": FORM_BAD_TEXT + FORM_BAD_LINE + ["\u3000", "", "x" * 201],
+    "title_ar": FORM_BAD_TEXT + FORM_BAD_LINE,
+    "title_de_easy": FORM_BAD_LINE,
+    "description_de": ["\ufffd", "\u200b\u202e", "a\x00b", "x" * 2001],
+    "description_tr": ["\ufffd", "a\x00b", "x" * 2001],
+    "place": FORM_BAD_TEXT + FORM_BAD_LINE,
+    "audience": FORM_BAD_CHOICES + ["", "staff"],
+    "date": FORM_BAD_DATES,
+    "starts": FORM_BAD_TIMES,
+    "ends": FORM_BAD_TIMES + ["14:00"],
+    "seats": FORM_BAD_NUMBERS + ["0", "501"],
+    "closes_hours": FORM_BAD_NUMBERS,
+    "leaders": FORM_BAD_CHOICES,
+    "languages": FORM_BAD_TEXT + FORM_BAD_LINE + ["xx", "<script>"],
+}
+
+
+def test_every_field_of_the_admin_event_and_series_forms(world, sign_in):
+    app = world["app"]
+    tally = Tally("admin event and series forms", app)
+    client = signed_in(app, sign_in, ADMIN)
+    csrf = csrf_from(client.get("/admin/centres/herne/events/new").get_data(as_text=True))
+    base = {"csrf_token": csrf, **event_form_base(world)}
+    series = {**base, "repeat": "weekly", "count": "6"}
+    edit_url = f"/admin/centres/herne/events/{herne_event_id(app)}"
+    tally.start()
+    for url, data, fields in (
+        ("/admin/centres/herne/events/new", base, EVENT_FIELDS),
+        (
+            "/admin/centres/herne/events/new",
+            series,
+            {
+                **EVENT_FIELDS,
+                "repeat": FORM_BAD_CHOICES + ["daily"],
+                "count": FORM_BAD_NUMBERS + ["1", "53", ""],
+            },
+        ),
+        (edit_url, {**base, "title_de": "Fortbildung"}, EVENT_FIELDS),
+    ):
+        for field, values in fields.items():
+            for value in values:
+                response = post_form(client, url, {**data, field: value})
+                tally.check(response, f"{url} {field}={value[:20]!r}", html=True)
+                if response.status_code in (200, 422):
+                    shown = response.get_data(as_text=True)
+                    if f'id="{field}-error"' not in shown and "message-error" not in shown:
+                        tally.failures.append(f"{field}={value[:20]!r}: no message at the field")
+        for csrf_value in ["\ud800", "x" * 5000, ""]:
+            response = post_form(client, url, {**data, "csrf_token": csrf_value})
+            tally.check(response, f"{url} csrf={csrf_value[:10]!r}", html=True)
+    tally.finish()
+
+
+def test_the_admin_legal_page(world, sign_in):
+    app = world["app"]
+    tally = Tally("admin legal page", app)
+    client = signed_in(app, sign_in, ADMIN)
+    url = "/admin/centres/herne/legal"
+    base = {
+        "csrf_token": csrf_from(client.get(url).get_data(as_text=True)),
+        "legal_operator": "Stadt Herne",
+        "responsible_person": "Erika Muster",
+        "contact_email": "",
+        "accessibility_contact": "",
+        "privacy_officer_contact": "",
+        "visiting_address": "",
+    }
+    fields = {
+        "legal_operator": ["\ufffd", "a\x00b", "x" * 5000],
+        "responsible_person": FORM_BAD_TEXT + FORM_BAD_LINE,
+        "contact_email": FORM_BAD_TEXT + FORM_BAD_LINE,
+        "accessibility_contact": FORM_BAD_TEXT + FORM_BAD_LINE,
+        "privacy_officer_contact": FORM_BAD_TEXT + FORM_BAD_LINE,
+        "visiting_address": FORM_BAD_TEXT + FORM_BAD_LINE,
+    }
+    tally.start()
+    for field, values in fields.items():
+        for value in values:
+            response = post_form(client, url, {**base, field: value})
+            tally.check(response, f"{field}={value[:20]!r}", html=True)
+            if response.status_code != 422 or f'id="{field}-error"' not in response.get_data(
+                as_text=True
+            ):
+                tally.failures.append(f"{field}={value[:20]!r}: {response.status_code}, no message")
+    tally.finish()

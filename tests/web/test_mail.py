@@ -388,6 +388,7 @@ def test_every_mail_kind_is_registered_once_with_its_templates(app):
         "event_seat",
         "event_waiting",
         "event_moved",
+        "event_moved_waiting",
         "event_cancelled",
         "event_cancelled_waiting",
         "registration_cancelled",

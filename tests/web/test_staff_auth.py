@@ -6,6 +6,7 @@ import re
 
 import pytest
 from sqlalchemy import func, select
+from werkzeug.routing import IntegerConverter
 
 from booking.extensions import db
 from booking.models import (
@@ -26,7 +27,7 @@ def fill_url(rule) -> str:
     """A URL for the rule, with a harmless value for each argument."""
     values = {}
     for name, converter in rule._converters.items():
-        values[name] = 1 if type(converter).__name__ == "IntegerConverter" else "x"
+        values[name] = 1 if isinstance(converter, IntegerConverter) else "x"
     return rule.build(values, append_unknown=False)[1]
 
 
@@ -226,7 +227,7 @@ def herne_ids(app) -> dict[str, int]:
 def herne_url(rule, ids: dict[str, int]) -> str:
     values = {}
     for name, converter in rule._converters.items():
-        if type(converter).__name__ == "IntegerConverter":
+        if isinstance(converter, IntegerConverter):
             values[name] = ids.get(name, 1)
         else:
             values[name] = "herne" if name == "centre_slug" else "x"

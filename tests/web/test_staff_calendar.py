@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from booking import audit, bookings
 from booking.extensions import db
-from booking.models import AuditEntry, Booking, OutboxMessage, User, utcnow
+from booking.models import AuditEntry, Booking, Event, OutboxMessage, User, utcnow
+from booking.staff.events import details_of
 from tests.conftest import csrf_from
 from tests.helpers import NRW_HOLIDAYS, at, berlin_today, local, mail_of, next_working_day
 
@@ -441,3 +442,93 @@ def test_the_audit_log_is_for_admins_only(seeded, week, client, sign_in, make_st
     assert len(re.findall(r'<tr class="audit-entry" data-action="view"', second)) == 5
     assert 'data-action="settings"' in second
     assert client.get("/staff/audit?page=99").status_code == 200
+
+
+def event_items(html: str, event_id: int) -> list[str]:
+    return re.findall(
+        rf'<li class="calendar-event[^"]*" data-event-id="{event_id}">.*?</li>', html, re.S
+    )
+
+
+@pytest.mark.backends("sqlite", "pg")
+def test_the_leaders_calendar_shows_their_event_once(db_backend, seeded, week, client, sign_in):
+    """Two leaders, three registrations: one entry with title, place, time and a link;
+    it follows a move and leaves with a cancel; no registrant's name on the page."""
+    from booking import events
+    from tests.events_helpers import event_url, make_event, registration_payload
+
+    monday, ids = week
+    wednesday = monday + timedelta(days=2)
+    event_id = make_event(
+        seeded,
+        "herne",
+        start_at=local(at(wednesday, 14)),
+        hours=2,
+        leaders=(AYLIN, KARIM),
+        title="Elterncafé Schulsystem",
+    )
+    for n in range(3):
+        response = client.post(
+            event_url(event_id, "herne"),
+            json=registration_payload(name=f"Registrant Nummer{n}", email=f"r{n}@example.org"),
+        )
+        assert response.status_code == 201
+    sign_in(client, "admin@herne.example")
+
+    def entries(**params):
+        query = "&".join(f"{k}={v}" for k, v in params.items())
+        html = client.get(f"/staff/calendar?{query}").get_data(as_text=True)
+        assert "Nummer" not in html
+        return event_items(html, event_id)
+
+    day = wednesday.isoformat()
+    for params in (
+        {"date": day, "counsellor": ids["aylin"]},
+        {"date": day, "counsellor": ids["karim"]},
+        {"date": day, "counsellor": "all"},
+        {"view": "week", "date": monday.isoformat(), "counsellor": "all"},
+        {"view": "week", "date": monday.isoformat(), "counsellor": ids["aylin"]},
+    ):
+        (entry,) = entries(**params)
+        assert "Elterncafé Schulsystem" in entry and "Rademachers Weg 15" in entry
+        assert "14:00" in entry and "16:00" in entry
+        assert f'href="/staff/events/{event_id}"' in entry
+        assert "Aylin Demir" in entry and "Karim Haddad" in entry
+    # Another counsellor's calendar and the day before do not show it.
+    with seeded.app_context():
+        other = db.session.scalar(
+            select(User.id).where(
+                User.role == "counsellor",
+                User.centre_id == db.session.get(User, ids["aylin"]).centre_id,
+                User.id.not_in([ids["aylin"], ids["karim"]]),
+            )
+        )
+    assert entries(date=day, counsellor=other) == []
+    assert entries(date=monday.isoformat(), counsellor=ids["aylin"]) == []
+
+    # A leader's own calendar (their default view) shows it too.
+    sign_in(client, AYLIN)
+    html = client.get(f"/staff/calendar?date={day}").get_data(as_text=True)
+    assert len(event_items(html, event_id)) == 1
+
+    sign_in(client, "admin@herne.example")
+    thursday = (wednesday + timedelta(days=1)).isoformat()
+    with seeded.test_request_context():
+        event = db.session.get(Event, event_id)
+        events.change_event(
+            event,
+            details_of(event),
+            local(at(wednesday + timedelta(days=1), 9)),
+            local(at(wednesday + timedelta(days=1), 10, 30)),
+            list(event.leaders),
+            None,
+            now=utcnow(),
+        )
+    assert entries(date=day, counsellor=ids["aylin"]) == []
+    (entry,) = entries(date=thursday, counsellor=ids["aylin"])
+    assert "09:00" in entry and "10:30" in entry
+    with seeded.test_request_context():
+        events.cancel_event(db.session.get(Event, event_id), "Krankheit", None, now=utcnow())
+    assert entries(date=thursday, counsellor=ids["aylin"]) == []
+    (entry,) = entries(date=thursday, counsellor=ids["aylin"], cancelled="1")
+    assert "status-cancelled" in entry

@@ -12,11 +12,13 @@ from sqlalchemy import select
 from booking.extensions import db
 from booking.models import AuditEntry, Booking, utcnow
 from tests.conftest import csrf_from
-from tests.helpers import BERLIN, at, next_working_day
+from tests.helpers import BERLIN, at, local, next_working_day
 
 RECEPTION = "rezeption@herne.example"
 AYLIN = "aylin.demir@herne.example"
 HEINSBERG = "rezeption@kreis-heinsberg.example"
+KARIM = "karim.haddad@herne.example"
+OTHER = "olena.koval@herne.example"
 
 
 def rows(html: str) -> list[int]:
@@ -121,3 +123,39 @@ def test_another_centre_sees_none_of_it(day, client, sign_in):
     html = client.get(f"/staff/?date={day['date']}").get_data(as_text=True)
     assert rows(html) == [] and "Ayşe Begun" not in html
     assert 'id="no-appointments"' in html
+
+
+@pytest.mark.backends("sqlite", "pg")
+def test_the_day_list_shows_the_days_events_once(db_backend, seeded, client, make_staff, sign_in):
+    """Reception sees the centre's event of the day, its leader sees it, another counsellor
+    and another centre do not; each entry once, however many registrations."""
+    from tests.events_helpers import event_url, make_event, registration_payload
+
+    seeded.config["OUTBOX_SEND_AFTER_COMMIT"] = "off"
+    wednesday = next_working_day(2)
+    event_id = make_event(
+        seeded,
+        "herne",
+        start_at=local(at(wednesday, 14)),
+        leaders=(AYLIN, KARIM),
+        title="Infoabend Schule",
+    )
+    for n in range(2):
+        client.post(
+            event_url(event_id, "herne"),
+            json=registration_payload(name=f"Registrant Nummer{n}", email=f"r{n}@example.org"),
+        )
+    make_staff(RECEPTION, "reception", "herne")
+    make_staff(AYLIN, "counsellor", "herne")
+    make_staff(HEINSBERG, "reception", "kreis-heinsberg")
+    make_staff(OTHER, "counsellor", "herne")
+    pattern = rf'<li class="calendar-event[^"]*" data-event-id="{event_id}">(.*?)</li>'
+    for email, count in ((RECEPTION, 1), (AYLIN, 1), (OTHER, 0), (HEINSBERG, 0)):
+        sign_in(client, email)
+        html = client.get(f"/staff/?date={wednesday.isoformat()}").get_data(as_text=True)
+        found = re.findall(pattern, html, re.S)
+        assert len(found) == count, email
+        assert "Nummer" not in html
+        if count:
+            assert "Infoabend Schule" in found[0] and "14:00" in found[0]
+            assert f'href="/staff/events/{event_id}"' in found[0]

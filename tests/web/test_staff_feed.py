@@ -169,3 +169,67 @@ def test_only_counsellors_have_a_feed(seeded, client, make_staff, sign_in):
     sign_in(client, make_staff("rez@herne.example", "reception", "herne"))
     assert client.get("/staff/feed").status_code == 403
     assert 'href="/staff/feed"' not in client.get("/staff/").get_data(as_text=True)
+
+
+@pytest.mark.backends("sqlite", "pg")
+def test_the_feed_holds_an_event_the_counsellor_leads_once(db_backend, seeded, karim, client):
+    """One entry with a stable UID, title, place, time and a link to the staff page; no
+    registrant; a move keeps the UID, a cancel takes the entry out."""
+    from booking import events
+    from booking.models import Event
+    from booking.staff.events import details_of
+    from tests.events_helpers import event_url, make_event, registration_payload
+    from tests.helpers import BERLIN, local
+
+    wednesday = next_working_day(2)
+    event_id = make_event(
+        seeded,
+        "herne",
+        start_at=local(at(wednesday, 14)),
+        leaders=(KARIM, "aylin.demir@herne.example"),
+        title="Fortbildung Interkulturell",
+    )
+    others = make_event(
+        seeded, "herne", start_at=local(at(wednesday, 9)), leaders=("olena.koval@herne.example",)
+    )
+    for n in range(3):
+        response = client.post(
+            event_url(event_id, "herne"),
+            json=registration_payload(name=f"Registrant Nummer{n}", email=f"r{n}@example.org"),
+        )
+        assert response.status_code == 201
+    url = new_feed_url(karim)
+
+    def entries():
+        body = seeded.test_client().get(url).get_data()
+        text = body.decode("utf-8").replace("\r\n ", "")
+        for secret in ("Nummer", "Registrant", "example.org"):
+            assert secret not in text, secret
+        return [e for e in Calendar.from_ical(body).walk("VEVENT") if "event-" in str(e["UID"])]
+
+    (entry,) = entries()
+    assert str(entry["UID"]) == f"event-{event_id}@ki-booking"
+    assert str(entry["SUMMARY"]) == "Fortbildung Interkulturell"
+    assert "Rademachers Weg 15" in str(entry["LOCATION"])
+    assert str(entry["URL"]).endswith(f"/staff/events/{event_id}")
+    assert entry.decoded("DTSTART").astimezone(BERLIN).hour == 14
+    assert "ATTENDEE" not in entry and "ORGANIZER" not in entry
+    assert f"event-{others}@ki-booking" not in [str(e["UID"]) for e in entries()]
+
+    with seeded.test_request_context():
+        event = db.session.get(Event, event_id)
+        events.change_event(
+            event,
+            details_of(event),
+            local(at(wednesday, 15)),
+            local(at(wednesday, 17)),
+            list(event.leaders),
+            None,
+            now=utcnow(),
+        )
+    (entry,) = entries()
+    assert str(entry["UID"]) == f"event-{event_id}@ki-booking"
+    assert entry.decoded("DTSTART").astimezone(BERLIN).hour == 15
+    with seeded.test_request_context():
+        events.cancel_event(db.session.get(Event, event_id), "", None, now=utcnow())
+    assert entries() == []
