@@ -697,47 +697,6 @@ def _centre_cancellation(booking: Booking, now: datetime) -> notifications.Centr
     )
 
 
-# At most this many links go out for one address at once (the centre's own limit of
-# active bookings per address is usually lower).
-MAX_LINKS_PER_ADDRESS = 10
-
-
-def send_manage_link(reference: str | None, email: str, *, now: datetime) -> int:
-    """Mail a fresh manage link to each upcoming booking of this e-mail address; with a
-    reference, to that booking only (past and cancelled ones too, as before).
-
-    Only the hash of a token is stored, so each link is renewed (the old one stops working).
-    Returns how many bookings matched; callers must not tell the person (no probing).
-    """
-    email = (email or "").strip()
-    if not email or len(email) > 254:
-        return 0
-    same_address = func.lower(Booking.email) == email.lower()
-    if reference:
-        reference = "".join(reference.split()).upper()
-        if len(reference) == 8 and "-" not in reference:
-            reference = f"{reference[:4]}-{reference[4:]}"
-        if len(reference) > 16:
-            return 0
-        query = select(Booking).where(Booking.reference == reference, same_address)
-    else:
-        query = (
-            select(Booking)
-            .where(same_address, Booking.is_changeable(now))
-            .order_by(Booking.start_at, Booking.id)
-            .limit(MAX_LINKS_PER_ADDRESS)
-        )
-    with committed() as outbox_ids:
-        found = db.session.scalars(query).all()
-        if not found:
-            db.session.rollback()
-            return 0
-        for booking in found:
-            token = renew_manage_token(booking)
-            outbox_ids += notifications.enqueue_manage_link(booking, token, now)
-    return len(found)
-
-
 def keep_despite_conflict(booking: Booking, actor: User, *, now: datetime) -> None:
     """Staff decided to keep a booking the changed hours or absences no longer allow."""
     with committed():

@@ -798,6 +798,19 @@ class WorkerHeartbeat(db.Model):
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class FindRequest(db.Model):
+    """A family's "find my booking" request, waiting for the outbox worker (find_requests.py):
+    keyed hashes of what was typed, never the address or the reference itself."""
+
+    __tablename__ = "find_request"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email_hash: Mapped[str] = mapped_column(String(64))
+    # None when the family gave the address alone (every upcoming booking of it).
+    reference_hash: Mapped[str | None] = mapped_column(String(64))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
 class OutboxMessage(db.Model):
     """A mail recorded in the same transaction as its cause, composed and sent after it."""
 

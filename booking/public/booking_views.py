@@ -27,7 +27,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from werkzeug.exceptions import NotFound
 
-from booking import availability, bookings, ical, notifications, retention
+from booking import availability, bookings, find_requests, ical, notifications, retention
 from booking.clock import request_now
 from booking.extensions import limiter, new_booking_limit
 from booking.forms import EmptyForm
@@ -548,7 +548,9 @@ def find_booking():
         form.email.errors = [str(error)]
     if form.reference.errors or form.email.errors:
         return render_template("public/find.html", form=form, sent=False), 422
-    bookings.send_manage_link(reference or None, email, now=request_now())
+    # Queued, not looked up: a match and a miss cost the same here (the outbox worker
+    # answers the request, find_requests.py).
+    find_requests.request_links(reference or None, email, now=request_now())
     return render_template("public/find.html", form=form, sent=True)
 
 

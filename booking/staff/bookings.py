@@ -92,6 +92,7 @@ def calendar():
         {
             "booking": b,
             "person": access.can_see_person(user, b),
+            "contacts": access.can_see_contacts(user, b),
             "message": access.can_see_message(user, b),
         }
         for b in found

@@ -118,6 +118,7 @@ def home():
         {
             "booking": b,
             "person": access.can_see_person(user, b),
+            "contacts": access.can_see_contacts(user, b),
             "can_mark": access.can_change(user, b) and b.can_mark_attendance(now),
         }
         for b in db.session.scalars(query)

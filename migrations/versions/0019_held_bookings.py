@@ -1,7 +1,7 @@
 """held bookings: an online booking may wait for the family's confirmation from the mail
 
-Revision ID: 0018
-Revises: 0017
+Revision ID: 0019
+Revises: 0018
 
 The centre's switch and expiry (off by default: bookings are confirmed at once), a booking's
 hold expiry and the statuses held and expired (SQLite copies the booking table, as it must
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = "0018"
-down_revision = "0017"
+revision = "0019"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
