@@ -17,7 +17,15 @@ from booking.extensions import db
 from booking.models import Booking, Centre, Occupancy, OutboxMessage, Service, User, utcnow
 from booking.validation import BookingDetails
 from tests.conftest import csrf_from
-from tests.helpers import Inbox, at, booking_payload, free_port, local, next_working_day
+from tests.helpers import (
+    Inbox,
+    answer_find_requests,
+    at,
+    booking_payload,
+    free_port,
+    local,
+    next_working_day,
+)
 from tests.web.test_mail import _rows_holding, _tokens, calendar_of
 
 
@@ -361,6 +369,7 @@ def test_a_new_manage_link_leaves_the_confirmation_link_working(app, client, hol
         },
     )
     assert found.status_code == 200
+    answer_find_requests(app)  # the outbox worker's round
     assert len(smtp.messages) == 2
     assert confirm(client, token).status_code == 303
     assert booking_row(app, body["reference"])[0] == "confirmed"
