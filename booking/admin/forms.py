@@ -93,6 +93,12 @@ class RulesForm(SettingsForm):
     )
     holiday_region = StringField(_l("Public holidays of (region)"))
     feed_shows_service = BooleanField(_l("Counsellors' calendar feeds name the service"))
+    hold_online_bookings = BooleanField(
+        _l("Online bookings wait for the family's confirmation by e-mail")
+    )
+    hold_minutes = WholeNumberField(
+        _l("Time to confirm an online booking (minutes)"), validators=[Optional()]
+    )
 
 
 class ServiceForm(FlaskForm):

@@ -59,6 +59,7 @@ def calendar():
     first = day - timedelta(days=day.weekday()) if view == "week" else day
     length = 7 if view == "week" else 1
     with_cancelled = request.args.get("cancelled") == "1"
+    now = request_now()
 
     # An officer sees their own joint appointments and no list of the centre's staff.
     counsellors = centre_counsellors(centre) if user.role != OFFICER else []
@@ -81,7 +82,9 @@ def calendar():
     )
     query = query.where(access.visible_bookings(user))
     if not with_cancelled:
-        query = query.where(Booking.status != "cancelled")
+        # Held bookings (awaiting the family's confirmation) are shown, marked; holds that
+        # ran out are not.
+        query = query.where(Booking.takes_time(now))
     if chosen is not None:
         query = query.where(Booking.counsellor_id == chosen.id)
     found = db.session.scalars(query).all()

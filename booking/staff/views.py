@@ -105,7 +105,7 @@ def home():
         select(Booking)
         .where(
             Booking.centre_id == centre.id,
-            Booking.status != "cancelled",
+            Booking.takes_time(now),
             Booking.start_at >= centre.local_midnight(day),
             Booking.start_at < centre.local_midnight(day + timedelta(days=1)),
         )

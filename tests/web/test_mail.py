@@ -386,6 +386,8 @@ def test_every_mail_kind_is_registered_once_with_its_templates(app):
         "cancellation",
         "reminder",
         "manage_link",
+        "hold_request",
+        "held_confirmation",
         "invitation",
         "invitation_reminder",
     }
