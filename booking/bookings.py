@@ -742,6 +742,11 @@ def staff_cancel(
     """
     if booking.is_cancelled:
         return False
+    if booking.is_held and not booking.is_hold_over(now):
+        # Staff give back a time the family has not confirmed (a mistake, a hoarder): no
+        # invitation went out, so no mail goes either.
+        audit.record(actor, "cancel", booking, detail="hold given back", now=now)
+        return cancel_booking(booking, now=now, by_staff=True)
     _check_changeable(booking, now)
     detail = "at the family's request" if at_family_request else reason
     audit.record(actor, "cancel", booking, detail=detail, now=now)

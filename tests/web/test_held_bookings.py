@@ -14,7 +14,16 @@ from sqlalchemy import select
 
 from booking import bookings, cli, outbox
 from booking.extensions import db
-from booking.models import Booking, Centre, Occupancy, OutboxMessage, Service, User, utcnow
+from booking.models import (
+    AuditEntry,
+    Booking,
+    Centre,
+    Occupancy,
+    OutboxMessage,
+    Service,
+    User,
+    utcnow,
+)
 from booking.validation import BookingDetails
 from tests.conftest import csrf_from
 from tests.helpers import (
@@ -423,3 +432,40 @@ def test_reports_count_a_hold_only_once_it_is_confirmed(app, client, holding, sm
         centre = db.session.scalar(select(Centre).where(Centre.slug == "test"))
         (fact,) = queries.report_facts(centre, monday.year)
         assert fact.status == "confirmed"
+
+
+def test_reception_gives_back_a_held_time_without_a_mail(
+    app, client, holding, smtp, monday, make_staff, sign_in
+):
+    start = at(monday, 10)
+    body = book(client, start).get_json()
+    assert start not in slot_starts(client, monday)
+    with app.app_context():
+        booking_id = db.session.scalar(
+            select(Booking.id).where(Booking.reference == body["reference"])
+        )
+    staff = app.test_client()
+    sign_in(staff, make_staff("empfang@test.example", "reception", "test"))
+    page = staff.get(f"/staff/bookings/{booking_id}")
+    html = page.get_data(as_text=True)
+    assert 'id="release-form"' in html and 'id="cancel-form"' not in html
+    token = csrf_from(html)
+    # Without the tick nothing happens.
+    staff.post(f"/staff/bookings/{booking_id}/cancel", data={"csrf_token": token})
+    assert booking_row(app, body["reference"])[0] == "held"
+    response = staff.post(
+        f"/staff/bookings/{booking_id}/cancel", data={"csrf_token": token, "confirm": "yes"}
+    )
+    assert response.status_code in (302, 303)
+    assert booking_row(app, body["reference"])[0] == "cancelled"
+    assert start in slot_starts(client, monday)
+    assert len(smtp.messages) == 1  # only the request to confirm; no CANCEL
+    with app.app_context():
+        details = db.session.scalars(
+            select(AuditEntry.detail).where(
+                AuditEntry.booking_id == booking_id, AuditEntry.action == "cancel"
+            )
+        ).all()
+        assert details == ["hold given back"]
+    page = client.get(f"/confirm/{confirm_token(smtp.messages[0][1])}")
+    assert 'id="confirm-hold"' not in page.get_data(as_text=True)
