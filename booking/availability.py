@@ -91,7 +91,8 @@ def find_slots(
 
 
 def slots_valid_until(centre: Centre, found: list[slots.Slot], now: datetime) -> datetime:
-    """Until when the answer ``found`` (computed at ``now``) holds by the clock."""
+    """Until when the answer ``found`` (computed at ``now``) holds by the clock, not counting
+    holds that run out (SlotSearch.valid_until counts them)."""
     return availability_cache.valid_until(
         [s.start_at for s in found[:1]], centre.min_notice, centre.timezone, now
     )
@@ -133,6 +134,9 @@ class SlotSearch:
         # The earliest start offered by any find so far: the clock changes nothing of what
         # this search has said until that start's notice has passed (see valid_until).
         self.first_start: datetime | None = None
+        # The earliest end of a hold (a booking waiting for confirmation) that made someone
+        # busy in an answer: from then on the time is free again, by the clock alone.
+        self.first_expiry: datetime | None = None
 
     def find(
         self, date_from: date, date_to: date, now: datetime, need: Need | None = None
@@ -147,10 +151,14 @@ class SlotSearch:
         busy: dict[int, list[slots.Interval]] = {i: [] for i in ids}
         away: dict[int, list[slots.Interval]] = {i: [] for i in ids}
         closures = []
-        for row in db.session.execute(*self._busy_times(ids, window)):
+        for row in db.session.execute(*self._busy_times(ids, window, now)):
             interval = slots.Interval(row.start_at, row.end_at)
             if row.kind == "busy":
                 busy[row.owner_id].append(interval)
+                if row.expires_at is not None and (
+                    self.first_expiry is None or row.expires_at < self.first_expiry
+                ):
+                    self.first_expiry = row.expires_at
             elif row.kind == "absence":
                 away[row.owner_id].append(interval)
             else:
@@ -191,9 +199,10 @@ class SlotSearch:
         the clock."""
         notice = self.centre.min_notice if self.min_notice is None else self.min_notice
         starts = [] if self.first_start is None else [self.first_start]
-        return availability_cache.valid_until(starts, notice, self.centre.timezone, now)
+        until = availability_cache.valid_until(starts, notice, self.centre.timezone, now)
+        return until if self.first_expiry is None else min(until, self.first_expiry)
 
-    def _busy_times(self, ids: list[int], window: slots.Interval):
+    def _busy_times(self, ids: list[int], window: slots.Interval, now: datetime):
         """The staff's busy times (active occupancy, whatever made them busy), absences and
         the centre's closures that reach into ``window``, in one query (``BUSY_TIMES``)."""
         statement = BUSY_TIMES if self.exclude_booking_id is None else BUSY_TIMES_EXCLUDING
@@ -203,6 +212,7 @@ class SlotSearch:
             "window_end": window.end_at,
             "centre_id": self.centre.id,
             "exclude_booking_id": self.exclude_booking_id,
+            "now": now,
         }
 
 
@@ -238,22 +248,27 @@ def _holders(centre: Centre, service: Service, counsellor_id: int | None) -> tup
 
 
 def _busy_times_statement(excluding: bool):
-    """Rows of kind, owner_id, start_at, end_at, reason (owner_id is the staff member's, or
-    the closure's own id) for the parameters ids, window_start, window_end, centre_id (and
+    """Rows of kind, owner_id, start_at, end_at, reason, expires_at (owner_id is the staff
+    member's, or the closure's own id; expires_at a hold's end) for the parameters ids,
+    window_start, window_end, centre_id, now (a hold run out by then is free) (and
     exclude_booking_id: one booking left out of the busy times, when ``excluding``)."""
     ids = bindparam("ids", expanding=True)
     window_start = bindparam("window_start", type_=Occupancy.start_at.type)
     window_end = bindparam("window_end", type_=Occupancy.end_at.type)
+    now = bindparam("now", type_=Occupancy.expires_at.type)
     no_reason = cast(null(), Closure.reason.type)
+    no_expiry = cast(null(), Occupancy.expires_at.type)
     busy = select(
         literal("busy").label("kind"),
         Occupancy.user_id.label("owner_id"),
         Occupancy.start_at,
         Occupancy.end_at,
         no_reason.label("reason"),
+        Occupancy.expires_at,
     ).where(
         Occupancy.user_id.in_(ids),
         Occupancy.is_active.is_(True),
+        or_(Occupancy.expires_at.is_(None), Occupancy.expires_at > now),
         Occupancy.start_at < window_end,
         Occupancy.end_at > window_start,
     )
@@ -265,14 +280,14 @@ def _busy_times_statement(excluding: bool):
             )
         )
     absences = select(
-        literal("absence"), Absence.user_id, Absence.start_at, Absence.end_at, no_reason
+        literal("absence"), Absence.user_id, Absence.start_at, Absence.end_at, no_reason, no_expiry
     ).where(
         Absence.user_id.in_(ids),
         Absence.start_at < window_end,
         Absence.end_at > window_start,
     )
     closures = select(
-        literal("closure"), Closure.id, Closure.start_at, Closure.end_at, Closure.reason
+        literal("closure"), Closure.id, Closure.start_at, Closure.end_at, Closure.reason, no_expiry
     ).where(
         Closure.centre_id == bindparam("centre_id", type_=Integer),
         Closure.start_at < window_end,

@@ -161,8 +161,12 @@ def find_by_token(token: str) -> Booking | None:
     if not token or len(token) > 128:
         return None
     found = hash_token(token)
-    # The booking's own link, or the link a mail minted when it was sent (the reminder).
-    minted = select(OutboxMessage.booking_id).where(OutboxMessage.link_hash == found)
+    # The booking's own link, or the link a mail minted when it was sent (the reminder);
+    # a hold's confirmation link confirms, it does not manage (find_by_confirm_token).
+    minted = select(OutboxMessage.booking_id).where(
+        OutboxMessage.link_hash == found,
+        OutboxMessage.kind != notifications.HOLD_REQUEST.name,
+    )
     return db.session.scalar(
         select(Booking).where(or_(Booking.manage_token_hash == found, Booking.id.in_(minted)))
     )
@@ -175,7 +179,12 @@ def renew_manage_token(booking: Booking) -> str:
     booking.manage_token_hash = hash_token(token)
     db.session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.booking_id == booking.id, OutboxMessage.link_hash.is_not(None))
+        .where(
+            OutboxMessage.booking_id == booking.id,
+            OutboxMessage.link_hash.is_not(None),
+            # A hold's confirmation link is no manage link: it keeps working.
+            OutboxMessage.kind != notifications.HOLD_REQUEST.name,
+        )
         .values(link_hash=None)
         .execution_options(synchronize_session=False)
     )
@@ -282,6 +291,101 @@ def _check_active_limit(centre: Centre, email: str, now: datetime) -> None:
         raise TooManyActiveBookings()
 
 
+def holds_online_booking(request: BookingRequest) -> bool:
+    """Whether this booking waits for the family's confirmation from the mail: an online
+    booking (form, API) at a centre that holds them; never staff, never an invitation's."""
+    return (
+        request.channel == "online"
+        and request.invitation is None
+        and request.centre.hold_online_bookings
+    )
+
+
+def release_expired_holds(now: datetime) -> int:
+    """Mark every hold that ran out by ``now`` expired, so its occupancy stops making anyone
+    busy (booking/occupancy.py), in the caller's transaction; its waiting "please confirm"
+    mail goes. A writer calls it before it books, so a hold that ran out is free for it
+    even before the sweep (``expire_holds``) came by. Returns how many."""
+    query = (
+        select(Booking)
+        .where(Booking.status == "held", Booking.hold_expires_at <= now)
+        .order_by(Booking.id)
+    )
+    if db.session.get_bind().dialect.name == "postgresql":
+        # A hold another transaction has locked (a confirmation with an earlier clock, or
+        # another writer releasing it) is left to it: a booking over its time then waits
+        # at the exclusion constraint for that transaction, and is refused or goes ahead.
+        query = query.with_for_update(skip_locked=True)
+    expired = db.session.scalars(query).all()
+    for booking in expired:
+        booking.status = "expired"
+        notifications.drop_hold_request(booking.id)
+    if expired:
+        db.session.flush()
+    return len(expired)
+
+
+def expire_holds(now: datetime) -> int:
+    """The sweep (the outbox worker runs it every round): release the holds that ran out
+    by ``now``; commits. No mail goes: the "please confirm" mail said until when."""
+    with committed():
+        count = release_expired_holds(now)
+        if not count:
+            db.session.rollback()
+    return count
+
+
+def find_by_confirm_token(token: str) -> Booking | None:
+    """The booking whose "please confirm" mail carried this token (only its hash is kept,
+    on the mail's outbox row, as for every link a mail mints when it is sent)."""
+    if not token or len(token) > 128:
+        return None
+    return db.session.scalar(
+        select(Booking)
+        .join(OutboxMessage, OutboxMessage.booking_id == Booking.id)
+        .where(
+            OutboxMessage.link_hash == hash_token(token),
+            OutboxMessage.kind == notifications.HOLD_REQUEST.name,
+        )
+    )
+
+
+class HoldExpired(BookingError):
+    """The family confirms a hold that ran out: the time was released, nothing is booked."""
+
+    problem = "hold-expired"
+    status = 410
+
+
+def confirm_hold(booking: Booking, *, now: datetime) -> bool:
+    """The family confirms a held booking from the mail: it is confirmed, and the
+    confirmation with its invitation (and later the reminder) goes out. Returns False when
+    it was confirmed already. Raises HoldExpired when its time ran out (or it was cancelled),
+    TooManyActiveBookings when the address meanwhile holds the most bookings allowed (told
+    only here, to whoever has the mail)."""
+    with committed() as outbox_ids:
+        if db.session.get_bind().dialect.name == "postgresql":
+            db.session.execute(select(Booking.id).where(Booking.id == booking.id).with_for_update())
+            db.session.refresh(booking)
+        if booking.status == "confirmed":
+            db.session.rollback()
+            return False
+        if booking.status != "held" or booking.is_hold_over(now):
+            if booking.is_held:  # ran out, not yet swept: marked here (its row is locked)
+                booking.status = "expired"
+                notifications.drop_hold_request(booking.id)
+                db.session.commit()
+            raise HoldExpired()
+        if booking.email:
+            _lock_email(booking.email)
+            _check_active_limit(booking.centre, booking.email, now)
+        booking.status = "confirmed"
+        booking.hold_expires_at = None
+        db.session.flush()
+        outbox_ids += notifications.enqueue_confirmation(booking, None, now)
+    return True
+
+
 def _replay(idempotency: Idempotency) -> BookingResult | None:
     row = db.session.scalar(
         select(IdempotencyKey).where(
@@ -328,6 +432,9 @@ def book_slot(request: BookingRequest, *, now: datetime) -> BookingResult:
                 db.session.add(key_row)
                 db.session.flush()
 
+            # A hold that ran out is free before the sweep marks it: release it here.
+            release_expired_holds(now)
+            held = holds_online_booking(request)
             invitation = request.invitation
             if invitation is not None:
                 # Held until the commit: a second booking through the link finds it used.
@@ -336,7 +443,9 @@ def book_slot(request: BookingRequest, *, now: datetime) -> BookingResult:
                 raise NotOnlineBookable()
             if details.email:
                 _lock_email(details.email)
-                if channel == "online":
+                # A held booking is counted when it is confirmed: the answer to an online
+                # request then never tells whether the address holds bookings already.
+                if channel == "online" and not held:
                     _check_active_limit(centre, details.email, now)
             by_staff = request.by_staff
             replaced = _replaced_booking(invitation, now)
@@ -379,7 +488,8 @@ def book_slot(request: BookingRequest, *, now: datetime) -> BookingResult:
                 officer_id=_choose_officer(centre, slot),
                 start_at=slot.start_at,
                 end_at=slot.end_at,
-                status="confirmed",
+                status="held" if held else "confirmed",
+                hold_expires_at=min(now + centre.hold_for, slot.start_at) if held else None,
                 channel=channel,
                 name=details.name,
                 email=details.email,
@@ -405,7 +515,10 @@ def book_slot(request: BookingRequest, *, now: datetime) -> BookingResult:
                     None, "book", booking, detail=f"invitation {invitation.reference}", now=now
                 )
                 invitations.use(invitation, booking, now)
-            outbox_ids += notifications.enqueue_confirmation(booking, token, now)
+            if held:
+                outbox_ids += notifications.enqueue_hold_request(booking, now)
+            else:
+                outbox_ids += notifications.enqueue_confirmation(booking, token, now)
     except DBAPIError as error:
         if not occupancy.is_lost_race(error):
             raise
@@ -459,6 +572,16 @@ def cancel_booking(
         if booking.is_cancelled:
             db.session.rollback()
             return False
+        if booking.is_held:
+            # The family gives back a time it has not confirmed: no invitation was sent,
+            # so no CANCEL goes either.
+            if booking.is_hold_over(now):
+                raise BookingNotChangeable()
+            booking.status = "cancelled"
+            booking.cancelled_at = now
+            booking.hold_expires_at = None
+            notifications.drop_hold_request(booking.id)
+            return True
         if not by_staff:
             _check_changeable(booking, now)
         booking.status = "cancelled"
@@ -490,6 +613,7 @@ def reschedule_booking(
     try:
         with committed() as outbox_ids:
             _check_changeable(booking, now)
+            release_expired_holds(now)
             slot = free_slot_at(
                 booking.centre,
                 booking.service,
@@ -573,47 +697,6 @@ def _centre_cancellation(booking: Booking, now: datetime) -> notifications.Centr
     )
 
 
-# At most this many links go out for one address at once (the centre's own limit of
-# active bookings per address is usually lower).
-MAX_LINKS_PER_ADDRESS = 10
-
-
-def send_manage_link(reference: str | None, email: str, *, now: datetime) -> int:
-    """Mail a fresh manage link to each upcoming booking of this e-mail address; with a
-    reference, to that booking only (past and cancelled ones too, as before).
-
-    Only the hash of a token is stored, so each link is renewed (the old one stops working).
-    Returns how many bookings matched; callers must not tell the person (no probing).
-    """
-    email = (email or "").strip()
-    if not email or len(email) > 254:
-        return 0
-    same_address = func.lower(Booking.email) == email.lower()
-    if reference:
-        reference = "".join(reference.split()).upper()
-        if len(reference) == 8 and "-" not in reference:
-            reference = f"{reference[:4]}-{reference[4:]}"
-        if len(reference) > 16:
-            return 0
-        query = select(Booking).where(Booking.reference == reference, same_address)
-    else:
-        query = (
-            select(Booking)
-            .where(same_address, Booking.is_changeable(now))
-            .order_by(Booking.start_at, Booking.id)
-            .limit(MAX_LINKS_PER_ADDRESS)
-        )
-    with committed() as outbox_ids:
-        found = db.session.scalars(query).all()
-        if not found:
-            db.session.rollback()
-            return 0
-        for booking in found:
-            token = renew_manage_token(booking)
-            outbox_ids += notifications.enqueue_manage_link(booking, token, now)
-    return len(found)
-
-
 def keep_despite_conflict(booking: Booking, actor: User, *, now: datetime) -> None:
     """Staff decided to keep a booking the changed hours or absences no longer allow."""
     with committed():
@@ -659,6 +742,11 @@ def staff_cancel(
     """
     if booking.is_cancelled:
         return False
+    if booking.is_held and not booking.is_hold_over(now):
+        # Staff give back a time the family has not confirmed (a mistake, a hoarder): no
+        # invitation went out, so no mail goes either.
+        audit.record(actor, "cancel", booking, detail="hold given back", now=now)
+        return cancel_booking(booking, now=now, by_staff=True)
     _check_changeable(booking, now)
     detail = "at the family's request" if at_family_request else reason
     audit.record(actor, "cancel", booking, detail=detail, now=now)
@@ -690,6 +778,7 @@ def hand_over(booking: Booking, colleague_id: int, actor: User, *, now: datetime
     try:
         with committed() as outbox_ids:
             _check_changeable(booking, now)
+            release_expired_holds(now)
             colleagues = availability.free_colleagues([booking], now)[booking.id]
             colleague = next((c for c in colleagues if c.id == colleague_id), None)
             if colleague is None:

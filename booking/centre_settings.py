@@ -24,6 +24,7 @@ from booking.i18n import PUBLIC_LANGUAGES
 from booking.models import Centre, Closure, OpeningHours, User
 from booking.settings_checks import (
     BUFFER_MINUTES,
+    HOLD_MINUTES,
     HORIZON_DAYS,
     MAX_ACTIVE_BOOKINGS,
     MAX_LEGAL_TEXT,
@@ -233,11 +234,18 @@ def update_rules(
     max_active_bookings_per_email: int | None,
     holiday_region: str | None,
     feed_shows_service: bool = False,
+    hold_online_bookings: bool = False,
+    hold_minutes: int | None = None,
     now: datetime,
 ) -> None:
-    """Set the slot and booking rules of SPEC "Slot rules" and "Bookings", and whether
-    counsellors' calendar feeds name the service (off: "Beratung" and the reference)."""
+    """Set the slot and booking rules of SPEC "Slot rules" and "Bookings", whether
+    counsellors' calendar feeds name the service (off: "Beratung" and the reference), and
+    whether online bookings wait for the family's confirmation from the mail, for how many
+    minutes (``hold_minutes`` None keeps the current number)."""
     errors = FieldErrors()
+    if hold_minutes is None:
+        hold_minutes = centre.hold_minutes
+    check_range(errors, "hold_minutes", hold_minutes, HOLD_MINUTES)
     check_range(errors, "min_notice_hours", min_notice_hours, MIN_NOTICE_HOURS)
     check_range(errors, "horizon_days", horizon_days, HORIZON_DAYS)
     check_range(errors, "slot_step_minutes", slot_step_minutes, SLOT_STEP_MINUTES)
@@ -260,13 +268,16 @@ def update_rules(
     centre.max_active_bookings_per_email = max_active_bookings_per_email
     centre.holiday_region = region
     centre.feed_shows_service = bool(feed_shows_service)
+    centre.hold_online_bookings = bool(hold_online_bookings)
+    centre.hold_minutes = hold_minutes
     commit_change(
         actor,
         centre.id,
         f"rules: notice {min_notice_hours} h, horizon {horizon_days} d, "
         f"step {slot_step_minutes} min, buffer {buffer_minutes} min, "
         f"max {max_active_bookings_per_email}, region {region}, "
-        f"service in feeds {'on' if feed_shows_service else 'off'}",
+        f"service in feeds {'on' if feed_shows_service else 'off'}, "
+        f"online bookings held {f'{hold_minutes} min' if hold_online_bookings else 'off'}",
         now,
     )
 

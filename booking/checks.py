@@ -191,6 +191,31 @@ def _outbox_worker(app: Flask) -> Finding:
     return Finding("ok", "A mail worker (flask outbox work) runs.")
 
 
+def _held_bookings(app: Flask) -> list[Finding]:
+    """The centres whose online bookings wait for the family's confirmation from the mail:
+    worth knowing, since such a booking holds nothing once the mail is late."""
+    from sqlalchemy import select
+
+    from booking.extensions import db
+    from booking.models import Centre
+
+    held = db.session.execute(
+        select(Centre.slug, Centre.hold_minutes)
+        .where(Centre.hold_online_bookings.is_(True))
+        .order_by(Centre.slug)
+    ).all()
+    if not held:
+        return []
+    where = ", ".join(f"{slug} ({minutes} min)" for slug, minutes in held)
+    return [
+        Finding(
+            "note",
+            f"Online bookings wait for the family's confirmation from the mail at {where}: "
+            "the mail must arrive within those minutes, else the time is released unbooked.",
+        )
+    ]
+
+
 def _links(app: Flask) -> list[Finding]:
     findings = []
     if app.config.get("PREFERRED_URL_SCHEME") != "https":
@@ -252,5 +277,6 @@ def deployment_findings(
     if database and all(f.level == "ok" for f in database):
         # Only a database that answers and is migrated can tell (and no file is created).
         findings.append(_outbox_worker(app))
+        findings += _held_bookings(app)
     findings += _links(app)
     return findings

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from booking import invitations
+from booking import bookings, find_requests, invitations
 from booking.accounts import AccountError, create_or_update_user
 from booking.availability import get_centre_and_service
 from booking.checks import deployment_findings, workers_from
@@ -14,6 +16,13 @@ from booking.demo import seed_demo
 from booking.models import utcnow
 from booking.outbox import send_due, work
 from booking.retention import purge, vacuum_erased
+
+
+def before_sending(app: Flask, *, now: datetime) -> int:
+    """What the outbox worker does first in each round: release the holds that ran out
+    (their time is free for everyone), answer waiting "find my booking" requests (whose
+    mails the round then sends). Returns how many things it did."""
+    return bookings.expire_holds(now) + find_requests.resolve_pending(app, now=now)
 
 
 def init_app(app: Flask) -> None:
@@ -41,10 +50,14 @@ def init_app(app: Flask) -> None:
     @outbox_group.command("send")
     @click.option("--limit", default=100, show_default=True, help="At most this many mails.")
     def outbox_send(limit: int) -> None:
-        """Send what is due, once."""
+        """Release the holds that ran out, answer waiting "find my booking" requests and
+        send what is due, once."""
 
-        sent, failed = send_due(current_app._get_current_object(), now=utcnow(), limit=limit)
-        click.echo(f"Outbox: {sent} sent, {failed} failed.")
+        app, now = current_app._get_current_object(), utcnow()
+        bookings.expire_holds(now)
+        answered = find_requests.resolve_pending(app, now=now)
+        sent, failed = send_due(app, now=now, limit=limit)
+        click.echo(f"Outbox: {sent} sent, {failed} failed; {answered} link requests answered.")
 
     @outbox_group.command("work")
     @click.option("--poll", default=5.0, show_default=True, help="Seconds between rounds.")
@@ -53,7 +66,11 @@ def init_app(app: Flask) -> None:
 
         click.echo("Outbox worker running; Ctrl+C stops it.")
         try:
-            work(current_app._get_current_object(), poll_seconds=poll)
+            work(
+                current_app._get_current_object(),
+                poll_seconds=poll,
+                before_sending=before_sending,
+            )
         except KeyboardInterrupt:
             click.echo("Outbox worker stopped.")
 
@@ -79,7 +96,8 @@ def init_app(app: Flask) -> None:
             f"{counts.bookings} bookings, {counts.registrations} event registrations, "
             f"{counts.mails} mail bodies; "
             f"{counts.invitations} invitations; "
-            f"{counts.sign_in_records} old sign-in records."
+            f"{counts.sign_in_records} old sign-in records; "
+            f"{counts.find_requests} unanswered link requests."
         )
         if not dry_run:
             vacuumed = vacuum_erased()

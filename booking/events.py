@@ -27,6 +27,7 @@ from booking.bookings import (
     hash_token,
     manage_token_for,
     new_reference,
+    release_expired_holds,
 )
 from booking.extensions import db
 from booking.models import (
@@ -538,6 +539,7 @@ def create_events(
 
 def _create_events(centre, details, times, leaders, actor, *, now) -> list[Event]:
     with committed(keep_loaded=True):
+        release_expired_holds(now)  # a booking's hold that ran out does not keep a leader
         busy = _busy_leaders(leaders, times, None)
         if busy:
             raise LeaderBusy(busy)
@@ -605,6 +607,7 @@ def _change_event(event, details, start_at, end_at, leaders, actor, *, now) -> l
         _lock(event)
         if event.is_cancelled or now >= event.end_at:
             raise EventNotChangeable()
+        release_expired_holds(now)
         busy = _busy_leaders(leaders, [(start_at, end_at)], event.id)
         if busy:
             raise LeaderBusy(busy)

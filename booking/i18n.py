@@ -255,6 +255,8 @@ STATUS_LABELS = {
     "cancelled": lazy_gettext("cancelled"),
     "attended": lazy_gettext("attended"),
     "no_show": lazy_gettext("not attended"),
+    "held": lazy_gettext("awaiting confirmation"),
+    "expired": lazy_gettext("expired"),
 }
 
 

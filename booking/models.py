@@ -24,6 +24,7 @@ from sqlalchemy import (
     Time,
     UniqueConstraint,
     and_,
+    or_,
     text,
 )
 from sqlalchemy.ext.hybrid import hybrid_method, hybrid_property
@@ -49,8 +50,12 @@ OFFICER = "school_supervision"
 # counsellors among them.
 HOLDING_ROLES = (COUNSELLOR, OFFICER)
 INVITATION_STATUSES = ("open", "used", "expired", "withdrawn")
-STATUSES = ("confirmed", "cancelled", "attended", "no_show")
+# "held": an online booking waiting for the family to confirm it from the mail, until
+# ``hold_expires_at`` (a centre setting, off by default); "expired": not confirmed in time.
+STATUSES = ("confirmed", "cancelled", "attended", "no_show", "held", "expired")
 ACTIVE_STATUSES = ("confirmed", "attended", "no_show")
+# Not (or not yet) an appointment: left out of reports and calendar feeds.
+UNCONFIRMED_STATUSES = ("held", "expired")
 CHANNELS = ("online", "phone", "walk_in")
 SERVICE_FORMATS = ("in_person", "phone", "video")
 OUTBOX_STATES = ("pending", "sent", "dead")
@@ -153,6 +158,12 @@ class Centre(db.Model):
     feed_shows_service: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=text("false")
     )
+    # On: an online booking (form, API) holds its time only until the family confirms it
+    # from the mail, within ``hold_minutes``; off (default): it is confirmed at once.
+    hold_online_bookings: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
+    hold_minutes: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
 
     opening_hours: Mapped[list[OpeningHours]] = relationship(
         back_populates="centre",
@@ -173,6 +184,7 @@ class Centre(db.Model):
         CheckConstraint("slot_step_minutes BETWEEN 5 AND 240", name="slot_step"),
         CheckConstraint("buffer_minutes >= 0", name="buffer"),
         CheckConstraint("max_active_bookings_per_email >= 1", name="max_active"),
+        CheckConstraint("hold_minutes BETWEEN 5 AND 1440", name="hold_minutes"),
     )
 
     def today(self, now: datetime) -> date:
@@ -199,6 +211,11 @@ class Centre(db.Model):
     @property
     def buffer(self) -> timedelta:
         return timedelta(minutes=self.buffer_minutes)
+
+    @property
+    def hold_for(self) -> timedelta:
+        """How long an online booking waits for the family's confirmation (when held)."""
+        return timedelta(minutes=self.hold_minutes)
 
 
 class OpeningHours(WeeklyHoursMixin, db.Model):
@@ -346,8 +363,16 @@ class Service(db.Model):
 
     def name_in(self, language: str, fallback: str = "de") -> str:
         """The service's name in ``language``, else in ``fallback``, else any."""
+        return self.name_with_language(language, fallback)[0]
+
+    def name_with_language(self, language: str, fallback: str = "de") -> tuple[str, str]:
+        """The name and the language it is in, so that a German name inside another
+        language's page is marked as German."""
         names = self.names or {}
-        return names.get(language) or names.get(fallback) or next(iter(names.values()), self.slug)
+        for code in (language, fallback, *names):
+            if names.get(code):
+                return names[code], code
+        return self.slug, fallback
 
     @property
     def place(self) -> str:
@@ -545,6 +570,8 @@ class Booking(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A held booking's time is released at this instant unless the family confirmed it.
+    hold_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set when staff decided to keep a booking that changed hours, closures or absences no
     # longer allow; it then leaves the list of bookings needing attention.
     kept_despite_conflict_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -568,6 +595,7 @@ class Booking(db.Model):
         CheckConstraint("persons BETWEEN 1 AND 10", name="persons"),
         Index("ix_booking_centre_start", "centre_id", "start_at"),
         Index("ix_booking_counsellor_start", "counsellor_id", "start_at"),
+        Index("ix_booking_status_hold_expires", "status", "hold_expires_at"),
         # No overlap here: the booking's counsellor (and a joint appointment's officer) is busy
         # through its Occupancy row, and
         # the occupancy table carries the guarantee for every kind of commitment.
@@ -595,6 +623,28 @@ class Booking(db.Model):
     def is_cancelled(self) -> bool:
         return self.status == "cancelled"
 
+    @property
+    def is_held(self) -> bool:
+        """Waiting for the family's confirmation (it may have run out: ``is_hold_over``)."""
+        return self.status == "held"
+
+    def is_hold_over(self, now: datetime) -> bool:
+        """Held, and not confirmed in time: its time is free for everyone."""
+        return self.status == "held" and self.hold_expires_at <= now
+
+    @hybrid_method
+    def takes_time(self, now: datetime) -> bool:
+        """Whether the booking holds its time at ``now``: not cancelled, not expired, and
+        not a hold whose time ran out."""
+        return self.status not in ("cancelled", "expired") and not self.is_hold_over(now)
+
+    @takes_time.expression
+    def takes_time(cls, now: datetime):
+        return and_(
+            cls.status.not_in(("cancelled", "expired")),
+            or_(cls.status != "held", cls.hold_expires_at > now),
+        )
+
     @hybrid_method
     def is_changeable(self, now: datetime) -> bool:
         """Still confirmed and not yet begun: the family or staff may move or cancel it."""
@@ -606,8 +656,9 @@ class Booking(db.Model):
         return and_(cls.status == "confirmed", cls.start_at > now)
 
     def can_mark_attendance(self, now: datetime) -> bool:
-        """Attendance is marked once the appointment has begun, unless it was cancelled."""
-        return not self.is_cancelled and self.start_at <= now
+        """Attendance is marked once the appointment has begun, unless it was cancelled (or
+        was never confirmed)."""
+        return self.status in ACTIVE_STATUSES and self.start_at <= now
 
 
 class Occupancy(db.Model):
@@ -635,6 +686,9 @@ class Occupancy(db.Model):
     start_at: Mapped[datetime] = mapped_column(UTCDateTime)
     end_at: Mapped[datetime] = mapped_column(UTCDateTime)
     is_active: Mapped[bool] = mapped_column(Boolean)
+    # A held booking's row stops making anyone busy at this instant (the slot search reads
+    # it so), before any sweep marks it inactive; None: until it is made inactive.
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     booking_id: Mapped[int | None] = mapped_column(ForeignKey("booking.id", ondelete="CASCADE"))
     event_id: Mapped[int | None] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"))
 
@@ -750,6 +804,19 @@ class WorkerHeartbeat(db.Model):
 
     worker: Mapped[str] = mapped_column(String(200), primary_key=True)
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class FindRequest(db.Model):
+    """A family's "find my booking" request, waiting for the outbox worker (find_requests.py):
+    keyed hashes of what was typed, never the address or the reference itself."""
+
+    __tablename__ = "find_request"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email_hash: Mapped[str] = mapped_column(String(64))
+    # None when the family gave the address alone (every upcoming booking of it).
+    reference_hash: Mapped[str | None] = mapped_column(String(64))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class OutboxMessage(db.Model):

@@ -163,14 +163,18 @@ def _reminder(booking: Booking, now: datetime) -> list[OutboxMessage]:
 
 
 def _enqueue_invitation(
-    booking: Booking, token: str, now: datetime, *, moved: bool, handed_over: bool = False
+    booking: Booking, token: str | None, now: datetime, *, moved: bool, handed_over: bool = False
 ) -> list[int]:
-    """A REQUEST invitation with the booking's current SEQUENCE, and a fresh reminder."""
+    """A REQUEST invitation with the booking's current SEQUENCE, and a fresh reminder.
+    Without ``token`` (a confirmed hold: nobody has the manage token in clear) the mail
+    mints its manage link when it is sent."""
     if not booking.email:
         return []
     if moved:  # a new booking has no reminder to replace
         outbox.drop_pending(REMINDER, booking.id)
     kind = CHANGE if moved else CONFIRMATION
+    if token is None:
+        kind, token = HELD_CONFIRMATION, LINK_TOKEN
     snapshot = _snapshot(booking, now, manage_url=manage_url(token))
     if handed_over:
         # Same time, another counsellor: the mail says so, not "moved to another time".
@@ -180,9 +184,30 @@ def _enqueue_invitation(
     return outbox.store([row, *_reminder(booking, now)])
 
 
-def enqueue_confirmation(booking: Booking, token: str, now: datetime) -> list[int]:
-    """The confirmation with a REQUEST invitation (SEQUENCE 0), and the reminder."""
+def enqueue_confirmation(booking: Booking, token: str | None, now: datetime) -> list[int]:
+    """The confirmation with a REQUEST invitation (SEQUENCE 0), and the reminder; without
+    ``token`` its manage link is minted when it is sent (a held booking just confirmed)."""
     return _enqueue_invitation(booking, token, now, moved=False)
+
+
+def enqueue_hold_request(booking: Booking, now: datetime) -> list[int]:
+    """ "Please confirm by HH:MM" for a held booking: the confirmation link is minted when
+    the mail is sent (only its hash is kept); no invitation yet."""
+    if not booking.email:
+        return []
+    snapshot = _snapshot(
+        booking,
+        now,
+        confirm_url=url_for("public.confirm_hold", token=LINK_TOKEN, _external=True),
+    )
+    snapshot["hold_expires_at"] = booking.hold_expires_at.isoformat()
+    key = f"booking:{booking.id}:hold"
+    return outbox.store([_row(booking, HOLD_REQUEST, key, snapshot, due_at=now)])
+
+
+def drop_hold_request(booking_id: int) -> None:
+    """A "please confirm" mail not yet sent is pointless once the hold ended."""
+    outbox.drop_pending(HOLD_REQUEST, booking_id)
 
 
 def enqueue_move(
@@ -351,6 +376,9 @@ def _compose_booking_mail(kind: MailKind, snapshot: dict, message_id: str, sende
             "by_centre": _by_centre_of(snapshot),
             "handed_over": snapshot.get("handed_over", False),
             "at_request": snapshot.get("at_request", False),
+            "hold_expires_at": datetime.fromisoformat(snapshot["hold_expires_at"])
+            if snapshot.get("hold_expires_at")
+            else None,
         }
         message = compose_message(
             subject=_subject_line(kind, snapshot) % {"centre": booking.centre.name},
@@ -401,4 +429,19 @@ REMINDER = _booking_kind(
 )
 MANAGE_LINK = _booking_kind(
     "manage_link", "manage_link", _l("The link to your appointment at %(centre)s")
+)
+# A held booking (a centre setting): first "please confirm", with a link minted when sent;
+# once confirmed, the confirmation as above, its manage link minted when sent too.
+HOLD_REQUEST = _booking_kind(
+    "hold_request",
+    "hold_request",
+    _l("Please confirm your appointment at %(centre)s"),
+    mints_link=True,
+)
+HELD_CONFIRMATION = _booking_kind(
+    "held_confirmation",
+    "confirmation",
+    _l("Your appointment at %(centre)s"),
+    "REQUEST",
+    mints_link=True,
 )

@@ -12,6 +12,11 @@ models.Occupancy (and a migration), a relationship from the subject to its rows,
 (e.g. an event: its leaders, start and end, whether it is cancelled). A booking that holds
 two people (a joint appointment) returns both from its ``holds``.
 
+A held booking (waiting for the family's confirmation) is busy like any other, but its rows
+carry ``expires_at``: from then on the slot search counts them free, and writers mark such
+holds expired (bookings.release_expired_holds) before they write, so the constraint never
+meets a hold that ran out.
+
 A writer that lost a race (the constraint, a deadlock between two inserts, a serialization
 failure) asks ``is_lost_race`` and answers as for a time no longer free.
 """
@@ -71,6 +76,8 @@ class Subject:
     watched: frozenset[str]
     holds: Callable[[object], list[Hold]]
     span: Callable[[object], tuple[datetime, datetime, bool]]
+    # The instant its rows stop making anyone busy by the clock alone (a hold), or None.
+    expiry: Callable[[object], datetime | None] = lambda _subject: None
 
 
 def _changed_holder(obj, id_attr: str, relation: str) -> int | User | None:
@@ -93,7 +100,12 @@ def booking_holds(booking: Booking) -> list[Hold]:
 
 
 def booking_span(booking: Booking) -> tuple[datetime, datetime, bool]:
-    return booking.start_at, booking.end_at, not booking.is_cancelled
+    return booking.start_at, booking.end_at, booking.status not in ("cancelled", "expired")
+
+
+def booking_expiry(booking: Booking) -> datetime | None:
+    """A held booking stops making anyone busy when its hold runs out."""
+    return booking.hold_expires_at if booking.is_held else None
 
 
 def event_holds(event: Event) -> list[Hold]:
@@ -110,10 +122,20 @@ SUBJECTS: tuple[Subject, ...] = (
         model=Booking,
         rows="occupancies",
         watched=frozenset(
-            {"start_at", "end_at", "status", "counsellor_id", "counsellor", "officer_id", "officer"}
+            {
+                "start_at",
+                "end_at",
+                "status",
+                "hold_expires_at",
+                "counsellor_id",
+                "counsellor",
+                "officer_id",
+                "officer",
+            }
         ),
         holds=booking_holds,
         span=booking_span,
+        expiry=booking_expiry,
     ),
     Subject(
         model=Event,
@@ -161,6 +183,7 @@ def _key(hold: Hold) -> tuple[str, object]:
 def sync(session: Session, obj, subject: Subject) -> None:
     """Make ``obj``'s Occupancy rows say whom it holds, when, and whether it is active."""
     start_at, end_at, is_active = subject.span(obj)
+    expires_at = subject.expiry(obj)
     rows: list[Occupancy] = getattr(obj, subject.rows)
     existing = {(row.role, row.user_id): row for row in rows}
     kept = []
@@ -174,6 +197,7 @@ def sync(session: Session, obj, subject: Subject) -> None:
                 row.user_id = hold.user
             rows.append(row)
         row.start_at, row.end_at, row.is_active = start_at, end_at, is_active
+        row.expires_at = expires_at
         kept.append(row)
     for row in existing.values():
         rows.remove(row)  # delete-orphan: the row goes with this flush

@@ -359,9 +359,17 @@ def last_heartbeat() -> datetime | None:
     return db.session.scalar(select(func.max(WorkerHeartbeat.seen_at)))
 
 
-def work(app: Flask, *, poll_seconds: float = 5.0, max_rounds: int | None = None) -> None:
+def work(
+    app: Flask,
+    *,
+    poll_seconds: float = 5.0,
+    max_rounds: int | None = None,
+    before_sending: Callable[..., int] | None = None,
+) -> None:
     """Keep sending: one round, then sleep when nothing was due. Every HEARTBEAT_EVERY the
-    worker records that it runs (``flask check`` reads it)."""
+    worker records that it runs (``flask check`` reads it). ``before_sending(app, now=...)``
+    runs first in each round (the cli answers "find my booking" requests there, whose mails
+    the round then sends) and returns how many things it did."""
     rounds = 0
     worker, beaten = worker_name(), None
     while max_rounds is None or rounds < max_rounds:
@@ -372,15 +380,16 @@ def work(app: Flask, *, poll_seconds: float = 5.0, max_rounds: int | None = None
             if beaten is None or now - beaten >= HEARTBEAT_EVERY:
                 beat(worker, now)
                 beaten = now
+            done = before_sending(app, now=now) if before_sending else 0
             sent, failed = send_due(app, now=now)
         except (OperationalError, InterfaceError) as error:
             # The database is restarting or unreachable: nothing was marked sent that was not
             # committed, so the next round picks up where this one stopped.
             log_error(app.logger, error, "outbox round failed, database unavailable")
-            sent = failed = 0
+            done = sent = failed = 0
         finally:
             end_session()
-        if sent == 0 and failed == 0:
+        if done == 0 and sent == 0 and failed == 0:
             time.sleep(poll_seconds)
 
 

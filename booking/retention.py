@@ -12,7 +12,8 @@ mails are erased and given up.
 - ``purge(now, retention_days)``: bookings whose appointment ended more than
   RETENTION_DAYS ago (`flask --app wsgi purge`, run daily); and the mails of every subject
   (mail_kinds.SUBJECTS: bookings, ...) erased before and sent since, and mails whose subject
-  was deleted, once RETENTION_DAYS old.
+  was deleted, once RETENTION_DAYS old; "find my booking" requests no worker answered
+  (find_requests.py), once RETENTION_DAYS old.
 - ``erase_booking(booking, now)``: a family's own wish, from the manage page, once the
   booking is cancelled.
 Both are idempotent and recorded in the audit log (counts only).
@@ -33,6 +34,7 @@ from booking.models import (
     Booking,
     Centre,
     Event,
+    FindRequest,
     IdempotencyKey,
     Invitation,
     OutboxMessage,
@@ -56,13 +58,15 @@ class PurgeCounts:
     mails: int = 0
     sign_in_records: int = 0
     invitations: int = 0
+    find_requests: int = 0
     per_centre: Counter = field(default_factory=Counter)
 
     def describe(self) -> str:
         return (
             f"{self.bookings} bookings erased, {self.invitations} invitations erased, "
             f"{self.registrations} event registrations erased, "
-            f"{self.mails} mail bodies erased, {self.sign_in_records} old sign-in records deleted"
+            f"{self.mails} mail bodies erased, {self.sign_in_records} old sign-in records deleted, "
+            f"{self.find_requests} unanswered link requests deleted"
         )
 
 
@@ -193,6 +197,13 @@ def purge(now: datetime, retention_days: int, *, dry_run: bool = False) -> Purge
         .where(SignInFailure.last_failed_at < now - throttling.PAIR.forget_after)
         .execution_options(synchronize_session=False)
     ).rowcount
+    # "Find my booking" requests no worker answered (find_requests.py): keyed hashes of an
+    # address and a reference, gone once the retention time has passed since they were made.
+    counts.find_requests = db.session.execute(
+        delete(FindRequest)
+        .where(FindRequest.requested_at < cutoff)
+        .execution_options(synchronize_session=False)
+    ).rowcount
     if dry_run:
         db.session.rollback()
         return counts
@@ -256,6 +267,7 @@ _ERASED_TABLES = (
     "outbox_message",
     "idempotency_key",
     "sign_in_failure",
+    "find_request",
 )
 
 

@@ -136,11 +136,13 @@ def save_service(
     counsellor_ids: Iterable[int],
     now: datetime,
     texts: ServiceTexts | None = None,
+    further_names: Mapping[str, str] | None = None,
 ) -> Service:
     """Create (``service`` None) or change a service of the centre.
 
-    ``buffer_minutes`` None means the centre's buffer. Names in languages other than
-    German and English are kept as they are.
+    ``buffer_minutes`` None means the centre's buffer. ``further_names`` maps public
+    languages besides German and English to a name ("" removes it); names in languages
+    not given are kept as they are.
     """
     errors = FieldErrors()
     slug = clean_input(slug).lower() or (service.slug if service else _free_neutral_slug(centre))
@@ -167,6 +169,11 @@ def save_service(
         errors.add("name_de", _("This field is required."))
     for field, name in (("name_de", name_de), ("name_en", name_en)):
         check_text(errors, field, name, MAX_NAME)
+    further_names = {code: clean_input(name) for code, name in (further_names or {}).items()}
+    for code, name in further_names.items():
+        if code not in PUBLIC_LANGUAGES or code in ("de", "en"):
+            raise ValueError(f"not a further public language: {code!r}")
+        check_text(errors, text_field("name", code), name, MAX_NAME)
     check_range(errors, "duration_minutes", duration_minutes, DURATION_MINUTES)
     if "duration_minutes" not in errors:
         today = centre.today(now)
@@ -208,6 +215,7 @@ def save_service(
         names["en"] = name_en
     else:
         names.pop("en", None)
+    names = _with_texts(names, further_names)
     if not created and service.slug != slug:
         service.former_slug = service.slug  # old links still find the service
     service.slug = slug

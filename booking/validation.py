@@ -175,6 +175,14 @@ def clean_persons(raw, from_form: bool = False) -> int:
     return value
 
 
+def _persons_of(data, from_form: bool) -> int:
+    """``persons`` of a form or a JSON body: absent means one person; in JSON an explicit
+    null is not a number (the API's document says an integer)."""
+    if not from_form and "persons" in data and data["persons"] is None:
+        raise FieldError(_("Please enter a number from 1 to 10."))
+    return clean_persons(data.get("persons"), from_form=from_form)
+
+
 def clean_message(raw) -> str | None:
     return clean_text(raw, max_length=MAX_MESSAGE, multiline=True)
 
@@ -237,7 +245,7 @@ def clean_details(
         "phone": clean_phone,
         "language": clean_language,
         "interpreter_language": clean_language,
-        "persons": lambda raw: clean_persons(raw, from_form=from_form),
+        "persons": lambda _raw: _persons_of(data, from_form),
         "message": clean_message,
     }
     for field, check in checks.items():
@@ -277,7 +285,7 @@ def clean_registration(
         "phone": clean_phone,
         "organisation": lambda raw: clean_text(raw, max_length=MAX_ORGANISATION),
         "language": clean_language,
-        "persons": lambda raw: clean_persons(raw, from_form=from_form),
+        "persons": lambda _raw: _persons_of(data, from_form),
     }
     for name, check in checks.items():
         try:

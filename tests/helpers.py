@@ -116,3 +116,16 @@ def mail_of(app, row) -> bytes:
         assert len(found) == 1, f"no .eml file of sent mail {row.id}"
         return found[0].read_bytes()
     return outbox.message_of(app, row)
+
+
+def answer_find_requests(app, now=None) -> int:
+    """An outbox worker's round: answer the waiting "find my booking" requests, then send
+    what is due. Returns how many requests were answered."""
+    from booking import find_requests, outbox
+    from booking.models import utcnow
+
+    with app.app_context():
+        now = now or utcnow()
+        answered = find_requests.resolve_pending(app, now=now)
+        outbox.send_due(app, now=now)
+    return answered

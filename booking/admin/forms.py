@@ -93,6 +93,12 @@ class RulesForm(SettingsForm):
     )
     holiday_region = StringField(_l("Public holidays of (region)"))
     feed_shows_service = BooleanField(_l("Counsellors' calendar feeds name the service"))
+    hold_online_bookings = BooleanField(
+        _l("Online bookings wait for the family's confirmation by e-mail")
+    )
+    hold_minutes = WholeNumberField(
+        _l("Time to confirm an online booking (minutes)"), validators=[Optional()]
+    )
 
 
 class ServiceForm(FlaskForm):
@@ -106,12 +112,15 @@ class ServiceForm(FlaskForm):
     counsellors = SelectMultipleField(_l("Offered by"), coerce=int)
     # Choices are set by the view; booking/service_catalogue.py checks the format.
     format = SelectField(_l("Format"), validate_choice=False)
-    # description_<language> and what_to_bring_<language> for each public language: below.
+    # name_<language> (German and English above), description_<language> and
+    # what_to_bring_<language> for each public language: below.
 
 
 # A field per public language for each text families read: the form shows them grouped by
 # language; the writers key their messages by the same names (text_field).
 for _code in PUBLIC_LANGUAGES:
+    if _code not in ("de", "en"):
+        setattr(ServiceForm, text_field("name", _code), StringField(_l("Name")))
     setattr(ServiceForm, text_field("description", _code), TextAreaField(_l("Description")))
     setattr(ServiceForm, text_field("what_to_bring", _code), TextAreaField(_l("What to bring")))
     if _code != "de":

@@ -11,6 +11,7 @@ from sqlalchemy.orm import defer, selectinload
 from booking import reports
 from booking.extensions import db
 from booking.models import (
+    UNCONFIRMED_STATUSES,
     Booking,
     Centre,
     Event,
@@ -99,6 +100,8 @@ def report_facts(centre: Centre, year: int) -> list[BookingFact]:
             Booking.centre_id == centre.id,
             Booking.start_at >= start_at,
             Booking.start_at < end_at,
+            # A hold is not (or not yet) an appointment.
+            Booking.status.not_in(UNCONFIRMED_STATUSES),
         )
     )
     return [

@@ -65,6 +65,7 @@ def _languages(form: ServiceForm) -> list[tuple[str, str]]:
     text field labelled with its language (also in the list of errors above the form)."""
     languages = [(code, language_label(code, current_language())) for code in PUBLIC_LANGUAGES]
     for code, label in languages:
+        form[text_field("name", code)].label.text = _("Name (%(language)s)", language=label)
         form[text_field("description", code)].label.text = _(
             "Description (%(language)s)", language=label
         )
@@ -80,8 +81,6 @@ def _service_form(centre, service: Service | None):
     else:
         data = {
             "slug": service.slug,
-            "name_de": (service.names or {}).get("de", ""),
-            "name_en": (service.names or {}).get("en", ""),
             "duration_minutes": service.duration_minutes,
             "buffer_minutes": service.buffer_minutes,
             "online_bookable": service.online_bookable,
@@ -90,6 +89,7 @@ def _service_form(centre, service: Service | None):
             "format": service.format,
         }
         for code in PUBLIC_LANGUAGES:
+            data[text_field("name", code)] = (service.names or {}).get(code, "")
             data[text_field("description", code)] = (service.descriptions or {}).get(code, "")
             data[text_field("what_to_bring", code)] = (service.what_to_bring or {}).get(code, "")
     form = ServiceForm(data=data)
@@ -106,6 +106,11 @@ def _service_form(centre, service: Service | None):
                 slug=form.slug.data,
                 name_de=form.name_de.data,
                 name_en=form.name_en.data,
+                further_names={
+                    code: form[text_field("name", code)].data or ""
+                    for code in PUBLIC_LANGUAGES
+                    if code not in ("de", "en")
+                },
                 duration_minutes=form.duration_minutes.data,
                 buffer_minutes=form.buffer_minutes.data,
                 online_bookable=form.online_bookable.data,

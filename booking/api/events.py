@@ -125,9 +125,6 @@ def create_registration(centre_slug: str, event_id: int):
         raw = data.get(name)
         if isinstance(raw, str) and len(raw) > longest and name not in errors:
             errors[name] = [_("Please use at most %(max)d characters.", max=longest)]
-    if "persons" in data and data["persons"] is None:
-        # Absent means one person; an explicit null is not a number.
-        errors["persons"] = [_("Please enter a number from 1 to 10.")]
     try:
         clean_consent(data.get("consent") if isinstance(data.get("consent"), bool) else None)
     except FieldError as error:

@@ -183,8 +183,8 @@ def list_slots(centre_slug: str):
         ],
     }
     data = orjson.dumps(body, option=orjson.OPT_SORT_KEYS) + b"\n"
-    until = availability.slots_valid_until(centre, found, now)
-    availability_cache.keep(key, now, until, data, centre_slug)
+    # Until the clock changes the answer: a notice passing, midnight, or a hold running out.
+    availability_cache.keep(key, now, search.valid_until(now), data, centre_slug)
     return Response(data, mimetype="application/json")
 
 
@@ -210,6 +210,7 @@ def handle_booking_error(error: bookings.BookingError):
         bookings.NotOnlineBookable: _("This consultation is booked by phone only"),
         bookings.BookingNotChangeable: _("This appointment can no longer be changed"),
         bookings.IdempotencyMismatch: _("Idempotency key used for another request"),
+        bookings.HoldExpired: _("This reservation has expired"),
     }
     details = {
         bookings.SlotUnavailable: _("Choose another time from the list of free slots."),
@@ -249,15 +250,20 @@ def _json_object() -> dict:
 
 def booking_body(booking: Booking, token: str) -> dict:
     zone = ZoneInfo(booking.centre.timezone)
-    return {
+    body = {
         "reference": booking.reference,
-        "status": booking.status,
+        # A hold that ran out reads as expired before the sweep marks it.
+        "status": "expired" if booking.is_hold_over(request_now()) else booking.status,
         "start": _iso(booking.start_at, zone),
         "end": _iso(booking.end_at, zone),
         "service": booking.service.slug,
         "centre": booking.centre.slug,
         "manage_url": url_for("public.manage", token=token, _external=True),
     }
+    if booking.is_held:
+        # Confirmed only from the link in the mail sent to the booking's address.
+        body["hold_expires_at"] = _iso(booking.hold_expires_at, zone)
+    return body
 
 
 def _idempotency(centre: Centre, data: dict) -> bookings.Idempotency | None:

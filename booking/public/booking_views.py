@@ -27,7 +27,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from werkzeug.exceptions import NotFound
 
-from booking import availability, bookings, ical, notifications, retention
+from booking import availability, bookings, find_requests, ical, notifications, retention
 from booking.clock import request_now
 from booking.extensions import limiter, new_booking_limit
 from booking.forms import EmptyForm
@@ -201,7 +201,10 @@ def book(centre_slug: str, service_slug: str):
         return _render_form(centre, service, form, start_at, status=400)
     if result.booking is None:
         abort(409)
-    flash(_("Your appointment is booked. We have sent you a confirmation by e-mail."), "success")
+    if not result.booking.is_held:  # a held one: the manage page says what to do next
+        flash(
+            _("Your appointment is booked. We have sent you a confirmation by e-mail."), "success"
+        )
     return redirect(url_for("public.manage", token=result.manage_token), code=303)
 
 
@@ -259,6 +262,8 @@ def manage(token: str):
         service,
         booking=booking,
         token=token,
+        # A hold that ran out reads as expired before the sweep marks it.
+        status="expired" if booking.is_hold_over(now) else booking.status,
         can_change=booking.is_changeable(now),
         is_past=booking.end_at <= now,
         book_again_url=url_for(
@@ -313,6 +318,72 @@ def cancel(token: str):
         centre=booking.centre,
         form=form,
         token=token,
+    )
+
+
+def _book_again_url(booking: Booking) -> str | None:
+    """The week of the booking's service in its language, while it is booked online."""
+    service = booking.service
+    if not (service.online_bookable and service.is_active):
+        return None
+    return url_for(
+        "public.service_week",
+        centre_slug=booking.centre.slug,
+        service_slug=service.slug,
+        **_choice_args(booking.language, booking.interpreter_language),
+    )
+
+
+@bp.route("/confirm/<token>", methods=["GET", "POST"])
+@limiter.limit(BOOKING_LIMIT, methods=["POST"])
+def confirm_hold(token: str):
+    """The link of a "please confirm" mail: a GET shows the held time and a button (mail
+    scanners follow links), the POST confirms it. A hold that ran out says so, nothing is
+    booked."""
+    booking = bookings.find_by_confirm_token(token)
+    if booking is None:
+        raise UnknownManageLink()
+    form = EmptyForm()
+    status, code, limit_error = booking.status, 200, None
+    if request.method == "POST" and form.validate_on_submit():
+        try:
+            if bookings.confirm_hold(booking, now=request_now()):
+                flash(
+                    _(
+                        "Your appointment is confirmed. We have sent you the confirmation "
+                        "with a calendar invitation by e-mail."
+                    ),
+                    "success",
+                )
+            return redirect(url_for("public.confirm_hold", token=token), code=303)
+        except bookings.HoldExpired:
+            status = "cancelled" if booking.status == "cancelled" else "expired"
+        except bookings.TooManyActiveBookings:
+            code = 409
+            limit_error = ngettext(
+                "This e-mail address already has %(num)d upcoming appointment, the most "
+                "allowed. Please cancel it first, or call us.",
+                "This e-mail address already has %(num)d upcoming appointments, the most "
+                "allowed. Please cancel one first, or call us.",
+                booking.centre.max_active_bookings_per_email,
+            )
+    elif booking.is_hold_over(request_now()):
+        status = "expired"
+    if status == "expired":
+        code = 410
+    return (
+        _service_page(
+            "public/confirm_hold.html",
+            booking.centre,
+            booking.service,
+            booking=booking,
+            token=token,
+            form=form,
+            status=status,
+            limit_error=limit_error,
+            book_again_url=_book_again_url(booking),
+        ),
+        code,
     )
 
 
@@ -477,7 +548,9 @@ def find_booking():
         form.email.errors = [str(error)]
     if form.reference.errors or form.email.errors:
         return render_template("public/find.html", form=form, sent=False), 422
-    bookings.send_manage_link(reference or None, email, now=request_now())
+    # Queued, not looked up: a match and a miss cost the same here (the outbox worker
+    # answers the request, find_requests.py).
+    find_requests.request_links(reference or None, email, now=request_now())
     return render_template("public/find.html", form=form, sent=True)
 
 

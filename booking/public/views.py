@@ -153,11 +153,29 @@ def closure_notice(closure: Closure, zone: ZoneInfo, reasons: dict | None = None
             start=f"{start:%H:%M}",
             end=f"{end:%H:%M}",
         )
+    elif to_midnight:
+        # Over several days, the times get their own wording per language ("um 10:00 Uhr"):
+        # a time glued to a day would read "Mittwoch, 23. Dezember 10:00".
+        text = _(
+            "Closed from %(first)s, %(start)s to %(last)s",
+            first=day(first_day),
+            start=f"{start:%H:%M}",
+            last=day(last_day),
+        )
+    elif from_midnight:
+        text = _(
+            "Closed from %(first)s to %(last)s, %(end)s",
+            first=day(first_day),
+            last=day(last_day),
+            end=f"{end:%H:%M}",
+        )
     else:
         text = _(
-            "Closed from %(first)s to %(last)s",
-            first=day(first_day) + ("" if from_midnight else f" {start:%H:%M}"),
-            last=day(last_day) + ("" if to_midnight else f" {end:%H:%M}"),
+            "Closed from %(first)s, %(start)s to %(last)s, %(end)s",
+            first=day(first_day),
+            start=f"{start:%H:%M}",
+            last=day(last_day),
+            end=f"{end:%H:%M}",
         )
     reason, reason_language = closure_reason_in(closure.reason, reasons, current_language())
     if not reason:

@@ -59,6 +59,7 @@ def calendar():
     first = day - timedelta(days=day.weekday()) if view == "week" else day
     length = 7 if view == "week" else 1
     with_cancelled = request.args.get("cancelled") == "1"
+    now = request_now()
 
     # An officer sees their own joint appointments and no list of the centre's staff.
     counsellors = centre_counsellors(centre) if user.role != OFFICER else []
@@ -81,7 +82,9 @@ def calendar():
     )
     query = query.where(access.visible_bookings(user))
     if not with_cancelled:
-        query = query.where(Booking.status != "cancelled")
+        # Held bookings (awaiting the family's confirmation) are shown, marked; holds that
+        # ran out are not.
+        query = query.where(Booking.takes_time(now))
     if chosen is not None:
         query = query.where(Booking.counsellor_id == chosen.id)
     found = db.session.scalars(query).all()
@@ -89,6 +92,7 @@ def calendar():
         {
             "booking": b,
             "person": access.can_see_person(user, b),
+            "contacts": access.can_see_contacts(user, b),
             "message": access.can_see_message(user, b),
         }
         for b in found
@@ -186,6 +190,7 @@ def booking_detail(booking_id: int):
         see_message=access.can_see_message(user, booking),
         can_change=access.can_change(user, booking),
         is_upcoming=booking.is_changeable(now),
+        is_held=booking.is_held and not booking.is_hold_over(now),
         can_mark=booking.can_mark_attendance(now),
         form=EmptyForm(),
         calendar_url=url_for(
@@ -197,6 +202,17 @@ def booking_detail(booking_id: int):
     # Recorded once the page is made: the commit would expire what the page reads.
     bookings.record_view(user, booking, now=now)
     return page
+
+
+def _give_back_hold(booking: Booking, user):
+    """A held time the family has not confirmed: staff free it; the family gets no mail
+    (none of its invitation went out), its confirmation link then says it is cancelled."""
+    if request.form.get("confirm") != "yes":
+        flash(_("Please tick the box to confirm that the time is given back."), "error")
+        return _back(booking)
+    bookings.staff_cancel(booking, user, now=request_now())
+    flash(_("The time is free again. No e-mail was sent."), "success")
+    return _back(booking)
 
 
 def _back(booking: Booking):
@@ -277,6 +293,8 @@ def booking_cancel(booking_id: int):
     booking = load_booking(booking_id, change=True)
     if not EmptyForm().validate_on_submit():
         abort(400)
+    if booking.is_held and not booking.is_hold_over(request_now()):
+        return _give_back_hold(booking, user)
     if request.form.get("confirm") != "yes":
         # A cancellation mails the family at once: one stray click must not do it.
         flash(_("Please tick the box to confirm the cancellation."), "error")

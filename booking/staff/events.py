@@ -82,7 +82,7 @@ def event_registrations_csv(event_id: int):
         "no_show": _("Did not come"),
     }
     header = [
-        _("Reference"),
+        _("Registration number"),
         _("Name"),
         _("Persons"),
         _("Status"),

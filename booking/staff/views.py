@@ -105,7 +105,7 @@ def home():
         select(Booking)
         .where(
             Booking.centre_id == centre.id,
-            Booking.status != "cancelled",
+            Booking.takes_time(now),
             Booking.start_at >= centre.local_midnight(day),
             Booking.start_at < centre.local_midnight(day + timedelta(days=1)),
         )
@@ -118,6 +118,7 @@ def home():
         {
             "booking": b,
             "person": access.can_see_person(user, b),
+            "contacts": access.can_see_contacts(user, b),
             "can_mark": access.can_change(user, b) and b.can_mark_attendance(now),
         }
         for b in db.session.scalars(query)

@@ -65,6 +65,7 @@ def test_an_admin_gives_a_turkish_description_by_keyboard(page: Page, live_serve
         # German texts only, as a service has before anyone translates them.
         service.descriptions = {"de": "Beratung zu Schule und Ausbildung."}
         service.what_to_bring = {"de": "Zeugnisse Ihres Kindes."}
+        service.names = {"de": service.names["de"]}
         service_id = service.id
         db.session.commit()
     path = f"/admin/centres/herne/services/{service_id}"

@@ -204,7 +204,42 @@ def booking_token(live_app) -> str:
         return result.manage_token
 
 
-def public_pages(page: Page, base: str, code: str, token: str) -> list[str]:
+@pytest.fixture
+def held_tokens(live_app, outbox_dir) -> tuple[str, str]:
+    """A held booking at Kreis Heinsberg (which holds online bookings here): its manage
+    token, and the confirmation token its mail carries."""
+    from datetime import UTC, datetime, timedelta
+
+    from booking import availability, bookings
+    from booking.validation import BookingDetails
+
+    with live_app.test_request_context():
+        centre = db.session.scalar(select(Centre).where(Centre.slug == "kreis-heinsberg"))
+        centre.hold_online_bookings = True
+        db.session.commit()
+        service = db.session.scalar(
+            select(Service).where(Service.centre_id == centre.id, Service.slug == "beratung-1")
+        )
+        now = datetime.now(UTC)
+        slot = availability.find_slots(
+            centre, service, now.date(), (now + timedelta(days=40)).date(), now, None
+        )[0]
+        result = bookings.book_slot(
+            bookings.BookingRequest(
+                centre, service, slot.start_at, BookingDetails(name=NAME, email="held@example.org")
+            ),
+            now=now,
+        )
+    (path,) = sorted(outbox_dir.glob("*-hold_request.eml"))
+    message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+    text = message.get_body(("plain",)).get_content()
+    (confirm,) = set(re.findall(r"/confirm/([A-Za-z0-9_-]{20,})", text))
+    return result.manage_token, confirm
+
+
+def public_pages(
+    page: Page, base: str, code: str, token: str, held: tuple[str, str] | None = None
+) -> list[str]:
     """Visit every public page in language ``code``; return axe's findings."""
     problems = []
     page.goto(f"{base}/?lang={url_code(code)}")
@@ -226,8 +261,11 @@ def public_pages(page: Page, base: str, code: str, token: str) -> list[str]:
         (f"/b/{token}/move", "move"),
         (f"/b/{token}/cancel", "cancel"),
         ("/privacy", "privacy"),
+        *([(f"/b/{held[0]}", "manage (held)"), (f"/confirm/{held[1]}", "confirm")] if held else []),
     ):
         page.goto(f"{base}{path}")
+        if where == "confirm":
+            expect(page.locator("#confirm-hold")).to_have_count(1)
         problems += axe_violations(page, f"{code} {where}")
     response = page.goto(f"{base}/centres/nowhere")
     assert response.status == 404
@@ -256,11 +294,11 @@ def test_the_language_parts_are_every_language_once():
 @pytest.mark.slow
 @pytest.mark.parametrize("codes", LANGUAGE_PARTS, ids=lambda codes: "-".join(codes))
 def test_axe_no_violations_on_public_pages_in_every_language(
-    page: Page, live_server, booking_token, codes
+    page: Page, live_server, booking_token, held_tokens, codes
 ):
     problems = []
     for code in codes:
-        problems += public_pages(page, live_server, code, booking_token)
+        problems += public_pages(page, live_server, code, booking_token, held_tokens)
     assert not problems, f"{len(problems)} axe violations:\n" + "\n".join(problems)
 
 

@@ -71,6 +71,30 @@ def sign_out(page: Page, base_url: str) -> None:
     page.wait_for_url(SIGN_IN_PAGE)
 
 
+def test_find_my_booking_is_answered_by_the_outbox_worker(stack, https_context):
+    """/find only queues the request (the same work for a match and a miss); the running
+    `outbox work` process answers it: one mail with a new link, the old link ends then."""
+    address = "finder.deploy@example.org"
+    page = https_context.new_page()
+    book(page, stack.base_url, service="beratung-3", mail=address)
+    old_link = page.url
+    wait_for_mails(stack, address, 1)
+    for typed in (address, "nobody.deploy@example.org"):
+        page.goto(f"{stack.base_url}/find")
+        page.locator("#email").fill(typed)
+        with page.expect_navigation():
+            page.locator("form button[type=submit]").click()
+        expect(page.locator("#find-sent")).to_be_visible()
+    confirmation, found = wait_for_mails(stack, address, 2)
+    new_link = manage_link(found, stack.base_url)
+    assert new_link != old_link
+    assert page.goto(new_link).status == 200
+    assert page.goto(old_link).status == 404
+    time.sleep(3)  # stragglers: one mail per request, none to the unknown address
+    assert len(mails_to(stack, address)) == 2
+    assert mails_to(stack, "nobody.deploy@example.org") == []
+
+
 def test_the_stack_passes_its_own_check(stack):
     done = stack.flask("check", "--gunicorn-config", str(DEPLOY / "gunicorn.conf.py"))
     assert done.returncode == 0, done.stdout + done.stderr

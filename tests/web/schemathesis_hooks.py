@@ -2,9 +2,7 @@
 
 Path parameters are real: the demo's centre, the token of a real booking (passed in
 KI_SCHEMATHESIS_TOKEN) and a demo event (KI_SCHEMATHESIS_EVENT), so requests reach the code
-behind the 404s. A valid name has a visible character: JSON Schema cannot list every
-unassigned or private-use code point that shows nothing (booking/text.py), so a valid
-request whose name is only such characters gets a visible one. Valid requests keep
+behind the 404s. Valid requests keep
 the rule across two parameters that JSON Schema cannot state: ``from`` <= ``to``, at most
 92 days apart, and name a service the centre offers (booking/openapi.json says both in
 words; an unknown service is a documented 404 or 422).
@@ -16,8 +14,6 @@ import os
 from datetime import date
 
 import schemathesis
-
-from booking.text import is_invisible
 
 MAX_RANGE_DAYS = 92
 
@@ -43,9 +39,6 @@ def map_case(context, case):
     if isinstance(case.body, dict) and "service" in case.body:
         # Which services exist is data, not schema: valid bookings name a real one.
         case.body["service"] = "beratung-1"
-    name = case.body.get("name") if isinstance(case.body, dict) else None
-    if isinstance(name, str) and is_invisible(name.strip()):
-        case.body["name"] = name + "A"
     query = case.query
     if not isinstance(query, dict):
         return case

@@ -277,3 +277,18 @@ def test_staff_of_another_centre_is_not_found(app, admin, make_staff):
     assert user_of(app, "rez@kreis-heinsberg.example").is_active
     assert admin.get("/admin/centres/kreis-heinsberg/staff").status_code == 404
     assert admin.get("/admin/centres/nowhere/staff").status_code == 404
+
+
+def test_a_counsellors_languages_are_joined_as_the_page_language_joins_a_list(app, admin):
+    """ "Deutsch, Spanisch und Türkisch" on a German page, "German, Spanish, and Turkish" on
+    an English one: the locale's list format, as the public pages join an event's languages."""
+    create(app, admin, languages="de, es, tr")
+    user = user_of(app, NEW)
+    row = re.search(
+        rf'<tr id="staff-{user.id}".*?</tr>',
+        admin.get("/admin/centres/herne/staff").get_data(as_text=True),
+        re.S,
+    ).group(0)
+    assert "<td>Deutsch, Spanisch und Türkisch</td>" in row
+    english = admin.get("/admin/centres/herne/staff", headers={"Accept-Language": "en"})
+    assert "<td>German, Spanish, and Turkish</td>" in english.get_data(as_text=True)

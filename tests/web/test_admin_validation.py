@@ -82,6 +82,8 @@ def snapshot(app) -> tuple:
             centre.buffer_minutes,
             centre.max_active_bookings_per_email,
             centre.holiday_region,
+            centre.hold_online_bookings,
+            centre.hold_minutes,
         )
         hours = sorted(
             (h.weekday, h.opens, h.closes, h.valid_from, h.valid_until)
@@ -216,6 +218,9 @@ RULES = {
         ({"holiday_region": "XX-YY"}, "holiday_region"),
         ({"holiday_region": "DE-XX"}, "holiday_region"),
         ({"holiday_region": ""}, "holiday_region"),
+        ({"hold_online_bookings": "y", "hold_minutes": "4"}, "hold_minutes"),
+        ({"hold_online_bookings": "y", "hold_minutes": "1441"}, "hold_minutes"),
+        ({"hold_online_bookings": "y", "hold_minutes": "half an hour"}, "hold_minutes"),
     ],
 )
 def test_rules_are_checked(app, admin, change, field):
@@ -230,6 +235,21 @@ def test_valid_rules_are_saved_with_the_region_spelled_canonically(app, admin):
         assert centre.slot_step_minutes == 15
         assert centre.min_notice_minutes == 120
         assert centre.holiday_region == "DE-BY"
+        assert centre.hold_online_bookings is False and centre.hold_minutes == 30
+
+
+def test_online_bookings_are_held_once_an_admin_switches_it_on(app, admin):
+    page = admin.get("/admin/centres/herne/rules").get_data(as_text=True)
+    assert 'name="hold_online_bookings"' in page and 'name="hold_minutes"' in page
+    data = {**RULES, "hold_online_bookings": "y", "hold_minutes": "45"}
+    assert post(admin, "/admin/centres/herne/rules", data).status_code == 303
+    with app.app_context():
+        centre = db.session.scalar(select(Centre).where(Centre.slug == "herne"))
+        assert centre.hold_online_bookings is True and centre.hold_minutes == 45
+    assert post(admin, "/admin/centres/herne/rules", RULES).status_code == 303
+    with app.app_context():
+        centre = db.session.scalar(select(Centre).where(Centre.slug == "herne"))
+        assert centre.hold_online_bookings is False and centre.hold_minutes == 45
 
 
 SERVICE = {

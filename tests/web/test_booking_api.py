@@ -260,10 +260,11 @@ def test_phone_only_service_cannot_be_booked_online(app, client, centre, monday)
 def test_a_booking_answers_from_what_it_wrote_without_reading_it_back(app, client, centre, monday):
     """The mail is a snapshot in the transaction and the answer is built from the objects
     just written: a fixed, small number of statements (PostgreSQL adds the advisory lock
-    on the e-mail address; SQLite counts its BEGIN IMMEDIATE)."""
+    on the e-mail address; SQLite counts its BEGIN IMMEDIATE; one looks for holds that ran
+    out, so that their time is free for this booking)."""
     response = book(client, booking_payload(at(monday, 10)))
     assert response.status_code == 201
     body = response.get_json()
     assert body["status"] == "confirmed" and body["service"] == "short"
     assert local(body["start"]) == local(at(monday, 10))
-    assert int(response.headers["X-Query-Count"]) <= 13
+    assert int(response.headers["X-Query-Count"]) <= 14

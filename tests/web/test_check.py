@@ -182,3 +182,14 @@ def test_more_trusted_proxies_than_sane_is_unsafe(app, proxies):
     assert f"TRUSTED_PROXIES is {proxies}" in unsafe_lines(check(app))
     app.config["TRUSTED_PROXIES"] = 1
     assert "TRUSTED_PROXIES" not in unsafe_lines(check(app))
+
+
+def test_centres_that_hold_online_bookings_are_named(app, make_centre):
+    make_centre()
+    assert "wait for the family's confirmation" not in check(app).output
+    make_centre("held", hold_online_bookings=True, hold_minutes=20)
+    result = check(app)
+    assert (
+        "Online bookings wait for the family's confirmation from the mail at held (20 min)"
+        in result.output
+    ), result.output

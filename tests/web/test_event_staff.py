@@ -101,6 +101,8 @@ def test_registration_list_csv_attendance_caller_and_message(app, admin, db_back
     assert body.startswith("\ufeff".encode())
     text = body.decode("utf-8-sig")
     assert text.splitlines()[0].count(";") == 9
+    # A registration's number, as the family's page and mail call it, not a booking's.
+    assert text.splitlines()[0].startswith("Anmeldenummer;")
     assert "Anrufer Ohne Mail;3;" in text
     with app.app_context():
         ada = db.session.scalar(select(Registration).where(Registration.email == "ada@example.org"))

@@ -15,7 +15,14 @@ from sqlalchemy import func, select
 
 from booking.extensions import db
 from booking.models import Absence, Booking, Centre, Closure, OutboxMessage, Service, User
-from tests.helpers import BERLIN, at, berlin_today, mail_of, next_working_day
+from tests.helpers import (
+    BERLIN,
+    answer_find_requests,
+    at,
+    berlin_today,
+    mail_of,
+    next_working_day,
+)
 
 
 @pytest.fixture
@@ -439,6 +446,8 @@ def test_find_my_booking_mails_a_new_link_and_shows_nothing(
     bodies = {r.get_data(as_text=True) for r in (found, unknown, wrong_mail)}
     assert len(bodies) == 1  # the same answer whether found or not
     assert "/b/" not in bodies.pop()
+    assert client.get(f"/b/{made.token}").status_code == 200  # until the worker answers
+    assert answer_find_requests(app) == 3
     (mail,) = mails(app, "manage_link")
     new_link = re.search(r"http://[^\s\"<]+/b/([\w-]+)", mail).group(1)
     assert page(client, f"/b/{new_link}")
@@ -474,6 +483,7 @@ def test_the_e_mail_address_alone_finds_every_upcoming_booking(
     unknown = find(client, "", "nobody@example.org")
     assert found.status_code == unknown.status_code == 200
     assert found.get_data(as_text=True) == unknown.get_data(as_text=True)
+    answer_find_requests(app)
     sent = mails(app, "manage_link")
     assert len(sent) == 2
     links = {re.search(r"http://[^\s\"<]+/b/([\w-]+)", m).group(1) for m in sent}

@@ -307,6 +307,53 @@ def mails_in(app, make_centre):
 def test_every_mail_kind_in_the_bookings_language(mails_in, code):
     kinds, monday = mails_in(code)
     assert set(kinds) == {"confirmation", "change", "reminder", "cancellation"}, set(kinds)
+    problems = mail_problems(code, kinds, monday)
+    assert not problems, "\n".join(problems)
+
+
+@pytest.fixture
+def held_mails_in(app, make_centre):
+    """Book at a centre that holds online bookings, and confirm, in ``code``; return the
+    mails as {kind: parts}."""
+    make_centre(hold_online_bookings=True)
+
+    def run(code: str) -> tuple[dict[str, dict[str, str]], object]:
+        monday = next_working_day(0, min_days_ahead=4)
+        with app.test_request_context("/", headers={"Accept-Language": "de"}):
+            centre = db.session.scalar(select(Centre).where(Centre.slug == "test"))
+            service = db.session.scalar(select(Service).where(Service.slug == "short"))
+            now = utcnow()
+            result = bookings.book_slot(
+                bookings.BookingRequest(
+                    centre,
+                    service,
+                    local(at(monday, 10)),
+                    BookingDetails(name="Leyla", email=f"{code.replace('@', '.')}@example.org"),
+                    locale=code,
+                ),
+                now=now,
+            )
+            booking = db.session.get(Booking, result.booking.id)
+            assert bookings.confirm_hold(booking, now=now)
+            rows = db.session.scalars(
+                select(OutboxMessage).where(OutboxMessage.booking_id == booking.id)
+            )
+            kinds = {row.kind: decoded_parts(mail_of(app, row)) for row in rows}
+        return kinds, monday
+
+    return run
+
+
+@pytest.mark.parametrize("code", LANGUAGES)
+def test_the_mails_of_a_held_booking_in_the_bookings_language(held_mails_in, code):
+    kinds, monday = held_mails_in(code)
+    assert set(kinds) == {"hold_request", "held_confirmation", "reminder"}, set(kinds)
+    problems = mail_problems(code, kinds, monday)
+    assert not problems, "\n".join(problems)
+
+
+def mail_problems(code: str, kinds: dict[str, dict[str, str]], monday) -> list[str]:
+    """What is wrong with the mails in ``code``: no date in its words, English left."""
     locale = Locale.parse(code)
     problems = []
     for kind, parts in kinds.items():
@@ -330,7 +377,7 @@ def test_every_mail_kind_in_the_bookings_language(mails_in, code):
             for where, text in texts.items():
                 if pattern.search(text):
                     problems.append(f"{code} {kind} {where}: English left: {sentence!r}")
-    assert not problems, "\n".join(problems)
+    return problems
 
 
 def test_english_mail_has_english_dates_not_german(mails_in):

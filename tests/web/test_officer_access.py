@@ -117,6 +117,44 @@ def test_the_officer_sees_their_joint_appointment_and_its_case_note_only(
     assert "/staff/intake" not in nav and "/staff/search" not in nav and "/admin" not in nav
 
 
+def test_the_officer_sees_no_phone_in_the_day_list_or_the_calendar(app, held, make_staff, sign_in):
+    """Both pages ask access.can_see_contacts, as the booking's page does: the officer sees
+    the joint appointment but never the family's phone; the centre's reception does."""
+    with app.app_context():
+        joint = db.session.get(Booking, held["joint"])
+        joint.phone = "02325 883412"
+        db.session.commit()
+    make_staff("reception@joint.example", "reception", "joint")
+    day = held["day"].isoformat()
+    pages = {}
+    for email in ("officer@joint.example", "reception@joint.example"):
+        client = app.test_client()
+        sign_in(client, email)
+        pages[email] = [
+            client.get(url).get_data(as_text=True)
+            for url in (f"/staff/?date={day}", f"/staff/calendar?date={day}&view=week")
+        ]
+    for html in pages["officer@joint.example"]:
+        assert "Familie Haddad" in html
+        assert "883412" not in html
+    for html in pages["reception@joint.example"]:
+        assert "02325 883412" in html
+
+
+def test_no_template_decides_by_the_officer_role():
+    """What the officer may see is decided in booking/access.py alone; a template asking
+    for the role would be a second copy of that rule."""
+    from pathlib import Path
+
+    templates = Path(__file__).resolve().parents[2] / "templates"
+    asking = [
+        str(path.relative_to(templates))
+        for path in sorted(templates.rglob("*.html"))
+        if "school_supervision" in path.read_text()
+    ]
+    assert asking == []
+
+
 def test_the_officers_feed_holds_the_joint_appointment_without_family_data(
     app, client, held, sign_in
 ):

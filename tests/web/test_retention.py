@@ -339,8 +339,8 @@ def test_purge_vacuums_the_tables_it_erased_on_postgresql(seeded, runner, past_a
     result = runner.invoke(args=["purge"])
     assert result.exit_code == 0, result.output
     assert (
-        "Vacuumed: booking, registration, outbox_message, idempotency_key, sign_in_failure."
-        in result.output
+        "Vacuumed: booking, registration, outbox_message, idempotency_key, sign_in_failure, "
+        "find_request." in result.output
     )
     with seeded.app_context():
         vacuumed = dict(

@@ -303,3 +303,57 @@ def test_the_booking_form_reads_the_time_range_with_uhr_in_leichte_sprache(seede
         f"/centres/herne/beratung-1/book?start={quote(start)}&language=de&lang=de"
     ).get_data(as_text=True)
     assert "10:00–10:45" in unescape(german) and "10:00 bis 10:45 Uhr" not in unescape(german)
+
+
+def test_a_service_name_in_every_public_language_round_trips_through_the_admin_form(admin, seeded):
+    with seeded.app_context():
+        service_id = herne_service(seeded).id
+    url = f"/admin/centres/herne/services/{service_id}?lang=en"
+    names = {
+        "name_de": "Sprachberatung",
+        "name_en": "Language advice",
+        "name_ar": "استشارة لغوية",
+        "name_tr": "Dil danışmanlığı",
+        "name_de_easy": "Beratung zur Sprache",
+        "name_uk": "",
+    }
+    response = admin.post(url, data=service_form_data(seeded, admin, url, **names))
+    assert response.status_code == 303
+    with seeded.app_context():
+        stored = herne_service(seeded).names
+    assert stored["ar"] == "استشارة لغوية" and stored["tr"] == "Dil danışmanlığı"
+    assert stored["de@easy"] == "Beratung zur Sprache" and "uk" not in stored
+    html = unescape(admin.get(url).get_data(as_text=True))
+    tag = re.search(r'<input[^>]*name="name_ar"[^>]*>', html).group(0)
+    assert 'value="استشارة لغوية"' in tag and 'lang="ar"' in tag and 'dir="rtl"' in tag
+    assert re.search(r'<label for="name_tr">Name \(Turkish\)</label>', html)
+    # A name with a line break is refused next to its field; nothing is written.
+    bad = service_form_data(seeded, admin, url, **{**names, "name_fa": "a\nb"})
+    refused = admin.post(url, data=bad)
+    assert refused.status_code == 422
+    assert 'id="name_fa-error"' in refused.get_data(as_text=True)
+    with seeded.app_context():
+        assert herne_service(seeded).names.get("fa") != "a\nb"
+
+
+def test_an_arabic_page_shows_the_arabic_service_name_else_the_german_one_marked(admin, seeded):
+    with seeded.app_context():
+        service = herne_service(seeded)
+        service.names = {"de": "Sprachberatung", "en": "Language advice"}
+        db.session.commit()
+        slug = service.slug
+
+    def name_on(url: str) -> str:
+        html = admin.get(url).get_data(as_text=True)
+        return re.search(r"<bdi[^>]*>(?:Sprachberatung|استشارة لغوية)</bdi>", html).group(0)
+
+    centre_page, week_page = "/centres/herne?lang=ar", f"/centres/herne/{slug}?lang=ar"
+    assert name_on(centre_page) == '<bdi lang="de">Sprachberatung</bdi>'
+    assert name_on(week_page) == '<bdi lang="de">Sprachberatung</bdi>'
+    with seeded.app_context():
+        herne_service(seeded).names = {"de": "Sprachberatung", "ar": "استشارة لغوية"}
+        db.session.commit()
+    assert name_on(centre_page) == "<bdi>استشارة لغوية</bdi>"
+    assert name_on(week_page) == "<bdi>استشارة لغوية</bdi>"
+    # On the German page the German name needs no mark.
+    assert "<bdi>Sprachberatung</bdi>" in admin.get("/centres/herne?lang=de").get_data(as_text=True)
