@@ -99,6 +99,14 @@ class Idempotency:
         fingerprint = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
         return cls(scope=scope, key=key, fingerprint=fingerprint)
 
+    def claim(self) -> IdempotencyKey:
+        """Write the key before anything else (after no replay was found): a concurrent twin
+        waits on its unique index, then replays what this request writes."""
+        key_row = IdempotencyKey(scope=self.scope, key=self.key, request_hash=self.fingerprint)
+        db.session.add(key_row)
+        db.session.flush()
+        return key_row
+
 
 @dataclass(frozen=True)
 class BookingRequest:
@@ -423,14 +431,7 @@ def book_slot(request: BookingRequest, *, now: datetime) -> BookingResult:
                 if replay is not None:
                     db.session.rollback()
                     return replay
-                # Claim the key first: a concurrent twin waits on it, then replays.
-                key_row = IdempotencyKey(
-                    scope=idempotency.scope,
-                    key=idempotency.key,
-                    request_hash=idempotency.fingerprint,
-                )
-                db.session.add(key_row)
-                db.session.flush()
+                key_row = idempotency.claim()
 
             # A hold that ran out is free before the sweep marks it: release it here.
             release_expired_holds(now)

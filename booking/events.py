@@ -333,14 +333,7 @@ def register(
                 if replay is not None:
                     db.session.rollback()
                     return replay
-                # Claim the key first: a concurrent twin waits on it, then replays.
-                key_row = IdempotencyKey(
-                    scope=idempotency.scope,
-                    key=idempotency.key,
-                    request_hash=idempotency.fingerprint,
-                )
-                db.session.add(key_row)
-                db.session.flush()
+                key_row = idempotency.claim()
             _lock(event)
             if event.is_cancelled or now >= event.start_at:
                 raise RegistrationClosed()
