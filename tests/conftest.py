@@ -21,12 +21,14 @@ import shutil
 from contextlib import contextmanager
 
 import pytest
+from aiosmtpd.controller import Controller
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, make_url, text
 
 from booking import create_app
 from booking.config import TestConfig
 from booking.extensions import db
+from tests.helpers import Inbox, free_port
 
 # Property tests (marked "property"). `make test` uses "ci": each test draws from a seed of
 # its own, so a run never fails by chance, and no example database carries a failure over
@@ -385,3 +387,15 @@ def sign_in():
         return response
 
     return do
+
+
+@pytest.fixture
+def smtp(app):
+    """A real SMTP server (aiosmtpd) on a free port; the app sends to it at each commit."""
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port, OUTBOX_SEND_AFTER_COMMIT="inline")
+    yield inbox
+    controller.stop()

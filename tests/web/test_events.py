@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from aiosmtpd.controller import Controller
 from icalendar import Calendar
 from sqlalchemy import func, select
 
@@ -14,18 +13,6 @@ from booking import events
 from booking.extensions import db
 from booking.models import Event, IdempotencyKey, OutboxMessage, Registration, utcnow
 from tests.events_helpers import event_url, make_event, registration_payload
-from tests.helpers import Inbox, free_port
-
-
-@pytest.fixture
-def smtp(app):
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port, OUTBOX_SEND_AFTER_COMMIT="inline")
-    yield inbox
-    controller.stop()
 
 
 def calendar_of(message):

@@ -9,7 +9,6 @@ import re
 from datetime import datetime, timedelta
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from booking import bookings, cli, outbox
@@ -27,26 +26,13 @@ from booking.models import (
 from booking.validation import BookingDetails
 from tests.conftest import csrf_from
 from tests.helpers import (
-    Inbox,
     answer_find_requests,
     at,
     booking_payload,
-    free_port,
     local,
     next_working_day,
 )
 from tests.web.test_mail import _rows_holding, _tokens, calendar_of
-
-
-@pytest.fixture
-def smtp(app):
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port, OUTBOX_SEND_AFTER_COMMIT="inline")
-    yield inbox
-    controller.stop()
 
 
 @pytest.fixture

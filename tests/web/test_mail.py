@@ -30,17 +30,6 @@ from tests.helpers import (
 
 
 @pytest.fixture
-def smtp(app):
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port, OUTBOX_SEND_AFTER_COMMIT="inline")
-    yield inbox
-    controller.stop()
-
-
-@pytest.fixture
 def monday():
     return next_working_day(0)
 
