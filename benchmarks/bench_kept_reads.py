@@ -17,7 +17,6 @@ from __future__ import annotations
 import re
 import statistics
 import sys
-import tempfile
 import time as clock
 from datetime import timedelta
 from pathlib import Path
@@ -25,8 +24,8 @@ from urllib.parse import quote
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from booking import availability_cache, create_app  # noqa: E402  (the path must be set first)
-from booking.config import Config  # noqa: E402
+from benchmarks.demo_app import demo_app  # noqa: E402  (the path must be set first)
+from booking import availability_cache  # noqa: E402  (the path must be set first)
 from booking.models import Centre, utcnow  # noqa: E402
 
 CENTRE = "herne"
@@ -44,21 +43,10 @@ def per_request(key, compute, centre_slug=None):
 
 def main() -> None:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 300
-    with tempfile.TemporaryDirectory() as folder:
-        app = create_app(
-            Config,
-            instance_path=folder,
-            SQLALCHEMY_DATABASE_URI=f"sqlite:///{folder}/bench.db",
-            RATELIMIT_ENABLED=False,
-        )
-        from flask_migrate import upgrade
-
-        from booking.demo import seed_demo
+    with demo_app(with_bookings=True) as app:
         from booking.extensions import db
 
         with app.app_context():
-            upgrade()
-            seed_demo(with_bookings=True)
             centre = db.session.query(Centre).filter_by(slug=CENTRE).one()
             service = sorted(
                 (s for s in centre.services if s.is_active and s.online_bookable),

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import statistics
 import sys
-import tempfile
 import time as clock
 from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from booking import create_app  # noqa: E402  (the path must be set first)
-from booking.config import Config  # noqa: E402
+from benchmarks.demo_app import demo_app  # noqa: E402  (the path must be set first)
 from booking.models import Centre, utcnow  # noqa: E402
 
 CENTRE = "herne"
@@ -40,21 +38,10 @@ def timed(client, path: str, repetitions: int) -> tuple[float, float]:
 
 def main() -> None:
     repetitions = int(sys.argv[1]) if len(sys.argv) > 1 else 200
-    with tempfile.TemporaryDirectory() as folder:
-        app = create_app(
-            Config,
-            instance_path=folder,
-            SQLALCHEMY_DATABASE_URI=f"sqlite:///{folder}/bench.db",
-            RATELIMIT_ENABLED=False,
-        )
-        from flask_migrate import upgrade
-
-        from booking.demo import seed_demo
+    with demo_app() as app:
         from booking.extensions import db
 
         with app.app_context():
-            upgrade()
-            seed_demo()
             centre = db.session.query(Centre).filter_by(slug=CENTRE).one()
             service = sorted(s.slug for s in centre.services if s.is_active)[0]
             today = centre.today(utcnow())

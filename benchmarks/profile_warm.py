@@ -17,13 +17,11 @@ import cProfile
 import io
 import pstats
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from booking import create_app  # noqa: E402  (the path must be set first)
-from booking.config import Config  # noqa: E402
+from benchmarks.demo_app import demo_app  # noqa: E402  (the path must be set first)
 
 
 def main() -> None:
@@ -32,20 +30,7 @@ def main() -> None:
     parser.add_argument("--repetitions", type=int, default=500)
     parser.add_argument("--lines", type=int, default=30)
     options = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        app = create_app(
-            Config,
-            instance_path=folder,
-            SQLALCHEMY_DATABASE_URI=f"sqlite:///{folder}/profile.db",
-            RATELIMIT_ENABLED=False,
-        )
-        from flask_migrate import upgrade
-
-        from booking.demo import seed_demo
-
-        with app.app_context():
-            upgrade()
-            seed_demo()
+    with demo_app() as app:
         client = app.test_client()
         for path in options.paths:
             for _ in range(20):
