@@ -38,10 +38,23 @@ SESSION_IDLE_TIMEOUT = timedelta(minutes=30)
 # Seen again within this time, a session is not touched: saves a write per request.
 SESSION_TOUCH_EVERY = timedelta(minutes=5)
 
-_hasher = PasswordHasher()
-# Verifying against this when the account does not exist takes as long as a real check,
-# so the answer's timing does not tell whether an account exists.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+# Hashers by their cost (PASSWORD_HASH_COST), each with a hash of a random password made
+# with it: verifying against that when the account does not exist takes as long as a real
+# check, so the answer's timing does not tell whether an account exists.
+_hashers: dict[tuple, tuple[PasswordHasher, str]] = {}
+
+
+def _hasher() -> tuple[PasswordHasher, str]:
+    """The app's hasher and its dummy hash. Argon2id at argon2-cffi's cost (RFC 9106's
+    low-memory choice: 3 passes over 64 MiB) unless PASSWORD_HASH_COST names other
+    PasswordHasher arguments; the tests, which make thousands of hashes, name a cheap one."""
+    cost = current_app.config.get("PASSWORD_HASH_COST") or {}
+    key = tuple(sorted(cost.items()))
+    found = _hashers.get(key)
+    if found is None:
+        hasher = PasswordHasher(**cost)
+        found = _hashers.setdefault(key, (hasher, hasher.hash(secrets.token_urlsafe(16))))
+    return found
 
 
 class PasswordRejected(ValueError):
@@ -135,19 +148,20 @@ def check_password_policy(password: str, email: str | None = None, name: str | N
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _hasher()[0].hash(password)
 
 
 def verify_password(user: User | None, password: str) -> bool:
     """True when the password is the user's; as slow for unknown accounts as for known."""
-    stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
+    hasher, dummy = _hasher()
+    stored = user.password_hash if user is not None and user.password_hash else dummy
     try:
-        ok = _hasher.verify(stored, password)
+        ok = hasher.verify(stored, password)
     except (VerificationError, InvalidHashError):
         return False
     if user is None or not user.password_hash:
         return False
-    if ok and _hasher.check_needs_rehash(stored):
+    if ok and hasher.check_needs_rehash(stored):
         user.password_hash = hash_password(password)
     return ok
 

@@ -81,6 +81,10 @@ class Config:
     # Counting the queries of every request costs one event hook; tests read the count.
     QUERY_COUNT_HEADER = _bool("QUERY_COUNT_HEADER", False)
 
+    # Arguments of argon2's PasswordHasher for staff passwords; None is argon2-cffi's own
+    # (RFC 9106's low-memory choice), which a deployment keeps.
+    PASSWORD_HASH_COST = None
+
 
 class TestConfig(Config):
     TESTING = True
@@ -92,3 +96,6 @@ class TestConfig(Config):
     OUTBOX_SEND_AFTER_COMMIT = "inline"
     QUERY_COUNT_HEADER = True
     SERVER_NAME = None
+    # Argon2id still, but one pass over 1 MiB: the suite hashes and checks thousands of
+    # passwords (tests/web/test_staff_auth.py checks the deployment's cost).
+    PASSWORD_HASH_COST = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}

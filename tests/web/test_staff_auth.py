@@ -198,6 +198,43 @@ def test_create_user_enforces_the_password_policy(app, runner, seeded):
         assert user.password_hash.startswith("$argon2")
 
 
+def test_a_deployment_hashes_at_argon2s_own_cost_and_the_tests_cheaper(tmp_path):
+    """The deployment's hash is argon2id at argon2-cffi's cost (RFC 9106: 3 passes over
+    64 MiB, 4 lanes); the tests' cheaper cost is argon2id too, and a hash made at one cost
+    is checked at the other and made anew at the app's own at the next sign-in."""
+    from argon2 import PasswordHasher
+
+    from booking import auth, create_app
+    from booking.config import Config, TestConfig
+
+    assert Config.PASSWORD_HASH_COST is None
+    deployed = create_app(
+        Config,
+        instance_path=str(tmp_path / "deployed"),
+        SQLALCHEMY_DATABASE_URI="sqlite://",
+        SECRET_KEY="x",
+    )
+    tested = create_app(TestConfig, instance_path=str(tmp_path / "tested"))
+    default = PasswordHasher()
+    with deployed.app_context():
+        strong = auth.hash_password(STAFF_PASSWORD)
+    assert strong.startswith(
+        f"$argon2id$v=19$m={default.memory_cost},t={default.time_cost},p={default.parallelism}$"
+    )
+    with tested.app_context():
+        cheap = auth.hash_password(STAFF_PASSWORD)
+        assert cheap.startswith("$argon2id$v=19$m=1024,t=1,p=1$")
+        user = User(password_hash=strong)
+        assert auth.verify_password(user, STAFF_PASSWORD)
+        assert user.password_hash.startswith("$argon2id$v=19$m=1024,t=1,p=1$")
+        assert not auth.verify_password(user, "wrong-" + STAFF_PASSWORD)
+        assert not auth.verify_password(None, STAFF_PASSWORD)
+    with deployed.app_context():
+        user = User(password_hash=cheap)
+        assert auth.verify_password(user, STAFF_PASSWORD)
+        assert user.password_hash.startswith(f"$argon2id$v=19$m={default.memory_cost},")
+
+
 # Pages open to some roles only; every other staff page is open to every signed-in role.
 ROLE_ONLY = {
     "admin": {"admin"},
