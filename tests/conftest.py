@@ -24,7 +24,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from aiosmtpd.controller import Controller
+from flask import Flask
 from hypothesis import settings as hypothesis_settings
+from jinja2 import BytecodeCache
 from sqlalchemy import create_engine, make_url, text
 
 from booking import create_app
@@ -41,6 +43,28 @@ hypothesis_settings.register_profile(
 )
 hypothesis_settings.register_profile("property", max_examples=5000, deadline=None, database=None)
 hypothesis_settings.load_profile("ci")
+
+
+class CompiledTemplates(BytecodeCache):
+    """The templates compiled once per test process, not once per app: each test makes an app
+    of its own, and compiling the pages it shows cost more than showing them. An entry is the
+    code of one template file, kept with the checksum of the source it was compiled from (a
+    changed file is compiled anew); every app of the tests builds its Jinja environment alike
+    (create_app), so the code is the same whichever app compiled it first."""
+
+    def __init__(self) -> None:
+        self.code: dict[str, tuple[str, object]] = {}
+
+    def load_bytecode(self, bucket) -> None:
+        checksum, code = self.code.get(bucket.key, (None, None))
+        if checksum == bucket.checksum:
+            bucket.code = code
+
+    def dump_bytecode(self, bucket) -> None:
+        self.code[bucket.key] = (bucket.checksum, bucket.code)
+
+
+Flask.jinja_options = {**Flask.jinja_options, "bytecode_cache": CompiledTemplates()}
 
 REQUIRED_SUITES = {s for s in os.environ.get("KI_REQUIRED_SUITES", "").split(",") if s}
 # "gw0", "gw1", ... in a pytest-xdist worker; None in a run without workers.
@@ -240,6 +264,44 @@ def empty_pg_tables(url: str) -> None:
     engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def seeded_sqlite_templates(sqlite_template, tmp_path_factory):
+    """The migrated SQLite file with the demo data, made once per clock start and copied
+    for each test that asks for ``seeded``: ``template(now)``.
+
+    The demo data depends on the clock only (events are dated from today, rows carry the
+    time they were made). Every test starts on the clock of its quarter hour (_test_clock)
+    and seeds during its set-up, within moments of that start; the file made by the first
+    test of a quarter hour is what each later one would make itself. The key is the quarter
+    hour of ``now``, which the clock's start and the following few minutes share."""
+    folder = tmp_path_factory.mktemp("sqlite-seeded")
+    made: dict[datetime, object] = {}
+
+    def template(now: datetime):
+        quarter = now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0)
+        if quarter not in made:
+            from booking.demo import seed_demo
+
+            path = folder / f"seeded-{quarter:%Y%m%dT%H%M}.sqlite"
+            shutil.copyfile(sqlite_template, path)
+            app = create_app(
+                TestConfig,
+                instance_path=str(folder / "instance"),
+                SQLALCHEMY_DATABASE_URI=f"sqlite:///{path}",
+            )
+            with app.app_context():
+                seed_demo()
+                db.session.remove()
+                db.engine.dispose()
+            made[quarter] = path
+        return made[quarter]
+
+    return template
+
+
+SEEDED_COPY = pytest.StashKey[bool]()
+
+
 @pytest.fixture
 def db_backend(request):
     return request.param
@@ -247,12 +309,16 @@ def db_backend(request):
 
 @pytest.fixture
 def database_url(request, tmp_path, db_backend):
-    """The URL of a fresh, migrated, empty database for this test."""
+    """The URL of a fresh, migrated, empty database for this test; on SQLite one with the
+    demo data already when the test asks for ``seeded`` (which then has nothing to do)."""
     if db_backend == "pg":
         url = request.getfixturevalue("pg_url")
         empty_pg_tables(url)
         return url
     template = request.getfixturevalue("sqlite_template")
+    if "seeded" in request.fixturenames and not request.node.get_closest_marker("deploy"):
+        template = request.getfixturevalue("seeded_sqlite_templates")(datetime.now(UTC))
+        request.node.stash[SEEDED_COPY] = True
     path = tmp_path / "test.sqlite"
     shutil.copyfile(template, path)
     return f"sqlite:///{path}"
@@ -282,12 +348,14 @@ def runner(app):
 
 
 @pytest.fixture
-def seeded(app):
-    """The demo data of SPEC "Demo data"."""
+def seeded(request, app):
+    """The demo data of SPEC "Demo data" (on SQLite copied in with the database, see
+    database_url)."""
     from booking.demo import seed_demo
 
-    with app.app_context():
-        seed_demo()
+    if not request.node.stash.get(SEEDED_COPY, False):
+        with app.app_context():
+            seed_demo()
     return app
 
 
