@@ -422,11 +422,19 @@ def pin_version(centre_slug: str | None = None) -> None:
     never newer than the data (newer data under an older version is harmless: it is found
     only by requests that began before that change committed)."""
     if "availability_version" not in g:
-        if db.session.registry.has() and db.session.registry().in_transaction():
-            g.availability_version = read_version(db.session, centre_slug)
+        session = _request_session()
+        if session is not None and session.in_transaction():
+            g.availability_version = read_version(session, centre_slug)
         else:
             g.availability_version = version_reader().read(centre_slug)
         g.availability_slug = centre_slug
+
+
+def _request_session() -> Session | None:
+    """This request's (app context's) session, None when none has been made yet: then it
+    holds nothing, and none is made only to ask it."""
+    registry = db.session.registry
+    return registry() if registry.has() else None
 
 
 def _pinned(cache: SlotCache | None, centre_slug: str | None) -> Version | None:
@@ -434,7 +442,8 @@ def _pinned(cache: SlotCache | None, centre_slug: str | None) -> Version | None:
     if cache is None:
         return None
     pin_version(centre_slug)
-    if has_uncommitted_changes(db.session):
+    session = _request_session()
+    if session is not None and has_uncommitted_changes(session):
         return None
     version = g.availability_version
     if version is None or (centre_slug is not None and version[1] is None):
@@ -465,12 +474,19 @@ def keep(
 _ALWAYS = (datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC))
 
 
-def remembered(key: Hashable, compute: Callable[[], object], centre_slug: str | None = None):
+def remembered(
+    key: Hashable,
+    compute: Callable[[], object],
+    centre_slug: str | None = None,
+    copy: Callable[[object], object] | None = None,
+):
     """``compute()``, kept in this process under the availability version pinned for this
     request: the common number, and the number of the centre of ``centre_slug`` for a read
     about that centre. For reads of the tables of AVAILABILITY_TABLES that do not depend on
     the clock (centres with their hours, services, counsellors); what ``compute`` returns
-    must not be changed by its callers, and it is not kept when it is None.
+    must not be changed by its callers, and it is not kept when it is None. ``copy`` makes
+    what is kept of what ``compute`` returned (instances of no session); the request that
+    computed it goes on with what ``compute`` returned, and only a value kept is copied.
 
     Computed, and not kept, when the cache is off, when this transaction has written
     availability (or holds changes not yet flushed), and when the request's version was
@@ -478,15 +494,12 @@ def remembered(key: Hashable, compute: Callable[[], object], centre_slug: str | 
     if not current_app.config.get("AVAILABILITY_CACHE", True):
         return compute()
     cache: SlotCache = current_app.extensions["availability_reads"]
-    session = db.session
     pin_version(centre_slug)
     version = g.availability_version
-    if (
-        version is None
-        or has_uncommitted_changes(session)
-        or session.new
-        or session.dirty
-        or session.deleted
+    session = _request_session()
+    if version is None or (
+        session is not None
+        and (has_uncommitted_changes(session) or session.new or session.dirty or session.deleted)
     ):
         return compute()
     if centre_slug is None:
@@ -497,5 +510,6 @@ def remembered(key: Hashable, compute: Callable[[], object], centre_slug: str | 
     if value is None:
         value = compute()
         if value is not None:
-            cache.put(version, key, _ALWAYS[0], _ALWAYS[1], value)
+            kept = value if copy is None else copy(value)
+            cache.put(version, key, _ALWAYS[0], _ALWAYS[1], kept)
     return value
