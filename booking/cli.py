@@ -86,7 +86,7 @@ def init_app(app: Flask) -> None:
     )
     def purge_command(dry_run: bool, days: int | None) -> None:
         """Erase names, contacts, messages and mail bodies of bookings and event
-        registrations past retention."""
+        registrations past retention, and of holds that ran out unconfirmed."""
 
         days = days or current_app.config["RETENTION_DAYS"]
         counts = purge(utcnow(), days, dry_run=dry_run)
@@ -95,6 +95,7 @@ def init_app(app: Flask) -> None:
             f"{prefix} (older than {days} days after the appointment): "
             f"{counts.bookings} bookings, {counts.registrations} event registrations, "
             f"{counts.mails} mail bodies; "
+            f"{counts.expired_holds} holds that ran out unconfirmed (at any age); "
             f"{counts.invitations} invitations; "
             f"{counts.sign_in_records} old sign-in records; "
             f"{counts.find_requests} unanswered link requests."

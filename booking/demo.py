@@ -85,71 +85,52 @@ def service_names() -> dict[str, dict[str, str]]:
     return names
 
 
-# How each consultation takes place, what it is about and what to bring (German, English).
-SERVICE_DETAILS = {
-    "bildung": (
-        "in_person",
-        {
-            "de": "Wir beraten Sie zu Kita-Plätzen, zur Wahl der Schule, zu Abschlüssen und zur "
-            "Berufsausbildung – auch wenn Ihr Kind erst kurz in Deutschland ist.",
-            "en": "We advise you on day-care places, choosing a school, school-leaving "
-            "certificates and vocational training – also if your child is new to Germany.",
-        },
-        {
-            "de": "Zeugnisse und Schulunterlagen Ihres Kindes, falls vorhanden.",
-            "en": "Your child's school reports and papers, if you have them.",
-        },
-    ),
-    "erziehung": (
-        "in_person",
-        {
-            "de": "Ein vertrauliches Gespräch über Fragen der Erziehung und über Konflikte in "
-            "der Familie oder in der Schule.",
-            "en": "A confidential talk about bringing up children and about conflicts in the "
-            "family or at school.",
-        },
-        {"de": "Nichts Besonderes.", "en": "Nothing in particular."},
-    ),
-    "ankommen": (
-        "in_person",
-        {
-            "de": "Beratung für Erwachsene zu Aufenthalt, Sprachkursen, Anerkennung von "
-            "Abschlüssen und den ersten Schritten in der Stadt.",
-            "en": "Advice for adults on residence, language courses, recognition of "
-            "qualifications and first steps in town.",
-        },
-        {
-            "de": "Ausweis oder Aufenthaltstitel und Briefe von Behörden, um die es geht.",
-            "en": "Your passport or residence permit and the letters from offices you have "
-            "questions about.",
-        },
-    ),
-    "seiteneinstieg": (
-        "in_person",
-        {
-            "de": "Für Kinder und Jugendliche, die neu zugezogen sind: wir klären den "
-            "Sprachstand und finden eine passende Schule.",
-            "en": "For newly arrived children and young people: we assess their language and "
-            "find a suitable school.",
-        },
-        {
-            "de": "Ihr Kind, Ausweis oder Aufenthaltstitel, Meldebescheinigung und Zeugnisse "
-            "aus dem Herkunftsland.",
-            "en": "Your child, a passport or residence permit, the registration certificate "
-            "and school reports from the home country.",
-        },
-    ),
-    "einrichtungen": (
-        "video",
-        {
-            "de": "Für Schulen, Kitas und Fachkräfte: Fragen zu interkultureller Arbeit, "
-            "Elternarbeit und Angeboten vor Ort. Per Videogespräch; den Link senden wir vorher.",
-            "en": "For schools, day-care centres and professionals: intercultural work, "
-            "working with parents and local offers. By video call; we send the link beforehand.",
-        },
-        {"de": "Ihre Fragen, gern vorab notiert.", "en": "Your questions, noted down if you like."},
-    ),
+# How each consultation takes place.
+SERVICE_FORMATS = {
+    "bildung": "in_person",
+    "erziehung": "in_person",
+    "ankommen": "in_person",
+    "seiteneinstieg": "in_person",
+    "einrichtungen": "video",
 }
+# What it is about and what to bring, per language: booking/data/service-texts/<language>.json
+# ({"<former slug>": {"description": "…", "what_to_bring": "…"}}).
+SERVICE_TEXTS_DIR = Path(__file__).parent / "data" / "service-texts"
+
+
+def service_texts() -> dict[str, tuple[dict[str, str], dict[str, str]]]:
+    """{former slug: ({language: description}, {language: what to bring})} merged from every
+    file of booking/data/service-texts/."""
+    texts: dict[str, tuple[dict[str, str], dict[str, str]]] = {
+        topic: ({}, {}) for _slug, topic, _minutes in SERVICES
+    }
+    for path in sorted(SERVICE_TEXTS_DIR.glob("*.json")):
+        for slug, given in json.loads(path.read_text(encoding="utf-8")).items():
+            if slug not in texts:
+                continue
+            descriptions, bring = texts[slug]
+            if given.get("description"):
+                descriptions[path.stem] = given["description"]
+            if given.get("what_to_bring"):
+                bring[path.stem] = given["what_to_bring"]
+    return texts
+
+
+# {former slug: (format, {language: description}, {language: what to bring})}.
+SERVICE_DETAILS = {
+    topic: (SERVICE_FORMATS[topic], *texts) for topic, texts in service_texts().items()
+}
+
+
+def _merge_texts(stored: dict | None, demo: dict[str, str]) -> dict[str, str] | None:
+    """The demo's texts in the languages ``stored`` lacks, joined to it; None when nothing
+    is to change. Only while the German text is still the demo's own: a centre that wrote
+    its own text keeps it, without translations of a text it no longer shows."""
+    stored = stored or {}
+    if stored.get("de", demo.get("de")) != demo.get("de") or not set(demo) - set(stored):
+        return None
+    return {**demo, **stored}
+
 
 # Invented people; together each centre's counsellors offer every service.
 COUNSELLORS = {
@@ -239,8 +220,11 @@ def seed_demo(with_bookings: bool = False) -> dict[str, int]:
             service_format, descriptions, bring = SERVICE_DETAILS[topic]
             if not services[slug].descriptions:
                 services[slug].format = service_format
-                services[slug].descriptions = descriptions
-                services[slug].what_to_bring = bring
+            # A language added since: its texts join, texts already there stay.
+            if (merged := _merge_texts(services[slug].descriptions, descriptions)) is not None:
+                services[slug].descriptions = merged
+            if (merged := _merge_texts(services[slug].what_to_bring, bring)) is not None:
+                services[slug].what_to_bring = merged
         for name, languages, service_slugs in COUNSELLORS[spec["slug"]]:
             email = _demo_email(name, spec["slug"])
             if db.session.scalar(select(User).where(User.email == email)) is None:

@@ -14,6 +14,8 @@ mails are erased and given up.
   (mail_kinds.SUBJECTS: bookings, ...) erased before and sent since, and mails whose subject
   was deleted, once RETENTION_DAYS old; "find my booking" requests no worker answered
   (find_requests.py), once RETENTION_DAYS old.
+  A hold that ran out unconfirmed (status "expired") never became a booking: the next
+  purge erases it, whatever the retention time.
 - ``erase_booking(booking, now)``: a family's own wish, from the manage page, once the
   booking is cancelled.
 Both are idempotent and recorded in the audit log (counts only).
@@ -54,6 +56,7 @@ class PurgeCounts:
     """What a purge erased (or would erase): counts, never personal data."""
 
     bookings: int = 0
+    expired_holds: int = 0
     registrations: int = 0
     mails: int = 0
     sign_in_records: int = 0
@@ -63,7 +66,9 @@ class PurgeCounts:
 
     def describe(self) -> str:
         return (
-            f"{self.bookings} bookings erased, {self.invitations} invitations erased, "
+            f"{self.bookings} bookings erased, "
+            f"{self.expired_holds} unconfirmed holds erased, "
+            f"{self.invitations} invitations erased, "
             f"{self.registrations} event registrations erased, "
             f"{self.mails} mail bodies erased, {self.sign_in_records} old sign-in records deleted, "
             f"{self.find_requests} unanswered link requests deleted"
@@ -188,6 +193,16 @@ def purge(now: datetime, retention_days: int, *, dry_run: bool = False) -> Purge
     ).all()
     counts = PurgeCounts(bookings=len(due), per_centre=Counter(c for _id, c in due))
     counts.mails = _erase([i for i, _c in due], now, waiting_too=True)
+    # Holds that ran out unconfirmed: never booked, so not kept until the retention time.
+    # Their mails' link hashes stay, so the confirmation link still says "expired".
+    holds = db.session.execute(
+        select(Booking.id, Booking.centre_id).where(
+            Booking.status == "expired", Booking.end_at >= cutoff, Booking.erased_at.is_(None)
+        )
+    ).all()
+    counts.expired_holds = len(holds)
+    counts.per_centre.update(c for _id, c in holds)
+    counts.mails += _erase([i for i, _c in holds], now, waiting_too=True)
     counts.invitations = _erase_invitations(cutoff, now)
     counts.registrations, registration_mails = _erase_registrations(cutoff, now)
     counts.mails += registration_mails
@@ -214,7 +229,8 @@ def purge(now: datetime, retention_days: int, *, dry_run: bool = False) -> Purge
             "purge",
             centre_id=centre_id,
             detail=(
-                f"{counts.per_centre[centre_id]} bookings past {retention_days} days erased "
+                f"{counts.per_centre[centre_id]} bookings past {retention_days} days or "
+                "unconfirmed erased "
                 f"(all centres: {counts.describe()})"
             ),
             now=now,

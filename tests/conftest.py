@@ -19,8 +19,10 @@ import fcntl
 import os
 import shutil
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from aiosmtpd.controller import Controller
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, make_url, text
@@ -73,6 +75,42 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
     slow_files = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow")}
     items.sort(key=lambda item: item.nodeid.split("::")[0] not in slow_files)
+
+
+# The clock of a test. Slot starts, the edge of the minimum notice (a slot start less the
+# notice), opening and closing times and the ends of days and weeks all fall on whole
+# multiples of five minutes. A test that shows a page and sends its form a second later
+# failed when such an edge passed in between (a slot offered at 06:59:59 was inside the
+# 24-hour notice at 07:00:00). So each test runs on the process clock moved forward, by at
+# most a quarter of an hour, to 7½ minutes past a quarter hour, and ticking from there: no
+# edge passes for the next 2½ minutes, none of a 15- or 30-minute grid for 7½. The app and
+# the test read the same clock (one process, its threads included).
+# KI_TEST_NOW=<ISO 8601 instant> runs every test from that instant instead, to replay a run
+# at the hour it failed (e.g. KI_TEST_NOW=2026-12-06T06:59:59Z) or to try a suite on a
+# weekend, a holiday or a night the clocks change. The deployment suite keeps the real clock:
+# its servers are other processes.
+TEST_NOW = os.environ.get("KI_TEST_NOW")
+QUARTER = timedelta(minutes=15)
+
+
+def clock_start(now: datetime) -> datetime:
+    """The next instant at 7½ minutes past a quarter hour, from ``now`` (aware, UTC) on."""
+    quarter = now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0)
+    start = quarter + QUARTER / 2
+    return start if start >= now else start + QUARTER
+
+
+@pytest.fixture(autouse=True)
+def _test_clock(request):
+    if request.node.get_closest_marker("deploy"):
+        yield
+        return
+    if TEST_NOW:
+        start = datetime.fromisoformat(TEST_NOW.replace("Z", "+00:00")).astimezone(UTC)
+    else:
+        start = clock_start(datetime.now(UTC))
+    with time_machine.travel(start, tick=True):
+        yield
 
 
 def worker_database_url(url: str) -> str:

@@ -49,8 +49,11 @@ def booking_payload(start: str, service: str = "short", **over) -> dict:
     return payload
 
 
-def book_through_writer(app, centre_slug: str, service_slug: str, start: str, **details):
+def book_through_writer(
+    app, centre_slug: str, service_slug: str, start: str, *, channel: str = "online", **details
+):
     """Book through bookings.book_slot; returns id, reference, counsellor_id and token.
+    ``channel`` "phone" or "walk_in" books as staff do: at any notice.
     The body of the ``make_booking`` fixture (tests/conftest.py), which tests use; called
     directly only for an app that is not the ``app`` fixture (a live server, a second app).
 
@@ -73,7 +76,9 @@ def book_through_writer(app, centre_slug: str, service_slug: str, start: str, **
         service = db.session.scalar(
             select(Service).where(Service.centre_id == centre.id, Service.slug == service_slug)
         )
-        asked = bookings.BookingRequest(centre, service, local(start), BookingDetails(**details))
+        asked = bookings.BookingRequest(
+            centre, service, local(start), BookingDetails(**details), channel=channel
+        )
         result = bookings.book_slot(asked, now=utcnow())
         booking = result.booking
         return SimpleNamespace(

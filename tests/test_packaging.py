@@ -44,6 +44,8 @@ CHECK = textwrap.dedent(
     assert "Öffnungszeiten" in html, "German catalogue missing from the wheel"
     english = app.test_client().get("/centres/herne?lang=en").get_data(as_text=True)
     assert "Advice on day care" in english, "service names of data/service-names missing"
+    arabic = app.test_client().get("/centres/herne?lang=ar").get_data(as_text=True)
+    assert "شهادات طفلكم" in arabic, "service texts of data/service-texts missing"
     print("wheel ok")
     """
 )
@@ -97,8 +99,9 @@ def test_wheel_finds_templates_migrations_and_translations(tmp_path, wheel):
     for po in (ROOT / "booking" / "translations").glob("*/LC_MESSAGES/messages.po"):
         folder = po.parent.relative_to(ROOT).as_posix()
         assert f"{folder}/messages.po" in names and f"{folder}/messages.mo" in names, folder
-    for data in (ROOT / "booking" / "data" / "service-names").glob("*.json"):
-        assert data.relative_to(ROOT).as_posix() in names, data.name
+    for folder in ("service-names", "service-texts"):
+        for data in (ROOT / "booking" / "data" / folder).glob("*.json"):
+            assert data.relative_to(ROOT).as_posix() in names, data.name
     result = subprocess.run(
         [sys.executable, "-c", CHECK, str(installed)],
         cwd=tmp_path,

@@ -8,6 +8,7 @@ import re
 from contextlib import contextmanager
 from datetime import timedelta
 from email import policy
+from html import unescape
 
 import pytest
 from sqlalchemy import event, func, select
@@ -113,6 +114,44 @@ def test_the_request_runs_the_same_statements_for_a_match_and_a_miss(app, client
     assert rows(app, FindRequest) == 5
     assert manage_mails(app) == []
     assert client.get(f"/b/{booked.token}").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("lang", "promise"),
+    [
+        (
+            "de",
+            "Danke. Wenn es für diese E-Mail-Adresse einen kommenden Termin gibt, kommt der "
+            "Link dazu in den nächsten Minuten per E-Mail an diese Adresse.",
+        ),
+        (
+            "ar",
+            "شكرًا لكم. إذا كان لدينا موعد قادم بعنوان البريد الإلكتروني هذا، فسيصل رابطه "
+            "إلى هذا العنوان بالبريد الإلكتروني خلال الدقائق القليلة القادمة.",
+        ),
+        (
+            "en",
+            "Thank you. If we have an upcoming appointment for this e-mail address, the link "
+            "to it will come to that address by e-mail within the next few minutes.",
+        ),
+    ],
+)
+def test_the_page_says_the_link_comes_by_mail_soon_for_a_match_and_a_miss(
+    client, booked, lang, promise
+):
+    """The worker sends the mail seconds to minutes later: the page promises no mail that
+    was already sent, and says the same whether the address is known."""
+    client.get(f"/find?lang={lang}")
+    match = find(client, booked.reference, "omar@example.org")
+    miss = find(client, "", "nobody@example.org")
+    assert match.status_code == miss.status_code == 200
+    pages = [r.get_data(as_text=True) for r in (match, miss)]
+    assert pages[0] == pages[1]
+    sent = re.search(r'<div[^>]*id="find-sent">(.*?)</div>', pages[0], re.S).group(1)
+    assert promise in " ".join(unescape(sent).split())
+    assert "spam" in sent.lower()  # the next paragraph: look in the spam folder
+    if lang == "ar":
+        assert '<html lang="ar" dir="rtl">' in pages[0]
 
 
 def test_the_worker_mails_a_match_once_in_its_language_and_a_miss_never(app, client, booked):

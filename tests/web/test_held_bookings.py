@@ -455,3 +455,51 @@ def test_reception_gives_back_a_held_time_without_a_mail(
         assert details == ["hold given back"]
     page = client.get(f"/confirm/{confirm_token(smtp.messages[0][1])}")
     assert 'id="confirm-hold"' not in page.get_data(as_text=True)
+
+
+@pytest.mark.backends("sqlite", "pg")
+def test_purge_erases_a_hold_that_ran_out_at_once_and_keeps_a_confirmed_booking(
+    app, client, holding, smtp, monday, clock
+):
+    from booking import retention
+
+    lapsed = book(client, at(monday, 10), email="lapsed@example.org").get_json()
+    kept = book(client, at(monday, 11), email="kept@example.org").get_json()
+    lapsed_token = confirm_token(smtp.messages[0][1])
+    assert confirm(client, confirm_token(smtp.messages[1][1])).status_code == 303
+    clock.now += timedelta(minutes=30)
+    with app.app_context():
+        assert bookings.expire_holds(clock.now) == 1
+        counts = retention.purge(clock.now, 90)
+    assert (counts.bookings, counts.expired_holds) == (0, 1)
+    with app.app_context():
+        rows = {
+            b.reference: b
+            for b in db.session.scalars(
+                select(Booking).where(
+                    Booking.reference.in_([lapsed["reference"], kept["reference"]])
+                )
+            )
+        }
+        erased, confirmed = rows[lapsed["reference"]], rows[kept["reference"]]
+        assert (erased.status, erased.name, erased.email, erased.phone) == (
+            "expired",
+            "",
+            None,
+            None,
+        )
+        assert erased.erased_at is not None
+        mails = db.session.execute(
+            select(OutboxMessage.raw, OutboxMessage.recipient).where(
+                OutboxMessage.booking_id == erased.id
+            )
+        ).all()
+        assert mails and all(raw == b"" and to == "" for raw, to in mails)
+        # The confirmed booking is kept until the retention time.
+        assert (confirmed.status, confirmed.email) == ("confirmed", "kept@example.org")
+        assert confirmed.erased_at is None
+    # The link from the mail still says the time was released.
+    page = client.get(f"/confirm/{lapsed_token}")
+    assert page.status_code == 410 and "lapsed@example.org" not in page.get_data(as_text=True)
+    with app.app_context():
+        assert retention.purge(clock.now, 90).expired_holds == 0

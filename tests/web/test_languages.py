@@ -146,6 +146,22 @@ def test_phone_numbers_are_isolated_left_to_right_on_every_page_that_shows_one(
         assert html.count(phone) == html.count(f'<bdi dir="ltr">{phone}</bdi>'), url
 
 
+def test_the_footer_names_the_accessibility_statement_in_the_pages_language_only(seeded, client):
+    """Review finding S7: the link read "… (Erklärung zur Barrierefreiheit)" in seven
+    languages; it now reads in the page's language alone, and the German page in German."""
+    for code in LANGUAGES:
+        lang = code.replace("@", "-")
+        html = client.get(f"/?lang={lang}").get_data(as_text=True)
+        footer = re.search(r"<footer.*?</footer>", html, re.S).group(0)
+        link = re.search(r'<a href="/accessibility">([^<]*)</a>', footer)
+        assert link is not None, code
+        text = unescape(link.group(1)).strip()
+        if code in ("de", "de@easy"):
+            assert "Barriere" in text, code
+        else:
+            assert "Barriere" not in text and "(" not in text, (code, text)
+
+
 def test_the_phone_example_of_the_form_message_is_isolated_in_arabic_and_persian():
     from babel.messages.pofile import read_po
 

@@ -130,12 +130,17 @@ def test_a_turkish_description_shows_in_turkish_and_german_elsewhere_marked(admi
         "description_tr": "Danışmanlığın konusu.",
         "what_to_bring_tr": "Çocuğunuzun karneleri.",
         "description_de_easy": "Hier geht es um Schule.",
+        # The demo has texts in every language: the Russian ones are emptied.
+        "description_ru": "",
+        "what_to_bring_ru": "",
     }
     response = admin.post(url, data=service_form_data(seeded, admin, url, **texts))
     assert response.status_code == 303
     with seeded.app_context():
         service = herne_service(seeded)
         for field, text in texts.items():
+            if not text:
+                continue
             prefix, code = field.rsplit("_", 1) if "easy" not in field else (field[:-8], "de@easy")
             stored = service.descriptions if prefix == "description" else service.what_to_bring
             assert stored[code] == text, field
@@ -176,6 +181,7 @@ def test_a_turkish_description_shows_in_turkish_and_german_elsewhere_marked(admi
 def test_texts_in_other_languages_need_the_german_one(admin, seeded):
     with seeded.app_context():
         service_id = herne_service(seeded).id
+        before = dict(herne_service(seeded).descriptions or {})
     url = f"/admin/centres/herne/services/{service_id}?lang=en"
     data = service_form_data(
         seeded,
@@ -195,7 +201,7 @@ def test_texts_in_other_languages_need_the_german_one(admin, seeded):
     )
     assert "ما موضوع الاستشارة." in html
     with seeded.app_context():
-        assert "ar" not in (herne_service(seeded).descriptions or {})
+        assert (herne_service(seeded).descriptions or {}) == before
 
 
 def cancel_by_closure(admin, app, booking_ids, reasons: dict):
@@ -357,3 +363,37 @@ def test_an_arabic_page_shows_the_arabic_service_name_else_the_german_one_marked
     assert name_on(week_page) == "<bdi>استشارة لغوية</bdi>"
     # On the German page the German name needs no mark.
     assert "<bdi>Sprachberatung</bdi>" in admin.get("/centres/herne?lang=de").get_data(as_text=True)
+
+
+def test_the_demo_services_read_their_texts_in_every_language_unmarked(seeded, client):
+    """Review finding S8: the demo gives every service's description and "what to bring" in
+    all ten languages, so an Arabic or Ukrainian page reads no German text."""
+    from booking.demo import SERVICE_DETAILS
+
+    for _format, descriptions, bring in SERVICE_DETAILS.values():
+        assert set(descriptions) == set(bring) == set(TEN)
+    with seeded.app_context():
+        services = db.session.scalars(
+            select(Service).join(Centre).where(Centre.slug == "herne").order_by(Service.position)
+        ).all()
+        assert all(set(s.descriptions) == set(s.what_to_bring) == set(TEN) for s in services)
+        # The centre page lists what families book themselves (not beratung-4, by invitation).
+        texts = {
+            s.slug: (s.descriptions, s.what_to_bring) for s in services if s.slug != "beratung-4"
+        }
+    for lang in ("ar", "uk", "de-easy", "tr"):
+        code = lang.replace("-", "@")
+        html = unescape(client.get(f"/centres/herne?lang={lang}").get_data(as_text=True))
+        for slug, (descriptions, bring) in texts.items():
+            assert f'<p class="service-description" dir="auto">{descriptions[code]}</p>' in html, (
+                lang,
+                slug,
+            )
+            assert f"<bdi>{bring[code]}</bdi>" in html, (lang, slug)
+            assert descriptions["de"] not in html and bring["de"] not in html, (lang, slug)
+        if code != "de@easy":
+            assert 'class="service-description" dir="auto" lang="de"' not in html, lang
+        week = unescape(client.get(f"/centres/herne/beratung-1?lang={lang}").get_data(as_text=True))
+        descriptions, bring = texts["beratung-1"]
+        assert f'<p class="service-description" dir="auto">{descriptions[code]}</p>' in week
+        assert f"<bdi>{bring[code]}</bdi>" in week
