@@ -169,15 +169,15 @@ def main() -> None:
         workers = []
         try:
             for _ in range(options.processes):
-                workers.append((options.base, Revision(options.base, base_tree)))
-                workers.append((other_label, Revision(other_label, other_tree)))
+                workers.append(("base", Revision(options.base, base_tree)))
+                workers.append(("other", Revision(other_label, other_tree)))
             facts = {json.dumps(w.facts, sort_keys=True) for _, w in workers}
             if len(facts) != 1:
                 raise SystemExit(f"different demo data: {facts}")
             requests = requests_of(workers[0][1].facts)
             times = {
                 (revision, label): {"cpu": [], "wall": []}
-                for revision in (options.base, other_label)
+                for revision in ("base", "other")
                 for label, _, _ in requests
             }
             for _, worker in workers:  # warm all: the first answers are kept
@@ -199,7 +199,7 @@ def main() -> None:
         f"CPU (wall) medians in ms; {options.base} -> {other_label}"
     )
     for label, _, _ in requests:
-        before, after = times[(options.base, label)], times[(other_label, label)]
+        before, after = times[("base", label)], times[("other", label)]
         cpu_before = statistics.median(before["cpu"]) / 1e6
         cpu_after = statistics.median(after["cpu"]) / 1e6
         wall_before = statistics.median(before["wall"]) / 1e6
