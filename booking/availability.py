@@ -24,7 +24,16 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 
 from booking import availability_cache, slots
 from booking.extensions import db
-from booking.models import Absence, Booking, Centre, Closure, Occupancy, Service, User
+from booking.models import (
+    Absence,
+    Booking,
+    Centre,
+    Closure,
+    Occupancy,
+    Service,
+    User,
+    WorkingHours,
+)
 from booking.needs import Need
 
 
@@ -124,11 +133,7 @@ class SlotSearch:
         self.buffer = service.buffer_for(centre)
         # Who can hold the service, kept per process under the centre's availability
         # version (their rows, services and hours raise it).
-        self.counsellors: tuple[Holder, ...] = availability_cache.remembered(
-            ("holders", centre.id, service.id, counsellor_id),
-            lambda: _holders(centre, service, counsellor_id),
-            centre.slug,
-        )
+        self.counsellors: tuple[Holder, ...] = holders(centre, service, counsellor_id)
         # The closures met so far, by id: the week page shows them as notices.
         self.closures: dict[int, Row] = {}
         # The earliest start offered by any find so far: the clock changes nothing of what
@@ -226,25 +231,109 @@ class Holder(NamedTuple):
     counsellor: slots.Counsellor
 
 
+def holders(
+    centre: Centre, service: Service, counsellor_id: int | None = None
+) -> tuple[Holder, ...]:
+    """Who can hold ``service`` at ``centre`` (only ``counsellor_id`` when given), kept per
+    process under the centre's availability version (their rows, services and hours raise
+    it); one query, or none when kept. ``centre`` and ``service`` may be kept copies."""
+    return availability_cache.remembered(
+        ("holders", centre.id, service.id, counsellor_id),
+        lambda: _holders(centre, service, counsellor_id),
+        centre.slug,
+    )
+
+
 def _holders(centre: Centre, service: Service, counsellor_id: int | None) -> tuple[Holder, ...]:
     """The active staff of ``centre`` who can hold ``service`` (User.can_hold), by id; only
-    ``counsellor_id`` when given. One query."""
-    query = (
-        select(User)
+    ``counsellor_id`` when given. One query (``HOLDERS``), of rows, not instances."""
+    statement = HOLDERS if counsellor_id is None else HOLDER
+    rows = db.session.execute(
+        statement,
+        {
+            "centre_id": centre.id,
+            "service_id": service.id,
+            "roles": list(service.roles_needed),
+            "counsellor_id": counsellor_id,
+        },
+    )
+    found: list[Holder] = []
+    hours: list[slots.WeeklyHours] = []
+    for row in rows:
+        if not found or found[-1].id != row.id:
+            if found:
+                found[-1] = _with_hours(found[-1], hours)
+            hours = []
+            languages = tuple(row.languages or ())
+            counsellor = slots.Counsellor(
+                id=row.id,
+                role=row.role,
+                languages=frozenset(languages),
+                working_hours=None,
+                absences=(),
+            )
+            found.append(Holder(row.id, row.role, languages, counsellor))
+        if row.weekday is not None:
+            hours.append(
+                slots.WeeklyHours(
+                    row.weekday, row.opens, row.closes, row.valid_from, row.valid_until
+                )
+            )
+    if found:
+        found[-1] = _with_hours(found[-1], hours)
+    return tuple(found)
+
+
+def _with_hours(holder: Holder, hours: list[slots.WeeklyHours]) -> Holder:
+    """``holder`` with their own working hours (none: the centre's hours apply), as
+    engine_counsellor gives them."""
+    if not hours:
+        return holder
+    return holder._replace(counsellor=replace(holder.counsellor, working_hours=tuple(hours)))
+
+
+class _BoundService(NamedTuple):
+    """What User.can_hold reads of a service, as parameters of a statement built once."""
+
+    id: object
+    roles_needed: object
+
+
+def _holders_statement(one: bool):
+    """Rows of id, role, languages and one working interval each (weekday, opens, closes,
+    valid_from, valid_until; None for someone without hours of their own), by staff id, of
+    the active staff of centre_id who can hold service_id (User.can_hold, with the service's
+    roles); only counsellor_id's when ``one``."""
+    service = _BoundService(
+        bindparam("service_id", type_=Integer), bindparam("roles", expanding=True)
+    )
+    statement = (
+        select(
+            User.id,
+            User.role,
+            User.languages,
+            WorkingHours.weekday,
+            WorkingHours.opens,
+            WorkingHours.closes,
+            WorkingHours.valid_from,
+            WorkingHours.valid_until,
+        )
+        .outerjoin(WorkingHours, WorkingHours.user_id == User.id)
         .where(
-            User.centre_id == centre.id,
+            User.centre_id == bindparam("centre_id", type_=Integer),
             User.is_active.is_(True),
             User.can_hold(service),
         )
-        .options(joinedload(User.working_hours))
-        .order_by(User.id)
+        .order_by(User.id, WorkingHours.id)
     )
-    if counsellor_id is not None:
-        query = query.where(User.id == counsellor_id)
-    return tuple(
-        Holder(user.id, user.role, tuple(user.languages or ()), engine_counsellor(user, []))
-        for user in db.session.scalars(query).unique()
-    )
+    if one:
+        statement = statement.where(User.id == bindparam("counsellor_id", type_=Integer))
+    return statement
+
+
+# Built once per process, as BUSY_TIMES below.
+HOLDERS = _holders_statement(one=False)
+HOLDER = _holders_statement(one=True)
 
 
 def _busy_times_statement(excluding: bool):
@@ -315,16 +404,21 @@ def closure_reasons(closure_ids: list[int]) -> dict[int, dict]:
 # query: the request gets instances of its own, to read, change and refer to as if loaded.
 
 
-def _kept_copies(*objects):
+def _kept_copies(objects):
     """Copies of loaded instances with what is loaded of them (their loaded relationships
-    too), belonging to no session; None for None."""
+    too), belonging to no session; None for None. A tuple of them for a tuple."""
+    if objects is None:
+        return None
     holder = Session()
-    copies = tuple(None if o is None else holder.merge(o, load=False) for o in objects)
+    if isinstance(objects, tuple):
+        copies = tuple(None if o is None else holder.merge(o, load=False) for o in objects)
+    else:
+        copies = holder.merge(objects, load=False)
     holder.expunge_all()
     return copies
 
 
-def _attached(copy):
+def attached(copy):
     """The request session's instance of a kept copy: the one it has already (as fresh as
     this transaction), else the copy merged in without a query."""
     if copy is None:
@@ -337,9 +431,9 @@ def _attached(copy):
 def get_centre(slug: str) -> Centre | None:
     """A centre with its opening hours, by slug; one query, or none when kept."""
     kept = availability_cache.remembered(
-        ("centre", slug), lambda: _kept_copies(_load_centre(slug))[0] or None, slug
+        ("centre", slug), lambda: _load_centre(slug), slug, copy=_kept_copies
     )
-    return _attached(kept)
+    return attached(kept)
 
 
 def _load_centre(slug: str) -> Centre | None:
@@ -356,7 +450,17 @@ def get_centre_and_service(
     centre_slug: str, service_slug: str
 ) -> tuple[Centre | None, Service | None]:
     """A centre with its opening hours and one of its active services, by slugs (the
-    service also by its former slug, for old links); one query, or none when kept.
+    service also by its former slug, for old links); one query, or none when kept."""
+    centre, service = kept_centre_and_service(centre_slug, service_slug)
+    return attached(centre), attached(service)
+
+
+def kept_centre_and_service(
+    centre_slug: str, service_slug: str
+) -> tuple[Centre | None, Service | None]:
+    """As get_centre_and_service, but the copies kept, belonging to no session (to read, never
+    to change; ``attached`` gives the request's own): a warm answer needs their ids and a few
+    values only, not instances merged into the session.
 
     Kept per centre with all its active services, never per slug asked for: a slug that
     names no service (or a centre that does not exist) keeps nothing, so that requests
@@ -364,9 +468,11 @@ def get_centre_and_service(
 
     def load():
         centre, services = _load_centre_and_services(centre_slug)
-        return None if centre is None else _kept_copies(centre, *services)
+        return None if centre is None else (centre, *services)
 
-    kept = availability_cache.remembered(("centre+services", centre_slug), load, centre_slug)
+    kept = availability_cache.remembered(
+        ("centre+services", centre_slug), load, centre_slug, copy=_kept_copies
+    )
     if kept is None:
         return None, None
     centre, *services = kept
@@ -374,7 +480,7 @@ def get_centre_and_service(
     service = next((s for s in services if s.slug == service_slug), None) or next(
         (s for s in services if s.former_slug == service_slug), None
     )
-    return _attached(centre), _attached(service)
+    return centre, service
 
 
 def _load_centre_and_services(centre_slug: str) -> tuple[Centre | None, list[Service]]:
@@ -399,13 +505,14 @@ def all_centres() -> list[Centre]:
     (under the common number: a centre's row and hours raise it)."""
 
     def load():
-        return _kept_copies(
-            *db.session.scalars(
+        return tuple(
+            db.session.scalars(
                 select(Centre).options(joinedload(Centre.opening_hours)).order_by(Centre.name)
             ).unique()
         )
 
-    return [_attached(c) for c in availability_cache.remembered(("centres",), load)]
+    kept = availability_cache.remembered(("centres",), load, copy=_kept_copies)
+    return [attached(c) for c in kept]
 
 
 def active_services(centre: Centre) -> list[Service]:
@@ -413,16 +520,18 @@ def active_services(centre: Centre) -> list[Service]:
     query, or none when kept."""
 
     def load():
-        return _kept_copies(
-            *db.session.scalars(
+        return tuple(
+            db.session.scalars(
                 select(Service)
                 .where(Service.centre_id == centre.id, Service.is_active.is_(True))
                 .order_by(Service.position, Service.slug)
             )
         )
 
-    kept = availability_cache.remembered(("services", centre.id), load, centre.slug)
-    return [_attached(s) for s in kept]
+    kept = availability_cache.remembered(
+        ("services", centre.id), load, centre.slug, copy=_kept_copies
+    )
+    return [attached(s) for s in kept]
 
 
 def get_service(centre: Centre, slug: str) -> Service | None:

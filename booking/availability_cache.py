@@ -29,7 +29,9 @@ offered slot's start minus the notice and the centre's next local midnight.
 
 from __future__ import annotations
 
+import os
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
@@ -38,6 +40,8 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, g, has_app_context
 from sqlalchemy import bindparam, event, inspect, select, text, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from booking.extensions import db
@@ -220,7 +224,7 @@ def read_version(session: Session, centre_slug: str | None = None) -> Version | 
     of this slug (0 before its first change; None when no centre is asked for or none has
     the slug). None without the common row: then nothing is cached. One statement."""
     if centre_slug is None:
-        common = session.scalar(select(availability_version.c.version))
+        common = session.scalar(_READ_COMMON)
         return None if common is None else (common, None)
     row = session.execute(_READ_WITH_CENTRE, {"slug": centre_slug}).first()
     return None if row is None else (row[0], row[1])
@@ -229,11 +233,112 @@ def read_version(session: Session, centre_slug: str | None = None) -> Version | 
 # A version: the common number, and the centre's (None for answers about no one centre).
 Version = tuple[int, int | None]
 
+_READ_COMMON = select(availability_version.c.version)
 _READ_WITH_CENTRE = text(
     "SELECT v.version, (SELECT COALESCE(MAX(c.version), 0) FROM centre "
     "LEFT JOIN centre_availability_version c ON c.centre_id = centre.id "
     "WHERE centre.slug = :slug) FROM availability_version v"
 )
+
+
+class VersionReader:
+    """Connections of one engine kept for reading the version, each in autocommit.
+
+    A warm answer costs the version read alone; through the request's session that read is
+    a session, a pool checkout (with its ping), a transaction (BEGIN, on SQLite BEGIN
+    IMMEDIATE, which waits for writers), the statement and a ROLLBACK. Here it is the
+    statement on a connection kept open (on PostgreSQL prepared by psycopg after a few
+    runs). Each read sees what is committed when it runs, in every process alike: nothing
+    is shared between processes but the database.
+
+    Used only while the request's session has no transaction under way (pin_version): then
+    whatever the session reads afterwards is read after the number, as pin_version wants.
+    A transaction's reads could be older than the number read here (its snapshot taken
+    before), so within one the session reads the number as before.
+
+    A connection that broke (the database restarted) is dropped and the read tried once more
+    on a new one. Connections are shared by the threads of the process (each takes an idle
+    one or opens one; at most IDLE are kept), closed when the engine is disposed, and not
+    used after a fork (the child opens its own)."""
+
+    IDLE = 4
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._idle: list[Connection] = []
+        self._generation = 0
+        self._inherited: list[Connection] = []
+        event.listen(engine, "engine_disposed", self._close_idle)
+        _READERS.add(self)
+
+    def read(self, centre_slug: str | None = None) -> Version | None:
+        """As read_version, on a kept connection."""
+        try:
+            return self._read_once(centre_slug)
+        except DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+        return self._read_once(centre_slug)
+
+    def _read_once(self, centre_slug: str | None) -> Version | None:
+        generation = self._generation
+        try:
+            connection = self._idle.pop()
+        except IndexError:
+            connection = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            if centre_slug is None:
+                common = connection.execute(_READ_COMMON).scalar()
+                version = None if common is None else (common, None)
+            else:
+                row = connection.execute(_READ_WITH_CENTRE, {"slug": centre_slug}).first()
+                version = None if row is None else (row[0], row[1])
+        except BaseException:
+            connection.invalidate()
+            connection.close()
+            raise
+        if generation == self._generation and len(self._idle) < self.IDLE:
+            self._idle.append(connection)
+        else:
+            if generation != self._generation:
+                connection.invalidate()
+            connection.close()
+        return version
+
+    def _close_idle(self, engine: Engine) -> None:
+        # Closed outright, not given back: the pool they came from is the one disposed.
+        self._generation += 1
+        while self._idle:
+            connection = self._idle.pop()
+            connection.invalidate()
+            connection.close()
+
+    def _forget_after_fork(self) -> None:
+        # The parent's connections are the parent's: kept from the garbage collector (which
+        # would end them for the parent too), never used here.
+        self._inherited += self._idle
+        self._idle = []
+        self._generation += 1
+
+
+_READERS: weakref.WeakSet[VersionReader] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for reader in list(_READERS):
+        reader._forget_after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def version_reader() -> VersionReader:
+    """The app's reader of the version, for its engine (made on first use)."""
+    reader = current_app.extensions.get("availability_version_reader")
+    engine = db.engine
+    if reader is None or reader.engine is not engine:
+        reader = current_app.extensions["availability_version_reader"] = VersionReader(engine)
+    return reader
 
 
 def valid_until(
@@ -317,8 +422,19 @@ def pin_version(centre_slug: str | None = None) -> None:
     never newer than the data (newer data under an older version is harmless: it is found
     only by requests that began before that change committed)."""
     if "availability_version" not in g:
-        g.availability_version = read_version(db.session, centre_slug)
+        session = _request_session()
+        if session is not None and session.in_transaction():
+            g.availability_version = read_version(session, centre_slug)
+        else:
+            g.availability_version = version_reader().read(centre_slug)
         g.availability_slug = centre_slug
+
+
+def _request_session() -> Session | None:
+    """This request's (app context's) session, None when none has been made yet: then it
+    holds nothing, and none is made only to ask it."""
+    registry = db.session.registry
+    return registry() if registry.has() else None
 
 
 def _pinned(cache: SlotCache | None, centre_slug: str | None) -> Version | None:
@@ -326,7 +442,8 @@ def _pinned(cache: SlotCache | None, centre_slug: str | None) -> Version | None:
     if cache is None:
         return None
     pin_version(centre_slug)
-    if has_uncommitted_changes(db.session):
+    session = _request_session()
+    if session is not None and has_uncommitted_changes(session):
         return None
     version = g.availability_version
     if version is None or (centre_slug is not None and version[1] is None):
@@ -357,12 +474,19 @@ def keep(
 _ALWAYS = (datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC))
 
 
-def remembered(key: Hashable, compute: Callable[[], object], centre_slug: str | None = None):
+def remembered(
+    key: Hashable,
+    compute: Callable[[], object],
+    centre_slug: str | None = None,
+    copy: Callable[[object], object] | None = None,
+):
     """``compute()``, kept in this process under the availability version pinned for this
     request: the common number, and the number of the centre of ``centre_slug`` for a read
     about that centre. For reads of the tables of AVAILABILITY_TABLES that do not depend on
     the clock (centres with their hours, services, counsellors); what ``compute`` returns
-    must not be changed by its callers, and it is not kept when it is None.
+    must not be changed by its callers, and it is not kept when it is None. ``copy`` makes
+    what is kept of what ``compute`` returned (instances of no session); the request that
+    computed it goes on with what ``compute`` returned, and only a value kept is copied.
 
     Computed, and not kept, when the cache is off, when this transaction has written
     availability (or holds changes not yet flushed), and when the request's version was
@@ -370,15 +494,12 @@ def remembered(key: Hashable, compute: Callable[[], object], centre_slug: str | 
     if not current_app.config.get("AVAILABILITY_CACHE", True):
         return compute()
     cache: SlotCache = current_app.extensions["availability_reads"]
-    session = db.session
     pin_version(centre_slug)
     version = g.availability_version
-    if (
-        version is None
-        or has_uncommitted_changes(session)
-        or session.new
-        or session.dirty
-        or session.deleted
+    session = _request_session()
+    if version is None or (
+        session is not None
+        and (has_uncommitted_changes(session) or session.new or session.dirty or session.deleted)
     ):
         return compute()
     if centre_slug is None:
@@ -389,5 +510,6 @@ def remembered(key: Hashable, compute: Callable[[], object], centre_slug: str | 
     if value is None:
         value = compute()
         if value is not None:
-            cache.put(version, key, _ALWAYS[0], _ALWAYS[1], value)
+            kept = value if copy is None else copy(value)
+            cache.put(version, key, _ALWAYS[0], _ALWAYS[1], kept)
     return value

@@ -67,4 +67,15 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A connection in autocommit (the availability version's reader) runs each
+        # statement alone and takes no lock beforehand.
+        if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    @event.listens_for(engine, "checkin")
+    def on_checkin(dbapi_connection, connection_record):
+        # SQLAlchemy gives a connection that was in autocommit pysqlite's default handling
+        # back when it returns to the pool ("" : an implicit BEGIN before writes); ours is
+        # none, as on connect: transactions begin with the BEGIN IMMEDIATE above.
+        if dbapi_connection is not None:
+            dbapi_connection.isolation_level = None

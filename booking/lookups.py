@@ -36,3 +36,14 @@ def centre_and_service_or_404(centre_slug: str, service_slug: str) -> tuple[Cent
     if centre is None:
         abort(404, description=_("No centre with this name."))
     return centre, service
+
+
+def kept_centre_and_service_or_404(
+    centre_slug: str, service_slug: str
+) -> tuple[Centre, Service | None]:
+    """As centre_and_service_or_404, the copies kept per process (availability.py): to read
+    ids and values from, never to change; availability.attached gives the request's own."""
+    centre, service = availability.kept_centre_and_service(centre_slug, service_slug)
+    if centre is None:
+        abort(404, description=_("No centre with this name."))
+    return centre, service

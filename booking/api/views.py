@@ -22,8 +22,8 @@ from booking.clock import request_now
 from booking.extensions import limiter, new_booking_limit
 from booking.i18n import current_language, error_title
 from booking.json_provider import problem_response
-from booking.lookups import centre_and_service_or_404, centre_or_404
-from booking.models import Booking, Centre
+from booking.lookups import centre_or_404, kept_centre_and_service_or_404
+from booking.models import Booking, Centre, Service
 from booking.needs import Need
 from booking.validation import (
     FieldError,
@@ -135,8 +135,10 @@ def list_slots(centre_slug: str):
     # kept, under the resolved values (centre and service by id, the days that can have
     # slots, the language as one of those spoken or none), so that made-up or differently
     # written values add no entries. The centre, service and counsellors are read through
-    # availability_cache.remembered, which pins the version before reading (pin_version).
-    centre, service = centre_and_service_or_404(centre_slug, service_slug)
+    # availability_cache.remembered, which pins the version before reading (pin_version);
+    # the key is made from the kept copies, and the request's own instances are made only
+    # for an answer not kept.
+    centre, service = kept_centre_and_service_or_404(centre_slug, service_slug)
     errors: dict[str, list[str]] = {}
     if not service_slug:
         errors["service"] = [_("This field is required.")]
@@ -159,9 +161,10 @@ def list_slots(centre_slug: str):
 
     if service is None:
         abort(404, description=_("This centre offers no service of this name."))
-    search = availability.SlotSearch(centre, service)
     need = Need(language)
-    spoken = language is None or any(need.is_met_by(c.languages) for c in search.counsellors)
+    spoken = language is None or any(
+        need.is_met_by(c.languages) for c in availability.holders(centre, service)
+    )
     key = (
         "slots-json",
         centre.id,
@@ -169,9 +172,21 @@ def list_slots(centre_slug: str):
         *_answered_days(centre, date_from, date_to, now),
         language if spoken else UNSPOKEN,
     )
-    kept = availability_cache.lookup(key, now, centre_slug)
-    if kept is not None:
-        return Response(kept, mimetype="application/json")
+    data = availability_cache.lookup(key, now, centre_slug)
+    if data is None:
+        centre, service = availability.attached(centre), availability.attached(service)
+        data, until = _slots_json(centre, service, date_from, date_to, need)
+        # Until the clock changes the answer: a notice passing, midnight, or a hold running out.
+        availability_cache.keep(key, now, until, data, centre_slug)
+    return Response(data, mimetype="application/json")
+
+
+def _slots_json(
+    centre: Centre, service: Service, date_from: date, date_to: date, need: Need
+) -> tuple[bytes, datetime]:
+    """The slots answer as sent, and until when it holds by the clock."""
+    now = request_now()
+    search = availability.SlotSearch(centre, service)
     zone = ZoneInfo(centre.timezone)
     found = search.find(date_from, date_to, now, need)
     # orjson writes the datetimes itself (as isoformat() would), many times faster than
@@ -183,9 +198,7 @@ def list_slots(centre_slug: str):
         ],
     }
     data = orjson.dumps(body, option=orjson.OPT_SORT_KEYS) + b"\n"
-    # Until the clock changes the answer: a notice passing, midnight, or a hold running out.
-    availability_cache.keep(key, now, search.valid_until(now), data, centre_slug)
-    return Response(data, mimetype="application/json")
+    return data, search.valid_until(now)
 
 
 def _iso(value: datetime, zone: ZoneInfo) -> str:

@@ -147,13 +147,13 @@ def kept_reads(monkeypatch):
     found: dict[str, tuple[bool, set[str]]] = {}
     remembered = availability_cache.remembered
 
-    def recording(key, compute, centre_slug=None):
+    def recording(key, compute, centre_slug=None, **options):
         def computing():
             tables = found.setdefault(key[0], (centre_slug is not None, set()))[1]
             with recorded_tables(db.engine, tables):
                 return compute()
 
-        return remembered(key, computing, centre_slug)
+        return remembered(key, computing, centre_slug, **options)
 
     monkeypatch.setattr(availability_cache, "remembered", recording)
     return found
