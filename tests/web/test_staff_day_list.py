@@ -4,15 +4,15 @@ sees which names (reception: the centre's; counsellor: their own; other centres:
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
 import pytest
+import time_machine
 from sqlalchemy import select
 
 from booking.extensions import db
-from booking.models import AuditEntry, Booking, utcnow
+from booking.models import AuditEntry, Booking
 from tests.conftest import csrf_from
-from tests.helpers import BERLIN, at, local, next_working_day
+from tests.helpers import at, local, next_working_day
 
 RECEPTION = "rezeption@herne.example"
 AYLIN = "aylin.demir@herne.example"
@@ -35,7 +35,8 @@ def row_html(html: str, booking_id: int) -> str:
 @pytest.fixture
 def day(seeded, make_staff, make_booking):
     """Three Herne bookings on one day, the first begun five minutes ago, the second in 25
-    minutes; the third cancelled."""
+    minutes; the third cancelled. The test runs on that day at 09:05 (the clock moved there
+    and ticking): "now" late in the evening would put the second one on the next day."""
     seeded.config["OUTBOX_SEND_AFTER_COMMIT"] = "off"
     monday = next_working_day(0)
     ids = {
@@ -46,25 +47,17 @@ def day(seeded, make_staff, make_booking):
         "cancelled": make_booking(at(monday, 14), service="beratung-3", name="Lina Gone"),
     }
     with seeded.app_context():
-        # Move the day's bookings to now, so that the first has just begun.
-        begun = db.session.get(Booking, ids["begun"].id)
-        shift = begun.start_at - (utcnow() - timedelta(minutes=5))
-        for booking in db.session.scalars(select(Booking)):
-            booking.start_at -= shift
-            booking.end_at -= shift
         db.session.get(Booking, ids["cancelled"].id).status = "cancelled"
         db.session.commit()
-        local_day = db.session.get(Booking, ids["begun"].id).start_at.astimezone(BERLIN).date()
-        later = db.session.get(Booking, ids["later"].id)
-        assert later.start_at > utcnow()
     make_staff(RECEPTION, "reception", "herne", name="Rita Rezeption")
     make_staff(AYLIN, "counsellor", "herne")
     make_staff(HEINSBERG, "reception", "kreis-heinsberg")
-    return (
-        {"date": local_day.isoformat()}
-        | {k: v.id for k, v in ids.items()}
-        | {"begun_counsellor": ids["begun"].counsellor_id}
-    )
+    with time_machine.travel(local(at(monday, 9, 5)), tick=True):
+        yield (
+            {"date": monday.isoformat()}
+            | {k: v.id for k, v in ids.items()}
+            | {"begun_counsellor": ids["begun"].counsellor_id}
+        )
 
 
 def test_reception_sees_the_days_appointments_with_names_and_persons(day, client, sign_in):
