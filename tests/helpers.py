@@ -27,6 +27,15 @@ def next_working_day(weekday: int, min_days_ahead: int = 3) -> date:
     return day
 
 
+def a_week_later(day: date) -> date:
+    """The same weekday a week after ``day``, or the first week after that whose day is not
+    an NRW holiday (a week after 18 December 2026 is Christmas Day)."""
+    later = day + timedelta(days=7)
+    while later in NRW_HOLIDAYS:
+        later += timedelta(days=7)
+    return later
+
+
 def local(value: str) -> datetime:
     """An ISO 8601 string with offset, as an aware datetime in Berlin wall time."""
     return datetime.fromisoformat(value).astimezone(BERLIN)

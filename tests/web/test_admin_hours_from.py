@@ -12,7 +12,7 @@ from sqlalchemy import select
 from booking.extensions import db
 from booking.models import Booking, Centre, OpeningHours
 from tests.conftest import csrf_from
-from tests.helpers import at, next_working_day
+from tests.helpers import a_week_later, at, next_working_day
 
 ADMIN = "admin@herne.example"
 
@@ -118,7 +118,7 @@ def test_the_preview_counts_the_bookings_a_change_would_hit_and_saves_nothing(
     friday = next_working_day(4)
     early = make_booking(at(friday, 9))
     late = make_booking(at(friday, 12))
-    later_friday = friday + timedelta(days=7)
+    later_friday = a_week_later(friday)
     late_next_week = make_booking(at(later_friday, 12))
 
     response = edit(admin, friday_row(seeded), closes="12:00", preview="1")
