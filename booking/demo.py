@@ -25,6 +25,7 @@ from booking.models import (
     WorkingHours,
     utcnow,
 )
+from booking.slots import is_public_holiday
 
 MON, TUE, WED, THU, FRI = range(5)
 
@@ -284,7 +285,7 @@ def _seed_bookings(centre: Centre, now: datetime) -> int:
     for offset in range(-PAST_DAYS, FUTURE_DAYS + 1):
         day = today + timedelta(days=offset)
         hours = [h for h in centre.opening_hours if h.weekday == day.weekday()]
-        if not hours or offset == 0:
+        if not hours or offset == 0 or is_public_holiday(centre.holiday_region, day):
             continue
         for _ in range(chance.choice((0, 1, 1, 2, 3))):
             booking = _demo_booking(centre, counsellors, day, hours, zone, chance, taken, now)

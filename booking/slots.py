@@ -388,7 +388,7 @@ def _laid_grid(
     days = tuple(
         _Day(day, tz)
         for day in _days(first_day, last_day)
-        if not _is_public_holiday(holiday_region, day)  # rule 2
+        if not is_public_holiday(holiday_region, day)  # rule 2
     )
     starts = {
         start_at
@@ -438,7 +438,7 @@ def _end_of_gap(wall: datetime, tz: ZoneInfo) -> datetime:
 # Rule 2: public holidays and closures.
 
 
-def _is_public_holiday(region: str, day: date) -> bool:
+def is_public_holiday(region: str, day: date) -> bool:
     """Rule 2: ``day`` is a public holiday of ``region`` ("DE" or "DE-NW")."""
     return day in _public_holidays(region, day.year)
 
@@ -623,7 +623,7 @@ def reasons_unavailable(
     reasons = []
     if not any(_is_within(s, start, end) for s in _spans_on(rules.opening_hours, day)):
         reasons.append(OUTSIDE_OPENING_HOURS)
-    if _is_public_holiday(rules.holiday_region, local_day):
+    if is_public_holiday(rules.holiday_region, local_day):
         reasons.append(PUBLIC_HOLIDAY)
     if _overlaps(rules.closures, start_at, end_at):
         reasons.append(CLOSURE)
