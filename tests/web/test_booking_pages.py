@@ -127,7 +127,12 @@ def test_a_time_just_taken_shows_the_nearest_free_times(app, client, centre, mon
     assert response.status_code == 409
     html = response.get_data(as_text=True)
     assert html.count('class="slot"') >= 3
-    assert "10:30" in html  # the neighbouring time is offered
+    offered = {local(t) for t in re.findall(r'<a class="slot"[^>]*><time datetime="([^"]+)"', html)}
+    # The neighbouring free times are offered (10:00–10:45 is taken: 11:00 is the next on
+    # the 30-minute grid, 09:00 the one before), the taken one is not. Compared as instants:
+    # a wall time is not a string of the page's UTC attribute.
+    assert {local(at(monday, 11)), local(at(monday, 9))} <= offered
+    assert local(at(monday, 10)) not in offered
     assert count(app, Booking) == 1
 
 
