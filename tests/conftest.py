@@ -114,6 +114,8 @@ def pytest_collection_modifyitems(config, items):
 # weekend, a holiday or a night the clocks change. The deployment suite keeps the real clock:
 # its servers are other processes.
 TEST_NOW = os.environ.get("KI_TEST_NOW")
+# The instant a test's clock started at (none in the deployment suite).
+CLOCK_START = pytest.StashKey[datetime]()
 QUARTER = timedelta(minutes=15)
 
 
@@ -133,6 +135,7 @@ def _test_clock(request):
         start = datetime.fromisoformat(TEST_NOW.replace("Z", "+00:00")).astimezone(UTC)
     else:
         start = clock_start(datetime.now(UTC))
+    request.node.stash[CLOCK_START] = start
     with time_machine.travel(start, tick=True):
         yield
 
@@ -285,34 +288,32 @@ def empty_pg_tables(url: str) -> None:
 @pytest.fixture(scope="session")
 def seeded_sqlite_templates(sqlite_template, tmp_path_factory):
     """The migrated SQLite file with the demo data, made once per clock start and copied
-    for each test that asks for ``seeded``: ``template(now)``.
+    for each test that asks for ``seeded``: ``template(start)``.
 
     The demo data depends on the clock only (events are dated from today, rows carry the
-    time they were made). Every test starts on the clock of its quarter hour (_test_clock)
-    and seeds during its set-up, within moments of that start; the file made by the first
-    test of a quarter hour is what each later one would make itself. The key is the quarter
-    hour of ``now``, which the clock's start and the following few minutes share."""
+    time they were made). Every test of a quarter hour starts its clock at the same instant
+    (_test_clock); the file is seeded with the clock held at that instant, so its rows are
+    never later than what the test itself writes (an audit log read newest first, say)."""
     folder = tmp_path_factory.mktemp("sqlite-seeded")
     made: dict[datetime, object] = {}
 
-    def template(now: datetime):
-        quarter = now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0)
-        if quarter not in made:
+    def template(start: datetime):
+        if start not in made:
             from booking.demo import seed_demo
 
-            path = folder / f"seeded-{quarter:%Y%m%dT%H%M}.sqlite"
+            path = folder / f"seeded-{start:%Y%m%dT%H%M%S}.sqlite"
             shutil.copyfile(sqlite_template, path)
             app = create_app(
                 TestConfig,
                 instance_path=str(folder / "instance"),
                 SQLALCHEMY_DATABASE_URI=f"sqlite:///{path}",
             )
-            with app.app_context():
+            with time_machine.travel(start, tick=False), app.app_context():
                 seed_demo()
                 db.session.remove()
                 db.engine.dispose()
-            made[quarter] = path
-        return made[quarter]
+            made[start] = path
+        return made[start]
 
     return template
 
@@ -334,8 +335,9 @@ def database_url(request, tmp_path, db_backend):
         empty_pg_tables(url)
         return url
     template = request.getfixturevalue("sqlite_template")
-    if "seeded" in request.fixturenames and not request.node.get_closest_marker("deploy"):
-        template = request.getfixturevalue("seeded_sqlite_templates")(datetime.now(UTC))
+    start = request.node.stash.get(CLOCK_START, None)  # none in the deployment suite
+    if "seeded" in request.fixturenames and start is not None:
+        template = request.getfixturevalue("seeded_sqlite_templates")(start)
         request.node.stash[SEEDED_COPY] = True
     path = tmp_path / "test.sqlite"
     shutil.copyfile(template, path)
